@@ -1,0 +1,105 @@
+"""schedkit: schedules, param-group rules and gradient clippers for PyTorch optimizers.
+
+Everything public is importable from here; the modules behind it are private.
+"""
+
+from __future__ import annotations
+
+from schedkit.components import get_clipper, get_rule
+from schedkit.compose import Chain, Scale, Sequence, Stretch, Warmup, chain, scale, sequence, stretch, warmup
+from schedkit.durations import Duration, to_steps
+from schedkit.errors import (
+    ConflictError,
+    PluginImportError,
+    SchedkitError,
+    SpecError,
+    StateError,
+    UnknownNameError,
+)
+from schedkit.hookspecs import hookimpl
+from schedkit.protocols import (
+    Clipper,
+    ClipResult,
+    ParamInfo,
+    ParamRule,
+    RuleEffect,
+    Schedule,
+    Stateful,
+    StatefulSchedule,
+)
+from schedkit.registry import (
+    ComponentInfo,
+    Registrar,
+    Registry,
+    default_registry,
+    plugin_errors,
+    register,
+    registered,
+)
+from schedkit.schedule import (
+    BaseSchedule,
+    Unresolved,
+    choice,
+    duration,
+    durations,
+    factor,
+    get_schedule,
+    resolve,
+    schedule,
+    schedules,
+)
+from schedkit.scheduler import Scheduler, get_scheduler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BaseSchedule",
+    "Chain",
+    "ClipResult",
+    "Clipper",
+    "ComponentInfo",
+    "ConflictError",
+    "Duration",
+    "ParamInfo",
+    "ParamRule",
+    "PluginImportError",
+    "Registrar",
+    "Registry",
+    "RuleEffect",
+    "Scale",
+    "SchedkitError",
+    "Schedule",
+    "Scheduler",
+    "Sequence",
+    "SpecError",
+    "StateError",
+    "Stateful",
+    "StatefulSchedule",
+    "Stretch",
+    "UnknownNameError",
+    "Unresolved",
+    "Warmup",
+    "__version__",
+    "chain",
+    "choice",
+    "default_registry",
+    "duration",
+    "durations",
+    "factor",
+    "get_clipper",
+    "get_rule",
+    "get_schedule",
+    "get_scheduler",
+    "hookimpl",
+    "plugin_errors",
+    "register",
+    "registered",
+    "resolve",
+    "scale",
+    "schedule",
+    "schedules",
+    "sequence",
+    "stretch",
+    "to_steps",
+    "warmup",
+]

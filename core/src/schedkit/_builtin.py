@@ -1,0 +1,20 @@
+"""Core's own plugin: the composites, registered like any family so specs can name them."""
+
+from __future__ import annotations
+
+from schedkit.compose import Chain, Scale, Sequence, Stretch, Warmup
+from schedkit.hookspecs import hookimpl
+from schedkit.registry import Registrar
+
+_C = {"type": "constant"}
+_COS = {"type": "cosine", "total": 100}
+
+
+@hookimpl
+def schedkit_add_schedules(registry: Registrar) -> None:
+    registry.add(Warmup, examples=[{"schedule": _COS, "steps": 10}, {
+        "schedule": _COS, "steps": 20, "start": 0.1, "kind": "cosine", "mode": "overlay"}])
+    registry.add(Sequence, examples=[{"schedules": [_C, _COS], "milestones": [10]}])
+    registry.add(Chain, examples=[{"schedules": [_COS, {"type": "linear", "total": 50}]}])
+    registry.add(Scale, examples=[{"schedule": _COS, "factor": 0.5}])
+    registry.add(Stretch, examples=[{"schedule": _COS, "factor": 2.5}])

@@ -1,0 +1,100 @@
+"""attrs validators and converters shared by every plugin: messages say what was expected."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Collection
+from typing import Any
+
+import attrs
+
+from schedkit.errors import SpecError
+
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _fail(attribute: attrs.Attribute[Any], expected: str, value: Any) -> SpecError:
+    return SpecError(f"expected {expected}, got {value!r}", attribute.name)
+
+
+def to_float(value: Any) -> Any:
+    """Convert ints (not bools) to float so that ``end=0`` and ``end=0.0`` are one spec."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def number(
+    *,
+    gt: float | None = None,
+    ge: float | None = None,
+    lt: float | None = None,
+    le: float | None = None,
+) -> Validator:
+    """A finite real number within the given bounds."""
+    parts = []
+    if gt is not None:
+        parts.append(f"> {gt:g}")
+    if ge is not None:
+        parts.append(f">= {ge:g}")
+    if lt is not None:
+        parts.append(f"< {lt:g}")
+    if le is not None:
+        parts.append(f"<= {le:g}")
+    expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        ok = (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (gt is None or value > gt)
+            and (ge is None or value >= ge)
+            and (lt is None or value < lt)
+            and (le is None or value <= le)
+        )
+        if not ok:
+            raise _fail(attribute, expected, value)
+
+    return check
+
+
+def steps(*, positive: bool = False) -> Validator:
+    """A whole number of steps (resolved duration)."""
+    expected = "a positive whole number of steps" if positive else "a whole number of steps >= 0"
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, str):
+            raise SpecError(
+                f"{value!r} is a duration that needs resolving (steps_per_epoch or the total); "
+                "build through schedkit.get_schedule or a Scheduler",
+                attribute.name,
+            )
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or value < (1 if positive else 0)
+        ):
+            raise _fail(attribute, expected, value)
+
+    return check
+
+
+def one_of(choices: Collection[str]) -> Validator:
+    """One of a fixed set of strings."""
+    expected = "one of " + ", ".join(repr(c) for c in choices)
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value not in choices:
+            raise _fail(attribute, expected, value)
+
+    return check
+
+
+def increasing_steps(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A tuple of step counts, each >= 0 and strictly increasing."""
+    check = steps()
+    for v in value:
+        check(inst, attribute, v)
+    if any(b <= a for a, b in zip(value, value[1:])):
+        raise _fail(attribute, "strictly increasing steps", list(value))

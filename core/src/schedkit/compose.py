@@ -1,0 +1,286 @@
+"""Composition of schedules, for every family alike: warmup, sequence, chain, scale, stretch.
+
+Each composite is itself a schedule: pure, immutable, with a spec that nests the specs of
+its parts, so composed curves resume exactly and never drift.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+
+from schedkit import schedule as _s
+from schedkit.durations import Duration, is_resolved
+from schedkit.errors import SpecError
+from schedkit.protocols import Schedule
+from schedkit.schedule import BaseSchedule, Unresolved
+
+WARMUP_KINDS = ("linear", "constant", "exponential", "cosine")
+WARMUP_MODES = ("shift", "overlay")
+
+
+def _horizon(s: Schedule) -> int | None:
+    h = getattr(s, "horizon", None)
+    return h if isinstance(h, int) else None
+
+
+@attrs.frozen
+class Warmup(BaseSchedule):
+    """A warmup of ``steps`` in front of (or laid over) a schedule.
+
+    With ``a = step / steps`` during the warmup, the ramp ``r(a)`` goes from ``start`` to a
+    target: ``linear`` ``start*(1-a) + target*a``, ``cosine`` the same with
+    ``a' = (1 - cos(pi*a)) / 2``, ``exponential`` ``start * (target/start)**a``, ``constant``
+    ``start``.
+
+    ``mode="shift"`` (default, transformers' convention): the target is the schedule's first
+    value and the schedule runs from the end of the warmup; its positions (``total``,
+    milestones) count from step 0 of the run, so ``total`` includes the warmup.
+    ``mode="overlay"`` (detectron2's): the target is 1 and the ramp multiplies the schedule,
+    which runs from step 0.
+    """
+
+    name = "warmup"
+
+    schedule: Schedule = _s.schedule()
+    steps: int = _s.duration(position=False)
+    start: float = _s.factor(0.0, ge=0.0)
+    kind: str = _s.choice("linear", *WARMUP_KINDS[1:])
+    mode: str = _s.choice("shift", "overlay")
+    _after: Schedule = attrs.field(init=False, eq=False, repr=False)
+    _target: float = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if self.kind == "exponential" and self.start <= 0:
+            raise SpecError("an exponential warmup needs start > 0, got 0", "start")
+        after = self.schedule
+        if self.mode == "shift":
+            shifted = getattr(self.schedule, "shifted", None)
+            if shifted is not None:
+                after = shifted(self.steps)
+        object.__setattr__(self, "_after", after)
+        object.__setattr__(self, "_target", after(0) if self.mode == "shift" else 1.0)
+
+    def __call__(self, step: float) -> float:
+        if step >= self.steps:
+            if self.mode == "shift":
+                return self._after(step - self.steps)
+            return self.schedule(step)
+        a = step / self.steps
+        kind = self.kind
+        if kind == "linear":
+            r = self.start * (1.0 - a) + self._target * a
+        elif kind == "cosine":
+            c = 0.5 * (1.0 - math.cos(math.pi * a))
+            r = self.start * (1.0 - c) + self._target * c
+        elif kind == "exponential":
+            r = self.start * (self._target / self.start) ** a
+        else:
+            r = self.start
+        return r if self.mode == "shift" else r * self.schedule(step)
+
+    def spec(self) -> dict[str, Any]:
+        inner = self.schedule.spec()
+        if any(k in inner for k in _s.WARMUP_KEYS):
+            return super().spec()
+        return {
+            **inner,
+            "warmup": self.steps,
+            "warmup_start": self.start,
+            "warmup_kind": self.kind,
+            "warmup_mode": self.mode,
+        }
+
+    @property
+    def horizon(self) -> int | None:
+        h = _horizon(self._after if self.mode == "shift" else self.schedule)
+        if h is None:
+            return None
+        return h + self.steps if self.mode == "shift" else max(h, self.steps)
+
+    def shifted(self, steps: int) -> Warmup:
+        if steps:
+            raise SpecError("a warmup cannot be put behind another warmup", "warmup")
+        return self
+
+
+@attrs.frozen
+class Sequence(BaseSchedule):
+    """Schedules one after another: ``schedules[i]`` runs from ``milestones[i-1]``.
+
+    Each part sees its own time from 0 (like torch's ``SequentialLR`` and optax's
+    ``join_schedules``); ``len(milestones) == len(schedules) - 1``.
+    """
+
+    name = "sequence"
+
+    schedules: tuple[Schedule, ...] = _s.schedules()
+    milestones: tuple[int, ...] = _s.durations()
+    _starts: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        if len(self.milestones) != len(self.schedules) - 1:
+            raise SpecError(
+                f"expected {len(self.schedules) - 1} milestones for {len(self.schedules)} "
+                f"schedules, got {len(self.milestones)}",
+                "milestones",
+            )
+        if self.milestones and self.milestones[0] <= 0:
+            raise SpecError(f"expected a first milestone > 0, got {self.milestones[0]}", "milestones")
+        object.__setattr__(self, "_starts", (0, *self.milestones))
+
+    def __call__(self, step: float) -> float:
+        i = bisect.bisect_right(self.milestones, step)
+        return self.schedules[i](step - self._starts[i])
+
+    @property
+    def horizon(self) -> int | None:
+        h = _horizon(self.schedules[-1])
+        return None if h is None else h + self._starts[-1]
+
+    def shifted(self, steps: int) -> Sequence:
+        if steps == 0:
+            return self
+        first = self.schedules[0]
+        moved = getattr(first, "shifted", None)
+        parts = (moved(steps) if moved else first, *self.schedules[1:])
+        return attrs.evolve(
+            super().shifted(steps), schedules=parts
+        )
+
+
+@attrs.frozen
+class Chain(BaseSchedule):
+    """The product of schedules at every step (e.g. a decay times a periodic bump)."""
+
+    name = "chain"
+
+    schedules: tuple[Schedule, ...] = _s.schedules()
+
+    def __call__(self, step: float) -> float:
+        f = 1.0
+        for s in self.schedules:
+            f *= s(step)
+        return f
+
+    @property
+    def horizon(self) -> int | None:
+        hs = [_horizon(s) for s in self.schedules]
+        return None if any(h is None for h in hs) else max(h for h in hs if h is not None)
+
+    def shifted(self, steps: int) -> Chain:
+        return Chain(tuple(_shift(s, steps) for s in self.schedules))
+
+
+@attrs.frozen
+class Scale(BaseSchedule):
+    """A schedule times a constant ``factor``."""
+
+    name = "scale"
+
+    schedule: Schedule = _s.schedule()
+    factor: float = _s.factor(ge=0.0)
+
+    def __call__(self, step: float) -> float:
+        return self.factor * self.schedule(step)
+
+    @property
+    def horizon(self) -> int | None:
+        return _horizon(self.schedule)
+
+    def shifted(self, steps: int) -> Scale:
+        return attrs.evolve(self, schedule=_shift(self.schedule, steps))
+
+
+@attrs.frozen
+class Stretch(BaseSchedule):
+    """A schedule with time rescaled by ``factor``: ``value(step) = schedule(step / factor)``.
+
+    Extends (factor > 1) or compresses a whole recipe, e.g. to train longer with the same
+    shape; :func:`stretch` computes the factor from a new total.
+    """
+
+    name = "stretch"
+
+    schedule: Schedule = _s.schedule()
+    factor: float = _s.factor(gt=0.0)
+
+    def __call__(self, step: float) -> float:
+        return self.schedule(step / self.factor)
+
+    @property
+    def horizon(self) -> int | None:
+        h = _horizon(self.schedule)
+        return None if h is None else math.ceil(h * self.factor)
+
+    def shifted(self, steps: int) -> Stretch:
+        if steps:
+            raise SpecError("put the warmup inside the stretched schedule", "warmup")
+        return self
+
+
+def _shift(s: Schedule, steps: int) -> Schedule:
+    fn = getattr(s, "shifted", None)
+    return fn(steps) if fn is not None else s
+
+
+def _pending(*values: Any) -> bool:
+    return any(isinstance(v, Unresolved) for v in values)
+
+
+def warmup(
+    schedule: Schedule,
+    steps: Duration,
+    *,
+    start: float = 0.0,
+    kind: str = "linear",
+    mode: str = "shift",
+) -> Schedule:
+    """Put a warmup of ``steps`` in front of ``schedule`` (see :class:`Warmup`)."""
+    if steps == 0 and not isinstance(steps, bool):
+        return schedule
+    if _pending(schedule) or not is_resolved(steps):
+        params = {"schedule": schedule, "steps": steps, "start": start, "kind": kind, "mode": mode}
+        return Unresolved("warmup", params)
+    return Warmup(schedule, steps, start, kind, mode)
+
+
+def sequence(schedules: Iterable[Schedule], milestones: Iterable[Duration]) -> Schedule:
+    """Run ``schedules`` one after another, switching at ``milestones`` (see :class:`Sequence`)."""
+    parts, marks = tuple(schedules), tuple(milestones)
+    if _pending(*parts) or not all(is_resolved(m) for m in marks):
+        return Unresolved("sequence", {"schedules": parts, "milestones": marks})
+    return Sequence(parts, marks)
+
+
+def chain(*schedules: Schedule) -> Schedule:
+    """The product of ``schedules`` (see :class:`Chain`)."""
+    if _pending(*schedules):
+        return Unresolved("chain", {"schedules": schedules})
+    return Chain(schedules)
+
+
+def scale(schedule: Schedule, factor: float) -> Schedule:
+    """``schedule`` times ``factor`` (see :class:`Scale`)."""
+    if _pending(schedule):
+        return Unresolved("scale", {"schedule": schedule, "factor": factor})
+    return Scale(schedule, factor)
+
+
+def stretch(
+    schedule: Schedule, factor: float | None = None, *, total: int | None = None
+) -> Schedule:
+    """Rescale time by ``factor``, or so that the schedule's horizon becomes ``total``."""
+    if (factor is None) == (total is None):
+        raise SpecError("give exactly one of factor and total")
+    if total is not None:
+        h = _horizon(schedule)
+        if not h:
+            raise SpecError(f"{schedule!r} has no horizon to stretch to total={total}", "total")
+        factor = total / h
+    assert factor is not None
+    return Stretch(schedule, factor)

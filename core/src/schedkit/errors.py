@@ -1,0 +1,60 @@
+"""The exceptions schedkit raises: each names the thing that is wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class SchedkitError(Exception):
+    """Base class of every error schedkit raises on purpose."""
+
+
+class SpecError(SchedkitError, ValueError):
+    """A parameter or spec value is invalid; ``path`` is its key path (``schedule.lr.warmup``)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def at(self, prefix: str) -> SpecError:
+        """The same error with ``prefix`` put in front of its key path."""
+        path = f"{prefix}.{self.path}" if self.path else prefix
+        return SpecError(self.message, path)
+
+
+class UnknownNameError(SchedkitError, LookupError):
+    """No registered component has this name; the message suggests the closest ones."""
+
+    def __init__(self, kind: str, name: str, suggestions: Iterable[str], note: str = "") -> None:
+        self.kind = kind
+        self.name = name
+        self.suggestions = list(suggestions)
+        msg = f"unknown {kind} {name!r}"
+        if self.suggestions:
+            msg += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        if note:
+            msg += "\n" + note
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # LookupError would quote the message
+        return str(self.args[0])
+
+
+class ConflictError(SchedkitError):
+    """Two plugins register the same name; schedkit never lets one silently shadow the other."""
+
+
+class PluginImportError(SchedkitError, ImportError):
+    """A plugin failed to import; the original traceback is kept in ``traceback``."""
+
+    def __init__(self, plugin: str, distribution: str | None, traceback: str) -> None:
+        self.plugin = plugin
+        self.distribution = distribution
+        self.traceback = traceback
+        where = f" (from {distribution})" if distribution else ""
+        super().__init__(f'Error importing plugin "{plugin}"{where}:\n{traceback}')
+
+
+class StateError(SchedkitError, ValueError):
+    """A state dict cannot be loaded into this object (wrong format or a different spec)."""

@@ -1,0 +1,124 @@
+"""The interfaces every component implements.
+
+A *schedule* is a pure factor curve; a *stateful schedule* also observes a metric; a
+*rule* decides hyperparameters of parameters; a *clipper* clips gradients in place. Anything
+with progress to save is *Stateful*, the same two methods as
+``torch.distributed.checkpoint.stateful.Stateful``, so a component can be handed to
+``torch.distributed.checkpoint`` as it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    import torch
+
+
+@runtime_checkable
+class Schedule(Protocol):
+    """A dimensionless curve: ``schedule(step) -> factor``.
+
+    Closed form and immutable: its value at a step never depends on earlier calls, so
+    resuming at any step is exact and composition never drifts. ``spec()`` describes it as
+    plain data (``{"type": "cosine", "total": 1000, "end": 0.0}``) that rebuilds an equal
+    schedule through the registry.
+    """
+
+    def __call__(self, step: float) -> float: ...
+
+    def spec(self) -> dict[str, Any]: ...
+
+
+@runtime_checkable
+class Stateful(Protocol):
+    """Progress that can be saved as plain data and restored exactly.
+
+    ``state_dict()`` returns only ints, floats, strings, bools, lists, dicts (and tensors at
+    most), loadable with ``torch.load(weights_only=True)``.
+    """
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None: ...
+
+
+@runtime_checkable
+class StatefulSchedule(Schedule, Stateful, Protocol):
+    """A schedule whose value depends on observed metrics (reduce-on-plateau).
+
+    The scheduler calls ``observe(metric, step)`` from ``step(metric)`` and then reads the
+    value with ``schedule(step)``. Its history is its state.
+    """
+
+    def observe(self, metric: float, step: int) -> None: ...
+
+
+@attrs.frozen
+class ParamInfo:
+    """One trainable parameter as a rule sees it."""
+
+    #: full dotted name, as in ``model.named_parameters()``
+    name: str
+    param: torch.nn.Parameter
+    #: the module that owns the parameter, and its dotted name
+    module: torch.nn.Module
+    module_name: str
+
+
+@attrs.frozen
+class RuleEffect:
+    """What a rule decides for one parameter.
+
+    ``values`` are explicit settings (they replace what earlier rules set), ``multipliers``
+    scale the current value of a key, ``tags`` label the parameter's group, and
+    ``group`` names a leftover group a parameter goes to.
+    """
+
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+    multipliers: Mapping[str, float] = attrs.field(factory=dict)
+    tags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+
+
+@runtime_checkable
+class ParamRule(Protocol):
+    """A param-group rule: bound to a model once, then asked about each parameter.
+
+    ``bind(model)`` does the per-model work (e.g. find the depth of every layer) and returns
+    a function from :class:`ParamInfo` to a :class:`RuleEffect`, or ``None`` when the rule
+    has nothing to say about that parameter.
+    """
+
+    def spec(self) -> dict[str, Any]: ...
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]: ...
+
+
+#: What a clipper accepts: parameters, or an optimizer whose parameters it clips.
+ClipTarget = Union["torch.optim.Optimizer", Iterable["torch.Tensor"], "torch.Tensor"]
+
+
+@attrs.frozen
+class ClipResult:
+    """The outcome of one clipping call.
+
+    ``total_norm`` is the pre-clip norm as a 0-dim tensor where the strategy computes one
+    (no host sync is forced); ``clip_coef`` the factor applied (a tensor, 1 when nothing was
+    clipped); ``skipped`` is true when a non-finite policy skipped the step.
+    """
+
+    total_norm: torch.Tensor | None = None
+    clip_coef: torch.Tensor | None = None
+    skipped: bool = False
+
+
+@runtime_checkable
+class Clipper(Protocol):
+    """Clips gradients in place: ``clipper(params_or_optimizer) -> ClipResult``."""
+
+    def __call__(self, target: ClipTarget) -> ClipResult: ...
+
+    def spec(self) -> dict[str, Any]: ...

@@ -1,0 +1,442 @@
+"""The base class of schedules, the field helpers plugins declare them with, and building
+schedules from specs (with durations that wait for ``steps_per_epoch`` or the total).
+
+A family is an ``attrs.frozen`` subclass of :class:`BaseSchedule` with a ``name`` and a
+``__call__``. Its fields are declared with :func:`duration`, :func:`factor` and friends, so
+that specs, key paths in errors, duration resolution and warmup shifting work the same for
+every family without code of its own.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
+
+from schedkit import _validate
+from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
+from schedkit.errors import SpecError
+from schedkit.protocols import Schedule
+
+if TYPE_CHECKING:
+    import torch
+
+    from schedkit.registry import Registry
+
+_META = "schedkit"
+S = TypeVar("S", bound="BaseSchedule")
+#: Parameters every schedule accepts; they wrap it in :class:`schedkit.compose.Warmup`.
+WARMUP_KEYS = ("warmup", "warmup_start", "warmup_kind", "warmup_mode")
+
+
+# -- field helpers --------------------------------------------------------------------
+
+
+def duration(
+    *, default: Any = attrs.NOTHING, positive: bool = False, horizon: bool = False,
+    position: bool = True,
+) -> Any:
+    """A field holding a number of steps, declarable as ``"5ep"`` or ``"10%"`` in specs.
+
+    ``position``: the value is a position in the run (measured from step 0), so a warmup in
+    front of the schedule moves it (transformers' convention: ``total`` includes the
+    warmup). ``horizon``: the step from which the curve no longer changes.
+    """
+    return attrs.field(
+        default=default,
+        validator=_validate.steps(positive=positive),
+        metadata={_META: {"duration": True, "position": position, "horizon": horizon}},
+    )
+
+
+def durations(*, default: Any = attrs.NOTHING, position: bool = True) -> Any:
+    """A field holding increasing step positions (milestones); lists become tuples."""
+    return attrs.field(
+        default=default,
+        converter=tuple,
+        validator=_validate.increasing_steps,
+        metadata={_META: {"duration": True, "position": position, "many": True}},
+    )
+
+
+def factor(default: Any = attrs.NOTHING, **bounds: float) -> Any:
+    """A finite float field with optional bounds (``gt``, ``ge``, ``lt``, ``le``)."""
+    return attrs.field(
+        default=default, converter=_validate.to_float, validator=_validate.number(**bounds)
+    )
+
+
+def choice(default: str, *choices: str) -> Any:
+    """A string field restricted to ``choices`` (``default`` included)."""
+    return attrs.field(default=default, validator=_validate.one_of((default, *choices)))
+
+
+def _to_schedule(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return get_schedule(value)
+    return value
+
+
+def _to_schedules(value: Any) -> tuple[Any, ...]:
+    return tuple(_to_schedule(v) for v in value)
+
+
+def _is_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, Schedule):
+        raise SpecError(f"expected a schedule, got {value!r}", attribute.name)
+
+
+def schedule() -> Any:
+    """A field holding another schedule (a spec dict is built through the registry)."""
+    return attrs.field(
+        converter=_to_schedule, validator=_is_schedule, metadata={_META: {"schedule": True}}
+    )
+
+
+def schedules() -> Any:
+    """A field holding a non-empty sequence of schedules."""
+
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not value:
+            raise SpecError("expected at least one schedule, got none", attribute.name)
+        for v in value:
+            _is_schedule(inst, attribute, v)
+
+    return attrs.field(
+        converter=_to_schedules, validator=check, metadata={_META: {"schedule": True, "many": True}}
+    )
+
+
+def _meta(field: attrs.Attribute[Any]) -> dict[str, Any]:
+    return dict(field.metadata.get(_META, {}))
+
+
+def plain(value: Any) -> Any:
+    """``value`` as plain data: schedules become specs, tuples lists."""
+    if isinstance(value, Schedule):
+        return value.spec()
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    return value
+
+
+# -- the base class -------------------------------------------------------------------
+
+
+@attrs.frozen
+class BaseSchedule:
+    """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
+
+    Subclasses set ``name`` (the registered name) and implement ``__call__(step)``.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __call__(self, step: float) -> float:
+        raise NotImplementedError
+
+    def spec(self) -> dict[str, Any]:
+        """Plain-data description, every parameter included, that rebuilds this schedule."""
+        out: dict[str, Any] = {"type": self.name}
+        for f in attrs.fields(type(self)):
+            if f.init:
+                out[f.name] = plain(getattr(self, f.name))
+        return out
+
+    @property
+    def horizon(self) -> int | None:
+        """The step from which the value no longer changes (None: it never settles)."""
+        for f in attrs.fields(type(self)):
+            if _meta(f).get("horizon"):
+                value = getattr(self, f.name)
+                return int(value)
+        return None
+
+    def shifted(self: S, steps: int) -> S:
+        """This schedule with its positions measured from ``steps`` instead of 0.
+
+        What a warmup of ``steps`` in front of it needs: a cosine of ``total=1000`` behind a
+        100-step warmup is a cosine of ``total=900`` that starts at step 100.
+        """
+        if steps == 0:
+            return self
+        changes: dict[str, Any] = {}
+        for f in attrs.fields(type(self)):
+            meta = _meta(f)
+            if not (f.init and meta.get("duration") and meta.get("position")):
+                continue
+            value = getattr(self, f.name)
+            if meta.get("many"):
+                if value and value[0] < steps:
+                    raise SpecError(
+                        f"expected positions after the warmup ({steps} steps), got {list(value)}",
+                        f.name,
+                    )
+                changes[f.name] = tuple(v - steps for v in value)
+            else:
+                if value <= steps:
+                    raise SpecError(
+                        f"expected more than the warmup ({steps} steps), got {value}", f.name
+                    )
+                changes[f.name] = value - steps
+        return attrs.evolve(self, **changes) if changes else self
+
+    def resolve(
+        self: S, *, steps_per_epoch: int | None = None, total_steps: int | None = None
+    ) -> S:
+        """Resolved already: returns itself (see :class:`Unresolved`)."""
+        return self
+
+    def values(self, steps: Sequence[float] | torch.Tensor) -> torch.Tensor:
+        """The factor at each of ``steps`` as a float64 tensor (for plots and checks)."""
+        import torch
+
+        seq = steps.tolist() if isinstance(steps, torch.Tensor) else steps
+        return torch.tensor([self(s) for s in seq], dtype=torch.float64)
+
+
+# -- unresolved schedules -------------------------------------------------------------
+
+
+class Unresolved:
+    """A schedule declared with durations in epochs or shares of the total.
+
+    It has a spec but no values until :meth:`resolve` is given what the durations need;
+    a :class:`schedkit.Scheduler` does that when it is built.
+    """
+
+    def __init__(self, name: str, params: Mapping[str, Any]) -> None:
+        self.name = name
+        self.params = dict(params)
+
+    def __call__(self, step: float) -> float:
+        raise SpecError(
+            f"{self.name!r} has durations that need resolving ({self._pending()}); call "
+            ".resolve(steps_per_epoch=..., total_steps=...) or give it to a Scheduler"
+        )
+
+    def _pending(self) -> str:
+        return ", ".join(
+            f"{k}={v!r}" for k, v in self.params.items() if isinstance(v, (str, Unresolved))
+        )
+
+    def spec(self) -> dict[str, Any]:
+        return {"type": self.name, **plain(self.params)}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Unresolved) and self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.spec(), sort_keys=True, default=str))
+
+    def __repr__(self) -> str:
+        return f"Unresolved({self.spec()!r})"
+
+    @property
+    def horizon(self) -> int | None:
+        return None
+
+    def resolve(
+        self, *, steps_per_epoch: int | None = None, total_steps: int | None = None
+    ) -> Schedule:
+        """Build the real schedule with every duration turned into steps."""
+        from schedkit.registry import default_registry
+
+        return _resolve(self, default_registry(), steps_per_epoch, total_steps)
+
+
+def resolve(
+    sched: Schedule, *, steps_per_epoch: int | None = None, total_steps: int | None = None
+) -> Schedule:
+    """``sched`` with every duration in steps (itself when nothing needs resolving)."""
+    fn = getattr(sched, "resolve", None)
+    if fn is None:
+        return sched
+    out: Schedule = fn(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    return out
+
+
+def _resolve(
+    u: Unresolved, registry: Registry, spe: int | None, total: int | None, path: str = ""
+) -> Schedule:
+    fields = _fields_of(registry.get("schedule", u.name).cls)
+    params = dict(u.params)
+    for key, value in params.items():
+        if isinstance(value, Unresolved):
+            params[key] = _resolve(value, registry, spe, total, _join(path, key))
+        elif isinstance(value, tuple) and any(isinstance(v, Unresolved) for v in value):
+            params[key] = tuple(
+                _resolve(v, registry, spe, total, f"{_join(path, key)}[{i}]")
+                if isinstance(v, Unresolved)
+                else v
+                for i, v in enumerate(value)
+            )
+    if total is None:
+        total = _own_total(params, fields, spe)
+    for key, value in params.items():
+        meta = _meta(fields[key]) if key in fields else {}
+        if key == "warmup" or meta.get("duration"):
+            try:
+                if meta.get("many"):
+                    params[key] = tuple(
+                        to_steps(v, steps_per_epoch=spe, total_steps=total) for v in value
+                    )
+                else:
+                    params[key] = to_steps(value, steps_per_epoch=spe, total_steps=total)
+            except SpecError as e:
+                raise e.at(_join(path, key)) from None
+    return _build(registry, u.name, params, path)
+
+
+def _own_total(params: Mapping[str, Any], fields: Mapping[str, Any], spe: int | None) -> int | None:
+    value = params.get("total")
+    if "total" in fields and value is not None and not needs_total(value):
+        return to_steps(value, steps_per_epoch=spe)
+    horizons = [
+        h
+        for v in params.values()
+        for s in (v if isinstance(v, tuple) else (v,))
+        if isinstance(s, Schedule) and (h := getattr(s, "horizon", None))
+    ]
+    return max(horizons) if horizons else None
+
+
+# -- building from specs --------------------------------------------------------------
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _fields_of(cls: type) -> dict[str, attrs.Attribute[Any]]:
+    if not attrs.has(cls):
+        return {}
+    return {f.name: f for f in attrs.fields(cls) if f.init}
+
+
+def get_schedule(
+    name_or_spec: str | Mapping[str, Any], /, *, _path: str = "", **params: Any
+) -> Schedule:
+    """Build a registered schedule by name, or from a spec dict with a ``type`` key.
+
+    Every schedule accepts ``warmup`` (a duration), ``warmup_start`` (the starting factor,
+    default 0), ``warmup_kind`` (``linear``, ``constant``, ``exponential``, ``cosine``) and
+    ``warmup_mode`` (``shift``: the curve runs from the end of warmup to ``total``, as in
+    transformers; ``overlay``: the warmup multiplies the curve, as in detectron2).
+
+    >>> get_schedule("cosine", total=1000, warmup=100)(100)
+    1.0
+    """
+    from schedkit.registry import default_registry
+
+    if isinstance(name_or_spec, Mapping):
+        spec = dict(name_or_spec)
+        if "type" not in spec:
+            raise SpecError("a schedule spec needs a 'type' key", _path)
+        name = spec.pop("type")
+        overlap = set(spec) & set(params)
+        if overlap:
+            raise SpecError(f"given both in the spec and as arguments: {sorted(overlap)}", _path)
+        params = {**spec, **params}
+    else:
+        name = name_or_spec
+    return _build(default_registry(), name, params, _path)
+
+
+def _build(registry: Registry, name: str, params: Mapping[str, Any], path: str) -> Schedule:
+    try:
+        info = registry.get("schedule", name)
+    except SpecError as e:
+        raise e.at(_join(path, "type")) from None
+    params = dict(params)
+    warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
+    cls = info.cls
+    fields = _fields_of(cls)
+    if fields:
+        _check_keys(info.name, params, fields, path)
+    pending = False
+    for key, value in list(params.items()):
+        meta = _meta(fields[key]) if key in fields else {}
+        try:
+            if meta.get("schedule") and meta.get("many"):
+                if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                    raise SpecError(f"expected a list of schedules, got {value!r}")
+                value = tuple(
+                    _nested(registry, v, f"{_join(path, key)}[{i}]") for i, v in enumerate(value)
+                )
+            elif meta.get("schedule"):
+                value = _nested(registry, value, _join(path, key))
+            elif meta.get("duration") and meta.get("many"):
+                if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                    raise SpecError(f"expected a list of durations, got {value!r}")
+                value = tuple(check_duration(v) for v in value)
+            elif meta.get("duration"):
+                value = check_duration(value)
+        except SpecError as e:
+            raise e.at(_join(path, key)) from None
+        params[key] = value
+        items = value if isinstance(value, tuple) else (value,)
+        pending = pending or any(
+            isinstance(v, Unresolved) or (meta.get("duration") and not is_resolved(v))
+            for v in items
+        )
+    if "warmup" in warm:
+        try:
+            warm["warmup"] = check_duration(warm["warmup"])
+        except SpecError as e:
+            raise e.at(_join(path, "warmup")) from None
+        pending = pending or not is_resolved(warm["warmup"])
+    if pending:
+        return Unresolved(info.name, {**params, **warm})
+    try:
+        sched = cls(**params)
+    except SpecError as e:
+        raise e.at(path) if path else e from None
+    except TypeError as e:
+        raise SpecError(f"cannot build {info.name!r}: {e}", path) from None
+    if warm:
+        from schedkit.compose import warmup
+
+        try:
+            sched = warmup(sched, warm.pop("warmup", 0), **{k[7:]: v for k, v in warm.items()})
+        except SpecError as e:
+            raise SpecError(e.message, _join(path, "warmup" if e.path == "steps" else
+                                             "warmup_" + e.path)) from None
+    return sched
+
+
+def _nested(registry: Registry, value: Any, path: str) -> Any:
+    if isinstance(value, Mapping):
+        spec = dict(value)
+        if "type" not in spec:
+            raise SpecError("a schedule spec needs a 'type' key", path)
+        return _build(registry, spec.pop("type"), spec, path)
+    if not isinstance(value, Schedule):
+        raise SpecError(f"expected a schedule or a spec with a 'type', got {value!r}", path)
+    return value
+
+
+def _check_keys(
+    name: str,
+    params: Mapping[str, Any],
+    fields: Mapping[str, attrs.Attribute[Any]],
+    path: str,
+    extra: Sequence[str] = WARMUP_KEYS,
+) -> None:
+    accepted = [*fields, *extra]
+    for key in params:
+        if key not in fields:
+            close = difflib.get_close_matches(key, accepted, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise SpecError(
+                f"{name!r} has no parameter {key!r}{hint} (it takes: {', '.join(accepted)})",
+                _join(path, key),
+            )
+    for key, f in fields.items():
+        if f.default is attrs.NOTHING and key not in params:
+            raise SpecError(f"{name!r} needs this parameter", _join(path, key))

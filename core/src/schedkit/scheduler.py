@@ -1,0 +1,296 @@
+"""The one stateful adapter: binds a schedule to an optimizer's param groups and one key.
+
+For ``key="lr"`` it is a ``torch.optim.lr_scheduler.LRScheduler`` with torch's step
+convention (the value of step 0 is applied at construction, that of step k after k calls to
+``step()``), so Lightning, the transformers Trainer, Accelerate and hand-written loops take
+it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``momentum``,
+``betas[0]``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LRScheduler
+
+from schedkit.errors import SpecError, StateError
+from schedkit.protocols import Schedule, StatefulSchedule
+from schedkit.schedule import get_schedule, resolve
+
+_KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
+FORMAT = "schedkit.scheduler"
+VERSION = 1
+
+
+def _parse_key(key: str) -> tuple[str, int | None]:
+    m = _KEY.match(key) if isinstance(key, str) else None
+    if m is None:
+        raise SpecError(f"expected a param-group key such as 'lr' or 'betas[0]', got {key!r}", "key")
+    index = m.group("index")
+    return m.group("field"), None if index is None else int(index)
+
+
+def _selected(groups: list[dict[str, Any]], tags: frozenset[str] | None) -> list[dict[str, Any]]:
+    if tags is None:
+        return list(groups)
+    return [g for g in groups if tags & set(g.get("tags", ()))]
+
+
+def _as_float(value: Any, where: str) -> float:
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1:
+            raise SpecError(f"expected a number or a one-element tensor, got shape {tuple(value.shape)}", where)
+        return float(value.item())
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SpecError(f"expected a number, got {value!r}", where)
+    return float(value)
+
+
+class Scheduler(LRScheduler):
+    """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
+
+    :param optimizer: any ``torch.optim.Optimizer``.
+    :param schedule: a schedule, a registered name with ``params``, or a spec dict.
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param tags: only the groups whose ``tags`` share one of these (default: every group).
+    :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
+    :param total_steps: the run's total, for durations given as shares (``"10%"``); by
+        default the schedule's own total.
+
+    Each group's base value is recorded once, as ``initial_<key>`` in the group (torch's
+    ``initial_lr`` for the learning rate), so a scheduler built after a resume scales the
+    original base, not the scheduled value. Values never accumulate: the value at step k is
+    computed in closed form, so resuming is exact. A tensor hyperparameter is updated in
+    place.
+    """
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        schedule: Schedule | str | Mapping[str, Any],
+        *,
+        key: str = "lr",
+        tags: Iterable[str] | None = None,
+        steps_per_epoch: int | None = None,
+        total_steps: int | None = None,
+        **params: Any,
+    ) -> None:
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
+        if isinstance(schedule, (str, Mapping)):
+            schedule = get_schedule(schedule, **params)
+        elif params:
+            raise TypeError(f"parameters {sorted(params)} given with a built schedule")
+        elif not isinstance(schedule, Schedule):
+            raise TypeError(f"expected a schedule, a registered name or a spec, got {schedule!r}")
+        self.optimizer = optimizer
+        self.key = key
+        self._field, self._index = _parse_key(key)
+        self.tags = None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
+        self.schedule: Schedule = resolve(
+            schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps
+        )
+        self._stateful = isinstance(self.schedule, StatefulSchedule)
+        self.base_values: list[float] = []
+        self._bound: list[dict[str, Any]] | None = None
+        self._n_groups = -1
+        self._groups: list[dict[str, Any]] = []
+        self._write: Callable[[float], None] = lambda f: None
+        self._bind()
+        self._step = 0
+        self._write(self.schedule(0))
+
+    # -- binding to the optimizer's groups ------------------------------------------
+
+    def _bind(self) -> None:
+        """(Re)find the target groups: after ``optimizer.load_state_dict`` they are new dicts."""
+        groups = self.optimizer.param_groups
+        chosen = _selected(groups, self.tags)
+        if not chosen:
+            present = sorted({t for g in groups for t in g.get("tags", ())})
+            raise SpecError(
+                f"tags {sorted(self.tags or ())} match no param group "
+                f"(the groups carry: {present or 'no tags'})",
+                "tags",
+            )
+        field, index, init_key = self._field, self._index, f"initial_{self.key}"
+        bases = []
+        position = {id(g): i for i, g in enumerate(groups)}
+        for i, g in enumerate(chosen):
+            where = f"param_groups[{position[id(g)]}].{self.key}"
+            if field not in g:
+                raise SpecError(f"the group has no {field!r} (its keys: {sorted(k for k in g if k != 'params')})", where)
+            value = g[field]
+            if index is not None:
+                if not isinstance(value, (tuple, list)) or index >= len(value):
+                    raise SpecError(f"expected a sequence with an item {index}, got {value!r}", where)
+                value = value[index]
+            if i < len(self.base_values):
+                bases.append(self.base_values[i])
+                continue
+            initial = g.get(init_key)
+            if initial is None:
+                initial = value.clone() if isinstance(value, torch.Tensor) else value
+                g[init_key] = initial
+            bases.append(_as_float(initial, where))
+        self.base_values = bases
+        self._groups = chosen
+        self._bound = groups
+        self._n_groups = len(groups)
+        self._write = self._writer(chosen, bases)
+        if self.key == "lr":
+            self.base_lrs = list(bases)
+
+    def _writer(self, groups: list[dict[str, Any]], bases: list[float]) -> Callable[[float], None]:
+        field, index = self._field, self._index
+        floats: list[tuple[dict[str, Any], float]] = []
+        tensors: list[tuple[torch.Tensor, float]] = []
+        items: list[tuple[dict[str, Any], float]] = []
+        for g, b in zip(groups, bases):
+            value = g[field] if index is None else g[field][index]
+            if isinstance(value, torch.Tensor):
+                tensors.append((value, b))
+            elif index is None:
+                floats.append((g, b))
+            else:
+                items.append((g, b))
+
+        def write(f: float) -> None:
+            for g, b in floats:
+                g[field] = b * f
+            for t, b in tensors:
+                t.fill_(b * f)
+            for g, b in items:
+                old = g[field]
+                new = list(old)
+                new[index] = b * f  # type: ignore[index]
+                g[field] = type(old)(new)
+
+        return write
+
+    # -- stepping ---------------------------------------------------------------------
+
+    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+        """Advance one step and apply the schedule's value; ``metric`` for stateful ones."""
+        if metric is not None:
+            if not self._stateful:
+                raise TypeError(
+                    f"{self.schedule.spec()['type']!r} does not observe a metric; step() takes "
+                    "no argument (the scheduler counts steps itself)"
+                )
+            self.schedule.observe(float(metric), self._step + 1)  # type: ignore[attr-defined]
+        step = self._step + 1
+        self._step = step
+        groups = self.optimizer.param_groups
+        if groups is not self._bound or len(groups) != self._n_groups:
+            self._bind()
+        self._write(self.schedule(step))
+
+    @property
+    def last_epoch(self) -> int:  # type: ignore[override]
+        """Steps taken so far (torch's name for it)."""
+        return self._step
+
+    @last_epoch.setter
+    def last_epoch(self, value: int) -> None:
+        self._step = int(value)
+
+    @property
+    def steps(self) -> int:
+        """Steps taken so far."""
+        return self._step
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        """The values of the current step, one per selected group."""
+        f = self.schedule(self._step)
+        return [b * f for b in self.base_values]
+
+    def get_last_lr(self) -> list[float]:  # type: ignore[override]
+        """The values last applied, one per selected group (copies, as torch's)."""
+        out = []
+        for g in self._groups:
+            v = g[self._field] if self._index is None else g[self._field][self._index]
+            out.append(float(v) if isinstance(v, torch.Tensor) else v)
+        return out
+
+    # -- state ------------------------------------------------------------------------
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data: format version, step, key, tags, base values, spec, schedule state."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "step": self._step,
+            "key": self.key,
+            "tags": None if self.tags is None else sorted(self.tags),
+            "base_values": list(self.base_values),
+            "schedule": self.schedule.spec(),
+            "schedule_state": self.schedule.state_dict() if self._stateful else None,  # type: ignore[attr-defined]
+        }
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`; the schedule's spec must be the same."""
+        state = dict(state_dict)
+        if state.get("format") != FORMAT:
+            raise StateError(f"not a schedkit scheduler state (format {state.get('format')!r})")
+        version = state.get("version")
+        if not isinstance(version, int) or version > VERSION:
+            raise StateError(f"scheduler state version {version!r} is newer than this schedkit reads ({VERSION})")
+        if state.get("key") != self.key:
+            raise StateError(f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}")
+        mine = self.schedule.spec()
+        if state.get("schedule") != mine:
+            raise StateError(
+                "the state was written by a different schedule:\n"
+                f"  in the state:   {state.get('schedule')!r}\n"
+                f"  this scheduler: {mine!r}\n"
+                "build the scheduler with the state's schedule, or start the new one fresh"
+            )
+        bases = [float(b) for b in state["base_values"]]
+        if len(bases) != len(self._groups):
+            raise StateError(
+                f"the state has base values for {len(bases)} groups, this scheduler targets "
+                f"{len(self._groups)}"
+            )
+        if self._stateful:
+            self.schedule.load_state_dict(state["schedule_state"])  # type: ignore[attr-defined]
+        self.base_values = bases
+        self._step = int(state["step"])
+        self._bound = None
+        self._bind()
+        self._write(self.schedule(self._step))
+
+    def __repr__(self) -> str:
+        return (
+            f"Scheduler(key={self.key!r}, step={self._step}, groups={len(self._groups)}, "
+            f"schedule={self.schedule.spec()!r})"
+        )
+
+
+def get_scheduler(
+    name_or_schedule: Schedule | str | Mapping[str, Any],
+    optimizer: Optimizer,
+    *,
+    key: str = "lr",
+    tags: Iterable[str] | None = None,
+    steps_per_epoch: int | None = None,
+    total_steps: int | None = None,
+    **params: Any,
+) -> Scheduler:
+    """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
+
+    >>> sched = get_scheduler("cosine", optimizer, warmup=100, total=1000)  # doctest: +SKIP
+    """
+    return Scheduler(
+        optimizer,
+        name_or_schedule,
+        key=key,
+        tags=tags,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        **params,
+    )

@@ -1,0 +1,141 @@
+"""The conformance kit: checks every registered schedule must pass, for plugin authors too.
+
+>>> from schedkit.testing import check_schedule
+>>> check_schedule({"type": "cosine", "total": 100, "warmup": 10})
+
+``check_registered("schedule", "my_family")`` runs the checks on each of the examples the
+family was registered with; a plugin's test suite can run it over its own names.
+"""
+
+from __future__ import annotations
+
+import inspect
+import io
+import math
+import random
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from schedkit.protocols import Schedule
+from schedkit.registry import ComponentInfo, Kind, default_registry
+from schedkit.schedule import get_schedule, resolve
+from schedkit.scheduler import Scheduler
+
+_PLAIN = (int, float, str, bool, type(None), torch.Tensor)
+
+
+def assert_plain(value: Any, path: str = "state") -> None:
+    """Fail unless ``value`` holds only plain data (what ``weights_only=True`` loads)."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            assert isinstance(k, str), f"{path}: key {k!r} is not a string"
+            assert_plain(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            assert_plain(v, f"{path}[{i}]")
+    else:
+        assert isinstance(value, _PLAIN), f"{path}: {value!r} ({type(value).__name__}) is not plain data"
+
+
+def roundtrip(state: Mapping[str, Any]) -> Any:
+    """``state`` through ``torch.save`` and ``torch.load(weights_only=True)``."""
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    buf.seek(0)
+    return torch.load(buf, weights_only=True)
+
+
+def _optimizer(n_groups: int = 2) -> torch.optim.Optimizer:
+    groups = [
+        {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.1 * (i + 1)}
+        for i in range(n_groups)
+    ]
+    return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+
+
+def check_schedule(
+    schedule: Schedule | Mapping[str, Any],
+    *,
+    steps_per_epoch: int | None = 7,
+    seed: int = 0,
+    resumes: int = 5,
+) -> None:
+    """Run every conformance check on one schedule (or spec); raise AssertionError on failure.
+
+    Checks: a docstring; a plain spec that rebuilds an equal schedule through the registry;
+    finite, non-negative values, also at giant steps; ``values()`` equal to calls;
+    plain scheduler state that loads with ``weights_only=True`` and resumes exactly at
+    random steps.
+    """
+    built = get_schedule(schedule) if isinstance(schedule, Mapping) else schedule
+    sched = resolve(built, steps_per_epoch=steps_per_epoch)
+    spec = sched.spec()
+    name = spec.get("type")
+    assert_plain(spec, "spec")
+    assert inspect.getdoc(type(sched)), f"{name}: the schedule class has no docstring"
+    rebuilt = get_schedule(spec)
+    assert rebuilt == sched, f"{name}: spec does not rebuild an equal schedule:\n{spec}\n{rebuilt!r}"
+    assert hash(rebuilt) == hash(sched), f"{name}: equal schedules hash differently"
+    assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
+    assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
+
+    horizon = getattr(sched, "horizon", None) or 1000
+    rng = random.Random(seed)
+    probe = sorted(
+        {0, 1, horizon - 1, horizon, horizon + 1, 10**6, 10**9, 10**12}
+        | {rng.randrange(0, 2 * horizon + 2) for _ in range(64)}
+    )
+    for t in probe:
+        v = sched(t)
+        assert isinstance(v, float), f"{name}: value at step {t} is {type(v).__name__}, not float"
+        assert math.isfinite(v) and v >= 0, f"{name}: value at step {t} is {v}"
+    values = getattr(sched, "values", None)
+    if values is not None:
+        got = values(probe).tolist()
+        for t, v in zip(probe, got):
+            want = sched(t)
+            assert math.isclose(v, want, rel_tol=1e-9, abs_tol=1e-12), (
+                f"{name}: values() gives {v} at step {t}, the schedule {want}"
+            )
+    _check_resume(sched, rng, resumes, min(horizon + 5, 3000))
+
+
+def _check_resume(sched: Schedule, rng: random.Random, resumes: int, span: int) -> None:
+    name = sched.spec().get("type")
+    opt = _optimizer()
+    ref = Scheduler(opt, sched)
+    trace = [[g["lr"] for g in opt.param_groups]]
+    for _ in range(span):
+        ref.step()
+        trace.append([g["lr"] for g in opt.param_groups])
+    for _ in range(resumes):
+        at = rng.randrange(0, span)
+        opt1 = _optimizer()
+        s1 = Scheduler(opt1, sched)
+        for _ in range(at):
+            s1.step()
+        state = s1.state_dict()
+        assert_plain(state)
+        loaded = roundtrip(state)
+        opt2 = _optimizer()
+        s2 = Scheduler(opt2, sched)
+        s2.load_state_dict(loaded)
+        got = [g["lr"] for g in opt2.param_groups]
+        assert got == trace[at], f"{name}: resumed at step {at}, lr {got} != {trace[at]}"
+        for k in range(at + 1, min(at + 50, span) + 1):
+            s2.step()
+            got = [g["lr"] for g in opt2.param_groups]
+            assert got == trace[k], f"{name}: resumed at {at}, step {k}: lr {got} != {trace[k]}"
+
+
+def check_registered(kind: Kind, name: str) -> ComponentInfo:
+    """Run the conformance checks on each example a registered component was added with."""
+    info = default_registry().get(kind, name)
+    assert info.doc, f"{kind} {name!r} has no docstring"
+    assert info.examples, f"{kind} {name!r} was registered without examples"
+    if kind == "schedule":
+        for example in info.examples:
+            check_schedule({"type": info.name, **example})
+    return info

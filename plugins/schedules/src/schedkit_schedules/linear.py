@@ -1,0 +1,35 @@
+"""The ``linear`` family."""
+
+from __future__ import annotations
+
+import attrs
+
+import schedkit
+
+
+@attrs.frozen
+class Linear(schedkit.BaseSchedule):
+    """Linear interpolation from ``start`` to ``end`` over ``total`` steps, then ``end``.
+
+    ``f(t) = end + (start - end) * (total - t) / total`` for ``t < total``, else ``end``.
+    With the defaults (1 to 0) and a warmup this is transformers' linear schedule, value for
+    value.
+
+    Example: ``get_schedule("linear", total=10_000, warmup=500, end=0.1)``.
+    """
+
+    name = "linear"
+
+    total: int = schedkit.duration(positive=True, horizon=True)
+    start: float = schedkit.factor(1.0, ge=0.0)
+    end: float = schedkit.factor(0.0, ge=0.0)
+
+    def __call__(self, step: float) -> float:
+        if step >= self.total:
+            return self.end
+        return self.end + (self.start - self.end) * ((self.total - step) / self.total)
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(Linear, examples=[{"total": 100}, {"total": 1000, "start": 0.5, "end": 1.0, "warmup": 50}])
