@@ -3,10 +3,19 @@
 Everything public is importable from here; the modules behind it are private.
 """
 
-from __future__ import annotations
-
 from schedkit.components import get_clipper, get_rule
-from schedkit.compose import Chain, Scale, Sequence, Stretch, Warmup, chain, scale, sequence, stretch, warmup
+from schedkit.compose import (
+    Chain,
+    Scale,
+    Sequence,
+    Stretch,
+    Warmup,
+    chain,
+    scale,
+    sequence,
+    stretch,
+    warmup,
+)
 from schedkit.durations import Duration, to_steps
 from schedkit.errors import (
     ConflictError,

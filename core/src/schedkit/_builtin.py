@@ -12,8 +12,13 @@ _COS = {"type": "cosine", "total": 100}
 
 @hookimpl
 def schedkit_add_schedules(registry: Registrar) -> None:
-    registry.add(Warmup, examples=[{"schedule": _COS, "steps": 10}, {
-        "schedule": _COS, "steps": 20, "start": 0.1, "kind": "cosine", "mode": "overlay"}])
+    registry.add(
+        Warmup,
+        examples=[
+            {"schedule": _COS, "steps": 10},
+            {"schedule": _COS, "steps": 20, "start": 0.1, "kind": "cosine", "mode": "overlay"},
+        ],
+    )
     registry.add(Sequence, examples=[{"schedules": [_C, _COS], "milestones": [10]}])
     registry.add(Chain, examples=[{"schedules": [_COS, {"type": "linear", "total": 50}]}])
     registry.add(Scale, examples=[{"schedule": _COS, "factor": 0.5}])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Collection
 from typing import Any
@@ -70,11 +71,7 @@ def steps(*, positive: bool = False) -> Validator:
                 "build through schedkit.get_schedule or a Scheduler",
                 attribute.name,
             )
-        if (
-            not isinstance(value, int)
-            or isinstance(value, bool)
-            or value < (1 if positive else 0)
-        ):
+        if not isinstance(value, int) or isinstance(value, bool) or value < (1 if positive else 0):
             raise _fail(attribute, expected, value)
 
     return check
@@ -96,5 +93,5 @@ def increasing_steps(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> 
     check = steps()
     for v in value:
         check(inst, attribute, v)
-    if any(b <= a for a, b in zip(value, value[1:])):
+    if any(b <= a for a, b in itertools.pairwise(value)):
         raise _fail(attribute, "strictly increasing steps", list(value))

@@ -10,7 +10,9 @@ from schedkit.registry import Kind, default_registry
 from schedkit.schedule import _check_keys, _fields_of
 
 
-def build(kind: Kind, name_or_spec: str | Mapping[str, Any], params: Mapping[str, Any], path: str = "") -> Any:
+def build(
+    kind: Kind, name_or_spec: str | Mapping[str, Any], params: Mapping[str, Any], path: str = ""
+) -> Any:
     """Build a registered component of ``kind``: unknown and missing parameters are named."""
     if isinstance(name_or_spec, Mapping):
         spec = dict(name_or_spec)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
@@ -130,7 +130,9 @@ class Sequence(BaseSchedule):
                 "milestones",
             )
         if self.milestones and self.milestones[0] <= 0:
-            raise SpecError(f"expected a first milestone > 0, got {self.milestones[0]}", "milestones")
+            raise SpecError(
+                f"expected a first milestone > 0, got {self.milestones[0]}", "milestones"
+            )
         object.__setattr__(self, "_starts", (0, *self.milestones))
 
     def __call__(self, step: float) -> float:
@@ -148,9 +150,7 @@ class Sequence(BaseSchedule):
         first = self.schedules[0]
         moved = getattr(first, "shifted", None)
         parts = (moved(steps) if moved else first, *self.schedules[1:])
-        return attrs.evolve(
-            super().shifted(steps), schedules=parts
-        )
+        return attrs.evolve(super().shifted(steps), schedules=parts)
 
 
 @attrs.frozen
@@ -246,6 +246,7 @@ def warmup(
     if _pending(schedule) or not is_resolved(steps):
         params = {"schedule": schedule, "steps": steps, "start": start, "kind": kind, "mode": mode}
         return Unresolved("warmup", params)
+    assert isinstance(steps, int)
     return Warmup(schedule, steps, start, kind, mode)
 
 
@@ -254,7 +255,7 @@ def sequence(schedules: Iterable[Schedule], milestones: Iterable[Duration]) -> S
     parts, marks = tuple(schedules), tuple(milestones)
     if _pending(*parts) or not all(is_resolved(m) for m in marks):
         return Unresolved("sequence", {"schedules": parts, "milestones": marks})
-    return Sequence(parts, marks)
+    return Sequence(parts, cast("tuple[int, ...]", marks))
 
 
 def chain(*schedules: Schedule) -> Schedule:

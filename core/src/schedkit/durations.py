@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Union
+from typing import Any
 
 from schedkit.errors import SpecError
 
 #: What a duration field accepts: steps, or a string such as ``"5ep"`` or ``"10%"``.
-Duration = Union[int, str]
+Duration = int | str
 
 _PATTERN = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ep|%)?\s*$")
 
@@ -82,11 +82,13 @@ def to_steps(
             raise SpecError(f"steps_per_epoch={steps_per_epoch} must be positive")
         return _round(number * steps_per_epoch)
     if total_steps is None:
-        raise SpecError(f"{value!r} is a share of the total, but the total number of steps is unknown")
+        raise SpecError(
+            f"{value!r} is a share of the total, but the total number of steps is unknown"
+        )
     return _round(number / 100.0 * total_steps)
 
 
 def _round(x: float) -> int:
     if not math.isfinite(x):
         raise SpecError(f"{x} steps is not finite")
-    return int(round(x))
+    return round(x)

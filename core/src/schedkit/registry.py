@@ -165,9 +165,7 @@ class Registry:
 
     def _skip_reason(self, src: PluginSource) -> str | None:
         dist = _canonical(src.distribution) if src.distribution else None
-        if src.name in self.disabled or (
-            dist and dist in {_canonical(d) for d in self.disabled}
-        ):
+        if src.name in self.disabled or (dist and dist in {_canonical(d) for d in self.disabled}):
             return "disabled by SCHEDKIT_DISABLED_PLUGINS"
         if not self.autoload and dist not in FIRST_PARTY:
             return "not first-party, and SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD is set"
@@ -181,7 +179,9 @@ class Registry:
             names = ", ".join(
                 sorted({f"{s.distribution or '?'} ({s.value})" for s in [src, *same]})
             )
-            raise ConflictError(f"plugin name {src.name!r} is declared by several distributions: {names}")
+            raise ConflictError(
+                f"plugin name {src.name!r} is declared by several distributions: {names}"
+            )
         self._loaded.add(src.name)
         try:
             if src.load is None:
@@ -301,7 +301,7 @@ class Registry:
             broken = ", ".join(repr(p) for p in sorted(self._errors))
             notes.append(f"plugins that failed to import and may provide it: {broken}")
         raise UnknownNameError(
-            kind, name, difflib.get_close_matches(name, names, n=3, cutoff=0.6), "\n".join(notes)
+            kind, name, difflib.get_close_matches(name, names, n=3, cutoff=0.7), "\n".join(notes)
         )
 
     def components(self, kind: Kind | None = None) -> list[ComponentInfo]:

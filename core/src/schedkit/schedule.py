@@ -36,7 +36,10 @@ WARMUP_KEYS = ("warmup", "warmup_start", "warmup_kind", "warmup_mode")
 
 
 def duration(
-    *, default: Any = attrs.NOTHING, positive: bool = False, horizon: bool = False,
+    *,
+    default: Any = attrs.NOTHING,
+    positive: bool = False,
+    horizon: bool = False,
     position: bool = True,
 ) -> Any:
     """A field holding a number of steps, declarable as ``"5ep"`` or ``"10%"`` in specs.
@@ -277,7 +280,10 @@ def _resolve(
                 for i, v in enumerate(value)
             )
     if total is None:
-        total = _own_total(params, fields, spe)
+        try:
+            total = _own_total(params, fields, spe)
+        except SpecError as e:
+            raise e.at(_join(path, "total")) from None
     for key, value in params.items():
         meta = _meta(fields[key]) if key in fields else {}
         if key == "warmup" or meta.get("duration"):
@@ -362,23 +368,23 @@ def _build(registry: Registry, name: str, params: Mapping[str, Any], path: str) 
     pending = False
     for key, value in list(params.items()):
         meta = _meta(fields[key]) if key in fields else {}
-        try:
-            if meta.get("schedule") and meta.get("many"):
-                if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-                    raise SpecError(f"expected a list of schedules, got {value!r}")
-                value = tuple(
-                    _nested(registry, v, f"{_join(path, key)}[{i}]") for i, v in enumerate(value)
-                )
-            elif meta.get("schedule"):
-                value = _nested(registry, value, _join(path, key))
-            elif meta.get("duration") and meta.get("many"):
-                if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        where = _join(path, key)
+        if meta.get("schedule") and meta.get("many"):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise SpecError(f"expected a list of schedules, got {value!r}", where)
+            value = tuple(_nested(registry, v, f"{where}[{i}]") for i, v in enumerate(value))
+        elif meta.get("schedule"):
+            value = _nested(registry, value, where)
+        elif meta.get("duration"):
+            try:
+                if not meta.get("many"):
+                    value = check_duration(value)
+                elif isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
                     raise SpecError(f"expected a list of durations, got {value!r}")
-                value = tuple(check_duration(v) for v in value)
-            elif meta.get("duration"):
-                value = check_duration(value)
-        except SpecError as e:
-            raise e.at(_join(path, key)) from None
+                else:
+                    value = tuple(check_duration(v) for v in value)
+            except SpecError as e:
+                raise e.at(where) from None
         params[key] = value
         items = value if isinstance(value, tuple) else (value,)
         pending = pending or any(
@@ -394,19 +400,22 @@ def _build(registry: Registry, name: str, params: Mapping[str, Any], path: str) 
     if pending:
         return Unresolved(info.name, {**params, **warm})
     try:
-        sched = cls(**params)
+        sched: Schedule = cls(**params)
     except SpecError as e:
         raise e.at(path) if path else e from None
     except TypeError as e:
         raise SpecError(f"cannot build {info.name!r}: {e}", path) from None
+    if warm and "warmup" not in warm:
+        raise SpecError(f"{sorted(warm)} given without 'warmup'", _join(path, sorted(warm)[0]))
     if warm:
         from schedkit.compose import warmup
 
         try:
             sched = warmup(sched, warm.pop("warmup", 0), **{k[7:]: v for k, v in warm.items()})
         except SpecError as e:
-            raise SpecError(e.message, _join(path, "warmup" if e.path == "steps" else
-                                             "warmup_" + e.path)) from None
+            raise SpecError(
+                e.message, _join(path, "warmup" if e.path == "steps" else "warmup_" + e.path)
+            ) from None
     return sched
 
 

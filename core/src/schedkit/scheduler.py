@@ -29,7 +29,9 @@ VERSION = 1
 def _parse_key(key: str) -> tuple[str, int | None]:
     m = _KEY.match(key) if isinstance(key, str) else None
     if m is None:
-        raise SpecError(f"expected a param-group key such as 'lr' or 'betas[0]', got {key!r}", "key")
+        raise SpecError(
+            f"expected a param-group key such as 'lr' or 'betas[0]', got {key!r}", "key"
+        )
     index = m.group("index")
     return m.group("field"), None if index is None else int(index)
 
@@ -43,7 +45,9 @@ def _selected(groups: list[dict[str, Any]], tags: frozenset[str] | None) -> list
 def _as_float(value: Any, where: str) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
-            raise SpecError(f"expected a number or a one-element tensor, got shape {tuple(value.shape)}", where)
+            raise SpecError(
+                f"expected a number or a one-element tensor, got shape {tuple(value.shape)}", where
+            )
         return float(value.item())
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecError(f"expected a number, got {value!r}", where)
@@ -123,11 +127,16 @@ class Scheduler(LRScheduler):
         for i, g in enumerate(chosen):
             where = f"param_groups[{position[id(g)]}].{self.key}"
             if field not in g:
-                raise SpecError(f"the group has no {field!r} (its keys: {sorted(k for k in g if k != 'params')})", where)
+                raise SpecError(
+                    f"the group has no {field!r} (its keys: {sorted(set(g) - {'params'})})",
+                    where,
+                )
             value = g[field]
             if index is not None:
                 if not isinstance(value, (tuple, list)) or index >= len(value):
-                    raise SpecError(f"expected a sequence with an item {index}, got {value!r}", where)
+                    raise SpecError(
+                        f"expected a sequence with an item {index}, got {value!r}", where
+                    )
                 value = value[index]
             if i < len(self.base_values):
                 bases.append(self.base_values[i])
@@ -150,7 +159,7 @@ class Scheduler(LRScheduler):
         floats: list[tuple[dict[str, Any], float]] = []
         tensors: list[tuple[torch.Tensor, float]] = []
         items: list[tuple[dict[str, Any], float]] = []
-        for g, b in zip(groups, bases):
+        for g, b in zip(groups, bases, strict=True):
             value = g[field] if index is None else g[field][index]
             if isinstance(value, torch.Tensor):
                 tensors.append((value, b))
@@ -174,7 +183,7 @@ class Scheduler(LRScheduler):
 
     # -- stepping ---------------------------------------------------------------------
 
-    def step(self, metric: float | None = None) -> None:  # type: ignore[override]
+    def step(self, metric: float | None = None) -> None:
         """Advance one step and apply the schedule's value; ``metric`` for stateful ones."""
         if metric is not None:
             if not self._stateful:
@@ -191,7 +200,7 @@ class Scheduler(LRScheduler):
         self._write(self.schedule(step))
 
     @property
-    def last_epoch(self) -> int:  # type: ignore[override]
+    def last_epoch(self) -> int:
         """Steps taken so far (torch's name for it)."""
         return self._step
 
@@ -239,9 +248,13 @@ class Scheduler(LRScheduler):
             raise StateError(f"not a schedkit scheduler state (format {state.get('format')!r})")
         version = state.get("version")
         if not isinstance(version, int) or version > VERSION:
-            raise StateError(f"scheduler state version {version!r} is newer than this schedkit reads ({VERSION})")
+            raise StateError(
+                f"scheduler state version {version!r} is newer than this schedkit reads ({VERSION})"
+            )
         if state.get("key") != self.key:
-            raise StateError(f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}")
+            raise StateError(
+                f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}"
+            )
         mine = self.schedule.spec()
         if state.get("schedule") != mine:
             raise StateError(

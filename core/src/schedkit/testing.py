@@ -36,7 +36,9 @@ def assert_plain(value: Any, path: str = "state") -> None:
         for i, v in enumerate(value):
             assert_plain(v, f"{path}[{i}]")
     else:
-        assert isinstance(value, _PLAIN), f"{path}: {value!r} ({type(value).__name__}) is not plain data"
+        assert isinstance(value, _PLAIN), (
+            f"{path}: {value!r} ({type(value).__name__}) is not plain data"
+        )
 
 
 def roundtrip(state: Mapping[str, Any]) -> Any:
@@ -76,7 +78,9 @@ def check_schedule(
     assert_plain(spec, "spec")
     assert inspect.getdoc(type(sched)), f"{name}: the schedule class has no docstring"
     rebuilt = get_schedule(spec)
-    assert rebuilt == sched, f"{name}: spec does not rebuild an equal schedule:\n{spec}\n{rebuilt!r}"
+    assert rebuilt == sched, (
+        f"{name}: spec does not rebuild an equal schedule:\n{spec}\n{rebuilt!r}"
+    )
     assert hash(rebuilt) == hash(sched), f"{name}: equal schedules hash differently"
     assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
     assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
@@ -90,11 +94,12 @@ def check_schedule(
     for t in probe:
         v = sched(t)
         assert isinstance(v, float), f"{name}: value at step {t} is {type(v).__name__}, not float"
-        assert math.isfinite(v) and v >= 0, f"{name}: value at step {t} is {v}"
+        assert math.isfinite(v), f"{name}: value at step {t} is {v}"
+        assert v >= 0, f"{name}: value at step {t} is negative ({v})"
     values = getattr(sched, "values", None)
     if values is not None:
         got = values(probe).tolist()
-        for t, v in zip(probe, got):
+        for t, v in zip(probe, got, strict=True):
             want = sched(t)
             assert math.isclose(v, want, rel_tol=1e-9, abs_tol=1e-12), (
                 f"{name}: values() gives {v} at step {t}, the schedule {want}"

@@ -32,4 +32,6 @@ class Linear(schedkit.BaseSchedule):
 
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
-    registry.add(Linear, examples=[{"total": 100}, {"total": 1000, "start": 0.5, "end": 1.0, "warmup": 50}])
+    registry.add(
+        Linear, examples=[{"total": 100}, {"total": 1000, "start": 0.5, "end": 1.0, "warmup": 50}]
+    )

@@ -1,0 +1,147 @@
+"""Setups from TOML and the schedkit command (through a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from schedkit.setup import SetupError, load_setup
+
+ROOT = Path(__file__).resolve().parents[2]
+QUICKSTART = ROOT / "examples" / "quickstart.toml"
+
+GOOD = """
+[run]
+total = "4ep"
+steps_per_epoch = 25
+
+[optimizer]
+type = "SGD"
+lr = 0.5
+momentum = 0.9
+
+[schedules.lr]
+type = "cosine"
+warmup = 10
+"""
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "schedkit.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_setup_builds_and_steps():
+    setup = load_setup(GOOD)
+    model = torch.nn.Linear(3, 1)
+    built = setup.build(model)
+    assert built.total_steps == 100
+    assert built.schedulers["lr"].schedule.spec()["total"] == 100  # filled from run.total
+    assert built.optimizer.param_groups[0]["lr"] == 0.0
+    for _ in range(10):
+        model(torch.randn(2, 3)).sum().backward()
+        built.step()
+    assert built.optimizer.param_groups[0]["lr"] == 0.5
+    assert all(p.grad is None for p in model.parameters())
+    state = built.state_dict()
+    assert state["schedulers"]["lr"]["step"] == 10
+
+
+def test_every_problem_is_reported_with_its_path():
+    text = """
+[run]
+totl = 5
+
+[optimiser]
+type = "AdamW"
+
+[optimizer]
+type = "AdamW"
+lr = "fast"
+betas2 = 0.9
+
+[schedules.lr]
+type = "cosin"
+
+[schedules.weight_decay]
+type = "linear"
+total = -2
+"""
+    with pytest.raises(SetupError) as e:
+        load_setup(text)
+    paths = [p.path for p in e.value.problems]
+    assert paths == [
+        "optimiser",
+        "run.totl",
+        "optimizer.lr",
+        "optimizer.betas2",
+        "schedules.lr.type",
+        "schedules.weight_decay.total",
+    ]
+    msg = str(e.value)
+    assert "6 problems in the setup" in msg
+    assert "run.totl: unknown key; did you mean 'total'?" in msg
+    assert "optimiser: unknown key; did you mean 'optimizer'?" in msg
+    assert "optimizer.lr: expected a number, got 'fast'" in msg
+    assert "schedules.lr.type: unknown schedule 'cosin'; did you mean 'cosine'?" in msg
+    assert "schedules.weight_decay.total: -2 must be >= 0 steps" in msg
+
+
+def test_toml_syntax_error_has_line_and_column():
+    with pytest.raises(SetupError, match=r"TOML syntax error: .*\(at line 2, column \d+\)"):
+        load_setup("[run]\ntotal = = 3\n")
+
+
+def test_cli_list_and_show():
+    r = run("list", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    names = {c["name"]: c for c in data["components"]}
+    assert names["cosine"]["distribution"] == "schedkit-schedules"
+    assert names["fixture_step_down"]["version"] == "1.2.3"
+    r = run("show", "cosine")
+    assert r.returncode == 0, r.stderr
+    assert "Half a cosine from 1 down to" in r.stdout
+    assert "total" in r.stdout
+    r = run("show", "cosin")
+    assert r.returncode == 1
+    assert "did you mean 'cosine'?" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_check(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[schedules.lr]\ntype = 'cosine'\n")
+    r = run("check", str(bad))
+    assert r.returncode == 1
+    assert "optimizer: expected a table with a 'type'" in r.stderr
+    assert "schedules.lr.total: 'cosine' needs this parameter" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run("check", str(QUICKSTART))
+    assert r.returncode == 0
+    assert r.stdout.strip().endswith(": ok")
+
+
+def test_cli_preview_of_the_readme_example():
+    r = run("preview", str(QUICKSTART), "--simulate", "30", "--json")
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert d["total_steps"] == 1000
+    assert d["value_mismatches"] == 0
+    lr = d["schedules"]["lr"]
+    assert lr["warmup_end"] == 100
+    marks = {m["step"]: m["value"] for m in lr["milestones"]}
+    assert marks[0] == 0.0
+    assert marks[100] == pytest.approx(3e-4)
+    assert marks[1000] == pytest.approx(3e-6)
+    assert d["simulated_steps"] == 30
