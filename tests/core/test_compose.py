@@ -83,6 +83,9 @@ def test_spec_of_a_warmed_up_family_is_flat_and_rebuilds():
         "type": "cosine",
         "total": 1000,
         "end": 0.1,
+        "cycles": 0.5,
+        "exponent": 1.0,
+        "k_decay": 1.0,
         "warmup": 100,
         "warmup_start": 0.0,
         "warmup_kind": "linear",
@@ -142,7 +145,14 @@ def test_nested_specs_build_through_the_registry():
     }
     s = get_schedule(spec)
     assert isinstance(s, schedkit.Warmup)
-    assert s.spec()["schedules"][1] == {"type": "cosine", "total": 90, "end": 0.0}
+    assert s.spec()["schedules"][1] == {
+        "type": "cosine",
+        "total": 90,
+        "end": 0.0,
+        "cycles": 0.5,
+        "exponent": 1.0,
+        "k_decay": 1.0,
+    }
     assert get_schedule(s.spec()) == s
 
 

@@ -111,7 +111,7 @@ def test_cli_list_and_show():
     assert names["fixture_step_down"]["version"] == "1.2.3"
     r = run("show", "cosine")
     assert r.returncode == 0, r.stderr
-    assert "Half a cosine from 1 down to" in r.stdout
+    assert "Cosine annealing from 1 down to ``end``" in r.stdout
     assert "total" in r.stdout
     r = run("show", "cosin")
     assert r.returncode == 1

@@ -12,14 +12,16 @@ from collections.abc import Iterable
 from typing import Any, cast
 
 import attrs
+import torch
 
 from schedkit import schedule as _s
+from schedkit import shapes
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
 from schedkit.schedule import BaseSchedule, Unresolved
 
-WARMUP_KINDS = ("linear", "constant", "exponential", "cosine")
+WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 WARMUP_MODES = ("shift", "overlay")
 
 
@@ -33,9 +35,9 @@ class Warmup(BaseSchedule):
     """A warmup of ``steps`` in front of (or laid over) a schedule.
 
     With ``a = step / steps`` during the warmup, the ramp ``r(a)`` goes from ``start`` to a
-    target: ``linear`` ``start*(1-a) + target*a``, ``cosine`` the same with
-    ``a' = (1 - cos(pi*a)) / 2``, ``exponential`` ``start * (target/start)**a``, ``constant``
-    ``start``.
+    target: ``linear`` ``start*(1-a) + target*a``, ``cosine`` and ``1-sqrt`` the same with
+    ``(1 - cos(pi*a)) / 2`` or ``1 - sqrt(1-a)`` in place of ``a``, ``exponential``
+    ``start * (target/start)**a``, ``constant`` ``start``.
 
     ``mode="shift"`` (default, transformers' convention): the target is the schedule's first
     value and the schedule runs from the end of the warmup; its positions (``total``,
@@ -72,16 +74,28 @@ class Warmup(BaseSchedule):
             return self.schedule(step)
         a = step / self.steps
         kind = self.kind
-        if kind == "linear":
-            r = self.start * (1.0 - a) + self._target * a
-        elif kind == "cosine":
-            c = 0.5 * (1.0 - math.cos(math.pi * a))
-            r = self.start * (1.0 - c) + self._target * c
-        elif kind == "exponential":
-            r = self.start * (self._target / self.start) ** a
-        else:
+        if kind == "exponential":
+            r = float(self.start * (self._target / self.start) ** a)
+        elif kind == "constant":
             r = self.start
+        else:
+            r = shapes.lerp(self.start, self._target, shapes.ramp(kind, a))
         return r if self.mode == "shift" else r * self.schedule(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        a = (t / self.steps).clamp(max=1.0)
+        r: torch.Tensor
+        if self.kind == "exponential":
+            r = self.start * (self._target / self.start) ** a
+        elif self.kind == "constant":
+            r = torch.full_like(t, self.start)
+        else:
+            r = shapes.lerp(self.start, self._target, shapes.ramp_t(self.kind, a))
+        if self.mode == "shift":
+            after = _values(self._after, (t - self.steps).clamp(min=0.0))
+            return torch.where(t < self.steps, r, after)
+        inner = _values(self.schedule, t)
+        return torch.where(t < self.steps, r * inner, inner)
 
     def spec(self) -> dict[str, Any]:
         inner = self.schedule.spec()
@@ -139,6 +153,14 @@ class Sequence(BaseSchedule):
         i = bisect.bisect_right(self.milestones, step)
         return self.schedules[i](step - self._starts[i])
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        idx = torch.bucketize(t, torch.tensor(self.milestones, dtype=t.dtype), right=True)
+        out = torch.empty_like(t)
+        for i, part in enumerate(self.schedules):
+            mask = idx == i
+            out[mask] = _values(part, t[mask] - self._starts[i])
+        return out
+
     @property
     def horizon(self) -> int | None:
         h = _horizon(self.schedules[-1])
@@ -167,6 +189,12 @@ class Chain(BaseSchedule):
             f *= s(step)
         return f
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        out = torch.ones_like(t)
+        for s in self.schedules:
+            out = out * _values(s, t)
+        return out
+
     @property
     def horizon(self) -> int | None:
         hs = [_horizon(s) for s in self.schedules]
@@ -187,6 +215,9 @@ class Scale(BaseSchedule):
 
     def __call__(self, step: float) -> float:
         return self.factor * self.schedule(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        return self.factor * _values(self.schedule, t)
 
     @property
     def horizon(self) -> int | None:
@@ -212,6 +243,9 @@ class Stretch(BaseSchedule):
     def __call__(self, step: float) -> float:
         return self.schedule(step / self.factor)
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        return _values(self.schedule, t / self.factor)
+
     @property
     def horizon(self) -> int | None:
         h = _horizon(self.schedule)
@@ -221,6 +255,14 @@ class Stretch(BaseSchedule):
         if steps:
             raise SpecError("put the warmup inside the stretched schedule", "warmup")
         return self
+
+
+def _values(s: Schedule, t: torch.Tensor) -> torch.Tensor:
+    fn = getattr(s, "values", None)
+    if fn is not None:
+        out: torch.Tensor = fn(t)
+        return out
+    return torch.tensor([s(x) for x in t.tolist()], dtype=torch.float64)
 
 
 def _shift(s: Schedule, steps: int) -> Schedule:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
-from schedkit import _validate
+from schedkit import validators as _validate
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
@@ -148,7 +148,7 @@ class BaseSchedule:
         out: dict[str, Any] = {"type": self.name}
         for f in attrs.fields(type(self)):
             if f.init:
-                out[f.name] = plain(getattr(self, f.name))
+                out[f.alias or f.name] = plain(getattr(self, f.name))
         return out
 
     @property
@@ -196,11 +196,21 @@ class BaseSchedule:
         return self
 
     def values(self, steps: Sequence[float] | torch.Tensor) -> torch.Tensor:
-        """The factor at each of ``steps`` as a float64 tensor (for plots and checks)."""
+        """The factor at each of ``steps`` as a float64 tensor (for plots and checks).
+
+        Families make this fast by implementing ``_values(t)`` on a float64 tensor; the
+        fallback calls the schedule once per step.
+        """
         import torch
 
-        seq = steps.tolist() if isinstance(steps, torch.Tensor) else steps
-        return torch.tensor([self(s) for s in seq], dtype=torch.float64)
+        from schedkit.shapes import as_steps
+
+        t = as_steps(steps)
+        fast = getattr(self, "_values", None)
+        if fast is not None:
+            out: torch.Tensor = fast(t)
+            return out
+        return torch.tensor([self(s) for s in t.tolist()], dtype=torch.float64)
 
 
 # -- unresolved schedules -------------------------------------------------------------
@@ -265,7 +275,12 @@ def resolve(
 
 
 def _resolve(
-    u: Unresolved, registry: Registry, spe: int | None, total: int | None, path: str = ""
+    u: Unresolved,
+    registry: Registry,
+    spe: int | None,
+    total: int | None,
+    path: str = "",
+    base: float | None = None,
 ) -> Schedule:
     fields = _fields_of(registry.get("schedule", u.name).cls)
     params = dict(u.params)
@@ -296,7 +311,7 @@ def _resolve(
                     params[key] = to_steps(value, steps_per_epoch=spe, total_steps=total)
             except SpecError as e:
                 raise e.at(_join(path, key)) from None
-    return _build(registry, u.name, params, path)
+    return _build(registry, u.name, params, path, base=base)
 
 
 def _own_total(params: Mapping[str, Any], fields: Mapping[str, Any], spe: int | None) -> int | None:
@@ -322,11 +337,17 @@ def _join(path: str, key: str) -> str:
 def _fields_of(cls: type) -> dict[str, attrs.Attribute[Any]]:
     if not attrs.has(cls):
         return {}
-    return {f.name: f for f in attrs.fields(cls) if f.init}
+    return {(f.alias or f.name): f for f in attrs.fields(cls) if f.init}
 
 
 def get_schedule(
-    name_or_spec: str | Mapping[str, Any], /, *, _path: str = "", **params: Any
+    name_or_spec: str | Mapping[str, Any],
+    /,
+    *,
+    _path: str = "",
+    _base: float | None = None,
+    _from_data: bool = False,
+    **params: Any,
 ) -> Schedule:
     """Build a registered schedule by name, or from a spec dict with a ``type`` key.
 
@@ -349,19 +370,34 @@ def get_schedule(
         if overlap:
             raise SpecError(f"given both in the spec and as arguments: {sorted(overlap)}", _path)
         params = {**spec, **params}
+        _from_data = True
     else:
         name = name_or_spec
-    return _build(default_registry(), name, params, _path)
+    return _build(default_registry(), name, params, _path, base=_base, from_data=_from_data)
 
 
-def _build(registry: Registry, name: str, params: Mapping[str, Any], path: str) -> Schedule:
+def _build(
+    registry: Registry,
+    name: str,
+    params: Mapping[str, Any],
+    path: str,
+    *,
+    base: float | None = None,
+    from_data: bool = False,
+) -> Schedule:
     try:
         info = registry.get("schedule", name)
     except SpecError as e:
         raise e.at(_join(path, "type")) from None
-    params = dict(params)
-    warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
     cls = info.cls
+    if from_data and getattr(cls, "in_process_only", False):
+        raise SpecError(
+            f"{info.name!r} holds a Python callable and cannot be declared in a spec or a "
+            "TOML file; build it in Python",
+            _join(path, "type"),
+        )
+    params = _absolute_to_factors(info.name, cls, dict(params), base, path)
+    warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
     fields = _fields_of(cls)
     if fields:
         _check_keys(info.name, params, fields, path)
@@ -419,12 +455,45 @@ def _build(registry: Registry, name: str, params: Mapping[str, Any], path: str) 
     return sched
 
 
+def _absolute_to_factors(
+    name: str, cls: type, params: dict[str, Any], base: float | None, path: str
+) -> dict[str, Any]:
+    """Turn absolute arguments (``end_lr``, ``min_lr``) into the factors the family takes.
+
+    A family lists them as ``absolute = {"end_lr": "end"}``; the factor is the value divided
+    by the base value of the scheduled groups, which only a scheduler knows.
+    """
+    absolute: Mapping[str, str] = getattr(cls, "absolute", {})
+    for arg, factor_name in absolute.items():
+        if arg not in params:
+            continue
+        where = _join(path, arg)
+        if factor_name in params:
+            raise SpecError(
+                f"give {arg!r} (absolute) or {factor_name!r} (a factor), not both", where
+            )
+        if base is None:
+            raise SpecError(
+                f"{arg!r} is an absolute value; it needs the base value of the scheduled groups, "
+                f"which only a scheduler knows (use get_scheduler), or give {factor_name!r} as a "
+                "factor of the base",
+                where,
+            )
+        value = params.pop(arg)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(f"expected a number, got {value!r}", where)
+        if base == 0:
+            raise SpecError("cannot convert an absolute value against a base value of 0", where)
+        params[factor_name] = value / base
+    return params
+
+
 def _nested(registry: Registry, value: Any, path: str) -> Any:
     if isinstance(value, Mapping):
         spec = dict(value)
         if "type" not in spec:
             raise SpecError("a schedule spec needs a 'type' key", path)
-        return _build(registry, spec.pop("type"), spec, path)
+        return _build(registry, spec.pop("type"), spec, path, from_data=True)
     if not isinstance(value, Schedule):
         raise SpecError(f"expected a schedule or a spec with a 'type', got {value!r}", path)
     return value

@@ -9,6 +9,7 @@ it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``m
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -19,6 +20,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from schedkit.errors import SpecError, StateError
 from schedkit.protocols import Schedule, StatefulSchedule
+from schedkit.registry import default_registry
 from schedkit.schedule import get_schedule, resolve
 
 _KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
@@ -54,6 +56,36 @@ def _as_float(value: Any, where: str) -> float:
     return float(value)
 
 
+def _writer(
+    groups: list[dict[str, Any]], bases: list[float], field: str, index: int | None
+) -> Callable[[float], None]:
+    """A function writing ``base * factor`` into each group, with no per-step dispatch."""
+    floats: list[tuple[dict[str, Any], float]] = []
+    tensors: list[tuple[torch.Tensor, float]] = []
+    items: list[tuple[dict[str, Any], float]] = []
+    for g, b in zip(groups, bases, strict=True):
+        value = g[field] if index is None else g[field][index]
+        if isinstance(value, torch.Tensor):
+            tensors.append((value, b))
+        elif index is None:
+            floats.append((g, b))
+        else:
+            items.append((g, b))
+
+    def write(f: float) -> None:
+        for g, b in floats:
+            g[field] = b * f
+        for t, b in tensors:
+            t.fill_(b * f)
+        for g, b in items:
+            old = g[field]
+            new = list(old)
+            new[index] = b * f  # type: ignore[index]
+            g[field] = type(old)(new)
+
+    return write
+
+
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
@@ -85,28 +117,35 @@ class Scheduler(LRScheduler):
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
-        if isinstance(schedule, (str, Mapping)):
-            schedule = get_schedule(schedule, **params)
-        elif params:
-            raise TypeError(f"parameters {sorted(params)} given with a built schedule")
-        elif not isinstance(schedule, Schedule):
-            raise TypeError(f"expected a schedule, a registered name or a spec, got {schedule!r}")
         self.optimizer = optimizer
         self.key = key
         self._field, self._index = _parse_key(key)
         self.tags = None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
-        self.schedule: Schedule = resolve(
-            schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps
-        )
-        self._stateful = isinstance(self.schedule, StatefulSchedule)
         self.base_values: list[float] = []
         self._bound: list[dict[str, Any]] | None = None
         self._n_groups = -1
         self._groups: list[dict[str, Any]] = []
         self._write: Callable[[float], None] = lambda f: None
+        self._companions: list[tuple[Callable[[float], float], Callable[[float], None]]] = []
         self._bind()
+        if isinstance(schedule, (str, Mapping)):
+            common = set(self.base_values)
+            base = common.pop() if len(common) == 1 else None
+            schedule = get_schedule(schedule, _base=base, **params)
+        elif params:
+            raise TypeError(f"parameters {sorted(params)} given with a built schedule")
+        elif not isinstance(schedule, Schedule):
+            raise TypeError(f"expected a schedule, a registered name or a spec, got {schedule!r}")
+        schedule = resolve(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        self._stateful = isinstance(schedule, StatefulSchedule)
+        if self._stateful:
+            schedule = copy.deepcopy(schedule)  # its history belongs to this scheduler
+        self.schedule: Schedule = schedule
+        self._bind_companions()
         self._step = 0
         self._write(self.schedule(0))
+        for value, write in self._companions:
+            write(value(0))
 
     # -- binding to the optimizer's groups ------------------------------------------
 
@@ -150,36 +189,38 @@ class Scheduler(LRScheduler):
         self._groups = chosen
         self._bound = groups
         self._n_groups = len(groups)
-        self._write = self._writer(chosen, bases)
+        self._write = _writer(chosen, bases, self._field, self._index)
+        if self._companions:
+            self._bind_companions()
         if self.key == "lr":
             self.base_lrs = list(bases)
 
-    def _writer(self, groups: list[dict[str, Any]], bases: list[float]) -> Callable[[float], None]:
-        field, index = self._field, self._index
-        floats: list[tuple[dict[str, Any], float]] = []
-        tensors: list[tuple[torch.Tensor, float]] = []
-        items: list[tuple[dict[str, Any], float]] = []
-        for g, b in zip(groups, bases, strict=True):
-            value = g[field] if index is None else g[field][index]
-            if isinstance(value, torch.Tensor):
-                tensors.append((value, b))
-            elif index is None:
-                floats.append((g, b))
-            else:
-                items.append((g, b))
+    def _bind_companions(self) -> None:
+        """Keys a schedule drives besides its own (one-cycle's momentum), as absolute values.
 
-        def write(f: float) -> None:
-            for g, b in floats:
-                g[field] = b * f
-            for t, b in tensors:
-                t.fill_(b * f)
-            for g, b in items:
-                old = g[field]
-                new = list(old)
-                new[index] = b * f  # type: ignore[index]
-                g[field] = type(old)(new)
-
-        return write
+        A schedule offers them as ``companions() -> {"momentum": curve}``; ``momentum`` is
+        written to ``betas[0]`` on optimizers that have betas instead (Adam), as torch does.
+        """
+        self._companions = []
+        companions = getattr(self.schedule, "companions", None)
+        if companions is None:
+            return
+        for name, curve in companions().items():
+            key = name
+            if name == "momentum" and all(
+                "momentum" not in g and "betas" in g for g in self._groups
+            ):
+                key = "betas[0]"
+            field, index = _parse_key(key)
+            for g in self._groups:
+                if field not in g:
+                    raise SpecError(
+                        f"the schedule drives {name!r} too, but a scheduled group has no {field!r}",
+                        "schedule",
+                    )
+            self._companions.append(
+                (curve, _writer(self._groups, [1.0] * len(self._groups), field, index))
+            )
 
     # -- stepping ---------------------------------------------------------------------
 
@@ -198,6 +239,9 @@ class Scheduler(LRScheduler):
         if groups is not self._bound or len(groups) != self._n_groups:
             self._bind()
         self._write(self.schedule(step))
+        if self._companions:
+            for value, write in self._companions:
+                write(value(step))
 
     @property
     def last_epoch(self) -> int:
@@ -276,6 +320,8 @@ class Scheduler(LRScheduler):
         self._bound = None
         self._bind()
         self._write(self.schedule(self._step))
+        for value, write in self._companions:
+            write(value(self._step))
 
     def __repr__(self) -> str:
         return (
@@ -287,6 +333,9 @@ class Scheduler(LRScheduler):
 def get_scheduler(
     name_or_schedule: Schedule | str | Mapping[str, Any],
     optimizer: Optimizer,
+    num_warmup_steps: int | None = None,
+    num_training_steps: int | None = None,
+    scheduler_specific_kwargs: Mapping[str, Any] | None = None,
     *,
     key: str = "lr",
     tags: Iterable[str] | None = None,
@@ -297,7 +346,28 @@ def get_scheduler(
     """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
 
     >>> sched = get_scheduler("cosine", optimizer, warmup=100, total=1000)  # doctest: +SKIP
+
+    transformers' call form is accepted too and then reproduces transformers' lr at every
+    step up to ``num_training_steps``, quirks included:
+
+    >>> get_scheduler(
+    ...     "cosine", optimizer, num_warmup_steps=100, num_training_steps=1000
+    ... )  # doctest: +SKIP
     """
+    if (
+        num_warmup_steps is not None
+        or num_training_steps is not None
+        or scheduler_specific_kwargs is not None
+    ):
+        schedule = _transformers_call(
+            name_or_schedule,
+            optimizer,
+            num_warmup_steps,
+            num_training_steps,
+            scheduler_specific_kwargs,
+            params,
+        )
+        return Scheduler(optimizer, schedule, key=key, tags=tags)
     return Scheduler(
         optimizer,
         name_or_schedule,
@@ -307,3 +377,33 @@ def get_scheduler(
         total_steps=total_steps,
         **params,
     )
+
+
+def _transformers_call(
+    name: Any,
+    optimizer: Optimizer,
+    num_warmup_steps: int | None,
+    num_training_steps: int | None,
+    specific: Mapping[str, Any] | None,
+    params: Mapping[str, Any],
+) -> Schedule:
+    """Translate transformers' ``get_scheduler`` arguments through the family's
+    ``from_transformers(name, optimizer, num_warmup_steps, num_training_steps, **kwargs)``."""
+    name = getattr(name, "value", name)  # transformers' SchedulerType enum
+    if not isinstance(name, str):
+        raise TypeError("transformers' call form takes a schedule name, e.g. 'cosine'")
+    if params:
+        raise TypeError(
+            f"{sorted(params)} given with transformers' call form; pass them in "
+            "scheduler_specific_kwargs, or use schedkit's own parameters alone"
+        )
+    info = default_registry().get("schedule", name)
+    translate = getattr(info.cls, "from_transformers", None)
+    if translate is None:
+        raise SpecError(
+            f"{name!r} is not one of transformers' schedules; use schedkit's parameters"
+        )
+    schedule: Schedule = translate(
+        name, optimizer, num_warmup_steps, num_training_steps, **dict(specific or {})
+    )
+    return schedule

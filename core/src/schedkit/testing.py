@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from schedkit.protocols import Schedule
+from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import ComponentInfo, Kind, default_registry
 from schedkit.schedule import get_schedule, resolve
 from schedkit.scheduler import Scheduler
@@ -107,20 +107,33 @@ def check_schedule(
     _check_resume(sched, rng, resumes, min(horizon + 5, 3000))
 
 
+def _metric(step: int) -> float:
+    """A deterministic, noisy, slowly improving metric for stateful schedules."""
+    return float(1.0 / (1 + step) ** 0.1 + 0.05 * math.sin(step * 1.7))
+
+
+def _advance(s: Scheduler, step: int, stateful: bool) -> None:
+    if stateful:
+        s.step(_metric(step))
+    else:
+        s.step()
+
+
 def _check_resume(sched: Schedule, rng: random.Random, resumes: int, span: int) -> None:
     name = sched.spec().get("type")
+    stateful = isinstance(sched, StatefulSchedule)
     opt = _optimizer()
     ref = Scheduler(opt, sched)
     trace = [[g["lr"] for g in opt.param_groups]]
-    for _ in range(span):
-        ref.step()
+    for k in range(span):
+        _advance(ref, k + 1, stateful)
         trace.append([g["lr"] for g in opt.param_groups])
     for _ in range(resumes):
         at = rng.randrange(0, span)
         opt1 = _optimizer()
         s1 = Scheduler(opt1, sched)
-        for _ in range(at):
-            s1.step()
+        for k in range(at):
+            _advance(s1, k + 1, stateful)
         state = s1.state_dict()
         assert_plain(state)
         loaded = roundtrip(state)
@@ -130,7 +143,7 @@ def _check_resume(sched: Schedule, rng: random.Random, resumes: int, span: int) 
         got = [g["lr"] for g in opt2.param_groups]
         assert got == trace[at], f"{name}: resumed at step {at}, lr {got} != {trace[at]}"
         for k in range(at + 1, min(at + 50, span) + 1):
-            s2.step()
+            _advance(s2, k, stateful)
             got = [g["lr"] for g in opt2.param_groups]
             assert got == trace[k], f"{name}: resumed at {at}, step {k}: lr {got} != {trace[k]}"
 
@@ -142,5 +155,32 @@ def check_registered(kind: Kind, name: str) -> ComponentInfo:
     assert info.examples, f"{kind} {name!r} was registered without examples"
     if kind == "schedule":
         for example in info.examples:
-            check_schedule({"type": info.name, **example})
+            if getattr(info.cls, "in_process_only", False):
+                check_in_process_schedule(get_schedule(info.name, **example))
+            else:
+                check_schedule({"type": info.name, **example})
     return info
+
+
+def check_in_process_schedule(sched: Schedule) -> None:
+    """Checks for a schedule that holds Python code (``lambda``): it steps a scheduler, and
+    refuses clearly, with a :class:`schedkit.SpecError`, to be written as a spec or state."""
+    from schedkit.errors import SpecError
+
+    assert inspect.getdoc(type(sched)), "the schedule class has no docstring"
+    try:
+        sched.spec()
+    except SpecError:
+        pass
+    else:
+        raise AssertionError("an in-process schedule must refuse spec() with a SpecError")
+    opt = _optimizer()
+    s = Scheduler(opt, sched)
+    for _ in range(5):
+        s.step()
+    assert all(math.isfinite(g["lr"]) for g in opt.param_groups)
+    try:
+        s.state_dict()
+    except SpecError:
+        return
+    raise AssertionError("a scheduler holding an in-process schedule must refuse state_dict()")

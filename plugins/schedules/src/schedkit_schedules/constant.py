@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
+import torch
 
 import schedkit
 
@@ -27,7 +30,33 @@ class Constant(schedkit.BaseSchedule):
     def horizon(self) -> int:
         return 0
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        return torch.full_like(t, self.value)
+
+    @classmethod
+    def from_transformers(
+        cls,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        num_warmup_steps: int | None,
+        num_training_steps: int | None,
+        **kwargs: Any,
+    ) -> schedkit.Schedule:
+        """transformers' ``constant`` and ``constant_with_warmup``."""
+        from schedkit_schedules import transformers as hf
+
+        hf.no_more(name, kwargs)
+        if name == "constant":
+            return cls()
+        if num_warmup_steps is None:
+            raise schedkit.SpecError(
+                f"{name} requires `num_warmup_steps`, please provide that argument."
+            )
+        return schedkit.get_schedule("constant", warmup=num_warmup_steps)
+
 
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
-    registry.add(Constant, examples=[{}, {"value": 0.5, "warmup": 10}])
+    registry.add(
+        Constant, aliases=["constant_with_warmup"], examples=[{}, {"value": 0.5, "warmup": 10}]
+    )

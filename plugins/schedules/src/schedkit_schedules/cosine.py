@@ -3,34 +3,102 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import attrs
+import torch
 
 import schedkit
 
 
 @attrs.frozen
 class Cosine(schedkit.BaseSchedule):
-    """Half a cosine from 1 down to ``end`` over ``total`` steps, then ``end``.
+    """Cosine annealing from 1 down to ``end`` over ``total`` steps, then held.
 
-    ``f(t) = end + (1 - end) * (1 + cos(pi * t / total)) / 2`` for ``t < total``
-    (SGDR, Loshchilov & Hutter 2017, without restarts). With ``end=0`` and a warmup this is
-    transformers' cosine schedule, value for value.
+    With ``p = t / total`` (or ``t**k / total**k`` with ``k_decay``, timm's k-decay):
+    ``c = (1 + cos(2*pi*cycles*p)) / 2`` and ``f(t) = end + (1 - end) * c**exponent``.
+    The defaults (``cycles=0.5``, half a wave; ``exponent=1``, optax's exponent; ``k_decay=1``)
+    give the cosine of SGDR (Loshchilov & Hutter, 2017) without restarts. From ``total`` on
+    the curve holds its value at ``total`` (``end`` with the defaults).
+
+    With ``end=0`` and a warmup this is transformers' ``cosine`` schedule, value for value;
+    with ``end=min_lr_rate`` its ``cosine_with_min_lr``. ``end_lr`` (absolute) is converted to
+    ``end`` by the scheduler.
 
     Example: ``get_schedule("cosine", total=10_000, warmup=500, end=0.01)``.
     """
 
     name = "cosine"
+    absolute: ClassVar[Mapping[str, str]] = {"end_lr": "end", "min_lr": "end"}
 
     total: int = schedkit.duration(positive=True, horizon=True)
     end: float = schedkit.factor(0.0, ge=0.0)
+    cycles: float = schedkit.factor(0.5, gt=0.0)
+    exponent: float = schedkit.factor(1.0, gt=0.0)
+    k_decay: float = schedkit.factor(1.0, gt=0.0)
+    _final: float = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_final", self._at(1.0))
+
+    def _at(self, progress: float) -> float:
+        c = 0.5 * (1.0 + math.cos(math.pi * self.cycles * 2.0 * progress))
+        if self.exponent != 1.0:
+            c = c**self.exponent
+        return self.end + (1.0 - self.end) * c
 
     def __call__(self, step: float) -> float:
         if step >= self.total:
-            return self.end
-        return self.end + (1.0 - self.end) * (0.5 * (1.0 + math.cos(math.pi * (step / self.total))))
+            return self._final
+        if self.k_decay == 1.0:
+            return self._at(step / self.total)
+        return self._at(step**self.k_decay / self.total**self.k_decay)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.clamp(max=self.total)
+        p = t / self.total if self.k_decay == 1.0 else t**self.k_decay / self.total**self.k_decay
+        c = 0.5 * (1.0 + torch.cos(math.pi * self.cycles * 2.0 * p))
+        if self.exponent != 1.0:
+            c = c**self.exponent
+        return self.end + (1.0 - self.end) * c
+
+    @classmethod
+    def from_transformers(
+        cls,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        num_warmup_steps: int | None,
+        num_training_steps: int | None,
+        **kwargs: Any,
+    ) -> schedkit.Schedule:
+        """transformers' ``cosine``, ``cosine_with_min_lr`` and ``cosine_warmup_with_min_lr``."""
+        from schedkit_schedules import transformers as hf
+
+        steps = hf.need(name, num_warmup_steps, num_training_steps)
+        if name == "cosine_warmup_with_min_lr":
+            return hf.CosineWarmupWithMinLR.build(optimizer, *steps, **kwargs)
+        if name == "cosine_with_min_lr":
+            end = hf.min_lr_rate(
+                optimizer, kwargs.pop("min_lr", None), kwargs.pop("min_lr_rate", None)
+            )
+        else:
+            end = 0.0
+        cycles = kwargs.pop("num_cycles", 0.5)
+        hf.no_more(name, kwargs)
+        return schedkit.get_schedule(
+            "cosine", total=steps[1], end=end, cycles=cycles, warmup=steps[0]
+        )
 
 
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
-    registry.add(Cosine, examples=[{"total": 100}, {"total": 1000, "end": 0.1, "warmup": "10%"}])
+    registry.add(
+        Cosine,
+        aliases=["cosine_with_min_lr", "cosine_warmup_with_min_lr"],
+        examples=[
+            {"total": 100},
+            {"total": 1000, "end": 0.1, "warmup": "10%"},
+            {"total": 500, "cycles": 1.0, "exponent": 2.0, "k_decay": 1.5},
+        ],
+    )

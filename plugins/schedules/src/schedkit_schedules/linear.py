@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
 import attrs
+import torch
 
 import schedkit
 
@@ -19,6 +23,7 @@ class Linear(schedkit.BaseSchedule):
     """
 
     name = "linear"
+    absolute: ClassVar[Mapping[str, str]] = {"end_lr": "end"}
 
     total: int = schedkit.duration(positive=True, horizon=True)
     start: float = schedkit.factor(1.0, ge=0.0)
@@ -28,6 +33,26 @@ class Linear(schedkit.BaseSchedule):
         if step >= self.total:
             return self.end
         return self.end + (self.start - self.end) * ((self.total - step) / self.total)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.clamp(max=self.total)
+        return self.end + (self.start - self.end) * ((self.total - t) / self.total)
+
+    @classmethod
+    def from_transformers(
+        cls,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        num_warmup_steps: int | None,
+        num_training_steps: int | None,
+        **kwargs: Any,
+    ) -> schedkit.Schedule:
+        """transformers' ``linear``: the native curve gives its floats exactly."""
+        from schedkit_schedules import transformers as hf
+
+        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
+        hf.no_more(name, kwargs)
+        return schedkit.get_schedule("linear", total=total, warmup=warmup)
 
 
 @schedkit.hookimpl

@@ -1,4 +1,8 @@
-"""attrs validators and converters shared by every plugin: messages say what was expected."""
+"""attrs validators and converters for plugin authors: messages say what was expected.
+
+They raise :class:`schedkit.SpecError` with the field name as the key path, so a setup
+reports ``schedules.lr.end: expected a finite number >= 0, got -1.0``.
+"""
 
 from __future__ import annotations
 
@@ -95,3 +99,27 @@ def increasing_steps(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> 
         check(inst, attribute, v)
     if any(b <= a for a, b in itertools.pairwise(value)):
         raise _fail(attribute, "strictly increasing steps", list(value))
+
+
+def to_pair(value: Any) -> Any:
+    """A two-item list (from TOML) as a tuple of floats; anything else is left for the validator."""
+    if isinstance(value, (list, tuple)):
+        return tuple(to_float(v) for v in value)
+    return value
+
+
+def optional_pair(
+    *, ge: float | None = None, le: float | None = None, names: str = "[low, high]"
+) -> Validator:
+    """``None`` or a pair of finite numbers within the bounds."""
+    check = number(ge=ge, le=le)
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None:
+            return
+        if not (isinstance(value, tuple) and len(value) == 2):
+            raise _fail(attribute, f"{names} values", value)
+        for v in value:
+            check(inst, attribute, v)
+
+    return validate

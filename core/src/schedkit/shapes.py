@@ -1,0 +1,70 @@
+"""Shapes shared by schedule families: ramps and decays over a progress ``a`` in [0, 1].
+
+Each has a float version (for ``__call__``, one step at a time) and works on float64
+tensors too (for ``values()``, whole curves at once), so families do not repeat the
+formulas. Float expressions follow the order of the libraries whose values schedkit
+reproduces (transformers, torch), so results agree to the last bit.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, TypeVar
+
+import torch
+
+X = TypeVar("X", float, torch.Tensor)
+
+#: Names of the anneal shapes a family may offer (``decay_kind``, ``anneal``...).
+KINDS = ("linear", "cosine", "1-sqrt")
+
+
+def decay(kind: str, a: float) -> float:
+    """Fall from 1 at ``a=0`` to 0 at ``a=1``: ``linear`` 1-a, ``cosine`` (1+cos(pi a))/2,
+    ``1-sqrt`` 1-sqrt(a) (the cooldown of warmup-stable-decay runs)."""
+    if kind == "linear":
+        return 1.0 - a
+    if kind == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * a))
+    return 1.0 - math.sqrt(a)
+
+
+def ramp(kind: str, a: float) -> float:
+    """Rise from 0 at ``a=0`` to 1 at ``a=1``: ``linear`` a, ``cosine`` (1-cos(pi a))/2,
+    ``1-sqrt`` 1-sqrt(1-a)."""
+    if kind == "linear":
+        return a
+    if kind == "cosine":
+        return 0.5 * (1.0 - math.cos(math.pi * a))
+    return 1.0 - math.sqrt(1.0 - a)
+
+
+def decay_t(kind: str, a: torch.Tensor) -> torch.Tensor:
+    """:func:`decay` over a float64 tensor."""
+    if kind == "linear":
+        return 1.0 - a
+    if kind == "cosine":
+        return 0.5 * (1.0 + torch.cos(math.pi * a))
+    return 1.0 - torch.sqrt(a)
+
+
+def ramp_t(kind: str, a: torch.Tensor) -> torch.Tensor:
+    """:func:`ramp` over a float64 tensor."""
+    if kind == "linear":
+        return a
+    if kind == "cosine":
+        return 0.5 * (1.0 - torch.cos(math.pi * a))
+    return 1.0 - torch.sqrt(1.0 - a)
+
+
+def lerp(start: Any, end: Any, w: X) -> X:
+    """``start*(1-w) + end*w``: exact at both ends (w=0 gives start, w=1 gives end)."""
+    out: X = start * (1.0 - w) + end * w
+    return out
+
+
+def as_steps(steps: object) -> torch.Tensor:
+    """Steps (a sequence or a tensor) as a float64 tensor."""
+    if isinstance(steps, torch.Tensor):
+        return steps.to(torch.float64)
+    return torch.as_tensor(steps, dtype=torch.float64)

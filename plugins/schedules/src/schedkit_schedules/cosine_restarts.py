@@ -1,0 +1,90 @@
+"""The ``cosine_restarts`` family."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+
+import schedkit
+
+
+@attrs.frozen
+class CosineRestarts(schedkit.BaseSchedule):
+    """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter, 2017).
+
+    Cycle ``i`` lasts ``period * period_mult**i`` steps and starts from a peak of
+    ``decay**i``; within it the factor falls by a half cosine to ``end``:
+    ``f = end + (peak - end) * (1 + cos(pi * t_cur / t_i)) / 2``. After ``limit`` cycles
+    (0: never) it holds ``end``. torch's ``CosineAnnealingWarmRestarts`` is ``decay=1``; timm's
+    cosine scheduler names these ``cycle_mul``, ``cycle_decay`` and ``cycle_limit``.
+
+    Example: ``get_schedule("cosine_restarts", period=1000, period_mult=2, decay=0.5)``.
+    """
+
+    name = "cosine_restarts"
+    absolute: ClassVar[Mapping[str, str]] = {"end_lr": "end", "min_lr": "end"}
+
+    period: int = schedkit.duration(positive=True, position=False)
+    period_mult: float = schedkit.factor(1.0, ge=1.0)
+    decay: float = schedkit.factor(1.0, ge=0.0)
+    limit: int = attrs.field(default=0, validator=schedkit.validators.steps())
+    end: float = schedkit.factor(0.0, ge=0.0)
+
+    def _cycle(self, step: float) -> tuple[int, float, float]:
+        """Index of the cycle, its length and the position within it."""
+        if self.period_mult == 1.0:
+            i = int(step // self.period)
+            return i, float(self.period), step - self.period * i
+        mult = self.period_mult
+        i = math.floor(math.log(1 - step / self.period * (1 - mult), mult))
+        t_i = mult**i * self.period
+        return i, t_i, step - (1 - mult**i) / (1 - mult) * self.period
+
+    def __call__(self, step: float) -> float:
+        i, t_i, t_cur = self._cycle(step)
+        if self.limit and i >= self.limit:
+            return self.end
+        peak = self.decay**i
+        return self.end + 0.5 * (peak - self.end) * (1.0 + math.cos(math.pi * t_cur / t_i))
+
+    @property
+    def horizon(self) -> int | None:
+        if not self.limit:
+            return None
+        if self.period_mult == 1.0:
+            return self.period * self.limit
+        return math.ceil(self.period * (self.period_mult**self.limit - 1) / (self.period_mult - 1))
+
+    @classmethod
+    def from_transformers(
+        cls,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        num_warmup_steps: int | None,
+        num_training_steps: int | None,
+        **kwargs: Any,
+    ) -> schedkit.Schedule:
+        """transformers' ``cosine_with_restarts`` (equal hard restarts over the run)."""
+        from schedkit_schedules import transformers as hf
+
+        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
+        cycles = kwargs.pop("num_cycles", 1)
+        hf.no_more(name, kwargs)
+        return hf.CosineWithRestarts(warmup, total, cycles)
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        CosineRestarts,
+        aliases=["cosine_with_restarts"],
+        examples=[
+            {"period": 50},
+            {"period": 20, "period_mult": 2.0, "decay": 0.5, "limit": 3, "end": 0.01},
+            {"period": 30, "decay": 0.8, "warmup": 10},
+        ],
+    )

@@ -1,0 +1,58 @@
+"""The ``exponential`` family."""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import torch
+
+import schedkit
+
+
+@attrs.frozen
+class Exponential(schedkit.BaseSchedule):
+    """Exponential decay: ``f(t) = rate ** (t / period)``, or ``rate ** floor(t / period)``
+    with ``staircase`` (Keras' ExponentialDecay; torch's ExponentialLR is ``period=1``).
+
+    A ``rate`` above 1 grows instead. ``end`` is a floor the curve never goes below.
+
+    Example: ``get_schedule("exponential", rate=0.5, period="10ep")``.
+    """
+
+    name = "exponential"
+
+    rate: float = schedkit.factor(gt=0.0)
+    period: int = schedkit.duration(default=1, positive=True, position=False)
+    staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    end: float = schedkit.factor(0.0, ge=0.0)
+
+    def __call__(self, step: float) -> float:
+        p = step / self.period
+        if self.staircase:
+            p = math.floor(p)
+        try:
+            value = self.rate**p
+        except OverflowError:
+            value = math.inf
+        return max(value, self.end) if math.isfinite(value) else _overflow(self.rate)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        p = t / self.period
+        if self.staircase:
+            p = torch.floor(p)
+        return torch.clamp(self.rate**p, min=self.end)
+
+
+def _overflow(rate: float) -> float:
+    raise schedkit.SpecError(
+        f"rate={rate} grows past the largest float; give a rate <= 1 or stop the run", "rate"
+    )
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Exponential,
+        examples=[{"rate": 0.99}, {"rate": 0.5, "period": 30, "staircase": True, "end": 0.01}],
+    )

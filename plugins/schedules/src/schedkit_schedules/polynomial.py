@@ -1,0 +1,84 @@
+"""The ``polynomial`` family."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+
+import schedkit
+
+
+@attrs.frozen
+class Polynomial(schedkit.BaseSchedule):
+    """Polynomial decay from 1 to ``end`` over ``total`` steps (Keras' PolynomialDecay).
+
+    ``f(t) = (1 - end) * (1 - t/total)**power + end``, held at ``end`` from ``total`` on.
+    With ``cycle=True`` the horizon grows to the next multiple of ``total`` instead
+    (``total * ceil(t / total)``), so the decay restarts from a lower peak each time.
+    ``power=1`` is linear decay; ``end_lr`` (absolute) is converted to ``end``.
+
+    Example: ``get_schedule("polynomial", total=10_000, power=2.0, end=0.01)``.
+    """
+
+    name = "polynomial"
+    absolute: ClassVar[Mapping[str, str]] = {"end_lr": "end", "lr_end": "end"}
+
+    total: int = schedkit.duration(positive=True, horizon=True)
+    power: float = schedkit.factor(1.0, gt=0.0)
+    end: float = schedkit.factor(0.0, ge=0.0)
+    cycle: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+
+    def __call__(self, step: float) -> float:
+        horizon: float = self.total
+        if self.cycle:
+            if step > 0:
+                horizon = self.total * math.ceil(step / self.total)
+        elif step >= self.total:
+            return self.end
+        return float((1.0 - self.end) * (1.0 - step / horizon) ** self.power + self.end)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        if self.cycle:
+            horizon = self.total * torch.clamp(torch.ceil(t / self.total), min=1.0)
+        else:
+            t = t.clamp(max=self.total)
+            horizon = torch.full_like(t, float(self.total))
+        return (1.0 - self.end) * (1.0 - t / horizon) ** self.power + self.end
+
+    @property
+    def horizon(self) -> int | None:
+        return None if self.cycle else self.total
+
+    @classmethod
+    def from_transformers(
+        cls,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        num_warmup_steps: int | None,
+        num_training_steps: int | None,
+        **kwargs: Any,
+    ) -> schedkit.Schedule:
+        """transformers' ``polynomial``, its use of the optimizer's default lr included."""
+        from schedkit_schedules import transformers as hf
+
+        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
+        lr_end = kwargs.pop("lr_end", 1e-7)
+        power = kwargs.pop("power", 1.0)
+        hf.no_more(name, kwargs)
+        return hf.Polynomial(warmup, total, optimizer.defaults["lr"], lr_end, power)
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Polynomial,
+        examples=[
+            {"total": 100},
+            {"total": 300, "power": 2.0, "end": 0.1, "warmup": 30},
+            {"total": 50, "power": 0.5, "cycle": True},
+        ],
+    )
