@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import attrs
@@ -55,6 +55,8 @@ class Warmup(BaseSchedule):
     mode: str = _s.choice("shift", "overlay")
     _after: Schedule = attrs.field(init=False, eq=False, repr=False)
     _target: float = attrs.field(init=False, eq=False, repr=False)
+    _shift: bool = attrs.field(init=False, eq=False, repr=False)
+    _after_call: Callable[[float], float] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
         if self.kind == "exponential" and self.start <= 0:
@@ -65,12 +67,14 @@ class Warmup(BaseSchedule):
             if shifted is not None:
                 after = shifted(self.steps)
         object.__setattr__(self, "_after", after)
+        object.__setattr__(self, "_shift", self.mode == "shift")
+        object.__setattr__(self, "_after_call", after.__call__)
         object.__setattr__(self, "_target", after(0) if self.mode == "shift" else 1.0)
 
     def __call__(self, step: float) -> float:
         if step >= self.steps:
-            if self.mode == "shift":
-                return self._after(step - self.steps)
+            if self._shift:
+                return self._after_call(step - self.steps)
             return self.schedule(step)
         a = step / self.steps
         kind = self.kind

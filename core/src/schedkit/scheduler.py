@@ -72,9 +72,43 @@ def _writer(
         else:
             items.append((g, b))
 
+    # Groups that share a base value share one product: fewer multiplications and float
+    # objects per step (merged groups often differ in weight decay only).
+    shared: dict[float, list[dict[str, Any]]] = {}
+    for g, b in floats:
+        shared.setdefault(b, []).append(g)
+    buckets = [(b, gs) for b, gs in shared.items()]
+    if len(buckets) == len(floats) and len(floats) > 1:
+        buckets = []
+    else:
+        floats = []
+
+    if not (tensors or items):
+        # the common cases get a function with a single loop: it runs every step
+        if len(buckets) == 1:
+            (base, same), = buckets
+
+            def write_one(f: float) -> None:
+                v = base * f
+                for g in same:
+                    g[field] = v
+
+            return write_one
+        if not buckets:
+
+            def write_floats(f: float) -> None:
+                for g, b in floats:
+                    g[field] = b * f
+
+            return write_floats
+
     def write(f: float) -> None:
         for g, b in floats:
             g[field] = b * f
+        for b, gs in buckets:
+            v = b * f
+            for g in gs:
+                g[field] = v
         for t, b in tensors:
             t.fill_(b * f)
         for g, b in items:
@@ -141,6 +175,8 @@ class Scheduler(LRScheduler):
         if self._stateful:
             schedule = copy.deepcopy(schedule)  # its history belongs to this scheduler
         self.schedule: Schedule = schedule
+        # the bound __call__, looked up once: calling the object would look it up every step
+        self._value: Callable[[float], float] = schedule.__call__
         self._bind_companions()
         self._step = 0
         self._write(self.schedule(0))
@@ -238,7 +274,7 @@ class Scheduler(LRScheduler):
         groups = self.optimizer.param_groups
         if groups is not self._bound or len(groups) != self._n_groups:
             self._bind()
-        self._write(self.schedule(step))
+        self._write(self._value(step))
         if self._companions:
             for value, write in self._companions:
                 write(value(step))

@@ -38,19 +38,28 @@ class Cosine(schedkit.BaseSchedule):
     exponent: float = schedkit.factor(1.0, gt=0.0)
     k_decay: float = schedkit.factor(1.0, gt=0.0)
     _final: float = attrs.field(init=False, eq=False, repr=False)
+    _w: float = attrs.field(init=False, eq=False, repr=False)
+    _amp: float = attrs.field(init=False, eq=False, repr=False)
+    _plain: bool = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
+        # constants of the per-step formula, computed in the same order as written out
+        object.__setattr__(self, "_w", math.pi * self.cycles * 2.0)
+        object.__setattr__(self, "_amp", 1.0 - self.end)
+        object.__setattr__(self, "_plain", self.k_decay == 1.0 and self.exponent == 1.0)
         object.__setattr__(self, "_final", self._at(1.0))
 
     def _at(self, progress: float) -> float:
-        c = 0.5 * (1.0 + math.cos(math.pi * self.cycles * 2.0 * progress))
+        c = 0.5 * (1.0 + math.cos(self._w * progress))
         if self.exponent != 1.0:
             c = c**self.exponent
-        return self.end + (1.0 - self.end) * c
+        return self.end + self._amp * c
 
     def __call__(self, step: float) -> float:
         if step >= self.total:
             return self._final
+        if self._plain:  # the common case, inlined: this runs every training step
+            return self.end + self._amp * (0.5 * (1.0 + math.cos(self._w * (step / self.total))))
         if self.k_decay == 1.0:
             return self._at(step / self.total)
         return self._at(step**self.k_decay / self.total**self.k_decay)
