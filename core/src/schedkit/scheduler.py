@@ -86,7 +86,7 @@ def _writer(
     if not (tensors or items):
         # the common cases get a function with a single loop: it runs every step
         if len(buckets) == 1:
-            (base, same), = buckets
+            ((base, same),) = buckets
 
             def write_one(f: float) -> None:
                 v = base * f
