@@ -144,9 +144,8 @@ def main() -> int:
     if args.json:
         print(json.dumps({"steps": rows, "values_1M": curve}, indent=2))
         return 0
-    print(
-        f"us per Scheduler.step(), warmup + cosine (torch {torch.__version__}, schedkit {schedkit.__version__})"
-    )
+    versions = f"torch {torch.__version__}, schedkit {schedkit.__version__}"
+    print(f"us per Scheduler.step(), warmup + cosine ({versions})")
     for r in rows:
         if r["groups"] == 1:
             kind = (
@@ -159,14 +158,14 @@ def main() -> int:
                 f"{'groups':>7} {'schedkit':>9} {'torch':>9} {'transf.':>9} {'floor':>9}   "
                 f"{'vs torch':>8} {'vs transf.':>10} {'vs floor':>8}"
             )
-        s = r["schedkit"]
+        s, t, hf, fl = r["schedkit"], r["torch SequentialLR"], r["transformers"], r["floor"]
         print(
-            f"{r['groups']:>7} {s:>9.2f} {r['torch SequentialLR']:>9.2f} {r['transformers']:>9.2f} {r['floor']:>9.2f}   "
-            f"{s / r['torch SequentialLR']:>8.3f} {s / r['transformers']:>10.3f} {s / r['floor']:>8.2f}"
+            f"{r['groups']:>7} {s:>9.2f} {t:>9.2f} {hf:>9.2f} {fl:>9.2f}   "
+            f"{s / t:>8.3f} {s / hf:>10.3f} {s / fl:>8.2f}"
         )
     print(
-        f"\nvalues() over 1,000,000 steps: schedkit {curve['schedkit_ms']:.1f} ms, numpy closed form "
-        f"{curve['numpy_ms']:.1f} ms, ratio {curve['ratio']:.2f}"
+        f"\nvalues() over 1,000,000 steps: schedkit {curve['schedkit_ms']:.1f} ms, "
+        f"numpy closed form {curve['numpy_ms']:.1f} ms, ratio {curve['ratio']:.2f}"
     )
     return 0
 
