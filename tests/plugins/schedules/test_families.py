@@ -321,3 +321,51 @@ def test_decays_are_monotone_and_between_their_ends(name, total, t):
     s = get_schedule(name, total=total, end=0.05)
     assert 0.05 - 1e-12 <= s(t) <= 1.0
     assert s(t + 1) <= s(t) + 1e-15
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "cosine", "total": 1000, "warmup": 100, "end": 0.1},
+        {"type": "linear", "total": 1000, "warmup": 50},
+        {"type": "polynomial", "total": 1000, "power": 2.0, "warmup": 100},
+        {"type": "tanh", "total": 1000, "warmup": 100},
+        {"type": "one_cycle", "total": 1000},
+        {"type": "one_cycle", "total": 1000, "three_phase": True, "anneal": "linear"},
+        {
+            "type": "wsd",
+            "total": 1000,
+            "decay": 300,
+            "decay_kind": "cosine",
+            "warmup": 100,
+            "warmup_kind": "cosine",
+        },
+        {"type": "cyclic", "high": 2.0, "step_size_up": 100},
+        {"type": "inverse_sqrt", "timescale": 100, "warmup": 100},
+        {"type": "range_test", "total": 1000, "start": 0.1, "end": 1.0},
+        {"type": "exponential", "rate": 0.999},
+    ],
+)
+def test_continuous_across_phase_boundaries(spec):
+    """No jumps where phases meet (warmup end, peak, decay start): small steps everywhere."""
+    s = get_schedule(spec)
+    v = s.values(torch.arange(0, 1300, dtype=torch.float64))
+    assert v.isfinite().all()
+    assert (v[1:] - v[:-1]).abs().max().item() < 0.035
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "cosine_restarts", "period": 100, "period_mult": 1.5, "decay": 0.7},
+        {"type": "step", "step_size": 10**9},
+        {"type": "cyclic", "high": 3.0, "step_size_up": 7, "mode": "exp_range", "gamma": 0.99},
+        {"type": "one_cycle", "total": 10**6},
+    ],
+)
+def test_giant_step_counts(spec):
+    s = get_schedule(spec)
+    for t in (10**9, 10**12, 2**53):
+        v = s(t)
+        assert math.isfinite(v)
+        assert v >= 0.0

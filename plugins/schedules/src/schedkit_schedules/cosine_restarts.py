@@ -51,6 +51,22 @@ class CosineRestarts(schedkit.BaseSchedule):
         peak = self.decay**i
         return self.end + 0.5 * (peak - self.end) * (1.0 + math.cos(math.pi * t_cur / t_i))
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        if self.period_mult == 1.0:
+            i = torch.div(t, self.period, rounding_mode="floor")
+            t_i = torch.full_like(t, float(self.period))
+            t_cur = t - self.period * i
+        else:
+            mult = self.period_mult
+            i = torch.floor(torch.log(1 - t / self.period * (1 - mult)) / math.log(mult))
+            t_i = mult**i * self.period
+            t_cur = t - (1 - mult**i) / (1 - mult) * self.period
+        peak = self.decay**i
+        out = self.end + 0.5 * (peak - self.end) * (1.0 + torch.cos(math.pi * t_cur / t_i))
+        if self.limit:
+            out = torch.where(i >= self.limit, torch.full_like(out, self.end), out)
+        return out
+
     @property
     def horizon(self) -> int | None:
         if not self.limit:

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 
 import attrs
+import torch
 
 import schedkit
 from schedkit.validators import optional_pair, to_pair
@@ -70,6 +71,19 @@ class Cyclic(schedkit.BaseSchedule):
         cycle, s = self._phase(step)
         height = (self.high - self.low) * s
         return float(self.low + height * self._scale(cycle if self._by_cycle else step))
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        cycle = torch.floor(1 + t / self._total)
+        x = 1.0 + t / self._total - cycle
+        s = torch.where(x <= self._ratio, x / self._ratio, (x - 1) / (self._ratio - 1))
+        by = cycle if self._by_cycle else t
+        if self.mode == "triangular":
+            scale = torch.ones_like(t)
+        elif self.mode == "triangular2":
+            scale = 0.5 ** (by - 1)
+        else:
+            scale = self.gamma**by
+        return self.low + (self.high - self.low) * s * scale
 
     def companions(self) -> dict[str, Callable[[float], float]]:
         if self.momentum is None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+import torch
 
 import schedkit
 from schedkit import SpecError
@@ -91,6 +92,22 @@ class OneCycle(schedkit.BaseSchedule):
         i, pct = self._where(step)
         _, a, b, _, _ = self._phases[i]
         return _anneal(self.anneal, a, b, pct)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        out = torch.empty_like(t)
+        done = torch.zeros_like(t, dtype=torch.bool)
+        start = 0.0
+        for i, (end, a, b, _, _) in enumerate(self._phases):
+            here = ~done if i == len(self._phases) - 1 else (~done & (t <= end))
+            pct = ((t - start) / (end - start)).clamp(max=1.0)
+            if self.anneal == "cos":
+                value = b + (a - b) / 2.0 * (torch.cos(math.pi * pct) + 1)
+            else:
+                value = (b - a) * pct + a
+            out = torch.where(here, value, out)
+            done = done | here
+            start = end
+        return out
 
     def companions(self) -> dict[str, Callable[[float], float]]:
         if self.momentum is None:
