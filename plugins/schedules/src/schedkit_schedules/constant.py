@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -33,26 +32,8 @@ class Constant(schedkit.BaseSchedule):
     def _values(self, t: torch.Tensor) -> torch.Tensor:
         return torch.full_like(t, self.value)
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``constant`` and ``constant_with_warmup``."""
-        from schedkit_schedules import transformers as hf
-
-        hf.no_more(name, kwargs)
-        if name == "constant":
-            return cls()
-        if num_warmup_steps is None:
-            raise schedkit.SpecError(
-                f"{name} requires `num_warmup_steps`, please provide that argument."
-            )
-        return schedkit.get_schedule("constant", warmup=num_warmup_steps)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

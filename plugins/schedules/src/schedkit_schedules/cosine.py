@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -72,32 +73,8 @@ class Cosine(schedkit.BaseSchedule):
             c = c**self.exponent
         return self.end + (1.0 - self.end) * c
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``cosine``, ``cosine_with_min_lr`` and ``cosine_warmup_with_min_lr``."""
-        from schedkit_schedules import transformers as hf
-
-        steps = hf.need(name, num_warmup_steps, num_training_steps)
-        if name == "cosine_warmup_with_min_lr":
-            return hf.CosineWarmupWithMinLR.build(optimizer, *steps, **kwargs)
-        if name == "cosine_with_min_lr":
-            end = hf.min_lr_rate(
-                optimizer, kwargs.pop("min_lr", None), kwargs.pop("min_lr_rate", None)
-            )
-        else:
-            end = 0.0
-        cycles = kwargs.pop("num_cycles", 0.5)
-        hf.no_more(name, kwargs)
-        return schedkit.get_schedule(
-            "cosine", total=steps[1], end=end, cycles=cycles, warmup=steps[0]
-        )
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

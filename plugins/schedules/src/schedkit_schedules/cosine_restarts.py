@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -75,22 +76,8 @@ class CosineRestarts(schedkit.BaseSchedule):
             return self.period * self.limit
         return math.ceil(self.period * (self.period_mult**self.limit - 1) / (self.period_mult - 1))
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``cosine_with_restarts`` (equal hard restarts over the run)."""
-        from schedkit_schedules import transformers as hf
-
-        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
-        cycles = kwargs.pop("num_cycles", 1)
-        hf.no_more(name, kwargs)
-        return hf.CosineWithRestarts(warmup, total, cycles)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -32,25 +32,8 @@ class InverseSqrt(schedkit.BaseSchedule):
     def _values(self, t: torch.Tensor) -> torch.Tensor:
         return 1.0 / torch.sqrt((t + self.timescale) / self.timescale)
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``inverse_sqrt`` (timescale defaults to the warmup, or 10000)."""
-        from schedkit_schedules import transformers as hf
-
-        if num_warmup_steps is None:
-            raise schedkit.SpecError(
-                f"{name} requires `num_warmup_steps`, please provide that argument."
-            )
-        timescale = kwargs.pop("timescale", None) or num_warmup_steps or 10_000
-        hf.no_more(name, kwargs)
-        return schedkit.get_schedule("inverse_sqrt", timescale=timescale, warmup=num_warmup_steps)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -38,21 +39,8 @@ class Linear(schedkit.BaseSchedule):
         t = t.clamp(max=self.total)
         return self.end + (self.start - self.end) * ((self.total - t) / self.total)
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``linear``: the native curve gives its floats exactly."""
-        from schedkit_schedules import transformers as hf
-
-        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
-        hf.no_more(name, kwargs)
-        return schedkit.get_schedule("linear", total=total, warmup=warmup)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

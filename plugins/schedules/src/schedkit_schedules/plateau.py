@@ -14,6 +14,7 @@ import schedkit
 from schedkit import StateError
 from schedkit.shapes import as_steps
 from schedkit.validators import steps
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.define(eq=False)
@@ -76,22 +77,8 @@ class Plateau:
     def horizon(self) -> None:
         return None
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: Any,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> Plateau:
-        """transformers' ``reduce_lr_on_plateau``: torch's arguments; ``min_lr`` over the
-        optimizer's default lr."""
-        if "min_lr" in kwargs:
-            min_lr = kwargs.pop("min_lr")
-            kwargs["min_value"] = min_lr / optimizer.defaults["lr"]
-        built: Plateau = schedkit.get_schedule("plateau", **kwargs)  # type: ignore[assignment]
-        return built
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
     # -- history ----------------------------------------------------------------------
 

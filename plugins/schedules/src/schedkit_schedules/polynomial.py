@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import torch
 
 import schedkit
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -53,23 +54,8 @@ class Polynomial(schedkit.BaseSchedule):
     def horizon(self) -> int | None:
         return None if self.cycle else self.total
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``polynomial``, its use of the optimizer's default lr included."""
-        from schedkit_schedules import transformers as hf
-
-        warmup, total = hf.need(name, num_warmup_steps, num_training_steps)
-        lr_end = kwargs.pop("lr_end", 1e-7)
-        power = kwargs.pop("power", 1.0)
-        hf.no_more(name, kwargs)
-        return hf.Polynomial(warmup, total, optimizer.defaults["lr"], lr_end, power)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl

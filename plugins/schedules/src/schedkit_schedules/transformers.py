@@ -207,6 +207,164 @@ class WarmupStableDecay(schedkit.BaseSchedule):
         return m
 
 
+# -- transformers' call form ----------------------------------------------------------
+
+Steps = int | None
+Kw = dict[str, Any]
+Schedule = schedkit.Schedule
+
+
+def _linear(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("linear", warmup, total)
+    return schedkit.get_schedule("linear", total=t, warmup=w)
+
+
+def _cosine(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("cosine", warmup, total)
+    return schedkit.get_schedule("cosine", total=t, cycles=kw.pop("num_cycles", 0.5), warmup=w)
+
+
+def _cosine_min(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("cosine_with_min_lr", warmup, total)
+    end = min_lr_rate(opt, kw.pop("min_lr", None), kw.pop("min_lr_rate", None))
+    return schedkit.get_schedule(
+        "cosine", total=t, end=end, cycles=kw.pop("num_cycles", 0.5), warmup=w
+    )
+
+
+def _cosine_warmup_min(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("cosine_warmup_with_min_lr", warmup, total)
+    rate = min_lr_rate(opt, kw.pop("min_lr", None), kw.pop("min_lr_rate", None))
+    return CosineWarmupWithMinLR(
+        w, t, rate, kw.pop("num_cycles", 0.5), kw.pop("warmup_lr_rate", None)
+    )
+
+
+def _restarts(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("cosine_with_restarts", warmup, total)
+    return CosineWithRestarts(w, t, kw.pop("num_cycles", 1))
+
+
+def _polynomial(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w, t = need("polynomial", warmup, total)
+    return Polynomial(w, t, opt.defaults["lr"], kw.pop("lr_end", 1e-7), kw.pop("power", 1.0))
+
+
+def _constant(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    return schedkit.get_schedule("constant")
+
+
+def _constant_warmup(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w = _warmup_only("constant_with_warmup", warmup)
+    return schedkit.get_schedule("constant", warmup=w)
+
+
+def _inverse_sqrt(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    w = _warmup_only("inverse_sqrt", warmup)
+    timescale = kw.pop("timescale", None) or w or 10_000
+    return schedkit.get_schedule("inverse_sqrt", timescale=timescale, warmup=w)
+
+
+def _wsd(opt: Any, warmup: Steps, total: Steps, kw: Kw) -> Schedule:
+    w = _warmup_only("warmup_stable_decay", warmup)
+    if "num_decay_steps" not in kw:
+        raise SpecError("warmup_stable_decay needs num_decay_steps in scheduler_specific_kwargs")
+    decay = kw.pop("num_decay_steps")
+    stable = kw.pop("num_stable_steps", None)
+    if stable is None:
+        if total is None:
+            raise SpecError("Either num_training_steps or num_stable_steps must be specified.")
+        stable = total - w - decay
+    options = {
+        k: kw.pop(k) for k in ("warmup_type", "decay_type", "min_lr_ratio", "num_cycles") if k in kw
+    }
+    return WarmupStableDecay(w, stable, decay, **options)
+
+
+def _plateau(
+    opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
+) -> schedkit.Schedule:
+    if "min_lr" in kw:
+        kw["min_value"] = kw.pop("min_lr") / opt.defaults["lr"]
+    keys = (
+        "mode",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_mode",
+        "cooldown",
+        "min_value",
+        "eps",
+    )
+    return schedkit.get_schedule("plateau", **{k: kw.pop(k) for k in keys if k in kw})
+
+
+def _warmup_only(name: str, warmup: int | None) -> int:
+    if warmup is None:
+        raise SpecError(f"{name} requires `num_warmup_steps`, please provide that argument.")
+    return warmup
+
+
+#: transformers' scheduler names and how each maps onto schedkit, float for float.
+CALL_FORM = {
+    "linear": _linear,
+    "cosine": _cosine,
+    "cosine_with_min_lr": _cosine_min,
+    "cosine_warmup_with_min_lr": _cosine_warmup_min,
+    "cosine_with_restarts": _restarts,
+    "polynomial": _polynomial,
+    "constant": _constant,
+    "constant_with_warmup": _constant_warmup,
+    "inverse_sqrt": _inverse_sqrt,
+    "warmup_stable_decay": _wsd,
+    "reduce_lr_on_plateau": _plateau,
+}
+
+
+def call_form(
+    cls: type,
+    /,
+    name: str,
+    optimizer: torch.optim.Optimizer,
+    num_warmup_steps: int | None,
+    num_training_steps: int | None,
+    **kwargs: Any,
+) -> schedkit.Schedule:
+    """What a family's ``from_transformers`` is: transformers' ``get_scheduler(name, ...)``
+    as a schedule that gives transformers' lr at every step up to ``num_training_steps``."""
+    translate = CALL_FORM.get(name)
+    if translate is None:
+        raise SpecError(
+            f"{name!r} is not one of transformers' schedules; use schedkit's parameters"
+        )
+    rest = dict(kwargs)
+    schedule = translate(optimizer, num_warmup_steps, num_training_steps, rest)
+    no_more(name, rest)
+    return schedule
+
+
+#: Set as ``from_transformers`` on the families whose names transformers uses.
+transformers_call_form: Any = classmethod(call_form)
+
+
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
     registry.add(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import attrs
 import torch
@@ -12,6 +12,7 @@ import schedkit
 from schedkit import SpecError
 from schedkit.shapes import decay as decay_shape
 from schedkit.shapes import decay_t
+from schedkit_schedules.transformers import transformers_call_form
 
 
 @attrs.frozen
@@ -55,31 +56,8 @@ class WSD(schedkit.BaseSchedule):
         progress = ((t - start) / self.decay).clamp(0.0, 1.0)
         return self.end + (1.0 - self.end) * decay_t(self.decay_kind, progress)
 
-    @classmethod
-    def from_transformers(
-        cls,
-        name: str,
-        optimizer: torch.optim.Optimizer,
-        num_warmup_steps: int | None,
-        num_training_steps: int | None,
-        **kwargs: Any,
-    ) -> schedkit.Schedule:
-        """transformers' ``warmup_stable_decay`` (its warmup starts at ``min_lr_ratio``)."""
-        from schedkit_schedules import transformers as hf
-
-        if num_warmup_steps is None:
-            raise SpecError(f"{name} requires `num_warmup_steps`, please provide that argument.")
-        if "num_decay_steps" not in kwargs:
-            raise SpecError(
-                "warmup_stable_decay needs num_decay_steps in scheduler_specific_kwargs"
-            )
-        decay = kwargs.pop("num_decay_steps")
-        stable = kwargs.pop("num_stable_steps", None)
-        if stable is None:
-            if num_training_steps is None:
-                raise SpecError("Either num_training_steps or num_stable_steps must be specified.")
-            stable = num_training_steps - num_warmup_steps - decay
-        return hf.WarmupStableDecay(num_warmup_steps, stable, decay, **kwargs)
+    #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
+    from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl
