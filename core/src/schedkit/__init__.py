@@ -25,6 +25,13 @@ from schedkit.errors import (
     StateError,
     UnknownNameError,
 )
+from schedkit.groups import (
+    BaseRule,
+    ParamGroups,
+    UnplacedParameter,
+    build_param_groups,
+    trainable_parameters,
+)
 from schedkit.hookspecs import hookimpl
 from schedkit.protocols import (
     Clipper,
@@ -62,6 +69,7 @@ from schedkit.scheduler import Scheduler, get_scheduler
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseRule",
     "BaseSchedule",
     "Chain",
     "ClipResult",
@@ -69,6 +77,7 @@ __all__ = [
     "ComponentInfo",
     "ConflictError",
     "Duration",
+    "ParamGroups",
     "ParamInfo",
     "ParamRule",
     "PluginImportError",
@@ -86,9 +95,11 @@ __all__ = [
     "StatefulSchedule",
     "Stretch",
     "UnknownNameError",
+    "UnplacedParameter",
     "Unresolved",
     "Warmup",
     "__version__",
+    "build_param_groups",
     "chain",
     "choice",
     "default_registry",
@@ -110,5 +121,6 @@ __all__ = [
     "sequence",
     "stretch",
     "to_steps",
+    "trainable_parameters",
     "warmup",
 ]

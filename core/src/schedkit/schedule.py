@@ -128,6 +128,15 @@ def plain(value: Any) -> Any:
     return value
 
 
+def attrs_spec(obj: Any) -> dict[str, Any]:
+    """The spec of an attrs component: its registered ``name`` and every init parameter."""
+    out: dict[str, Any] = {"type": type(obj).name}
+    for f in attrs.fields(type(obj)):
+        if f.init:
+            out[f.alias or f.name] = plain(getattr(obj, f.name))
+    return out
+
+
 # -- the base class -------------------------------------------------------------------
 
 
@@ -145,11 +154,7 @@ class BaseSchedule:
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this schedule."""
-        out: dict[str, Any] = {"type": self.name}
-        for f in attrs.fields(type(self)):
-            if f.init:
-                out[f.alias or f.name] = plain(getattr(self, f.name))
-        return out
+        return attrs_spec(self)
 
     @property
     def horizon(self) -> int | None:

@@ -153,6 +153,9 @@ def check_registered(kind: Kind, name: str) -> ComponentInfo:
     info = default_registry().get(kind, name)
     assert info.doc, f"{kind} {name!r} has no docstring"
     assert info.examples, f"{kind} {name!r} was registered without examples"
+    if kind == "rule":
+        for example in info.examples:
+            check_rule({"type": info.name, **example})
     if kind == "schedule":
         for example in info.examples:
             if getattr(info.cls, "in_process_only", False):
@@ -184,3 +187,32 @@ def check_in_process_schedule(sched: Schedule) -> None:
     except SpecError:
         return
     raise AssertionError("a scheduler holding an in-process schedule must refuse state_dict()")
+
+
+def check_rule(rule: Any, model: torch.nn.Module | None = None) -> None:
+    """Conformance of a param-group rule: a docstring; a plain spec that rebuilds an equal
+    rule; binding to a model and deciding for each of its parameters; groups that cover every
+    trainable parameter exactly once."""
+    from schedkit._example import tiny_vit
+    from schedkit.components import get_rule
+    from schedkit.groups import build_param_groups, trainable_parameters
+
+    built = get_rule(rule) if isinstance(rule, Mapping) else rule
+    spec = built.spec()
+    name = spec.get("type")
+    assert_plain(spec, "spec")
+    assert inspect.getdoc(type(built)), f"{name}: the rule class has no docstring"
+    rebuilt = get_rule(spec)
+    assert rebuilt == built, f"{name}: spec does not rebuild an equal rule:\n{spec}\n{rebuilt!r}"
+    assert hash(rebuilt) == hash(built), f"{name}: equal rules hash differently"
+    assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
+    model = model if model is not None else tiny_vit()
+    groups = build_param_groups(model, [built], lr=1.0, weight_decay=0.1)
+    placed = [id(p) for g in groups for p in g["params"]]
+    expected = [id(i.param) for i in trainable_parameters(model)]
+    assert sorted(placed) == sorted(expected), f"{name}: groups do not hold every parameter once"
+    for g in groups:
+        assert math.isfinite(g["lr"]), f"{name}: lr {g['lr']}"
+        assert g["lr"] >= 0, f"{name}: negative lr {g['lr']}"
+        assert g["weight_decay"] >= 0, f"{name}: negative weight decay {g['weight_decay']}"
+    torch.optim.AdamW(groups)

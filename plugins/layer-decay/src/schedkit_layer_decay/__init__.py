@@ -1,0 +1,1 @@
+"""Layer-wise learning-rate decay for schedkit (the ``layer_decay`` rule)."""

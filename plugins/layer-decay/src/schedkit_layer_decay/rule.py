@@ -1,0 +1,124 @@
+"""The ``layer_decay`` rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import torch
+
+import schedkit
+from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
+from schedkit_layer_decay import layouts
+
+LAYOUTS = ("auto", "model", "vit", "hf", "stages", "resnet", "patterns")
+
+
+def _patterns(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value)
+    return value
+
+
+def _check_patterns(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for p in value:
+        ok = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
+        if not ok or not (p[1] is None or (isinstance(p[1], int) and not isinstance(p[1], bool))):
+            raise SpecError(f"expected [regex, depth or null] pairs, got {p!r}", attribute.name)
+
+
+@attrs.frozen
+class LayerDecay(schedkit.BaseRule):
+    """Layer-wise lr decay (BEiT, MAE fine-tuning): deeper layers keep more of the lr.
+
+    Each parameter's lr is multiplied by ``max(rate ** (num_layers - depth - 1), min_scale)``
+    (mmpretrain's convention: the head, on top, keeps the full lr). The depth comes from the
+    model's own ``get_layer_depth(name)`` when it has one (``layout="model"``, or ``auto``),
+    else from a layout: ``vit`` (``cls_token``, ``pos_embed``, ``patch_embed`` and register
+    tokens at 0, ``blocks.N``/``layers.N`` at N+1, the rest on top), ``stages`` (Swin,
+    ConvNeXt: blocks counted across stages), ``hf`` (``encoder.layer.N``,
+    ``model.layers.N``, ``transformer.h.N``; embeddings at 0), ``resnet`` (torchvision's
+    ``layerN.M``), or ``patterns``: ``[regex, depth]`` pairs in order (``depth`` null: the
+    regex's first group + 1), where ``rest`` says where unmatched parameters go (``error``,
+    ``top``, ``bottom``). ``num_layers`` overrides the count.
+
+    Example: ``{type = "layer_decay", rate = 0.65}``.
+    """
+
+    name = "layer_decay"
+
+    rate: float = schedkit.factor(gt=0.0, le=1.0)
+    min_scale: float = schedkit.factor(0.0, ge=0.0, le=1.0)
+    layout: str = schedkit.choice("auto", *LAYOUTS[1:])
+    patterns: tuple[tuple[str, int | None], ...] = attrs.field(
+        default=(), converter=_patterns, validator=_check_patterns
+    )
+    rest: str = schedkit.choice("error", "top", "bottom")
+    num_layers: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(schedkit.validators.steps(positive=True))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.layout == "patterns" and not self.patterns:
+            raise SpecError("layout 'patterns' needs patterns, got none", "patterns")
+
+    def depths(self, model: torch.nn.Module) -> tuple[dict[str, int], int, list[str]]:
+        """Depth of every parameter of ``model`` (frozen ones too), num_layers, unplaced."""
+        names = [n for n, _ in model.named_parameters()]
+        layout = self.layout
+        getter = getattr(model, "get_layer_depth", None)
+        if layout == "model" or (layout == "auto" and callable(getter)):
+            if not callable(getter):
+                raise SpecError(f"{type(model).__name__} has no get_layer_depth(name)", "layout")
+            found, num = layouts.from_model(getter, names)
+            return found, self.num_layers or num, []
+        if layout == "patterns":
+            found, num, unplaced = layouts.from_patterns(self.patterns, names, self.rest)
+            return found, self.num_layers or num, unplaced
+        if layout == "auto":
+            detected = layouts.detect(names)
+            if detected is None:
+                raise SpecError(
+                    f"cannot tell the layers of {type(model).__name__} apart: give it a "
+                    "get_layer_depth(name), or use layout 'patterns'",
+                    "layout",
+                )
+            layout = detected
+        found, num = layouts.depths(layout, names)
+        return found, self.num_layers or num, []
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        found, num, unplaced = self.depths(model)
+        missing = set(unplaced)
+        effects: dict[int, RuleEffect] = {}
+
+        def decide(info: ParamInfo) -> RuleEffect:
+            if info.name in missing or info.name not in found:
+                raise UnplacedParameter(
+                    "layer_decay: no pattern gives its depth (set rest = 'top' or 'bottom')"
+                )
+            depth = found[info.name]
+            effect = effects.get(depth)
+            if effect is None:
+                scale = max(self.rate ** (num - depth - 1), self.min_scale)
+                effect = effects[depth] = RuleEffect(multipliers={"lr": scale})
+            return effect
+
+        return decide
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        LayerDecay,
+        examples=[
+            {"rate": 0.75},
+            {
+                "rate": 0.5,
+                "layout": "patterns",
+                "patterns": [["^embed", 0], ["^blocks\\.(\\d+)\\.", None]],
+                "rest": "top",
+            },
+        ],
+    )

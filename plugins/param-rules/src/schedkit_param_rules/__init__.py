@@ -1,0 +1,1 @@
+"""Weight-decay, bias and per-name override rules for schedkit."""

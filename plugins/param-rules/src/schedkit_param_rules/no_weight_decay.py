@@ -1,0 +1,105 @@
+"""The ``no_weight_decay`` rule."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import torch
+
+import schedkit
+from schedkit import ParamInfo, RuleEffect
+
+#: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
+NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
+    torch.nn.modules.batchnorm._NormBase,
+    torch.nn.GroupNorm,
+    torch.nn.LayerNorm,
+    torch.nn.LocalResponseNorm,
+    torch.nn.RMSNorm,
+)
+
+
+def _strings(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _check_strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        raise schedkit.SpecError(f"expected a list of patterns, got {value!r}", attribute.name)
+
+
+def _is_norm(module: torch.nn.Module, module_name: str, name_patterns: tuple[str, ...]) -> bool:
+    if isinstance(module, NORM_TYPES) or type(module).__name__.endswith("Norm"):
+        return True
+    last = module_name.rsplit(".", 1)[-1].lower()
+    return any(fnmatch.fnmatchcase(last, p) for p in name_patterns)
+
+
+def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
+    """The model's own ``no_weight_decay()`` names or patterns (timm's convention)."""
+    fn = getattr(model, "no_weight_decay", None)
+    if not callable(fn):
+        return ()
+    return tuple(str(n) for n in fn())
+
+
+@attrs.frozen
+class NoWeightDecay(schedkit.BaseRule):
+    """Weight decay ``value`` (default 0) for the parameters decay should not shrink.
+
+    Chosen by: norm layers by type (BatchNorm*, SyncBatchNorm, GroupNorm, InstanceNorm*,
+    LayerNorm, LocalResponseNorm, RMSNorm) and by class name (any class ending in ``Norm``,
+    such as a model's own ``RMSNorm``) or module name (``norm_names`` globs, default
+    ``*norm*``); ``bias`` parameters; every 1-D parameter (``one_dim``: gains, biases,
+    embeddings' scales); the model's own ``no_weight_decay()`` list, fnmatch patterns as in
+    timm (``model_list``); and ``patterns`` (globs on full names). Each switch can be turned
+    off. ``tag`` labels the chosen parameters' groups.
+
+    Example: ``{type = "no_weight_decay", one_dim = true}``.
+    """
+
+    name = "no_weight_decay"
+
+    norms: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    one_dim: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    model_list: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    norm_names: tuple[str, ...] = attrs.field(
+        default=("*norm*",), converter=_strings, validator=_check_strings
+    )
+    patterns: tuple[str, ...] = attrs.field(
+        default=(), converter=_strings, validator=_check_strings
+    )
+    value: float = schedkit.factor(0.0, ge=0.0)
+    tag: str | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
+        tags = frozenset([self.tag]) if self.tag else frozenset()
+        effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
+
+        def decide(info: ParamInfo) -> RuleEffect | None:
+            local = info.name.rsplit(".", 1)[-1]
+            if (
+                (self.norms and _is_norm(info.module, info.module_name, self.norm_names))
+                or (self.bias and local == "bias")
+                or (self.one_dim and info.param.ndim <= 1)
+                or any(fnmatch.fnmatchcase(info.name, p) for p in listed)
+            ):
+                return effect
+            return None
+
+        return decide
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        NoWeightDecay,
+        examples=[{}, {"one_dim": False, "patterns": ["*.pos_embed"], "tag": "no_decay"}],
+    )

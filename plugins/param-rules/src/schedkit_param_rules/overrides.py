@@ -1,0 +1,117 @@
+"""The ``overrides`` rule."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import torch
+
+import schedkit
+from schedkit import ParamInfo, RuleEffect, SpecError
+from schedkit.matching import MODES, first_match, matcher
+
+SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
+
+
+def _settings(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        return value
+    return tuple(sorted((n, tuple(v) if isinstance(v, list) else v) for n, v in value.items()))
+
+
+def _keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple((str(k), _settings(v)) for k, v in value.items())
+    return value
+
+
+def _check_keys(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, tuple) or not value:
+        raise SpecError(
+            f"expected a table of name patterns to settings, got {value!r}", attribute.name
+        )
+    for key, settings in value:
+        if not isinstance(settings, tuple):
+            raise SpecError(
+                f"expected a table of settings, got {settings!r}", f"{attribute.name}.{key}"
+            )
+        for name, v in settings:
+            where = f"{attribute.name}.{key}.{name}"
+            if name not in SETTINGS:
+                raise SpecError(f"unknown setting (expected one of: {', '.join(SETTINGS)})", where)
+            if name == "tags":
+                if not isinstance(v, (list, tuple)) or not all(isinstance(t, str) for t in v):
+                    raise SpecError(f"expected a list of tags, got {v!r}", where)
+            elif isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                raise SpecError(f"expected a number >= 0, got {v!r}", where)
+
+
+@attrs.frozen
+class Overrides(schedkit.BaseRule):
+    """Per-name settings: ``lr`` and ``weight_decay`` (explicit values), ``lr_mult`` and
+    ``decay_mult`` (multipliers of the current values) and ``tags``.
+
+    ``keys`` maps patterns to settings; ``mode`` says how a pattern matches a parameter's
+    full name: ``exact``, ``glob`` (default), ``regex`` (search), or ``substring``
+    (mmengine's ``custom_keys``: the key is a substring of the name). One pattern decides per
+    parameter: the first that matches in the order written, or with ``substring`` the
+    longest matching key (ties: alphabetical), as mmengine does.
+
+    Example: ``{type = "overrides", keys = {"head.*" = {lr_mult = 10.0, tags = ["head"]}}}``.
+    """
+
+    name = "overrides"
+
+    keys: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = attrs.field(
+        converter=_keys, validator=_check_keys
+    )
+    mode: str = schedkit.choice("glob", *[m for m in MODES if m != "glob"])
+
+    def __attrs_post_init__(self) -> None:
+        for key, _ in self.keys:
+            try:
+                matcher(self.mode, key)
+            except SpecError as e:
+                raise SpecError(e.message, f"keys.{key}") from None
+
+    def spec(self) -> dict[str, Any]:
+        return {
+            "type": self.name,
+            "keys": {
+                k: {n: list(v) if n == "tags" else v for n, v in settings}
+                for k, settings in self.keys
+            },
+            "mode": self.mode,
+        }
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        table = {k: dict(settings) for k, settings in self.keys}
+        effects: dict[str, RuleEffect] = {}
+        for key, s in table.items():
+            values: dict[str, Any] = {n: s[n] for n in ("lr", "weight_decay") if n in s}
+            mults = {"lr": s["lr_mult"]} if "lr_mult" in s else {}
+            if "decay_mult" in s:
+                mults["weight_decay"] = s["decay_mult"]
+            effects[key] = RuleEffect(values=values, multipliers=mults, tags=s.get("tags", ()))
+
+        def decide(info: ParamInfo) -> RuleEffect | None:
+            key = first_match(self.mode, table, info.name)
+            return None if key is None else effects[key]
+
+        return decide
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Overrides,
+        examples=[
+            {"keys": {"head.*": {"lr_mult": 10.0, "tags": ["head"]}}},
+            {
+                "keys": {".cls_token": {"decay_mult": 0.0}, "blocks": {"lr": 1e-4}},
+                "mode": "substring",
+            },
+        ],
+    )
