@@ -69,6 +69,10 @@ class ParamInfo:
     module_name: str
 
 
+def _tags(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 @attrs.frozen
 class RuleEffect:
     """What a rule decides for one parameter.
@@ -80,7 +84,7 @@ class RuleEffect:
 
     values: Mapping[str, Any] = attrs.field(factory=dict)
     multipliers: Mapping[str, float] = attrs.field(factory=dict)
-    tags: frozenset[str] = attrs.field(factory=frozenset, converter=frozenset)
+    tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
 
 
 @runtime_checkable
