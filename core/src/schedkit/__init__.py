@@ -30,6 +30,7 @@ from schedkit.groups import (
     ParamGroups,
     UnplacedParameter,
     build_param_groups,
+    parameter_names,
     trainable_parameters,
 )
 from schedkit.hookspecs import hookimpl
@@ -111,6 +112,7 @@ __all__ = [
     "get_schedule",
     "get_scheduler",
     "hookimpl",
+    "parameter_names",
     "plugin_errors",
     "register",
     "registered",

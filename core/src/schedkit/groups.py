@@ -14,7 +14,8 @@ override's ``lr`` replaces it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import contextvars
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
@@ -48,37 +49,77 @@ class UnplacedParameter(SpecError):
     """A rule cannot decide for a parameter it must decide for (e.g. an unknown depth)."""
 
 
+def _walk(model: torch.nn.Module) -> tuple[list[ParamInfo], list[str]]:
+    """One walk of the module tree: the trainable parameters, and every parameter name."""
+    seen: set[int] = set()
+    infos: list[ParamInfo] = []
+    names: list[str] = []
+    for owner, module in model.named_modules():
+        prefix = f"{owner}." if owner else ""
+        for local, param in module._parameters.items():
+            if param is None or id(param) in seen:
+                continue
+            seen.add(id(param))
+            names.append(prefix + local)
+            if param.requires_grad:
+                infos.append(ParamInfo(prefix + local, param, module, owner))
+    return infos, names
+
+
 def trainable_parameters(model: torch.nn.Module) -> Iterator[ParamInfo]:
     """Every trainable parameter once, with its full name and owning module, in model order.
 
     A tied parameter is reported once, under its first name (as ``named_parameters``);
     frozen parameters (``requires_grad=False``) are skipped.
     """
-    seen: set[int] = set()
-    for module_name, module in model.named_modules():
-        for local, param in module.named_parameters(recurse=False):
-            if id(param) in seen:
-                continue
-            seen.add(id(param))
-            if not param.requires_grad:
-                continue
-            name = f"{module_name}.{local}" if module_name else local
-            yield ParamInfo(name, param, module, module_name)
+    yield from _walk(model)[0]
 
 
-def _rule(rule: Any, index: int) -> tuple[str, ParamRule]:
+_NAMES: contextvars.ContextVar[tuple[int, list[str]] | None] = contextvars.ContextVar(
+    "schedkit_parameter_names", default=None
+)
+
+
+def parameter_names(model: torch.nn.Module) -> list[str]:
+    """Every parameter name of ``model``, frozen ones included, in model order.
+
+    Rules that number layers call this in ``bind``: during a build it is the builder's own
+    walk of the model, so the module tree is walked once.
+    """
+    cached = _NAMES.get()
+    if cached is not None and cached[0] == id(model):
+        return cached[1]
+    return _walk(model)[1]
+
+
+def _rule(rule: Any, index: int) -> tuple[str, Any]:
     if isinstance(rule, (str, Mapping)):
         try:
             rule = build("rule", rule, {}, f"rules[{index}]")
         except SpecError as e:
             raise e if e.path.startswith("rules[") else e.at(f"rules[{index}]") from None
-    if not isinstance(rule, ParamRule):
+    if not callable(getattr(rule, "bind", None)):  # cheaper than a Protocol isinstance
         raise SpecError(f"expected a rule, a rule name or a spec, got {rule!r}", f"rules[{index}]")
-    try:
-        label = str(rule.spec().get("type", type(rule).__name__))
-    except SpecError:
-        label = type(rule).__name__
+    label = getattr(rule, "name", "") or type(rule).__name__
     return f"{label} (rules[{index}])", rule
+
+
+Decision = Sequence[tuple[str, RuleEffect]]
+
+
+def _settings(
+    base: Mapping[str, Any], decision: Decision, name: str
+) -> tuple[dict[str, Any], set[str]]:
+    settings = dict(base)
+    tags: set[str] = set()
+    for label, effect in decision:
+        settings.update(effect.values)
+        for key, mult in effect.multipliers.items():
+            if key not in settings:
+                raise SpecError(f"{label} scales {key!r}, which has no value to scale", name)
+            settings[key] = settings[key] * mult
+        tags |= effect.tags
+    return settings, tags
 
 
 class ParamGroups(list[dict[str, Any]]):
@@ -87,11 +128,13 @@ class ParamGroups(list[dict[str, Any]]):
     def __init__(
         self,
         groups: list[dict[str, Any]],
-        origin: Mapping[str, dict[str, list[str]]],
+        base: Mapping[str, Any],
+        decisions: Mapping[str, Decision],
         where: Mapping[str, int],
     ) -> None:
         super().__init__(groups)
-        self._origin = dict(origin)
+        self._base = dict(base)
+        self._decisions = dict(decisions)
         self._where = dict(where)
 
     def group_of(self, name: str) -> int:
@@ -103,31 +146,35 @@ class ParamGroups(list[dict[str, Any]]):
     def explain(self, name: str) -> str:
         """Which rule set each value of a parameter, in order."""
         group = self[self.group_of(name)]
+        steps: dict[str, list[str]] = {k: ["default"] for k in self._base}
+        for label, effect in self._decisions[name]:
+            for key, value in effect.values.items():
+                steps[key] = [f"{label} set {value!r}"]
+            for key, mult in effect.multipliers.items():
+                steps[key].append(f"{label} x{mult:g}")
         lines = [f"{name}: group {self.group_of(name)}"]
-        for key, steps in self._origin[name].items():
-            value = group[key]
-            lines.append(f"  {key} = {value!r}: " + ", then ".join(steps))
-        tags = group.get("tags") or []
-        lines.append(f"  tags = {tags}")
+        for key, how in steps.items():
+            lines.append(f"  {key} = {group[key]!r}: " + ", then ".join(how))
+        lines.append(f"  tags = {list(group.get('tags', []))}")
         return "\n".join(lines)
 
     def rows(self) -> list[dict[str, Any]]:
         """One summary per group: count, numel, lr, weight decay, tags, first names."""
-        out = []
-        for i, g in enumerate(self):
-            names = [n for n, j in self._where.items() if j == i]
-            out.append(
-                {
-                    "group": i,
-                    "params": len(g["params"]),
-                    "numel": sum(p.numel() for p in g["params"]),
-                    "lr": g.get("lr"),
-                    "weight_decay": g.get("weight_decay"),
-                    "tags": list(g.get("tags", [])),
-                    "names": names,
-                }
-            )
-        return out
+        names: dict[int, list[str]] = {}
+        for n, i in self._where.items():
+            names.setdefault(i, []).append(n)
+        return [
+            {
+                "group": i,
+                "params": len(g["params"]),
+                "numel": sum(p.numel() for p in g["params"]),
+                "lr": g.get("lr"),
+                "weight_decay": g.get("weight_decay"),
+                "tags": list(g.get("tags", [])),
+                "names": names.get(i, []),
+            }
+            for i, g in enumerate(self)
+        ]
 
     def table(self) -> str:
         """The groups as a text table for logs and the command line."""
@@ -171,53 +218,53 @@ def build_param_groups(
     >>> torch.optim.AdamW(groups)  # doctest: +SKIP
     """
     base: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, **defaults}
+    infos, names = _walk(model)
     bound: list[tuple[str, Callable[[ParamInfo], RuleEffect | None]]] = []
-    for i, r in enumerate(rules):
-        label, rule = _rule(r, i)
-        bound.append((label, rule.bind(model)))
-    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    index: dict[tuple[Any, ...], int] = {}
-    origin: dict[str, dict[str, list[str]]] = {}
+    token = _NAMES.set((id(model), names))
+    try:
+        for i, r in enumerate(rules):
+            label, rule = _rule(r, i)
+            bound.append((label, rule.bind(model)))
+    finally:
+        _NAMES.reset(token)
+    # Parameters the rules decided alike share a group: the settings are computed once per
+    # distinct decision (rules hand out shared effect objects), not once per parameter.
+    by_decision: dict[tuple[int, ...], int] = {}
+    by_settings: dict[tuple[Any, ...], int] = {}
+    groups: list[dict[str, Any]] = []
+    decisions: dict[str, Decision] = {}
     where: dict[str, int] = {}
     unplaced: list[str] = []
-    for info in trainable_parameters(model):
-        settings = dict(base)
-        steps = {k: ["default"] for k in settings}
-        tags: set[str] = set()
-        for label, decide in bound:
-            try:
+    for info in infos:
+        decision: list[tuple[str, RuleEffect]] = []  # the effects that applied, in order
+        try:
+            for label, decide in bound:
                 effect = decide(info)
-            except UnplacedParameter as e:
-                unplaced.append(f"{info.name}: {e.message}")
-                break
-            if effect is None:
-                continue
-            for key, value in effect.values.items():
-                settings[key] = value
-                steps[key] = [f"{label} set {value!r}"]
-            for key, mult in effect.multipliers.items():
-                if key not in settings:
-                    raise SpecError(
-                        f"{label} scales {key!r}, which has no value to scale", info.name
-                    )
-                settings[key] = settings[key] * mult
-                steps[key].append(f"{label} x{mult:g}")
-            tags |= effect.tags
-        same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
-        group = groups.get(same)
-        if group is None:
-            group = {"params": [], **settings}
-            if tags:
-                group["tags"] = sorted(tags)
-            groups[same] = group
-            index[same] = len(index)
-        group["params"].append(info.param)
-        origin[info.name] = steps
-        where[info.name] = index[same]
+                if effect is not None:
+                    decision.append((label, effect))
+        except UnplacedParameter as e:
+            unplaced.append(f"{info.name}: {e.message}")
+            continue
+        ids = tuple([id(e) for _, e in decision])
+        index = by_decision.get(ids)
+        if index is None:
+            settings, tags = _settings(base, decision, info.name)
+            same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
+            index = by_settings.get(same)
+            if index is None:
+                group = {"params": [], **settings}
+                if tags:
+                    group["tags"] = sorted(tags)
+                index = by_settings[same] = len(groups)
+                groups.append(group)
+            by_decision[ids] = index
+        groups[index]["params"].append(info.param)
+        decisions[info.name] = decision
+        where[info.name] = index
     if unplaced:
         raise UnplacedParameter(
             f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
         )
     if not groups:
         raise SpecError("the model has no trainable parameters")
-    return ParamGroups(list(groups.values()), origin, where)
+    return ParamGroups(groups, base, decisions, where)

@@ -30,6 +30,7 @@ _BLOCK = {
     "stages": re.compile(r"(?:^|\.)(?:layers|stages)\.(\d+)\.(?:blocks\.)?(\d+)\."),
     "resnet": re.compile(r"^layer(\d+)\.(\d+)\."),
 }
+_MULTILINE = {k: re.compile(v.pattern, re.MULTILINE) for k, v in _BLOCK.items()}
 _STAGE = re.compile(r"(?:^|\.)(?:layers|stages|downsample_layers)\.(\d+)\.")
 #: The order ``auto`` tries the layouts in: the most specific first.
 AUTO_ORDER = ("stages", "resnet", "hf", "vit")
@@ -39,8 +40,9 @@ Depths = tuple[dict[str, int], int]
 
 def detect(names: Sequence[str]) -> str | None:
     """The first layout whose block pattern appears among ``names``."""
+    text = "\n".join(names)
     for layout in AUTO_ORDER:
-        if any(_BLOCK[layout].search(n) for n in names):
+        if _MULTILINE[layout].search(text):
             return layout
     return None
 
@@ -48,6 +50,24 @@ def detect(names: Sequence[str]) -> str | None:
 def _key(layout: str, name: str) -> tuple[int, ...] | None:
     m = _BLOCK[layout].search(name)
     return tuple(int(g) for g in m.groups()) if m else None
+
+
+def lazy_depth(layout: str, names: Sequence[str]) -> tuple[Callable[[str], int], int]:
+    """For a single-index layout: a depth function and ``num_layers``, the block indices
+    found with one search over all names (so frozen blocks still count)."""
+    text = "\n".join(names)
+    blocks = sorted({int(m.group(1)) for m in _MULTILINE[layout].finditer(text)})
+    rank = {b: i + 1 for i, b in enumerate(blocks)}
+    top = len(blocks) + 1
+    block = _BLOCK[layout]
+
+    def depth(name: str) -> int:
+        m = block.search(name)
+        if m is not None:
+            return rank[int(m.group(1))]
+        return 0 if EMBEDDINGS.search(name) else top
+
+    return depth, top + 1
 
 
 def depths(layout: str, names: Sequence[str]) -> Depths:

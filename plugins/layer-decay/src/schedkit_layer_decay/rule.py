@@ -65,7 +65,7 @@ class LayerDecay(schedkit.BaseRule):
 
     def depths(self, model: torch.nn.Module) -> tuple[dict[str, int], int, list[str]]:
         """Depth of every parameter of ``model`` (frozen ones too), num_layers, unplaced."""
-        names = [n for n, _ in model.named_parameters()]
+        names = schedkit.parameter_names(model)
         layout = self.layout
         getter = getattr(model, "get_layer_depth", None)
         if layout == "model" or (layout == "auto" and callable(getter)):
@@ -88,7 +88,34 @@ class LayerDecay(schedkit.BaseRule):
         found, num = layouts.depths(layout, names)
         return found, self.num_layers or num, []
 
+    def _lazy(self, model: torch.nn.Module) -> tuple[Callable[[str], int], int] | None:
+        """For the single-index layouts (vit, hf): depth per name on demand, from the set of
+        block indices found in one search over all names."""
+        if self.layout not in ("auto", "vit", "hf") or self.num_layers is not None:
+            return None
+        if self.layout == "auto" and callable(getattr(model, "get_layer_depth", None)):
+            return None
+        names = schedkit.parameter_names(model)
+        layout = self.layout if self.layout != "auto" else layouts.detect(names)
+        if layout not in ("vit", "hf"):
+            return None
+        return layouts.lazy_depth(layout, names)
+
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        lazy = self._lazy(model)
+        if lazy is not None:
+            depth_of, num = lazy
+            effects_by_depth: dict[int, RuleEffect] = {}
+
+            def decide_lazy(info: ParamInfo) -> RuleEffect:
+                depth = depth_of(info.name)
+                effect = effects_by_depth.get(depth)
+                if effect is None:
+                    scale = max(self.rate ** (num - depth - 1), self.min_scale)
+                    effect = effects_by_depth[depth] = RuleEffect(multipliers={"lr": scale})
+                return effect
+
+            return decide_lazy
         found, num, unplaced = self.depths(model)
         missing = set(unplaced)
         effects: dict[int, RuleEffect] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -80,16 +81,31 @@ class NoWeightDecay(schedkit.BaseRule):
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
+        named = (
+            re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in listed)) if listed else None
+        )
+        norm_modules: dict[int, bool] = {}
         tags = frozenset([self.tag]) if self.tag else frozenset()
         effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
 
+        def is_norm(info: ParamInfo) -> bool:
+            found = norm_modules.get(id(info.module))
+            if found is None:
+                found = norm_modules[id(info.module)] = _is_norm(
+                    info.module, info.module_name, self.norm_names
+                )
+            return found
+
         def decide(info: ParamInfo) -> RuleEffect | None:
-            local = info.name.rsplit(".", 1)[-1]
             if (
-                (self.norms and _is_norm(info.module, info.module_name, self.norm_names))
-                or (self.bias and local == "bias")
-                or (self.one_dim and info.param.ndim <= 1)
-                or any(fnmatch.fnmatchcase(info.name, p) for p in listed)
+                (self.one_dim and info.param.ndim <= 1)
+                or (
+                    self.bias
+                    and info.name.endswith("bias")
+                    and info.name.rpartition(".")[2] == "bias"
+                )
+                or (self.norms and is_norm(info))
+                or (named is not None and named.match(info.name) is not None)
             ):
                 return effect
             return None

@@ -1,0 +1,173 @@
+"""Param groups on a ViT-B/16-shaped model: build time and optimizer step time.
+
+Run: ``python benchmarks/param_groups.py`` (or ``tox -e bench``). In one run, for the
+usual fine-tuning rules (layer decay 0.65 and no weight decay on norms, biases and 1-D
+parameters) it compares schedkit's merged groups with one group per parameter (the
+mmpretrain/mmengine constructors' layout) and a single group (the floor):
+
+- how many groups each layout has;
+- ``torch.optim.AdamW(foreach=True).step()`` and ``AdamW(fused=True).step()`` time, with
+  full-size tensors and with every tensor shrunk to one element (the per-tensor-overhead
+  regime that dominates on accelerators);
+- build time against a bare loop over ``named_parameters()``, and build time as the number
+  of tensors grows to 100,000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+import schedkit
+
+RULES: list[Any] = [{"type": "layer_decay", "rate": 0.65}, "no_weight_decay"]
+
+
+class Block(nn.Module):
+    def __init__(self, dim: int, hidden: int) -> None:
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = nn.Module()
+        self.attn.qkv = nn.Linear(dim, 3 * dim)
+        self.attn.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Module()
+        self.mlp.fc1 = nn.Linear(dim, hidden)
+        self.mlp.fc2 = nn.Linear(hidden, dim)
+
+
+class ViT(nn.Module):
+    """The parameter layout of timm's vit_base_patch16_224 (86M parameters, 152 tensors)."""
+
+    def __init__(
+        self, depth: int = 12, dim: int = 768, hidden: int = 3072, classes: int = 1000
+    ) -> None:
+        super().__init__()
+        self.patch_embed = nn.Module()
+        self.patch_embed.proj = nn.Conv2d(3, dim, 16, 16)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, 197, dim))
+        self.blocks = nn.ModuleList(Block(dim, hidden) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def no_weight_decay(self) -> set[str]:
+        return {"pos_embed", "cls_token"}
+
+
+def shrink(model: nn.Module) -> nn.Module:
+    """Every parameter replaced by a one-element tensor (same names, same modules)."""
+    for module in model.modules():
+        for name, p in list(module._parameters.items()):
+            if p is not None:
+                module._parameters[name] = nn.Parameter(torch.zeros(1))
+    return model
+
+
+def layouts(model: nn.Module) -> dict[str, list[dict[str, Any]]]:
+    merged = schedkit.build_param_groups(model, RULES, lr=1e-3, weight_decay=0.05)
+    per_param = [
+        {**{k: v for k, v in g.items() if k != "params"}, "params": [p]}
+        for g in merged
+        for p in g["params"]
+    ]
+    single = [
+        {"params": [p for g in merged for p in g["params"]], "lr": 1e-3, "weight_decay": 0.05}
+    ]
+    return {"schedkit merged": list(merged), "per parameter": per_param, "single group": single}
+
+
+def step_time(groups: list[dict[str, Any]], fused: bool, repeat: int, number: int) -> float:
+    for g in groups:
+        for p in g["params"]:
+            p.grad = torch.randn_like(p)
+    opt = torch.optim.AdamW(groups, lr=1e-3, foreach=not fused, fused=fused)
+    opt.step()  # creates the state
+    return min(timeit.repeat(opt.step, number=number, repeat=repeat)) / number * 1e3
+
+
+def bare_loop(model: nn.Module) -> Callable[[], None]:
+    def run() -> None:
+        for _name, _p in model.named_parameters():
+            pass
+
+    return run
+
+
+def build(model: nn.Module) -> Callable[[], None]:
+    def run() -> None:
+        schedkit.build_param_groups(model, RULES, lr=1e-3, weight_decay=0.05)
+
+    return run
+
+
+def wide(n_tensors: int) -> nn.Module:
+    """A model with ``n_tensors`` parameters in 1000-block ViT-like naming."""
+    m = nn.Module()
+    m.blocks = nn.ModuleList()
+    per = 10
+    for _ in range(max(1, n_tensors // per)):
+        b = nn.Module()
+        for j in range(per // 2):
+            lin = nn.Linear(1, 1)
+            setattr(b, f"fc{j}", lin)
+        m.blocks.append(b)
+    m.head = nn.Linear(1, 1)
+    return m
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    threads = torch.get_num_threads()
+    print("ViT-B/16 layout, rules: layer_decay(0.65) + no_weight_decay")
+    print(f"(torch {torch.__version__}, {threads} threads)\n")
+    for regime, make, number in (
+        ("one-element tensors (overhead regime)", lambda: shrink(ViT()), 50),
+        ("full size", ViT, 1),
+    ):
+        model = make()
+        lay = layouts(model)
+        print(regime)
+        print(f"  {'layout':<16} {'groups':>6} {'foreach ms':>11} {'fused ms':>9}")
+        times: dict[str, tuple[float, float]] = {}
+        for name, groups in lay.items():
+            f = step_time(groups, False, args.repeat, number)
+            u = step_time(groups, True, args.repeat, number)
+            times[name] = (f, u)
+            print(f"  {name:<16} {len(groups):>6} {f:>11.3f} {u:>9.3f}")
+        m, p, s = times["schedkit merged"], times["per parameter"], times["single group"]
+        print(f"  per-parameter / merged: foreach {p[0] / m[0]:.2f}x, fused {p[1] / m[1]:.2f}x")
+        print(f"  merged / single group:  foreach {m[0] / s[0]:.2f}x, fused {m[1] / s[1]:.2f}x\n")
+    vit = ViT()
+    a = min(timeit.repeat(build(vit), number=20, repeat=args.repeat)) / 20 * 1e3
+    b = min(timeit.repeat(bare_loop(vit), number=20, repeat=args.repeat)) / 20 * 1e3
+    distinct = len(
+        {
+            (g["lr"], g["weight_decay"])
+            for g in schedkit.build_param_groups(vit, RULES, lr=1e-3, weight_decay=0.05)
+        }
+    )
+    n_groups = len(schedkit.build_param_groups(vit, RULES, lr=1e-3, weight_decay=0.05))
+    print(f"build ViT-B groups: {a:.3f} ms; bare loop over named_parameters(): {b:.3f} ms")
+    print(f"ratio {a / b:.2f}x")
+    print(f"groups {n_groups} for {distinct} distinct (lr, weight_decay) settings\n")
+    print("build time as the model grows")
+    for n in (1_000, 10_000, 100_000):
+        m = wide(n)
+        count = sum(1 for _ in m.parameters())
+        t = min(timeit.repeat(build(m), number=1, repeat=max(1, args.repeat // 2)))
+        print(f"  {count:>7} tensors: {t:.3f} s ({t / count * 1e6:.2f} us per tensor)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
