@@ -3,6 +3,7 @@
 Everything public is importable from here; the modules behind it are private.
 """
 
+from schedkit.clipping import BaseClipper
 from schedkit.components import get_clipper, get_rule
 from schedkit.compose import (
     Chain,
@@ -70,6 +71,7 @@ from schedkit.scheduler import Scheduler, get_scheduler
 __version__ = "0.1.0"
 
 __all__ = [
+    "BaseClipper",
     "BaseRule",
     "BaseSchedule",
     "Chain",

@@ -156,6 +156,9 @@ def check_registered(kind: Kind, name: str) -> ComponentInfo:
     if kind == "rule":
         for example in info.examples:
             check_rule({"type": info.name, **example})
+    if kind == "clipper":
+        for example in info.examples:
+            check_clipper({"type": info.name, **example})
     if kind == "schedule":
         for example in info.examples:
             if getattr(info.cls, "in_process_only", False):
@@ -216,3 +219,38 @@ def check_rule(rule: Any, model: torch.nn.Module | None = None) -> None:
         assert g["lr"] >= 0, f"{name}: negative lr {g['lr']}"
         assert g["weight_decay"] >= 0, f"{name}: negative weight decay {g['weight_decay']}"
     torch.optim.AdamW(groups)
+
+
+def check_clipper(clipper: Any) -> None:
+    """Conformance of a gradient clipper: a docstring; a plain spec that rebuilds an equal
+    clipper; clipping a model's gradients in place to finite values, never growing them
+    beyond what came in for norm-like strategies; plain state that loads back."""
+    from schedkit.components import get_clipper
+
+    built = get_clipper(clipper) if isinstance(clipper, Mapping) else clipper
+    spec = built.spec()
+    name = spec.get("type")
+    assert_plain(spec, "spec")
+    assert inspect.getdoc(type(built)), f"{name}: the clipper class has no docstring"
+    rebuilt = get_clipper(spec)
+    assert rebuilt == built, f"{name}: spec does not rebuild an equal clipper:\n{spec}\n{rebuilt!r}"
+    assert hash(rebuilt) == hash(built), f"{name}: equal clippers hash differently"
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    for _ in range(3):
+        model.zero_grad()
+        (model(torch.randn(32, 8)) * 100).pow(2).mean().backward()
+        before = [p.grad.clone() for p in model.parameters()]  # type: ignore[union-attr]
+        result = built(model)
+        after = [p.grad for p in model.parameters()]
+        for b, a in zip(before, after, strict=True):
+            assert a is not None, f"{name}: a finite gradient was dropped"
+            assert torch.isfinite(a).all(), f"{name}: clipping made a gradient non-finite"
+            assert a.abs().max() <= b.abs().max() * (1 + 1e-6), f"{name}: clipping grew a gradient"
+        if result.total_norm is not None:
+            assert result.total_norm.dim() == 0, f"{name}: total_norm is not a 0-dim tensor"
+    state = built.state_dict()
+    assert_plain(state)
+    fresh = get_clipper(spec)
+    fresh.load_state_dict(roundtrip(state))
+    assert fresh.state_dict().keys() == state.keys()

@@ -1,0 +1,379 @@
+"""What every gradient clipper shares: targets, the non-finite policy, AMP and distributed
+checks, scheduled thresholds, state, and attaching to an optimizer.
+
+A strategy subclasses :class:`BaseClipper` and implements ``_clip(grads, threshold_factor)``
+returning a :class:`~schedkit.ClipResult`; the norms and scalings below are the shared,
+foreach-vectorised building blocks (the same formulas as ``torch.nn.utils``, so results
+agree with torch's functions to the last bit).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar
+
+import attrs
+import torch
+from torch.utils.hooks import RemovableHandle
+
+from schedkit.errors import SpecError, StateError
+from schedkit.protocols import ClipResult, Schedule
+from schedkit.schedule import _to_schedule, attrs_spec
+from schedkit.validators import one_of
+
+NONFINITE = ("ignore", "error", "skip")
+
+
+# -- tensors ----------------------------------------------------------------------------
+
+
+def by_device_and_dtype(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
+    """``tensors`` grouped so each group can go to one foreach kernel."""
+    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+    for t in tensors:
+        groups.setdefault((t.device, t.dtype), []).append(t)
+    return list(groups.values())
+
+
+def norms(tensors: Sequence[torch.Tensor], norm_type: float) -> list[torch.Tensor]:
+    """The norm of each tensor (0-dim tensors), foreach where the device supports it."""
+    out: list[torch.Tensor] = []
+    for group in by_device_and_dtype(tensors):
+        if group[0].device.type in ("cpu", "cuda") and not _is_dtensor(group[0]):
+            out.extend(torch._foreach_norm(group, norm_type))
+        else:
+            out.extend(torch.linalg.vector_norm(g, norm_type) for g in group)
+    return out
+
+
+def total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tensor:
+    """The norm of all ``tensors`` as one vector: ``torch.nn.utils.get_total_norm``'s formula."""
+    if not tensors:
+        return torch.tensor(0.0)
+    if any(_is_dtensor(t) for t in tensors):  # FSDP2: torch's own function handles DTensors
+        return torch.nn.utils.get_total_norm(tensors, norm_type)
+    first = tensors[0].device
+    each = norms(tensors, norm_type)
+    out: torch.Tensor = torch.linalg.vector_norm(
+        torch.stack([n.to(first) for n in each]), norm_type
+    )
+    return out
+
+
+def scale_(tensors: Sequence[torch.Tensor], coef: torch.Tensor) -> None:
+    """Multiply every tensor in place by ``coef`` (a 0-dim tensor), foreach per device."""
+    for group in by_device_and_dtype(tensors):
+        c = coef.to(group[0].device)
+        if group[0].device.type in ("cpu", "cuda"):
+            torch._foreach_mul_(group, c)
+        else:
+            for g in group:
+                g.mul_(c)
+
+
+def _is_dtensor(t: torch.Tensor) -> bool:
+    return type(t).__name__ == "DTensor"
+
+
+def materialise(t: torch.Tensor) -> torch.Tensor:
+    """A DTensor norm (FSDP2) as the full value on every rank; a plain tensor as it is."""
+    full = getattr(t, "full_tensor", None)
+    return full() if callable(full) else t
+
+
+def reduce_norm(local: torch.Tensor, norm_type: float, group: Any) -> torch.Tensor:
+    """Combine per-rank norms over ``group`` (pipeline stages holding different parameters)."""
+    import torch.distributed as dist
+
+    if math.isinf(norm_type):
+        out = local.clone()
+        dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
+        return out
+    powered = local.double() ** norm_type
+    dist.all_reduce(powered, op=dist.ReduceOp.SUM, group=group)
+    return (powered ** (1.0 / norm_type)).to(local.dtype)
+
+
+def norm_type(value: Any) -> Any:
+    """``"inf"`` (TOML has no infinity literal) as ``math.inf``; ints as floats."""
+    if isinstance(value, str) and value.lower() in ("inf", "infinity"):
+        return math.inf
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def check_norm_type(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A p-norm order: a number > 0, or infinity."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, float)
+        or not value > 0
+        or math.isnan(value)
+    ):
+        raise SpecError(f"expected a norm type > 0 or 'inf', got {value!r}", attribute.name)
+
+
+# -- targets ----------------------------------------------------------------------------
+
+
+class Target:
+    """The parameters a call clips (those with a gradient), and their names on demand.
+
+    Names are only built when needed (an error message, ``exclude`` patterns), so the
+    common call costs no more than collecting the gradients.
+    """
+
+    def __init__(self, target: Any, names: Mapping[int, str] | None = None) -> None:
+        self._named = dict(names or {})
+        self._pairs: list[tuple[str, torch.Tensor]] | None = None
+        self.has_names = bool(self._named) or isinstance(target, torch.nn.Module)
+        if isinstance(target, torch.optim.Optimizer):
+            self.params = [
+                p for g in target.param_groups for p in g["params"] if p.grad is not None
+            ]
+            self._source: Any = target
+        elif isinstance(target, torch.nn.Module):
+            self._pairs = [(n, p) for n, p in target.named_parameters() if p.grad is not None]
+            self.params = [p for _, p in self._pairs]
+        elif isinstance(target, torch.Tensor):
+            self.params = [target] if target.grad is not None else []
+            self._source = None
+        else:
+            items = list(target)
+            if items and isinstance(items[0], tuple):
+                self._pairs = [(n, p) for n, p in items if p.grad is not None]
+                self.params = [p for _, p in self._pairs]
+                self.has_names = True
+            else:
+                self.params = [p for p in items if p.grad is not None]
+                self._source = None
+
+    @property
+    def grads(self) -> list[torch.Tensor]:
+        return [p.grad for p in self.params if p.grad is not None]
+
+    @property
+    def names(self) -> list[str]:
+        """A name for each clipped parameter: its own, or where it sits."""
+        if self._pairs is not None:
+            return [n for n, _ in self._pairs]
+        if isinstance(getattr(self, "_source", None), torch.optim.Optimizer):
+            where = {
+                id(p): f"param_groups[{gi}]['params'][{pi}]"
+                for gi, g in enumerate(self._source.param_groups)
+                for pi, p in enumerate(g["params"])
+            }
+            return [self._named.get(id(p), where[id(p)]) for p in self.params]
+        return [self._named.get(id(p), f"parameters[{i}]") for i, p in enumerate(self.params)]
+
+
+# -- the base class ---------------------------------------------------------------------
+
+
+class _State:
+    """The mutable part of a clipper: steps taken, steps skipped, the last result."""
+
+    def __init__(self) -> None:
+        self.step = 0
+        self.skipped = 0
+        self.last: ClipResult | None = None
+        self.extra: dict[str, Any] = {}
+
+
+def _optional_schedule(value: Any) -> Any:
+    return None if value is None else _to_schedule(value)
+
+
+@attrs.frozen(kw_only=True)
+class BaseClipper:
+    """Base class of gradient clippers.
+
+    ``nonfinite``: what a non-finite gradient norm does: ``ignore`` (torch's default: clip
+    with it, no host sync), ``error`` (raise, naming the first parameter with a non-finite
+    gradient), ``skip`` (drop this step's gradients, so the optimizer step updates nothing,
+    and count it in ``skipped_steps``). ``schedule``: the threshold follows a schedule,
+    ``threshold * schedule(step)`` (e.g. a ``max_norm`` warmup), one step per call.
+    """
+
+    name: ClassVar[str] = ""
+    #: whether the strategy computes a total norm (and so can check it cheaply)
+    computes_norm: ClassVar[bool] = True
+
+    nonfinite: str = attrs.field(default="ignore", validator=one_of(NONFINITE))
+    schedule: Schedule | None = attrs.field(default=None, converter=_optional_schedule)
+    _state: _State = attrs.field(init=False, factory=_State, eq=False, repr=False)
+
+    def spec(self) -> dict[str, Any]:
+        """Plain-data description, every parameter included, that rebuilds this clipper."""
+        out = attrs_spec(self)
+        for key, value in out.items():
+            if isinstance(value, float) and math.isinf(value):
+                out[key] = "inf"  # TOML and JSON have no infinity
+        return out
+
+    # -- the call -------------------------------------------------------------------------
+
+    def __call__(
+        self,
+        target: Any,
+        *,
+        scaler: Any = None,
+        process_group: Any = None,
+        names: Mapping[int, str] | None = None,
+    ) -> ClipResult:
+        """Clip the gradients of ``target`` in place: parameters, ``(name, parameter)``
+        pairs, a module, or an optimizer. ``scaler``: a ``torch.amp.GradScaler`` whose
+        gradients must be unscaled first (this unscales them when it can). ``process_group``:
+        ranks holding *different* parameters (pipeline stages) whose norms combine into one."""
+        if scaler is not None and isinstance(target, torch.optim.Optimizer):
+            _unscale(scaler, target)
+        tgt = target if isinstance(target, Target) else Target(target, names)
+        factor = 1.0
+        if self.schedule is not None:
+            factor = self.schedule(self._state.step)
+        self._state.step += 1
+        if not self.computes_norm and not self.finite(tgt, None):
+            result = ClipResult(skipped=True)
+        else:
+            result = self._clip(tgt, factor, process_group)
+        self._state.last = result
+        return result
+
+    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+        raise NotImplementedError
+
+    def finite(self, target: Target, total: torch.Tensor | None) -> bool:
+        """Apply the non-finite policy before anything is clipped: True to go on.
+
+        Strategies that compute a total norm call it with that norm before scaling (one host
+        sync, only when the policy is not ``ignore``); for the others the base class checks
+        the gradients. ``error`` raises, ``skip`` drops the gradients and returns False.
+        """
+        if self.nonfinite == "ignore":
+            return True
+        if total is not None:
+            finite = bool(torch.isfinite(total).item())
+        else:
+            finite = all(bool(torch.isfinite(g).all()) for g in target.grads)
+        if finite:
+            return True
+        if self.nonfinite == "error":
+            bad = next(
+                (
+                    n
+                    for n, g in zip(target.names, target.grads, strict=True)
+                    if not torch.isfinite(g).all()
+                ),
+                "?",
+            )
+            raise FloatingPointError(
+                f"{self.name}: the gradient of {bad!r} is not finite (nan or inf); "
+                "nonfinite='skip' drops such steps, 'ignore' clips anyway"
+            )
+        for p in target.params:
+            p.grad = None
+        self._state.skipped += 1
+        return False
+
+    # -- attaching ------------------------------------------------------------------------
+
+    def attach(
+        self,
+        optimizer: torch.optim.Optimizer,
+        *,
+        scaler: Any = None,
+        model: torch.nn.Module | None = None,
+        process_group: Any = None,
+    ) -> RemovableHandle:
+        """Clip before every ``optimizer.step()`` through torch's step pre-hook.
+
+        ``model`` gives parameter names (for messages and ``exclude`` patterns). With a
+        ``scaler``, step through ``scaler.step(optimizer)``, which unscales first; a plain
+        ``optimizer.step()`` on still-scaled gradients is refused with an error.
+        """
+        names = {id(p): n for n, p in model.named_parameters()} if model is not None else None
+
+        def hook(opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+            if scaler is not None:
+                _require_unscaled(scaler, opt)
+            self(opt, process_group=process_group, names=names)
+
+        return optimizer.register_step_pre_hook(hook)
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def last_result(self) -> ClipResult | None:
+        """What the last call returned."""
+        return self._state.last
+
+    @property
+    def skipped_steps(self) -> int:
+        """How many steps ``nonfinite='skip'`` dropped."""
+        return self._state.skipped
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain data: format, steps, skipped steps, and the strategy's own history."""
+        return {
+            "format": "schedkit.clipper",
+            "version": 1,
+            "spec": self.spec(),
+            "step": self._state.step,
+            "skipped": self._state.skipped,
+            "extra": dict(self._state.extra),
+        }
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved; the spec must be the same."""
+        if state.get("format") != "schedkit.clipper":
+            raise StateError(f"not a schedkit clipper state (format {state.get('format')!r})")
+        if state.get("spec") != self.spec():
+            raise StateError(
+                "the state was written by a different clipper:\n"
+                f"  in the state: {state.get('spec')!r}\n  this clipper: {self.spec()!r}"
+            )
+        self._state.step = int(state["step"])
+        self._state.skipped = int(state["skipped"])
+        self._state.extra = dict(state.get("extra") or {})
+
+
+def _unscale(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
+    """Unscale ``optimizer``'s gradients once, as ``GradScaler`` allows."""
+    if not getattr(scaler, "is_enabled", lambda: False)():
+        return
+    stage = _stage(scaler, optimizer)
+    if stage != "UNSCALED":
+        scaler.unscale_(optimizer)
+
+
+def _stage(scaler: Any, optimizer: torch.optim.Optimizer) -> str:
+    states = getattr(scaler, "_per_optimizer_states", {})
+    stage = states.get(id(optimizer), {}).get("stage")
+    return getattr(stage, "name", str(stage))
+
+
+def _require_unscaled(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
+    if getattr(scaler, "is_enabled", lambda: False)() and _stage(scaler, optimizer) != "UNSCALED":
+        raise RuntimeError(
+            "the gradients are still scaled by the GradScaler: step with scaler.step(optimizer) "
+            "(it unscales first) or call scaler.unscale_(optimizer) before optimizer.step()"
+        )
+
+
+def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
+    """A predicate: does a parameter name match one of the glob ``patterns``?"""
+    pats = tuple(patterns)
+    return lambda name: any(fnmatch.fnmatchcase(name, p) for p in pats)
+
+
+def check_exclude(name: str, exclude: Sequence[str], target: Target) -> None:
+    """``exclude`` needs names: refuse a target that has none."""
+    if exclude and not target.has_names:
+        raise SpecError(
+            f"{name}: exclude={list(exclude)} needs parameter names: pass the model, "
+            "(name, parameter) pairs, or attach(optimizer, model=model)",
+            "exclude",
+        )

@@ -1,0 +1,1 @@
+"""Gradient clippers for schedkit; each strategy is its own plugin."""
