@@ -83,8 +83,8 @@ total = -2
     assert paths == [
         "optimiser",
         "run.totl",
-        "optimizer.lr",
         "optimizer.betas2",
+        "optimizer.lr",
         "schedules.lr.type",
         "schedules.weight_decay.total",
     ]
@@ -92,7 +92,7 @@ total = -2
     assert "6 problems in the setup" in msg
     assert "run.totl: unknown key; did you mean 'total'?" in msg
     assert "optimiser: unknown key; did you mean 'optimizer'?" in msg
-    assert "optimizer.lr: expected a number, got 'fast'" in msg
+    assert "optimizer.lr: expected a learning rate >= 0, got 'fast'" in msg
     assert "schedules.lr.type: unknown schedule 'cosin'; did you mean 'cosine'?" in msg
     assert "schedules.weight_decay.total: -2 must be >= 0 steps" in msg
 
@@ -145,3 +145,80 @@ def test_cli_preview_of_the_readme_example():
     assert marks[100] == pytest.approx(3e-4)
     assert marks[1000] == pytest.approx(3e-6)
     assert d["simulated_steps"] == 30
+
+
+VIT = ROOT / "examples" / "vit-finetune.toml"
+
+
+def test_cli_groups_and_explain():
+    r = run("groups", str(VIT), "--explain", "blocks.1.mlp.0.weight")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines()[0].split() == [
+        "group",
+        "params",
+        "numel",
+        "lr",
+        "weight_decay",
+        "tags",
+        "e.g.",
+    ]
+    assert "layer_decay (rules[0]) x0.274625" in r.stdout
+    r = run("groups", str(VIT), "--json")
+    data = json.loads(r.stdout)
+    assert len(data["groups"]) == 12  # 6 depths x (decay, no decay)
+    r = run("groups", str(VIT), "--explain", "nope")
+    assert r.returncode == 1
+    assert "no trainable parameter named 'nope'" in r.stderr
+    r = run("groups", str(VIT), "--model", "nomodule:factory")
+    assert r.returncode == 1
+    assert "--model nomodule:factory: No module named 'nomodule'" in r.stderr
+
+
+def test_cli_plot_terminal_json_and_png_without_matplotlib():
+    r = run("plot", str(QUICKSTART))
+    assert r.returncode == 0, r.stderr
+    assert "lr over 1000 steps" in r.stdout
+    assert "*" in r.stdout
+    r = run("plot", str(QUICKSTART), "--json")
+    curves = json.loads(r.stdout)["curves"]
+    assert len(curves["lr"]) == 1001
+    assert curves["lr"][100] == pytest.approx(3e-4)
+    r = run("plot", str(QUICKSTART), "-o", "out.png")
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        assert r.returncode == 1
+        assert "-o needs matplotlib" in r.stderr
+    else:
+        assert r.returncode == 0
+
+
+def test_cli_help_and_usage_errors():
+    r = run("--help")
+    assert r.returncode == 0
+    for command in ("list", "show", "check", "plot", "groups", "preview"):
+        assert command in r.stdout
+    r = run("preview", "--help")
+    assert r.returncode == 0
+    assert "--simulate" in r.stdout
+    r = run("frobnicate")
+    assert r.returncode == 2
+    r = run("preview", "missing.toml")
+    assert r.returncode == 1
+    assert (
+        "missing.toml: 1 problem in the setup:\n  cannot read the file: No such file or directory"
+        in r.stderr
+    )
+    assert "Traceback" not in r.stderr
+
+
+def test_cli_preview_reports_groups_milestones_and_clipping():
+    r = run("preview", str(ROOT / "examples" / "llm-pretrain-wsd.toml"), "--simulate", "10")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "param groups (base values)" in out
+    assert "<- warmup end" in out
+    assert "<- decay start" in out
+    assert "<- final" in out
+    assert "clipping   norm: pre-clip norm min" in out
+    assert "applied values all match the schedules" in out

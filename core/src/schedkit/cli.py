@@ -196,57 +196,72 @@ def _progress(done: int, total: int, extra: str) -> None:
     width = 30
     filled = width * done // max(total, 1)
     end = "\n" if done == total else ""
-    print(
-        f"\r  [{'#' * filled}{' ' * (width - filled)}] {done}/{total} {extra}",
-        end=end,
-        file=sys.stderr,
-        flush=True,
+    bar = "#" * filled + " " * (width - filled)
+    print(f"\r  [{bar}] {done}/{total} {extra}", end=end, file=sys.stderr, flush=True)
+
+
+def _build(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
+    from schedkit.setup import load_setup
+
+    setup = load_setup(args.file)
+    built = setup.build(
+        model,
+        steps_per_epoch=getattr(args, "steps_per_epoch", None),
+        batch_size=getattr(args, "batch_size", None),
     )
+    return setup, built
+
+
+def _total(built: Any, fallback: int) -> int:
+    if built.total_steps is not None:
+        return int(built.total_steps)
+    horizons = [getattr(s.schedule, "horizon", None) for s in built.schedulers.values()]
+    return max((h for h in horizons if h), default=fallback)
+
+
+def _milestones(built: Any, total: int) -> dict[str, Any]:
+    out = {}
+    for key, s in built.schedulers.items():
+        sched = s.schedule
+        spec = sched.spec()
+        warm = spec.get("warmup") if isinstance(spec.get("warmup"), int) else None
+        marks = {0, total} | {round(total * q) for q in (0.25, 0.5, 0.75)}
+        if warm:
+            marks.add(warm)
+        decay_start = None
+        if spec.get("type") == "wsd":
+            decay_start = spec["total"] - spec["decay"]
+            marks.add(decay_start)
+        base = s.base_values[0]
+        out[key] = {
+            "spec": spec,
+            "warmup_end": warm,
+            "decay_start": decay_start,
+            "milestones": [{"step": m, "value": base * sched(m)} for m in sorted(marks)],
+        }
+    return out
 
 
 def preview(
-    setup_path: str, model_spec: str | None, steps_per_epoch: int | None, simulate: int
+    setup_path: str,
+    model_spec: str | None,
+    steps_per_epoch: int | None,
+    simulate: int,
+    batch_size: int | None = None,
 ) -> dict[str, Any]:
     """Load, validate, build and simulate a setup; return what ``preview`` prints."""
     import torch
 
-    from schedkit.setup import load_setup
-
-    setup = load_setup(setup_path)
+    args = argparse.Namespace(
+        file=setup_path, steps_per_epoch=steps_per_epoch, batch_size=batch_size
+    )
     model, model_name = _model(model_spec)
-    built = setup.build(model, steps_per_epoch=steps_per_epoch)
-    total = built.total_steps
-    if total is None:
-        horizons = [getattr(s.schedule, "horizon", None) for s in built.schedulers.values()]
-        total = max((h for h in horizons if h), default=simulate)
-    groups = []
-    for i, g in enumerate(built.optimizer.param_groups):
-        groups.append(
-            {
-                "group": i,
-                "params": len(g["params"]),
-                "numel": sum(p.numel() for p in g["params"]),
-                "lr": g.get("initial_lr", g["lr"]),
-                "weight_decay": g.get("weight_decay"),
-                "tags": sorted(g.get("tags", ())),
-            }
-        )
-    schedules = {}
-    for key, s in built.schedulers.items():
-        sched = s.schedule
-        marks = sorted({0, total} | {round(total * q) for q in (0.25, 0.5, 0.75)})
-        warm = getattr(sched, "steps", None) if sched.spec().get("warmup") is not None else None
-        if warm:
-            marks = sorted(set(marks) | {warm})
-        base = s.base_values[0]
-        schedules[key] = {
-            "spec": sched.spec(),
-            "warmup_end": warm,
-            "milestones": [{"step": m, "value": base * sched(m)} for m in marks],
-        }
-    # a short real training loop on the model, checking the applied values as it goes
+    _, built = _build(args, model)
+    total = _total(built, simulate)
     n = min(simulate, total)
-    losses = []
+    losses: list[float] = []
+    norms: list[float] = []
+    clipped = 0
     mismatches = 0
     batch = getattr(model, "example_batch", None)
     for step in range(n):
@@ -258,58 +273,68 @@ def preview(
         loss.backward()  # type: ignore[no-untyped-call]
         built.step()
         losses.append(float(loss.detach()))
+        clip = built.last_clip
+        if clip is not None and clip.total_norm is not None:
+            norms.append(float(clip.total_norm))
+            clipped += int(clip.clip_coef is not None and float(clip.clip_coef.min()) < 1.0)
         for s in built.schedulers.values():
-            want = [b * s.schedule(s.steps) for b in s.base_values]
-            if s.get_last_lr() != want:
+            if s.get_last_lr() != [b * s.schedule(s.steps) for b in s.base_values]:
                 mismatches += 1
         _progress(step + 1, n, f"loss {losses[-1]:.4f}")
+    clipping = None
+    if built.clipper is not None:
+        ordered = sorted(norms)
+        clipping = {
+            "spec": built.clipper.spec(),
+            "steps": n,
+            "clipped_steps": clipped,
+            "skipped_steps": built.clipper.skipped_steps,
+            "norm_min": ordered[0] if ordered else None,
+            "norm_median": ordered[len(ordered) // 2] if ordered else None,
+            "norm_max": ordered[-1] if ordered else None,
+        }
     return {
         "setup": setup_path,
         "model": model_name,
         "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
         "total_steps": total,
-        "optimizer": setup.optimizer,
-        "groups": groups,
-        "schedules": schedules,
+        "optimizer": built.resolved["optimizer"],
+        "groups": built.groups.rows() if built.groups is not None else [],
+        "groups_table": built.groups.table() if built.groups is not None else "",
+        "schedules": _milestones(built, total),
         "simulated_steps": n,
         "loss_first": losses[0] if losses else None,
         "loss_last": losses[-1] if losses else None,
         "value_mismatches": mismatches,
-        "clipping": None,
+        "clipping": clipping,
     }
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    d = preview(args.file, args.model, args.steps_per_epoch, args.simulate)
+    d = preview(args.file, args.model, args.steps_per_epoch, args.simulate, args.batch_size)
     if args.json:
-        _print_json(d)
+        _print_json({k: v for k, v in d.items() if k != "groups_table"})
         return 0 if d["value_mismatches"] == 0 else 1
     opt = ", ".join(f"{k}={v}" for k, v in d["optimizer"].items() if k != "type")
     print(f"setup      {d['setup']}")
     print(f"model      {d['model']}: {d['trainable_params']:,} trainable parameters")
     print(f"optimizer  {d['optimizer']['type']}({opt})")
     print(f"run        {d['total_steps']} steps\n")
-    print("param groups")
-    rows = [
-        [
-            str(g["group"]),
-            str(g["params"]),
-            f"{g['numel']:,}",
-            f"{g['lr']:.6g}",
-            f"{g['weight_decay']}",
-            ", ".join(g["tags"]) or "-",
-        ]
-        for g in d["groups"]
-    ]
-    print(_table(rows, ["#", "params", "numel", "lr", "weight_decay", "tags"]))
-    print("\nschedules (values of the first group)")
+    print("param groups (base values)")
+    print("  " + d["groups_table"].replace("\n", "\n  "))
+    print("\nschedules (values of the first scheduled group)")
     for key, s in d["schedules"].items():
         spec = s["spec"]
         desc = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
         print(f"  {key}: {spec['type']} ({desc})")
         for m in s["milestones"]:
-            note = "  <- warmup end" if m["step"] == s["warmup_end"] else ""
-            note = note or ("  <- final" if m["step"] == d["total_steps"] else "")
+            note = ""
+            if m["step"] == s["warmup_end"]:
+                note = "  <- warmup end"
+            elif m["step"] == s["decay_start"]:
+                note = "  <- decay start"
+            elif m["step"] == d["total_steps"]:
+                note = "  <- final"
             print(f"    step {m['step']:>8}  {m['value']:.6g}{note}")
     verdict = "all match" if d["value_mismatches"] == 0 else "DIFFER from"
     print(
@@ -317,8 +342,106 @@ def cmd_preview(args: argparse.Namespace) -> int:
         f"loss {d['loss_first']:.4f} -> {d['loss_last']:.4f}; "
         f"applied values {verdict} the schedules"
     )
-    print("clipping   none (no [clip] table)")
+    c = d["clipping"]
+    if c is None:
+        print("clipping   none (no [clip] table)")
+    else:
+        print(
+            f"clipping   {c['spec']['type']}: pre-clip norm min {c['norm_min']:.4g}, "
+            f"median {c['norm_median']:.4g}, max {c['norm_max']:.4g}; "
+            f"clipped {c['clipped_steps']}/{c['steps']} steps, skipped {c['skipped_steps']}"
+        )
     return 0 if d["value_mismatches"] == 0 else 1
+
+
+def cmd_groups(args: argparse.Namespace) -> int:
+    model, name = _model(args.model)
+    _, built = _build(args, model)
+    groups = built.groups
+    if args.json:
+        rows = [{k: v for k, v in r.items()} for r in groups.rows()]
+        out: dict[str, Any] = {"model": name, "groups": rows}
+        if args.explain:
+            out["explain"] = groups.explain(args.explain)
+        _print_json(out)
+        return 0
+    print(groups.table())
+    if args.explain:
+        try:
+            print("\n" + groups.explain(args.explain))
+        except KeyError as e:
+            raise SchedkitError(str(e.args[0])) from None
+    return 0
+
+
+def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
+    """A terminal chart of a curve (when no plotting library is installed)."""
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    columns = [
+        values[min(len(values) - 1, round(i * (len(values) - 1) / max(width - 1, 1)))]
+        for i in range(width)
+    ]
+    rows = []
+    for r in range(height, -1, -1):
+        level = lo + span * r / height
+        line = "".join("*" if abs(v - level) <= span / (2 * height) else " " for v in columns)
+        label = f"{level:>10.4g} |" if r in (0, height // 2, height) else " " * 10 + " |"
+        rows.append(label + line)
+    rows.append(" " * 11 + "+" + "-" * width)
+    rows.append(
+        " " * 12 + "0" + " " * (width - 1 - len(str(len(values) - 1))) + str(len(values) - 1)
+    )
+    return "\n".join(rows)
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    import torch
+
+    model, _ = _model(args.model)
+    _, built = _build(args, model)
+    total = _total(built, 1000)
+    t = torch.arange(0, total + 1, dtype=torch.float64)
+    curves = {}
+    for key, s in built.schedulers.items():
+        values = (
+            s.schedule.values(t)
+            if hasattr(s.schedule, "values")
+            else torch.tensor([s.schedule(x) for x in t.tolist()])
+        )
+        curves[key] = (values * s.base_values[0]).tolist()
+    if args.output:
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            raise SchedkitError(
+                "-o needs matplotlib: pip install 'schedkit-core[plot]' (or matplotlib)"
+            ) from None
+        fig, axes = plt.subplots(
+            len(curves), 1, figsize=(8, 2.6 * len(curves)), squeeze=False, dpi=110
+        )
+        for ax, (key, values) in zip(axes[:, 0], curves.items(), strict=True):
+            ax.plot(t.tolist(), values)
+            ax.set_title(key)
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+        fig.tight_layout()
+        fig.savefig(args.output)
+        print(f"wrote {args.output}")
+        return 0
+    if args.json:
+        _print_json({"steps": total, "curves": curves})
+        return 0
+    for key, values in curves.items():
+        print(f"{key} over {total} steps (first scheduled group)")
+        print(chart(values))
+        print()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -339,15 +462,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
-    p = sub.add_parser("preview", help="build a setup on a model and simulate a short run")
-    p.add_argument("file")
-    p.add_argument("--model", help="module:factory returning the model (default: an example ViT)")
-    p.add_argument("--steps-per-epoch", type=int)
-    p.add_argument(
-        "--simulate", type=int, default=200, help="steps of real training to run (default 200)"
-    )
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(func=cmd_preview)
+    for name, helptext, func in (
+        ("preview", "build a setup on a model and simulate a short run", cmd_preview),
+        ("groups", "the param-group table of a setup for a model", cmd_groups),
+        ("plot", "the curves of every schedule of a setup", cmd_plot),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("file")
+        p.add_argument(
+            "--model", help="module:factory returning the model (default: an example ViT)"
+        )
+        p.add_argument("--steps-per-epoch", type=int)
+        p.add_argument("--batch-size", type=int, help="the effective batch size, for lr scaling")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=func)
+        if name == "preview":
+            p.add_argument(
+                "--simulate", type=int, default=200, help="steps of real training (default 200)"
+            )
+        if name == "groups":
+            p.add_argument(
+                "--explain", metavar="NAME", help="which rule set each value of a parameter"
+            )
+        if name == "plot":
+            p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -168,8 +168,8 @@ class ParamGroups(list[dict[str, Any]]):
                 "group": i,
                 "params": len(g["params"]),
                 "numel": sum(p.numel() for p in g["params"]),
-                "lr": g.get("lr"),
-                "weight_decay": g.get("weight_decay"),
+                "lr": g.get("initial_lr", g.get("lr")),
+                "weight_decay": g.get("initial_weight_decay", g.get("weight_decay")),
                 "tags": list(g.get("tags", [])),
                 "names": names.get(i, []),
             }

@@ -454,9 +454,13 @@ def _build(
         try:
             sched = warmup(sched, warm.pop("warmup", 0), **{k[7:]: v for k, v in warm.items()})
         except SpecError as e:
-            raise SpecError(
-                e.message, _join(path, "warmup" if e.path == "steps" else "warmup_" + e.path)
-            ) from None
+            own = {
+                "steps": "warmup",
+                "start": "warmup_start",
+                "kind": "warmup_kind",
+                "mode": "warmup_mode",
+            }
+            raise SpecError(e.message, _join(path, own.get(e.path, e.path))) from None
     return sched
 
 

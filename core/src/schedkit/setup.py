@@ -1,20 +1,29 @@
 """TOML-declared setups: a whole optimisation recipe in one file, validated before anything
-is built.
+is built, built with one call.
 
 .. code-block:: toml
 
     [run]
-    total = "10ep"
-    steps_per_epoch = 100
+    total = "100ep"
+    steps_per_epoch = 500
 
     [optimizer]
     type = "AdamW"
-    lr = 3e-4
+    base_lr = 1.5e-4         # lr = base_lr * batch_size / 256 (the MAE/Goyal rule)
+    lr_scaling = "linear"
     weight_decay = 0.05
+
+    [[rules]]
+    type = "layer_decay"
+    rate = 0.65
 
     [schedules.lr]
     type = "cosine"
-    warmup = "1ep"          # total defaults to run.total
+    warmup = "5ep"           # total defaults to run.total
+
+    [clip]
+    type = "norm"
+    max_norm = 1.0
 
 A file can only name registered components and ``torch.optim`` optimizers: nothing is
 imported or executed from it. Every problem is reported with its key path, all at once.
@@ -24,19 +33,23 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 import torch
 
-from schedkit.durations import check_duration
+from schedkit import _toml_out
+from schedkit.components import build as build_component
+from schedkit.durations import check_duration, to_steps
 from schedkit.errors import SchedkitError, SpecError
-from schedkit.protocols import Schedule
+from schedkit.groups import ParamGroups, build_param_groups
+from schedkit.protocols import ClipResult, Schedule
 from schedkit.registry import default_registry
-from schedkit.schedule import _fields_of, get_schedule
+from schedkit.schedule import _fields_of, get_schedule, plain
 from schedkit.scheduler import Scheduler, _parse_key
 
 if sys.version_info >= (3, 11):
@@ -44,9 +57,10 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-_TABLES = {"run": "the run's horizon", "optimizer": "the optimizer", "schedules": "schedules"}
-_RUN_KEYS = ("total", "steps_per_epoch")
-_SCHEDULE_KEYS = ("type", "tags")
+TABLES = ("run", "optimizer", "rules", "schedules", "clip")
+RUN_KEYS = ("total", "steps_per_epoch", "batch_size")
+LR_KEYS = ("lr", "base_lr", "lr_scaling", "base_batch_size")
+SCALINGS = ("linear", "sqrt")
 
 
 class SetupError(SchedkitError, ValueError):
@@ -70,50 +84,123 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
         and issubclass(c, torch.optim.Optimizer)
         and c is not torch.optim.Optimizer
     }
-    if name not in classes:
-        close = difflib.get_close_matches(name, classes, n=2, cutoff=0.5)
+    if not isinstance(name, str) or name not in classes:
+        close = difflib.get_close_matches(str(name), classes, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise SpecError(f"unknown optimizer {name!r}{hint} (torch.optim classes only)")
     return classes[name]
+
+
+def _plain_default(value: Any) -> bool:
+    if isinstance(value, (bool, int, float, str)):
+        return not (isinstance(value, float) and math.isnan(value))
+    if isinstance(value, tuple):
+        return all(_plain_default(v) for v in value)
+    return False
+
+
+def optimizer_defaults(cls: type[torch.optim.Optimizer]) -> dict[str, Any]:
+    """The optimizer's keyword defaults that are plain data (filled into resolved setups)."""
+    out = {}
+    for name, p in inspect.signature(cls.__init__).parameters.items():
+        if name in ("self", "params", "lr") or p.default is inspect.Parameter.empty:
+            continue
+        if _plain_default(p.default):
+            out[name] = list(p.default) if isinstance(p.default, tuple) else p.default
+    return out
 
 
 @attrs.frozen
 class ScheduleEntry:
     """One ``[schedules.<key>]`` table: the hyperparameter, its schedule and target tags."""
 
-    key: str
+    name: str
     schedule: Schedule
     tags: tuple[str, ...] | None = None
+    #: the hyperparameter; the table's name unless the table says ``key = ...``
+    key: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
 
 
 @attrs.frozen
 class Setup:
-    """A validated, immutable recipe; :meth:`build` makes it real for a model."""
+    """A validated, immutable recipe; :meth:`build` makes it real for a model.
+
+    ``optimizer`` holds the optimizer's type and arguments (defaults filled in), without the
+    learning rate, which is ``lr`` or ``base_lr`` scaled by the batch size at build time.
+    """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
+    lr: float | None = None
+    base_lr: float | None = None
+    lr_scaling: str | None = None
+    base_batch_size: int = 256
+    rules: tuple[Any, ...] = ()
     schedules: tuple[ScheduleEntry, ...] = ()
+    clip: Mapping[str, Any] | None = None
     total: int | str | None = None
     steps_per_epoch: int | None = None
+    batch_size: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The setup as plain data, the same shape as the TOML file."""
+        """The setup as plain data, the same shape as the TOML file, defaults filled in."""
         out: dict[str, Any] = {}
         run = {
-            k: v
-            for k, v in (("total", self.total), ("steps_per_epoch", self.steps_per_epoch))
-            if v is not None
+            "total": self.total,
+            "steps_per_epoch": self.steps_per_epoch,
+            "batch_size": self.batch_size,
         }
+        run = {k: v for k, v in run.items() if v is not None}
         if run:
             out["run"] = run
-        out["optimizer"] = dict(self.optimizer)
+        opt = {"type": self.optimizer["type"]}
+        if self.lr is not None:
+            opt["lr"] = self.lr
+        else:
+            opt.update(
+                base_lr=self.base_lr,
+                lr_scaling=self.lr_scaling,
+                base_batch_size=self.base_batch_size,
+            )
+        opt.update({k: v for k, v in self.optimizer.items() if k != "type"})
+        out["optimizer"] = opt
+        if self.rules:
+            out["rules"] = [r.spec() for r in self.rules]
         if self.schedules:
             out["schedules"] = {}
             for entry in self.schedules:
                 table = entry.schedule.spec()
+                if entry.key != entry.name:
+                    table["key"] = entry.key
                 if entry.tags is not None:
                     table["tags"] = list(entry.tags)
-                out["schedules"][entry.key] = table
-        return out
+                out["schedules"][entry.name] = table
+        if self.clip is not None:
+            out["clip"] = dict(self.clip)
+        return plain(out)  # type: ignore[no-any-return]
+
+    def to_toml(self) -> str:
+        """The fully resolved setup as TOML; it loads back to an equal setup."""
+        return _toml_out.dumps(self.to_dict())
+
+    def learning_rate(self, batch_size: int | None = None) -> float:
+        """The lr to use: ``lr``, or ``base_lr`` scaled to ``batch_size`` (linear: the MAE
+        and Goyal et al. rule ``base_lr * batch / base_batch_size``; sqrt: its square root)."""
+        if self.lr is not None:
+            return self.lr
+        batch = batch_size if batch_size is not None else self.batch_size
+        if batch is None:
+            raise SpecError(
+                "lr scaling needs the effective batch size: build(model, batch_size=...) or "
+                "[run] batch_size",
+                "optimizer.base_lr",
+            )
+        assert self.base_lr is not None
+        ratio = batch / self.base_batch_size
+        return self.base_lr * (ratio if self.lr_scaling == "linear" else math.sqrt(ratio))
 
     def build(
         self,
@@ -121,26 +208,35 @@ class Setup:
         *,
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
+        batch_size: int | None = None,
     ) -> Built:
-        """The optimizer over ``model``'s trainable parameters and one scheduler per key."""
+        """The optimizer over ``model``'s param groups, one scheduler per key, the clipper."""
+        problems: list[SpecError] = []
         spe = steps_per_epoch if steps_per_epoch is not None else self.steps_per_epoch
         total = total_steps
         if total is None and self.total is not None:
-            from schedkit.durations import to_steps
-
             try:
                 total = to_steps(self.total, steps_per_epoch=spe)
             except SpecError as e:
-                raise SetupError([e.at("run.total")]) from None
-        params = dict(self.optimizer)
-        cls = optimizer_class(params.pop("type"))
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        optimizer = cls(trainable, **params)
+                problems.append(e.at("run.total"))
+        try:
+            lr = self.learning_rate(batch_size)
+        except SpecError as e:
+            raise SetupError([e]) from None
+        args = {k: v for k, v in self.optimizer.items() if k != "type"}
+        args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+        cls = optimizer_class(self.optimizer["type"])
+        try:
+            groups = build_param_groups(
+                model, self.rules, lr=lr, weight_decay=args.pop("weight_decay", 0.0)
+            )
+        except SpecError as e:
+            raise SetupError([e.at("rules")]) from None
+        optimizer = cls(groups, lr=lr, **args)  # type: ignore[call-arg]
         schedulers: dict[str, Scheduler] = {}
-        problems = []
         for entry in self.schedules:
             try:
-                schedulers[entry.key] = Scheduler(
+                schedulers[entry.name] = Scheduler(
                     optimizer,
                     entry.schedule,
                     key=entry.key,
@@ -149,10 +245,19 @@ class Setup:
                     total_steps=total,
                 )
             except SpecError as err:
-                problems.append(err.at(f"schedules.{entry.key}"))
+                problems.append(err.at(f"schedules.{entry.name}"))
+        clipper = None
+        if self.clip is not None:
+            clipper = build_component("clipper", self.clip, {}, "clip")
         if problems:
             raise SetupError(problems)
-        return Built(optimizer, schedulers, total)
+        resolved = self.to_dict()
+        resolved["optimizer"]["lr"] = lr
+        if total is not None:
+            resolved.setdefault("run", {})["total_steps"] = total
+        for key, s in schedulers.items():
+            resolved["schedules"][key].update(s.schedule.spec())
+        return Built(optimizer, schedulers, clipper, total, resolved, groups)
 
 
 class Built:
@@ -162,34 +267,56 @@ class Built:
         self,
         optimizer: torch.optim.Optimizer,
         schedulers: Mapping[str, Scheduler],
+        clipper: Any,
         total_steps: int | None,
+        resolved: Mapping[str, Any],
+        groups: ParamGroups | None = None,
     ) -> None:
         self.optimizer = optimizer
         self.schedulers = dict(schedulers)
+        self.clipper = clipper
         self.total_steps = total_steps
+        #: the setup with everything computed at build time: lr, steps, schedules
+        self.resolved = dict(resolved)
+        self.last_clip: ClipResult | None = None
+        #: the param groups as built, with ``table()`` and ``explain(name)``
+        self.groups = groups
 
-    def step(self, *, zero_grad: bool = True) -> None:
-        """Optimizer step, then every scheduler; gradients are cleared unless told not to."""
-        self.optimizer.step()
+    def step(self, *, scaler: Any = None, zero_grad: bool = True) -> None:
+        """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
+        and clear the gradients unless told not to."""
+        if self.clipper is not None:
+            self.last_clip = self.clipper(self.optimizer, scaler=scaler)
+        if scaler is not None:
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            self.optimizer.step()
         for s in self.schedulers.values():
             s.step()
         if zero_grad:
             self.optimizer.zero_grad(set_to_none=True)
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data for the optimizer and every scheduler."""
+        """Plain data for the optimizer, every scheduler and the clipper."""
         return {
             "format": "schedkit.built",
             "version": 1,
+            "setup": self.resolved,
             "optimizer": self.optimizer.state_dict(),
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+            "clipper": None if self.clipper is None else self.clipper.state_dict(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
         """Restore what :meth:`state_dict` saved."""
+        if state.get("format") != "schedkit.built":
+            raise SpecError(f"not a schedkit setup state (format {state.get('format')!r})")
         self.optimizer.load_state_dict(state["optimizer"])
         for k, s in self.schedulers.items():
             s.load_state_dict(state["schedulers"][k])
+        if self.clipper is not None and state.get("clipper") is not None:
+            self.clipper.load_state_dict(state["clipper"])
 
 
 # -- loading and validation -----------------------------------------------------------
@@ -198,9 +325,8 @@ class Built:
 def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     if isinstance(source, Mapping):
         return dict(source), "<dict>"
-    text: str
     where = "<text>"
-    if isinstance(source, Path) or ("\n" not in source and source.endswith(".toml")):
+    if isinstance(source, Path) or ("\n" not in source and source.strip().endswith(".toml")):
         path = Path(source)
         where = str(path)
         try:
@@ -221,91 +347,198 @@ def _unknown(key: str, known: Any, path: str) -> SpecError:
     return SpecError(f"unknown key{hint} (expected one of: {', '.join(known)})", path)
 
 
-def _check_run(run: Any, problems: list[SpecError]) -> tuple[int | str | None, int | None]:
-    if not isinstance(run, Mapping):
-        problems.append(SpecError(f"expected a table, got {run!r}", "run"))
-        return None, None
-    for k in run:
-        if k not in _RUN_KEYS:
-            problems.append(_unknown(k, _RUN_KEYS, f"run.{k}"))
-    total = run.get("total")
-    if total is not None:
-        try:
-            total = check_duration(total)
-        except SpecError as e:
-            problems.append(e.at("run.total"))
-            total = None
-    spe = run.get("steps_per_epoch")
-    if spe is not None and (isinstance(spe, bool) or not isinstance(spe, int) or spe <= 0):
-        problems.append(
-            SpecError(f"expected a positive whole number, got {spe!r}", "run.steps_per_epoch")
-        )
-        spe = None
-    return total, spe
+def _positive_int(value: Any, path: str, problems: list[SpecError]) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        problems.append(SpecError(f"expected a positive whole number, got {value!r}", path))
+        return None
+    return value
 
 
-def _check_optimizer(opt: Any, problems: list[SpecError]) -> dict[str, Any]:
-    if not isinstance(opt, Mapping) or "type" not in opt:
-        problems.append(
-            SpecError("expected a table with a 'type' (e.g. type = \"AdamW\")", "optimizer")
-        )
-        return {"type": "SGD", "lr": 0.0}
-    try:
-        cls = optimizer_class(opt["type"])
-    except SpecError as e:
-        problems.append(e.at("optimizer.type"))
-        return dict(opt)
-    sig = inspect.signature(cls.__init__)
-    accepted = [n for n in sig.parameters if n not in ("self", "params")]
-    for k, v in opt.items():
-        if k == "type":
-            continue
-        if k not in accepted:
-            problems.append(_unknown(k, accepted, f"optimizer.{k}"))
-        elif isinstance(v, str) and k in ("lr", "weight_decay", "momentum", "eps"):
-            problems.append(SpecError(f"expected a number, got {v!r}", f"optimizer.{k}"))
-    return dict(opt)
+class _Loader:
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.problems: list[SpecError] = []
 
+    def table(self, name: str) -> Mapping[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, Mapping):
+            self.problems.append(SpecError(f"expected a table, got {value!r}", name))
+            return {}
+        return value
 
-def _schedule_entries(
-    tables: Any, total: int | str | None, problems: list[SpecError]
-) -> Iterator[ScheduleEntry]:
-    if not isinstance(tables, Mapping):
-        problems.append(
-            SpecError(f"expected tables such as [schedules.lr], got {tables!r}", "schedules")
-        )
-        return
-    for key, table in tables.items():
-        path = f"schedules.{key}"
-        try:
-            _parse_key(key)
-        except SpecError as e:
-            problems.append(SpecError(e.message, path))
-            continue
-        if not isinstance(table, Mapping) or "type" not in table:
-            problems.append(
-                SpecError("expected a table with a 'type' (e.g. type = \"cosine\")", path)
+    def run(self) -> tuple[int | str | None, int | None, int | None]:
+        run = self.table("run")
+        for k in run:
+            if k not in RUN_KEYS:
+                self.problems.append(_unknown(k, RUN_KEYS, f"run.{k}"))
+        total = run.get("total")
+        if total is not None:
+            try:
+                total = check_duration(total)
+            except SpecError as e:
+                self.problems.append(e.at("run.total"))
+                total = None
+        spe = _positive_int(run.get("steps_per_epoch"), "run.steps_per_epoch", self.problems)
+        batch = _positive_int(run.get("batch_size"), "run.batch_size", self.problems)
+        return total, spe, batch
+
+    def optimizer(self) -> dict[str, Any]:
+        opt = self.data.get("optimizer")
+        if not isinstance(opt, Mapping) or "type" not in opt:
+            self.problems.append(
+                SpecError("expected a table with a 'type' (e.g. type = \"AdamW\")", "optimizer")
             )
-            continue
-        params = {k: v for k, v in table.items() if k not in _SCHEDULE_KEYS}
-        tags = table.get("tags")
-        if tags is not None and (
-            not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
-        ):
-            problems.append(SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags"))
-            tags = None
+            return {"type": "SGD", "lr": 0.0}
+        out = dict(opt)
+        lr_keys = {k: out.pop(k) for k in LR_KEYS if k in out}
         try:
-            info = default_registry().get("schedule", table["type"])
-            if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
-                params["total"] = total
-            sched = get_schedule(table["type"], _path=path, **params)
+            cls = optimizer_class(out["type"])
         except SpecError as e:
-            problems.append(e if e.path.startswith(path) else e.at(path))
-            continue
+            self.problems.append(e.at("optimizer.type"))
+            return {"type": out["type"], **lr_keys}
+        sig = inspect.signature(cls.__init__).parameters
+        accepted = [n for n in sig if n not in ("self", "params", "lr")]
+        defaults = optimizer_defaults(cls)
+        for k, v in list(out.items()):
+            if k == "type":
+                continue
+            if k not in accepted:
+                self.problems.append(_unknown(k, [*accepted, *LR_KEYS], f"optimizer.{k}"))
+                del out[k]
+            elif (
+                k in defaults
+                and isinstance(defaults[k], (int, float))
+                and not isinstance(defaults[k], bool)
+            ):
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    self.problems.append(
+                        SpecError(f"expected a number, got {v!r}", f"optimizer.{k}")
+                    )
+                elif v < 0:
+                    self.problems.append(
+                        SpecError(f"expected a number >= 0, got {v!r}", f"optimizer.{k}")
+                    )
+        self._lr(lr_keys)
+        return {
+            "type": out["type"],
+            **defaults,
+            **{k: v for k, v in out.items() if k != "type"},
+            **lr_keys,
+        }
+
+    def _lr(self, keys: Mapping[str, Any]) -> None:
+        if "lr" in keys and "base_lr" in keys:
+            self.problems.append(
+                SpecError("give lr, or base_lr with lr_scaling, not both", "optimizer.base_lr")
+            )
+        if "lr" not in keys and "base_lr" not in keys:
+            self.problems.append(
+                SpecError("expected lr (or base_lr with lr_scaling)", "optimizer.lr")
+            )
+        for k in ("lr", "base_lr"):
+            v = keys.get(k)
+            if v is not None and (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or v < 0
+                or not math.isfinite(v)
+            ):
+                self.problems.append(
+                    SpecError(f"expected a learning rate >= 0, got {v!r}", f"optimizer.{k}")
+                )
+        if "base_lr" in keys and keys.get("lr_scaling") not in SCALINGS:
+            self.problems.append(
+                SpecError(
+                    f"expected one of {', '.join(map(repr, SCALINGS))}, "
+                    f"got {keys.get('lr_scaling')!r}",
+                    "optimizer.lr_scaling",
+                )
+            )
+        if "lr_scaling" in keys and "base_lr" not in keys:
+            self.problems.append(
+                SpecError(
+                    "lr_scaling scales base_lr; give base_lr instead of lr", "optimizer.lr_scaling"
+                )
+            )
+        _positive_int(keys.get("base_batch_size"), "optimizer.base_batch_size", self.problems)
+
+    def rules(self) -> tuple[Any, ...]:
+        rules = self.data.get("rules", [])
+        if not isinstance(rules, list):
+            self.problems.append(SpecError("expected [[rules]] tables", "rules"))
+            return ()
+        out = []
+        for i, spec in enumerate(rules):
+            path = f"rules[{i}]"
+            try:
+                if not isinstance(spec, Mapping) or "type" not in spec:
+                    raise SpecError("expected a table with a 'type'", path)
+                out.append(build_component("rule", spec, {}, path))
+            except SpecError as e:
+                self.problems.append(e if e.path.startswith(path) else e.at(path))
+            except SchedkitError as e:
+                self.problems.append(SpecError(str(e), f"{path}.type"))
+        return tuple(out)
+
+    def schedules(self, total: int | str | None) -> tuple[ScheduleEntry, ...]:
+        tables = self.table("schedules")
+        out = []
+        for key, table in tables.items():
+            path = f"schedules.{key}"
+            if not isinstance(table, Mapping) or "type" not in table:
+                self.problems.append(
+                    SpecError("expected a table with a 'type' (e.g. type = \"cosine\")", path)
+                )
+                continue
+            target = table.get("key", key)
+            try:
+                _parse_key(target)
+            except SpecError as e:
+                self.problems.append(
+                    SpecError(e.message, f"{path}.key" if "key" in table else path)
+                )
+                continue
+            params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
+            tags = table.get("tags")
+            if tags is not None and (
+                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+            ):
+                self.problems.append(
+                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
+                )
+                tags = None
+            try:
+                info = default_registry().get("schedule", table["type"])
+                if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
+                    params["total"] = total
+                sched = get_schedule(table["type"], _path=path, _from_data=True, **params)
+            except SpecError as e:
+                self.problems.append(e if e.path.startswith(path) else e.at(path))
+                continue
+            except SchedkitError as e:
+                self.problems.append(SpecError(str(e), f"{path}.type"))
+                continue
+            out.append(ScheduleEntry(key, sched, None if tags is None else tuple(tags), target))
+        return tuple(out)
+
+    def clip(self) -> dict[str, Any] | None:
+        spec = self.data.get("clip")
+        if spec is None:
+            return None
+        if not isinstance(spec, Mapping) or "type" not in spec:
+            self.problems.append(
+                SpecError("expected a table with a 'type' (e.g. type = \"norm\")", "clip")
+            )
+            return None
+        try:
+            return dict(build_component("clipper", spec, {}, "clip").spec())
+        except SpecError as e:
+            self.problems.append(e if e.path.startswith("clip") else e.at("clip"))
         except SchedkitError as e:
-            problems.append(SpecError(str(e), f"{path}.type"))
-            continue
-        yield ScheduleEntry(key, sched, None if tags is None else tuple(tags))
+            self.problems.append(SpecError(str(e), "clip.type"))
+        return None
 
 
 def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
@@ -314,13 +547,28 @@ def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
     Raises :class:`SetupError` listing every problem with its key path.
     """
     data, where = _read(source)
-    problems: list[SpecError] = []
+    loader = _Loader(data)
     for k in data:
-        if k not in _TABLES:
-            problems.append(_unknown(k, _TABLES, k))
-    total, spe = _check_run(data.get("run", {}), problems)
-    optimizer = _check_optimizer(data.get("optimizer"), problems)
-    entries = tuple(_schedule_entries(data.get("schedules", {}), total, problems))
-    if problems:
-        raise SetupError(problems, where)
-    return Setup(optimizer, entries, total, spe)
+        if k not in TABLES:
+            loader.problems.append(_unknown(k, TABLES, k))
+    total, spe, batch = loader.run()
+    optimizer = loader.optimizer()
+    rules = loader.rules()
+    entries = loader.schedules(total)
+    clip = loader.clip()
+    if loader.problems:
+        raise SetupError(loader.problems, where)
+    lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
+    return Setup(
+        optimizer,
+        lr=lr_keys.get("lr"),
+        base_lr=lr_keys.get("base_lr"),
+        lr_scaling=lr_keys.get("lr_scaling"),
+        base_batch_size=lr_keys.get("base_batch_size", 256),
+        rules=rules,
+        schedules=entries,
+        clip=clip,
+        total=total,
+        steps_per_epoch=spe,
+        batch_size=batch,
+    )

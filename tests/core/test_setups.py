@@ -1,0 +1,177 @@
+"""Setups: every error class with its path, round trips, the examples, lr scaling, state."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+
+from schedkit.setup import SetupError, load_setup
+from schedkit.testing import assert_plain, roundtrip
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.toml"))
+
+
+def tiny():
+    from schedkit._example import tiny_vit
+
+    return tiny_vit()
+
+
+def problems(text: str) -> dict[str, str]:
+    with pytest.raises(SetupError) as e:
+        load_setup(text)
+    return {p.path: p.message for p in e.value.problems}
+
+
+BASE = '[optimizer]\ntype = "AdamW"\nlr = 1e-3\n'
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_examples_build_step_save_and_round_trip(path):
+    setup = load_setup(path)
+    again = load_setup(setup.to_toml())
+    assert again == setup
+    assert again.to_toml() == setup.to_toml()
+    model = tiny()
+    built = setup.build(model)
+    for step in range(3):
+        x, y = model.example_batch(seed=step)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        built.step()
+    state = built.state_dict()
+    assert state["format"] == "schedkit.built"
+    assert_plain(state["setup"])
+    loaded = roundtrip(state)
+    other = setup.build(tiny())
+    other.load_state_dict(loaded)
+    for a, b in zip(built.schedulers.values(), other.schedulers.values(), strict=True):
+        assert a.get_last_lr() == b.get_last_lr()
+        assert a.steps == b.steps == 3
+
+
+def test_the_examples_cite_their_recipe():
+    for path in EXAMPLES:
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("#"), path.name
+
+
+def test_unknown_tables_keys_and_types_with_suggestions():
+    found = problems(
+        BASE
+        + '[run]\ntotl = 3\n[schedule.lr]\ntype = "cosine"\n[schedules.lr]\ntype = "cosin"\ntotal = 10\n'
+        '[[rules]]\ntype = "layer_decy"\n[clip]\ntype = "norm"\nmax_nrm = 1.0\n'
+    )
+    assert found["run.totl"].startswith("unknown key; did you mean 'total'?")
+    assert found["schedule"].startswith("unknown key; did you mean 'schedules'?")
+    assert found["schedules.lr.type"] == "unknown schedule 'cosin'; did you mean 'cosine'?"
+    assert found["rules[0].type"].startswith(
+        "unknown rule 'layer_decy'; did you mean 'layer_decay'?"
+    )
+    assert found["clip.max_nrm"].startswith(
+        "'norm' has no parameter 'max_nrm'; did you mean 'max_norm'?"
+    )
+    assert len(found) == 5  # every problem, not just the first
+
+
+def test_wrong_types_and_ranges():
+    found = problems(
+        '[optimizer]\ntype = "SGD"\nlr = -1.0\nmomentum = "high"\n'
+        '[schedules.lr]\ntype = "cosine"\ntotal = 100\nend = -0.5\n'
+        '[[rules]]\ntype = "layer_decay"\nrate = 2.0\n'
+        "[run]\nsteps_per_epoch = 0\n"
+    )
+    assert found == {
+        "optimizer.momentum": "expected a number, got 'high'",
+        "optimizer.lr": "expected a learning rate >= 0, got -1.0",
+        "schedules.lr.end": "expected a finite number >= 0, got -0.5",
+        "rules[0].rate": "expected a finite number > 0 and <= 1, got 2.0",
+        "run.steps_per_epoch": "expected a positive whole number, got 0",
+    }
+
+
+def test_problems_found_only_at_build_have_paths_too():
+    # durations in epochs with no steps_per_epoch anywhere
+    setup = load_setup(BASE + '[run]\ntotal = "10ep"\n[schedules.lr]\ntype = "cosine"\n')
+    with pytest.raises(SetupError) as e:
+        setup.build(tiny())
+    paths = [p.path for p in e.value.problems]
+    assert "run.total" in paths
+    assert "schedules.lr.total" in paths
+    # warmup longer than the run: found at load when the durations are steps, else at build
+    found = problems(BASE + '[run]\ntotal = 100\n[schedules.lr]\ntype = "cosine"\nwarmup = 150\n')
+    assert found == {"schedules.lr.total": "expected more than the warmup (150 steps), got 100"}
+    setup = load_setup(
+        BASE + '[run]\ntotal = "2ep"\n[schedules.lr]\ntype = "cosine"\nwarmup = "3ep"\n'
+    )
+    with pytest.raises(
+        SetupError, match="schedules.lr.total: expected more than the warmup \\(30 steps\\), got 20"
+    ):
+        setup.build(tiny(), steps_per_epoch=10)
+    # tags that match no group
+    setup = load_setup(BASE + '[schedules.lr]\ntype = "constant"\ntags = ["neck"]\n')
+    with pytest.raises(
+        SetupError, match="schedules.lr.tags: tags \\['neck'\\] match no param group"
+    ):
+        setup.build(tiny())
+
+
+def test_nothing_can_be_imported_or_executed_from_a_file():
+    found = problems(BASE + '[schedules.lr]\ntype = "lambda"\nfn = "os.system"\n')
+    assert found["schedules.lr.type"].startswith(
+        "'lambda' holds a Python callable and cannot be declared"
+    )
+    found = problems('[optimizer]\ntype = "torch.optim.AdamW"\nlr = 1.0\n')
+    assert found["optimizer.type"].startswith("unknown optimizer 'torch.optim.AdamW'")
+
+
+def test_toml_syntax_error_reports_line_and_column():
+    with pytest.raises(SetupError, match=r"TOML syntax error: .*\(at line 4, column 5\)"):
+        load_setup(BASE + "[run\n")
+
+
+def test_lr_scaling_rules_are_recorded():
+    text = '[optimizer]\ntype = "AdamW"\nbase_lr = 1.5e-4\nlr_scaling = "linear"\n[run]\nbatch_size = 4096\n'
+    setup = load_setup(text)
+    built = setup.build(tiny())
+    assert built.optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-4 * 16)
+    assert built.resolved["optimizer"]["lr"] == pytest.approx(2.4e-3)
+    assert built.resolved["optimizer"]["base_lr"] == 1.5e-4
+    sqrt = load_setup(text.replace('"linear"', '"sqrt"')).build(tiny(), batch_size=1024)
+    assert sqrt.optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-4 * math.sqrt(4))
+    no_batch = load_setup(text.replace("[run]\nbatch_size = 4096\n", ""))
+    with pytest.raises(
+        SetupError, match="optimizer.base_lr: lr scaling needs the effective batch size"
+    ):
+        no_batch.build(tiny())
+    found = problems(
+        '[optimizer]\ntype = "AdamW"\nlr = 1e-3\nbase_lr = 1e-4\nlr_scaling = "cubic"\n'
+    )
+    assert found["optimizer.base_lr"] == "give lr, or base_lr with lr_scaling, not both"
+    assert found["optimizer.lr_scaling"] == "expected one of 'linear', 'sqrt', got 'cubic'"
+
+
+def test_to_toml_fills_in_defaults():
+    text = load_setup(BASE + '[schedules.lr]\ntype = "cosine"\ntotal = 10\n').to_toml()
+    assert "eps = 1e-08" in text  # the optimizer's default
+    assert "k_decay = 1.0" in text  # the schedule's default
+    assert "warmup" not in text
+
+
+def test_built_step_clips_and_schedules():
+    setup = load_setup(
+        BASE
+        + '[run]\ntotal = 10\n[schedules.lr]\ntype = "linear"\n[clip]\ntype = "norm"\nmax_norm = 0.01\n'
+    )
+    model = tiny()
+    built = setup.build(model)
+    x, y = model.example_batch()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    built.step(zero_grad=False)
+    assert built.last_clip is not None
+    total = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
+    assert total.item() == pytest.approx(0.01, rel=1e-4)
+    assert built.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.9)
