@@ -1,0 +1,1 @@
+"""An example schedkit plugin distribution."""
