@@ -106,9 +106,15 @@ class LayerDecay(schedkit.BaseRule):
         if lazy is not None:
             depth_of, num = lazy
             effects_by_depth: dict[int, RuleEffect] = {}
+            by_module: dict[int, int] = {}  # a module's parameters share its depth
 
             def decide_lazy(info: ParamInfo) -> RuleEffect:
-                depth = depth_of(info.name)
+                if info.module_name:
+                    depth = by_module.get(id(info.module), -1)
+                    if depth < 0:
+                        depth = by_module[id(info.module)] = depth_of(info.name)
+                else:  # parameters of the root module (cls_token, pos_embed): by their own name
+                    depth = depth_of(info.name)
                 effect = effects_by_depth.get(depth)
                 if effect is None:
                     scale = max(self.rate ** (num - depth - 1), self.min_scale)
