@@ -120,6 +120,10 @@ def _writer(
     return write
 
 
+def _noop(*args: Any, **kwargs: Any) -> None:
+    """``step()`` of a scheduler that follows its optimizer."""
+
+
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
@@ -130,6 +134,8 @@ class Scheduler(LRScheduler):
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
     :param total_steps: the run's total, for durations given as shares (``"10%"``); by
         default the schedule's own total.
+    :param follow_optimizer: advance from the optimizer's step post-hook (skip-aware: a
+        step ``GradScaler`` skips does not advance the schedule); ``step()`` then does nothing.
 
     Each group's base value is recorded once, as ``initial_<key>`` in the group (torch's
     ``initial_lr`` for the learning rate), so a scheduler built after a resume scales the
@@ -147,6 +153,7 @@ class Scheduler(LRScheduler):
         tags: Iterable[str] | None = None,
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
+        follow_optimizer: bool = False,
         **params: Any,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -182,6 +189,26 @@ class Scheduler(LRScheduler):
         self._write(self.schedule(0))
         for value, write in self._companions:
             write(value(0))
+        self.follow_optimizer = follow_optimizer
+        if follow_optimizer:
+            self._follow()
+
+    def _follow(self) -> None:
+        """Advance from the optimizer's step post-hook instead of from ``step()``.
+
+        A step the optimizer does not take (``GradScaler`` skipping one with inf/NaN
+        gradients) then does not advance the schedule, and ``step()`` calls from trainers
+        (Lightning, Accelerate, a loop) do nothing, so nothing steps twice.
+        """
+        if self._stateful:
+            raise SpecError(
+                "a metric-driven schedule advances from step(metric); "
+                "it cannot follow the optimizer",
+                "follow_optimizer",
+            )
+        advance = Scheduler.step.__get__(self)
+        self.step = _noop  # type: ignore[method-assign]
+        self._follow_handle = self.optimizer.register_step_post_hook(lambda opt, a, k: advance())
 
     # -- binding to the optimizer's groups ------------------------------------------
 
@@ -377,6 +404,7 @@ def get_scheduler(
     tags: Iterable[str] | None = None,
     steps_per_epoch: int | None = None,
     total_steps: int | None = None,
+    follow_optimizer: bool = False,
     **params: Any,
 ) -> Scheduler:
     """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
@@ -403,7 +431,7 @@ def get_scheduler(
             scheduler_specific_kwargs,
             params,
         )
-        return Scheduler(optimizer, schedule, key=key, tags=tags)
+        return Scheduler(optimizer, schedule, key=key, tags=tags, follow_optimizer=follow_optimizer)
     return Scheduler(
         optimizer,
         name_or_schedule,
@@ -411,6 +439,7 @@ def get_scheduler(
         tags=tags,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
+        follow_optimizer=follow_optimizer,
         **params,
     )
 

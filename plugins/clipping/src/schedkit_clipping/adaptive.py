@@ -43,6 +43,16 @@ class Adaptive(schedkit.BaseClipper):
     factor: float = schedkit.factor(1.0, gt=0.0)
     norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
+    def __attrs_post_init__(self) -> None:
+        # the whole state exists from the start, so checkpoint loaders that fill a fresh
+        # object's state in place (torch.distributed.checkpoint) find every entry
+        extra = self._state.extra
+        extra["count"] = 0
+        if self.mode == "ema":
+            extra["ema"] = torch.tensor(0.0, dtype=torch.float64)
+        else:
+            extra["history"] = torch.zeros(self.window, dtype=torch.float64)
+
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
         total = materialise(total_norm(grads, self.norm_type))
@@ -57,20 +67,13 @@ class Adaptive(schedkit.BaseClipper):
 
     def _observe(self, norm: torch.Tensor) -> torch.Tensor:
         extra = self._state.extra
-        if self.mode == "ema":
-            ema = extra.get("ema")
-            ema = (
-                norm.clone()
-                if ema is None
-                else ema.to(norm.device) * self.ema_decay + norm * (1 - self.ema_decay)
-            )
-            extra["ema"] = ema
-            return ema
-        history = extra.get("history")
-        if history is None:
-            history = torch.zeros(self.window, dtype=torch.float64, device=norm.device)
-        history = history.to(norm.device)
         count = int(extra.get("count", 0))
+        if self.mode == "ema":
+            ema = extra["ema"].to(norm.device)
+            ema = norm.clone() if count == 0 else ema * self.ema_decay + norm * (1 - self.ema_decay)
+            extra["ema"], extra["count"] = ema, count + 1
+            return ema
+        history = extra["history"].to(norm.device)
         history[count % self.window] = norm
         count += 1
         extra["history"], extra["count"] = history, count
