@@ -44,14 +44,17 @@ def test_follow_optimizer_refuses_metric_driven_schedules():
         schedkit.get_scheduler("plateau", opt, follow_optimizer=True)
 
 
-def _compiles(lr: float | torch.Tensor) -> int:
+def _compiles(
+    lr: float | torch.Tensor, betas: tuple = (0.9, 0.999), schedule: str = "cosine"
+) -> int:
     import torch._dynamo
 
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     p = nn.Parameter(torch.randn(16))
-    opt = torch.optim.Adam([p], lr=lr, betas=(0.9, 0.999), foreach=False)
-    sched = schedkit.get_scheduler("cosine", opt, total=20, warmup=5)
+    opt = torch.optim.Adam([p], lr=lr, betas=betas, foreach=False)
+    params = {"total": 20, "warmup": 5} if schedule == "cosine" else {"total": 12}
+    sched = schedkit.get_scheduler(schedule, opt, **params)
 
     @torch.compile(backend="eager")
     def step() -> None:
@@ -70,6 +73,13 @@ def test_a_tensor_lr_is_not_recompiled_as_the_schedule_changes_it():
     with_float = _compiles(1e-3)
     assert with_tensor == 1  # the value changes in place: one graph for every step
     assert with_float > with_tensor  # a Python float is a constant: a new graph per value
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_one_cycle_momentum_on_tensor_betas_is_not_recompiled():
+    betas = (torch.tensor(0.9), torch.tensor(0.999))
+    assert _compiles(torch.tensor(1e-3), betas=betas, schedule="one_cycle") == 1
+    assert _compiles(torch.tensor(1e-3), schedule="one_cycle") > 1  # float betas: recompiles
 
 
 def _dcp(rank: int, world: int, out: Path) -> None:
