@@ -230,24 +230,26 @@ def build_param_groups(
     # Parameters the rules decided alike share a group: the settings are computed once per
     # distinct decision (rules hand out shared effect objects), not once per parameter.
     by_decision: dict[tuple[int, ...], int] = {}
+    decided: dict[tuple[int, ...], Decision] = {}
     by_settings: dict[tuple[Any, ...], int] = {}
     groups: list[dict[str, Any]] = []
     decisions: dict[str, Decision] = {}
     where: dict[str, int] = {}
     unplaced: list[str] = []
+    labels = [label for label, _ in bound]
+    decides = [decide for _, decide in bound]
     for info in infos:
-        decision: list[tuple[str, RuleEffect]] = []  # the effects that applied, in order
         try:
-            for label, decide in bound:
-                effect = decide(info)
-                if effect is not None:
-                    decision.append((label, effect))
+            effects = [decide(info) for decide in decides]
         except UnplacedParameter as e:
             unplaced.append(f"{info.name}: {e.message}")
             continue
-        ids = tuple([id(e) for _, e in decision])
+        ids = tuple(map(id, effects))  # rules hand out shared effects: decided alike, same ids
         index = by_decision.get(ids)
         if index is None:
+            decision = [
+                (label, e) for label, e in zip(labels, effects, strict=True) if e is not None
+            ]
             settings, tags = _settings(base, decision, info.name)
             same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
             index = by_settings.get(same)
@@ -258,8 +260,9 @@ def build_param_groups(
                 index = by_settings[same] = len(groups)
                 groups.append(group)
             by_decision[ids] = index
+            decided[ids] = decision
         groups[index]["params"].append(info.param)
-        decisions[info.name] = decision
+        decisions[info.name] = decided[ids]
         where[info.name] = index
     if unplaced:
         raise UnplacedParameter(

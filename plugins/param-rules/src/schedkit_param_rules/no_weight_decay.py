@@ -32,11 +32,18 @@ def _check_strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise schedkit.SpecError(f"expected a list of patterns, got {value!r}", attribute.name)
 
 
-def _is_norm(module: torch.nn.Module, module_name: str, name_patterns: tuple[str, ...]) -> bool:
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One compiled regex for several fnmatch patterns (None for none)."""
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+
+
+def _is_norm(module: torch.nn.Module, module_name: str, names: re.Pattern[str] | None) -> bool:
     if isinstance(module, NORM_TYPES) or type(module).__name__.endswith("Norm"):
         return True
-    last = module_name.rsplit(".", 1)[-1].lower()
-    return any(fnmatch.fnmatchcase(last, p) for p in name_patterns)
+    last = module_name.rpartition(".")[2].lower()
+    return names is not None and names.match(last) is not None
 
 
 def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
@@ -81,9 +88,8 @@ class NoWeightDecay(schedkit.BaseRule):
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
-        named = (
-            re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in listed)) if listed else None
-        )
+        named = _globs(tuple(listed))
+        norm_names = _globs(self.norm_names)
         norm_modules: dict[int, bool] = {}
         tags = frozenset([self.tag]) if self.tag else frozenset()
         effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
@@ -92,7 +98,7 @@ class NoWeightDecay(schedkit.BaseRule):
             found = norm_modules.get(id(info.module))
             if found is None:
                 found = norm_modules[id(info.module)] = _is_norm(
-                    info.module, info.module_name, self.norm_names
+                    info.module, info.module_name, norm_names
                 )
             return found
 
