@@ -315,7 +315,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.json:
         _print_json({k: v for k, v in d.items() if k != "groups_table"})
         return 0 if d["value_mismatches"] == 0 else 1
-    opt = ", ".join(f"{k}={v}" for k, v in d["optimizer"].items() if k != "type")
+    shown = {k: v for k, v in d["optimizer"].items() if k != "type" and v is not False}
+    opt = ", ".join(f"{k}={v}" for k, v in shown.items())
     print(f"setup      {d['setup']}")
     print(f"model      {d['model']}: {d['trainable_params']:,} trainable parameters")
     print(f"optimizer  {d['optimizer']['type']}({opt})")

@@ -245,6 +245,14 @@ class BaseClipper:
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         raise NotImplementedError
 
+    def global_norm(self, target: Target, norm_type: float, process_group: Any) -> torch.Tensor:
+        """The norm of all of ``target``'s gradients as one vector, the full value under
+        FSDP2, combined over ``process_group`` when given (pipeline stages)."""
+        total = materialise(total_norm(target.grads, norm_type))
+        if process_group is not None:
+            total = reduce_norm(total, norm_type, process_group)
+        return total
+
     def finite(self, target: Target, total: torch.Tensor | None) -> bool:
         """Apply the non-finite policy before anything is clipped: True to go on.
 

@@ -192,6 +192,20 @@ def check_in_process_schedule(sched: Schedule) -> None:
     raise AssertionError("a scheduler holding an in-process schedule must refuse state_dict()")
 
 
+def _check_spec(kind: str, built: Any, rebuild: Any) -> str:
+    """A docstring; a plain spec that rebuilds an equal, equally hashed component and
+    survives ``torch.save``/``torch.load(weights_only=True)``. Returns the name."""
+    spec = built.spec()
+    name = str(spec.get("type"))
+    assert_plain(spec, "spec")
+    assert inspect.getdoc(type(built)), f"{name}: the {kind} class has no docstring"
+    rebuilt = rebuild(spec)
+    assert rebuilt == built, f"{name}: spec does not rebuild an equal {kind}:\n{spec}\n{rebuilt!r}"
+    assert hash(rebuilt) == hash(built), f"{name}: equal {kind}s hash differently"
+    assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
+    return name
+
+
 def check_rule(rule: Any, model: torch.nn.Module | None = None) -> None:
     """Conformance of a param-group rule: a docstring; a plain spec that rebuilds an equal
     rule; binding to a model and deciding for each of its parameters; groups that cover every
@@ -201,14 +215,7 @@ def check_rule(rule: Any, model: torch.nn.Module | None = None) -> None:
     from schedkit.groups import build_param_groups, trainable_parameters
 
     built = get_rule(rule) if isinstance(rule, Mapping) else rule
-    spec = built.spec()
-    name = spec.get("type")
-    assert_plain(spec, "spec")
-    assert inspect.getdoc(type(built)), f"{name}: the rule class has no docstring"
-    rebuilt = get_rule(spec)
-    assert rebuilt == built, f"{name}: spec does not rebuild an equal rule:\n{spec}\n{rebuilt!r}"
-    assert hash(rebuilt) == hash(built), f"{name}: equal rules hash differently"
-    assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
+    name = _check_spec("rule", built, get_rule)
     model = model if model is not None else tiny_vit()
     groups = build_param_groups(model, [built], lr=1.0, weight_decay=0.1)
     placed = [id(p) for g in groups for p in g["params"]]
@@ -228,13 +235,8 @@ def check_clipper(clipper: Any) -> None:
     from schedkit.components import get_clipper
 
     built = get_clipper(clipper) if isinstance(clipper, Mapping) else clipper
+    name = _check_spec("clipper", built, get_clipper)
     spec = built.spec()
-    name = spec.get("type")
-    assert_plain(spec, "spec")
-    assert inspect.getdoc(type(built)), f"{name}: the clipper class has no docstring"
-    rebuilt = get_clipper(spec)
-    assert rebuilt == built, f"{name}: spec does not rebuild an equal clipper:\n{spec}\n{rebuilt!r}"
-    assert hash(rebuilt) == hash(built), f"{name}: equal clippers hash differently"
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
     for _ in range(3):

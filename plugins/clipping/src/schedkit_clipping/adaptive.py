@@ -12,11 +12,8 @@ from schedkit import ClipResult, StateError
 from schedkit.clipping import (
     Target,
     check_norm_type,
-    materialise,
     norm_type,
-    reduce_norm,
     scale_,
-    total_norm,
 )
 from schedkit.validators import steps
 
@@ -55,9 +52,7 @@ class Adaptive(schedkit.BaseClipper):
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
-        total = materialise(total_norm(grads, self.norm_type))
-        if process_group is not None:
-            total = reduce_norm(total, self.norm_type, process_group)
+        total = self.global_norm(target, self.norm_type, process_group)
         if not self.finite(target, total):
             return ClipResult(total_norm=total, skipped=True)
         threshold = self._observe(total.detach().to(torch.float64)) * (self.factor * factor)

@@ -12,11 +12,8 @@ from schedkit import ClipResult
 from schedkit.clipping import (
     Target,
     check_norm_type,
-    materialise,
     norm_type,
-    reduce_norm,
     scale_,
-    total_norm,
 )
 
 
@@ -40,9 +37,7 @@ class Norm(schedkit.BaseClipper):
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
-        total = materialise(total_norm(grads, self.norm_type))
-        if process_group is not None:
-            total = reduce_norm(total, self.norm_type, process_group)
+        total = self.global_norm(target, self.norm_type, process_group)
         if not self.finite(target, total):
             return ClipResult(total_norm=total, skipped=True)
         coef = torch.clamp((self.max_norm * factor) / (total + 1e-6), max=1.0)

@@ -101,11 +101,24 @@ class LayerDecay(schedkit.BaseRule):
             return None
         return layouts.lazy_depth(layout, names)
 
+    def _effects(self, num: int) -> Callable[[int], RuleEffect]:
+        """The effect for a depth, made once per depth and shared (the builder merges by it)."""
+        cache: dict[int, RuleEffect] = {}
+
+        def effect(depth: int) -> RuleEffect:
+            found = cache.get(depth)
+            if found is None:
+                scale = max(self.rate ** (num - depth - 1), self.min_scale)
+                found = cache[depth] = RuleEffect(multipliers={"lr": scale})
+            return found
+
+        return effect
+
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         lazy = self._lazy(model)
         if lazy is not None:
             depth_of, num = lazy
-            effects_by_depth: dict[int, RuleEffect] = {}
+            effect_at = self._effects(num)
             by_module: dict[int, int] = {}  # a module's parameters share its depth
 
             def decide_lazy(info: ParamInfo) -> RuleEffect:
@@ -115,28 +128,19 @@ class LayerDecay(schedkit.BaseRule):
                         depth = by_module[id(info.module)] = depth_of(info.name)
                 else:  # parameters of the root module (cls_token, pos_embed): by their own name
                     depth = depth_of(info.name)
-                effect = effects_by_depth.get(depth)
-                if effect is None:
-                    scale = max(self.rate ** (num - depth - 1), self.min_scale)
-                    effect = effects_by_depth[depth] = RuleEffect(multipliers={"lr": scale})
-                return effect
+                return effect_at(depth)
 
             return decide_lazy
         found, num, unplaced = self.depths(model)
         missing = set(unplaced)
-        effects: dict[int, RuleEffect] = {}
+        effect_of_depth = self._effects(num)
 
         def decide(info: ParamInfo) -> RuleEffect:
             if info.name in missing or info.name not in found:
                 raise UnplacedParameter(
                     "layer_decay: no pattern gives its depth (set rest = 'top' or 'bottom')"
                 )
-            depth = found[info.name]
-            effect = effects.get(depth)
-            if effect is None:
-                scale = max(self.rate ** (num - depth - 1), self.min_scale)
-                effect = effects[depth] = RuleEffect(multipliers={"lr": scale})
-            return effect
+            return effect_of_depth(found[info.name])
 
         return decide
 
