@@ -104,9 +104,9 @@ def test_found_through_a_toml_file(venv, tmp_path):
     out = python(
         venv,
         f"""
-        import json, torch, schedkit.setup
+        import json, torch, schedkit
         model = torch.nn.Sequential(torch.nn.Embedding(10, 4), torch.nn.Linear(4, 2))
-        built = schedkit.setup.load_setup({str(setup)!r}).build(model)
+        built = schedkit.load_setup({str(setup)!r}).build(model)
         model(torch.tensor([1, 2])).sum().backward()
         built.step()
         print(json.dumps([[g["lr"], g.get("tags", [])] for g in built.optimizer.param_groups]))

@@ -67,6 +67,7 @@ from schedkit.schedule import (
     schedules,
 )
 from schedkit.scheduler import Scheduler, get_scheduler
+from schedkit.setup import Built, Setup, SetupError, load_setup
 
 __version__ = "0.1.0"
 
@@ -74,6 +75,7 @@ __all__ = [
     "BaseClipper",
     "BaseRule",
     "BaseSchedule",
+    "Built",
     "Chain",
     "ClipResult",
     "Clipper",
@@ -92,6 +94,8 @@ __all__ = [
     "Schedule",
     "Scheduler",
     "Sequence",
+    "Setup",
+    "SetupError",
     "SpecError",
     "StateError",
     "Stateful",
@@ -114,6 +118,7 @@ __all__ = [
     "get_schedule",
     "get_scheduler",
     "hookimpl",
+    "load_setup",
     "parameter_names",
     "plugin_errors",
     "register",
