@@ -129,12 +129,14 @@ class ParamGroups(list[dict[str, Any]]):
         self,
         groups: list[dict[str, Any]],
         base: Mapping[str, Any],
-        decisions: Mapping[str, Decision],
+        decided: Mapping[tuple[int, ...], Decision],
+        decision_of: Mapping[str, tuple[int, ...]],
         where: Mapping[str, int],
     ) -> None:
         super().__init__(groups)
         self._base = dict(base)
-        self._decisions = dict(decisions)
+        self._decided = decided
+        self._decision_of = decision_of
         self._where = dict(where)
 
     def group_of(self, name: str) -> int:
@@ -147,7 +149,7 @@ class ParamGroups(list[dict[str, Any]]):
         """Which rule set each value of a parameter, in order."""
         group = self[self.group_of(name)]
         steps: dict[str, list[str]] = {k: ["default"] for k in self._base}
-        for label, effect in self._decisions[name]:
+        for label, effect in self._decided[self._decision_of[name]]:
             for key, value in effect.values.items():
                 steps[key] = [f"{label} set {value!r}"]
             for key, mult in effect.multipliers.items():
@@ -233,17 +235,30 @@ def build_param_groups(
     decided: dict[tuple[int, ...], Decision] = {}
     by_settings: dict[tuple[Any, ...], int] = {}
     groups: list[dict[str, Any]] = []
-    decisions: dict[str, Decision] = {}
-    where: dict[str, int] = {}
     unplaced: list[str] = []
     labels = [label for label, _ in bound]
-    decides = [decide for _, decide in bound]
-    for info in infos:
+    # one column of decisions per rule: a tight loop per rule rather than per parameter
+    columns = []
+    for decide in (decide for _, decide in bound):
         try:
-            effects = [decide(info) for decide in decides]
-        except UnplacedParameter as e:
-            unplaced.append(f"{info.name}: {e.message}")
-            continue
+            columns.append([decide(info) for info in infos])
+        except UnplacedParameter:
+            column: list[RuleEffect | None] = []
+            for info in infos:
+                try:
+                    column.append(decide(info))
+                except UnplacedParameter as e:
+                    unplaced.append(f"{info.name}: {e.message}")
+                    column.append(None)
+            columns.append(column)
+    if unplaced:
+        raise UnplacedParameter(
+            f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
+        )
+    rows = zip(*columns, strict=True) if columns else ((),) * len(infos)
+    indexes: list[int] = []
+    id_rows: list[tuple[int, ...]] = []
+    for info, effects in zip(infos, rows, strict=True):
         ids = tuple(map(id, effects))  # rules hand out shared effects: decided alike, same ids
         index = by_decision.get(ids)
         if index is None:
@@ -262,12 +277,11 @@ def build_param_groups(
             by_decision[ids] = index
             decided[ids] = decision
         groups[index]["params"].append(info.param)
-        decisions[info.name] = decided[ids]
-        where[info.name] = index
-    if unplaced:
-        raise UnplacedParameter(
-            f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
-        )
+        indexes.append(index)
+        id_rows.append(ids)
+    trainable = [i.name for i in infos]
+    where = dict(zip(trainable, indexes, strict=True))
+    decision_of = dict(zip(trainable, id_rows, strict=True))
     if not groups:
         raise SpecError("the model has no trainable parameters")
-    return ParamGroups(groups, base, decisions, where)
+    return ParamGroups(groups, base, decided, decision_of, where)

@@ -38,11 +38,20 @@ AUTO_ORDER = ("stages", "resnet", "hf", "vit")
 Depths = tuple[dict[str, int], int]
 
 
+#: Substrings one of which a layout's names must contain (cheap checks before the regex).
+_HINTS = {
+    "stages": ("stages.", ".blocks.", "layers."),
+    "resnet": ("layer1.", "layer2.", "layer3.", "layer4."),
+    "hf": ("encoder.layer", "decoder.layer", "model.layers.", "transformer.h."),
+    "vit": ("blocks.", "layers."),
+}
+
+
 def detect(names: Sequence[str]) -> str | None:
     """The first layout whose block pattern appears among ``names``."""
     text = "\n".join(names)
     for layout in AUTO_ORDER:
-        if _MULTILINE[layout].search(text):
+        if any(h in text for h in _HINTS[layout]) and _MULTILINE[layout].search(text):
             return layout
     return None
 
