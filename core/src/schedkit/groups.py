@@ -54,15 +54,17 @@ def _walk(model: torch.nn.Module) -> tuple[list[ParamInfo], list[str]]:
     seen: set[int] = set()
     infos: list[ParamInfo] = []
     names: list[str] = []
+    make = tuple.__new__  # the named tuple without its Python-level __new__: one per parameter
     for owner, module in model.named_modules():
         prefix = f"{owner}." if owner else ""
         for local, param in module._parameters.items():
             if param is None or id(param) in seen:
                 continue
             seen.add(id(param))
-            names.append(prefix + local)
+            name = prefix + local
+            names.append(name)
             if param.requires_grad:
-                infos.append(ParamInfo(prefix + local, param, module, owner))
+                infos.append(make(ParamInfo, (name, param, module, owner)))
     return infos, names
 
 

@@ -65,7 +65,7 @@ def lazy_depth(layout: str, names: Sequence[str]) -> tuple[Callable[[str], int],
     """For a single-index layout: a depth function and ``num_layers``, the block indices
     found with one search over all names (so frozen blocks still count)."""
     text = "\n".join(names)
-    blocks = sorted({int(m.group(1)) for m in _MULTILINE[layout].finditer(text)})
+    blocks = sorted({int(i) for i in set(_MULTILINE[layout].findall(text))})
     rank = {b: i + 1 for i, b in enumerate(blocks)}
     top = len(blocks) + 1
     block = _BLOCK[layout]
