@@ -19,7 +19,7 @@ import attrs
 
 from schedkit.errors import SchedkitError, UnknownNameError
 from schedkit.registry import KINDS, default_registry
-from schedkit.schedule import WARMUP_KEYS, _fields_of, plain
+from schedkit.schedule import _fields_of, plain
 
 
 def _print_json(data: Any) -> None:
@@ -118,7 +118,6 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
             {"name": "warmup_kind", "type": "str", "required": False, "default": "linear"},
             {"name": "warmup_mode", "type": "str", "required": False, "default": "shift"},
         ]
-    assert len(WARMUP_KEYS) == 4
     return {
         "name": info.name,
         "kind": info.kind,
@@ -219,6 +218,17 @@ def _total(built: Any, fallback: int) -> int:
     return max((h for h in horizons if h), default=fallback)
 
 
+def _decay_start(sched: Any, after: int, total: int) -> int | None:
+    """The step the curve starts falling after a flat stretch that follows ``after`` (the
+    warmup end): found from the values, so it holds for any family."""
+    import torch
+
+    v = sched.values(torch.arange(0, total + 1, dtype=torch.float64))
+    drops = (v[1:] < v[:-1]).nonzero()
+    first = int(drops[0]) if len(drops) else None
+    return first if first is not None and first > after else None
+
+
 def _milestones(built: Any, total: int) -> dict[str, Any]:
     out = {}
     for key, s in built.schedulers.items():
@@ -228,9 +238,8 @@ def _milestones(built: Any, total: int) -> dict[str, Any]:
         marks = {0, total} | {round(total * q) for q in (0.25, 0.5, 0.75)}
         if warm:
             marks.add(warm)
-        decay_start = None
-        if spec.get("type") == "wsd":
-            decay_start = spec["total"] - spec["decay"]
+        decay_start = _decay_start(sched, warm or 0, total)
+        if decay_start is not None:
             marks.add(decay_start)
         base = s.base_values[0]
         out[key] = {

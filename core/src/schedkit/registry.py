@@ -20,7 +20,7 @@ import importlib.metadata
 import os
 import re
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -357,8 +357,3 @@ def plugin_errors() -> list[PluginImportError]:
     reg = default_registry()
     reg.load_all()
     return reg.errors()
-
-
-def names(kind: Kind) -> Sequence[str]:
-    """The registered names (not aliases) of one kind."""
-    return [c.name for c in registered(kind)]

@@ -285,7 +285,6 @@ def _resolve(
     spe: int | None,
     total: int | None,
     path: str = "",
-    base: float | None = None,
 ) -> Schedule:
     fields = _fields_of(registry.get("schedule", u.name).cls)
     params = dict(u.params)
@@ -316,7 +315,7 @@ def _resolve(
                     params[key] = to_steps(value, steps_per_epoch=spe, total_steps=total)
             except SpecError as e:
                 raise e.at(_join(path, key)) from None
-    return _build(registry, u.name, params, path, base=base)
+    return _build(registry, u.name, params, path)
 
 
 def _own_total(params: Mapping[str, Any], fields: Mapping[str, Any], spe: int | None) -> int | None:

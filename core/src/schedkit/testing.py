@@ -75,15 +75,9 @@ def check_schedule(
     sched = resolve(built, steps_per_epoch=steps_per_epoch)
     spec = sched.spec()
     name = spec.get("type")
-    assert_plain(spec, "spec")
-    assert inspect.getdoc(type(sched)), f"{name}: the schedule class has no docstring"
+    _check_spec("schedule", sched, get_schedule)
     rebuilt = get_schedule(spec)
-    assert rebuilt == sched, (
-        f"{name}: spec does not rebuild an equal schedule:\n{spec}\n{rebuilt!r}"
-    )
-    assert hash(rebuilt) == hash(sched), f"{name}: equal schedules hash differently"
     assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
-    assert roundtrip(spec) == spec, f"{name}: spec does not survive torch.save/torch.load"
 
     horizon = getattr(sched, "horizon", None) or 1000
     rng = random.Random(seed)
