@@ -57,6 +57,26 @@ class StatefulSchedule(Schedule, Stateful, Protocol):
     def observe(self, metric: float, step: int) -> None: ...
 
 
+@runtime_checkable
+class GroupSchedule(Schedule, Protocol):
+    """A schedule whose values are not ``base * factor``: one curve per param group.
+
+    For the drop-in aliases of other libraries whose values are absolute (Cerebras), affine
+    in the base (torch's ``eta_min``, timm's ``lr_min``) or computed recursively from the
+    previous value (torch's ``StepLR``): reproducing their floats needs the group. The
+    scheduler calls ``per_group(group, base, index)`` once per selected group when it binds
+    (again after ``optimizer.load_state_dict``) and writes ``curve(step)`` into the group
+    every step. ``base`` is the group's ``initial_<key>``; ``index`` its position among the
+    selected groups (for per-group argument lists). ``schedule(step)`` stays the curve of a
+    group whose base is 1.0, for plots. Native families never need this: a factor of the
+    base is what keeps per-group scales from rules intact.
+    """
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]: ...
+
+
 class ParamInfo(NamedTuple):
     """One trainable parameter as a rule sees it (a named tuple: cheap, immutable)."""
 

@@ -400,6 +400,13 @@ def _build(
             "TOML file; build it in Python",
             _join(path, "type"),
         )
+    translate = getattr(cls, "translate", None)
+    if translate is not None:
+        # a family may rename or convert its arguments first (an alias's ``epochs``)
+        try:
+            params = translate(dict(params))
+        except SpecError as e:
+            raise e.at(path) if path else e from None
     params = _absolute_to_factors(info.name, cls, dict(params), base, path)
     warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
     fields = _fields_of(cls)

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import attrs
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -38,10 +39,13 @@ def _parse_key(key: str) -> tuple[str, int | None]:
     return m.group("field"), None if index is None else int(index)
 
 
-def _selected(groups: list[dict[str, Any]], tags: frozenset[str] | None) -> list[dict[str, Any]]:
+def _selected(
+    groups: list[dict[str, Any]], tags: frozenset[str | None] | None
+) -> list[dict[str, Any]]:
+    """The groups sharing a tag with ``tags``; ``None`` among them selects untagged groups."""
     if tags is None:
         return list(groups)
-    return [g for g in groups if tags & set(g.get("tags", ()))]
+    return [g for g in groups if tags & set(g.get("tags") or (None,))]
 
 
 def _as_float(value: Any, where: str) -> float:
@@ -120,6 +124,59 @@ def _writer(
     return write
 
 
+def _group_writer(
+    groups: list[dict[str, Any]],
+    curves: list[Callable[[float], float]],
+    field: str,
+    index: int | None,
+) -> Callable[[float], None]:
+    """A function writing each group's own ``curve(step)`` (schedules with ``per_group``)."""
+    floats = []
+    others = []
+    for g, c in zip(groups, curves, strict=True):
+        value = g[field] if index is None else g[field][index]
+        if index is None and not isinstance(value, torch.Tensor):
+            floats.append((g, c))
+        else:
+            others.append((g, c))
+
+    def write(step: float) -> None:
+        for g, c in floats:
+            g[field] = c(step)
+        for g, c in others:
+            v = c(step)
+            old = g[field] if index is None else g[field][index]
+            if isinstance(old, torch.Tensor):
+                old.fill_(v)
+            else:
+                new = list(g[field])
+                new[index] = v  # type: ignore[index]
+                g[field] = type(g[field])(new)
+
+    return write
+
+
+def _shared_options(
+    schedule: str | Mapping[str, Any], params: dict[str, Any], options: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The scheduler's options that the family takes as parameters of its own too.
+
+    ``total_steps`` is the run's length for the scheduler (durations given as shares) and,
+    for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both.
+    """
+    name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
+    if not isinstance(name, str):
+        return params
+    cls = default_registry().get("schedule", name).cls
+    fields = {f.alias or f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
+    out = dict(params)
+    for key, value in options.items():
+        own = isinstance(schedule, Mapping) and key in schedule
+        if value is not None and key in fields and key not in out and not own:
+            out[key] = value
+    return out
+
+
 def _noop(*args: Any, **kwargs: Any) -> None:
     """``step()`` of a scheduler that follows its optimizer."""
 
@@ -130,7 +187,8 @@ class Scheduler(LRScheduler):
     :param optimizer: any ``torch.optim.Optimizer``.
     :param schedule: a schedule, a registered name with ``params``, or a spec dict.
     :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
-    :param tags: only the groups whose ``tags`` share one of these (default: every group).
+    :param tags: only the groups whose ``tags`` share one of these (default: every group);
+        ``None`` among them selects the groups without tags.
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
     :param total_steps: the run's total, for durations given as shares (``"10%"``); by
         default the schedule's own total.
@@ -150,7 +208,7 @@ class Scheduler(LRScheduler):
         schedule: Schedule | str | Mapping[str, Any],
         *,
         key: str = "lr",
-        tags: Iterable[str] | None = None,
+        tags: Iterable[str | None] | str | None = None,
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
         follow_optimizer: bool = False,
@@ -161,15 +219,20 @@ class Scheduler(LRScheduler):
         self.optimizer = optimizer
         self.key = key
         self._field, self._index = _parse_key(key)
-        self.tags = None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
+        self.tags: frozenset[str | None] | None = (
+            None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
+        )
         self.base_values: list[float] = []
         self._bound: list[dict[str, Any]] | None = None
         self._n_groups = -1
         self._groups: list[dict[str, Any]] = []
         self._write: Callable[[float], None] = lambda f: None
         self._companions: list[tuple[Callable[[float], float], Callable[[float], None]]] = []
+        self._per_group: Callable[..., Callable[[float], float]] | None = None
+        self._curves: list[Callable[[float], float]] = []
         self._bind()
         if isinstance(schedule, (str, Mapping)):
+            params = _shared_options(schedule, params, {"total_steps": total_steps})
             common = set(self.base_values)
             base = common.pop() if len(common) == 1 else None
             schedule = get_schedule(schedule, _base=base, **params)
@@ -184,9 +247,14 @@ class Scheduler(LRScheduler):
         self.schedule: Schedule = schedule
         # the bound __call__, looked up once: calling the object would look it up every step
         self._value: Callable[[float], float] = schedule.__call__
+        self._per_group = getattr(schedule, "per_group", None)
+        if self._per_group is not None:
+            # each group's curve takes the step itself: the "value" handed on is the step
+            self._value = float
+            self._bind_curves()
         self._bind_companions()
         self._step = 0
-        self._write(self.schedule(0))
+        self._write(self._value(0))
         for value, write in self._companions:
             write(value(0))
         self.follow_optimizer = follow_optimizer
@@ -219,7 +287,7 @@ class Scheduler(LRScheduler):
         if not chosen:
             present = sorted({t for g in groups for t in g.get("tags", ())})
             raise SpecError(
-                f"tags {sorted(self.tags or ())} match no param group "
+                f"tags {sorted(self.tags or (), key=str)} match no param group "
                 f"(the groups carry: {present or 'no tags'})",
                 "tags",
             )
@@ -253,10 +321,21 @@ class Scheduler(LRScheduler):
         self._bound = groups
         self._n_groups = len(groups)
         self._write = _writer(chosen, bases, self._field, self._index)
+        if self._per_group is not None:
+            self._bind_curves()
         if self._companions:
             self._bind_companions()
         if self.key == "lr":
             self.base_lrs = list(bases)
+
+    def _bind_curves(self) -> None:
+        """One curve per selected group, for schedules whose values are not base * factor."""
+        assert self._per_group is not None
+        self._curves = [
+            self._per_group(g, b, i)
+            for i, (g, b) in enumerate(zip(self._groups, self.base_values, strict=True))
+        ]
+        self._write = _group_writer(self._groups, self._curves, self._field, self._index)
 
     def _bind_companions(self) -> None:
         """Keys a schedule drives besides its own (one-cycle's momentum), as absolute values.
@@ -322,6 +401,8 @@ class Scheduler(LRScheduler):
 
     def get_lr(self) -> list[float]:  # type: ignore[override]
         """The values of the current step, one per selected group."""
+        if self._curves:
+            return [c(self._step) for c in self._curves]
         f = self.schedule(self._step)
         return [b * f for b in self.base_values]
 
@@ -342,7 +423,7 @@ class Scheduler(LRScheduler):
             "version": VERSION,
             "step": self._step,
             "key": self.key,
-            "tags": None if self.tags is None else sorted(self.tags),
+            "tags": None if self.tags is None else sorted(self.tags, key=str),
             "base_values": list(self.base_values),
             "schedule": self.schedule.spec(),
             "schedule_state": self.schedule.state_dict() if self._stateful else None,  # type: ignore[attr-defined]
@@ -382,7 +463,7 @@ class Scheduler(LRScheduler):
         self._step = int(state["step"])
         self._bound = None
         self._bind()
-        self._write(self.schedule(self._step))
+        self._write(self._value(self._step))
         for value, write in self._companions:
             write(value(self._step))
 
@@ -401,7 +482,7 @@ def get_scheduler(
     scheduler_specific_kwargs: Mapping[str, Any] | None = None,
     *,
     key: str = "lr",
-    tags: Iterable[str] | None = None,
+    tags: Iterable[str | None] | str | None = None,
     steps_per_epoch: int | None = None,
     total_steps: int | None = None,
     follow_optimizer: bool = False,

@@ -103,11 +103,15 @@ class Plateau:
             self.cooldown_left -= 1
             self.bad_steps = 0
         if self.bad_steps > self.patience:
-            new = max(self.value * self.factor, self.min_value)
-            if self.value - new > self.eps:
-                self.value = new
+            self._reduce()
             self.cooldown_left = self.cooldown
             self.bad_steps = 0
+
+    def _reduce(self) -> None:
+        """The plateau ended: multiply the factor (what torch does to each group's lr)."""
+        new = max(self.value * self.factor, self.min_value)
+        if self.value - new > self.eps:
+            self.value = new
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -1,0 +1,207 @@
+"""What the aliases share: fields, and per-group curves computed as the original computes them.
+
+Native families are factors of each group's base value. Other libraries are not always:
+torch's ``StepLR`` multiplies the previous lr (so its floats are not ``base * gamma ** n``),
+``CosineAnnealingLR`` is affine in the base (``eta_min``), Cerebras writes absolute values.
+An alias reproduces those floats through the scheduler's per-group path
+(:class:`schedkit.protocols.GroupSchedule`), one curve per param group.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Mapping
+from typing import Any, NoReturn
+
+import attrs
+
+import schedkit
+from schedkit import SpecError
+from schedkit.validators import number, steps, to_float
+
+INF = math.inf
+
+
+# -- fields ---------------------------------------------------------------------------
+
+
+def count(default: Any = attrs.NOTHING, *, positive: bool = False) -> Any:
+    """A whole number of steps, as the original libraries take them (no ``"5ep"``)."""
+    return attrs.field(default=default, validator=steps(positive=positive))
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(to_float(v) for v in value)
+    return to_float(value)
+
+
+def per_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
+    """A number, or a list with one number per param group (torch's ``max_lr=[...]``)."""
+    check = number(**bounds)
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if isinstance(value, tuple):
+            if not value:
+                raise SpecError("expected a number or a non-empty list", attribute.name)
+            for v in value:
+                check(inst, attribute, v)
+        else:
+            check(inst, attribute, value)
+
+    return attrs.field(default=default, converter=_floats, validator=validate)
+
+
+def pick(value: float | tuple[float, ...], index: int, name: str) -> float:
+    """The value for the group at ``index``: the number itself, or its item of the list."""
+    if not isinstance(value, tuple):
+        return value
+    if index >= len(value):
+        raise SpecError(f"has {len(value)} values, but group {index} is scheduled too", name)
+    return value[index]
+
+
+def function(*, optional: bool = False) -> Any:
+    """A Python callable (in-process only, like torch's ``lr_lambda``)."""
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if optional and value is None:
+            return
+        items = value if isinstance(value, tuple) else (value,)
+        if not items or not all(callable(f) for f in items):
+            raise SpecError(f"expected a function of the step, got {value!r}", attribute.name)
+
+    def convert(value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    return attrs.field(
+        default=None if optional else attrs.NOTHING, converter=convert, validator=validate
+    )
+
+
+def refuse_spec(name: str, what: str) -> NoReturn:
+    """``spec()`` of an alias holding a Python function: it cannot be written as data."""
+    raise SpecError(
+        f"{name!r} holds {what}, which cannot be written as data (specs, TOML, checkpoints); "
+        "register a schedule family for that"
+    )
+
+
+def no_shift(name: str) -> NoReturn:
+    """Aliases keep their original's positions: they do not go behind a ``warmup`` key."""
+    raise SpecError(
+        f"{name!r} reproduces another library's values; it cannot be shifted behind a warmup "
+        "(compose the native families instead)"
+    )
+
+
+# -- per-group curves -----------------------------------------------------------------
+
+
+@attrs.frozen
+class ClosedForm(schedkit.BaseSchedule):
+    """An alias whose value is a function of the step and of the group (its base value,
+    its position); ``at(step, base, index)`` computes it in the original's arithmetic."""
+
+    def at(self, step: float, base: float, index: int) -> float:
+        raise NotImplementedError
+
+    def __call__(self, step: float) -> float:
+        return self.at(step, 1.0, 0)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return functools.partial(self.at, base=base, index=index)
+
+    def shifted(self, steps: int) -> NoReturn:
+        no_shift(self.name)
+
+
+class Recurrence:
+    """One group's values computed from the previous one, as recursive schedulers do.
+
+    Stepping forward costs one update per step at most (``skip`` jumps over steps where the
+    value cannot change); asking for an earlier step recomputes from step 0, so a resumed
+    scheduler reaches the same floats as one that never stopped.
+    """
+
+    __slots__ = ("base", "index", "sched", "step", "value")
+
+    def __init__(self, sched: Recursive, base: float, index: int) -> None:
+        self.sched = sched
+        self.base = base
+        self.index = index
+        self.step = 0
+        self.value = sched.first(base, index)
+
+    def __call__(self, step: float) -> float:
+        k = int(step)
+        if k < self.step:
+            self.step, self.value = 0, self.sched.first(self.base, self.index)
+        sched = self.sched
+        at = self.step
+        value = self.value
+        while True:
+            nxt = sched.skip(at + 1, value)
+            if nxt > k:
+                break
+            value = sched.next(value, int(nxt), self.base, self.index)
+            at = int(nxt)
+        self.step, self.value = k, value
+        return value
+
+
+@attrs.frozen
+class Recursive(schedkit.BaseSchedule):
+    """An alias whose values are computed from the previous value (torch's chainable form).
+
+    ``first(base, index)`` is the value at step 0, ``next(value, step, base, index)`` the
+    value at ``step`` from the one before, ``skip(step, value)`` the first step from
+    ``step`` on where the value may change (``INF``: never). ``closed(step)`` is the closed
+    form for a base of 1.0, used for plots and far steps (equal up to rounding).
+    """
+
+    def first(self, base: float, index: int) -> float:
+        return base
+
+    def next(self, value: float, step: int, base: float, index: int) -> float:
+        raise NotImplementedError
+
+    def skip(self, step: int, value: float) -> float:
+        return step
+
+    def closed(self, step: float) -> float:
+        raise NotImplementedError
+
+    def __call__(self, step: float) -> float:
+        return self.closed(step)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return Recurrence(self, base, index)
+
+    def shifted(self, steps: int) -> NoReturn:
+        no_shift(self.name)
+
+
+@attrs.frozen
+class Absolute(ClosedForm):
+    """An alias whose values are absolute (Cerebras): every scheduled group gets the value,
+    whatever its own lr; ``value(step)`` computes it."""
+
+    def value(self, step: float) -> float:
+        raise NotImplementedError
+
+    def at(self, step: float, base: float, index: int) -> float:
+        return self.value(step)
+
+    def __call__(self, step: float) -> float:
+        return self.value(step)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return self.value
