@@ -241,6 +241,7 @@ class Scheduler(LRScheduler):
         elif not isinstance(schedule, Schedule):
             raise TypeError(f"expected a schedule, a registered name or a spec, got {schedule!r}")
         schedule = resolve(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        self._own_tags(schedule)
         self._stateful = isinstance(schedule, StatefulSchedule)
         if self._stateful:
             schedule = copy.deepcopy(schedule)  # its history belongs to this scheduler
@@ -260,6 +261,21 @@ class Scheduler(LRScheduler):
         self.follow_optimizer = follow_optimizer
         if follow_optimizer:
             self._follow()
+
+    def _own_tags(self, schedule: Schedule) -> None:
+        """Use the tags a schedule names itself (Cerebras' ``param_group_tags``)."""
+        own = getattr(schedule, "target_tags", None)
+        if own is None:
+            return
+        if self.tags is not None and self.tags != own:
+            raise SpecError(
+                f"the schedule targets tags {sorted(own, key=str)}, the scheduler "
+                f"{sorted(self.tags, key=str)}: give them once",
+                "tags",
+            )
+        self.tags = frozenset(own)
+        self.base_values = []
+        self._bind()
 
     def _follow(self) -> None:
         """Advance from the optimizer's step post-hook instead of from ``step()``.
