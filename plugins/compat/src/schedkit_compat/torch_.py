@@ -23,10 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
 import attrs
+import torch
 
 import schedkit
 from schedkit import SpecError, StateError
 from schedkit.schedule import attrs_spec
+from schedkit.shapes import as_steps
 from schedkit.validators import one_of, steps
 from schedkit_compat._base import (
     INF,
@@ -476,6 +478,10 @@ class ReduceLROnPlateau(Plateau):
 
     def __call__(self, step: float) -> float:
         return self._lr(1.0, pick(self.min_lr, 0, "min_lr"), self.reductions)
+
+    def values(self, steps: Any) -> torch.Tensor:
+        """The curve of a group whose lr is 1.0, with the reductions seen so far."""
+        return torch.tensor([self(s) for s in as_steps(steps).tolist()], dtype=torch.float64)
 
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int

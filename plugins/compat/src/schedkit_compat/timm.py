@@ -1,0 +1,533 @@
+"""``timm.*``: timm's schedulers by their factory names, its layer-decay groups and its AGC.
+
+The schedules take the arguments of timm's scheduler classes (``t_initial``, ``lr_min``,
+``warmup_t``, ``warmup_lr_init``, ``warmup_prefix``, ``cycle_mul``, ``cycle_decay``,
+``cycle_limit``, ``k_decay``, ``noise_*``...) and are stepped per update: step ``t`` of the
+scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``), for every
+param group, with timm's floats. A group carrying timm's ``lr_scale`` gets the value times
+it, as timm's schedulers do (schedkit's own rules write the real lr instead).
+"""
+
+from __future__ import annotations
+
+import bisect
+import fnmatch
+import itertools
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+
+import schedkit
+from schedkit import ParamInfo, RuleEffect, SpecError
+from schedkit.validators import steps
+from schedkit_clipping.agc import AGC
+from schedkit_compat import torch_
+from schedkit_compat._base import ClosedForm, count
+
+# -- the schedules --------------------------------------------------------------------
+
+
+def _noise_range(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _check_noise_range(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    ok = value is None or (
+        isinstance(value, int)
+        or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value))
+    )
+    if not ok or isinstance(value, bool):
+        raise SpecError(f"expected a step or [start, end] steps, got {value!r}", attribute.name)
+
+
+def _per_update(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not False:
+        raise SpecError(
+            "schedkit steps timm's schedules per update (timm's step_update); give the "
+            "durations in updates and t_in_epochs = false",
+            attribute.name,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class Noise:
+    """timm's noise: from step ``noise_range_t`` (or within ``[start, end)``) each value is
+    multiplied by ``1 + n``, ``n`` drawn with the seed ``noise_seed + t`` (``normal``:
+    ``noise_std`` times a normal draw, redrawn until ``|n| < noise_pct``; else uniform in
+    ``[-noise_pct, noise_pct)``)."""
+
+    noise_range_t: int | tuple[int, int] | None = attrs.field(
+        default=None, converter=_noise_range, validator=_check_noise_range
+    )
+    noise_pct: float = schedkit.factor(0.67, gt=0.0)
+    noise_std: float = schedkit.factor(1.0, ge=0.0)
+    noise_seed: int = attrs.field(default=42, validator=steps())
+
+    noise_type: ClassVar[str] = "normal"
+
+    def noisy(self, t: int) -> bool:
+        return in_range(self.noise_range_t, t)
+
+    def noise(self, t: int) -> float:
+        return draw(self.noise_type, self.noise_seed + t, self.noise_pct, self.noise_std)
+
+
+def in_range(r: int | tuple[int, int] | None, t: int) -> bool:
+    """Whether step ``t`` is in timm's ``noise_range_t``."""
+    if r is None:
+        return False
+    if isinstance(r, tuple):
+        return r[0] <= t < r[1]
+    return t >= r
+
+
+def draw(kind: str, seed: int, pct: float, std: float) -> float:
+    """timm's noise draw for one step, from its own seeded generator."""
+    g = torch.Generator()
+    g.manual_seed(seed)
+    if kind == "normal":
+        while True:
+            n = float(torch.randn(1, generator=g).item()) * std
+            if abs(n) < pct:
+                return n
+    return 2 * (float(torch.rand(1, generator=g).item()) - 0.5) * pct
+
+
+@attrs.frozen(kw_only=True)
+class TimmSchedule(ClosedForm, Noise):
+    """What timm's schedulers share: the linear warmup from ``warmup_lr_init`` (absolute)
+    over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and noise."""
+
+    warmup_t: int = count(0)
+    warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
+    warmup_prefix: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    t_in_epochs: bool = attrs.field(default=False, validator=_per_update)
+
+    def decay(self, t: float, base: float) -> float:
+        """The curve after the warmup, at ``t`` counted as timm counts it."""
+        raise NotImplementedError
+
+    def warmup_target(self, base: float) -> float:
+        return base
+
+    def at(self, step: float, base: float, index: int) -> float:
+        t = int(step)
+        if t == 0:  # what timm writes when it is built
+            return self.warmup_lr_init if self.warmup_t else base
+        if t < self.warmup_t:
+            s = (self.warmup_target(base) - self.warmup_lr_init) / self.warmup_t
+            value = self.warmup_lr_init + t * s
+        else:
+            value = self.decay(t - self.warmup_t if self.warmup_prefix else t, base)
+        if self.noisy(t):
+            value = value + value * self.noise(t)
+        return value
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        if group.get("lr_scale") is None:
+            return super().per_group(group, base, index)
+        scale = float(group["lr_scale"])
+
+        def lr(step: float) -> float:
+            return self.at(step, base, index) * scale
+
+        return lr
+
+
+@attrs.frozen(kw_only=True)
+class Cycles(TimmSchedule):
+    """timm's cycles: ``t_initial`` steps, each next one ``cycle_mul`` times longer with its
+    peak ``cycle_decay`` times lower, ``cycle_limit`` of them, then ``lr_min``."""
+
+    t_initial: int = count(positive=True)
+    lr_min: float = schedkit.factor(0.0, ge=0.0)
+    cycle_mul: float = schedkit.factor(1.0, gt=0.0)
+    cycle_decay: float = schedkit.factor(1.0, ge=0.0)
+    cycle_limit: int = count(1)
+
+    def shape(self, t_curr: float, t_i: float, top: float) -> float:
+        raise NotImplementedError
+
+    def decay(self, t: float, base: float) -> float:
+        mul, n = self.cycle_mul, self.t_initial
+        if mul != 1:
+            i = math.floor(math.log(1 - t / n * (1 - mul), mul))
+            t_i = mul**i * n
+            t_curr = t - (1 - mul**i) / (1 - mul) * n
+        else:
+            i = int(t // n)
+            t_i = n
+            t_curr = t - (n * i)
+        if i >= self.cycle_limit:
+            return self.lr_min
+        return self.shape(t_curr, t_i, base * self.cycle_decay**i)
+
+
+@attrs.frozen(kw_only=True)
+class Cosine(Cycles):
+    """timm's ``cosine`` (``CosineLRScheduler``): SGDR cosine cycles from the lr to
+    ``lr_min``; ``k_decay`` bends the curve (``t ** k / T ** k``).
+
+    Example: ``{type = "timm.cosine", t_initial = 1000, lr_min = 1e-5, warmup_t = 50,
+    warmup_lr_init = 1e-6}``.
+    """
+
+    name = "timm.cosine"
+
+    k_decay: float = schedkit.factor(1.0, gt=0.0)
+
+    def shape(self, t_curr: float, t_i: float, top: float) -> float:
+        k, low = self.k_decay, self.lr_min
+        return low + 0.5 * (top - low) * (1 + math.cos(math.pi * t_curr**k / t_i**k))
+
+
+@attrs.frozen(kw_only=True)
+class Tanh(Cycles):
+    """timm's ``tanh`` (``TanhLRScheduler``): the lr falls along ``tanh`` from ``lb`` to
+    ``ub`` over each cycle. Without ``warmup_prefix`` the warmup rises to the curve's value
+    at ``warmup_t``, as timm's.
+
+    Example: ``{type = "timm.tanh", t_initial = 1000, warmup_t = 50}``.
+    """
+
+    name = "timm.tanh"
+
+    lb: float = schedkit.factor(-7.0)
+    ub: float = schedkit.factor(3.0)
+
+    def __attrs_post_init__(self) -> None:
+        if self.lb >= self.ub:
+            raise SpecError(f"expected lb < ub, got {self.lb} and {self.ub}", "lb")
+
+    def warmup_target(self, base: float) -> float:
+        return base if self.warmup_prefix else self.decay(self.warmup_t, base)
+
+    def shape(self, t_curr: float, t_i: float, top: float) -> float:
+        tr = t_curr / t_i
+        low = self.lr_min
+        return low + 0.5 * (top - low) * (1 - math.tanh(self.lb * (1.0 - tr) + self.ub * tr))
+
+
+@attrs.frozen(kw_only=True)
+class Poly(Cycles):
+    """timm's ``poly`` (``PolyLRScheduler``): ``(1 - t ** k / T ** k) ** power`` from the
+    lr to ``lr_min`` over each cycle.
+
+    Example: ``{type = "timm.poly", t_initial = 1000, power = 0.5}``.
+    """
+
+    name = "timm.poly"
+
+    power: float = schedkit.factor(0.5, ge=0.0)
+    k_decay: float = schedkit.factor(1.0, gt=0.0)
+
+    def shape(self, t_curr: float, t_i: float, top: float) -> float:
+        k, low = self.k_decay, self.lr_min
+        return float(low + (top - low) * (1 - t_curr**k / t_i**k) ** self.power)
+
+
+@attrs.frozen(kw_only=True)
+class Step(TimmSchedule):
+    """timm's ``step`` (``StepLRScheduler``): the lr times ``decay_rate`` every ``decay_t``
+    steps (the warmup is a prefix by default, as timm's).
+
+    Example: ``{type = "timm.step", decay_t = 30, decay_rate = 0.1}``.
+    """
+
+    name = "timm.step"
+
+    decay_t: float = schedkit.factor(gt=0.0)
+    decay_rate: float = schedkit.factor(1.0, ge=0.0)
+    warmup_prefix: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+    def decay(self, t: float, base: float) -> float:
+        return float(base * (self.decay_rate ** (t // self.decay_t)))
+
+
+def _ints(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+@attrs.frozen(kw_only=True)
+class MultiStep(TimmSchedule):
+    """timm's ``multistep`` (``MultiStepLRScheduler``): the lr times ``decay_rate`` at each
+    of ``decay_t``, one step early as timm counts (``bisect(decay_t, t + 1)``).
+
+    Example: ``{type = "timm.multistep", decay_t = [30, 60], decay_rate = 0.1}``.
+    """
+
+    name = "timm.multistep"
+
+    decay_t: tuple[int, ...] = attrs.field(
+        converter=_ints, validator=schedkit.validators.increasing_steps
+    )
+    decay_rate: float = schedkit.factor(1.0, ge=0.0)
+    warmup_prefix: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+
+    def decay(self, t: float, base: float) -> float:
+        return float(base * (self.decay_rate ** bisect.bisect_right(self.decay_t, t + 1)))
+
+
+@attrs.define(eq=False)
+class Plateau(torch_.ReduceLROnPlateau):
+    """timm's ``plateau`` (``PlateauLRScheduler``): torch's ``ReduceLROnPlateau`` (mode
+    ``max`` by default) behind timm's warmup: the lr rises from ``warmup_lr_init`` over
+    ``warmup_t`` steps, metrics count only after it, and the noise is added to one step's
+    lr and taken back at the next, as timm's.
+
+    Step it with ``scheduler.step(metric)`` when there is a metric (timm's ``step(epoch,
+    metric)``). Its state, unlike timm's, keeps the plateau's counters.
+
+    Example: ``{type = "timm.plateau", decay_rate = 0.5, patience_t = 3, warmup_t = 2}``.
+    """
+
+    name = "timm.plateau"
+
+    mode: str = schedkit.choice("max", "min")
+    decay_rate: float = schedkit.factor(0.1, gt=0.0, lt=1.0)
+    patience_t: int = attrs.field(default=10, validator=steps())
+    cooldown_t: int = attrs.field(default=0, validator=steps())
+    lr_min: float = schedkit.factor(0.0, ge=0.0)
+    warmup_t: int = attrs.field(default=0, validator=steps())
+    warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
+    noise_range_t: int | tuple[int, int] | None = attrs.field(
+        default=None, converter=_noise_range, validator=_check_noise_range
+    )
+    noise_type: str = schedkit.choice("normal", "uniform")
+    noise_pct: float = schedkit.factor(0.67, gt=0.0)
+    noise_std: float = schedkit.factor(1.0, ge=0.0)
+    noise_seed: int = attrs.field(default=42, validator=steps())
+    # torch's names, set from timm's
+    factor: float = attrs.field(init=False, default=0.1)
+    patience: int = attrs.field(init=False, default=10)
+    cooldown: int = attrs.field(init=False, default=0)
+    min_lr: float = attrs.field(init=False, default=0.0)
+    threshold_mode: str = attrs.field(init=False, default="rel")
+    eps: float = attrs.field(init=False, default=1e-8)
+
+    def __attrs_post_init__(self) -> None:
+        self.factor = self.decay_rate
+        self.patience = self.patience_t
+        self.cooldown = self.cooldown_t
+        self.min_lr = self.lr_min
+        super().__attrs_post_init__()
+
+    def noise(self, t: int) -> float:
+        return draw(self.noise_type, self.noise_seed + t, self.noise_pct, self.noise_std)
+
+    def observe(self, metric: float, step: int) -> None:
+        if step > self.warmup_t:  # timm feeds the plateau only after its warmup
+            super().observe(metric, step)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        t = self.warmup_t
+        s = (base - self.warmup_lr_init) / t if t else 0.0
+        start = self.warmup_lr_init + t * s if t else base
+        after = super().per_group(group, start, index)
+
+        def lr(step: float) -> float:
+            k = int(step)
+            if t and k <= t:
+                return self.warmup_lr_init + k * s
+            value = after(step)
+            if in_range(self.noise_range_t, k):  # timm: added for one step, then taken back
+                value = value + value * self.noise(k)
+            return value
+
+        return lr
+
+    def __call__(self, step: float) -> float:
+        return self.per_group({}, 1.0, 0)(step)
+
+
+# -- layer decay ----------------------------------------------------------------------
+
+#: timm's marker for "same layer as the previous group" (``norm`` after the last block)
+MATCH_PREV_GROUP = 99999.0
+
+
+def _matcher_ordinals(
+    names: Iterable[str], matcher: Mapping[str, Any] | Callable[[str], Any]
+) -> dict[str, int]:
+    """timm's ``group_with_matcher(..., reverse=True)``: each name's layer id."""
+    if isinstance(matcher, Mapping):
+        compiled: list[tuple[re.Pattern[str], tuple[int], Any]] = []
+        for ordinal, spec in enumerate(matcher.values()):
+            if spec is None:
+                continue
+            if isinstance(spec, (tuple, list)):
+                compiled += [(re.compile(s[0]), (ordinal,), s[1]) for s in spec]
+            else:
+                compiled.append((re.compile(spec), (ordinal,), None))
+
+        def key(name: str) -> tuple[float, ...]:
+            for regex, prefix, suffix in compiled:
+                m = regex.match(name)
+                if m:
+                    parts = (prefix, m.groups(), suffix)
+                    return tuple(
+                        float(x) for x in itertools.chain.from_iterable(p for p in parts if p)
+                    )
+            return (math.inf,)
+
+    else:
+        fn = matcher
+
+        def key(name: str) -> tuple[float, ...]:
+            got = fn(name)
+            return tuple(got) if isinstance(got, Iterable) else (got,)
+
+    grouping: dict[tuple[float, ...], list[str]] = defaultdict(list)
+    for n in names:
+        grouping[key(n)].append(n)
+    out: dict[str, int] = {}
+    lid = -1
+    for k in sorted(grouping):
+        if lid < 0 or k[-1] != MATCH_PREV_GROUP:
+            lid += 1
+        for n in grouping[k]:
+            out[n] = lid
+    return out
+
+
+def _auto_layers(model: torch.nn.Module, names: list[str], per_group: int = 12) -> dict[str, int]:
+    """timm's ``auto_group_layers``: runs of 12 parameters below the classifier, which is
+    on top (with no classifier named in ``pretrained_cfg``, everything is)."""
+    head = getattr(model, "pretrained_cfg", {}).get("classifier", None)
+
+    def in_head(n: str) -> bool:
+        if not head:
+            return True
+        if isinstance(head, (tuple, list)):
+            return any(n.startswith(h) for h in head)
+        return n.startswith(head)
+
+    trunk = [n for n in names if not in_head(n)]
+    out = {n: i // per_group for i, n in enumerate(trunk)}
+    top = -(-len(trunk) // per_group)
+    out.update({n: top for n in names if in_head(n)})
+    return out
+
+
+def _strings(value: Any) -> Any:
+    return tuple(value) if isinstance(value, (list, set, frozenset)) else value
+
+
+@attrs.frozen
+class LayerDecay(schedkit.BaseRule):
+    """timm's layer-decay groups (``create_optimizer_v2(..., layer_decay=...)``, i.e.
+    ``param_groups_layer_decay``): the layers from the model's ``group_matcher()`` (else
+    timm's automatic grouping), the lr times ``max(min_scale, layer_decay ** (top -
+    layer))``, and no weight decay for 1-D parameters and the names matching
+    ``no_weight_decay_list`` or the model's ``no_weight_decay()`` (fnmatch patterns).
+
+    The lr is written scaled (timm writes ``lr_scale`` for its schedulers to apply).
+
+    Example: ``{type = "timm.layer_decay", layer_decay = 0.65}``.
+    """
+
+    name = "timm.layer_decay"
+
+    layer_decay: float = schedkit.factor(0.75, gt=0.0, le=1.0)
+    min_scale: float = schedkit.factor(0.0, ge=0.0, le=1.0)
+    no_weight_decay_list: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    weight_decay_exclude_1d: bool = attrs.field(
+        default=True, validator=attrs.validators.instance_of(bool)
+    )
+
+    def layers(self, model: torch.nn.Module) -> dict[str, int]:
+        """The layer id of every parameter name, as timm numbers them."""
+        names = [n for n, _ in model.named_parameters()]
+        matcher = getattr(model, "group_matcher", None)
+        if callable(matcher):
+            return _matcher_ordinals(names, matcher(coarse=False))
+        return _auto_layers(model, names)
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        layer_of = self.layers(model)
+        top = max(layer_of.values(), default=0)
+        effects = [
+            RuleEffect(multipliers={"lr": max(self.min_scale, self.layer_decay ** (top - i))})
+            for i in range(top + 1)
+        ]
+        no_decay_effects = [
+            RuleEffect(values={"weight_decay": 0.0}, multipliers=dict(e.multipliers))
+            for e in effects
+        ]
+        patterns = set(self.no_weight_decay_list)
+        own = getattr(model, "no_weight_decay", None)
+        if callable(own):
+            patterns |= set(own())
+
+        def decide(info: ParamInfo) -> RuleEffect:
+            layer = layer_of.get(info.name, top)
+            flat = self.weight_decay_exclude_1d and info.param.ndim <= 1
+            if flat or any(fnmatch.fnmatch(info.name, p) for p in patterns):
+                return no_decay_effects[layer]
+            return effects[layer]
+
+        return decide
+
+
+# -- clipping -------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TimmAGC(AGC):
+    """timm's ``adaptive_clip_grad`` (``--clip-mode agc``): unit-wise AGC with timm's
+    arguments ``clip_factor``, ``eps`` and ``norm_type``.
+
+    Example: ``{type = "timm.agc", clip_factor = 0.01}``.
+    """
+
+    name = "timm.agc"
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Cosine,
+        examples=[
+            {"t_initial": 100, "lr_min": 0.001, "warmup_t": 10, "warmup_lr_init": 0.0001},
+            {
+                "t_initial": 30,
+                "cycle_mul": 2.0,
+                "cycle_decay": 0.5,
+                "cycle_limit": 3,
+                "k_decay": 1.5,
+                "noise_range_t": [10, 60],
+                "noise_pct": 0.1,
+            },
+        ],
+    )
+    registry.add(
+        Tanh, examples=[{"t_initial": 100, "warmup_t": 5}, {"t_initial": 40, "cycle_limit": 2}]
+    )
+    registry.add(
+        Poly, examples=[{"t_initial": 100}, {"t_initial": 50, "power": 2.0, "warmup_t": 5}]
+    )
+    registry.add(Step, examples=[{"decay_t": 30, "decay_rate": 0.1, "warmup_t": 3}])
+    registry.add(MultiStep, examples=[{"decay_t": [30, 60], "decay_rate": 0.1}])
+    registry.add(Plateau, examples=[{}, {"decay_rate": 0.5, "patience_t": 2, "warmup_t": 3}])
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        LayerDecay,
+        examples=[{}, {"layer_decay": 0.5, "min_scale": 0.1, "no_weight_decay_list": ["*token"]}],
+    )
+
+
+@schedkit.hookimpl
+def schedkit_add_clippers(registry: schedkit.Registrar) -> None:
+    registry.add(TimmAGC, examples=[{}, {"clip_factor": 0.05, "eps": 0.01}])

@@ -1,0 +1,211 @@
+"""``timm.*`` aliases against timm's own schedulers, layer-decay groups and AGC."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+import schedkit
+from schedkit import SpecError
+from tests.plugins.compat.timm_peer import timm
+
+LRS = (0.1, 0.03, 0.007)
+CLASSES = {
+    "timm.cosine": "CosineLRScheduler",
+    "timm.tanh": "TanhLRScheduler",
+    "timm.step": "StepLRScheduler",
+    "timm.multistep": "MultiStepLRScheduler",
+    "timm.poly": "PolyLRScheduler",
+}
+
+
+def _opt(scales=None):
+    groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in LRS]
+    if scales:
+        for g, s in zip(groups, scales, strict=True):
+            g["lr_scale"] = s
+    return torch.optim.AdamW(groups, lr=0.1)
+
+
+def _compare(name, n, scales=None, **params):
+    peer = getattr(timm().scheduler, CLASSES[name])
+    o1, o2 = _opt(scales), _opt(scales)
+    theirs = peer(o1, t_in_epochs=False, **params)
+    ours = schedkit.get_scheduler(name, o2, **params)
+    rows1, rows2 = [], []
+    for t in range(n):
+        rows1.append([g["lr"] for g in o1.param_groups])
+        rows2.append([g["lr"] for g in o2.param_groups])
+        theirs.step_update(num_updates=t + 1)
+        ours.step()
+    return rows1, rows2
+
+
+CASES = [
+    ("timm.cosine", {"t_initial": 50, "lr_min": 1e-4, "warmup_t": 5, "warmup_lr_init": 1e-5}),
+    (
+        "timm.cosine",
+        {
+            "t_initial": 20,
+            "cycle_mul": 1.5,
+            "cycle_decay": 0.5,
+            "cycle_limit": 3,
+            "warmup_t": 4,
+            "warmup_prefix": True,
+            "k_decay": 2.0,
+        },
+    ),
+    (
+        "timm.cosine",
+        {
+            "t_initial": 30,
+            "noise_range_t": [5, 25],
+            "noise_pct": 0.2,
+            "noise_std": 0.5,
+            "noise_seed": 7,
+        },
+    ),
+    ("timm.tanh", {"t_initial": 40, "warmup_t": 6, "warmup_lr_init": 1e-4, "lr_min": 1e-5}),
+    (
+        "timm.tanh",
+        {
+            "t_initial": 15,
+            "cycle_limit": 3,
+            "cycle_decay": 0.8,
+            "warmup_t": 3,
+            "warmup_prefix": True,
+            "lb": -5.0,
+            "ub": 4.0,
+        },
+    ),
+    ("timm.step", {"decay_t": 7, "decay_rate": 0.5, "warmup_t": 3, "warmup_lr_init": 1e-4}),
+    ("timm.step", {"decay_t": 2.5, "decay_rate": 0.9, "noise_range_t": 10}),
+    ("timm.multistep", {"decay_t": [10, 20, 35], "decay_rate": 0.3, "warmup_t": 2}),
+    ("timm.poly", {"t_initial": 40, "power": 2.0, "lr_min": 1e-4, "warmup_t": 5}),
+    ("timm.poly", {"t_initial": 12, "cycle_mul": 2.0, "cycle_limit": 3, "k_decay": 0.5}),
+]
+
+
+@pytest.mark.parametrize(("name", "params"), CASES)
+def test_the_same_floats_as_timm_per_update(name, params):
+    a, b = _compare(name, 80, **params)
+    assert a == b
+
+
+def test_groups_with_timms_lr_scale_are_scaled_as_timm_does():
+    a, b = _compare("timm.cosine", 40, scales=(1.0, 0.5, 0.25), t_initial=30, warmup_t=3)
+    assert a == b
+
+
+def test_plateau_as_timm_with_warmup_and_noise():
+    peer = timm().scheduler.PlateauLRScheduler
+    params = {
+        "decay_rate": 0.5,
+        "patience_t": 1,
+        "warmup_t": 3,
+        "warmup_lr_init": 1e-4,
+        "lr_min": 0.004,
+        "noise_range_t": 6,
+        "noise_pct": 0.3,
+    }
+    o1, o2 = _opt(), _opt()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # timm deprecates its plateau
+        theirs = peer(o1, **params)
+    ours = schedkit.get_scheduler("timm.plateau", o2, **params)
+    metrics = [0.1, 0.2, 0.3, 0.5, 0.5, 0.4, 0.45, 0.5, 0.5, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]
+    for epoch, m in enumerate(metrics, start=1):
+        theirs.step(epoch, m)
+        ours.step(m)
+        assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups], epoch
+
+
+def test_per_update_only():
+    with pytest.raises(SpecError, match="per update"):
+        schedkit.get_schedule("timm.cosine", t_initial=10, t_in_epochs=True)
+
+
+class GroupedViT(torch.nn.Module):
+    """A ViT-like model with timm's group_matcher and no_weight_decay."""
+
+    def __init__(self, depth=4, dim=8):
+        super().__init__()
+        self.cls_token = torch.nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = torch.nn.Parameter(torch.zeros(1, 5, dim))
+        self.patch_embed = torch.nn.Linear(12, dim)
+        self.blocks = torch.nn.ModuleList(
+            torch.nn.Sequential(torch.nn.LayerNorm(dim), torch.nn.Linear(dim, dim))
+            for _ in range(depth)
+        )
+        self.norm = torch.nn.LayerNorm(dim)
+        self.head = torch.nn.Linear(dim, 3)
+
+    def group_matcher(self, coarse=False):
+        return {
+            "stem": r"^cls_token|pos_embed|patch_embed",
+            "blocks": [(r"^blocks\.(\d+)", None), (r"^norm", (99999,))],
+        }
+
+    def no_weight_decay(self):
+        return {"pos_embed", "cls_token"}
+
+
+class NoMatcher(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = torch.nn.Sequential(*[torch.nn.Linear(4, 4) for _ in range(9)])
+        self.fc = torch.nn.Linear(4, 2)
+        self.pretrained_cfg = {"classifier": "fc"}
+
+
+@pytest.mark.parametrize("model", [GroupedViT(), NoMatcher()], ids=["matcher", "auto"])
+@pytest.mark.parametrize("layer_decay", [0.75, 0.5])
+def test_layer_decay_as_timms_groups(model, layer_decay):
+    nwd = list(getattr(model, "no_weight_decay", set)())
+    theirs = timm().param_groups.param_groups_layer_decay(
+        model,
+        weight_decay=0.05,
+        no_weight_decay_list=nwd,
+        layer_decay=layer_decay,
+        min_scale=0.1,
+    )
+    want = {}
+    names = {id(p): n for n, p in model.named_parameters()}
+    for g in theirs:
+        for p in g["params"]:
+            want[names[id(p)]] = (0.01 * g["lr_scale"], g["weight_decay"])
+    groups = schedkit.build_param_groups(
+        model,
+        [{"type": "timm.layer_decay", "layer_decay": layer_decay, "min_scale": 0.1}],
+        lr=0.01,
+        weight_decay=0.05,
+    )
+    got = {}
+    for g in groups:
+        for p in g["params"]:
+            got[names[id(p)]] = (g["lr"], g["weight_decay"])
+    assert got.keys() == want.keys()
+    for n, (lr, wd) in want.items():
+        assert got[n][0] == pytest.approx(lr, rel=1e-15), n
+        assert got[n][1] == wd, n
+    assert len({v for v in got.values()}) == len(groups)
+
+
+def test_agc_as_timms():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 2))
+    for p in model.parameters():
+        p.grad = torch.randn_like(p) * 3
+    ref = [p.grad.clone() for p in model.parameters()]
+    params = list(model.parameters())
+    copies = [torch.nn.Parameter(p.detach().clone()) for p in params]
+    for c, g in zip(copies, ref, strict=True):
+        c.grad = g.clone()
+    timm().agc.adaptive_clip_grad(copies, clip_factor=0.02, eps=1e-3)
+    clipper = schedkit.get_clipper("timm.agc", clip_factor=0.02, eps=1e-3)
+    clipper(params)
+    for p, c in zip(params, copies, strict=True):
+        assert torch.allclose(p.grad, c.grad, rtol=1e-6, atol=0)
+    assert not all(torch.equal(p.grad, g) for p, g in zip(params, ref, strict=True))
