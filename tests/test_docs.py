@@ -52,3 +52,28 @@ def test_docs_pages_in_the_nav_exist():
         name = page[0] or page[1]
         if not name.startswith("reference/"):
             assert (ROOT / "docs" / name).exists(), name
+
+
+def test_the_migrating_pages_setup_snippets_build():
+    import re
+    import tomllib
+
+    text = (ROOT / "docs" / "migrating.md").read_text()
+    built = []
+    for block in re.findall(r"```toml\n(.*?)```", text, re.S):
+        table = tomllib.loads(block)
+        for spec in table.get("schedules", {}).values():
+            built.append(schedkit.get_schedule(spec).spec()["type"])
+        for spec in table.get("rules", []):
+            built.append(schedkit.get_rule(spec).spec()["type"])
+        if "clip" in table:
+            built.append(schedkit.get_clipper(table["clip"]).spec()["type"])
+    for name in (
+        "cerebras.SequentialLR",
+        "detectron2.WarmupMultiStepLR",
+        "detectron2.default",
+        "detectron2.norm",
+        "mmpretrain.layer_decay",
+        "torch.CosineAnnealingLR",
+    ):
+        assert name in built

@@ -69,7 +69,7 @@ def test_unknown_tables_keys_and_types_with_suggestions():
     assert found["schedule"].startswith("unknown key; did you mean 'schedules'?")
     assert found["schedules.lr.type"] == "unknown schedule 'cosin'; did you mean 'cosine'?"
     assert found["rules[0].type"].startswith(
-        "unknown rule 'layer_decy'; did you mean 'layer_decay'?"
+        "unknown rule 'layer_decy'; did you mean 'layer_decay'"
     )
     assert found["clip.max_nrm"].startswith(
         "'norm' has no parameter 'max_nrm'; did you mean 'max_norm'?"
