@@ -56,6 +56,7 @@ def test_docs_pages_in_the_nav_exist():
 
 def test_the_migrating_pages_setup_snippets_build():
     import re
+
     import tomllib
 
     text = (ROOT / "docs" / "migrating.md").read_text()
