@@ -80,6 +80,41 @@ def function(*, optional: bool = False) -> Any:
     )
 
 
+def _table(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return tuple(
+            (str(k), tuple(sorted(dict(v).items())) if isinstance(v, Mapping) else v)
+            for k, v in value.items()
+        )
+    return value
+
+
+def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
+    """A table of names to settings (``{"bias": {"weight_decay": 0.0}}``), each a number
+    >= 0 among ``settings``; ``refused`` explains why another setting is not taken."""
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple):
+            raise SpecError(f"expected a table of names to settings, got {value!r}", attribute.name)
+        for name, table in value:
+            where = f"{attribute.name}.{name}"
+            if not isinstance(table, tuple):
+                raise SpecError(f"expected a table of settings, got {table!r}", where)
+            for key, v in table:
+                if key not in settings:
+                    why = refused or f"unknown setting (expected one of: {', '.join(settings)})"
+                    raise SpecError(why, f"{where}.{key}")
+                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
+                    raise SpecError(f"expected a number >= 0, got {v!r}", f"{where}.{key}")
+
+    return attrs.field(factory=tuple, converter=_table, validator=validate)
+
+
+def table_spec(value: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]) -> dict[str, Any]:
+    """A :func:`settings_table` as plain data."""
+    return {k: dict(v) for k, v in value}
+
+
 def refuse_spec(name: str, what: str) -> NoReturn:
     """``spec()`` of an alias holding a Python function: it cannot be written as data."""
     raise SpecError(

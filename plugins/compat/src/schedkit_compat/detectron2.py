@@ -23,7 +23,7 @@ from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.schedule import attrs_spec
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
-from schedkit_compat._base import count, function, refuse_spec
+from schedkit_compat._base import count, function, refuse_spec, settings_table, table_spec
 
 #: fvcore's tolerance on the position in the run
 WHERE_EPSILON = 1e-6
@@ -197,32 +197,6 @@ NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
     torch.nn.LayerNorm,
     torch.nn.LocalResponseNorm,
 )
-_KEYS = ("lr", "weight_decay")
-
-
-def _overrides(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(
-            (str(k), tuple(sorted(dict(v).items())) if isinstance(v, Mapping) else v)
-            for k, v in value.items()
-        )
-    return value
-
-
-def _check_overrides(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple):
-        raise SpecError(
-            f"expected a table of parameter names to settings, got {value!r}", attribute.name
-        )
-    for name, settings in value:
-        where = f"{attribute.name}.{name}"
-        if not isinstance(settings, tuple):
-            raise SpecError(f"expected a table of settings, got {settings!r}", where)
-        for key, v in settings:
-            if key not in _KEYS:
-                raise SpecError(f"unknown setting (expected one of: {', '.join(_KEYS)})", where)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise SpecError(f"expected a number >= 0, got {v!r}", f"{where}.{key}")
 
 
 def _optional(**bounds: float) -> Any:
@@ -255,8 +229,8 @@ class Default(schedkit.BaseRule):
     weight_decay_norm: float | None = _optional(ge=0.0)
     bias_lr_factor: float = schedkit.factor(1.0, ge=0.0)
     weight_decay_bias: float | None = _optional(ge=0.0)
-    overrides: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = attrs.field(
-        factory=tuple, converter=_overrides, validator=_check_overrides
+    overrides: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
+        ("lr", "weight_decay")
     )
     lr_factor_func: Callable[[str], float] | None = function(optional=True)
 
@@ -269,7 +243,7 @@ class Default(schedkit.BaseRule):
         if self.lr_factor_func is not None:
             refuse_spec(self.name, f"the lr_factor_func {self.lr_factor_func!r}")
         out = attrs_spec(self)
-        out["overrides"] = {k: dict(v) for k, v in self.overrides}
+        out["overrides"] = table_spec(self.overrides)
         return out
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:

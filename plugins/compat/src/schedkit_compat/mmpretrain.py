@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -11,8 +11,9 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 import schedkit
-from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
+from schedkit import ParamInfo, RuleEffect, UnplacedParameter
 from schedkit.schedule import attrs_spec
+from schedkit_compat._base import settings_table, table_spec
 from schedkit_layer_decay.rule import LayerDecay as NativeLayerDecay
 
 #: the norm layers mmpretrain's constructor knows
@@ -25,33 +26,6 @@ def _mult() -> Any:
         converter=lambda v: v if v is None else schedkit.validators.to_float(v),
         validator=attrs.validators.optional(schedkit.validators.number(ge=0.0)),
     )
-
-
-def _custom_keys(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return tuple(
-            (str(k), tuple(sorted(dict(v).items())) if isinstance(v, Mapping) else v)
-            for k, v in value.items()
-        )
-    return value
-
-
-def _check_custom_keys(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple):
-        raise SpecError(f"expected a table of keys to settings, got {value!r}", attribute.name)
-    for key, settings in value:
-        where = f"{attribute.name}.{key}"
-        if not isinstance(settings, tuple):
-            raise SpecError(f"expected a table of settings, got {settings!r}", where)
-        for name, v in settings:
-            if name != "decay_mult":
-                raise SpecError(
-                    "this constructor applies decay_mult only (its lr_mult is disabled; the "
-                    "lr comes from the layer depth)",
-                    f"{where}.{name}",
-                )
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise SpecError(f"expected a number >= 0, got {v!r}", f"{where}.{name}")
 
 
 @attrs.frozen
@@ -78,13 +52,15 @@ class LayerDecay(schedkit.BaseRule):
     bias_decay_mult: float | None = _mult()
     norm_decay_mult: float | None = _mult()
     flat_decay_mult: float | None = _mult()
-    custom_keys: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = attrs.field(
-        factory=tuple, converter=_custom_keys, validator=_check_custom_keys
+    custom_keys: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
+        ("decay_mult",),
+        "this constructor applies decay_mult only (its lr_mult is disabled; the lr comes "
+        "from the layer depth)",
     )
 
     def spec(self) -> dict[str, Any]:
         out = attrs_spec(self)
-        out["custom_keys"] = {k: dict(v) for k, v in self.custom_keys}
+        out["custom_keys"] = table_spec(self.custom_keys)
         return out
 
     def _decay_mult(self, info: ParamInfo, keys: list[tuple[str, float]]) -> float | None:
