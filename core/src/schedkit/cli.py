@@ -96,14 +96,14 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
             )
         info = found[0]
     params = []
-    for f in _fields_of(info.cls).values():
+    for key, f in _fields_of(info.cls).items():
         default: Any = f.default
         if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
             default = default.factory()
         default = None if default is attrs.NOTHING else plain(default)
         params.append(
             {
-                "name": f.name,
+                "name": key,
                 "type": f.type
                 if isinstance(f.type, str)
                 else getattr(f.type, "__name__", str(f.type)),
@@ -111,7 +111,7 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
                 "default": default,
             }
         )
-    if info.kind == "schedule":
+    if info.kind == "schedule" and getattr(info.cls, "accepts_warmup", True):
         params += [
             {"name": "warmup", "type": "duration", "required": False, "default": 0},
             {"name": "warmup_start", "type": "float", "required": False, "default": 0.0},

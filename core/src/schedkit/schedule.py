@@ -92,21 +92,38 @@ def _is_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None
         raise SpecError(f"expected a schedule, got {value!r}", attribute.name)
 
 
-def schedule() -> Any:
-    """A field holding another schedule (a spec dict is built through the registry)."""
+def _is_factor(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    _is_schedule(inst, attribute, value)
+    if getattr(value, "per_group", None) is not None:
+        raise SpecError(
+            f"{value.spec().get('type')!r} gives each param group its own values (another "
+            "library's, not factors of the group's lr); it cannot be composed, use it alone",
+            attribute.name,
+        )
+
+
+def schedule(*, per_group: bool = False) -> Any:
+    """A field holding another schedule (a spec dict is built through the registry).
+
+    ``per_group``: it may be a schedule with per-group curves (the drop-in aliases, which
+    compose their own kind); native composition takes factors only.
+    """
     return attrs.field(
-        converter=_to_schedule, validator=_is_schedule, metadata={_META: {"schedule": True}}
+        converter=_to_schedule,
+        validator=_is_schedule if per_group else _is_factor,
+        metadata={_META: {"schedule": True}},
     )
 
 
-def schedules() -> Any:
-    """A field holding a non-empty sequence of schedules."""
+def schedules(*, per_group: bool = False) -> Any:
+    """A field holding a non-empty sequence of schedules (``per_group`` as :func:`schedule`)."""
+    one = _is_schedule if per_group else _is_factor
 
     def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not value:
             raise SpecError("expected at least one schedule, got none", attribute.name)
         for v in value:
-            _is_schedule(inst, attribute, v)
+            one(inst, attribute, v)
 
     return attrs.field(
         converter=_to_schedules, validator=check, metadata={_META: {"schedule": True, "many": True}}
@@ -148,6 +165,8 @@ class BaseSchedule:
     """
 
     name: ClassVar[str] = ""
+    #: whether the ``warmup`` keys may wrap it (the drop-in aliases keep their original's)
+    accepts_warmup: ClassVar[bool] = True
 
     def __call__(self, step: float) -> float:
         raise NotImplementedError
@@ -409,6 +428,13 @@ def _build(
             raise e.at(path) if path else e from None
     params = _absolute_to_factors(info.name, cls, dict(params), base, path)
     warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
+    if warm and not getattr(cls, "accepts_warmup", True):
+        key = sorted(warm)[0]
+        raise SpecError(
+            f"{info.name!r} reproduces another library's values and takes its own arguments "
+            f"only; it has no {key!r} (compose the native families for that)",
+            _join(path, key),
+        )
     fields = _fields_of(cls)
     if fields:
         _check_keys(info.name, params, fields, path)

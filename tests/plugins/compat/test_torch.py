@@ -260,8 +260,16 @@ def test_arguments_are_checked_with_their_names():
         schedkit.get_schedule("torch.CosineAnnealingLR", t_max=10)
     with pytest.raises(SpecError, match="has 2 values, but group 2"):
         schedkit.get_scheduler("torch.CyclicLR", _opt(), base_lr=[0.1, 0.2], max_lr=1.0)
-    with pytest.raises(SpecError, match="cannot be shifted behind a warmup"):
+    with pytest.raises(SpecError, match="has no 'warmup'"):
         schedkit.get_schedule("torch.StepLR", step_size=3, warmup=5)
+    with pytest.raises(SpecError, match="cannot be composed"):
+        schedkit.get_schedule(
+            {
+                "type": "sequence",
+                "milestones": [5],
+                "schedules": [{"type": "constant"}, {"type": "torch.StepLR", "step_size": 3}],
+            }
+        )
 
 
 def test_an_alias_is_declarable_in_toml(tmp_path):

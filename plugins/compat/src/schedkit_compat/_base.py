@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Mapping
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 import attrs
 
@@ -139,6 +139,8 @@ class ClosedForm(schedkit.BaseSchedule):
     """An alias whose value is a function of the step and of the group (its base value,
     its position); ``at(step, base, index)`` computes it in the original's arithmetic."""
 
+    accepts_warmup: ClassVar[bool] = False
+
     def at(self, step: float, base: float, index: int) -> float:
         raise NotImplementedError
 
@@ -197,6 +199,8 @@ class Recursive(schedkit.BaseSchedule):
     ``step`` on where the value may change (``INF``: never). ``closed(step)`` is the closed
     form for a base of 1.0, used for plots and far steps (equal up to rounding).
     """
+
+    accepts_warmup: ClassVar[bool] = False
 
     def first(self, base: float, index: int) -> float:
         return base

@@ -251,7 +251,7 @@ class SequentialLR(CerebrasLR):
 
     name = "cerebras.SequentialLR"
 
-    schedulers: tuple[Any, ...] = schedkit.schedules()
+    schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     milestones: tuple[int, ...] = _milestones()
 
     def __attrs_post_init__(self) -> None:
@@ -449,7 +449,7 @@ class ChainedScheduler(CerebrasLR):
 
     name = "cerebras.ChainedScheduler"
 
-    schedulers: tuple[Any, ...] = schedkit.schedules()
+    schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
 
     def __attrs_post_init__(self) -> None:
         for i, s in enumerate(self.schedulers[1:], 1):
@@ -567,7 +567,7 @@ class ScalePerParamLR(CerebrasLR):
 
     name = "cerebras.ScalePerParamLR"
 
-    scheduler: Any = schedkit.schedule()
+    scheduler: Any = schedkit.schedule(per_group=True)
 
     def value(self, step: float) -> float:
         return float(self.scheduler(step))

@@ -79,12 +79,11 @@ class WarmupMultiplier(schedkit.BaseSchedule):
             where = (where - (total - lengths[1])) / lengths[1]
         return self.main(where)
 
+    accepts_warmup: ClassVar[bool] = False
+
     @property
     def horizon(self) -> int:
         return self.max_iter
-
-    def shifted(self, steps: int) -> Any:
-        raise SpecError(f"{self.name!r} has detectron2's own warmup (warmup_iters)", "warmup")
 
 
 def _steps(value: Any) -> Any:

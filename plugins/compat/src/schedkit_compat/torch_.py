@@ -458,6 +458,7 @@ class ReduceLROnPlateau(Plateau):
 
     name = "torch.ReduceLROnPlateau"
     absolute: ClassVar[Mapping[str, str]] = {}
+    accepts_warmup: ClassVar[bool] = False
 
     min_value: float = attrs.field(init=False, default=0.0)
     min_lr: float | tuple[float, ...] = per_group(0.0, ge=0.0)
