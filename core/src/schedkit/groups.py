@@ -132,20 +132,36 @@ class ParamGroups(list[dict[str, Any]]):
         groups: list[dict[str, Any]],
         base: Mapping[str, Any],
         decided: Mapping[tuple[int, ...], Decision],
-        decision_of: Mapping[str, tuple[int, ...]],
-        where: Mapping[str, int],
+        names: Sequence[str],
+        keys: Sequence[tuple[int, ...]],
+        index_of: Mapping[tuple[int, ...], int],
     ) -> None:
         super().__init__(groups)
         self._base = dict(base)
         self._decided = decided
-        self._decision_of = decision_of
-        self._where = dict(where)
+        # each parameter's decision, in model order; the by-name tables are made when asked
+        self._names = names
+        self._keys = keys
+        self._index_of = index_of
+        self._by_name: dict[str, tuple[int, ...]] | None = None
+
+    @property
+    def _decision_of(self) -> dict[str, tuple[int, ...]]:
+        if self._by_name is None:
+            self._by_name = dict(zip(self._names, self._keys, strict=True))
+        return self._by_name
+
+    @property
+    def _where(self) -> dict[str, int]:
+        index_of = self._index_of
+        return {n: index_of[k] for n, k in self._decision_of.items()}
 
     def group_of(self, name: str) -> int:
         """The index of the group holding the parameter ``name``."""
-        if name not in self._where:
+        key = self._decision_of.get(name)
+        if key is None:
             raise KeyError(f"no trainable parameter named {name!r}")
-        return self._where[name]
+        return self._index_of[key]
 
     def explain(self, name: str) -> str:
         """Which rule set each value of a parameter, in order."""
@@ -231,16 +247,9 @@ def build_param_groups(
             bound.append((label, rule.bind(model)))
     finally:
         _NAMES.reset(token)
-    # Parameters the rules decided alike share a group: the settings are computed once per
-    # distinct decision (rules hand out shared effect objects), not once per parameter.
-    by_decision: dict[tuple[int, ...], int] = {}
-    decided: dict[tuple[int, ...], Decision] = {}
-    by_settings: dict[tuple[Any, ...], int] = {}
-    groups: list[dict[str, Any]] = []
+    columns: list[list[RuleEffect | None]] = []
     unplaced: list[str] = []
-    labels = [label for label, _ in bound]
     # one column of decisions per rule: a tight loop per rule rather than per parameter
-    columns = []
     for decide in (decide for _, decide in bound):
         try:
             columns.append([decide(info) for info in infos])
@@ -257,33 +266,37 @@ def build_param_groups(
         raise UnplacedParameter(
             f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
         )
-    rows = zip(*columns, strict=True) if columns else ((),) * len(infos)
-    indexes: list[int] = []
-    id_rows: list[tuple[int, ...]] = []
-    for info, effects in zip(infos, rows, strict=True):
-        ids = tuple(map(id, effects))  # rules hand out shared effects: decided alike, same ids
-        index = by_decision.get(ids)
-        if index is None:
-            decision = [
-                (label, e) for label, e in zip(labels, effects, strict=True) if e is not None
-            ]
-            settings, tags = _settings(base, decision, info.name)
-            same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
-            index = by_settings.get(same)
-            if index is None:
-                group = {"params": [], **settings}
-                if tags:
-                    group["tags"] = sorted(tags)
-                index = by_settings[same] = len(groups)
-                groups.append(group)
-            by_decision[ids] = index
-            decided[ids] = decision
-        groups[index]["params"].append(info.param)
-        indexes.append(index)
-        id_rows.append(ids)
-    trainable = [i.name for i in infos]
-    where = dict(zip(trainable, indexes, strict=True))
-    decision_of = dict(zip(trainable, id_rows, strict=True))
-    if not groups:
+    if not infos:
         raise SpecError("the model has no trainable parameters")
-    return ParamGroups(groups, base, decided, decision_of, where)
+    # Rules hand out shared effect objects, so parameters decided alike have the same ids:
+    # the key of a parameter's decision, made column by column (at C speed, no per-parameter
+    # Python), and the settings computed once per distinct decision.
+    keys: list[tuple[int, ...]] = (
+        list(zip(*[map(id, c) for c in columns], strict=True)) if columns else [()] * len(infos)
+    )
+    at = dict(zip(keys, range(len(keys)), strict=True))  # a parameter per decision (any)
+    labels = [label for label, _ in bound]
+    decided: dict[tuple[int, ...], Decision] = {}
+    index_of: dict[tuple[int, ...], int] = {}
+    by_settings: dict[tuple[Any, ...], int] = {}
+    groups: list[dict[str, Any]] = []
+    for key in dict.fromkeys(keys):  # the distinct decisions, in model order
+        pos = at[key]
+        info = infos[pos]
+        row = [c[pos] for c in columns]
+        decision = [(label, e) for label, e in zip(labels, row, strict=True) if e is not None]
+        settings, tags = _settings(base, decision, info.name)
+        same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
+        index = by_settings.get(same)
+        if index is None:
+            group = {"params": [], **settings}
+            if tags:
+                group["tags"] = sorted(tags)
+            index = by_settings[same] = len(groups)
+            groups.append(group)
+        index_of[key] = index
+        decided[key] = decision
+    lists = [g["params"] for g in groups]
+    for key, info in zip(keys, infos, strict=True):
+        lists[index_of[key]].append(info.param)
+    return ParamGroups(groups, base, decided, [i.name for i in infos], keys, index_of)

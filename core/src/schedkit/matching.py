@@ -32,6 +32,37 @@ def matcher(mode: str, pattern: str) -> Callable[[str], bool]:
     raise SpecError(f"expected a match mode among {', '.join(MODES)}, got {mode!r}", "mode")
 
 
+def any_glob(patterns: Iterable[str]) -> Callable[[str], bool] | None:
+    """One predicate for several fnmatch patterns (``None`` for none), case-sensitive.
+
+    Patterns without wildcards become a set look-up and ``*word*`` a substring test; the
+    rest share one compiled regex. Rules ask it once per parameter, so it is kept cheap.
+    """
+    exact: set[str] = set()
+    inner: list[str] = []
+    rest: list[str] = []
+    for p in patterns:
+        if not any(c in p for c in "*?["):
+            exact.add(p)
+        elif len(p) > 2 and p[0] == p[-1] == "*" and not any(c in p[1:-1] for c in "*?["):
+            inner.append(p[1:-1])
+        else:
+            rest.append(p)
+    if not (exact or inner or rest):
+        return None
+    regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in rest)) if rest else None
+
+    def match(name: str) -> bool:
+        if name in exact:
+            return True
+        for word in inner:
+            if word in name:
+                return True
+        return regex is not None and regex.match(name) is not None
+
+    return match
+
+
 def first_match(mode: str, patterns: Iterable[str], name: str) -> str | None:
     """The pattern that decides for ``name``: the first that matches in declaration order,
     or for ``substring`` the longest (then alphabetically first) key contained in it."""

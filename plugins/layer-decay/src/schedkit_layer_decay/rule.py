@@ -119,16 +119,16 @@ class LayerDecay(schedkit.BaseRule):
         if lazy is not None:
             depth_of, num = lazy
             effect_at = self._effects(num)
-            by_module: dict[int, int] = {}  # a module's parameters share its depth
+            by_module: dict[int, RuleEffect] = {}  # a module's parameters share its depth
 
             def decide_lazy(info: ParamInfo) -> RuleEffect:
                 if info.module_name:
-                    depth = by_module.get(id(info.module), -1)
-                    if depth < 0:
-                        depth = by_module[id(info.module)] = depth_of(info.name)
-                else:  # parameters of the root module (cls_token, pos_embed): by their own name
-                    depth = depth_of(info.name)
-                return effect_at(depth)
+                    found = by_module.get(id(info.module))
+                    if found is None:
+                        found = by_module[id(info.module)] = effect_at(depth_of(info.name))
+                    return found
+                # parameters of the root module (cls_token, pos_embed): by their own name
+                return effect_at(depth_of(info.name))
 
             return decide_lazy
         found, num, unplaced = self.depths(model)

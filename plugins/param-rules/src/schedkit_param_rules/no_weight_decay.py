@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +10,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
+from schedkit.matching import any_glob
 
 #: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
 NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
@@ -32,18 +31,14 @@ def _check_strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> No
         raise schedkit.SpecError(f"expected a list of patterns, got {value!r}", attribute.name)
 
 
-def _globs(patterns: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One compiled regex for several fnmatch patterns (None for none)."""
-    if not patterns:
-        return None
-    return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
+def _norm_type(cls: type) -> bool:
+    """A norm layer by its class: a known norm type, or a class named ``...Norm``."""
+    return issubclass(cls, NORM_TYPES) or cls.__name__.endswith("Norm")
 
 
-def _is_norm(module: torch.nn.Module, module_name: str, names: re.Pattern[str] | None) -> bool:
-    if isinstance(module, NORM_TYPES) or type(module).__name__.endswith("Norm"):
-        return True
-    last = module_name.rpartition(".")[2].lower()
-    return names is not None and names.match(last) is not None
+def _norm_name(module_name: str, names: Callable[[str], bool] | None) -> bool:
+    """A norm layer by its name in the model (``norm_names`` globs)."""
+    return names is not None and names(module_name.rpartition(".")[2].lower())
 
 
 def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
@@ -88,30 +83,35 @@ class NoWeightDecay(schedkit.BaseRule):
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
-        named = _globs(tuple(listed))
-        norm_names = _globs(self.norm_names)
+        named = any_glob(listed)
+        norm_names = any_glob(self.norm_names)
         norm_modules: dict[int, bool] = {}
         tags = frozenset([self.tag]) if self.tag else frozenset()
         effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
 
+        norm_types: dict[type, bool] = {}  # by class first: a model has few module classes
+
         def is_norm(info: ParamInfo) -> bool:
             found = norm_modules.get(id(info.module))
             if found is None:
-                found = norm_modules[id(info.module)] = _is_norm(
-                    info.module, info.module_name, norm_names
+                cls = type(info.module)
+                by_type = norm_types.get(cls)
+                if by_type is None:
+                    by_type = norm_types[cls] = _norm_type(cls)
+                found = norm_modules[id(info.module)] = by_type or _norm_name(
+                    info.module_name, norm_names
                 )
             return found
 
+        one_dim, bias, norms = self.one_dim, self.bias, self.norms  # locals: read per parameter
+
         def decide(info: ParamInfo) -> RuleEffect | None:
+            name = info.name
             if (
-                (self.one_dim and info.param.ndim <= 1)
-                or (
-                    self.bias
-                    and info.name.endswith("bias")
-                    and info.name.rpartition(".")[2] == "bias"
-                )
-                or (self.norms and is_norm(info))
-                or (named is not None and named.match(info.name) is not None)
+                (one_dim and info.param.ndim <= 1)
+                or (bias and name.endswith("bias") and name.rpartition(".")[2] == "bias")
+                or (norms and is_norm(info))
+                or (named is not None and named(name))
             ):
                 return effect
             return None
