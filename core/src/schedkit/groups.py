@@ -115,12 +115,14 @@ def _settings(
     settings = dict(base)
     tags: set[str] = set()
     for label, effect in decision:
-        settings.update(effect.values)
+        if effect.values:
+            settings.update(effect.values)
         for key, mult in effect.multipliers.items():
             if key not in settings:
                 raise SpecError(f"{label} scales {key!r}, which has no value to scale", name)
             settings[key] = settings[key] * mult
-        tags |= effect.tags
+        if effect.tags:
+            tags |= effect.tags
     return settings, tags
 
 
@@ -132,7 +134,7 @@ class ParamGroups(list[dict[str, Any]]):
         groups: list[dict[str, Any]],
         base: Mapping[str, Any],
         decided: Mapping[tuple[int, ...], Decision],
-        names: Sequence[str],
+        infos: Sequence[ParamInfo],
         keys: Sequence[tuple[int, ...]],
         index_of: Mapping[tuple[int, ...], int],
     ) -> None:
@@ -140,7 +142,7 @@ class ParamGroups(list[dict[str, Any]]):
         self._base = dict(base)
         self._decided = decided
         # each parameter's decision, in model order; the by-name tables are made when asked
-        self._names = names
+        self._infos = infos
         self._keys = keys
         self._index_of = index_of
         self._by_name: dict[str, tuple[int, ...]] | None = None
@@ -148,7 +150,8 @@ class ParamGroups(list[dict[str, Any]]):
     @property
     def _decision_of(self) -> dict[str, tuple[int, ...]]:
         if self._by_name is None:
-            self._by_name = dict(zip(self._names, self._keys, strict=True))
+            names = [i.name for i in self._infos]
+            self._by_name = dict(zip(names, self._keys, strict=True))
         return self._by_name
 
     @property
@@ -218,6 +221,15 @@ class ParamGroups(list[dict[str, Any]]):
         )
 
 
+def _decision_keys(columns: list[list[RuleEffect | None]], n: int) -> list[tuple[int, ...]]:
+    """A key per parameter, equal for parameters every rule decided alike: rules hand out
+    shared effect objects, so it is the tuple of the effects' ids (made column by column,
+    at C speed)."""
+    if not columns:
+        return [()] * n
+    return list(zip(*[map(id, c) for c in columns], strict=True))
+
+
 def build_param_groups(
     model: torch.nn.Module,
     rules: Iterable[ParamRule | str | Mapping[str, Any]] = (),
@@ -268,12 +280,7 @@ def build_param_groups(
         )
     if not infos:
         raise SpecError("the model has no trainable parameters")
-    # Rules hand out shared effect objects, so parameters decided alike have the same ids:
-    # the key of a parameter's decision, made column by column (at C speed, no per-parameter
-    # Python), and the settings computed once per distinct decision.
-    keys: list[tuple[int, ...]] = (
-        list(zip(*[map(id, c) for c in columns], strict=True)) if columns else [()] * len(infos)
-    )
+    keys = _decision_keys(columns, len(infos))
     at = dict(zip(keys, range(len(keys)), strict=True))  # a parameter per decision (any)
     labels = [label for label, _ in bound]
     decided: dict[tuple[int, ...], Decision] = {}
@@ -286,7 +293,10 @@ def build_param_groups(
         row = [c[pos] for c in columns]
         decision = [(label, e) for label, e in zip(labels, row, strict=True) if e is not None]
         settings, tags = _settings(base, decision, info.name)
-        same = (tuple(sorted(settings.items(), key=lambda kv: kv[0])), tuple(sorted(tags)))
+        same = (
+            tuple(sorted(settings.items())),
+            tuple(sorted(tags)),
+        )  # keys differ: no value compared
         index = by_settings.get(same)
         if index is None:
             group = {"params": [], **settings}
@@ -299,4 +309,4 @@ def build_param_groups(
     lists = [g["params"] for g in groups]
     for key, info in zip(keys, infos, strict=True):
         lists[index_of[key]].append(info.param)
-    return ParamGroups(groups, base, decided, [i.name for i in infos], keys, index_of)
+    return ParamGroups(groups, base, decided, infos, keys, index_of)

@@ -61,16 +61,53 @@ def _key(layout: str, name: str) -> tuple[int, ...] | None:
     return tuple(int(g) for g in m.groups()) if m else None
 
 
+#: For the single-index layouts: the words their block pattern may begin with.
+_WORDS = {"vit": ("blocks", "layers")}
+
+
+def _block_indices(layout: str, text: str) -> list[str]:
+    r"""Every block index in ``text`` (names, one per line), as ``findall`` of the layout's
+    pattern gives them. Where each occurrence of the layout's words starts a name or a
+    component (the usual case, checked with three counts), a pattern that begins with the
+    word finds them several times faster: it needs no ``(?:^|\.)`` tried at every
+    position."""
+    words = _WORDS.get(layout)
+    if words is None:
+        return _MULTILINE[layout].findall(text)
+    out: list[str] = []
+    for word in words:
+        w = f"{word}."
+        found = text.count(w)
+        if not found:
+            continue
+        starts = text.count(f"\n{w}") + text.count(f".{w}") + text.startswith(w)
+        if starts != found:
+            return _MULTILINE[layout].findall(text)
+        out += _WORD_BLOCK[word].findall(text)
+    return out
+
+
+_WORD_BLOCK = {w: re.compile(rf"{w}\.(\d+)\.") for ws in _WORDS.values() for w in ws}
+
+
 def lazy_depth(layout: str, names: Sequence[str]) -> tuple[Callable[[str], int], int]:
     """For a single-index layout: a depth function and ``num_layers``, the block indices
     found with one search over all names (so frozen blocks still count)."""
     text = "\n".join(names)
-    blocks = sorted({int(i) for i in set(_MULTILINE[layout].findall(text))})
+    blocks = sorted({int(i) for i in set(_block_indices(layout, text))})
     rank = {b: i + 1 for i, b in enumerate(blocks)}
+    by_text = {str(b): r for b, r in rank.items()}
     top = len(blocks) + 1
     block = _BLOCK[layout]
+    heads = tuple(f"{w}." for w in _WORDS.get(layout, ()))
 
     def depth(name: str) -> int:
+        if heads and name.startswith(heads):  # "blocks.3.attn...": the index without a regex
+            start = name.index(".") + 1
+            end = name.find(".", start)
+            found = by_text.get(name[start:end]) if end > 0 else None
+            if found is not None:
+                return found
         m = block.search(name)
         if m is not None:
             return rank[int(m.group(1))]

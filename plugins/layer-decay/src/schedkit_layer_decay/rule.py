@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,14 @@ import torch
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
 from schedkit_layer_decay import layouts
+
+
+@functools.lru_cache(maxsize=1024)
+def _scaled(scale: float) -> RuleEffect:
+    """The effect "lr times ``scale``": one object per scale, shared by every build (effects
+    are immutable; making them is a good part of a small build)."""
+    return RuleEffect(multipliers={"lr": scale})
+
 
 LAYOUTS = ("auto", "model", "vit", "hf", "stages", "resnet", "patterns")
 
@@ -108,8 +117,7 @@ class LayerDecay(schedkit.BaseRule):
         def effect(depth: int) -> RuleEffect:
             found = cache.get(depth)
             if found is None:
-                scale = max(self.rate ** (num - depth - 1), self.min_scale)
-                found = cache[depth] = RuleEffect(multipliers={"lr": scale})
+                found = cache[depth] = _scaled(max(self.rate ** (num - depth - 1), self.min_scale))
             return found
 
         return effect

@@ -106,13 +106,18 @@ class NoWeightDecay(schedkit.BaseRule):
         one_dim, bias, norms = self.one_dim, self.bias, self.norms  # locals: read per parameter
 
         def decide(info: ParamInfo) -> RuleEffect | None:
+            if one_dim and info.param.ndim <= 1:
+                return effect
             name = info.name
-            if (
-                (one_dim and info.param.ndim <= 1)
-                or (bias and name.endswith("bias") and name.rpartition(".")[2] == "bias")
-                or (norms and is_norm(info))
-                or (named is not None and named(name))
-            ):
+            if bias and name.endswith("bias") and name.rpartition(".")[2] == "bias":
+                return effect
+            if norms:
+                found = norm_modules.get(id(info.module))  # known after a module's first
+                if found is None:
+                    found = is_norm(info)
+                if found:
+                    return effect
+            if named is not None and named(name):
                 return effect
             return None
 
