@@ -42,7 +42,22 @@ class BaseRule:
         return attrs_spec(self)
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
-        raise NotImplementedError
+        """The decision for one parameter (derived from :meth:`bind_all` when a rule only
+        implements that)."""
+        if type(self).bind_all is BaseRule.bind_all:
+            raise NotImplementedError(f"{type(self).__name__} implements neither bind nor bind_all")
+        column = self.bind_all(model)
+        return lambda info: column((info,))[0]
+
+    def bind_all(self, model: torch.nn.Module) -> Column:
+        """The decisions for a sequence of parameters, in order (from :meth:`bind` unless a
+        rule implements it: one loop in the rule is cheaper than a call per parameter)."""
+        decide = self.bind(model)
+        return lambda infos: [decide(info) for info in infos]
+
+
+#: A rule's decisions for several parameters at once (see :meth:`BaseRule.bind_all`).
+Column = Callable[[Sequence[ParamInfo]], "list[RuleEffect | None]"]
 
 
 class UnplacedParameter(SpecError):
@@ -221,6 +236,17 @@ class ParamGroups(list[dict[str, Any]]):
         )
 
 
+def _column(rule: Any, model: torch.nn.Module) -> Column:
+    """The rule's decisions for many parameters at once: its ``bind_all``, else its
+    ``bind`` in a loop."""
+    bind_all = getattr(rule, "bind_all", None)
+    if callable(bind_all):
+        column: Column = bind_all(model)
+        return column
+    decide = rule.bind(model)
+    return lambda infos: [decide(info) for info in infos]
+
+
 def _decision_keys(columns: list[list[RuleEffect | None]], n: int) -> list[tuple[int, ...]]:
     """A key per parameter, equal for parameters every rule decided alike: rules hand out
     shared effect objects, so it is the tuple of the effects' ids (made column by column,
@@ -251,25 +277,25 @@ def build_param_groups(
     """
     base: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, **defaults}
     infos, names = _walk(model)
-    bound: list[tuple[str, Callable[[ParamInfo], RuleEffect | None]]] = []
+    bound: list[tuple[str, Column]] = []
     token = _NAMES.set((id(model), names))
     try:
         for i, r in enumerate(rules):
             label, rule = _rule(r, i)
-            bound.append((label, rule.bind(model)))
+            bound.append((label, _column(rule, model)))
     finally:
         _NAMES.reset(token)
     columns: list[list[RuleEffect | None]] = []
     unplaced: list[str] = []
     # one column of decisions per rule: a tight loop per rule rather than per parameter
-    for decide in (decide for _, decide in bound):
+    for decide_all in (decide_all for _, decide_all in bound):
         try:
-            columns.append([decide(info) for info in infos])
-        except UnplacedParameter:
+            columns.append(decide_all(infos))
+        except UnplacedParameter:  # again one by one, to name every parameter not placed
             column: list[RuleEffect | None] = []
             for info in infos:
                 try:
-                    column.append(decide(info))
+                    column.append(decide_all((info,))[0])
                 except UnplacedParameter as e:
                     unplaced.append(f"{info.name}: {e.message}")
                     column.append(None)

@@ -112,7 +112,11 @@ class ParamRule(Protocol):
 
     ``bind(model)`` does the per-model work (e.g. find the depth of every layer) and returns
     a function from :class:`ParamInfo` to a :class:`RuleEffect`, or ``None`` when the rule
-    has nothing to say about that parameter.
+    has nothing to say about that parameter. A rule may also offer
+    ``bind_all(model)``, returning a function that decides for a whole sequence of
+    parameters at once (a list, in order): the builder prefers it, since one loop inside
+    the rule costs less than a call per parameter. :class:`schedkit.BaseRule` derives
+    either from the other, so a rule implements one.
     """
 
     def spec(self) -> dict[str, Any]: ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -11,6 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
+from schedkit.groups import Column
 from schedkit_layer_decay import layouts
 
 
@@ -122,35 +123,41 @@ class LayerDecay(schedkit.BaseRule):
 
         return effect
 
-    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+    def bind_all(self, model: torch.nn.Module) -> Column:
         lazy = self._lazy(model)
         if lazy is not None:
             depth_of, num = lazy
             effect_at = self._effects(num)
             by_module: dict[int, RuleEffect] = {}  # a module's parameters share its depth
 
-            def decide_lazy(info: ParamInfo) -> RuleEffect:
-                if info.module_name:
-                    found = by_module.get(id(info.module))
-                    if found is None:
-                        found = by_module[id(info.module)] = effect_at(depth_of(info.name))
-                    return found
-                # parameters of the root module (cls_token, pos_embed): by their own name
-                return effect_at(depth_of(info.name))
+            def column_lazy(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
+                out: list[RuleEffect | None] = []
+                for name, _, module, module_name in infos:
+                    if module_name:
+                        found = by_module.get(id(module))
+                        if found is None:
+                            found = by_module[id(module)] = effect_at(depth_of(name))
+                    else:  # parameters of the root module (cls_token, pos_embed): by name
+                        found = effect_at(depth_of(name))
+                    out.append(found)
+                return out
 
-            return decide_lazy
+            return column_lazy
         found, num, unplaced = self.depths(model)
         missing = set(unplaced)
         effect_of_depth = self._effects(num)
 
-        def decide(info: ParamInfo) -> RuleEffect:
-            if info.name in missing or info.name not in found:
-                raise UnplacedParameter(
-                    "layer_decay: no pattern gives its depth (set rest = 'top' or 'bottom')"
-                )
-            return effect_of_depth(found[info.name])
+        def column(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
+            out: list[RuleEffect | None] = []
+            for info in infos:
+                if info.name in missing or info.name not in found:
+                    raise UnplacedParameter(
+                        "layer_decay: no pattern gives its depth (set rest = 'top' or 'bottom')"
+                    )
+                out.append(effect_of_depth(found[info.name]))
+            return out
 
-        return decide
+        return column
 
 
 @schedkit.hookimpl

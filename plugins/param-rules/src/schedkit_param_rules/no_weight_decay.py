@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -10,6 +10,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
+from schedkit.groups import Column
 from schedkit.matching import any_glob
 
 #: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
@@ -81,47 +82,39 @@ class NoWeightDecay(schedkit.BaseRule):
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
 
-    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+    def bind_all(self, model: torch.nn.Module) -> Column:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
         named = any_glob(listed)
         norm_names = any_glob(self.norm_names)
-        norm_modules: dict[int, bool] = {}
+        norm_modules: dict[int, bool] = {}  # per module, by class first (few classes)
+        norm_types: dict[type, bool] = {}
         tags = frozenset([self.tag]) if self.tag else frozenset()
         effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
+        one_dim, bias, norms = self.one_dim, self.bias, self.norms
 
-        norm_types: dict[type, bool] = {}  # by class first: a model has few module classes
-
-        def is_norm(info: ParamInfo) -> bool:
-            found = norm_modules.get(id(info.module))
-            if found is None:
-                cls = type(info.module)
-                by_type = norm_types.get(cls)
-                if by_type is None:
-                    by_type = norm_types[cls] = _norm_type(cls)
-                found = norm_modules[id(info.module)] = by_type or _norm_name(
-                    info.module_name, norm_names
-                )
+        def is_norm(module: torch.nn.Module, module_name: str) -> bool:
+            cls = type(module)
+            by_type = norm_types.get(cls)
+            if by_type is None:
+                by_type = norm_types[cls] = _norm_type(cls)
+            found = norm_modules[id(module)] = by_type or _norm_name(module_name, norm_names)
             return found
 
-        one_dim, bias, norms = self.one_dim, self.bias, self.norms  # locals: read per parameter
+        def column(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
+            out: list[RuleEffect | None] = []
+            for name, param, module, module_name in infos:
+                chosen = (one_dim and param.ndim <= 1) or (
+                    bias and name.endswith("bias") and name.rpartition(".")[2] == "bias"
+                )
+                if not chosen and norms:
+                    known = norm_modules.get(id(module))  # known after a module's first
+                    chosen = is_norm(module, module_name) if known is None else known
+                if not chosen and named is not None:
+                    chosen = named(name)
+                out.append(effect if chosen else None)
+            return out
 
-        def decide(info: ParamInfo) -> RuleEffect | None:
-            if one_dim and info.param.ndim <= 1:
-                return effect
-            name = info.name
-            if bias and name.endswith("bias") and name.rpartition(".")[2] == "bias":
-                return effect
-            if norms:
-                found = norm_modules.get(id(info.module))  # known after a module's first
-                if found is None:
-                    found = is_norm(info)
-                if found:
-                    return effect
-            if named is not None and named(name):
-                return effect
-            return None
-
-        return decide
+        return column
 
 
 @schedkit.hookimpl
