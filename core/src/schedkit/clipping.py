@@ -9,7 +9,6 @@ agree with torch's functions to the last bit).
 
 from __future__ import annotations
 
-import fnmatch
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
@@ -19,6 +18,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from schedkit.errors import SpecError, StateError
+from schedkit.matching import any_glob
 from schedkit.protocols import ClipResult, Schedule
 from schedkit.schedule import _to_schedule, attrs_spec
 from schedkit.validators import one_of
@@ -373,8 +373,8 @@ def _require_unscaled(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
 
 def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
     """A predicate: does a parameter name match one of the glob ``patterns``?"""
-    pats = tuple(patterns)
-    return lambda name: any(fnmatch.fnmatchcase(name, p) for p in pats)
+    match = any_glob(patterns)
+    return match if match is not None else (lambda name: False)
 
 
 def check_exclude(name: str, exclude: Sequence[str], target: Target) -> None:

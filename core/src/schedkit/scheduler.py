@@ -14,7 +14,6 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import attrs
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -22,7 +21,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from schedkit.errors import SpecError, StateError
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
-from schedkit.schedule import get_schedule, resolve
+from schedkit.schedule import _fields_of, get_schedule, resolve
 
 _KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
 FORMAT = "schedkit.scheduler"
@@ -116,12 +115,17 @@ def _writer(
         for t, b in tensors:
             t.fill_(b * f)
         for g, b in items:
-            old = g[field]
-            new = list(old)
-            new[index] = b * f  # type: ignore[index]
-            g[field] = type(old)(new)
+            _set_item(g, field, index, b * f)
 
     return write
+
+
+def _set_item(group: dict[str, Any], field: str, index: Any, value: float) -> None:
+    """Replace one item of a tuple or list hyperparameter (Adam's ``betas[0]``)."""
+    old = group[field]
+    new = list(old)
+    new[index] = value
+    group[field] = type(old)(new)
 
 
 def _group_writer(
@@ -149,9 +153,7 @@ def _group_writer(
             if isinstance(old, torch.Tensor):
                 old.fill_(v)
             else:
-                new = list(g[field])
-                new[index] = v  # type: ignore[index]
-                g[field] = type(g[field])(new)
+                _set_item(g, field, index, v)
 
     return write
 
@@ -167,8 +169,7 @@ def _shared_options(
     name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
     if not isinstance(name, str):
         return params
-    cls = default_registry().get("schedule", name).cls
-    fields = {f.alias or f.name for f in attrs.fields(cls)} if attrs.has(cls) else set()
+    fields = _fields_of(default_registry().get("schedule", name).cls)
     out = dict(params)
     for key, value in options.items():
         own = isinstance(schedule, Mapping) and key in schedule

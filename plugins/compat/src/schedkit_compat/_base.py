@@ -18,7 +18,7 @@ import attrs
 
 import schedkit
 from schedkit import SpecError
-from schedkit.validators import number, steps, to_float
+from schedkit.validators import increasing_steps, number, steps, to_float
 
 INF = math.inf
 
@@ -31,13 +31,34 @@ def count(default: Any = attrs.NOTHING, *, positive: bool = False) -> Any:
     return attrs.field(default=default, validator=steps(positive=positive))
 
 
+def _steps_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+def step_list(default: Any = attrs.NOTHING, *, increasing: bool = False) -> Any:
+    """A list of whole steps (milestones), as the original libraries take them; with
+    ``increasing``, strictly increasing (otherwise repeats and any order are kept)."""
+    each = steps()
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple):
+            raise SpecError(f"expected a list of steps, got {value!r}", attribute.name)
+        if increasing:
+            increasing_steps(inst, attribute, value)
+            return
+        for v in value:
+            each(inst, attribute, v)
+
+    return attrs.field(default=default, converter=_steps_tuple, validator=validate)
+
+
 def _floats(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(to_float(v) for v in value)
     return to_float(value)
 
 
-def per_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
+def each_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
     """A number, or a list with one number per param group (torch's ``max_lr=[...]``)."""
     check = number(**bounds)
 
@@ -123,14 +144,6 @@ def refuse_spec(name: str, what: str) -> NoReturn:
     )
 
 
-def no_shift(name: str) -> NoReturn:
-    """Aliases keep their original's positions: they do not go behind a ``warmup`` key."""
-    raise SpecError(
-        f"{name!r} reproduces another library's values; it cannot be shifted behind a warmup "
-        "(compose the native families instead)"
-    )
-
-
 # -- per-group curves -----------------------------------------------------------------
 
 
@@ -151,9 +164,6 @@ class ClosedForm(schedkit.BaseSchedule):
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
         return functools.partial(self.at, base=base, index=index)
-
-    def shifted(self, steps: int) -> NoReturn:
-        no_shift(self.name)
 
 
 class Recurrence:
@@ -221,9 +231,6 @@ class Recursive(schedkit.BaseSchedule):
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
         return Recurrence(self, base, index)
-
-    def shifted(self, steps: int) -> NoReturn:
-        no_shift(self.name)
 
 
 @attrs.frozen

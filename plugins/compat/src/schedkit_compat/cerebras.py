@@ -22,7 +22,7 @@ import attrs
 
 import schedkit
 from schedkit import SpecError
-from schedkit_compat._base import Absolute, count, function, per_group, refuse_spec
+from schedkit_compat._base import Absolute, count, each_group, function, refuse_spec, step_list
 
 
 def _tags(value: Any) -> Any:
@@ -221,23 +221,6 @@ class CosineDecayLR(CerebrasLR):
         )
 
 
-def _ints(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
-def _check_ints(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple) or any(
-        isinstance(m, bool) or not isinstance(m, int) for m in value
-    ):
-        raise SpecError(
-            f"Expected milestones to be a list of integers. Got: {value!r}", attribute.name
-        )
-
-
-def _milestones() -> Any:
-    return attrs.field(converter=_ints, validator=_check_ints)
-
-
 @attrs.frozen
 class SequentialLR(CerebrasLR):
     """Cerebras' ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
@@ -252,7 +235,7 @@ class SequentialLR(CerebrasLR):
     name = "cerebras.SequentialLR"
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
-    milestones: tuple[int, ...] = _milestones()
+    milestones: tuple[int, ...] = step_list()
 
     def __attrs_post_init__(self) -> None:
         if len(self.milestones) != len(self.schedulers) - 1:
@@ -280,8 +263,8 @@ class PiecewiseConstantLR(CerebrasLR):
 
     name = "cerebras.PiecewiseConstantLR"
 
-    learning_rates: tuple[float, ...] = per_group(ge=0.0)
-    milestones: tuple[int, ...] = _milestones()
+    learning_rates: tuple[float, ...] = each_group(ge=0.0)
+    milestones: tuple[int, ...] = step_list()
 
     def __attrs_post_init__(self) -> None:
         if not isinstance(self.learning_rates, tuple):
@@ -310,7 +293,7 @@ class MultiStepLR(CerebrasLR):
 
     initial_learning_rate: float = _lr()
     gamma: float = schedkit.factor(ge=0.0)
-    milestones: tuple[int, ...] = _milestones()
+    milestones: tuple[int, ...] = step_list()
 
     def value(self, step: float) -> float:
         value = self.initial_learning_rate

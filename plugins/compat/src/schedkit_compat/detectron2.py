@@ -23,7 +23,14 @@ from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.schedule import attrs_spec
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
-from schedkit_compat._base import count, function, refuse_spec, settings_table, table_spec
+from schedkit_compat._base import (
+    count,
+    function,
+    refuse_spec,
+    settings_table,
+    step_list,
+    table_spec,
+)
 
 #: fvcore's tolerance on the position in the run
 WHERE_EPSILON = 1e-6
@@ -86,10 +93,6 @@ class WarmupMultiplier(schedkit.BaseSchedule):
         return self.max_iter
 
 
-def _steps(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
 @attrs.frozen
 class WarmupMultiStepLR(WarmupMultiplier):
     """detectron2's ``WarmupMultiStepLR``: the lr times ``gamma`` at each of ``steps``,
@@ -101,9 +104,7 @@ class WarmupMultiStepLR(WarmupMultiplier):
 
     name = "detectron2.WarmupMultiStepLR"
 
-    steps: tuple[int, ...] = attrs.field(
-        default=(30000,), converter=_steps, validator=schedkit.validators.increasing_steps
-    )
+    steps: tuple[int, ...] = step_list((30000,), increasing=True)
     gamma: float = schedkit.factor(0.1, ge=0.0)
     _kept: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
 

@@ -27,7 +27,7 @@ from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.validators import steps
 from schedkit_clipping.agc import AGC
 from schedkit_compat import torch_
-from schedkit_compat._base import ClosedForm, count
+from schedkit_compat._base import ClosedForm, count, step_list
 
 # -- the schedules --------------------------------------------------------------------
 
@@ -251,10 +251,6 @@ class Step(TimmSchedule):
         return float(base * (self.decay_rate ** (t // self.decay_t)))
 
 
-def _ints(value: Any) -> Any:
-    return tuple(value) if isinstance(value, list) else value
-
-
 @attrs.frozen(kw_only=True)
 class MultiStep(TimmSchedule):
     """timm's ``multistep`` (``MultiStepLRScheduler``): the lr times ``decay_rate`` at each
@@ -265,9 +261,7 @@ class MultiStep(TimmSchedule):
 
     name = "timm.multistep"
 
-    decay_t: tuple[int, ...] = attrs.field(
-        converter=_ints, validator=schedkit.validators.increasing_steps
-    )
+    decay_t: tuple[int, ...] = step_list(increasing=True)
     decay_rate: float = schedkit.factor(1.0, ge=0.0)
     warmup_prefix: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
 

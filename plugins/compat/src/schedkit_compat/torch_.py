@@ -35,10 +35,11 @@ from schedkit_compat._base import (
     ClosedForm,
     Recursive,
     count,
+    each_group,
     function,
-    per_group,
     pick,
     refuse_spec,
+    step_list,
 )
 from schedkit_schedules.one_cycle import _anneal
 from schedkit_schedules.plateau import Plateau
@@ -74,18 +75,6 @@ class StepLR(Recursive):
         return float(self.gamma ** (int(step) // self.step_size))
 
 
-def _milestones(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
-
-
-def _check_milestones(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    check = steps()
-    if not isinstance(value, tuple):
-        raise SpecError(f"expected a list of steps, got {value!r}", attribute.name)
-    for v in value:
-        check(inst, attribute, v)
-
-
 @attrs.frozen
 class MultiStepLR(Recursive):
     """torch's ``MultiStepLR``: the lr times ``gamma`` at each milestone.
@@ -98,7 +87,7 @@ class MultiStepLR(Recursive):
 
     name = "torch.MultiStepLR"
 
-    milestones: tuple[int, ...] = attrs.field(converter=_milestones, validator=_check_milestones)
+    milestones: tuple[int, ...] = step_list()
     gamma: float = _gamma(0.1)
     _counts: Mapping[int, int] = attrs.field(init=False, eq=False, repr=False)
     _at: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
@@ -300,8 +289,8 @@ class CyclicLR(ClosedForm):
 
     name = "torch.CyclicLR"
 
-    base_lr: float | tuple[float, ...] = per_group(ge=0.0)
-    max_lr: float | tuple[float, ...] = per_group(ge=0.0)
+    base_lr: float | tuple[float, ...] = each_group(ge=0.0)
+    max_lr: float | tuple[float, ...] = each_group(ge=0.0)
     step_size_up: int = count(2000, positive=True)
     step_size_down: int | None = attrs.field(
         default=None, validator=attrs.validators.optional(steps(positive=True))
@@ -376,7 +365,7 @@ class OneCycleLR(ClosedForm):
 
     name = "torch.OneCycleLR"
 
-    max_lr: float | tuple[float, ...] = per_group(gt=0.0)
+    max_lr: float | tuple[float, ...] = each_group(gt=0.0)
     total_steps: int = schedkit.duration(positive=True, horizon=True)
     pct_start: float = schedkit.factor(0.3, ge=0.0, le=1.0)
     anneal_strategy: str = schedkit.choice("cos", "linear")
@@ -461,7 +450,7 @@ class ReduceLROnPlateau(Plateau):
     accepts_warmup: ClassVar[bool] = False
 
     min_value: float = attrs.field(init=False, default=0.0)
-    min_lr: float | tuple[float, ...] = per_group(0.0, ge=0.0)
+    min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     reductions: int = attrs.field(init=False, default=0)
 
     from_transformers = None
