@@ -32,6 +32,7 @@ from schedkit.groups import (
     UnplacedParameter,
     build_param_groups,
     parameter_names,
+    parameter_owners,
     trainable_parameters,
 )
 from schedkit.hookspecs import hookimpl
@@ -120,6 +121,7 @@ __all__ = [
     "hookimpl",
     "load_setup",
     "parameter_names",
+    "parameter_owners",
     "plugin_errors",
     "register",
     "registered",

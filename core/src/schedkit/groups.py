@@ -14,9 +14,11 @@ override's ``lr`` replaces it.
 
 from __future__ import annotations
 
+import collections
 import contextvars
+import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import attrs
 import torch
@@ -64,23 +66,56 @@ class UnplacedParameter(SpecError):
     """A rule cannot decide for a parameter it must decide for (e.g. an unknown depth)."""
 
 
-def _walk(model: torch.nn.Module) -> tuple[list[ParamInfo], list[str]]:
-    """One walk of the module tree: the trainable parameters, and every parameter name."""
-    seen: set[int] = set()
+class _Walk(NamedTuple):
+    infos: list[ParamInfo]  # the trainable parameters
+    names: list[str]  # every parameter name
+    owners: list[str]  # the name of every module holding one of them
+
+
+def _walk(model: torch.nn.Module) -> _Walk:
+    """One walk of the module tree: the trainable parameters, every parameter name, and the
+    names of the modules that hold them.
+
+    The order and the names are ``named_parameters()``'s (modules in pre-order, each module
+    and each parameter once, under its first name), without ``named_modules()``' nested
+    generators, which hand each module up every level.
+    """
+    seen: set[int] = set()  # parameters by id (a tensor's own hash is Python code)
+    visited: set[torch.nn.Module] = set()
     infos: list[ParamInfo] = []
     names: list[str] = []
+    owners: list[str] = []
     make = tuple.__new__  # the named tuple without its Python-level __new__: one per parameter
-    for owner, module in model.named_modules():
+    # a stack rather than recursion (no closure cycle for the collector to find), and the
+    # visited set checked when a module is reached, as named_modules() does, so a module
+    # shared by two parents gets the same name as there
+    stack: list[tuple[torch.nn.Module, str]] = [(model, "")]
+    while stack:
+        module, owner = stack.pop()
+        if module in visited:
+            continue
+        visited.add(module)
         prefix = f"{owner}." if owner else ""
-        for local, param in module._parameters.items():
-            if param is None or id(param) in seen:
-                continue
-            seen.add(id(param))
-            name = prefix + local
-            names.append(name)
-            if param.requires_grad:
-                infos.append(make(ParamInfo, (name, param, module, owner)))
-    return infos, names
+        params = module._parameters
+        if params:
+            before = len(names)
+            for local, param in params.items():
+                if param is None:
+                    continue
+                key = id(param)
+                if key in seen:
+                    continue
+                seen.add(key)
+                name = prefix + local
+                names.append(name)
+                if param.requires_grad:
+                    infos.append(make(ParamInfo, (name, param, module, owner)))
+            if len(names) != before:
+                owners.append(owner)
+        children = module._modules
+        if children:
+            stack.extend([(c, prefix + n) for n, c in reversed(children.items()) if c is not None])
+    return _Walk(infos, names, owners)
 
 
 def trainable_parameters(model: torch.nn.Module) -> Iterator[ParamInfo]:
@@ -89,12 +124,20 @@ def trainable_parameters(model: torch.nn.Module) -> Iterator[ParamInfo]:
     A tied parameter is reported once, under its first name (as ``named_parameters``);
     frozen parameters (``requires_grad=False``) are skipped.
     """
-    yield from _walk(model)[0]
+    yield from _walk(model).infos
 
 
-_NAMES: contextvars.ContextVar[tuple[int, list[str]] | None] = contextvars.ContextVar(
-    "schedkit_parameter_names", default=None
+_WALK: contextvars.ContextVar[tuple[int, _Walk] | None] = contextvars.ContextVar(
+    "schedkit_walk", default=None
 )
+
+
+def _walked(model: torch.nn.Module) -> _Walk:
+    """During a build, the builder's own walk of ``model``; else a new one."""
+    cached = _WALK.get()
+    if cached is not None and cached[0] == id(model):
+        return cached[1]
+    return _walk(model)
 
 
 def parameter_names(model: torch.nn.Module) -> list[str]:
@@ -103,10 +146,18 @@ def parameter_names(model: torch.nn.Module) -> list[str]:
     Rules that number layers call this in ``bind``: during a build it is the builder's own
     walk of the model, so the module tree is walked once.
     """
-    cached = _NAMES.get()
-    if cached is not None and cached[0] == id(model):
-        return cached[1]
-    return _walk(model)[1]
+    return _walked(model).names
+
+
+def parameter_owners(model: torch.nn.Module) -> list[str]:
+    """The names of the modules holding ``model``'s parameters (frozen ones included; ``""``
+    for the model itself), each once, in model order.
+
+    A block index (``blocks.3``) lies in a module name, never in a parameter's own name,
+    so rules that number layers can search these: fewer and shorter than the parameter
+    names. During a build they come from the builder's own walk.
+    """
+    return _walked(model).owners
 
 
 def _rule(rule: Any, index: int) -> tuple[str, Any]:
@@ -122,23 +173,19 @@ def _rule(rule: Any, index: int) -> tuple[str, Any]:
 
 
 Decision = Sequence[tuple[str, RuleEffect]]
+_PARAM = operator.itemgetter(1)  # ParamInfo.param, at C speed
 
 
-def _settings(
-    base: Mapping[str, Any], decision: Decision, name: str
-) -> tuple[dict[str, Any], set[str]]:
-    settings = dict(base)
-    tags: set[str] = set()
-    for label, effect in decision:
-        if effect.values:
-            settings.update(effect.values)
-        for key, mult in effect.multipliers.items():
-            if key not in settings:
-                raise SpecError(f"{label} scales {key!r}, which has no value to scale", name)
-            settings[key] = settings[key] * mult
-        if effect.tags:
-            tags |= effect.tags
-    return settings, tags
+def _frozen(value: Any) -> Any:
+    """``value`` made hashable: lists as tuples (a list and a tuple of equal items are one
+    setting, as for torch), mappings and sets frozen."""
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, Mapping):
+        return ("{}", tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, (set, frozenset)):
+        return frozenset(_frozen(v) for v in value)
+    return value
 
 
 class ParamGroups(list[dict[str, Any]]):
@@ -276,15 +323,16 @@ def build_param_groups(
     >>> torch.optim.AdamW(groups)  # doctest: +SKIP
     """
     base: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, **defaults}
-    infos, names = _walk(model)
+    walk = _walk(model)
+    infos = walk.infos
     bound: list[tuple[str, Column]] = []
-    token = _NAMES.set((id(model), names))
+    token = _WALK.set((id(model), walk))
     try:
         for i, r in enumerate(rules):
             label, rule = _rule(r, i)
             bound.append((label, _column(rule, model)))
     finally:
-        _NAMES.reset(token)
+        _WALK.reset(token)
     columns: list[list[RuleEffect | None]] = []
     unplaced: list[str] = []
     # one column of decisions per rule: a tight loop per rule rather than per parameter
@@ -306,24 +354,58 @@ def build_param_groups(
         )
     if not infos:
         raise SpecError("the model has no trainable parameters")
+    return _group(base, infos, [label for label, _ in bound], columns)
+
+
+def _group(
+    base: Mapping[str, Any],
+    infos: Sequence[ParamInfo],
+    labels: Sequence[str],
+    columns: list[list[RuleEffect | None]],
+) -> ParamGroups:
+    """The groups from the rules' columns of decisions: the settings of each distinct
+    decision worked out once, decisions with equal settings and tags merged."""
     keys = _decision_keys(columns, len(infos))
-    at = dict(zip(keys, range(len(keys)), strict=True))  # a parameter per decision (any)
-    labels = [label for label, _ in bound]
+    # a parameter per distinct decision; a dict keeps the order of first insertion, so these
+    # are the distinct decisions in model order
+    at = dict(zip(keys, range(len(keys)), strict=True))
+    labelled = list(zip(labels, columns, strict=True))
+    n_base = len(base)
     decided: dict[tuple[int, ...], Decision] = {}
     index_of: dict[tuple[int, ...], int] = {}
-    by_settings: dict[tuple[Any, ...], int] = {}
+    by_settings: dict[Any, int] = {}
     groups: list[dict[str, Any]] = []
-    for key in dict.fromkeys(keys):  # the distinct decisions, in model order
-        pos = at[key]
-        info = infos[pos]
-        row = [c[pos] for c in columns]
-        decision = [(label, e) for label, e in zip(labels, row, strict=True) if e is not None]
-        settings, tags = _settings(base, decision, info.name)
-        same = (
-            tuple(sorted(settings.items())),
-            tuple(sorted(tags)),
-        )  # keys differ: no value compared
-        index = by_settings.get(same)
+    for key, pos in at.items():
+        # the settings: defaults, then each rule's values, multipliers and tags in order
+        settings = dict(base)
+        tags: frozenset[str] = frozenset()
+        decision: list[tuple[str, RuleEffect]] = []
+        for label, column in labelled:
+            effect = column[pos]
+            if effect is None:
+                continue
+            decision.append((label, effect))
+            if effect.values:
+                settings.update(effect.values)
+            if effect.multipliers:
+                for name, mult in effect.multipliers.items():
+                    if name not in settings:
+                        raise SpecError(
+                            f"{label} scales {name!r}, which has no value to scale",
+                            infos[pos].name,
+                        )
+                    settings[name] = settings[name] * mult
+            if effect.tags:
+                tags |= effect.tags
+        # the merge key: equal for equal settings and tags; the settings' order is the
+        # defaults' unless a rule added keys (then sorted)
+        items = tuple(settings.items())
+        same = (items if len(items) == n_base else tuple(sorted(items)), tuple(sorted(tags)))
+        try:
+            index = by_settings.get(same)
+        except TypeError:  # unhashable values, e.g. betas = [0.9, 0.99] from a TOML file
+            same = _frozen(same)
+            index = by_settings.get(same)
         if index is None:
             group = {"params": [], **settings}
             if tags:
@@ -332,7 +414,10 @@ def build_param_groups(
             groups.append(group)
         index_of[key] = index
         decided[key] = decision
-    lists = [g["params"] for g in groups]
-    for key, info in zip(keys, infos, strict=True):
-        lists[index_of[key]].append(info.param)
+    # each parameter to its group's list: the appends looked up once per decision, called
+    # in C (operator.call over two maps), not one Python iteration per parameter
+    append_for = {key: groups[i]["params"].append for key, i in index_of.items()}
+    collections.deque(
+        map(operator.call, map(append_for.__getitem__, keys), map(_PARAM, infos)), maxlen=0
+    )
     return ParamGroups(groups, base, decided, infos, keys, index_of)

@@ -97,8 +97,7 @@ class RuleEffect:
     """What a rule decides for one parameter.
 
     ``values`` are explicit settings (they replace what earlier rules set), ``multipliers``
-    scale the current value of a key, ``tags`` label the parameter's group, and
-    ``group`` names a leftover group a parameter goes to.
+    scale the current value of a key, and ``tags`` label the parameter's group.
     """
 
     values: Mapping[str, Any] = attrs.field(factory=dict)
