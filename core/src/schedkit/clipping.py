@@ -371,8 +371,8 @@ def _require_unscaled(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
         )
 
 
-def name_matcher(patterns: Iterable[str]) -> Callable[[str], bool]:
-    """A predicate: does a parameter name match one of the glob ``patterns``?"""
+def name_matcher(patterns: Iterable[str]) -> Callable[[str], object]:
+    """A predicate: does a parameter name match one of the glob ``patterns`` (truthy)?"""
     match = any_glob(patterns)
     return match if match is not None else (lambda name: False)
 

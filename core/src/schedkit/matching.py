@@ -32,11 +32,13 @@ def matcher(mode: str, pattern: str) -> Callable[[str], bool]:
     raise SpecError(f"expected a match mode among {', '.join(MODES)}, got {mode!r}", "mode")
 
 
-def any_glob(patterns: Iterable[str]) -> Callable[[str], bool] | None:
-    """One predicate for several fnmatch patterns (``None`` for none), case-sensitive.
+def any_glob(patterns: Iterable[str]) -> Callable[[str], object] | None:
+    """One predicate for several fnmatch patterns (``None`` for none), case-sensitive; its
+    result is truthy for a name that matches one of them.
 
-    Patterns without wildcards become a set look-up and ``*word*`` a substring test; the
-    rest share one compiled regex. Rules ask it once per parameter, so it is kept cheap.
+    Rules ask it once per parameter, so it is kept cheap, a C-level callable in the usual
+    cases: names without wildcards are a set look-up, ``*word*`` patterns a substring
+    search, anything else one compiled regex.
     """
     exact: set[str] = set()
     inner: list[str] = []
@@ -50,15 +52,19 @@ def any_glob(patterns: Iterable[str]) -> Callable[[str], bool] | None:
             rest.append(p)
     if not (exact or inner or rest):
         return None
+    if not (inner or rest):
+        return frozenset(exact).__contains__
+    words = re.compile("|".join(re.escape(w) for w in inner)).search if inner else None
+    if not (exact or rest):
+        return words
     regex = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in rest)) if rest else None
 
     def match(name: str) -> bool:
-        if name in exact:
-            return True
-        for word in inner:
-            if word in name:
-                return True
-        return regex is not None and regex.match(name) is not None
+        return (
+            name in exact
+            or (words is not None and words(name) is not None)
+            or (regex is not None and regex.match(name) is not None)
+        )
 
     return match
 

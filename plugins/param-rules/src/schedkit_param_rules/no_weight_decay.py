@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -35,11 +36,6 @@ def _check_strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> No
 def _norm_type(cls: type) -> bool:
     """A norm layer by its class: a known norm type, or a class named ``...Norm``."""
     return issubclass(cls, NORM_TYPES) or cls.__name__.endswith("Norm")
-
-
-def _norm_name(module_name: str, names: Callable[[str], bool] | None) -> bool:
-    """A norm layer by its name in the model (``norm_names`` globs)."""
-    return names is not None and names(module_name.rpartition(".")[2].lower())
 
 
 def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
@@ -85,36 +81,46 @@ class NoWeightDecay(schedkit.BaseRule):
     def bind_all(self, model: torch.nn.Module) -> Column:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
         named = any_glob(listed)
-        norm_names = any_glob(self.norm_names)
-        norm_modules: dict[int, bool] = {}  # per module, by class first (few classes)
-        norm_types: dict[type, bool] = {}
+        norm_names = any_glob(self.norm_names) if self.norms else None
+        norm_types: dict[type, bool] = {}  # per class (few classes), then by module name
         tags = frozenset([self.tag]) if self.tag else frozenset()
         effect = RuleEffect(values={"weight_decay": self.value}, tags=tags)
         one_dim, bias, norms = self.one_dim, self.bias, self.norms
 
-        def is_norm(module: torch.nn.Module, module_name: str) -> bool:
-            cls = type(module)
-            by_type = norm_types.get(cls)
-            if by_type is None:
-                by_type = norm_types[cls] = _norm_type(cls)
-            found = norm_modules[id(module)] = by_type or _norm_name(module_name, norm_names)
-            return found
-
         def column(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
-            out: list[RuleEffect | None] = []
-            for name, param, module, module_name in infos:
-                chosen = (one_dim and param.ndim <= 1) or (
-                    bias and name.endswith("bias") and name.rpartition(".")[2] == "bias"
-                )
-                if not chosen and norms:
-                    known = norm_modules.get(id(module))  # known after a module's first
-                    chosen = is_norm(module, module_name) if known is None else known
-                if not chosen and named is not None:
-                    chosen = named(name)
-                out.append(effect if chosen else None)
+            # 1-D parameters (most biases and norm gains) first, at C speed; then the others
+            out: list[RuleEffect | None]
+            rest: Sequence[int]
+            if one_dim:
+                small = list(map(_AT_MOST_1, map(_NDIM, map(_PARAM, infos))))
+                out = [effect if s else None for s in small]
+                rest = [i for i, s in enumerate(small) if not s]
+            else:
+                out, rest = [None] * len(infos), range(len(infos))
+            for i in rest:
+                name, _, module, module_name = infos[i]
+                if bias and (name.endswith(".bias") or name == "bias"):
+                    out[i] = effect
+                elif norms:
+                    cls = type(module)
+                    by_type = norm_types.get(cls)
+                    if by_type is None:
+                        by_type = norm_types[cls] = _norm_type(cls)
+                    if by_type or (
+                        norm_names is not None
+                        and norm_names(module_name.rpartition(".")[2].lower())
+                    ):
+                        out[i] = effect
+                if out[i] is None and named is not None and named(name):
+                    out[i] = effect
             return out
 
         return column
+
+
+_PARAM = operator.itemgetter(1)  # ParamInfo.param
+_NDIM = operator.attrgetter("ndim")
+_AT_MOST_1 = (1).__ge__
 
 
 @schedkit.hookimpl
