@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from hypothesis import given
+from hypothesis import settings as settings_
+from hypothesis import strategies as st
 from torch import nn
 
 import schedkit
@@ -55,6 +58,40 @@ def test_builder_places_each_parameter_once_tied_once_frozen_never():
     assert s["encoder.layers.0.norm1.weight"] == (1e-3, 0.0, ())
     assert s["encoder.layers.1.linear1.bias"] == (1e-3, 0.0, ())
     assert s["encoder.layers.1.linear1.weight"] == (1e-3, 0.1, ())
+
+
+@st.composite
+def _tree(draw):
+    """A random module tree with shared modules, tied and frozen parameters, None slots."""
+    modules = [nn.Module() for _ in range(draw(st.integers(1, 6)))]
+    params: list[nn.Parameter] = []
+    for i, m in enumerate(modules):
+        for j in range(draw(st.integers(0, 3))):
+            if params and draw(st.integers(0, 3)) == 0:
+                p = draw(st.sampled_from(params))  # tied
+            else:
+                p = nn.Parameter(torch.zeros(1), requires_grad=draw(st.booleans()))
+                params.append(p)
+            m.register_parameter(f"p{j}", p)
+        if draw(st.integers(0, 5)) == 0:
+            m.register_parameter("empty", None)
+        for k in range(i + 1, len(modules)):  # edges only forward: no cycles
+            if draw(st.integers(0, 2)) == 0:
+                m.add_module(f"m{k}", modules[k])  # may be shared by several parents
+    return modules[0]
+
+
+@given(_tree())
+@settings_(max_examples=80, deadline=None)
+def test_walk_names_and_orders_parameters_as_named_parameters(model):
+    named = list(model.named_parameters())
+    assert schedkit.parameter_names(model) == [n for n, _ in named]
+    infos = list(schedkit.trainable_parameters(model))
+    assert [(i.name, i.param) for i in infos] == [(n, p) for n, p in named if p.requires_grad]
+    modules = dict(model.named_modules())
+    assert all(modules[i.module_name] is i.module for i in infos)
+    owners = [n.rpartition(".")[0] for n, _ in named]
+    assert schedkit.parameter_owners(model) == list(dict.fromkeys(owners))
 
 
 def test_groups_merge_to_distinct_settings():
@@ -186,6 +223,89 @@ def test_register_tokens_go_with_the_embeddings():
     m.reg_token = nn.Parameter(torch.zeros(1, 4, 32))
     s = settings(m, build_param_groups(m, [{"type": "layer_decay", "rate": 0.5}], lr=1.0))
     assert s["reg_token"][0] == s["cls_token"][0] == 0.5**5
+
+
+def test_a_module_outside_the_blocks_places_each_parameter_by_its_own_name():
+    m = schedkit_example()
+    m.decoder = nn.Module()  # one module: a position table (embeddings) and a gain (top)
+    m.decoder.pos_embed = nn.Parameter(torch.zeros(1, 4, 32))
+    m.decoder.gain = nn.Parameter(torch.ones(32))
+    s = settings(m, build_param_groups(m, [{"type": "layer_decay", "rate": 0.5}], lr=1.0))
+    assert s["decoder.pos_embed"][0] == 0.5**5
+    assert s["decoder.gain"][0] == 1.0
+
+
+def test_a_parameter_list_named_like_the_blocks_is_not_a_block():
+    m = schedkit_example()  # blocks.0 .. blocks.3
+    m.layers = nn.ParameterList([nn.Parameter(torch.ones(2)) for _ in range(2)])
+    s = settings(m, build_param_groups(m, [{"type": "layer_decay", "rate": 0.5}], lr=1.0))
+    assert s["layers.1"][0] == 1.0  # "layers.1" has no dot after the index: on top
+    assert s["blocks.1.norm1.weight"][0] == 0.5**3
+
+
+_WORDS = ["blocks", "layers"]
+_LEAVES = ["qkv", "proj", "norm1", "fc2", "pos_embed", "cls_token", "gain", "head", "embed_tokens"]
+
+
+@st.composite
+def _vit_like(draw):
+    """A random ViT-like tree: blocks (possibly nested, with gaps and frozen ones), modules
+    and root parameters around them, some named like embeddings."""
+    m = nn.Module()
+    parent = m
+    if draw(st.booleans()):
+        parent = nn.Module()
+        m.add_module(draw(st.sampled_from(["backbone", "model", "encoder"])), parent)
+    blocks = nn.ModuleDict()
+    parent.add_module(draw(st.sampled_from(_WORDS)), blocks)
+    for index in draw(st.lists(st.integers(0, 12), min_size=1, max_size=5, unique=True)):
+        block = nn.Module()
+        for leaf in draw(st.lists(st.sampled_from(_LEAVES), min_size=1, max_size=3, unique=True)):
+            if draw(st.booleans()):
+                block.add_module(leaf, nn.Linear(1, 1))
+            else:
+                block.register_parameter(leaf, nn.Parameter(torch.zeros(1)))
+        if draw(st.integers(0, 4)) == 0:
+            block.requires_grad_(False)
+        blocks.add_module(draw(st.sampled_from([str(index), f"0{index}"])), block)
+    for leaf in draw(st.lists(st.sampled_from(_LEAVES), max_size=4, unique=True)):
+        where = draw(st.sampled_from([m, parent]))
+        if hasattr(where, leaf):
+            continue
+        if draw(st.booleans()):
+            owner = nn.Module()
+            owner.register_parameter(leaf, nn.Parameter(torch.zeros(1)))
+            owner.weight = nn.Parameter(torch.zeros(1))
+            where.add_module(f"{leaf}_module", owner)
+        else:
+            where.register_parameter(leaf, nn.Parameter(torch.zeros(1)))
+    m.fc = nn.Linear(1, 1)  # something trainable
+    return m
+
+
+@given(model=_vit_like(), layout=st.sampled_from(["vit", "auto"]))
+@settings_(max_examples=60, deadline=None)
+def test_vit_depths_per_module_equal_the_depth_of_each_name(model, layout):
+    from schedkit_layer_decay import layouts
+
+    names = [n for n, _ in model.named_parameters()]
+    detected = layouts.detect(names) if layout == "auto" else layout
+    if detected != "vit":
+        return
+    depth, num = layouts.depths("vit", names)
+    rule = {"type": "layer_decay", "rate": 0.5, "layout": layout}
+    s = settings(model, build_param_groups(model, [rule], lr=1.0))
+    assert s == {n: (0.5 ** (num - depth[n] - 1), 0.0, ()) for n in s}
+
+
+def test_list_valued_defaults_merge_like_tuples():
+    m = schedkit_example()
+    groups = build_param_groups(
+        m, ["no_weight_decay"], lr=1e-3, weight_decay=0.05, betas=[0.9, 0.95]
+    )
+    assert len(groups) == 2
+    assert all(g["betas"] == [0.9, 0.95] for g in groups)
+    torch.optim.AdamW(groups).step()  # torch takes the list
 
 
 def test_patterns_layout_and_unplaced_parameters_are_named():

@@ -9,10 +9,13 @@ from every parameter name, frozen ones included, so freezing a part never shifts
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
+from typing import Any
 
-from schedkit import SpecError
+from schedkit import ParamInfo, SpecError
 
 #: Embeddings and stems, at depth 0; tokens added later (register tokens) included.
 EMBEDDINGS = re.compile(
@@ -47,12 +50,16 @@ _HINTS = {
 }
 
 
-def detect(names: Sequence[str]) -> str | None:
-    """The first layout whose block pattern appears among ``names``."""
-    text = "\n".join(names)
+def detect(names: Sequence[str], text: str | None = None) -> str | None:
+    """The first layout whose block pattern appears among ``names`` (``text``: the names
+    joined by newlines, or :func:`owner_text`, when the caller has it)."""
+    text = "\n".join(names) if text is None else text
     for layout in AUTO_ORDER:
-        if any(h in text for h in _HINTS[layout]) and _MULTILINE[layout].search(text):
-            return layout
+        for hint in _HINTS[layout]:
+            if hint in text:
+                if _MULTILINE[layout].search(text):
+                    return layout
+                break
     return None
 
 
@@ -88,32 +95,83 @@ def _block_indices(layout: str, text: str) -> list[str]:
 
 
 _WORD_BLOCK = {w: re.compile(rf"{w}\.(\d+)\.") for ws in _WORDS.values() for w in ws}
+_DOTTED = {layout: tuple(f"{w}." for w in ws) for layout, ws in _WORDS.items()}
+#: One match per line: the block index a line begins with, or "".
+_LINE_START = {
+    layout: re.compile(rf"^(?:(?:{'|'.join(ws)})\.(\d+)\.)?.*", re.MULTILINE)
+    for layout, ws in _WORDS.items()
+}
 
 
-def lazy_depth(layout: str, names: Sequence[str]) -> tuple[Callable[[str], int], int]:
-    """For a single-index layout: a depth function and ``num_layers``, the block indices
-    found with one search over all names (so frozen blocks still count)."""
-    text = "\n".join(names)
-    blocks = sorted({int(i) for i in set(_block_indices(layout, text))})
-    rank = {b: i + 1 for i, b in enumerate(blocks)}
-    by_text = {str(b): r for b, r in rank.items()}
-    top = len(blocks) + 1
-    block = _BLOCK[layout]
-    heads = tuple(f"{w}." for w in _WORDS.get(layout, ()))
+def owner_text(owners: Sequence[str]) -> str:
+    """Module names as the block patterns search them: each with a dot, one per line.
 
-    def depth(name: str) -> int:
-        if heads and name.startswith(heads):  # "blocks.3.attn...": the index without a regex
-            start = name.index(".") + 1
-            end = name.find(".", start)
-            found = by_text.get(name[start:end]) if end > 0 else None
-            if found is not None:
-                return found
-        m = block.search(name)
-        if m is not None:
-            return rank[int(m.group(1))]
-        return 0 if EMBEDDINGS.search(name) else top
+    A block index lies in the name of a module that holds parameters (a parameter's own
+    name has no dot, and every block pattern ends with one), so these lines find the same
+    layouts and blocks as the parameter names, in a shorter text."""
+    return ".\n".join(owners) + "."
 
-    return depth, top + 1
+
+class BlockDepths:
+    """Depths under a single-index layout (vit, hf), the block indices found with one search
+    over the names of all modules holding parameters (so frozen blocks still count);
+    ``num_layers`` as :func:`depths`."""
+
+    def __init__(self, layout: str, owners: Sequence[str], text: str | None = None) -> None:
+        text = owner_text(owners) if text is None else text
+        # the index each line begins with, if any ("blocks.3.attn."): where every occurrence
+        # of the layout's words begins a line, these are all the blocks; else one search
+        line = _LINE_START.get(layout)
+        starts = line.findall(text) if line is not None else []
+        aligned = line is not None and len(starts) == len(owners)
+        if aligned and sum(map(text.count, _DOTTED[layout])) == len(starts) - starts.count(""):
+            indices = set(starts)
+            indices.discard("")
+        else:
+            indices = set(_block_indices(layout, text))
+        blocks = sorted({int(i) for i in indices})
+        self._rank = {b: i + 1 for i, b in enumerate(blocks)}
+        self._by_text = {str(b): r for b, r in self._rank.items()}
+        self._top = len(blocks) + 1
+        self.num_layers = self._top + 1
+        self._block = _BLOCK[layout]
+        # each module's block depth (None: outside the blocks), read from its line where
+        # it begins with the word, else searched
+        if aligned:
+            self._of_owner = dict(zip(owners, map(self._by_text.get, starts), strict=True))
+        else:
+            self._of_owner = dict.fromkeys(owners)
+        for owner in [o for o, d in self._of_owner.items() if d is None]:
+            self._of_owner[owner] = self._search(f"{owner}.")
+
+    def _search(self, prefix: str) -> int | None:
+        m = self._block.search(prefix)
+        return None if m is None else self._rank[int(m.group(1))]
+
+    def depth(self, name: str) -> int:
+        """The depth of the parameter ``name``."""
+        found = self._search(name)
+        return found if found is not None else self._outside(name)
+
+    def column(self, infos: Sequence[ParamInfo]) -> list[int]:
+        """The depth of each parameter, in order: its module's block depth (a look-up per
+        parameter); parameters of modules outside the blocks are placed by their own names
+        (a module may hold ``pos_embed`` at depth 0 and other parameters on top)."""
+        found: list[int | None] = list(
+            map(self._of_owner.get, map(_OWNER, infos), repeat(_UNKNOWN))
+        )
+        for i in [i for i, d in enumerate(found) if d is None or d is _UNKNOWN]:
+            name = infos[i].name  # a module not walked (infos from elsewhere): by the name
+            found[i] = self._outside(name) if found[i] is None else self.depth(name)
+        return found  # type: ignore[return-value]  # no None is left
+
+    def _outside(self, name: str) -> int:
+        return 0 if EMBEDDINGS.search(name) else self._top
+
+
+_UNKNOWN: Any = object()
+_OWNER = operator.itemgetter(3)  # ParamInfo.module_name
+_OWNER = operator.itemgetter(3)  # ParamInfo.module_name
 
 
 def depths(layout: str, names: Sequence[str]) -> Depths:

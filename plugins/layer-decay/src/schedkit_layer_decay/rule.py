@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import attrs
@@ -98,54 +98,36 @@ class LayerDecay(schedkit.BaseRule):
         found, num = layouts.depths(layout, names)
         return found, self.num_layers or num, []
 
-    def _lazy(self, model: torch.nn.Module) -> tuple[Callable[[str], int], int] | None:
-        """For the single-index layouts (vit, hf): depth per name on demand, from the set of
-        block indices found in one search over all names."""
+    def _lazy(self, model: torch.nn.Module) -> layouts.BlockDepths | None:
+        """For the single-index layouts (vit, hf): depths found per module, from the set of
+        block indices found in one search over the module names."""
         if self.layout not in ("auto", "vit", "hf") or self.num_layers is not None:
             return None
         if self.layout == "auto" and callable(getattr(model, "get_layer_depth", None)):
             return None
-        names = schedkit.parameter_names(model)
-        layout = self.layout if self.layout != "auto" else layouts.detect(names)
+        owners = schedkit.parameter_owners(model)
+        text = layouts.owner_text(owners)
+        layout = self.layout if self.layout != "auto" else layouts.detect(owners, text)
         if layout not in ("vit", "hf"):
             return None
-        return layouts.lazy_depth(layout, names)
+        return layouts.BlockDepths(layout, owners, text)
 
-    def _effects(self, num: int) -> Callable[[int], RuleEffect]:
-        """The effect for a depth, made once per depth and shared (the builder merges by it)."""
-        cache: dict[int, RuleEffect] = {}
-
-        def effect(depth: int) -> RuleEffect:
-            found = cache.get(depth)
-            if found is None:
-                found = cache[depth] = _scaled(max(self.rate ** (num - depth - 1), self.min_scale))
-            return found
-
-        return effect
+    def _scale(self, num: int, depth: int) -> RuleEffect:
+        """The effect for a depth among ``num`` layers (one object per scale, shared)."""
+        return _scaled(max(self.rate ** (num - depth - 1), self.min_scale))
 
     def bind_all(self, model: torch.nn.Module) -> Column:
         lazy = self._lazy(model)
         if lazy is not None:
-            depth_of, num = lazy
-            effect_at = self._effects(num)
-            by_module: dict[int, RuleEffect] = {}  # a module's parameters share its depth
+            table = [self._scale(lazy.num_layers, d) for d in range(lazy.num_layers)]  # 0..top
 
             def column_lazy(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
-                out: list[RuleEffect | None] = []
-                for name, _, module, module_name in infos:
-                    if module_name:
-                        found = by_module.get(id(module))
-                        if found is None:
-                            found = by_module[id(module)] = effect_at(depth_of(name))
-                    else:  # parameters of the root module (cls_token, pos_embed): by name
-                        found = effect_at(depth_of(name))
-                    out.append(found)
-                return out
+                return list(map(table.__getitem__, lazy.column(infos)))
 
             return column_lazy
         found, num, unplaced = self.depths(model)
         missing = set(unplaced)
-        effect_of_depth = self._effects(num)
+        effect_of_depth = {d: self._scale(num, d) for d in set(found.values())}
 
         def column(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
             out: list[RuleEffect | None] = []
@@ -154,7 +136,7 @@ class LayerDecay(schedkit.BaseRule):
                     raise UnplacedParameter(
                         "layer_decay: no pattern gives its depth (set rest = 'top' or 'bottom')"
                     )
-                out.append(effect_of_depth(found[info.name]))
+                out.append(effect_of_depth[found[info.name]])
             return out
 
         return column
