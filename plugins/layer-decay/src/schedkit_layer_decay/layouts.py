@@ -160,8 +160,10 @@ class BlockDepths:
         found: list[int | None] = list(
             map(self._of_owner.get, map(_OWNER, infos), repeat(_UNKNOWN))
         )
+        # outside the blocks: by the parameter's own name; a module this walk did not see
+        # (infos from elsewhere): the whole name searched
         for i in [i for i, d in enumerate(found) if d is None or d is _UNKNOWN]:
-            name = infos[i].name  # a module not walked (infos from elsewhere): by the name
+            name = infos[i].name
             found[i] = self._outside(name) if found[i] is None else self.depth(name)
         return found  # type: ignore[return-value]  # no None is left
 
