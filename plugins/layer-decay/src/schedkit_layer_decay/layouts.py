@@ -172,8 +172,7 @@ class BlockDepths:
 
 
 _UNKNOWN: Any = object()
-_OWNER = operator.itemgetter(3)  # ParamInfo.module_name
-_OWNER = operator.itemgetter(3)  # ParamInfo.module_name
+_OWNER = operator.attrgetter("module_name")
 
 
 def depths(layout: str, names: Sequence[str]) -> Depths:

@@ -92,7 +92,7 @@ class NoWeightDecay(schedkit.BaseRule):
             out: list[RuleEffect | None]
             rest: Sequence[int]
             if one_dim:
-                small = list(map(_AT_MOST_1, map(_NDIM, map(_PARAM, infos))))
+                small = list(map(_AT_MOST_1, map(_NDIM, infos)))
                 out = [effect if s else None for s in small]
                 rest = [i for i, s in enumerate(small) if not s]
             else:
@@ -118,8 +118,7 @@ class NoWeightDecay(schedkit.BaseRule):
         return column
 
 
-_PARAM = operator.itemgetter(1)  # ParamInfo.param
-_NDIM = operator.attrgetter("ndim")
+_NDIM = operator.attrgetter("param.ndim")
 _AT_MOST_1 = (1).__ge__
 
 
