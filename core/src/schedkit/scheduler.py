@@ -178,6 +178,28 @@ def _shared_options(
     return out
 
 
+def _absolute_base(
+    schedule: str | Mapping[str, Any], optimizer: Optimizer, key: str, base: float | None
+) -> float | None:
+    """The value a family's absolute arguments are converted against.
+
+    The scheduled groups' common base value by default; a family declaring
+    ``absolute_base = "optimizer"`` (detectron2, whose ``base_lr_end`` is divided by
+    ``SOLVER.BASE_LR``) takes the optimizer's constructor value (``optimizer.defaults``),
+    which is there even when the groups' values differ (bias factors, overrides).
+    """
+    name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
+    if not isinstance(name, str):
+        return base
+    cls = default_registry().get("schedule", name).cls
+    if getattr(cls, "absolute_base", "groups") != "optimizer":
+        return base
+    default = optimizer.defaults.get(key)
+    if default is None:
+        return base
+    return _as_float(default, f"optimizer.defaults.{key}")
+
+
 def _noop(*args: Any, **kwargs: Any) -> None:
     """``step()`` of a scheduler that follows its optimizer."""
 
@@ -236,6 +258,7 @@ class Scheduler(LRScheduler):
             params = _shared_options(schedule, params, {"total_steps": total_steps})
             common = set(self.base_values)
             base = common.pop() if len(common) == 1 else None
+            base = _absolute_base(schedule, optimizer, self.key, base)
             schedule = get_schedule(schedule, _base=base, **params)
         elif params:
             raise TypeError(f"parameters {sorted(params)} given with a built schedule")
@@ -492,7 +515,7 @@ class Scheduler(LRScheduler):
 
 
 def get_scheduler(
-    name_or_schedule: Schedule | str | Mapping[str, Any],
+    name: Schedule | str | Mapping[str, Any],
     optimizer: Optimizer,
     num_warmup_steps: int | None = None,
     num_training_steps: int | None = None,
@@ -506,6 +529,8 @@ def get_scheduler(
     **params: Any,
 ) -> Scheduler:
     """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
+
+    ``name`` may be given by keyword, as transformers' ``get_scheduler(name=..., optimizer=...)``.
 
     >>> sched = get_scheduler("cosine", optimizer, warmup=100, total=1000)  # doctest: +SKIP
 
@@ -522,7 +547,7 @@ def get_scheduler(
         or scheduler_specific_kwargs is not None
     ):
         schedule = _transformers_call(
-            name_or_schedule,
+            name,
             optimizer,
             num_warmup_steps,
             num_training_steps,
@@ -532,7 +557,7 @@ def get_scheduler(
         return Scheduler(optimizer, schedule, key=key, tags=tags, follow_optimizer=follow_optimizer)
     return Scheduler(
         optimizer,
-        name_or_schedule,
+        name,
         key=key,
         tags=tags,
         steps_per_epoch=steps_per_epoch,

@@ -31,6 +31,19 @@ def detectron2_multiplier(sched, max_iter, warmup_factor, warmup_iters, method, 
     )
 
 
+class LRMultiplier(torch.optim.lr_scheduler.LRScheduler):
+    """detectron2's ``detectron2.solver.lr_scheduler.LRMultiplier``, rebuilt as it is."""
+
+    def __init__(self, optimizer, multiplier, max_iter, last_iter=-1):
+        self._multiplier = multiplier
+        self._max_iter = max_iter
+        super().__init__(optimizer, last_epoch=last_iter)
+
+    def get_lr(self):
+        multiplier = self._multiplier(self.last_epoch / self._max_iter)
+        return [base_lr * multiplier for base_lr in self.base_lrs]
+
+
 def _opt():
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in LRS]
     return torch.optim.SGD(groups, lr=0.02, momentum=0.9)
@@ -100,8 +113,37 @@ def test_warmup_cosine_end_from_the_groups_common_lr_or_a_factor():
         "detectron2.WarmupCosineLR", opt, max_iter=10, warmup_iters=0, base_lr_end=0.002
     )
     assert s.schedule.end_value == pytest.approx(0.1)
-    with pytest.raises(SpecError, match="base value of the scheduled groups"):
-        schedkit.get_scheduler("detectron2.WarmupCosineLR", _opt(), max_iter=10, base_lr_end=0.002)
+    # groups that differ (bias_lr_factor, overrides): SOLVER.BASE_LR is the optimizer's
+    # constructor lr, as detectron2's build_optimizer passes it
+    s = schedkit.get_scheduler("detectron2.WarmupCosineLR", _opt(), max_iter=10, base_lr_end=0.002)
+    assert s.schedule.end_value == 0.002 / 0.02
+    with pytest.raises(SpecError, match="end_value: expected a finite number >= 0 and <= 1"):
+        schedkit.get_scheduler("detectron2.WarmupCosineLR", _opt(), max_iter=10, base_lr_end=0.04)
+
+
+def test_warmup_cosine_end_against_the_optimizers_lr_as_detectron2():
+    """detectron2's solver with bias_lr_factor: groups at 0.02 and 0.04, BASE_LR 0.02."""
+    main = fv.CosineParamScheduler(1, 0.0002 / 0.02)
+    sched = detectron2_multiplier(main, 300, 0.001, 30, "linear", False)
+    lrs = (0.02, 0.04, torch.tensor(0.01, dtype=torch.float64))
+
+    def opt():
+        groups = [{"params": [torch.nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs]
+        for g in groups:
+            if isinstance(g["lr"], torch.Tensor):
+                g["lr"] = g["lr"].clone()
+        return torch.optim.SGD(groups, lr=0.02, momentum=0.9)
+
+    o1, o2 = opt(), opt()
+    theirs = LRMultiplier(o1, sched, 300)
+    ours = schedkit.get_scheduler(
+        "detectron2.WarmupCosineLR", o2, max_iter=300, warmup_iters=30, base_lr_end=0.0002
+    )
+    for _ in range(300):
+        assert [float(g["lr"]) for g in o1.param_groups] == [
+            float(g["lr"]) for g in o2.param_groups
+        ]
+        o1.step(), o2.step(), theirs.step(), ours.step()
 
 
 def test_warmup_step_with_fixed_gamma_as_detectron2():

@@ -125,10 +125,72 @@ def test_reduce_lr_on_plateau():
         metrics=metrics,
     )
     assert a[-1] != a[0]  # it did reduce
-    # torch multiplies each group's lr again at each reduction; schedkit multiplies the base by
-    # the accumulated factor, so the floats may differ in the last bit
-    for x, y in zip(a, b, strict=True):
-        assert x == pytest.approx(y, rel=1e-14)
+    assert a == b  # torch's ReduceLROnPlateau, group by group
+
+
+def test_reduce_lr_on_plateau_floors_each_group_at_min_lr():
+    """min_lr is an absolute floor per group, as transformers (torch) applies it."""
+    kwargs = {"factor": 0.5, "patience": 0, "min_lr": 0.002}
+    metrics = [1.0] * 8
+
+    def make(get):
+        return lambda o: get("reduce_lr_on_plateau", o, scheduler_specific_kwargs=kwargs)
+
+    a = _trace(make(transformers.get_scheduler), steps=8, metrics=metrics)
+    b = _trace(make(schedkit.get_scheduler), steps=8, metrics=metrics)
+    assert a == b
+    opt = _optimizer(lrs=(0.1, 0.003), default=0.1)
+    sched = schedkit.get_scheduler("reduce_lr_on_plateau", opt, scheduler_specific_kwargs=kwargs)
+    sched.step(1.0)
+    sched.step(1.0)  # the first reduction
+    assert [g["lr"] for g in opt.param_groups] == [0.05, 0.002]
+
+
+def test_keyword_call_form():
+    def call(get):
+        return lambda o: get(
+            name="cosine",
+            optimizer=o,
+            num_warmup_steps=10,
+            num_training_steps=100,
+            scheduler_specific_kwargs={"num_cycles": 0.7},
+        )
+
+    assert _trace(call(transformers.get_scheduler), 100) == _trace(
+        call(schedkit.get_scheduler), 100
+    )
+
+
+def _enum_kwargs(name):
+    """Arguments each transformers schedule needs, as its users pass them."""
+    return {
+        "cosine_with_min_lr": {"min_lr_rate": 0.1},
+        "cosine_warmup_with_min_lr": {"min_lr": 1e-5},
+        "warmup_stable_decay": {"num_decay_steps": 50},
+        "greedy": {"patience": 2, "factor": 0.9, "min_lr": 1e-4, "cooldown": 1},
+    }.get(name)
+
+
+@pytest.mark.parametrize("member", [m for m in transformers.SchedulerType if m.value != "greedy"])
+def test_every_name_of_transformers_scheduler_type(member):
+    """Every name the installed transformers knows, as the Trainer calls it."""
+    kwargs = _enum_kwargs(member.value)
+    metrics = None
+    if member.value in ("reduce_lr_on_plateau", "greedy"):
+        metrics = [1.0 / (1 + k) ** 0.5 + 0.2 * math.sin(k / 3) for k in range(T)]
+
+    def call(get):
+        return lambda o: get(
+            member.value,
+            o,
+            num_warmup_steps=W,
+            num_training_steps=T,
+            scheduler_specific_kwargs=kwargs,
+        )
+
+    a = _trace(call(transformers.get_scheduler), metrics=metrics)
+    b = _trace(call(schedkit.get_scheduler), metrics=metrics)
+    assert a == b
 
 
 def test_the_polynomial_quirk_is_kept():

@@ -133,7 +133,9 @@ class WarmupCosineLR(WarmupMultiplier):
     base_lr`` over the run, behind detectron2's warmup.
 
     ``base_lr_end`` is absolute: give ``base_lr`` (``SOLVER.BASE_LR``) with it, or let the
-    scheduler take the groups' common lr; ``end_value`` is the ratio itself.
+    scheduler take the optimizer's constructor lr (``optimizer.defaults["lr"]``, which is
+    ``SOLVER.BASE_LR`` in detectron2's ``build_optimizer``, whatever the groups' own lrs);
+    ``end_value`` is the ratio itself.
 
     Example: ``{type = "detectron2.WarmupCosineLR", max_iter = 1000, base_lr = 0.02,
     base_lr_end = 0.0002}``.
@@ -141,6 +143,7 @@ class WarmupCosineLR(WarmupMultiplier):
 
     name = "detectron2.WarmupCosineLR"
     absolute: ClassVar[Mapping[str, str]] = {"base_lr_end": "end_value"}
+    absolute_base: ClassVar[str] = "optimizer"
 
     end_value: float = schedkit.factor(0.0, ge=0.0, le=1.0)
 

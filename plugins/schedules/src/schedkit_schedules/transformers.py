@@ -12,6 +12,10 @@ because their floats (or their quirks) cannot come from a native curve:
 - ``transformers.cosine_warmup_with_min_lr``: its warmup starts at ``1/num_warmup_steps`` and
   its decay is one step ahead.
 - ``transformers.warmup_stable_decay``: its warmup starts at ``min_lr_ratio``.
+
+``reduce_lr_on_plateau`` in the call form is torch's ``ReduceLROnPlateau`` (what
+transformers builds): the ``torch.ReduceLROnPlateau`` alias, ``min_lr`` an absolute floor
+per group.
 """
 
 from __future__ import annotations
@@ -302,8 +306,8 @@ def _wsd(opt: Any, warmup: Steps, total: Steps, kw: Kw) -> Schedule:
 def _plateau(
     opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
 ) -> schedkit.Schedule:
-    if "min_lr" in kw:
-        kw["min_value"] = kw.pop("min_lr") / opt.defaults["lr"]
+    # transformers builds torch's ReduceLROnPlateau: each group's lr is reduced on its own
+    # and floored at min_lr (absolute), so the torch alias (schedkit-compat) gives its floats
     keys = (
         "mode",
         "factor",
@@ -311,10 +315,12 @@ def _plateau(
         "threshold",
         "threshold_mode",
         "cooldown",
-        "min_value",
+        "min_lr",
         "eps",
     )
-    return schedkit.get_schedule("plateau", **{k: kw.pop(k) for k in keys if k in kw})
+    return schedkit.get_schedule(
+        "torch.ReduceLROnPlateau", **{k: kw.pop(k) for k in keys if k in kw}
+    )
 
 
 def _warmup_only(name: str, warmup: int | None) -> int:
