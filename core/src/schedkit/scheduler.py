@@ -133,29 +133,68 @@ def _group_writer(
     curves: list[Callable[[float], float]],
     field: str,
     index: int | None,
+    method: str | None = "follow",
 ) -> Callable[[float], None]:
-    """A function writing each group's own ``curve(step)`` (schedules with ``per_group``)."""
+    """A function writing each group's own ``curve(step)`` (schedules with ``per_group``).
+
+    A curve with the method named ``method`` (``follow``: torch's chainable ``get_lr``) is
+    given the group's current value too, ``curve.follow(step, current)``: it then reads
+    what another scheduler on the same optimizer wrote, as torch's schedulers do.
+    """
     floats = []
+    chained = []
     others = []
     for g, c in zip(groups, curves, strict=True):
         value = g[field] if index is None else g[field][index]
+        from_current = getattr(c, method, None) if method else None
         if index is None and not isinstance(value, torch.Tensor):
-            floats.append((g, c))
+            if from_current is None:
+                floats.append((g, c))
+            else:
+                chained.append((g, from_current))
         else:
-            others.append((g, c))
+            others.append((g, c, from_current))
 
     def write(step: float) -> None:
         for g, c in floats:
             g[field] = c(step)
-        for g, c in others:
-            v = c(step)
+        for g, f in chained:
+            g[field] = f(step, g[field])
+        for g, c, f in others:
             old = g[field] if index is None else g[field][index]
+            v = c(step) if f is None else f(step, float(old))
             if isinstance(old, torch.Tensor):
                 old.fill_(v)
             else:
                 _set_item(g, field, index, v)
 
     return write
+
+
+_PEER_CLASSES: dict[tuple[type, tuple[str, ...]], type] = {}
+
+
+def _peer_class(cls: type, names: tuple[str, ...]) -> type:
+    """``cls`` with the attributes the original scheduler object has (``sched.T_max``...).
+
+    Each is a property reading (and, where the original lets users change it, writing)
+    through the schedule's ``peer_get(name, scheduler)`` / ``peer_set(name, value,
+    scheduler)``; nothing is looked up on the per-step path.
+    """
+    key = (cls, names)
+    if key not in _PEER_CLASSES:
+
+        def prop(name: str) -> property:
+            def get(self: Scheduler) -> Any:
+                return self.schedule.peer_get(name, self)  # type: ignore[attr-defined]
+
+            def put(self: Scheduler, value: Any) -> None:
+                self.schedule.peer_set(name, value, self)  # type: ignore[attr-defined]
+
+            return property(get, put, doc=f"The original scheduler's ``{name}``.")
+
+        _PEER_CLASSES[key] = type(cls.__name__, (cls,), {n: prop(n) for n in names})
+    return _PEER_CLASSES[key]
 
 
 def _shared_options(
@@ -176,6 +215,25 @@ def _shared_options(
         if value is not None and key in fields and key not in out and not own:
             out[key] = value
     return out
+
+
+def _check_resume(
+    optimizer: Optimizer, tags: frozenset[str | None] | None, key: str, last_epoch: Any
+) -> None:
+    """torch's resume by construction (``last_epoch=k``) needs ``initial_<key>`` in the groups."""
+    if last_epoch == -1:
+        return
+    if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
+        raise SpecError(f"expected a whole number >= -1, got {last_epoch!r}", "last_epoch")
+    init_key = f"initial_{key}"
+    for i, g in enumerate(optimizer.param_groups):
+        if _selected([g], tags) and init_key not in g:
+            raise SpecError(
+                f"resuming at last_epoch={last_epoch} needs each group's base value, which the "
+                f"first run's scheduler wrote as {init_key!r} and the optimizer's state keeps; "
+                "load the optimizer's state first (or start with last_epoch=-1)",
+                f"param_groups[{i}].{init_key}",
+            )
 
 
 def _absolute_base(
@@ -235,6 +293,7 @@ class Scheduler(LRScheduler):
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
         follow_optimizer: bool = False,
+        last_epoch: int = -1,
         **params: Any,
     ) -> None:
         if not isinstance(optimizer, Optimizer):
@@ -245,6 +304,7 @@ class Scheduler(LRScheduler):
         self.tags: frozenset[str | None] | None = (
             None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
         )
+        _check_resume(optimizer, self.tags, key, last_epoch)
         self.base_values: list[float] = []
         self._bound: list[dict[str, Any]] | None = None
         self._n_groups = -1
@@ -278,13 +338,19 @@ class Scheduler(LRScheduler):
             self._value = float
             self._bind_curves()
         self._bind_companions()
-        self._step = 0
-        self._write(self._value(0))
+        self._step = last_epoch + 1
+        if self._curves:
+            self._rewrite("initial", self._step)
+        else:
+            self._write(self._value(self._step))
         for value, write in self._companions:
-            write(value(0))
+            write(value(self._step))
         self.follow_optimizer = follow_optimizer
         if follow_optimizer:
             self._follow()
+        names = tuple(getattr(schedule, "peer_attributes", ()))
+        if names:
+            self.__class__ = _peer_class(type(self), names)
 
     def _own_tags(self, schedule: Schedule) -> None:
         """Use the tags a schedule names itself (Cerebras' ``param_group_tags``)."""
@@ -380,7 +446,8 @@ class Scheduler(LRScheduler):
     def _bind_companions(self) -> None:
         """Keys a schedule drives besides its own (one-cycle's momentum), as absolute values.
 
-        A schedule offers them as ``companions() -> {"momentum": curve}``; ``momentum`` is
+        A schedule offers them as ``companions() -> {"momentum": curve}`` (a curve with
+        ``per_group(index) -> curve`` gives each group its own); ``momentum`` is
         written to ``betas[0]`` on optimizers that have betas instead (Adam), as torch does.
         """
         self._companions = []
@@ -400,22 +467,38 @@ class Scheduler(LRScheduler):
                         f"the schedule drives {name!r} too, but a scheduled group has no {field!r}",
                         "schedule",
                     )
+            per_group = getattr(curve, "per_group", None)
+            if per_group is not None:
+                # one curve per group (torch's per-group momentum lists), given the step
+                curves = [per_group(i) for i in range(len(self._groups))]
+                write = _group_writer(self._groups, curves, field, index, None)
+                self._companions.append((float, write))
+                continue
             self._companions.append(
                 (curve, _writer(self._groups, [1.0] * len(self._groups), field, index))
             )
 
     # -- stepping ---------------------------------------------------------------------
 
-    def step(self, metric: float | None = None) -> None:
-        """Advance one step and apply the schedule's value; ``metric`` for stateful ones."""
-        if metric is not None:
+    def step(self, metric: float | None = None, epoch: float | None = None) -> None:  # type: ignore[override]
+        """Advance one step and apply the schedule's value; ``metric`` for stateful ones.
+
+        The drop-in aliases of torch's schedulers also take torch's deprecated
+        ``step(epoch)`` (and ``step(metric, epoch)`` for ``ReduceLROnPlateau``), with torch's
+        meaning and warning.
+        """
+        if metric is not None or epoch is not None:
             if not self._stateful:
-                raise TypeError(
-                    f"{self.schedule.spec()['type']!r} does not observe a metric; step() takes "
-                    "no argument (the scheduler counts steps itself)"
-                )
-            self.schedule.observe(float(metric), self._step + 1)  # type: ignore[attr-defined]
-        step = self._step + 1
+                self._step_to(metric if epoch is None else epoch, metric, epoch)
+                return
+            if metric is None:
+                raise TypeError("step() of a metric-driven schedule needs the metric")
+            step = self._step + 1
+            if epoch is not None:
+                step = self.schedule.epoch_step(epoch)  # type: ignore[attr-defined]
+            self.schedule.observe(float(metric), step)  # type: ignore[attr-defined]
+        else:
+            step = self._step + 1
         self._step = step
         groups = self.optimizer.param_groups
         if groups is not self._bound or len(groups) != self._n_groups:
@@ -424,6 +507,27 @@ class Scheduler(LRScheduler):
         if self._companions:
             for value, write in self._companions:
                 write(value(step))
+
+    def _step_to(self, epoch: Any, metric: Any, given: Any) -> None:
+        """torch's ``step(epoch)``: the schedule checks the epoch and warns as torch does."""
+        to_epoch = getattr(self.schedule, "epoch_step", None)
+        if to_epoch is None or not self._curves or (metric is not None and given is not None):
+            raise TypeError(
+                f"{self.schedule.spec()['type']!r} does not observe a metric; step() takes "
+                "no argument (the scheduler counts steps itself)"
+            )
+        step = to_epoch(epoch)
+        groups = self.optimizer.param_groups
+        if groups is not self._bound or len(groups) != self._n_groups:
+            self._bind()
+        self._rewrite("epoch", epoch)
+        self._step = step
+        for value, write in self._companions:
+            write(value(step))
+
+    def _rewrite(self, method: str, step: float) -> None:
+        """Write each group's ``curve.<method>(step, current)`` (or ``curve(step)``)."""
+        _group_writer(self._groups, self._curves, self._field, self._index, method)(step)
 
     @property
     def last_epoch(self) -> int:
@@ -503,7 +607,10 @@ class Scheduler(LRScheduler):
         self._step = int(state["step"])
         self._bound = None
         self._bind()
-        self._write(self._value(self._step))
+        if self._curves:
+            self._rewrite("", self._step)  # from the start, not from the groups' values
+        else:
+            self._write(self._value(self._step))
         for value, write in self._companions:
             write(value(self._step))
 
@@ -526,6 +633,7 @@ def get_scheduler(
     steps_per_epoch: int | None = None,
     total_steps: int | None = None,
     follow_optimizer: bool = False,
+    last_epoch: int = -1,
     **params: Any,
 ) -> Scheduler:
     """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
@@ -554,7 +662,14 @@ def get_scheduler(
             scheduler_specific_kwargs,
             params,
         )
-        return Scheduler(optimizer, schedule, key=key, tags=tags, follow_optimizer=follow_optimizer)
+        return Scheduler(
+            optimizer,
+            schedule,
+            key=key,
+            tags=tags,
+            follow_optimizer=follow_optimizer,
+            last_epoch=last_epoch,
+        )
     return Scheduler(
         optimizer,
         name,
@@ -563,6 +678,7 @@ def get_scheduler(
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         follow_optimizer=follow_optimizer,
+        last_epoch=last_epoch,
         **params,
     )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
 import attrs
+import torch
 
 import schedkit
 from schedkit import SpecError
@@ -52,10 +53,17 @@ def step_list(default: Any = attrs.NOTHING, *, increasing: bool = False) -> Any:
     return attrs.field(default=default, converter=_steps_tuple, validator=validate)
 
 
+def _scalar(value: Any) -> Any:
+    """A number; a one-element tensor (torch accepts 0-dim tensor lrs) as its float."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        return float(value.item())
+    return to_float(value)
+
+
 def _floats(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return tuple(to_float(v) for v in value)
-    return to_float(value)
+        return tuple(_scalar(v) for v in value)
+    return _scalar(value)
 
 
 def each_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
@@ -166,12 +174,23 @@ class ClosedForm(schedkit.BaseSchedule):
         return functools.partial(self.at, base=base, index=index)
 
 
+#: Updates replayed at most to reach a far step; past it, the original's closed form.
+REPLAY_LIMIT = 1 << 16
+
+
 class Recurrence:
     """One group's values computed from the previous one, as recursive schedulers do.
 
     Stepping forward costs one update per step at most (``skip`` jumps over steps where the
     value cannot change); asking for an earlier step recomputes from step 0, so a resumed
-    scheduler reaches the same floats as one that never stopped.
+    scheduler reaches the same floats as one that never stopped. A step more than
+    :data:`REPLAY_LIMIT` updates away takes the original's closed form instead
+    (``Recursive.closed_form``; each alias states how far it may be from the recurrence).
+
+    Called as the original calls its ``get_lr``, it reads the group's current value:
+    ``follow(step, current)`` (one step), ``initial(step, current)`` (construction,
+    ``last_epoch`` resumes included) and ``epoch(step, current)`` (``step(epoch)``). Two
+    schedulers on one optimizer then compose as in torch, each reading what the other wrote.
     """
 
     __slots__ = ("base", "index", "sched", "step", "value")
@@ -185,19 +204,55 @@ class Recurrence:
 
     def __call__(self, step: float) -> float:
         k = int(step)
+        if k == self.step:
+            return self.value
         if k < self.step:
             self.step, self.value = 0, self.sched.first(self.base, self.index)
         sched = self.sched
         at = self.step
         value = self.value
+        budget = REPLAY_LIMIT
         while True:
             nxt = sched.skip(at + 1, value)
             if nxt > k:
                 break
+            budget -= 1
+            if budget < 0:
+                far = sched.closed_form(k, self.base, self.index)
+                if far is not None:
+                    value = far
+                    break
             value = sched.next(value, int(nxt), self.base, self.index)
             at = int(nxt)
         self.step, self.value = k, value
         return value
+
+    def _set(self, step: int, value: float) -> float:
+        self.step, self.value = step, value
+        return value
+
+    def follow(self, step: float, current: float) -> float:
+        """The value at ``step`` from the group's value now (torch's ``step()``)."""
+        k = int(step)
+        return self._set(k, self.sched.lr_at(k, current, self.base, self.index))
+
+    def initial(self, step: float, current: float) -> float:
+        """The value a constructor writes at ``step`` (torch's first, "initial" step)."""
+        k = int(step)
+        sched = self.sched
+        if k == 0:
+            return self._set(0, sched.first(current, self.index))
+        if sched.keeps_at_construction:
+            return self._set(k, current)
+        return self._set(k, sched.lr_at(k, current, self.base, self.index))
+
+    def epoch(self, step: float, current: float) -> float:
+        """The value ``step(epoch)`` writes: the closed form where the original has one."""
+        k = int(step)
+        closed = self.sched.closed_form(k, self.base, self.index)
+        if closed is None:
+            closed = self.sched.lr_at(k, current, self.base, self.index)
+        return self._set(k, closed)
 
 
 @attrs.frozen
@@ -207,10 +262,15 @@ class Recursive(schedkit.BaseSchedule):
     ``first(base, index)`` is the value at step 0, ``next(value, step, base, index)`` the
     value at ``step`` from the one before, ``skip(step, value)`` the first step from
     ``step`` on where the value may change (``INF``: never). ``closed(step)`` is the closed
-    form for a base of 1.0, used for plots and far steps (equal up to rounding).
+    form for a base of 1.0, used for plots and far steps (equal up to rounding);
+    ``closed_form(step, base, index)`` the original's own (torch's ``_get_closed_form_lr``,
+    in its arithmetic), or None where it has none.
     """
 
     accepts_warmup: ClassVar[bool] = False
+    #: whether the original's constructor leaves the value alone when it resumes at a step
+    #: (torch's "initial" step); otherwise it applies that step's update
+    keeps_at_construction: ClassVar[bool] = True
 
     def first(self, base: float, index: int) -> float:
         return base
@@ -223,6 +283,17 @@ class Recursive(schedkit.BaseSchedule):
 
     def closed(self, step: float) -> float:
         raise NotImplementedError
+
+    def closed_form(self, step: int, base: float, index: int) -> float | None:
+        return None
+
+    def lr_at(self, step: int, current: float, base: float, index: int) -> float:
+        """The value at ``step`` from ``current``, the value before it (torch's ``get_lr``)."""
+        if step == 0:
+            return self.first(current, index)
+        if self.skip(step, current) != step:
+            return current
+        return self.next(current, step, base, index)
 
     def __call__(self, step: float) -> float:
         return self.closed(step)

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
 import attrs
 import torch
+from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 
 import schedkit
 from schedkit import SpecError, StateError
@@ -49,8 +51,46 @@ def _gamma(default: Any = attrs.NOTHING) -> Any:
     return schedkit.factor(default, ge=0.0)
 
 
+def _whole_epoch(epoch: Any) -> int:
+    if isinstance(epoch, torch.Tensor) and epoch.numel() == 1:
+        epoch = epoch.item()
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+        raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
+    if epoch < 0 or epoch != int(epoch):
+        raise SpecError(
+            f"expected a whole epoch >= 0, got {epoch!r} (only "
+            "torch.CosineAnnealingWarmRestarts takes fractional epochs)",
+            "epoch",
+        )
+    return int(epoch)
+
+
+class TorchScheduler:
+    """What the ``torch.*`` aliases share: torch's deprecated ``step(epoch)`` and the
+    attributes torch's scheduler objects carry (``sched.gamma``, ``sched.T_max``...)."""
+
+    #: the attribute names the torch scheduler object exposes, read through the scheduler
+    peer_attributes: ClassVar[tuple[str, ...]] = ()
+
+    def epoch_step(self, epoch: Any) -> int:
+        """torch's ``step(epoch)``: warns as torch does; the closed form is used where
+        torch has one (``_get_closed_form_lr``), its ``get_lr`` otherwise."""
+        warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=4)
+        return _whole_epoch(epoch)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        return getattr(self, name)
+
+    def peer_set(self, name: str, value: Any, scheduler: Any) -> None:
+        raise SpecError(
+            f"{name!r} is fixed when the scheduler is built (its schedule is immutable data); "
+            "build a new scheduler with the new value",
+            name,
+        )
+
+
 @attrs.frozen
-class StepLR(Recursive):
+class StepLR(TorchScheduler, Recursive):
     """torch's ``StepLR``: the lr times ``gamma`` every ``step_size`` steps.
 
     Chainable form, as torch: each decay multiplies the previous lr.
@@ -59,6 +99,7 @@ class StepLR(Recursive):
     """
 
     name = "torch.StepLR"
+    peer_attributes = ("step_size", "gamma")
 
     step_size: int = count(positive=True)
     gamma: float = _gamma(0.1)
@@ -74,9 +115,14 @@ class StepLR(Recursive):
     def closed(self, step: float) -> float:
         return float(self.gamma ** (int(step) // self.step_size))
 
+    keeps_at_construction = False
+
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        return float(base * self.gamma ** (step // self.step_size))
+
 
 @attrs.frozen
-class MultiStepLR(Recursive):
+class MultiStepLR(TorchScheduler, Recursive):
     """torch's ``MultiStepLR``: the lr times ``gamma`` at each milestone.
 
     A milestone listed twice decays twice at once (``gamma ** 2``), as torch's ``Counter``
@@ -86,6 +132,7 @@ class MultiStepLR(Recursive):
     """
 
     name = "torch.MultiStepLR"
+    peer_attributes = ("milestones", "gamma")
 
     milestones: tuple[int, ...] = step_list()
     gamma: float = _gamma(0.1)
@@ -103,15 +150,29 @@ class MultiStepLR(Recursive):
         i = bisect.bisect_left(self._at, step)
         return self._at[i] if i < len(self._at) else INF
 
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "milestones":
+            return Counter(self.milestones)  # torch's attribute is a Counter
+        return super().peer_get(name, scheduler)
+
+    def first(self, base: float, index: int) -> float:
+        at_zero = self._counts.get(0, 0)
+        return base * self.gamma**at_zero if at_zero else base
+
     def next(self, value: float, step: int, base: float, index: int) -> float:
         return value * self.gamma ** self._counts[step]
 
     def closed(self, step: float) -> float:
         return float(self.gamma ** bisect.bisect_right(self._sorted, int(step)))
 
+    keeps_at_construction = False
+
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        return float(base * self.gamma ** bisect.bisect_right(self._sorted, step))
+
 
 @attrs.frozen
-class ConstantLR(Recursive):
+class ConstantLR(TorchScheduler, Recursive):
     """torch's ``ConstantLR``: the lr times ``factor`` until ``total_iters``, then the lr.
 
     The lr comes back as ``lr * (1 / factor)``, as torch computes it; with
@@ -121,6 +182,7 @@ class ConstantLR(Recursive):
     """
 
     name = "torch.ConstantLR"
+    peer_attributes = ("factor", "total_iters")
 
     factor: float = schedkit.factor(1.0 / 3, gt=0.0, le=1.0)
     total_iters: int = count(5)
@@ -138,9 +200,14 @@ class ConstantLR(Recursive):
         back = self.total_iters > 0 and step >= self.total_iters
         return 1.0 if back else self.factor
 
+    keeps_at_construction = False
+
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        return base * (self.factor + (step >= self.total_iters) * (1 - self.factor))
+
 
 @attrs.frozen
-class LinearLR(Recursive):
+class LinearLR(TorchScheduler, Recursive):
     """torch's ``LinearLR``: the factor goes linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` steps, then stays. Chainable form, as torch.
 
@@ -148,6 +215,7 @@ class LinearLR(Recursive):
     """
 
     name = "torch.LinearLR"
+    peer_attributes = ("start_factor", "end_factor", "total_iters")
 
     start_factor: float = schedkit.factor(1.0 / 3, gt=0.0, le=1.0)
     end_factor: float = schedkit.factor(1.0, ge=0.0, le=1.0)
@@ -169,15 +237,22 @@ class LinearLR(Recursive):
         done = min(self.total_iters, step) / self.total_iters
         return self.start_factor + (self.end_factor - self.start_factor) * done
 
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        s, e, n = self.start_factor, self.end_factor, self.total_iters
+        if n == 0:
+            return base * s
+        return base * (s + (e - s) * min(n, step) / n)
+
 
 @attrs.frozen
-class ExponentialLR(Recursive):
+class ExponentialLR(TorchScheduler, Recursive):
     """torch's ``ExponentialLR``: the lr times ``gamma`` every step. Chainable form.
 
     Example: ``{type = "torch.ExponentialLR", gamma = 0.95}``.
     """
 
     name = "torch.ExponentialLR"
+    peer_attributes = ("gamma",)
 
     gamma: float = _gamma()
 
@@ -190,9 +265,12 @@ class ExponentialLR(Recursive):
     def closed(self, step: float) -> float:
         return float(self.gamma**step)
 
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        return float(base * self.gamma**step)
+
 
 @attrs.frozen
-class PolynomialLR(Recursive):
+class PolynomialLR(TorchScheduler, Recursive):
     """torch's ``PolynomialLR``: ``(1 - t / total_iters) ** power`` of the lr, reaching 0
     at ``total_iters``. Chainable form, as torch.
 
@@ -200,6 +278,7 @@ class PolynomialLR(Recursive):
     """
 
     name = "torch.PolynomialLR"
+    peer_attributes = ("total_iters", "power")
 
     total_iters: int = count(5)
     power: float = schedkit.factor(1.0, ge=0.0)
@@ -217,9 +296,15 @@ class PolynomialLR(Recursive):
             return 1.0
         return float((1.0 - min(self.total_iters, step) / self.total_iters) ** self.power)
 
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        n = self.total_iters
+        if n == 0:
+            return base
+        return float(base * (1.0 - min(n, step) / n) ** self.power)
+
 
 @attrs.frozen
-class CosineAnnealingLR(Recursive):
+class CosineAnnealingLR(TorchScheduler, Recursive):
     """torch's ``CosineAnnealingLR``: half a cosine from the lr to ``eta_min`` (absolute)
     over ``T_max`` steps, and on: torch's curve is periodic, back up to the lr at
     ``2 * T_max`` (kept). Chainable form, as torch (one update per step).
@@ -228,6 +313,7 @@ class CosineAnnealingLR(Recursive):
     """
 
     name = "torch.CosineAnnealingLR"
+    peer_attributes = ("T_max", "eta_min")
 
     T_max: int = count(positive=True)
     eta_min: float = schedkit.factor(0.0, ge=0.0)
@@ -244,9 +330,13 @@ class CosineAnnealingLR(Recursive):
         low = self.eta_min
         return low + (1.0 - low) * (1 + math.cos(math.pi * step / self.T_max)) / 2
 
+    def closed_form(self, step: int, base: float, index: int) -> float:
+        low = self.eta_min
+        return low + (base - low) * (1 + math.cos(math.pi * step / self.T_max)) / 2
+
 
 @attrs.frozen
-class CosineAnnealingWarmRestarts(ClosedForm):
+class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
     """torch's ``CosineAnnealingWarmRestarts`` (SGDR): a cosine from the lr to ``eta_min``
     over ``T_0`` steps, restarting, each period ``T_mult`` times longer than the last.
 
@@ -254,28 +344,118 @@ class CosineAnnealingWarmRestarts(ClosedForm):
     """
 
     name = "torch.CosineAnnealingWarmRestarts"
+    peer_attributes = ("T_0", "T_i", "T_mult", "eta_min", "T_cur")
 
     T_0: int = count(positive=True)
     T_mult: int = count(1, positive=True)
     eta_min: float = schedkit.factor(0.0, ge=0.0)
 
-    def at(self, step: float, base: float, index: int) -> float:
-        t_cur, t_i = int(step), self.T_0
+    def _restart(self, step: int) -> tuple[int, int]:
+        """(T_cur, T_i) at a whole step."""
+        t_cur, t_i = step, self.T_0
         if self.T_mult == 1:
             t_cur %= t_i
         else:
             while t_cur >= t_i:
                 t_cur -= t_i
                 t_i *= self.T_mult
+        return t_cur, t_i
+
+    def at(self, step: float, base: float, index: int) -> float:
+        t_cur, t_i = self._restart(int(step))
         low = self.eta_min
         return low + (base - low) * (1 + math.cos(math.pi * t_cur / t_i)) / 2
+
+    def per_group(self, group: Mapping[str, Any], base: float, index: int) -> _Restarts:
+        return _Restarts(self, base)
+
+    def epoch_step(self, epoch: Any) -> int:
+        """torch's ``step(epoch)``: fractional epochs (``epoch + i / iters``), no warning."""
+        if isinstance(epoch, torch.Tensor) and epoch.numel() == 1:
+            epoch = epoch.item()
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or epoch != epoch:
+            raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
+        if epoch < 0:
+            raise SpecError(f"Expected non-negative epoch, but got {epoch}", "epoch")
+        return math.floor(epoch)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name in ("T_cur", "T_i"):
+            curve = scheduler._curves[0]
+            return curve.t_cur if name == "T_cur" else curve.t_i
+        return super().peer_get(name, scheduler)
+
+
+class _Restarts:
+    """One group of ``torch.CosineAnnealingWarmRestarts``, with torch's ``T_cur`` and
+    ``T_i``: a fractional ``step(epoch)`` carries on through the following ``step()``s
+    exactly as torch's counters do."""
+
+    __slots__ = ("base", "sched", "step", "t_cur", "t_i")
+
+    def __init__(self, sched: CosineAnnealingWarmRestarts, base: float) -> None:
+        self.sched = sched
+        self.base = base
+        self.step = 0
+        self.t_cur: float = 0
+        self.t_i = sched.T_0
+
+    def _lr(self) -> float:
+        low = self.sched.eta_min
+        return low + (self.base - low) * (1 + math.cos(math.pi * self.t_cur / self.t_i)) / 2
+
+    def _at(self, step: int) -> None:
+        self.step = step
+        self.t_cur, self.t_i = self.sched._restart(step)
+
+    def __call__(self, step: float) -> float:
+        if int(step) != self.step:
+            self._at(int(step))
+        return self._lr()
+
+    def follow(self, step: float, current: float) -> float:
+        k = int(step)
+        if k != self.step + 1:
+            self._at(k)
+            return self._lr()
+        self.step = k
+        self.t_cur = self.t_cur + 1
+        if self.t_cur >= self.t_i:
+            self.t_cur = self.t_cur % self.t_i
+            self.t_i = self.t_i * self.sched.T_mult
+        return self._lr()
+
+    def initial(self, step: float, current: float) -> float:
+        """torch's constructor: at ``last_epoch + 1``, one restart at most (torch's own)."""
+        k = int(step)
+        self.step, self.t_cur, self.t_i = k, k, self.sched.T_0
+        if k and self.t_cur >= self.t_i:
+            self.t_cur = self.t_cur % self.t_i
+            self.t_i = self.t_i * self.sched.T_mult
+        return self._lr()
+
+    def epoch(self, epoch: float, current: float) -> float:
+        """torch's ``step(epoch)``, fractional epochs included, in torch's arithmetic."""
+        t_0, t_mult = self.sched.T_0, self.sched.T_mult
+        if epoch >= t_0:
+            if t_mult == 1:
+                self.t_cur = epoch % t_0
+            else:
+                n = int(math.log((epoch / t_0 * (t_mult - 1) + 1), t_mult))
+                self.t_cur = epoch - t_0 * (t_mult**n - 1) / (t_mult - 1)
+                self.t_i = t_0 * t_mult**n
+        else:
+            self.t_i = t_0
+            self.t_cur = epoch
+        self.step = math.floor(epoch)
+        return self._lr()
 
 
 _SCALE_MODES = ("cycle", "iterations")
 
 
 @attrs.frozen
-class CyclicLR(ClosedForm):
+class CyclicLR(TorchScheduler, ClosedForm):
     """torch's ``CyclicLR``: the lr cycles between ``base_lr`` and ``max_lr`` (absolute;
     a list gives each group its own), ``triangular``, ``triangular2`` or ``exp_range``.
 
@@ -288,6 +468,18 @@ class CyclicLR(ClosedForm):
     """
 
     name = "torch.CyclicLR"
+    peer_attributes = (
+        "max_lrs",
+        "total_size",
+        "step_ratio",
+        "mode",
+        "gamma",
+        "scale_fn",
+        "scale_mode",
+        "cycle_momentum",
+        "base_momentums",
+        "max_momentums",
+    )
 
     base_lr: float | tuple[float, ...] = each_group(ge=0.0)
     max_lr: float | tuple[float, ...] = each_group(ge=0.0)
@@ -300,8 +492,26 @@ class CyclicLR(ClosedForm):
     scale_fn: Callable[[float], float] | None = function(optional=True)
     scale_mode: str = attrs.field(default="cycle", validator=one_of(_SCALE_MODES))
     cycle_momentum: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    base_momentum: float = schedkit.factor(0.8, ge=0.0)
-    max_momentum: float = schedkit.factor(0.9, ge=0.0)
+    base_momentum: float | tuple[float, ...] = each_group(0.8, ge=0.0)
+    max_momentum: float | tuple[float, ...] = each_group(0.9, ge=0.0)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        n = len(scheduler.base_values)
+        per_group = {
+            "max_lrs": "max_lr",
+            "base_momentums": "base_momentum",
+            "max_momentums": "max_momentum",
+        }
+        if name in per_group:
+            key = per_group[name]
+            return [pick(getattr(self, key), i, key) for i in range(n)]
+        up = float(self.step_size_up)
+        down = float(self.step_size_down) if self.step_size_down is not None else up
+        if name == "total_size":
+            return up + down
+        if name == "step_ratio":
+            return up / (up + down)
+        return super().peer_get(name, scheduler)
 
     def spec(self) -> dict[str, Any]:
         if self.scale_fn is not None:
@@ -337,19 +547,33 @@ class CyclicLR(ClosedForm):
         return low + (high - low) * shape * scale
 
     def companions(self) -> dict[str, Callable[[float], float]]:
-        """The momentum, cycled inversely (absolute values), with ``cycle_momentum``."""
+        """The momentum, cycled inversely (absolute values), with ``cycle_momentum``; lists
+        of ``base_momentum`` / ``max_momentum`` give each group its own."""
         if not self.cycle_momentum:
             return {}
+        return {"momentum": _Momentum(self, 0)}
 
-        def momentum(step: float) -> float:
-            shape, scale = self._shape(step)
-            return self.max_momentum - (self.max_momentum - self.base_momentum) * shape * scale
 
-        return {"momentum": momentum}
+class _Momentum:
+    """``torch.CyclicLR``'s momentum of one group; ``per_group`` gives the others'."""
+
+    __slots__ = ("high", "low", "sched")
+
+    def __init__(self, sched: CyclicLR, index: int) -> None:
+        self.sched = sched
+        self.low = pick(sched.base_momentum, index, "base_momentum")
+        self.high = pick(sched.max_momentum, index, "max_momentum")
+
+    def __call__(self, step: float) -> float:
+        shape, scale = self.sched._shape(step)
+        return self.high - (self.high - self.low) * shape * scale
+
+    def per_group(self, index: int) -> _Momentum:
+        return _Momentum(self.sched, index)
 
 
 @attrs.frozen
-class OneCycleLR(ClosedForm):
+class OneCycleLR(TorchScheduler, ClosedForm):
     """torch's ``OneCycleLR``: from ``max_lr / div_factor`` up to ``max_lr`` (absolute; a
     list gives each group its own) over ``pct_start`` of the run, then down to
     ``max_lr / div_factor / final_div_factor``; ``three_phase`` as torch.
@@ -364,6 +588,7 @@ class OneCycleLR(ClosedForm):
     """
 
     name = "torch.OneCycleLR"
+    peer_attributes = ("total_steps", "cycle_momentum")
 
     max_lr: float | tuple[float, ...] = each_group(gt=0.0)
     total_steps: int = schedkit.duration(positive=True, horizon=True)
@@ -434,7 +659,7 @@ class OneCycleLR(ClosedForm):
 
 
 @attrs.define(eq=False)
-class ReduceLROnPlateau(Plateau):
+class ReduceLROnPlateau(TorchScheduler, Plateau):
     """torch's ``ReduceLROnPlateau``: after ``patience`` steps without improvement each
     group's lr becomes ``max(lr * factor, min_lr)`` (absolute; a list gives each group its
     own), skipped when the change is at most ``eps``, then ``cooldown`` steps pass.
@@ -452,8 +677,68 @@ class ReduceLROnPlateau(Plateau):
     min_value: float = attrs.field(init=False, default=0.0)
     min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     reductions: int = attrs.field(init=False, default=0)
+    #: torch's ``min_lrs``: one floor per group, extended when groups are added
+    min_lrs: list[float] = attrs.field(init=False, factory=list)
+
+    peer_attributes = (
+        "factor",
+        "patience",
+        "cooldown",
+        "eps",
+        "mode",
+        "threshold",
+        "threshold_mode",
+        "min_lrs",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
+    _PEER_NAMES: ClassVar[Mapping[str, str]] = {
+        "num_bad_epochs": "bad_steps",
+        "cooldown_counter": "cooldown_left",
+    }
 
     from_transformers = None
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if isinstance(self.min_lr, tuple):
+            self.min_lrs = list(self.min_lr)
+
+    def epoch_step(self, epoch: Any) -> int:
+        """torch's ``step(metrics, epoch)``: warns as torch does."""
+        warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
+        return _whole_epoch(epoch)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "min_lrs":
+            self._floor(len(scheduler.base_values) - 1)  # torch's list, as long as the groups
+            return self.min_lrs
+        return getattr(self, self._PEER_NAMES.get(name, name))
+
+    def peer_set(self, name: str, value: Any, scheduler: Any) -> None:
+        if name != "min_lrs":
+            super().peer_set(name, value, scheduler)
+        if not isinstance(value, (list, tuple)) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value
+        ):
+            raise SpecError(f"expected a list of numbers >= 0, got {value!r}", "min_lrs")
+        self.min_lrs = [float(v) for v in value]
+
+    def _floor(self, index: int) -> float:
+        """The group's floor; a single ``min_lr`` covers groups added later, as in torch."""
+        if index < len(self.min_lrs):
+            return self.min_lrs[index]
+        if isinstance(self.min_lr, tuple):
+            raise SpecError(
+                f"The number of param groups in the `optimizer` ({index + 1}) differs from "
+                f"when `ReduceLROnPlateau` was initialized ({len(self.min_lrs)}), usually due "
+                "to a new param group being added to the optimizer. Please modify the "
+                "`min_lrs` field to match the length of the `optimizer` param groups.",
+                "min_lrs",
+            )
+        self.min_lrs.extend([self.min_lr] * (index + 1 - len(self.min_lrs)))
+        return self.min_lr
 
     def _reduce(self) -> None:
         self.reductions += 1
@@ -467,7 +752,8 @@ class ReduceLROnPlateau(Plateau):
         return value
 
     def __call__(self, step: float) -> float:
-        return self._lr(1.0, pick(self.min_lr, 0, "min_lr"), self.reductions)
+        floor = self.min_lr if not isinstance(self.min_lr, tuple) else self.min_lr[0]
+        return self._lr(1.0, floor, self.reductions)
 
     def values(self, steps: Any) -> torch.Tensor:
         """The curve of a group whose lr is 1.0, with the reductions seen so far."""
@@ -476,37 +762,63 @@ class ReduceLROnPlateau(Plateau):
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
-        floor = pick(self.min_lr, index, "min_lr")
-        seen: list[Any] = [0, base]  # reductions applied so far, and the lr they gave
-
-        def lr(step: float) -> float:
-            n = self.reductions
-            done, value = seen
-            if n < done:
-                done, value = 0, base
-            if n > done:
-                value = self._lr(value, floor, n - done)
-            seen[:] = [n, value]
-            return float(value)
-
-        return lr
+        return _Reduced(self, base, index)
 
     def spec(self) -> dict[str, Any]:
         return attrs_spec(self)
 
     def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "reductions": self.reductions}
+        return {**super().state_dict(), "reductions": self.reductions, "min_lrs": self.min_lrs}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         super().load_state_dict(state)
         try:
             self.reductions = int(state["reductions"])
+            floors = state.get("min_lrs", self.min_lrs)
+            self.min_lrs = [float(v) for v in floors]
         except (KeyError, TypeError, ValueError) as e:
             raise StateError(f"not a torch.ReduceLROnPlateau state: {e}") from None
 
 
+class _Reduced:
+    """One group of ``torch.ReduceLROnPlateau``: torch reduces the group's current lr, so
+    ``follow`` starts from it (another scheduler's writes included); called with a step
+    alone, it replays the reductions from the base (a resume from the state)."""
+
+    __slots__ = ("base", "done", "index", "sched", "value")
+
+    def __init__(self, sched: ReduceLROnPlateau, base: float, index: int) -> None:
+        self.sched = sched
+        self.base = base
+        self.index = index
+        self.done = 0
+        self.value = base
+
+    def __call__(self, step: float) -> float:
+        n = self.sched.reductions
+        if n < self.done:
+            self.done, self.value = 0, self.base
+        if n > self.done:
+            self.value = self.sched._lr(self.value, self.sched._floor(self.index), n - self.done)
+            self.done = n
+        return float(self.value)
+
+    def follow(self, step: float, current: float) -> float:
+        n = self.sched.reductions
+        value = current
+        if n > self.done:
+            value = self.sched._lr(current, self.sched._floor(self.index), n - self.done)
+        self.done, self.value = n, value
+        return value
+
+    def initial(self, step: float, current: float) -> float:
+        """torch's constructor leaves the lrs alone."""
+        self.done, self.value = self.sched.reductions, current
+        return current
+
+
 @attrs.frozen
-class LambdaLR(ClosedForm):
+class LambdaLR(TorchScheduler, ClosedForm):
     """torch's ``LambdaLR``: the lr times ``lr_lambda(step)`` (a list: one function per
     group). In-process only: a function cannot be written as data.
 
@@ -514,9 +826,14 @@ class LambdaLR(ClosedForm):
     """
 
     name = "torch.LambdaLR"
+    peer_attributes = ("lr_lambdas",)
     in_process_only = True
 
     lr_lambda: Any = function()
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        fns = self.lr_lambda if isinstance(self.lr_lambda, tuple) else (self.lr_lambda,)
+        return [fns[i] if len(fns) > 1 else fns[0] for i in range(len(scheduler.base_values))]
 
     def at(self, step: float, base: float, index: int) -> float:
         fns = self.lr_lambda if isinstance(self.lr_lambda, tuple) else (self.lr_lambda,)
@@ -528,7 +845,7 @@ class LambdaLR(ClosedForm):
 
 
 @attrs.frozen
-class MultiplicativeLR(Recursive):
+class MultiplicativeLR(TorchScheduler, Recursive):
     """torch's ``MultiplicativeLR``: each step the lr times ``lr_lambda(step)`` (a list: one
     function per group). In-process only: a function cannot be written as data.
 
@@ -536,9 +853,13 @@ class MultiplicativeLR(Recursive):
     """
 
     name = "torch.MultiplicativeLR"
+    peer_attributes = ("lr_lambdas",)
     in_process_only = True
 
     lr_lambda: Any = function()
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        return [self._fn(i) for i in range(len(scheduler.base_values))]
 
     def _fn(self, index: int) -> Callable[[int], float]:
         fns = self.lr_lambda if isinstance(self.lr_lambda, tuple) else (self.lr_lambda,)
@@ -546,6 +867,9 @@ class MultiplicativeLR(Recursive):
 
     def next(self, value: float, step: int, base: float, index: int) -> float:
         return value * self._fn(index)(step)
+
+    def lr_at(self, step: int, current: float, base: float, index: int) -> float:
+        return current * self._fn(index)(step)
 
     def closed(self, step: float) -> float:
         value = 1.0
