@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 
 import pytest
 import torch
@@ -277,3 +278,335 @@ def test_an_alias_is_declarable_in_toml(tmp_path):
     sched = schedkit.get_schedule(spec)
     assert sched.spec() == spec
     assert [sched(t) for t in (0, 3, 6)] == [1.0, 0.5, 0.25]
+
+
+# -- torch's own stepping API, differentially against torch -----------------------------
+
+_EPOCH_WARNING = tl.EPOCH_DEPRECATION_WARNING
+
+
+def _peer_groups(lrs, tensors):
+    """Param groups with the drawn lrs; some as 0-dim float64 tensors (torch takes them)."""
+    groups = []
+    for lr, as_tensor in zip(lrs, tensors, strict=True):
+        value = torch.tensor(lr, dtype=torch.float64) if as_tensor else lr
+        groups.append({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": value})
+    return groups
+
+
+def _floats(opt, keys=("lr",)):
+    out = []
+    for g in opt.param_groups:
+        for k in keys:
+            v = g["betas"][0] if k == "momentum" and "momentum" not in g else g[k]
+            out.append(float(v))
+    return out
+
+
+_gammas = st.floats(0.05, 1.0)
+_factors = st.floats(0.05, 1.0)
+_CONFIGS = {
+    "StepLR": st.fixed_dictionaries({"step_size": st.integers(1, 9), "gamma": _gammas}),
+    "MultiStepLR": st.fixed_dictionaries(
+        {"milestones": st.lists(st.integers(0, 40), min_size=1, max_size=4), "gamma": _gammas}
+    ),
+    "ConstantLR": st.fixed_dictionaries({"factor": _factors, "total_iters": st.integers(0, 15)}),
+    "LinearLR": st.fixed_dictionaries(
+        {
+            "start_factor": _factors,
+            "end_factor": st.floats(0.0, 1.0),
+            "total_iters": st.integers(1, 20),
+        }
+    ),
+    "ExponentialLR": st.fixed_dictionaries({"gamma": st.floats(0.5, 1.0)}),
+    "PolynomialLR": st.fixed_dictionaries(
+        {"total_iters": st.integers(1, 20), "power": st.floats(0.5, 3.0)}
+    ),
+    "CosineAnnealingLR": st.fixed_dictionaries(
+        {"T_max": st.integers(1, 20), "eta_min": st.sampled_from([0.0, 1e-4, 1e-3])}
+    ),
+    "CosineAnnealingWarmRestarts": st.fixed_dictionaries(
+        {
+            "T_0": st.integers(1, 8),
+            "T_mult": st.integers(1, 3),
+            "eta_min": st.sampled_from([0.0, 1e-4]),
+        }
+    ),
+    "CyclicLR": st.fixed_dictionaries(
+        {
+            "base_lr": st.sampled_from([1e-3, [1e-3, 2e-3, 5e-4], torch.tensor(1e-3)]),
+            "max_lr": st.sampled_from([0.1, [0.1, 0.2, 0.05]]),
+            "step_size_up": st.integers(1, 8),
+            "mode": st.sampled_from(["triangular", "triangular2", "exp_range"]),
+            "gamma": st.floats(0.9, 1.0),
+            "base_momentum": st.sampled_from([0.8, [0.8, 0.85, 0.7]]),
+            "max_momentum": st.sampled_from([0.9, [0.9, 0.95, 0.99]]),
+        }
+    ),
+    "LambdaLR": st.just({"lr_lambda": [lambda t: 0.9**t, lambda t: 1 / (t + 1), lambda t: 0.5]}),
+    "MultiplicativeLR": st.just({"lr_lambda": lambda t: 0.97}),
+}
+
+
+def _fresh(value):
+    """The same argument again (torch keeps tensors it is given: each side gets its own)."""
+    if isinstance(value, torch.Tensor):
+        return value.clone().double()
+    if isinstance(value, list):
+        return [_fresh(v) for v in value]
+    return value
+
+
+@st.composite
+def _peer_case(draw):
+    name = draw(st.sampled_from(sorted(_CONFIGS)))
+    params = draw(_CONFIGS[name])
+    lrs = draw(st.lists(st.floats(1e-4, 1.0), min_size=3, max_size=3))
+    tensors = draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    if isinstance(params.get("base_lr"), torch.Tensor):
+        # torch writes a tensor base_lr into a float group lr by reference, then fills it
+        # in place each step, moving its own base_lr (an aliasing bug the alias does not
+        # copy); with tensor group lrs torch fills those instead
+        tensors = [True, True, True]
+    fractional = name == "CosineAnnealingWarmRestarts"
+    epoch = st.floats(0.0, 40.0) if fractional else st.integers(0, 40)
+    ops = draw(st.lists(st.one_of(st.none(), st.none(), st.none(), epoch), min_size=1, max_size=30))
+    return name, params, lrs, tensors, ops
+
+
+def _both(name, params, lrs, tensors, **kw):
+    o1 = torch.optim.SGD(_peer_groups(lrs, tensors), lr=0.1, momentum=0.9)
+    o2 = torch.optim.SGD(_peer_groups(lrs, tensors), lr=0.1, momentum=0.9)
+    theirs = getattr(tl, name)(o1, **{k: _fresh(v) for k, v in params.items()}, **kw)
+    ours = schedkit.get_scheduler(
+        f"torch.{name}", o2, **{k: _fresh(v) for k, v in params.items()}, **kw
+    )
+    return o1, o2, theirs, ours
+
+
+def _drive(sched, opt, epoch):
+    """One call of torch's API; returns the warnings it gave."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        opt.step()
+        if epoch is None:
+            sched.step()
+        else:
+            sched.step(epoch)
+    return [(w.category, str(w.message)) for w in caught]
+
+
+@settings(max_examples=40, deadline=None)
+@given(case=_peer_case())
+def test_torch_stepping_api_step_epoch_and_resume_as_torch(case):
+    """step() and step(epoch) in any order, then a resume by construction (last_epoch=),
+    through torch's own API, three groups (float and 0-dim tensor lrs): torch's floats."""
+    name, params, lrs, tensors, ops = case
+    keys = ("lr", "momentum") if name == "CyclicLR" else ("lr",)
+    o1, o2, theirs, ours = _both(name, params, lrs, tensors)
+    assert _floats(o1, keys) == _floats(o2, keys)
+    for op in ops:
+        w1 = _drive(theirs, o1, op)
+        w2 = _drive(ours, o2, op)
+        assert w1 == w2, op
+        assert _floats(o1, keys) == _floats(o2, keys), op
+        assert ours.last_epoch == theirs.last_epoch
+    # resume by construction: the groups carry initial_lr, the new scheduler continues
+    last = theirs.last_epoch
+    again1 = getattr(tl, name)(o1, **{k: _fresh(v) for k, v in params.items()}, last_epoch=last)
+    again2 = schedkit.get_scheduler(
+        f"torch.{name}", o2, **{k: _fresh(v) for k, v in params.items()}, last_epoch=last
+    )
+    assert _floats(o1, keys) == _floats(o2, keys)
+    for _ in range(8):
+        _drive(again1, o1, None)
+        _drive(again2, o2, None)
+        assert _floats(o1, keys) == _floats(o2, keys)
+
+
+def test_fractional_epochs_of_warm_restarts_as_torch_documents():
+    """``scheduler.step(epoch + i / iters)``, torch's documented SGDR loop, then step()."""
+    o1, o2, theirs, ours = _both(
+        "CosineAnnealingWarmRestarts", {"T_0": 3, "T_mult": 2, "eta_min": 1e-4}, LRS, [0, 0, 1]
+    )
+    iters = 7
+    for epoch in range(12):
+        for i in range(iters):
+            assert _drive(theirs, o1, epoch + i / iters) == []  # torch does not warn here
+            assert _drive(ours, o2, epoch + i / iters) == []
+            assert _floats(o1) == _floats(o2)
+    for _ in range(10):
+        _drive(theirs, o1, None), _drive(ours, o2, None)
+        assert _floats(o1) == _floats(o2)
+    assert (ours.T_cur, ours.T_i) == (theirs.T_cur, theirs.T_i)
+    with pytest.raises(SpecError, match="Expected non-negative epoch, but got -1"):
+        ours.step(-1)
+
+
+def test_step_epoch_warns_as_torch():
+    o1, o2, theirs, ours = _both("StepLR", {"step_size": 3}, LRS, [0, 1, 0])
+    o1.step(), o2.step()
+    with pytest.warns(UserWarning, match="The epoch parameter in `scheduler.step\\(\\)`"):
+        ours.step(7)
+    with pytest.warns(UserWarning, match="The epoch parameter"):
+        theirs.step(7)
+    assert _floats(o1) == _floats(o2)
+    with pytest.raises(SpecError, match="only torch.CosineAnnealingWarmRestarts takes"):
+        ours.step(2.5)
+    native = schedkit.get_scheduler("cosine", _opt(), total=10)
+    with pytest.raises(TypeError, match="step\\(\\) takes no argument"):
+        native.step(3)
+
+
+def test_reduce_lr_on_plateau_step_with_an_epoch_as_torch():
+    kw = {"factor": 0.5, "patience": 0, "min_lr": 0.001}
+    o1, o2, theirs, ours = _both("ReduceLROnPlateau", kw, LRS, [0, 0, 1])
+    for k, m in enumerate([1.0, 1.0, 0.5, 0.7, 0.7, 0.7]):
+        o1.step(), o2.step()
+        with pytest.warns(UserWarning, match="The epoch parameter"):
+            theirs.step(m, 10 + k)
+        with pytest.warns(UserWarning, match="The epoch parameter"):
+            ours.step(m, 10 + k)
+        assert _floats(o1) == _floats(o2)
+        assert ours.last_epoch == theirs.last_epoch
+
+
+def test_resume_by_construction_needs_initial_lr():
+    with pytest.raises(KeyError):
+        tl.StepLR(_opt(), step_size=3, last_epoch=4)
+    with pytest.raises(SpecError, match="param_groups\\[0\\].initial_lr: resuming at last_epoch=4"):
+        schedkit.get_scheduler("torch.StepLR", _opt(), step_size=3, last_epoch=4)
+    with pytest.raises(SpecError, match="last_epoch: expected a whole number >= -1"):
+        schedkit.get_scheduler("torch.StepLR", _opt(), step_size=3, last_epoch=-3)
+
+
+_CHAINABLE = ["StepLR", "MultiStepLR", "ConstantLR", "LinearLR", "ExponentialLR"]
+_CHAINABLE += ["PolynomialLR", "CosineAnnealingLR", "MultiplicativeLR"]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    first=st.sampled_from(_CHAINABLE),
+    second=st.sampled_from([*_CHAINABLE, "CosineAnnealingWarmRestarts", "LambdaLR"]),
+    data=st.data(),
+    steps=st.integers(1, 40),
+)
+def test_two_schedulers_stacked_on_one_optimizer_compose_as_in_torch(first, second, data, steps):
+    """Each reads the lr the other wrote (chainable forms), as torch's do."""
+    p1 = data.draw(_CONFIGS[first])
+    p2 = data.draw(_CONFIGS[second])
+    tensors = data.draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    o1 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1)
+    o2 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1)
+    theirs = [getattr(tl, first)(o1, **p1), getattr(tl, second)(o1, **p2)]
+    ours = [
+        schedkit.get_scheduler(f"torch.{first}", o2, **p1),
+        schedkit.get_scheduler(f"torch.{second}", o2, **p2),
+    ]
+    assert _floats(o1) == _floats(o2)
+    for _ in range(steps):
+        o1.step(), o2.step()
+        for s in (*theirs, *ours):
+            s.step()
+        assert _floats(o1) == _floats(o2)
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "names"),
+    [
+        ("StepLR", {"step_size": 3, "gamma": 0.5}, ["step_size", "gamma"]),
+        ("MultiStepLR", {"milestones": [3, 3, 7]}, ["milestones", "gamma"]),
+        ("ConstantLR", {"factor": 0.5, "total_iters": 3}, ["factor", "total_iters"]),
+        ("LinearLR", {"start_factor": 0.5}, ["start_factor", "end_factor", "total_iters"]),
+        ("ExponentialLR", {"gamma": 0.9}, ["gamma"]),
+        ("PolynomialLR", {"total_iters": 7}, ["total_iters", "power"]),
+        ("CosineAnnealingLR", {"T_max": 7, "eta_min": 1e-4}, ["T_max", "eta_min"]),
+        (
+            "CosineAnnealingWarmRestarts",
+            {"T_0": 3, "T_mult": 2},
+            ["T_0", "T_i", "T_mult", "eta_min", "T_cur"],
+        ),
+        (
+            "CyclicLR",
+            {"base_lr": 0.01, "max_lr": [0.1, 0.2, 0.3], "step_size_up": 3, "step_size_down": 5},
+            [
+                *("max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode"),
+                *("cycle_momentum", "base_momentums", "max_momentums"),
+            ],
+        ),
+        ("OneCycleLR", {"max_lr": 0.1, "total_steps": 40}, ["total_steps", "cycle_momentum"]),
+        (
+            "ReduceLROnPlateau",
+            {"patience": 2, "min_lr": 1e-4},
+            [
+                *("factor", "patience", "cooldown", "eps", "mode", "threshold", "threshold_mode"),
+                *("min_lrs", "best", "num_bad_epochs", "cooldown_counter"),
+            ],
+        ),
+    ],
+)
+def test_constructor_hyperparameters_are_attributes_as_in_torch(name, params, names):
+    o1, o2, theirs, ours = _both(name, params, LRS, [0, 0, 0])
+    for _ in range(5):
+        o1.step(), o2.step()
+        if name == "ReduceLROnPlateau":
+            theirs.step(1.0), ours.step(1.0)
+        else:
+            theirs.step(), ours.step()
+    for n in names:
+        assert getattr(ours, n) == getattr(theirs, n), n
+    if name not in ("CyclicLR", "OneCycleLR", "ReduceLROnPlateau"):
+        # torch's CyclicLR and OneCycleLR take base_lrs from their arguments (documented)
+        assert ours.base_lrs == theirs.base_lrs
+    with pytest.raises(SpecError, match="fixed when the scheduler is built"):
+        setattr(ours, names[0], 3)
+
+
+def test_lambda_attributes_are_torchs():
+    fns = [lambda t: 0.9**t, lambda t: 0.5, lambda t: 1.0]
+    ours = schedkit.get_scheduler("torch.LambdaLR", _opt(), lr_lambda=fns)
+    assert ours.lr_lambdas == fns
+    ours = schedkit.get_scheduler("torch.MultiplicativeLR", _opt(), lr_lambda=fns[0])
+    assert ours.lr_lambdas == [fns[0]] * 3
+
+
+def _plateau_pair(min_lr):
+    o1, o2 = _opt(), _opt()
+    kw = {"factor": 0.5, "patience": 0, "min_lr": min_lr}
+    return (
+        o1,
+        o2,
+        tl.ReduceLROnPlateau(o1, **kw),
+        schedkit.get_scheduler("torch.ReduceLROnPlateau", o2, **kw),
+    )
+
+
+def test_min_lrs_after_add_param_group_as_torch():
+    # a single min_lr covers the new group, as torch re-extends min_lrs
+    o1, o2, theirs, ours = _plateau_pair(0.01)
+    for o in (o1, o2):
+        o.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04})
+    for m in [1.0, 1.0, 1.0, 1.0, 1.0]:
+        o1.step(), o2.step(), theirs.step(m), ours.step(m)
+        assert _floats(o1) == _floats(o2)
+    assert ours.min_lrs == theirs.min_lrs == [0.01] * 4
+    # a list must be extended by hand: torch says so, and then takes it
+    o1, o2, theirs, ours = _plateau_pair([0.01, 0.001, 0.0001])
+    for o in (o1, o2):
+        o.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04})
+    o1.step(), o2.step(), theirs.step(1.0), ours.step(1.0)
+    with pytest.raises(RuntimeError, match="Please modify the `min_lrs` field"):
+        theirs.step(1.0)
+    with pytest.raises(SpecError, match="Please modify the `min_lrs` field"):
+        ours.step(1.0)
+    theirs.min_lrs.append(0.02)
+    ours.min_lrs.append(0.02)
+    o1, o2, theirs, ours = _plateau_pair([0.01, 0.001, 0.0001])
+    for o in (o1, o2):
+        o.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04})
+    theirs.min_lrs = [0.01, 0.001, 0.0001, 0.03]
+    ours.min_lrs = [0.01, 0.001, 0.0001, 0.03]
+    for m in [1.0] * 6:
+        o1.step(), o2.step(), theirs.step(m), ours.step(m)
+        assert _floats(o1) == _floats(o2)
+    assert _floats(o2)[-1] == 0.03

@@ -75,8 +75,9 @@ class TorchScheduler:
     def epoch_step(self, epoch: Any) -> int:
         """torch's ``step(epoch)``: warns as torch does; the closed form is used where
         torch has one (``_get_closed_form_lr``), its ``get_lr`` otherwise."""
+        step = _whole_epoch(epoch)
         warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=4)
-        return _whole_epoch(epoch)
+        return step
 
     def peer_get(self, name: str, scheduler: Any) -> Any:
         return getattr(self, name)
@@ -707,12 +708,14 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
 
     def epoch_step(self, epoch: Any) -> int:
         """torch's ``step(metrics, epoch)``: warns as torch does."""
+        step = _whole_epoch(epoch)
         warnings.warn(EPOCH_DEPRECATION_WARNING, UserWarning, stacklevel=3)
-        return _whole_epoch(epoch)
+        return step
 
     def peer_get(self, name: str, scheduler: Any) -> Any:
         if name == "min_lrs":
-            self._floor(len(scheduler.base_values) - 1)  # torch's list, as long as the groups
+            if not isinstance(self.min_lr, tuple):  # one min_lr: as long as the groups
+                self._floor(len(scheduler.base_values) - 1)
             return self.min_lrs
         return getattr(self, self._PEER_NAMES.get(name, name))
 
