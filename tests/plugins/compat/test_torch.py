@@ -610,3 +610,119 @@ def test_min_lrs_after_add_param_group_as_torch():
         o1.step(), o2.step(), theirs.step(m), ours.step(m)
         assert _floats(o1) == _floats(o2)
     assert _floats(o2)[-1] == 0.03
+
+
+# torch's CyclicLR built first on an optimizer records its base_lr as the groups' initial_lr
+# (the alias keeps the groups' lr; documented), which the later parts then start from
+_SUBS = [n for n in _CONFIGS if n not in ("LambdaLR", "MultiplicativeLR", "CyclicLR")]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(_SUBS), min_size=1, max_size=3),
+    data=st.data(),
+    steps=st.integers(1, 45),
+    stop=st.integers(0, 45),
+)
+def test_sequential_lr_as_torch(names, data, steps, stop):
+    """torch's SequentialLR over torch aliases built on the optimizer, as torch's users
+    build it; a resume from the state (in a fresh optimizer) gives the same floats."""
+    params = [data.draw(_CONFIGS[n]) for n in names]
+    milestones = sorted(
+        data.draw(st.lists(st.integers(1, 30), min_size=len(names) - 1, max_size=len(names) - 1))
+    )
+    tensors = data.draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    if any(isinstance(p.get("base_lr"), torch.Tensor) for p in params):
+        tensors = [True, True, True]
+    o1 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1, momentum=0.9)
+    o2 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1, momentum=0.9)
+    subs1 = [
+        getattr(tl, n)(o1, **{k: _fresh(v) for k, v in p.items()})
+        for n, p in zip(names, params, strict=True)
+    ]
+    subs2 = [
+        schedkit.get_scheduler(f"torch.{n}", o2, **{k: _fresh(v) for k, v in p.items()})
+        for n, p in zip(names, params, strict=True)
+    ]
+    theirs = tl.SequentialLR(o1, subs1, milestones=milestones)
+    ours = schedkit.get_scheduler("torch.SequentialLR", o2, schedulers=subs2, milestones=milestones)
+    assert _floats(o1) == _floats(o2)
+    trace = []
+    for k in range(steps):
+        _drive(theirs, o1, None)
+        _drive(ours, o2, None)
+        assert _floats(o1) == _floats(o2), k
+        trace.append(_floats(o2))
+        if k + 1 == stop:
+            state = ours.state_dict()
+    if stop <= steps and stop:
+        o3 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1, momentum=0.9)
+        resumed = schedkit.get_scheduler(
+            "torch.SequentialLR",
+            o3,
+            **{
+                "schedulers": [s.spec() for s in ours.schedule.schedulers],
+                "milestones": milestones,
+            },
+        )
+        resumed.load_state_dict(state)
+        assert _floats(o3) == trace[stop - 1]
+        for k in range(stop, steps):
+            resumed.step()
+            assert _floats(o3) == trace[k]
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    names=st.lists(st.sampled_from(_CHAINABLE[:-1]), min_size=1, max_size=3),
+    data=st.data(),
+    steps=st.integers(1, 40),
+)
+def test_chained_scheduler_as_torch(names, data, steps):
+    params = [data.draw(_CONFIGS[n]) for n in names]
+    tensors = data.draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    o1 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1)
+    o2 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1)
+    subs1 = [getattr(tl, n)(o1, **p) for n, p in zip(names, params, strict=True)]
+    subs2 = [
+        schedkit.get_scheduler(f"torch.{n}", o2, **p) for n, p in zip(names, params, strict=True)
+    ]
+    theirs = tl.ChainedScheduler(subs1, optimizer=o1)
+    ours = schedkit.get_scheduler("torch.ChainedScheduler", o2, schedulers=subs2)
+    assert _floats(o1) == _floats(o2)
+    for _ in range(steps):
+        _drive(theirs, o1, None)
+        _drive(ours, o2, None)
+        assert _floats(o1) == _floats(o2)
+    # declared as data: the same floats on a fresh optimizer
+    spec = ours.schedule.spec()
+    o3 = torch.optim.SGD(_peer_groups(LRS, tensors), lr=0.1)
+    again = schedkit.get_scheduler(spec, o3)
+    for _ in range(steps):
+        again.step()
+    assert _floats(o3) == _floats(o2)
+
+
+def test_composites_refuse_what_torch_refuses():
+    with pytest.raises(SpecError, match="number of schedulers provided to be one more"):
+        schedkit.get_schedule(
+            {
+                "type": "torch.SequentialLR",
+                "milestones": [],
+                "schedulers": [
+                    {"type": "torch.StepLR", "step_size": 2},
+                    {"type": "torch.StepLR", "step_size": 3},
+                ],
+            }
+        )
+    with pytest.raises(SpecError, match="schedulers\\[0\\]: expected one of torch's"):
+        schedkit.get_schedule(
+            {"type": "torch.ChainedScheduler", "schedulers": [{"type": "torch.ReduceLROnPlateau"}]}
+        )
+    o = _opt()
+    schedkit.get_scheduler("torch.StepLR", o, step_size=2)  # the groups get initial_lr
+    subs = [{"type": "torch.StepLR", "step_size": 2}] * 2
+    with pytest.raises(SpecError, match="does not resume by construction"):
+        schedkit.get_scheduler(
+            "torch.SequentialLR", o, last_epoch=3, milestones=[2], schedulers=subs
+        )

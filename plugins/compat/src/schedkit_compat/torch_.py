@@ -34,6 +34,7 @@ from schedkit.shapes import as_steps
 from schedkit.validators import one_of, steps
 from schedkit_compat._base import (
     INF,
+    REPLAY_LIMIT,
     ClosedForm,
     Recursive,
     count,
@@ -884,6 +885,219 @@ class MultiplicativeLR(TorchScheduler, Recursive):
         refuse_spec(self.name, "lr_lambda")
 
 
+def _apply(curve: Any, method: str, step: float, current: float) -> float:
+    """``curve.<method>(step, current)`` where the curve reads the group's value (torch's
+    chainable forms), ``curve(step)`` where it overwrites it (torch's closed forms)."""
+    fn = getattr(curve, method, None)
+    return float(fn(step, current) if fn is not None else curve(step))
+
+
+def _sub_schedulers(params: dict[str, Any]) -> dict[str, Any]:
+    """torch passes scheduler objects: take a schedkit scheduler's schedule (or a spec)."""
+    subs = params.get("schedulers")
+    if isinstance(subs, (list, tuple)):
+        params["schedulers"] = [
+            s.schedule if isinstance(s, schedkit.Scheduler) else s for s in subs
+        ]
+    return params
+
+
+def _torch_subs(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for i, sub in enumerate(value):
+        if not isinstance(sub, TorchScheduler) or isinstance(sub, (ReduceLROnPlateau, _Composite)):
+            what = sub.spec().get("type") if hasattr(sub, "spec") else repr(sub)
+            raise SpecError(
+                f"expected one of torch's chainable or closed-form schedulers, got {what!r} "
+                "(torch refuses ReduceLROnPlateau here; native schedules compose with "
+                "'sequence' and 'chain')",
+                f"{attribute.name}[{i}]",
+            )
+
+
+@attrs.frozen
+class _Composite(TorchScheduler, schedkit.BaseSchedule):
+    """torch's schedulers of schedulers: one curve per sub-scheduler and group."""
+
+    accepts_warmup: ClassVar[bool] = False
+
+    schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
+
+    translate = staticmethod(_sub_schedulers)
+
+    def epoch_step(self, epoch: Any) -> int:
+        raise TypeError(f"{self.name}.step() takes no epoch, as torch's")
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        raise NotImplementedError
+
+    def __call__(self, step: float) -> float:
+        return float(self.per_group({}, 1.0, 0)(step))
+
+
+class _Replayed:
+    """A composite's group: stepped as torch steps it; asked for a step out of turn
+    (a resume from the state), it replays from step 0 (at most :data:`REPLAY_LIMIT` steps,
+    then the last part's own far step)."""
+
+    __slots__ = ("base", "curves", "step", "value")
+
+    def __init__(self, curves: list[Any], base: float) -> None:
+        self.curves = curves
+        self.base = base
+        self.step = -1  # not started: the first call starts from the initial step
+        self.value = base
+
+    def initial(self, step: float, current: float) -> float:
+        raise NotImplementedError
+
+    def follow(self, step: float, current: float) -> float:
+        raise NotImplementedError
+
+    def far(self, step: int) -> float:
+        raise NotImplementedError
+
+    def __call__(self, step: float) -> float:
+        k = int(step)
+        if k == self.step:
+            return self.value
+        if k < self.step or self.step < 0:
+            self.initial(0, self.base)
+        if k - self.step > REPLAY_LIMIT:
+            self.step, self.value = k, self.far(k)
+            return self.value
+        while self.step < k:
+            self.follow(self.step + 1, self.value)
+        return self.value
+
+
+@attrs.frozen
+class SequentialLR(_Composite):
+    """torch's ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
+    counting its own steps from there.
+
+    As in torch: the lr is reset to each group's ``initial_lr`` at construction; at a
+    milestone the next scheduler starts from its closed form at its step 0 (torch's
+    ``_update_lr(0)``), then goes on from the lr it finds. ``schedulers`` are torch
+    aliases: schedkit schedulers built on the optimizer (as torch's users pass them) or
+    specs. torch's ``last_epoch`` resume is not taken (torch resets the lrs there); load
+    the scheduler's state instead.
+
+    Example: ``{type = "torch.SequentialLR", milestones = [5], schedulers = [
+    {type = "torch.LinearLR", start_factor = 0.1, total_iters = 5},
+    {type = "torch.CosineAnnealingLR", T_max = 95}]}``.
+    """
+
+    name = "torch.SequentialLR"
+
+    schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
+    milestones: tuple[int, ...] = step_list()
+
+    def __attrs_post_init__(self) -> None:
+        _torch_subs(self, attrs.fields(type(self)).schedulers, self.schedulers)
+        if len(self.milestones) != len(self.schedulers) - 1:
+            raise SpecError(
+                "Sequential Schedulers expects number of schedulers provided to be one more "
+                f"than the number of milestone points, but got number of schedulers "
+                f"{len(self.schedulers)} and the number of milestones to be equal to "
+                f"{len(self.milestones)}",
+                "milestones",
+            )
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return _InSequence(self, group, base, index)
+
+
+class _InSequence(_Replayed):
+    __slots__ = ("milestones",)
+
+    def __init__(self, sched: SequentialLR, group: Mapping[str, Any], base: float, index: int):
+        super().__init__([s.per_group(group, base, index) for s in sched.schedulers], base)
+        self.milestones = sched.milestones
+
+    def initial(self, step: float, current: float) -> float:
+        if int(step) != 0:
+            raise SpecError(
+                "torch.SequentialLR does not resume by construction (torch resets the lrs); "
+                "load the scheduler's state instead",
+                "last_epoch",
+            )
+        # torch resets the lr to initial_lr, then takes the first scheduler's initial step
+        self.step = 0
+        self.value = _apply(self.curves[0], "initial", 0, self.base)
+        return self.value
+
+    def follow(self, step: float, current: float) -> float:
+        t = int(step)
+        i = bisect.bisect_right(self.milestones, t)
+        if i > 0 and self.milestones[i - 1] == t:
+            value = _apply(self.curves[i], "epoch", 0, current)
+        else:
+            start = self.milestones[i - 1] if i else 0
+            value = _apply(self.curves[i], "follow", t - start, current)
+        self.step, self.value = t, value
+        return value
+
+    def far(self, step: int) -> float:
+        i = bisect.bisect_right(self.milestones, step)
+        start = self.milestones[i - 1] if i else 0
+        return float(self.curves[i](step - start))
+
+
+@attrs.frozen
+class ChainedScheduler(_Composite):
+    """torch's ``ChainedScheduler``: every scheduler steps, in order, each from the lr the
+    one before it wrote (so ``ConstantLR`` then ``ExponentialLR`` multiply).
+
+    ``schedulers`` are torch aliases: schedkit schedulers built on the optimizer (as torch's
+    users pass them) or specs; at construction each one's first value is applied in turn,
+    as building them one after the other does.
+
+    Example: ``{type = "torch.ChainedScheduler", schedulers = [
+    {type = "torch.ConstantLR", factor = 0.1, total_iters = 20},
+    {type = "torch.ExponentialLR", gamma = 0.9}]}``.
+    """
+
+    name = "torch.ChainedScheduler"
+
+    def __attrs_post_init__(self) -> None:
+        _torch_subs(self, attrs.fields(type(self)).schedulers, self.schedulers)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return _InChain([s.per_group(group, base, index) for s in self.schedulers], base)
+
+
+class _InChain(_Replayed):
+    __slots__ = ()
+
+    def initial(self, step: float, current: float) -> float:
+        k = int(step)
+        value = self.base if k == 0 else current
+        for c in self.curves:
+            value = _apply(c, "initial", k, value)
+        self.step, self.value = k, value
+        return value
+
+    def follow(self, step: float, current: float) -> float:
+        k = int(step)
+        value = current
+        for c in self.curves:
+            value = _apply(c, "follow", k, value)
+        self.step, self.value = k, value
+        return value
+
+    def far(self, step: int) -> float:
+        value = self.base
+        for c in self.curves:
+            value = value * (float(c(step)) / c(0)) if c(0) else 0.0
+        return value
+
+
 def _decay(step: int) -> float:
     """The example function: 0.99 per step."""
     return float(0.99**step)
@@ -923,5 +1137,28 @@ def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
         ],
     )
     registry.add(ReduceLROnPlateau, examples=[{}, {"mode": "max", "patience": 2, "min_lr": 0.01}])
+    registry.add(
+        SequentialLR,
+        examples=[
+            {
+                "milestones": [5],
+                "schedulers": [
+                    {"type": "torch.LinearLR", "start_factor": 0.1, "total_iters": 5},
+                    {"type": "torch.CosineAnnealingLR", "T_max": 20},
+                ],
+            }
+        ],
+    )
+    registry.add(
+        ChainedScheduler,
+        examples=[
+            {
+                "schedulers": [
+                    {"type": "torch.ConstantLR", "factor": 0.1, "total_iters": 20},
+                    {"type": "torch.ExponentialLR", "gamma": 0.9},
+                ]
+            }
+        ],
+    )
     registry.add(LambdaLR, examples=[{"lr_lambda": _decay}])
     registry.add(MultiplicativeLR, examples=[{"lr_lambda": _mult}])
