@@ -726,3 +726,68 @@ def test_composites_refuse_what_torch_refuses():
         schedkit.get_scheduler(
             "torch.SequentialLR", o, last_epoch=3, milestones=[2], schedulers=subs
         )
+
+
+def test_far_resume_takes_torchs_closed_form_within_the_stated_bound(monkeypatch):
+    """Past 65536 updates (here 50, to keep the test quick) the alias does not replay:
+    torch's closed form, within (base - eta_min) * k * (T_max + 1) * 2**-52 of torch's
+    own recurrence."""
+    from schedkit_compat import _base
+
+    monkeypatch.setattr(_base, "REPLAY_LIMIT", 50)
+    k, t_max, low = 400, 37, 1e-4
+    o1 = _opt()
+    theirs = tl.CosineAnnealingLR(o1, T_max=t_max, eta_min=low)
+    o1.step()
+    for _ in range(k):
+        theirs.step()
+    ours = schedkit.get_scheduler("torch.CosineAnnealingLR", _opt(), T_max=t_max, eta_min=low)
+    state = {**ours.state_dict(), "step": k}
+    ours.load_state_dict(state)
+    for a, b, base in zip(_floats(o1), ours.get_last_lr(), LRS, strict=True):
+        assert abs(a - b) <= (base - low) * k * (t_max + 1) * 2**-52
+    # and moving on from there, chainable as torch
+    o1.step(), theirs.step(), ours.step()
+    for a, b, base in zip(_floats(o1), ours.get_last_lr(), LRS, strict=True):
+        assert abs(a - b) <= (base - low) * k * (t_max + 1) * 2**-52
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("torch.CosineAnnealingLR", {"T_max": 1000, "eta_min": 1e-5}),
+        ("torch.ExponentialLR", {"gamma": 0.999999}),
+        ("torch.LinearLR", {"start_factor": 0.1, "total_iters": 10**9}),
+        ("torch.StepLR", {"step_size": 1, "gamma": 0.9999999}),
+    ],
+)
+def test_loading_a_state_at_step_ten_to_the_ninth_is_quick(name, params):
+    import time
+
+    sched = schedkit.get_scheduler(name, _opt(), **params)
+    begin = time.perf_counter()
+    sched.load_state_dict({**sched.state_dict(), "step": 10**9})
+    sched.step()
+    assert time.perf_counter() - begin < 5.0  # 65536 updates at most, then closed form
+    want = schedkit.get_schedule(name, **params).closed_form(10**9 + 1, LRS[0], 0)
+    assert sched.get_last_lr()[0] == pytest.approx(want, rel=1e-6, abs=1e-300)
+
+
+def test_multiplicative_lr_moves_far_in_one_step_as_torch():
+    o1, o2 = _opt(), _opt()
+    theirs = tl.MultiplicativeLR(o1, lr_lambda=lambda t: 0.95)
+    ours = schedkit.get_scheduler("torch.MultiplicativeLR", o2, lr_lambda=lambda t: 0.95)
+    theirs.last_epoch = ours.last_epoch = 10**9
+    o1.step(), o2.step(), theirs.step(), ours.step()
+    assert _floats(o1) == _floats(o2)
+    with pytest.warns(UserWarning, match="The epoch parameter"):
+        theirs.step(2 * 10**9)
+    with pytest.warns(UserWarning, match="The epoch parameter"):
+        ours.step(2 * 10**9)
+    assert _floats(o1) == _floats(o2)
+    again1 = tl.MultiplicativeLR(o1, lr_lambda=lambda t: 0.9, last_epoch=10**9)
+    again2 = schedkit.get_scheduler(
+        "torch.MultiplicativeLR", o2, lr_lambda=lambda t: 0.9, last_epoch=10**9
+    )
+    o1.step(), o2.step(), again1.step(), again2.step()
+    assert _floats(o1) == _floats(o2)

@@ -11,7 +11,31 @@ in the last bits). The differences from torch, all deliberate:
 - ``OneCycleLR`` holds its minimum from step ``total_steps - 1`` on (torch extrapolates
   one step past it, then raises);
 - ``LambdaLR`` and ``MultiplicativeLR`` hold Python functions: in-process only, as
-  schedkit's ``lambda`` (no spec, no TOML, no saved state).
+  schedkit's ``lambda`` (no spec, no TOML, no saved state);
+- torch's ``CyclicLR`` and ``OneCycleLR`` record their own starting lr as the groups'
+  ``initial_lr`` (and ``base_lrs``); the aliases keep the groups' lr there, so a torch
+  scheduler built after them on the same optimizer starts from the groups' lr;
+- a tensor ``base_lr`` given to torch's ``CyclicLR`` over float group lrs is written into
+  the groups by reference and then moved by torch's in-place updates; the alias keeps it.
+
+torch's own calling conventions work with torch's meaning: ``step(epoch)`` (deprecated in
+torch: the same ``UserWarning``; the closed form where torch has one; fractional epochs
+for ``CosineAnnealingWarmRestarts``), ``last_epoch=`` with ``initial_lr`` in the groups
+(resume by construction), ``ReduceLROnPlateau.step(metric, epoch)``, torch's attributes
+(``sched.gamma``, ``sched.T_max``, ``sched.milestones``, ``sched.min_lrs``...), and two
+schedulers on one optimizer compose as torch's do: the chainable ones read the lr the
+other wrote. ``torch.SequentialLR`` and ``torch.ChainedScheduler`` take torch's
+arguments.
+
+Far steps: a resume (``load_state_dict``) or ``get_lr()`` at a step more than 65536
+updates past the last value known replays no further: it takes torch's closed form
+(``_get_closed_form_lr``). torch's recurrence drifts from it by at most ``k * 2**-52`` of
+the lr (relative; ``k`` the step) for ``StepLR``, ``MultiStepLR``, ``ConstantLR``,
+``LinearLR``, ``ExponentialLR`` and ``PolynomialLR``, and by at most
+``(base_lr - eta_min) * k * (T_max + 1) * 2**-52`` for ``CosineAnnealingLR`` (whose
+restart branch loses about ``T_max`` ulps per period). Below that, the floats are torch's.
+``MultiplicativeLR`` has no closed form: it moves in one step the ways torch moves it
+(``step(epoch)``, ``last_epoch=``, setting ``last_epoch``), from the group's lr.
 """
 
 from __future__ import annotations
