@@ -171,7 +171,7 @@ def _enum_kwargs(name):
     }.get(name)
 
 
-@pytest.mark.parametrize("member", [m for m in transformers.SchedulerType if m.value != "greedy"])
+@pytest.mark.parametrize("member", list(transformers.SchedulerType))
 def test_every_name_of_transformers_scheduler_type(member):
     """Every name the installed transformers knows, as the Trainer calls it."""
     kwargs = _enum_kwargs(member.value)
@@ -297,3 +297,49 @@ def test_quirk_schedules_are_specs_too(spec, hf_name, kwargs):
     a = _trace(lambda o: transformers.get_scheduler(hf_name, o, W, hf_total, kwargs))
     b = _trace(lambda o: schedkit.Scheduler(o, s))
     assert a == b
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"patience": 1, "factor": 0.8, "min_lr": [1e-4, 2e-4, 0.04], "max_lr": 0.06},
+        {"patience": 2, "warmup": 3, "cooldown": 2, "threshold_mode": "rel", "threshold": 0.01},
+        {"patience": 0, "smooth": True, "window_size": 4, "reset_start": 3, "min_lr": 5e-4},
+        {"mode": "max", "patience": 1, "eps": 1e-3},
+    ],
+)
+def test_greedy_as_transformers_with_a_resume(kwargs):
+    metrics = [1.0 / (1 + k) ** 0.3 + 0.3 * math.sin(k / 2) for k in range(T)]
+
+    def call(get):
+        return lambda o: get("greedy", o, scheduler_specific_kwargs=dict(kwargs))
+
+    a = _trace(call(transformers.get_scheduler), metrics=metrics)
+    b = _trace(call(schedkit.get_scheduler), metrics=metrics)
+    assert a == b
+    assert len({tuple(x) for x in a}) > 3  # it moved
+    # a resume from the state, on a fresh optimizer, goes on with the same floats
+    opt = _optimizer()
+    sched = schedkit.get_scheduler("greedy", opt, scheduler_specific_kwargs=dict(kwargs))
+    for k in range(T // 2):
+        sched.step(metrics[k])
+    state = sched.state_dict()
+    opt2 = _optimizer()
+    again = schedkit.get_scheduler("greedy", opt2, scheduler_specific_kwargs=dict(kwargs))
+    again.load_state_dict(state)
+    for k in range(T // 2, T):
+        again.step(metrics[k])
+        assert [g["lr"] for g in opt2.param_groups] == b[k + 1]
+
+
+def test_greedy_is_a_spec_with_transformers_names_mapped():
+    s = schedkit.get_schedule({"type": "transformers.greedy", "patience": 3, "min_lr": [0.1]})
+    assert schedkit.get_schedule(s.spec()) == s
+    assert s.spec()["min_lr"] == [0.1]
+    opt = _optimizer()
+    sched = schedkit.get_scheduler("greedy", opt, scheduler_specific_kwargs={"warmup": 4})
+    assert sched.schedule.increase_cooldown == 4
+    with pytest.raises(schedkit.SpecError, match="min_lr: has 1 values, but group 1"):
+        schedkit.get_scheduler("greedy", _optimizer(), scheduler_specific_kwargs={"min_lr": [1e-4]})
+    with pytest.raises(schedkit.SpecError, match="does not take \\['bogus'\\]"):
+        schedkit.get_scheduler("greedy", opt, scheduler_specific_kwargs={"bogus": 1})

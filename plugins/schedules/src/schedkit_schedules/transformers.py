@@ -20,16 +20,20 @@ per group.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 import attrs
 import torch
 
 import schedkit
-from schedkit import SpecError
-from schedkit.shapes import decay, ramp
+from schedkit import SpecError, StateError
+from schedkit.schedule import attrs_spec
+from schedkit.shapes import as_steps, decay, ramp
+from schedkit.validators import number, steps, to_float
 
 
 def need(name: str, warmup: int | None, total: int | None) -> tuple[int, int]:
@@ -211,6 +215,239 @@ class WarmupStableDecay(schedkit.BaseSchedule):
         return m
 
 
+def _floats_or_list(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(to_float(v) for v in value)
+    return to_float(value)
+
+
+def _lrs(default: float) -> Any:
+    """A number, or one per param group (transformers' ``min_lr`` / ``max_lr``)."""
+    check = number(ge=0.0)
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        for v in value if isinstance(value, tuple) else (value,):
+            check(inst, attribute, v)
+
+    return attrs.field(default=default, converter=_floats_or_list, validator=validate)
+
+
+def _flag(default: bool) -> Any:
+    return attrs.field(default=default, validator=attrs.validators.instance_of(bool))
+
+
+@attrs.define(eq=False)
+class Greedy:
+    """transformers' ``greedy`` (``GreedyLR``): each group's lr divided by ``factor`` after
+    more than ``patience`` improving steps (up to ``max_lr``), multiplied by it after more
+    than ``patience`` steps without improvement (down to ``min_lr``); a change of at most
+    ``eps`` is skipped. ``cooldown`` steps pass after a decrease, ``increase_cooldown``
+    (transformers' ``warmup``) after an increase; with ``smooth`` the metric is averaged
+    over the last ``window_size`` values; ``reset_start`` steps with every group at its
+    ``min_lr`` reset the lrs and the history. ``min_lr`` / ``max_lr`` are absolute (a list:
+    one per group).
+
+    Fed with ``scheduler.step(metric)``; transformers' floats, group by group, and its
+    history is plain state. transformers' ``verbose`` prints; here it is accepted and
+    ignored (no output per step).
+
+    Example: ``get_scheduler("greedy", opt, scheduler_specific_kwargs={"patience": 5})``.
+    """
+
+    name = "transformers.greedy"
+
+    mode: str = schedkit.choice("min", "max")
+    factor: float = schedkit.factor(0.95, gt=0.0, lt=1.0)
+    patience: int = attrs.field(default=10, validator=steps())
+    threshold: float = schedkit.factor(1e-6, ge=0.0)
+    threshold_mode: str = schedkit.choice("abs", "rel")
+    cooldown: int = attrs.field(default=0, validator=steps())
+    increase_cooldown: int = attrs.field(default=0, validator=steps())
+    min_lr: float | tuple[float, ...] = _lrs(1e-3)
+    max_lr: float | tuple[float, ...] = _lrs(1.0)
+    eps: float = schedkit.factor(1e-8, ge=0.0)
+    smooth: bool = _flag(False)
+    window_size: int = attrs.field(default=50, validator=steps(positive=True))
+    reset_start: int = attrs.field(default=500, validator=steps())
+    verbose: bool = _flag(False)
+    lrs: list[float] = attrs.field(init=False, factory=list)
+    init_lrs: list[float] = attrs.field(init=False, factory=list)
+    best: float = attrs.field(init=False, default=math.inf)
+    bad_steps: int = attrs.field(init=False, default=0)
+    good_steps: int = attrs.field(init=False, default=0)
+    cooldown_left: int = attrs.field(init=False, default=0)
+    increase_cooldown_left: int = attrs.field(init=False, default=0)
+    reset_left: int = attrs.field(init=False, default=0)
+    window: list[float] = attrs.field(init=False, factory=list)
+    window_sum: float = attrs.field(init=False, default=0.0)
+
+    accepts_warmup: ClassVar[bool] = False
+
+    def __attrs_post_init__(self) -> None:
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.reset_left = self.reset_start
+
+    # -- the schedule -----------------------------------------------------------------
+
+    def __call__(self, step: float) -> float:
+        if not self.lrs or not self.init_lrs[0]:
+            return 1.0
+        return self.lrs[0] / self.init_lrs[0]
+
+    def values(self, steps: Any) -> torch.Tensor:
+        """The current factor at every step (its future depends on metrics not seen yet)."""
+        return torch.full_like(as_steps(steps), self(0))
+
+    @property
+    def horizon(self) -> None:
+        return None
+
+    def spec(self) -> dict[str, Any]:
+        return attrs_spec(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Greedy) and self.spec() == other.spec()
+
+    def __hash__(self) -> int:
+        return hash(json.dumps(self.spec(), sort_keys=True))
+
+    def _limit(self, value: float | tuple[float, ...], index: int, name: str) -> float:
+        if not isinstance(value, tuple):
+            return value
+        if index >= len(value):
+            raise SpecError(f"has {len(value)} values, but group {index} is scheduled too", name)
+        return value[index]
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        self._limit(self.min_lr, index, "min_lr")
+        self._limit(self.max_lr, index, "max_lr")
+        while len(self.lrs) <= index:
+            self.lrs.append(base)
+            self.init_lrs.append(base)
+        lrs = self.lrs
+        return lambda step: lrs[index]
+
+    def epoch_step(self, epoch: Any) -> int:
+        """transformers' ``step(metrics, epoch)``: the epoch given becomes the count."""
+        if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
+            raise SpecError(f"expected a whole epoch >= 0, got {epoch!r}", "epoch")
+        return epoch
+
+    from_transformers: ClassVar[Any] = None  # set below, once the call form is defined
+
+    # -- history ----------------------------------------------------------------------
+
+    def _better(self, current: float) -> bool:
+        if self.mode == "min":
+            if self.threshold_mode == "rel":
+                return current < self.best * (1.0 - self.threshold)
+            return current < self.best - self.threshold
+        if self.threshold_mode == "rel":
+            return current > self.best * (1.0 + self.threshold)
+        return current > self.best + self.threshold
+
+    def observe(self, metric: float, step: int) -> None:
+        """One step of transformers' ``GreedyLR.step(metrics)``."""
+        current = float(metric)
+        if self.smooth:
+            self.window.append(current)
+            self.window_sum += current
+            if len(self.window) > self.window_size:
+                self.window_sum -= self.window.pop(0)
+            current = self.window_sum / len(self.window)
+        if self.cooldown_left > 0:
+            self.cooldown_left -= 1
+            self.bad_steps = self.good_steps = 0
+        elif self.increase_cooldown_left > 0:
+            self.increase_cooldown_left -= 1
+            self.bad_steps = self.good_steps = 0
+        else:
+            if self._better(current):
+                self.best = current
+                self.bad_steps = 0
+                self.good_steps += 1
+            else:
+                self.bad_steps += 1
+                self.good_steps = 0
+            if self.good_steps > self.patience:
+                self._increase()
+                self.increase_cooldown_left = self.increase_cooldown
+                self.good_steps = 0
+            elif self.bad_steps > self.patience:
+                self._reduce()
+                self.cooldown_left = self.cooldown
+                self.bad_steps = 0
+
+    def _reduce(self) -> None:
+        all_at_min = True
+        for i, old in enumerate(self.lrs):
+            floor = self._limit(self.min_lr, i, "min_lr")
+            new = max(old * self.factor, floor)
+            if old - new > self.eps:
+                self.lrs[i] = new
+            if self.lrs[i] > floor:
+                all_at_min = False
+        if all_at_min:
+            self.reset_left -= 1
+            if self.reset_left <= 0:
+                self._reset()
+
+    def _increase(self) -> None:
+        for i, old in enumerate(self.lrs):
+            new = min(old / self.factor, self._limit(self.max_lr, i, "max_lr"))
+            if new - old > self.eps:
+                self.lrs[i] = new
+        self.reset_left = self.reset_start
+
+    def _reset(self) -> None:
+        self.lrs[:] = self.init_lrs
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.bad_steps = self.good_steps = 0
+        self.cooldown_left = self.increase_cooldown_left = 0
+        self.reset_left = self.reset_start
+        self.window, self.window_sum = [], 0.0
+
+    _STATE = (
+        "lrs",
+        "init_lrs",
+        "best",
+        "bad_steps",
+        "good_steps",
+        "cooldown_left",
+        "increase_cooldown_left",
+        "reset_left",
+        "window",
+        "window_sum",
+    )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: copy.copy(getattr(self, k)) for k in self._STATE}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        try:
+            values: dict[str, Any] = {
+                "lrs": [float(v) for v in state["lrs"]],
+                "init_lrs": [float(v) for v in state["init_lrs"]],
+                "best": float(state["best"]),
+                "bad_steps": int(state["bad_steps"]),
+                "good_steps": int(state["good_steps"]),
+                "cooldown_left": int(state["cooldown_left"]),
+                "increase_cooldown_left": int(state["increase_cooldown_left"]),
+                "reset_left": int(state["reset_left"]),
+                "window": [float(v) for v in state["window"]],
+                "window_sum": float(state["window_sum"]),
+            }
+        except (KeyError, TypeError, ValueError) as e:
+            raise StateError(f"not a transformers.greedy state: {e}") from None
+        for k, v in values.items():
+            if k == "lrs":
+                self.lrs[:] = v  # the groups' curves hold this list
+            else:
+                setattr(self, k, v)
+
+
 # -- transformers' call form ----------------------------------------------------------
 
 Steps = int | None
@@ -323,6 +560,14 @@ def _plateau(
     )
 
 
+def _greedy(opt: Any, warmup: Steps, total: Steps, kw: Kw) -> Schedule:
+    keys = [f.name for f in attrs.fields(Greedy) if f.init and f.name != "increase_cooldown"]
+    options = {k: kw.pop(k) for k in keys if k in kw}
+    if "warmup" in kw:
+        options["increase_cooldown"] = kw.pop("warmup")
+    return Greedy(**options)
+
+
 def _warmup_only(name: str, warmup: int | None) -> int:
     if warmup is None:
         raise SpecError(f"{name} requires `num_warmup_steps`, please provide that argument.")
@@ -342,6 +587,7 @@ CALL_FORM = {
     "inverse_sqrt": _inverse_sqrt,
     "warmup_stable_decay": _wsd,
     "reduce_lr_on_plateau": _plateau,
+    "greedy": _greedy,
 }
 
 
@@ -369,10 +615,16 @@ def call_form(
 
 #: Set as ``from_transformers`` on the families whose names transformers uses.
 transformers_call_form: Any = classmethod(call_form)
+Greedy.from_transformers = transformers_call_form
 
 
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Greedy,
+        aliases=["greedy"],
+        examples=[{}, {"patience": 2, "min_lr": 1e-4, "smooth": True, "window_size": 5}],
+    )
     registry.add(
         Polynomial, examples=[{"num_warmup_steps": 10, "num_training_steps": 100, "lr_init": 1e-3}]
     )
