@@ -7,6 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 from fvcore.common import param_scheduler as fv
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
@@ -250,3 +252,88 @@ def test_value_clipping_as_detectron2():
     schedkit.get_clipper("detectron2.value", clip_value=0.7)(b.parameters())
     for p, q in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(q.grad, p.grad)
+
+
+@st.composite
+def _solver(draw):
+    """A detectron2 SOLVER config: the scheduler, its keys, and fvcore's main curve."""
+    name = draw(
+        st.sampled_from(["WarmupMultiStepLR", "WarmupCosineLR", "WarmupStepWithFixedGammaLR"])
+    )
+    max_iter = draw(st.integers(10, 200))
+    params = {
+        "max_iter": max_iter,
+        "warmup_iters": draw(st.integers(0, max_iter - 1)),
+        "warmup_factor": draw(st.sampled_from([0.0, 0.001, 0.1, 1.0 / 3])),
+        "warmup_method": draw(st.sampled_from(["linear", "constant"])),
+        "rescale_interval": draw(st.booleans()),
+    }
+    if name == "WarmupMultiStepLR":
+        steps = sorted(set(draw(st.lists(st.integers(1, max_iter - 1), min_size=1, max_size=3))))
+        gamma = draw(st.sampled_from([0.1, 0.5, 0.3]))
+        params.update(steps=steps, gamma=gamma)
+        main = fv.MultiStepParamScheduler(
+            values=[gamma**k for k in range(len(steps) + 1)], milestones=steps, num_updates=max_iter
+        )
+    elif name == "WarmupCosineLR":
+        base_lr_end = draw(st.sampled_from([0.0, 1e-4, 0.002]))
+        params.update(base_lr=0.02, base_lr_end=base_lr_end)
+        main = fv.CosineParamScheduler(1, base_lr_end / 0.02)
+    else:
+        gamma = draw(st.sampled_from([0.1, 0.5]))
+        decays = draw(st.integers(1, 4))
+        params.update(gamma=gamma, num_decays=decays)
+        main = fv.StepWithFixedGammaParamScheduler(
+            base_value=1.0, gamma=gamma, num_decays=decays, num_updates=max_iter
+        )
+    mult = detectron2_multiplier(
+        main,
+        max_iter,
+        params["warmup_factor"],
+        params["warmup_iters"],
+        params["warmup_method"],
+        params["rescale_interval"],
+    )
+    return f"detectron2.{name}", params, mult
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    solver=_solver(),
+    lrs=st.lists(st.floats(1e-4, 1.0), min_size=3, max_size=3),
+    tensors=st.lists(st.booleans(), min_size=3, max_size=3),
+    data=st.data(),
+)
+def test_detectron2_solver_as_lr_multiplier_with_resume(solver, lrs, tensors, data):
+    """detectron2's LRMultiplier over fvcore's schedulers, stepped as detectron2 steps it,
+    three groups (float and 0-dim tensor lrs), then a resume by construction."""
+    name, params, mult = solver
+    max_iter = params["max_iter"]
+
+    def opt():
+        groups = [
+            {
+                "params": [torch.nn.Parameter(torch.zeros(1))],
+                "lr": torch.tensor(lr, dtype=torch.float64) if t else lr,
+            }
+            for lr, t in zip(lrs, tensors, strict=True)
+        ]
+        return torch.optim.SGD(groups, lr=0.02, momentum=0.9)
+
+    def floats(o):
+        return [float(g["lr"]) for g in o.param_groups]
+
+    o1, o2 = opt(), opt()
+    theirs = LRMultiplier(o1, mult, max_iter)
+    ours = schedkit.get_scheduler(name, o2, **params)
+    stop = data.draw(st.integers(0, max_iter - 2))
+    for _ in range(stop):
+        assert floats(o1) == floats(o2)
+        o1.step(), o2.step(), theirs.step(), ours.step()
+    last = theirs.last_epoch
+    theirs = LRMultiplier(o1, mult, max_iter, last_iter=last)
+    ours = schedkit.get_scheduler(name, o2, last_epoch=last, **params)
+    for _ in range(stop + 1, max_iter - 1):  # fvcore raises at max_iter itself
+        assert floats(o1) == floats(o2)
+        o1.step(), o2.step(), theirs.step(), ours.step()
+    assert floats(o1) == floats(o2)
