@@ -7,6 +7,8 @@ import math
 import pytest
 import torch
 import transformers
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedkit
 
@@ -343,3 +345,64 @@ def test_greedy_is_a_spec_with_transformers_names_mapped():
         schedkit.get_scheduler("greedy", _optimizer(), scheduler_specific_kwargs={"min_lr": [1e-4]})
     with pytest.raises(schedkit.SpecError, match="does not take \\['bogus'\\]"):
         schedkit.get_scheduler("greedy", opt, scheduler_specific_kwargs={"bogus": 1})
+
+
+_NAMES = [m.value for m in transformers.SchedulerType if m.value not in ("greedy",)]
+_NAMES.remove("reduce_lr_on_plateau")
+
+
+@st.composite
+def _hf_case(draw):
+    name = draw(st.sampled_from(_NAMES))
+    total = draw(st.integers(2, 120))
+    warmup = draw(st.integers(0, total - 1))
+    kw = {}
+    if name in ("cosine", "cosine_warmup_with_min_lr", "cosine_with_min_lr"):
+        kw["num_cycles"] = draw(st.sampled_from([0.5, 0.25, 1.5]))
+    if name == "cosine_with_restarts":
+        kw["num_cycles"] = draw(st.integers(1, 4))
+    if name in ("cosine_with_min_lr", "cosine_warmup_with_min_lr"):
+        kw["min_lr_rate"] = draw(st.sampled_from([0.0, 0.05, 0.3]))
+    if name == "polynomial":
+        kw.update(lr_end=draw(st.sampled_from([1e-7, 1e-5])), power=draw(st.floats(0.5, 3.0)))
+        warmup = min(warmup, total - 1)
+    if name == "inverse_sqrt" and draw(st.booleans()):
+        kw["timescale"] = draw(st.integers(1, 50))
+    if name == "warmup_stable_decay":
+        kw["num_decay_steps"] = draw(st.integers(1, total))
+        kw["decay_type"] = draw(st.sampled_from(["cosine", "linear", "1-sqrt"]))
+        kw["min_lr_ratio"] = draw(st.sampled_from([0.0, 0.1]))
+        total = max(total, warmup + kw["num_decay_steps"])
+    return name, warmup, total, kw
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    case=_hf_case(),
+    lrs=st.lists(st.floats(1e-4, 1.0), min_size=3, max_size=3),
+    stop=st.integers(0, 60),
+)
+def test_call_form_over_drawn_configs_and_resume_by_construction(case, lrs, stop):
+    """transformers' get_scheduler as the Trainer calls it, then the schedule function
+    rebuilt with last_epoch (transformers' resume by construction): equal floats."""
+    import inspect
+
+    from transformers.optimization import TYPE_TO_SCHEDULER_FUNCTION, SchedulerType
+
+    name, warmup, total, kw = case
+    o1, o2 = _optimizer(lrs=lrs, default=lrs[0]), _optimizer(lrs=lrs, default=lrs[0])
+    theirs = transformers.get_scheduler(name, o1, warmup, total, dict(kw))
+    ours = schedkit.get_scheduler(name, o2, warmup, total, dict(kw))
+    stop = min(stop, total)
+    for _ in range(stop):
+        assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups]
+        o1.step(), o2.step(), theirs.step(), ours.step()
+    fn = TYPE_TO_SCHEDULER_FUNCTION[SchedulerType(name)]
+    accepted = inspect.signature(fn).parameters
+    args = {"num_warmup_steps": warmup, "num_training_steps": total, **kw}
+    args = {k: v for k, v in args.items() if k in accepted}
+    theirs = fn(o1, last_epoch=theirs.last_epoch, **args)
+    ours = schedkit.get_scheduler(name, o2, warmup, total, dict(kw), last_epoch=ours.last_epoch)
+    for _ in range(stop, total):
+        assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups]
+        o1.step(), o2.step(), theirs.step(), ours.step()
