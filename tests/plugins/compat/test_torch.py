@@ -791,3 +791,55 @@ def test_multiplicative_lr_moves_far_in_one_step_as_torch():
     )
     o1.step(), o2.step(), again1.step(), again2.step()
     assert _floats(o1) == _floats(o2)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    kw=st.fixed_dictionaries(
+        {
+            "mode": st.sampled_from(["min", "max"]),
+            "factor": st.floats(0.1, 0.9),
+            "patience": st.integers(0, 4),
+            "threshold": st.sampled_from([0.0, 1e-4, 0.05]),
+            "threshold_mode": st.sampled_from(["rel", "abs"]),
+            "cooldown": st.integers(0, 3),
+            "min_lr": st.sampled_from([0.0, 1e-3, [1e-3, 1e-4, 5e-3]]),
+            "eps": st.sampled_from([1e-8, 1e-4]),
+        }
+    ),
+    lrs=st.lists(st.floats(1e-4, 1.0), min_size=3, max_size=3),
+    tensors=st.lists(st.booleans(), min_size=3, max_size=3),
+    metrics=st.lists(st.floats(0.0, 2.0), min_size=1, max_size=40),
+)
+def test_reduce_lr_on_plateau_over_drawn_configs_as_torch(kw, lrs, tensors, metrics):
+    o1, o2, theirs, ours = _both("ReduceLROnPlateau", kw, lrs, tensors)
+    for m in metrics:
+        o1.step(), o2.step(), theirs.step(m), ours.step(m)
+        assert _floats(o1) == _floats(o2)
+    assert (ours.best, ours.num_bad_epochs) == (theirs.best, theirs.num_bad_epochs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    params=st.fixed_dictionaries(
+        {
+            "max_lr": st.sampled_from([0.1, [0.1, 0.2, 0.05], torch.tensor(0.1)]),
+            "total_steps": st.integers(5, 60),
+            "pct_start": st.floats(0.1, 0.9),
+            "anneal_strategy": st.sampled_from(["cos", "linear"]),
+            "three_phase": st.booleans(),
+            "div_factor": st.sampled_from([25.0, 10.0]),
+        }
+    ),
+    tensors=st.lists(st.booleans(), min_size=3, max_size=3),
+)
+def test_one_cycle_over_drawn_configs_as_torch(params, tensors):
+    if params["three_phase"]:
+        params["pct_start"] = min(params["pct_start"], 0.45)
+    n = params["total_steps"]
+    o1, o2, theirs, ours = _both("OneCycleLR", params, LRS, tensors)
+    keys = ("lr", "momentum")
+    for _ in range(n - 1):
+        assert _floats(o1, keys) == _floats(o2, keys)
+        _drive(theirs, o1, None), _drive(ours, o2, None)
+    assert _floats(o1, keys) == _floats(o2, keys)
