@@ -959,6 +959,11 @@ class _Composite(TorchScheduler, schedkit.BaseSchedule):
     def __call__(self, step: float) -> float:
         return float(self.per_group({}, 1.0, 0)(step))
 
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        """The curve for a base of 1.0 at ``t``, one pass forward (for plots)."""
+        curve = self.per_group({}, 1.0, 0)
+        return torch.tensor([float(curve(s)) for s in t.tolist()], dtype=torch.float64)
+
 
 class _Replayed:
     """A composite's group: stepped as torch steps it; asked for a step out of turn
