@@ -275,6 +275,9 @@ class Scheduler(LRScheduler):
         default the schedule's own total.
     :param follow_optimizer: advance from the optimizer's step post-hook (skip-aware: a
         step ``GradScaler`` skips does not advance the schedule); ``step()`` then does nothing.
+    :param last_epoch: torch's resume by construction: the scheduler starts at step
+        ``last_epoch + 1`` from the ``initial_<key>`` the groups carry (an error names the
+        group without it); torch's aliases leave the groups' values as torch does.
 
     Each group's base value is recorded once, as ``initial_<key>`` in the group (torch's
     ``initial_lr`` for the learning rate), so a scheduler built after a resume scales the

@@ -843,3 +843,33 @@ def test_one_cycle_over_drawn_configs_as_torch(params, tensors):
         assert _floats(o1, keys) == _floats(o2, keys)
         _drive(theirs, o1, None), _drive(ours, o2, None)
     assert _floats(o1, keys) == _floats(o2, keys)
+
+
+def test_a_torch_warmup_recipe_declared_in_toml():
+    """torch's warmup recipe, SequentialLR(LinearLR, CosineAnnealingLR), as a TOML setup."""
+    from schedkit.setup import load_setup
+
+    text = """
+[optimizer]
+type = "SGD"
+lr = 0.1
+
+[schedules.lr]
+type = "torch.SequentialLR"
+milestones = [5]
+schedulers = [
+  {type = "torch.LinearLR", start_factor = 0.1, total_iters = 5},
+  {type = "torch.CosineAnnealingLR", T_max = 25, eta_min = 0.001},
+]
+"""
+    model = torch.nn.Linear(3, 1)
+    built = load_setup(text).build(model)
+    opt = torch.optim.SGD(torch.nn.Linear(3, 1).parameters(), lr=0.1)
+    warm = tl.LinearLR(opt, start_factor=0.1, total_iters=5)
+    main = tl.CosineAnnealingLR(opt, T_max=25, eta_min=0.001)
+    theirs = tl.SequentialLR(opt, [warm, main], milestones=[5])
+    for _ in range(40):
+        assert [g["lr"] for g in built.optimizer.param_groups] == [opt.param_groups[0]["lr"]]
+        model(torch.ones(2, 3)).sum().backward()
+        built.step()
+        opt.step(), theirs.step()
