@@ -89,5 +89,5 @@ def run_both(
     for (n, a), (_, b) in zip(
         peer_model.named_parameters(), our_model.named_parameters(), strict=True
     ):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12, msg=f"parameter {n}")
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12, msg=lambda m, n=n: f"{n}: {m}")
     return compared

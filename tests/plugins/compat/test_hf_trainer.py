@@ -20,7 +20,9 @@ def test_decay_parameters_as_the_trainer(model: torch.nn.Module) -> None:
     names = {id(p): n for n, p in model.named_parameters()}
     got = {names[id(p)] for g in groups for p in g["params"] if g["weight_decay"] == 0.05}
     assert got == want
-    assert {names[id(p)] for g in groups for p in g["params"]} == set(dict(model.named_parameters()))
+    assert {names[id(p)] for g in groups for p in g["params"]} == set(
+        dict(model.named_parameters())
+    )
 
 
 def test_norm_layers_other_than_layernorm_keep_their_decay() -> None:
