@@ -10,7 +10,7 @@ import pytest
 
 import schedkit
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parents[2] / "examples" / "converted"
 
 
 def write(tmp_path: Path, data: dict[str, Any]) -> Path:

@@ -18,7 +18,7 @@ from tests.convert.models import TinyEncoder, float64
 
 transformers = pytest.importorskip("transformers")
 
-CONFIGS = Path(__file__).parent / "configs"
+CONFIGS = Path(__file__).parents[2] / "examples" / "converted"
 
 #: every SchedulerType the converter expresses, with kwargs it needs
 SCHEDULERS: dict[str, dict[str, Any]] = {

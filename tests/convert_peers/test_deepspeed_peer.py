@@ -21,7 +21,7 @@ pytest.importorskip("deepspeed")
 from deepspeed.runtime.config import DeepSpeedConfig
 from deepspeed.runtime.engine import DeepSpeedEngine
 
-CONFIGS = Path(__file__).parent.parent / "convert" / "configs"
+CONFIGS = Path(__file__).parents[2] / "examples" / "converted"
 
 
 def engine_parts(cfg: dict[str, Any], model: torch.nn.Module) -> tuple[Any, Any, float]:

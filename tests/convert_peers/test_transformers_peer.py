@@ -15,7 +15,7 @@ from tests.convert_peers.agree import run_both
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
-CONFIGS = Path(__file__).parent.parent / "convert" / "configs"
+CONFIGS = Path(__file__).parents[2] / "examples" / "converted"
 
 
 def training_args(path: Path) -> transformers.TrainingArguments:

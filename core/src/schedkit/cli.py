@@ -287,7 +287,7 @@ def preview(
             norms.append(float(clip.total_norm))
             clipped += int(clip.clip_coef is not None and float(clip.clip_coef.min()) < 1.0)
         for s in built.schedulers.values():
-            if s.get_last_lr() != [b * s.schedule(s.steps) for b in s.base_values]:
+            if s.get_last_lr() != s.get_lr():  # per-group aliases have their own curves
                 mismatches += 1
         _progress(step + 1, n, f"loss {losses[-1]:.4f}")
     clipping = None
