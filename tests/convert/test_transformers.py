@@ -223,6 +223,8 @@ def test_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "--dataset-size on the command line" in capsys.readouterr().err
     assert main(["convert", "--from", "transformers", str(tmp_path / "nope.json")]) == 1
     assert "no such file" in capsys.readouterr().err
+    assert main(["convert", "--from", "transfomers", str(src)]) == 1
+    assert "did you mean 'transformers'?" in capsys.readouterr().err
 
 
 def test_unknown_source() -> None:

@@ -490,12 +490,17 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def _add_convert(sub: Any) -> None:
-    from schedkit.conversion import sources
-
     p = sub.add_parser(
         "convert", help="read another library's config file into an equivalent setup"
     )
-    p.add_argument("--from", dest="source", required=True, metavar="SOURCE", choices=sources())
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SOURCE",
+        help="the library the file is for (an installed converter: transformers, deepspeed, "
+        "detectron2, ...)",
+    )
     p.add_argument("file")
     p.add_argument("-o", "--output", help="write the setup here (default: standard output)")
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps (or batches) per epoch")
