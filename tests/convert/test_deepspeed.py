@@ -90,3 +90,10 @@ def test_every_unexpressible_key_is_listed(tmp_path: Path) -> None:
     data = {"optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "bias_correction": False}}}
     with pytest.raises(schedkit.ConversionError, match=r"bias_correction: torch's AdamW"):
         schedkit.convert("deepspeed", write(tmp_path, data))
+
+
+def test_a_value_toml_cannot_hold_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "ds.yaml"
+    path.write_text("optimizer:\n  type: SGD\n  params:\n    lr: 0.1\n    start: 2024-01-01\n")
+    with pytest.raises(schedkit.ConversionError, match="cannot write"):
+        schedkit.convert("deepspeed", path)

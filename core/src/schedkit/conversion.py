@@ -174,7 +174,10 @@ def convert(
         raise ConversionError(draft.problems, where)
     head = [f"# converted by `schedkit convert --from {source}` from {path.name}"]
     head += [f"# {line}" for line in draft.notes]
-    text = "\n".join(head) + "\n\n" + dumps(draft)
+    try:
+        text = "\n".join(head) + "\n\n" + dumps(draft)
+    except TypeError as e:  # a value TOML has no type for (a YAML date, ...)
+        raise ConversionError([SpecError(str(e))], where) from None
     from schedkit.setup import SetupError, load_setup
 
     try:
