@@ -17,6 +17,7 @@ from schedkit.compose import (
     stretch,
     warmup,
 )
+from schedkit.conversion import Conversion, ConversionError, convert
 from schedkit.durations import Duration, to_steps
 from schedkit.errors import (
     ConflictError,
@@ -82,6 +83,8 @@ __all__ = [
     "Clipper",
     "ComponentInfo",
     "ConflictError",
+    "Conversion",
+    "ConversionError",
     "Duration",
     "ParamGroups",
     "ParamInfo",
@@ -110,6 +113,7 @@ __all__ = [
     "build_param_groups",
     "chain",
     "choice",
+    "convert",
     "default_registry",
     "duration",
     "durations",

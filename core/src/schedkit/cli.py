@@ -287,7 +287,7 @@ def preview(
             norms.append(float(clip.total_norm))
             clipped += int(clip.clip_coef is not None and float(clip.clip_coef.min()) < 1.0)
         for s in built.schedulers.values():
-            if s.get_last_lr() != [b * s.schedule(s.steps) for b in s.base_values]:
+            if s.get_last_lr() != s.get_lr():  # per-group aliases have their own curves
                 mismatches += 1
         _progress(step + 1, n, f"loss {losses[-1]:.4f}")
     clipping = None
@@ -454,6 +454,62 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- convert ------------------------------------------------------------------------
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from schedkit.conversion import ConversionError, convert
+
+    try:
+        result = convert(
+            args.source,
+            args.file,
+            steps_per_epoch=args.steps_per_epoch,
+            dataset_size=args.dataset_size,
+            world_size=args.world_size,
+        )
+    except ConversionError as e:
+        print(f"schedkit convert: {e}", file=sys.stderr)
+        return 1
+    if args.output:
+        try:
+            with open(args.output, "w", encoding="utf-8") as f:
+                f.write(result.toml)
+        except OSError as e:
+            print(f"schedkit convert: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+            return 1
+    else:
+        sys.stdout.write(result.toml)
+    if args.verbose:
+        print(
+            f"ignored (no effect on the optimizer, schedules or clipping): "
+            f"{', '.join(result.ignored) or 'none'}",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _add_convert(sub: Any) -> None:
+    p = sub.add_parser(
+        "convert", help="read another library's config file into an equivalent setup"
+    )
+    p.add_argument(
+        "--from",
+        dest="source",
+        required=True,
+        metavar="SOURCE",
+        help="the library the file is for (an installed converter: transformers, deepspeed, "
+        "detectron2, ...)",
+    )
+    p.add_argument("file")
+    p.add_argument("-o", "--output", help="write the setup here (default: standard output)")
+    p.add_argument("--steps-per-epoch", type=int, help="optimizer steps (or batches) per epoch")
+    p.add_argument("--dataset-size", type=int, help="training samples per epoch")
+    p.add_argument("--world-size", type=int, help="number of processes (data parallel)")
+    p.add_argument("-v", "--verbose", action="store_true", help="list the ignored keys")
+    p.set_defaults(func=cmd_convert)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="schedkit", description="Schedules, rules and clippers for PyTorch optimizers."
@@ -496,6 +552,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if name == "plot":
             p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
+    _add_convert(sub)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -1,0 +1,215 @@
+"""Converting another library's config file into a setup: ``schedkit.convert(...)``.
+
+The core knows no source library. Converters are found through the entry-point group
+``schedkit.converters`` (the name is the source: ``transformers``, ``timm``...); each is a
+function ``convert(path, facts) -> Draft`` that reads the file without executing it and
+fills a :class:`Draft`: the setup's tables, every value with the source key it came from
+(:class:`Sourced`), the keys it ignored, and the keys that change training but cannot be
+expressed. The core writes the draft as TOML, each value commented with its source key,
+and checks that the result loads as a setup.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.metadata
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from schedkit import _toml_out
+from schedkit.errors import SchedkitError, SpecError
+
+#: the entry-point group converters are declared in
+GROUP = "schedkit.converters"
+#: the run facts a converter may ask for, with the command-line flag that gives each
+FACTS = {
+    "steps_per_epoch": "--steps-per-epoch",
+    "dataset_size": "--dataset-size",
+    "world_size": "--world-size",
+}
+
+
+@attrs.frozen
+class Sourced:
+    """A value of the converted setup and the source key (or keys) it came from."""
+
+    value: Any
+    source: str
+
+
+class ConversionError(SchedkitError, ValueError):
+    """Every problem found while converting: each a :class:`SpecError` naming its source key."""
+
+    def __init__(self, problems: list[SpecError], file: str = "") -> None:
+        self.problems = problems
+        head = f"{file}: " if file else ""
+        n = len(problems)
+        lines = [f"{head}{n} problem{'s' if n != 1 else ''} converting the file:"]
+        lines += [f"  {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@attrs.frozen
+class Facts:
+    """Facts of the run that a config file does not hold (asked on the command line)."""
+
+    steps_per_epoch: int | None = None
+    dataset_size: int | None = None
+    world_size: int | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for name in FACTS:
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v <= 0):
+                raise SpecError(f"expected a positive whole number, got {v!r}", name)
+
+    def need(self, name: str, why: str) -> int:
+        """The fact ``name``, or an error saying why it is needed and how to give it."""
+        value = getattr(self, name)
+        if value is None:
+            raise SpecError(f"{why}: give {name} ({FACTS[name]} on the command line)", name)
+        return int(value)
+
+
+@attrs.define
+class Draft:
+    """A converted setup being filled: the setup's tables with sourced values.
+
+    ``problems`` collects the source keys that change training but cannot be expressed
+    (all are reported together); ``ignored`` the keys that do not affect the optimizer,
+    schedules or clipping.
+    """
+
+    run: dict[str, Sourced] = attrs.Factory(dict)
+    optimizer: dict[str, Sourced] = attrs.Factory(dict)
+    rules: list[dict[str, Sourced]] = attrs.Factory(list)
+    schedules: dict[str, dict[str, Sourced]] = attrs.Factory(dict)
+    clip: dict[str, Sourced] | None = None
+    notes: list[str] = attrs.Factory(list)
+    ignored: list[str] = attrs.Factory(list)
+    problems: list[SpecError] = attrs.Factory(list)
+
+    def refuse(self, key: str, why: str) -> None:
+        """Record a source key that changes training and cannot be expressed."""
+        self.problems.append(SpecError(why, key))
+
+
+@attrs.frozen
+class Conversion:
+    """The result of :func:`convert`: the setup as commented TOML, and what was ignored."""
+
+    source: str
+    file: str
+    toml: str
+    ignored: tuple[str, ...] = ()
+
+    def setup(self) -> Any:
+        """The converted setup, loaded (:func:`schedkit.load_setup`)."""
+        from schedkit.setup import load_setup
+
+        return load_setup(self.toml)
+
+
+def converters() -> dict[str, Callable[[Path, Facts], Draft]]:
+    """The installed converters by source name (loaded on use)."""
+    out: dict[str, Callable[[Path, Facts], Draft]] = {}
+    for ep in importlib.metadata.entry_points(group=GROUP):
+        out.setdefault(ep.name, _lazy(ep))
+    return out
+
+
+def _lazy(ep: importlib.metadata.EntryPoint) -> Callable[[Path, Facts], Draft]:
+    def call(path: Path, facts: Facts) -> Draft:
+        fn: Callable[[Path, Facts], Draft] = ep.load()
+        return fn(path, facts)
+
+    return call
+
+
+def sources() -> list[str]:
+    """The names of the sources a converter is installed for."""
+    return sorted({ep.name for ep in importlib.metadata.entry_points(group=GROUP)})
+
+
+def convert(
+    source: str,
+    file: str | Path,
+    *,
+    steps_per_epoch: int | None = None,
+    dataset_size: int | None = None,
+    world_size: int | None = None,
+) -> Conversion:
+    """Read another library's config ``file`` into an equivalent setup.
+
+    ``source`` names the library (``schedkit.conversion.sources()`` lists the installed
+    converters). Facts the file does not hold are given as keywords when the source needs
+    them: ``steps_per_epoch`` (epochs to steps), ``dataset_size`` and ``world_size``.
+    Raises :class:`ConversionError` listing every key that changes training and cannot be
+    expressed, and every missing fact.
+    """
+    where = str(file)
+    known = converters()
+    if source not in known:
+        close = difflib.get_close_matches(str(source), known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        have = ", ".join(sorted(known)) or "none installed"
+        raise ConversionError(
+            [SpecError(f"no converter for {source!r}{hint} (converters: {have})", "source")]
+        )
+    try:
+        facts = Facts(steps_per_epoch, dataset_size, world_size)
+    except SpecError as e:
+        raise ConversionError([e], where) from None
+    path = Path(file)
+    if not path.is_file():
+        raise ConversionError([SpecError("no such file")], where)
+    try:
+        draft = known[source](path, facts)
+    except SpecError as e:
+        raise ConversionError([e], where) from None
+    if draft.problems:
+        raise ConversionError(draft.problems, where)
+    head = [f"# converted by `schedkit convert --from {source}` from {path.name}"]
+    head += [f"# {line}" for line in draft.notes]
+    try:
+        text = "\n".join(head) + "\n\n" + dumps(draft)
+    except TypeError as e:  # a value TOML has no type for (a YAML date, ...)
+        raise ConversionError([SpecError(str(e))], where) from None
+    from schedkit.setup import SetupError, load_setup
+
+    try:
+        load_setup(text)
+    except SetupError as e:  # a converter's mistake, reported rather than written out
+        raise ConversionError(e.problems, where) from None
+    return Conversion(source, where, text, tuple(draft.ignored))
+
+
+# -- writing ------------------------------------------------------------------------------
+
+
+def _lines(table: Mapping[str, Sourced]) -> list[str]:
+    out = []
+    for k, s in table.items():
+        if s.value is None:
+            continue
+        out.append(f"{_toml_out.key(k)} = {_toml_out.value(s.value)}  # {s.source}")
+    return out
+
+
+def dumps(draft: Draft) -> str:
+    """The draft as a setup's TOML, every value followed by a comment naming its source."""
+    lines: list[str] = []
+    for name in ("run", "optimizer"):
+        table: dict[str, Sourced] = getattr(draft, name)
+        if table:
+            lines += ["", f"[{name}]", *_lines(table)]
+    for rule in draft.rules:
+        lines += ["", "[[rules]]", *_lines(rule)]
+    for key, sched in draft.schedules.items():
+        lines += ["", f"[schedules.{_toml_out.key(key)}]", *_lines(sched)]
+    if draft.clip:
+        lines += ["", "[clip]", *_lines(draft.clip)]
+    return "\n".join(lines).lstrip("\n") + "\n"

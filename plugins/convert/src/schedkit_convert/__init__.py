@@ -1,0 +1,1 @@
+"""Converters from other libraries' config files to schedkit setups (``schedkit convert``)."""
