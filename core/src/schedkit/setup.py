@@ -43,6 +43,7 @@ import attrs
 import torch
 
 from schedkit import _toml_out
+from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
 from schedkit.durations import check_duration, to_steps
 from schedkit.errors import SchedkitError, SpecError
@@ -281,12 +282,19 @@ class Built:
         self.last_clip: ClipResult | None = None
         #: the param groups as built, with ``table()`` and ``explain(name)``
         self.groups = groups
+        self._clip_target: Any = _model_order(optimizer, groups)
+        self._clip_groups = len(optimizer.param_groups)
 
     def step(self, *, scaler: Any = None, zero_grad: bool = True) -> None:
         """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
         and clear the gradients unless told not to."""
         if self.clipper is not None:
-            self.last_clip = self.clipper(self.optimizer, scaler=scaler)
+            if scaler is not None:
+                _unscale(scaler, self.optimizer)
+            if len(self.optimizer.param_groups) != self._clip_groups:
+                self._clip_target = _model_order(self.optimizer, self.groups)
+                self._clip_groups = len(self.optimizer.param_groups)
+            self.last_clip = self.clipper(self._clip_target)
         if scaler is not None:
             scaler.step(self.optimizer)
             scaler.update()
@@ -317,6 +325,25 @@ class Built:
             s.load_state_dict(state["schedulers"][k])
         if self.clipper is not None and state.get("clipper") is not None:
             self.clipper.load_state_dict(state["clipper"])
+
+
+def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
+    """What ``Built.step()`` clips: the parameters with their names in the model's order
+    (``named_parameters()``), as ``clip_grad_norm_(model.parameters())`` sees them, so the
+    total norm is summed in the same order and equals torch's to the last bit; the
+    optimizer's param-group order would differ in the last bits. Parameters the optimizer
+    holds beyond the built groups (``add_param_group``) follow, by their place in the groups."""
+    infos = getattr(groups, "_infos", None)
+    if infos is None:
+        return optimizer
+    pairs = [(info.name, info.param) for info in infos]
+    known = {id(p) for _, p in pairs}
+    for gi, g in enumerate(optimizer.param_groups):
+        for pi, p in enumerate(g["params"]):
+            if id(p) not in known:
+                known.add(id(p))
+                pairs.append((f"param_groups[{gi}]['params'][{pi}]", p))
+    return pairs
 
 
 # -- loading and validation -----------------------------------------------------------
