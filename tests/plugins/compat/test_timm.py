@@ -6,6 +6,8 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
@@ -209,3 +211,62 @@ def test_agc_as_timms():
     for p, c in zip(params, copies, strict=True):
         assert torch.allclose(p.grad, c.grad, rtol=1e-6, atol=0)
     assert not all(torch.equal(p.grad, g) for p, g in zip(params, ref, strict=True))
+
+
+def _per_param_lrs(model, opt):
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: g["lr"] for g in opt.param_groups for p in g["params"]}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    layer_decay=st.floats(0.3, 1.0),
+    lr=st.sampled_from([1e-3, 5e-4, 0.1, 2.5e-4]),
+    t_initial=st.integers(10, 80),
+    warmup_t=st.integers(0, 9),
+    warmup_lr_init=st.floats(0.0, 1e-4),
+    lr_min=st.floats(0.0, 1e-4),
+    cls=st.sampled_from(["timm.cosine", "timm.poly", "timm.tanh"]),
+)
+def test_layer_decayed_groups_get_timms_warmup_lr_init_and_lr_min_per_group(
+    layer_decay, lr, t_initial, warmup_t, warmup_lr_init, lr_min, cls
+):
+    # timm multiplies warmup_lr_init and lr_min by each group's lr_scale
+    model = GroupedViT()
+    params = {
+        "t_initial": t_initial,
+        "warmup_t": warmup_t,
+        "warmup_lr_init": warmup_lr_init,
+        "lr_min": lr_min,
+    }
+    theirs_groups = timm().param_groups.param_groups_layer_decay(
+        model,
+        weight_decay=0.05,
+        no_weight_decay_list=list(model.no_weight_decay()),
+        layer_decay=layer_decay,
+    )
+    o1 = torch.optim.AdamW(theirs_groups, lr=lr)
+    peer = getattr(timm().scheduler, CLASSES[cls])(o1, t_in_epochs=False, **params)
+    rule = {"type": "timm.layer_decay", "layer_decay": layer_decay}
+    o2 = torch.optim.AdamW(schedkit.build_param_groups(model, [rule], lr=lr, weight_decay=0.05))
+    ours = schedkit.get_scheduler(cls, o2, **params)
+    # timm's own groups (lr_scale beside the unscaled lr) through the alias: the same floats
+    o3 = torch.optim.AdamW(
+        timm().param_groups.param_groups_layer_decay(
+            model,
+            weight_decay=0.05,
+            no_weight_decay_list=list(model.no_weight_decay()),
+            layer_decay=layer_decay,
+        ),
+        lr=lr,
+    )
+    ours_on_timms = schedkit.get_scheduler(cls, o3, **params)
+    for t in range(t_initial + warmup_t + 3):
+        want = _per_param_lrs(model, o1)
+        assert _per_param_lrs(model, o3) == want, t
+        got = _per_param_lrs(model, o2)
+        for n, v in want.items():
+            assert got[n] == pytest.approx(v, rel=4e-16, abs=1e-300), (t, n)
+        peer.step_update(num_updates=t + 1)
+        ours.step()
+        ours_on_timms.step()

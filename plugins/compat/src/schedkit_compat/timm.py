@@ -5,7 +5,9 @@ The schedules take the arguments of timm's scheduler classes (``t_initial``, ``l
 ``cycle_limit``, ``k_decay``, ``noise_*``...) and are stepped per update: step ``t`` of the
 scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``), for every
 param group, with timm's floats. A group carrying timm's ``lr_scale`` gets the value times
-it, as timm's schedulers do (schedkit's own rules write the real lr instead).
+it, as timm's schedulers do, ``warmup_lr_init`` and ``lr_min`` included; so does a group
+from ``timm.layer_decay`` (which writes the scaled lr and keeps the scale as
+``timm_lr_scale``).
 """
 
 from __future__ import annotations
@@ -131,14 +133,37 @@ class TimmSchedule(ClosedForm, Noise):
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
-        if group.get("lr_scale") is None:
+        scale, base = group_scale(group, base)
+        if scale is None:
             return super().per_group(group, base, index)
-        scale = float(group["lr_scale"])
 
         def lr(step: float) -> float:
             return self.at(step, base, index) * scale
 
         return lr
+
+
+#: The key ``timm.layer_decay`` writes beside the scaled lr: the ``lr_scale`` timm's
+#: ``param_groups_layer_decay`` would have given the group.
+APPLIED_SCALE = "timm_lr_scale"
+
+
+def group_scale(group: Mapping[str, Any], base: float) -> tuple[float | None, float]:
+    """The group's timm ``lr_scale`` and the lr timm's scheduler would scale by it.
+
+    timm's own groups carry ``lr_scale`` beside the unscaled lr: timm computes the value
+    (``warmup_lr_init`` and ``lr_min`` included) from that lr, then multiplies it by the
+    scale. Groups from ``timm.layer_decay`` hold the lr already scaled and the scale as
+    ``timm_lr_scale``: the unscaled lr is ``lr / scale`` (within one float step of the
+    optimizer's lr), so ``warmup_lr_init`` and ``lr_min`` are scaled per group as in timm.
+    """
+    if group.get("lr_scale") is not None:
+        return float(group["lr_scale"]), base
+    applied = group.get(APPLIED_SCALE)
+    if applied is None or float(applied) == 0.0:
+        return None, base
+    scale = float(applied)
+    return scale, base / scale
 
 
 @attrs.frozen(kw_only=True)
@@ -424,7 +449,9 @@ class LayerDecay(schedkit.BaseRule):
     layer))``, and no weight decay for 1-D parameters and the names matching
     ``no_weight_decay_list`` or the model's ``no_weight_decay()`` (fnmatch patterns).
 
-    The lr is written scaled (timm writes ``lr_scale`` for its schedulers to apply).
+    The lr is written scaled (timm writes ``lr_scale`` for its schedulers to apply), and
+    the scale is kept in the group as ``timm_lr_scale``, so the ``timm.*`` schedules scale
+    ``warmup_lr_init`` and ``lr_min`` per group as timm's schedulers do.
 
     Example: ``{type = "timm.layer_decay", layer_decay = 0.65}``.
     """
@@ -449,13 +476,11 @@ class LayerDecay(schedkit.BaseRule):
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         layer_of = self.layers(model)
         top = max(layer_of.values(), default=0)
-        effects = [
-            RuleEffect(multipliers={"lr": max(self.min_scale, self.layer_decay ** (top - i))})
-            for i in range(top + 1)
-        ]
+        scales = [max(self.min_scale, self.layer_decay ** (top - i)) for i in range(top + 1)]
+        effects = [RuleEffect(values={APPLIED_SCALE: s}, multipliers={"lr": s}) for s in scales]
         no_decay_effects = [
-            RuleEffect(values={"weight_decay": 0.0}, multipliers=dict(e.multipliers))
-            for e in effects
+            RuleEffect(values={"weight_decay": 0.0, APPLIED_SCALE: s}, multipliers={"lr": s})
+            for s in scales
         ]
         patterns = set(self.no_weight_decay_list)
         own = getattr(model, "no_weight_decay", None)
