@@ -19,10 +19,10 @@ def schedkit_add_schedules(registry: Registrar) -> None:
             {"schedule": _COS, "steps": 10},
             {"schedule": _COS, "steps": 20, "start": 0.1, "kind": "cosine", "mode": "overlay"},
             # one main curve under each mode: the plot in the docs shows how they differ
-            {"schedule": _MAIN, "steps": 30, "start": 0.1, "mode": "shift"},
-            {"schedule": _MAIN, "steps": 30, "start": 0.1, "mode": "overlay"},
-            {"schedule": _MAIN, "steps": 30, "start": 0.1, "mode": "replace"},
-            {"schedule": _MAIN, "steps": 30, "start": 0.1, "mode": "bridge"},
+            {"mode": "shift", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "overlay", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "replace", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "bridge", "schedule": _MAIN, "steps": 30, "start": 0.1},
         ],
     )
     registry.add(Sequence, examples=[{"schedules": [_C, _COS], "milestones": [10]}])
