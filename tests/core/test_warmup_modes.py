@@ -127,7 +127,7 @@ def test_unknown_mode_names_the_key_and_the_choices():
 
 
 def test_exponential_bridge_needs_a_positive_schedule_value():
-    with pytest.raises(SpecError, match="warmup_kind: an exponential warmup needs a target > 0"):
+    with pytest.raises(SpecError, match="warmup_kind: an exponential warmup needs a start and a"):
         get_schedule(
             "linear",
             total=10,
@@ -153,3 +153,12 @@ def test_the_table_in_the_composition_docs_holds():
             {"type": "warmup", "schedule": main, "steps": 30, "start": 0.1, "mode": mode}
         )
         assert [f"{s(t):.4f}" for t in steps] == cells[1:], mode
+    # a bridge from a schedule that starts at 0
+    with pytest.raises(SpecError, match="got 0.0 and"):
+        schedkit.warmup(
+            get_schedule("linear", total=10, start=0.0, end=1.0),
+            3,
+            start=0.5,
+            kind="exponential",
+            mode="bridge",
+        )

@@ -94,9 +94,11 @@ class Warmup(BaseSchedule):
             target, start = self.schedule(self.steps), self.start * self.schedule(0)
         else:
             target, start = 1.0, self.start
-        if self.kind == "exponential" and target <= 0:
+        if self.kind == "exponential" and min(target, start) <= 0:
             raise SpecError(
-                f"an exponential warmup needs a target > 0, got the schedule at {target}", "kind"
+                "an exponential warmup needs a start and a target > 0, got "
+                f"{start} and {target} (the schedule's values)",
+                "kind",
             )
         object.__setattr__(self, "_target", target)
         object.__setattr__(self, "_from", start)
