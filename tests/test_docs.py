@@ -63,6 +63,12 @@ def test_the_migrating_pages_setup_snippets_build():
     built = []
     for block in re.findall(r"```toml\n(.*?)```", text, re.S):
         table = tomllib.loads(block)
+        if "optimizer" in table:  # a whole setup: its values resolve against its optimizer
+            setup = schedkit.load_setup(block)
+            built += [e.schedule.spec()["type"] for e in setup.schedules]
+            built += [r.spec()["type"] for r in setup.rules]
+            built += [setup.clip["type"]] if setup.clip else []
+            continue
         for spec in table.get("schedules", {}).values():
             built.append(schedkit.get_schedule(spec).spec()["type"])
         for spec in table.get("rules", []):

@@ -8,6 +8,7 @@ from schedkit.registry import Registrar
 
 _C = {"type": "constant"}
 _COS = {"type": "cosine", "total": 100}
+_MAIN = {"type": "cosine", "total": 100, "end": 0.05}
 
 
 @hookimpl
@@ -17,6 +18,11 @@ def schedkit_add_schedules(registry: Registrar) -> None:
         examples=[
             {"schedule": _COS, "steps": 10},
             {"schedule": _COS, "steps": 20, "start": 0.1, "kind": "cosine", "mode": "overlay"},
+            # one main curve under each mode: the plot in the docs shows how they differ
+            {"mode": "shift", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "overlay", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "replace", "schedule": _MAIN, "steps": 30, "start": 0.1},
+            {"mode": "bridge", "schedule": _MAIN, "steps": 30, "start": 0.1},
         ],
     )
     registry.add(Sequence, examples=[{"schedules": [_C, _COS], "milestones": [10]}])

@@ -16,13 +16,20 @@ import torch
 
 from schedkit import schedule as _s
 from schedkit import shapes
+from schedkit import validators as _validate
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
 from schedkit.schedule import BaseSchedule, Unresolved
 
 WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
-WARMUP_MODES = ("shift", "overlay")
+#: How a warmup meets the schedule (see :class:`Warmup`); "prefix" is "shift" by another name.
+WARMUP_MODES = ("shift", "overlay", "replace", "bridge")
+_MODE_SPELLINGS = {"prefix": "shift"}
+
+
+def _mode(value: Any) -> Any:
+    return _MODE_SPELLINGS.get(value, value) if isinstance(value, str) else value
 
 
 def _horizon(s: Schedule) -> int | None:
@@ -34,16 +41,25 @@ def _horizon(s: Schedule) -> int | None:
 class Warmup(BaseSchedule):
     """A warmup of ``steps`` in front of (or laid over) a schedule.
 
-    With ``a = step / steps`` during the warmup, the ramp ``r(a)`` goes from ``start`` to a
-    target: ``linear`` ``start*(1-a) + target*a``, ``cosine`` and ``1-sqrt`` the same with
-    ``(1 - cos(pi*a)) / 2`` or ``1 - sqrt(1-a)`` in place of ``a``, ``exponential``
-    ``start * (target/start)**a``, ``constant`` ``start``.
+    With ``a = step / steps`` during the warmup, the ramp ``r(a)`` goes from a starting
+    value to a target: ``linear`` ``from*(1-a) + target*a``, ``cosine`` and ``1-sqrt`` the
+    same with ``(1 - cos(pi*a)) / 2`` or ``1 - sqrt(1-a)`` in place of ``a``, ``exponential``
+    ``from * (target/from)**a``, ``constant`` ``from``. ``mode`` says how the ramp meets the
+    schedule ``s``:
 
-    ``mode="shift"`` (default, transformers' convention): the target is the schedule's first
-    value and the schedule runs from the end of the warmup; its positions (``total``,
-    milestones) count from step 0 of the run, so ``total`` includes the warmup.
-    ``mode="overlay"`` (detectron2's): the target is 1 and the ramp multiplies the schedule,
-    which runs from step 0.
+    - ``shift`` (default; ``prefix`` is another spelling): a prefix. The ramp goes from
+      ``start`` to ``s``'s first value and ``s`` runs from the end of the warmup; its
+      positions (``total``, milestones) count from step 0 of the run, so ``total`` includes
+      the warmup (transformers' ``get_*_schedule_with_warmup``).
+    - ``overlay``: the ramp goes from ``start`` to 1 and multiplies ``s(step)``, which runs
+      from step 0 (detectron2's ``WarmupMultiStepLR`` before fvcore, and equal to
+      ``bridge`` only while ``s`` is constant during the warmup).
+    - ``replace``: the ramp goes from ``start`` to 1 and replaces ``s`` for the first
+      ``steps`` steps; then ``s(step)`` on the run's clock, not restarted (timm's warmup with
+      its default ``warmup_prefix=False``).
+    - ``bridge``: the ramp goes from ``start * s(0)`` to ``s(steps)``, then ``s(step)`` on
+      the run's clock (fvcore's ``WarmupParamScheduler``, which detectron2's solver puts in
+      front of its schedules; ``start`` is its ``warmup_factor``).
     """
 
     name = "warmup"
@@ -52,10 +68,13 @@ class Warmup(BaseSchedule):
     steps: int = _s.duration(position=False)
     start: float = _s.factor(0.0, ge=0.0)
     kind: str = _s.choice("linear", *WARMUP_KINDS[1:])
-    mode: str = _s.choice("shift", "overlay")
+    mode: str = attrs.field(
+        default="shift", converter=_mode, validator=_validate.one_of(WARMUP_MODES)
+    )
     _after: Schedule = attrs.field(init=False, eq=False, repr=False)
     _target: float = attrs.field(init=False, eq=False, repr=False)
     _shift: bool = attrs.field(init=False, eq=False, repr=False)
+    _from: float = attrs.field(init=False, eq=False, repr=False)
     _after_call: Callable[[float], float] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
@@ -69,7 +88,20 @@ class Warmup(BaseSchedule):
         object.__setattr__(self, "_after", after)
         object.__setattr__(self, "_shift", self.mode == "shift")
         object.__setattr__(self, "_after_call", after.__call__)
-        object.__setattr__(self, "_target", after(0) if self.mode == "shift" else 1.0)
+        if self.mode == "shift":
+            target, start = after(0), self.start
+        elif self.mode == "bridge":
+            target, start = self.schedule(self.steps), self.start * self.schedule(0)
+        else:
+            target, start = 1.0, self.start
+        if self.kind == "exponential" and min(target, start) <= 0:
+            raise SpecError(
+                "an exponential warmup needs a start and a target > 0, got "
+                f"{start} and {target} (the schedule's values)",
+                "kind",
+            )
+        object.__setattr__(self, "_target", target)
+        object.__setattr__(self, "_from", start)
 
     def __call__(self, step: float) -> float:
         if step >= self.steps:
@@ -78,28 +110,30 @@ class Warmup(BaseSchedule):
             return self.schedule(step)
         a = step / self.steps
         kind = self.kind
+        start = self._from
         if kind == "exponential":
-            r = float(self.start * (self._target / self.start) ** a)
+            r = float(start * (self._target / start) ** a)
         elif kind == "constant":
-            r = self.start
+            r = start
         else:
-            r = shapes.lerp(self.start, self._target, shapes.ramp(kind, a))
-        return r if self.mode == "shift" else r * self.schedule(step)
+            r = shapes.lerp(start, self._target, shapes.ramp(kind, a))
+        return r * self.schedule(step) if self.mode == "overlay" else r
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:
         a = (t / self.steps).clamp(max=1.0)
         r: torch.Tensor
+        start = self._from
         if self.kind == "exponential":
-            r = self.start * (self._target / self.start) ** a
+            r = start * (self._target / start) ** a
         elif self.kind == "constant":
-            r = torch.full_like(t, self.start)
+            r = torch.full_like(t, start)
         else:
-            r = shapes.lerp(self.start, self._target, shapes.ramp_t(self.kind, a))
+            r = shapes.lerp(start, self._target, shapes.ramp_t(self.kind, a))
         if self.mode == "shift":
             after = _values(self._after, (t - self.steps).clamp(min=0.0))
             return torch.where(t < self.steps, r, after)
         inner = _values(self.schedule, t)
-        return torch.where(t < self.steps, r * inner, inner)
+        return torch.where(t < self.steps, r * inner if self.mode == "overlay" else r, inner)
 
     def spec(self) -> dict[str, Any]:
         inner = self.schedule.spec()
@@ -286,7 +320,8 @@ def warmup(
     kind: str = "linear",
     mode: str = "shift",
 ) -> Schedule:
-    """Put a warmup of ``steps`` in front of ``schedule`` (see :class:`Warmup`)."""
+    """Put a warmup of ``steps`` in front of ``schedule`` (see :class:`Warmup`): ``mode``
+    ``shift`` (a prefix), ``overlay``, ``replace`` (timm's) or ``bridge`` (fvcore's)."""
     if steps == 0 and not isinstance(steps, bool):
         return schedule
     if _pending(schedule) or not is_resolved(steps):

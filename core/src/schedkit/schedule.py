@@ -376,8 +376,10 @@ def get_schedule(
 
     Every schedule accepts ``warmup`` (a duration), ``warmup_start`` (the starting factor,
     default 0), ``warmup_kind`` (``linear``, ``constant``, ``exponential``, ``cosine``) and
-    ``warmup_mode`` (``shift``: the curve runs from the end of warmup to ``total``, as in
-    transformers; ``overlay``: the warmup multiplies the curve, as in detectron2).
+    ``warmup_mode`` (``shift`` or ``prefix``: the curve runs from the end of warmup to
+    ``total``, as in transformers; ``overlay``: the warmup multiplies the curve; ``replace``:
+    the warmup rises to 1, then the curve on the run's clock, as in timm; ``bridge``: the
+    warmup rises to the curve's value at its end, as fvcore's ``WarmupParamScheduler``).
 
     >>> get_schedule("cosine", total=1000, warmup=100)(100)
     1.0

@@ -333,6 +333,7 @@ class Scheduler(LRScheduler):
         if self._stateful:
             schedule = copy.deepcopy(schedule)  # its history belongs to this scheduler
         self.schedule: Schedule = schedule
+        _adopt_stepping(self, schedule)
         # the bound __call__, looked up once: calling the object would look it up every step
         self._value: Callable[[float], float] = schedule.__call__
         self._per_group = getattr(schedule, "per_group", None)
@@ -714,3 +715,29 @@ def _transformers_call(
         name, optimizer, num_warmup_steps, num_training_steps, **dict(specific or {})
     )
     return schedule
+
+
+def _adopt_stepping(scheduler: Scheduler, schedule: Schedule) -> None:
+    """Give ``scheduler`` the stepping API of the library its schedule reproduces.
+
+    A schedule may name ``stepping``, a mixin class whose methods (timm's ``step(epoch,
+    metric)``, ``step_update(num_updates)``...) come before the scheduler's own, so the
+    calls that library's users make keep working on the drop-in alias.
+    """
+    mixin = getattr(schedule, "stepping", None)
+    if mixin is None or isinstance(scheduler, mixin):
+        return
+    scheduler.__class__ = _stepping_class(type(scheduler), mixin)
+
+
+_STEPPING: dict[tuple[type, type], type] = {}
+
+
+def _stepping_class(base: type[Scheduler], mixin: type) -> type[Scheduler]:
+    """The scheduler class with ``mixin`` first, made once per pair."""
+    cls = _STEPPING.get((base, mixin))
+    if cls is None:
+        cls = _STEPPING[(base, mixin)] = type(
+            f"{base.__name__}With{mixin.__name__}", (mixin, base), {}
+        )
+    return cls

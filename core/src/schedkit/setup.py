@@ -37,12 +37,14 @@ import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import attrs
 import torch
 
 from schedkit import _toml_out
+from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
 from schedkit.durations import check_duration, to_steps
 from schedkit.errors import SchedkitError, SpecError
@@ -281,12 +283,19 @@ class Built:
         self.last_clip: ClipResult | None = None
         #: the param groups as built, with ``table()`` and ``explain(name)``
         self.groups = groups
+        self._clip_target: Any = _model_order(optimizer, groups)
+        self._clip_groups = len(optimizer.param_groups)
 
     def step(self, *, scaler: Any = None, zero_grad: bool = True) -> None:
         """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
         and clear the gradients unless told not to."""
         if self.clipper is not None:
-            self.last_clip = self.clipper(self.optimizer, scaler=scaler)
+            if scaler is not None:
+                _unscale(scaler, self.optimizer)
+            if len(self.optimizer.param_groups) != self._clip_groups:
+                self._clip_target = _model_order(self.optimizer, self.groups)
+                self._clip_groups = len(self.optimizer.param_groups)
+            self.last_clip = self.clipper(self._clip_target)
         if scaler is not None:
             scaler.step(self.optimizer)
             scaler.update()
@@ -317,6 +326,25 @@ class Built:
             s.load_state_dict(state["schedulers"][k])
         if self.clipper is not None and state.get("clipper") is not None:
             self.clipper.load_state_dict(state["clipper"])
+
+
+def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
+    """What ``Built.step()`` clips: the parameters with their names in the model's order
+    (``named_parameters()``), as ``clip_grad_norm_(model.parameters())`` sees them, so the
+    total norm is summed in the same order and equals torch's to the last bit; the
+    optimizer's param-group order would differ in the last bits. Parameters the optimizer
+    holds beyond the built groups (``add_param_group``) follow, by their place in the groups."""
+    infos = getattr(groups, "_infos", None)
+    if infos is None:
+        return optimizer
+    pairs = [(info.name, info.param) for info in infos]
+    known = {id(p) for _, p in pairs}
+    for gi, g in enumerate(optimizer.param_groups):
+        for pi, p in enumerate(g["params"]):
+            if id(p) not in known:
+                known.add(id(p))
+                pairs.append((f"param_groups[{gi}]['params'][{pi}]", p))
+    return pairs
 
 
 # -- loading and validation -----------------------------------------------------------
@@ -511,9 +539,19 @@ class _Loader:
                 tags = None
             try:
                 info = default_registry().get("schedule", table["type"])
+                called = _transformers_form(table["type"], info.cls, params, self.data, path)
+                if called is not None:
+                    out.append(
+                        ScheduleEntry(key, called, None if tags is None else tuple(tags), target)
+                    )
+                    continue
                 if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
                     params["total"] = total
-                sched = get_schedule(table["type"], _path=path, _from_data=True, **params)
+                _warmup_ratio(params, self.data, path)
+                base = _absolute_base(info.cls, params, self.data, path)
+                sched = get_schedule(
+                    table["type"], _path=path, _base=base, _from_data=True, **params
+                )
             except SpecError as e:
                 self.problems.append(e if e.path.startswith(path) else e.at(path))
                 continue
@@ -539,6 +577,145 @@ class _Loader:
         except SchedkitError as e:
             self.problems.append(SpecError(str(e), "clip.type"))
         return None
+
+
+# -- values a setup resolves against its own tables ------------------------------------
+
+#: transformers' ``get_scheduler`` arguments, writable in a ``[schedules.*]`` table
+TRANSFORMERS_KEYS = ("num_warmup_steps", "num_training_steps", "scheduler_specific_kwargs")
+
+
+def _reference_lr(data: Mapping[str, Any]) -> float | None:
+    """``[optimizer]``'s lr (``base_lr`` scaled by ``[run]``'s batch size), or None when it
+    is not known before the build or not valid (its own problem is reported elsewhere)."""
+    opt = data.get("optimizer")
+    run = data.get("run")
+    if not isinstance(opt, Mapping):
+        return None
+    lr: Any = opt.get("lr")
+    if lr is None:
+        base: Any = opt.get("base_lr")
+        batch: Any = run.get("batch_size") if isinstance(run, Mapping) else None
+        per: Any = opt.get("base_batch_size", 256)
+        numbers = (base, batch, per)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            return None
+        if per <= 0 or batch < 0 or opt.get("lr_scaling") not in SCALINGS:
+            return None
+        ratio = batch / per
+        lr = base * (ratio if opt.get("lr_scaling") == "linear" else math.sqrt(ratio))
+    ok = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+    return float(lr) if ok and lr > 0 else None
+
+
+def _run_steps(data: Mapping[str, Any], value: Any) -> int | None:
+    """A duration (``[run]`` total or a table's) in steps, when the file alone says it."""
+    run = data.get("run")
+    spe = run.get("steps_per_epoch") if isinstance(run, Mapping) else None
+    try:
+        steps = to_steps(check_duration(value), steps_per_epoch=spe)
+    except SpecError:
+        return None
+    return steps
+
+
+def _absolute_base(
+    cls: type, params: Mapping[str, Any], data: Mapping[str, Any], path: str
+) -> float | None:
+    """The base an absolute argument (``end_lr``, ``min_lr``) is a share of: ``[optimizer]``'s
+    lr. Each group then gets its own base times that share, so under layer decay the end
+    value is scaled per group, as timm scales ``lr_min`` by each group's ``lr_scale``."""
+    absolute = [k for k in getattr(cls, "absolute", {}) if k in params]
+    if not absolute:
+        return None
+    lr = _reference_lr(data)
+    if lr is None:
+        raise SpecError(
+            f"{absolute[0]!r} is an absolute value, resolved against [optimizer] lr; with "
+            "base_lr scaling that needs [run] batch_size (or give the factor instead)",
+            f"{path}.{absolute[0]}",
+        )
+    return lr
+
+
+def _ratio_steps(ratio: Any, total: int, where: str) -> int:
+    """transformers' ``get_warmup_steps``: ``ceil(total * ratio)``, in float as transformers
+    computes it (``0.07`` of 200 steps is 15, where ``"7%"`` rounds to 14)."""
+    if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
+        raise SpecError(f"expected a ratio in [0, 1), got {ratio!r}", where)
+    return math.ceil(total * ratio)
+
+
+def _warmup_ratio(params: dict[str, Any], data: Mapping[str, Any], path: str) -> None:
+    """Turn ``warmup_ratio`` (transformers' ``TrainingArguments.warmup_ratio``) into
+    ``warmup`` steps of the table's ``total`` (by default ``[run]``'s)."""
+    if "warmup_ratio" not in params:
+        return
+    where = f"{path}.warmup_ratio"
+    if "warmup" in params:
+        raise SpecError("give warmup or warmup_ratio, not both", where)
+    run = data.get("run")
+    total = params.get("total", run.get("total") if isinstance(run, Mapping) else None)
+    steps = None if total is None else _run_steps(data, total)
+    if steps is None:
+        raise SpecError(
+            "warmup_ratio needs the total in steps ([run] total, with steps_per_epoch for epochs)",
+            where,
+        )
+    params["warmup"] = _ratio_steps(params.pop("warmup_ratio"), steps, where)
+
+
+class _Defaults(dict[str, Any]):
+    """``optimizer.defaults`` for transformers' call form in a file: the lr, when known."""
+
+    def __missing__(self, key: str) -> Any:
+        raise SpecError(
+            f"needs [optimizer] {key} (with base_lr scaling, [run] batch_size) before the build"
+        )
+
+
+def _transformers_form(
+    name: str, cls: type, params: dict[str, Any], data: Mapping[str, Any], path: str
+) -> Schedule | None:
+    """A table in transformers' call form (``num_warmup_steps``, ``num_training_steps``,
+    ``warmup_ratio``, the scheduler-specific keys flat or in ``scheduler_specific_kwargs``)
+    for one of transformers' names: the schedule ``get_scheduler`` gives for it."""
+    translate = getattr(cls, "from_transformers", None)
+    if translate is None or not any(k in params for k in TRANSFORMERS_KEYS):
+        return None
+    rest = dict(params)
+    warmup = rest.pop("num_warmup_steps", None)
+    total = rest.pop("num_training_steps", None)
+    specific = rest.pop("scheduler_specific_kwargs", {})
+    if not isinstance(specific, Mapping):
+        raise SpecError(f"expected a table, got {specific!r}", f"{path}.scheduler_specific_kwargs")
+    if total is None:
+        run = data.get("run")
+        run_total = run.get("total") if isinstance(run, Mapping) else None
+        total = None if run_total is None else _run_steps(data, run_total)
+    for key, value in (("num_warmup_steps", warmup), ("num_training_steps", total)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or value < 0
+        ):
+            raise SpecError(f"expected a whole number of steps, got {value!r}", f"{path}.{key}")
+    if "warmup_ratio" in rest:
+        where = f"{path}.warmup_ratio"
+        if warmup is not None:
+            raise SpecError("give num_warmup_steps or warmup_ratio, not both", where)
+        if total is None:
+            raise SpecError("warmup_ratio needs num_training_steps or [run] total", where)
+        warmup = _ratio_steps(rest.pop("warmup_ratio"), total, where)
+    both = set(rest) & set(specific)
+    if both:
+        raise SpecError(f"given both flat and in scheduler_specific_kwargs: {sorted(both)}", path)
+    kwargs = {**rest, **specific}
+    lr = _reference_lr(data)
+    optimizer = SimpleNamespace(defaults=_Defaults({} if lr is None else {"lr": lr}))
+    try:
+        schedule: Schedule = translate(name, optimizer, warmup, total, **kwargs)
+    except SpecError as e:
+        raise e.at(path) from None
+    return schedule
 
 
 def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:

@@ -6,6 +6,8 @@ import warnings
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
@@ -122,9 +124,79 @@ def test_plateau_as_timm_with_warmup_and_noise():
         assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups], epoch
 
 
-def test_per_update_only():
-    with pytest.raises(SpecError, match="per update"):
-        schedkit.get_schedule("timm.cosine", t_initial=10, t_in_epochs=True)
+def test_t_in_epochs_must_be_a_bool():
+    with pytest.raises(SpecError, match="t_in_epochs"):
+        schedkit.get_schedule("timm.cosine", t_initial=10, t_in_epochs="yes")
+
+
+_CYCLIC = {
+    "timm.cosine": {"k_decay": st.sampled_from([1.0, 1.5])},
+    "timm.tanh": {},
+    "timm.poly": {"power": st.sampled_from([0.5, 2.0])},
+}
+
+
+@st.composite
+def _timm_configs(draw):
+    name = draw(st.sampled_from(["timm.cosine", "timm.tanh", "timm.poly", "timm.step"]))
+    params = {
+        "warmup_t": draw(st.integers(0, 4)),
+        "warmup_lr_init": draw(st.sampled_from([0.0, 1e-5, 3e-4])),
+        "warmup_prefix": draw(st.booleans()),
+        "t_in_epochs": draw(st.booleans()),
+    }
+    if name == "timm.step":
+        params.update(decay_t=draw(st.integers(1, 6)), decay_rate=draw(st.floats(0.1, 0.9)))
+    else:
+        params.update(
+            t_initial=draw(st.integers(3, 30)),
+            lr_min=draw(st.sampled_from([0.0, 1e-5, 2e-3])),
+            cycle_mul=draw(st.sampled_from([1.0, 1.5, 2.0])),
+            cycle_decay=draw(st.sampled_from([1.0, 0.5])),
+            cycle_limit=draw(st.integers(1, 3)),
+        )
+        for k, strategy in _CYCLIC[name].items():
+            params[k] = draw(strategy)
+    scales = draw(st.none() | st.tuples(*[st.sampled_from([1.0, 0.65, 0.2]) for _ in LRS]))
+    return name, params, scales
+
+
+@settings(max_examples=30, deadline=None)
+@given(config=_timm_configs(), epochs=st.integers(1, 8), per_epoch=st.integers(1, 6))
+def test_timms_train_loop_calls_give_timms_floats(config, epochs, per_epoch):
+    # train.py: step_update(num_updates) after each update, step(epoch + 1) after each epoch
+    name, params, scales = config
+    o1, o2 = _opt(scales), _opt(scales)
+    theirs = getattr(timm().scheduler, CLASSES[name])(o1, **params)
+    ours = schedkit.get_scheduler(name, o2, **params)
+    assert [g["lr"] for g in o2.param_groups] == [g["lr"] for g in o1.param_groups]
+    num_updates = 0
+    for epoch in range(epochs):
+        for _ in range(per_epoch):
+            num_updates += 1
+            theirs.step_update(num_updates=num_updates, metric=None)
+            ours.step_update(num_updates=num_updates, metric=None)
+            assert [g["lr"] for g in o2.param_groups] == [g["lr"] for g in o1.param_groups]
+        theirs.step(epoch + 1, 0.5)
+        ours.step(epoch + 1, 0.5)
+        assert [g["lr"] for g in o2.param_groups] == [g["lr"] for g in o1.param_groups]
+    if name != "timm.step":
+        for cycles in (0, 1, 3):
+            assert ours.get_cycle_length(cycles) == theirs.get_cycle_length(cycles)
+
+
+def test_step_without_an_epoch_advances_one_step_as_torch():
+    opt = _opt()
+    sched = schedkit.get_scheduler("timm.cosine", opt, t_initial=10, warmup_t=2)
+    sched.step()
+    sched.step()
+    assert sched.last_epoch == 2
+    sched.step(5)  # per update: an epoch does not move it, as in timm
+    assert sched.last_epoch == 2
+    sched.step_update(7)
+    assert sched.last_epoch == 7
+    with pytest.raises(TypeError, match="no cycles"):
+        schedkit.get_scheduler("timm.step", _opt(), decay_t=3).get_cycle_length()
 
 
 class GroupedViT(torch.nn.Module):
@@ -209,3 +281,62 @@ def test_agc_as_timms():
     for p, c in zip(params, copies, strict=True):
         assert torch.allclose(p.grad, c.grad, rtol=1e-6, atol=0)
     assert not all(torch.equal(p.grad, g) for p, g in zip(params, ref, strict=True))
+
+
+def _per_param_lrs(model, opt):
+    names = {id(p): n for n, p in model.named_parameters()}
+    return {names[id(p)]: g["lr"] for g in opt.param_groups for p in g["params"]}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    layer_decay=st.floats(0.3, 1.0),
+    lr=st.sampled_from([1e-3, 5e-4, 0.1, 2.5e-4]),
+    t_initial=st.integers(10, 80),
+    warmup_t=st.integers(0, 9),
+    warmup_lr_init=st.floats(0.0, 1e-4),
+    lr_min=st.floats(0.0, 1e-4),
+    cls=st.sampled_from(["timm.cosine", "timm.poly", "timm.tanh"]),
+)
+def test_layer_decayed_groups_get_timms_warmup_lr_init_and_lr_min_per_group(
+    layer_decay, lr, t_initial, warmup_t, warmup_lr_init, lr_min, cls
+):
+    # timm multiplies warmup_lr_init and lr_min by each group's lr_scale
+    model = GroupedViT()
+    params = {
+        "t_initial": t_initial,
+        "warmup_t": warmup_t,
+        "warmup_lr_init": warmup_lr_init,
+        "lr_min": lr_min,
+    }
+    theirs_groups = timm().param_groups.param_groups_layer_decay(
+        model,
+        weight_decay=0.05,
+        no_weight_decay_list=list(model.no_weight_decay()),
+        layer_decay=layer_decay,
+    )
+    o1 = torch.optim.AdamW(theirs_groups, lr=lr)
+    peer = getattr(timm().scheduler, CLASSES[cls])(o1, t_in_epochs=False, **params)
+    rule = {"type": "timm.layer_decay", "layer_decay": layer_decay}
+    o2 = torch.optim.AdamW(schedkit.build_param_groups(model, [rule], lr=lr, weight_decay=0.05))
+    ours = schedkit.get_scheduler(cls, o2, **params)
+    # timm's own groups (lr_scale beside the unscaled lr) through the alias: the same floats
+    o3 = torch.optim.AdamW(
+        timm().param_groups.param_groups_layer_decay(
+            model,
+            weight_decay=0.05,
+            no_weight_decay_list=list(model.no_weight_decay()),
+            layer_decay=layer_decay,
+        ),
+        lr=lr,
+    )
+    ours_on_timms = schedkit.get_scheduler(cls, o3, **params)
+    for t in range(t_initial + warmup_t + 3):
+        want = _per_param_lrs(model, o1)
+        assert _per_param_lrs(model, o3) == want, t
+        got = _per_param_lrs(model, o2)
+        for n, v in want.items():
+            assert got[n] == pytest.approx(v, rel=4e-16, abs=1e-300), (t, n)
+        peer.step_update(num_updates=t + 1)
+        ours.step()
+        ours_on_timms.step()

@@ -2,10 +2,14 @@
 
 The schedules take the arguments of timm's scheduler classes (``t_initial``, ``lr_min``,
 ``warmup_t``, ``warmup_lr_init``, ``warmup_prefix``, ``cycle_mul``, ``cycle_decay``,
-``cycle_limit``, ``k_decay``, ``noise_*``...) and are stepped per update: step ``t`` of the
-scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``), for every
-param group, with timm's floats. A group carrying timm's ``lr_scale`` gets the value times
-it, as timm's schedulers do (schedkit's own rules write the real lr instead).
+``cycle_limit``, ``k_decay``, ``noise_*``...) and are stepped per update by default: step
+``t`` of the scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``),
+for every param group, with timm's floats. Their schedulers also take timm's own calls
+(``step(epoch, metric)``, ``step_update(num_updates, metric)``, ``get_cycle_length()``),
+and ``t_in_epochs = true`` counts epochs, as in timm. A group carrying timm's
+``lr_scale`` gets the value times it, as timm's schedulers do, ``warmup_lr_init`` and
+``lr_min`` included; so does a group from ``timm.layer_decay`` (which writes the scaled lr
+and keeps the scale as ``timm_lr_scale``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import attrs
 import torch
@@ -45,13 +49,45 @@ def _check_noise_range(inst: Any, attribute: attrs.Attribute[Any], value: Any) -
         raise SpecError(f"expected a step or [start, end] steps, got {value!r}", attribute.name)
 
 
-def _per_update(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not False:
-        raise SpecError(
-            "schedkit steps timm's schedules per update (timm's step_update); give the "
-            "durations in updates and t_in_epochs = false",
-            attribute.name,
-        )
+class TimmStepping:
+    """timm's stepping API on the scheduler of a ``timm.*`` schedule, as timm's
+    ``train.py`` calls it: ``step_update(num_updates, metric=None)`` after each update and
+    ``step(epoch, metric=None)`` after each epoch. With ``t_in_epochs`` false (schedkit's
+    default) the first moves the schedule to ``num_updates`` and the second does nothing;
+    with ``t_in_epochs`` true, the other way round, as in timm. ``step()`` without an
+    epoch advances one step (torch's convention, what trainers and ``Built.step()`` call).
+    ``get_cycle_length(cycles=0)`` is timm's, for the cyclic schedules."""
+
+    def step(self, epoch: int | None = None, metric: float | None = None) -> None:
+        me = cast("schedkit.Scheduler", self)
+        if epoch is None:
+            schedkit.Scheduler.step(me)
+        elif getattr(me.schedule, "t_in_epochs", False):
+            _goto(me, epoch)
+
+    def step_update(self, num_updates: int, metric: float | None = None) -> None:
+        me = cast("schedkit.Scheduler", self)
+        if not getattr(me.schedule, "t_in_epochs", False):
+            _goto(me, num_updates)
+
+    def get_cycle_length(self, cycles: int = 0) -> int:
+        me = cast("schedkit.Scheduler", self)
+        length = getattr(me.schedule, "cycle_length", None)
+        if length is None:
+            raise TypeError(
+                f"{me.schedule.spec()['type']!r} has no cycles (timm's class has no "
+                "get_cycle_length either)"
+            )
+        return int(length(cycles))
+
+
+def _goto(scheduler: schedkit.Scheduler, t: int) -> None:
+    """Move ``scheduler`` to step ``t`` and write its values (timm's schedulers are set to
+    a step, not advanced)."""
+    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
+        raise TypeError(f"expected a whole number of steps >= 0, got {t!r}")
+    scheduler.last_epoch = t - 1
+    schedkit.Scheduler.step(scheduler)
 
 
 @attrs.frozen(kw_only=True)
@@ -106,7 +142,11 @@ class TimmSchedule(ClosedForm, Noise):
     warmup_t: int = count(0)
     warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
     warmup_prefix: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    t_in_epochs: bool = attrs.field(default=False, validator=_per_update)
+    #: timm's switch: which of ``step(epoch)`` and ``step_update(num_updates)`` moves the
+    #: schedule (see :class:`TimmStepping`); durations count what moves it
+    t_in_epochs: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+
+    stepping: ClassVar[type] = TimmStepping
 
     def decay(self, t: float, base: float) -> float:
         """The curve after the warmup, at ``t`` counted as timm counts it."""
@@ -131,14 +171,37 @@ class TimmSchedule(ClosedForm, Noise):
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
-        if group.get("lr_scale") is None:
+        scale, base = group_scale(group, base)
+        if scale is None:
             return super().per_group(group, base, index)
-        scale = float(group["lr_scale"])
 
         def lr(step: float) -> float:
             return self.at(step, base, index) * scale
 
         return lr
+
+
+#: The key ``timm.layer_decay`` writes beside the scaled lr: the ``lr_scale`` timm's
+#: ``param_groups_layer_decay`` would have given the group.
+APPLIED_SCALE = "timm_lr_scale"
+
+
+def group_scale(group: Mapping[str, Any], base: float) -> tuple[float | None, float]:
+    """The group's timm ``lr_scale`` and the lr timm's scheduler would scale by it.
+
+    timm's own groups carry ``lr_scale`` beside the unscaled lr: timm computes the value
+    (``warmup_lr_init`` and ``lr_min`` included) from that lr, then multiplies it by the
+    scale. Groups from ``timm.layer_decay`` hold the lr already scaled and the scale as
+    ``timm_lr_scale``: the unscaled lr is ``lr / scale`` (within one float step of the
+    optimizer's lr), so ``warmup_lr_init`` and ``lr_min`` are scaled per group as in timm.
+    """
+    if group.get("lr_scale") is not None:
+        return float(group["lr_scale"]), base
+    applied = group.get(APPLIED_SCALE)
+    if applied is None or float(applied) == 0.0:
+        return None, base
+    scale = float(applied)
+    return scale, base / scale
 
 
 @attrs.frozen(kw_only=True)
@@ -154,6 +217,17 @@ class Cycles(TimmSchedule):
 
     def shape(self, t_curr: float, t_i: float, top: float) -> float:
         raise NotImplementedError
+
+    def cycle_length(self, cycles: int = 0) -> int:
+        """timm's ``get_cycle_length``: the steps of ``cycles`` cycles (default
+        ``cycle_limit``), the warmup included when it is a prefix."""
+        cycles = max(1, cycles or self.cycle_limit)
+        if self.cycle_mul == 1.0:
+            t = self.t_initial * cycles
+        else:
+            mul = self.cycle_mul
+            t = math.floor(-self.t_initial * (mul**cycles - 1) / (1 - mul))
+        return t + self.warmup_t if self.warmup_prefix else t
 
     def decay(self, t: float, base: float) -> float:
         mul, n = self.cycle_mul, self.t_initial
@@ -424,7 +498,9 @@ class LayerDecay(schedkit.BaseRule):
     layer))``, and no weight decay for 1-D parameters and the names matching
     ``no_weight_decay_list`` or the model's ``no_weight_decay()`` (fnmatch patterns).
 
-    The lr is written scaled (timm writes ``lr_scale`` for its schedulers to apply).
+    The lr is written scaled (timm writes ``lr_scale`` for its schedulers to apply), and
+    the scale is kept in the group as ``timm_lr_scale``, so the ``timm.*`` schedules scale
+    ``warmup_lr_init`` and ``lr_min`` per group as timm's schedulers do.
 
     Example: ``{type = "timm.layer_decay", layer_decay = 0.65}``.
     """
@@ -449,13 +525,11 @@ class LayerDecay(schedkit.BaseRule):
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         layer_of = self.layers(model)
         top = max(layer_of.values(), default=0)
-        effects = [
-            RuleEffect(multipliers={"lr": max(self.min_scale, self.layer_decay ** (top - i))})
-            for i in range(top + 1)
-        ]
+        scales = [max(self.min_scale, self.layer_decay ** (top - i)) for i in range(top + 1)]
+        effects = [RuleEffect(values={APPLIED_SCALE: s}, multipliers={"lr": s}) for s in scales]
         no_decay_effects = [
-            RuleEffect(values={"weight_decay": 0.0}, multipliers=dict(e.multipliers))
-            for e in effects
+            RuleEffect(values={"weight_decay": 0.0, APPLIED_SCALE: s}, multipliers={"lr": s})
+            for s in scales
         ]
         patterns = set(self.no_weight_decay_list)
         own = getattr(model, "no_weight_decay", None)

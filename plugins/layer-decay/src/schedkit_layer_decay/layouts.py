@@ -252,3 +252,34 @@ def from_model(get_layer_depth: Callable[[str], object], names: Sequence[str]) -
     if not num:
         num = max(out.values(), default=0) + 1
     return out, num
+
+
+#: timm's ViT ``group_matcher()``: its stem (``norm_pre`` included) and the final ``norm``.
+TIMM_STEM = re.compile(r"^(?:cls_token|reg_token|pos_embed|patch_embed|norm_pre)")
+TIMM_FINAL_NORM = re.compile(r"^norm(?:\.|$)")
+
+
+def timm_depths(names: Sequence[str]) -> Depths:
+    """timm's numbering (the ``group_matcher()`` of its ViT, DeiT, BEiT, EVA): the stem at
+    0 (``norm_pre`` with it), ``blocks.N`` at N+1, the final ``norm`` with the last block
+    (timm's ``MATCH_PREV_GROUP``), the rest (``fc_norm``, ``head``) on top; ``num_layers``
+    is the top + 1, so the top keeps the full lr."""
+    keys = {n: _key("vit", n) for n in names}
+    blocks = sorted({k for k in keys.values() if k is not None})
+    rank = {k: i + 1 for i, k in enumerate(blocks)}
+    last = len(blocks)
+    out: dict[str, int] = {}
+    rest = []
+    for n in names:
+        k = keys[n]
+        if TIMM_STEM.search(n):
+            out[n] = 0
+        elif k is not None:
+            out[n] = rank[k]
+        elif TIMM_FINAL_NORM.search(n):
+            out[n] = last
+        else:
+            rest.append(n)
+    top = max(out.values(), default=0) + 1 if rest else max(out.values(), default=0)
+    out.update(dict.fromkeys(rest, top))
+    return out, top + 1

@@ -22,7 +22,7 @@ def _scaled(scale: float) -> RuleEffect:
     return RuleEffect(multipliers={"lr": scale})
 
 
-LAYOUTS = ("auto", "model", "vit", "hf", "stages", "resnet", "patterns")
+LAYOUTS = ("auto", "model", "vit", "timm", "hf", "stages", "resnet", "patterns")
 
 
 def _patterns(value: Any) -> Any:
@@ -46,7 +46,10 @@ class LayerDecay(schedkit.BaseRule):
     (mmpretrain's convention: the head, on top, keeps the full lr). The depth comes from the
     model's own ``get_layer_depth(name)`` when it has one (``layout="model"``, or ``auto``),
     else from a layout: ``vit`` (``cls_token``, ``pos_embed``, ``patch_embed`` and register
-    tokens at 0, ``blocks.N``/``layers.N`` at N+1, the rest on top), ``stages`` (Swin,
+    tokens at 0, ``blocks.N``/``layers.N`` at N+1, the rest on top: the final ``norm`` keeps
+    the full lr, as in MAE and BEiT), ``timm`` (timm's ``group_matcher()`` for its ViTs:
+    the final ``norm`` with the last block, ``norm_pre`` with the stem, ``fc_norm`` and the
+    head on top), ``stages`` (Swin,
     ConvNeXt: blocks counted across stages), ``hf`` (``encoder.layer.N``,
     ``model.layers.N``, ``transformer.h.N``; embeddings at 0), ``resnet`` (torchvision's
     ``layerN.M``), or ``patterns``: ``[regex, depth]`` pairs in order (``depth`` null: the
@@ -82,6 +85,9 @@ class LayerDecay(schedkit.BaseRule):
             if not callable(getter):
                 raise SpecError(f"{type(model).__name__} has no get_layer_depth(name)", "layout")
             found, num = layouts.from_model(getter, names)
+            return found, self.num_layers or num, []
+        if layout == "timm":
+            found, num = layouts.timm_depths(names)
             return found, self.num_layers or num, []
         if layout == "patterns":
             found, num, unplaced = layouts.from_patterns(self.patterns, names, self.rest)
