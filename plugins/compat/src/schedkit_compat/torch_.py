@@ -27,9 +27,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.schedule import attrs_spec
-from schedkit.shapes import as_steps
-from schedkit.validators import one_of, steps
+from schedkit.plugin import as_steps, attrs_spec, one_of, steps
 from schedkit_compat._base import (
     INF,
     ClosedForm,

@@ -25,7 +25,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.shapes import decay, ramp
+from schedkit.plugin import decay, ramp
 
 
 def need(name: str, warmup: int | None, total: int | None) -> tuple[int, int]:
