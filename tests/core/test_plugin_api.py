@@ -158,3 +158,31 @@ def test_a_clipper_still_implementing_the_former_private_name_works():
     p.grad = torch.ones(2)
     Legacy()([p])
     assert p.grad.tolist() == [0.5, 0.5]
+
+
+def test_show_gives_a_duration_field_as_a_duration():
+    from schedkit.cli import describe
+
+    types = {p["name"]: p["type"] for p in describe("schedule", "cosine")["parameters"]}
+    assert types["total"] == "duration"
+    assert types["end"] == "float"
+    types = {p["name"]: p["type"] for p in describe("schedule", "multistep")["parameters"]}
+    assert types["milestones"] == "list[duration]"
+
+
+def test_the_api_page_lists_the_plugin_author_api():
+    text = (ROOT / "docs" / "api.md").read_text()
+    for name in (
+        "RuleEffect",
+        "ClipResult",
+        "ParamInfo",
+        "duration",
+        "durations",
+        "factor",
+        "choice",
+        "hookimpl",
+        "::: schedkit.plugin",
+        "::: schedkit.testing",
+        "check_distribution",
+    ):
+        assert f"- {name}\n" in text or name in text.split("\n"), name

@@ -107,6 +107,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return code
 
 
+def _type_name(f: attrs.Attribute[Any]) -> str:
+    """What a parameter takes: ``duration`` (steps, ``"5ep"`` or ``"10%"``) for fields
+    declared with the duration helpers, whatever their annotation; else the annotation."""
+    from schedkit.schedule import _meta
+
+    meta = _meta(f)
+    if meta.get("duration"):
+        return "list[duration]" if meta.get("many") else "duration"
+    annotation: Any = f.type
+    if isinstance(annotation, str):
+        return annotation
+    return str(getattr(annotation, "__name__", annotation))
+
+
 def describe(kind: str | None, name: str) -> dict[str, Any]:
     """Name, kind, plugin, parameters (type, default) and docstring of a component."""
     reg = default_registry()
@@ -129,9 +143,7 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
         params.append(
             {
                 "name": key,
-                "type": f.type
-                if isinstance(f.type, str)
-                else getattr(f.type, "__name__", str(f.type)),
+                "type": _type_name(f),
                 "required": f.default is attrs.NOTHING,
                 "default": default,
             }

@@ -345,8 +345,7 @@ class BaseClipper:
                 extra[key] = float(got)
             elif type(got) is not type(want):
                 raise StateError(
-                    f"{self.name}: state entry {key!r} must be {type(want).__name__}, "
-                    f"got {got!r}"
+                    f"{self.name}: state entry {key!r} must be {type(want).__name__}, got {got!r}"
                 )
         return extra
 

@@ -406,3 +406,65 @@ def _check_state(name: str, built: Any, make: Callable[[], Any]) -> None:
         f"{name}: after loading a state and {2 * len(_SCALES)} more steps, the state differs "
         f"from the uninterrupted clipper's:\n{resumed.state_dict()}\n{original.state_dict()}"
     )
+
+
+def components_of(distribution: str) -> list[ComponentInfo]:
+    """Every component registered by the plugins of ``distribution`` (an installed
+    distribution name such as ``schedkit-plateau-bump``), sorted by kind and name.
+
+    Problems of that distribution's plugins (broken, in conflict) fail here, by name.
+    """
+    from schedkit.registry import _canonical
+
+    want = _canonical(distribution)
+    reg = default_registry()
+    infos = [c for c in reg.components() if c.distribution and _canonical(c.distribution) == want]
+    problems = [
+        e
+        for e in reg.errors()
+        if any(d and _canonical(d) == want for d in getattr(e, "distributions", ()))
+        or (e.distribution and _canonical(e.distribution) == want)
+    ]
+    assert not problems, f"{distribution}: " + "\n".join(str(e) for e in problems)
+    assert infos, (
+        f"{distribution} registers no component: is it installed (pip install -e .) and are "
+        "its entry points in the group 'schedkit'?"
+    )
+    return infos
+
+
+def check_distribution(distribution: str) -> list[ComponentInfo]:
+    """Run :func:`check_registered` on every component of ``distribution``; return them."""
+    infos = components_of(distribution)
+    for info in infos:
+        check_registered(info.kind, info.name)
+    return infos
+
+
+def conformance_tests(distribution: str) -> Any:
+    """A pytest test function checking every component of ``distribution``, one test each.
+
+    The one line a plugin's test suite needs::
+
+        test_conformance = conformance_tests("schedkit-plateau-bump")
+
+    (or, with the pytest plugin, ``schedkit_distribution = "..."`` in the pytest settings).
+    """
+    import pytest
+
+    try:
+        ids = [f"{c.kind}:{c.name}" for c in components_of(distribution)]
+    except AssertionError as e:
+        message = str(e)
+
+        def broken() -> None:
+            raise AssertionError(message)
+
+        return broken
+
+    @pytest.mark.parametrize("component", ids)
+    def test_conformance(component: str) -> None:
+        kind, _, name = component.partition(":")
+        check_registered(kind, name)  # type: ignore[arg-type]
+
+    return test_conformance
