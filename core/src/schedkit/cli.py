@@ -491,6 +491,21 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from schedkit._scaffold import write_plugin
+
+    root = write_plugin(args.name, args.dir)
+    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
+    return 0
+
+
+def _add_new_plugin(sub: Any) -> None:
+    p = sub.add_parser("new-plugin", help="write a ready plugin distribution (one schedule)")
+    p.add_argument("name", help="the schedule's name; the distribution is schedkit-NAME")
+    p.add_argument("--dir", default=".", help="where to write it (default: here)")
+    p.set_defaults(func=cmd_new_plugin)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="schedkit", description="Schedules, rules and clippers for PyTorch optimizers."
@@ -536,6 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         if name == "plot":
             p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
+    _add_new_plugin(sub)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

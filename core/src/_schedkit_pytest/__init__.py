@@ -7,8 +7,9 @@ A plugin distribution sets, in its pytest settings (``pyproject.toml``)::
 
 and ``pytest`` then runs :func:`schedkit.testing.check_registered` on every schedule, rule
 and clipper the distribution registers, one test item each (``schedkit:schedule:sawtooth``),
-beside the suite's own tests. Without the setting the plugin does nothing (and imports
-nothing heavy).
+beside the suite's own tests. Without the setting the plugin does nothing. It lives outside
+the ``schedkit`` package on purpose: pytest loads it in every run of an environment that has
+schedkit-core, and importing ``schedkit`` would import torch each time.
 """
 
 from __future__ import annotations
