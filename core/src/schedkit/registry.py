@@ -357,7 +357,7 @@ class Registry:
                     if impl.plugin is plugin:
                         registrar = Registrar(self, kind, src, staged, key)
                         impl.function(**{arg: registrar for arg in impl.argnames})
-            self._commit(staged, in_process=key is None)
+            self._commit(staged)
         except BaseException:
             self._pm.unregister(plugin)
             raise
@@ -459,7 +459,7 @@ class Registry:
             name, kind, cls, plugin, src.distribution, src.version, aliases, examples
         )
 
-    def _commit(self, staged: list[ComponentInfo], *, in_process: bool) -> None:
+    def _commit(self, staged: list[ComponentInfo]) -> None:
         """Add a plugin's checked registrations; a free name taken twice answers to neither."""
         for info in staged:
             self._components[info.kind][info.name] = info
