@@ -96,8 +96,8 @@ def test_found_through_a_toml_file(venv, tmp_path):
             period = 5
 
             [clip]
-            type = "sign"
-            scale = 0.01
+            type = "spike"
+            ratio = 2.0
             """
         )
     )
@@ -123,7 +123,7 @@ def test_listed_by_schedkit_list(venv):
         venv, "import sys; from schedkit.cli import main; sys.exit(main(['list', '--json']))"
     )
     comps = {c["name"]: c for c in json.loads(out)["components"]}
-    for name, kind in (("sawtooth", "schedule"), ("embeddings_lr", "rule"), ("sign", "clipper")):
+    for name, kind in (("sawtooth", "schedule"), ("embeddings_lr", "rule"), ("spike", "clipper")):
         assert comps[name]["kind"] == kind
         assert comps[name]["distribution"] == "schedkit-plateau-bump"
 

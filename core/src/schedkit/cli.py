@@ -39,9 +39,15 @@ def _table(rows: list[list[str]], header: list[str]) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    """Everything that works, then every problem beside it; exit 0 unless ``--strict``."""
+    from schedkit.errors import ConflictError
+
     reg = default_registry()
     comps = reg.components(args.kind)
-    errors = reg.errors()
+    problems = reg.errors()
+    conflicts = [e for e in problems if isinstance(e, ConflictError)]
+    broken = [e for e in problems if not isinstance(e, ConflictError)]
+    code = 1 if getattr(args, "strict", False) and problems else 0
     if args.json:
         _print_json(
             {
@@ -58,7 +64,15 @@ def cmd_list(args: argparse.Namespace) -> int:
                 ],
                 "broken": [
                     {"plugin": e.plugin, "distribution": e.distribution, "traceback": e.traceback}
-                    for e in errors
+                    for e in broken
+                ],
+                "conflicts": [
+                    {
+                        "plugins": list(e.plugins),
+                        "distributions": list(e.distributions),
+                        "message": str(e),
+                    }
+                    for e in conflicts
                 ],
                 "skipped": [
                     {"plugin": s.name, "distribution": s.distribution, "reason": why}
@@ -66,20 +80,45 @@ def cmd_list(args: argparse.Namespace) -> int:
                 ],
             }
         )
-        return 0
+        return code
     rows = [
         [c.name, c.kind, c.plugin, c.distribution or "-", c.version or "-", ", ".join(c.aliases)]
         for c in comps
     ]
     print(_table(rows, ["name", "kind", "plugin", "distribution", "version", "aliases"]))
-    for e in errors:
-        print(
-            f"\nplugin {e.plugin!r} ({e.distribution}) failed to import:\n{e.traceback}",
-            file=sys.stderr,
-        )
-    for src, why in reg.skipped():
-        print(f"plugin {src.name!r} ({src.distribution}) skipped: {why}", file=sys.stderr)
-    return 0
+    if conflicts:
+        print("\nconflicts (these names answer to no plugin):")
+        for c in conflicts:
+            print("  " + str(c).replace("\n", "\n  "))
+    if broken:
+        print("\nbroken plugins (not loaded; tracebacks on stderr):")
+        for e in broken:
+            last = e.traceback.strip().splitlines()[-1] if e.traceback.strip() else ""
+            print(f"  {e.plugin} ({e.distribution or 'registered in-process'}): {last}")
+            print(
+                f"\nplugin {e.plugin!r} ({e.distribution}) failed to load:\n{e.traceback}",
+                file=sys.stderr,
+            )
+    skipped = reg.skipped()
+    if skipped:
+        print("\nskipped plugins:")
+        for src, why in skipped:
+            print(f"  {src.name} ({src.distribution}): {why}")
+    return code
+
+
+def _type_name(f: attrs.Attribute[Any]) -> str:
+    """What a parameter takes: ``duration`` (steps, ``"5ep"`` or ``"10%"``) for fields
+    declared with the duration helpers, whatever their annotation; else the annotation."""
+    from schedkit.schedule import _meta
+
+    meta = _meta(f)
+    if meta.get("duration"):
+        return "list[duration]" if meta.get("many") else "duration"
+    annotation: Any = f.type
+    if isinstance(annotation, str):
+        return annotation
+    return str(getattr(annotation, "__name__", annotation))
 
 
 def describe(kind: str | None, name: str) -> dict[str, Any]:
@@ -104,9 +143,7 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
         params.append(
             {
                 "name": key,
-                "type": f.type
-                if isinstance(f.type, str)
-                else getattr(f.type, "__name__", str(f.type)),
+                "type": _type_name(f),
                 "required": f.default is attrs.NOTHING,
                 "default": default,
             }
@@ -508,6 +545,19 @@ def _add_convert(sub: Any) -> None:
     p.add_argument("--world-size", type=int, help="number of processes (data parallel)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the ignored keys")
     p.set_defaults(func=cmd_convert)
+def cmd_new_plugin(args: argparse.Namespace) -> int:
+    from schedkit._scaffold import write_plugin
+
+    root = write_plugin(args.name, args.dir)
+    print(f"wrote {root}\nnext: pip install -e '{root}[test]' && pytest {root}")
+    return 0
+
+
+def _add_new_plugin(sub: Any) -> None:
+    p = sub.add_parser("new-plugin", help="write a ready plugin distribution (one schedule)")
+    p.add_argument("name", help="the schedule's name; the distribution is schedkit-NAME")
+    p.add_argument("--dir", default=".", help="where to write it (default: here)")
+    p.set_defaults(func=cmd_new_plugin)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -518,6 +568,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("list", help="every registered component with its plugin and distribution")
     p.add_argument("--kind", choices=KINDS)
     p.add_argument("--json", action="store_true")
+    p.add_argument(
+        "--strict", action="store_true", help="exit 1 when a plugin is broken or in conflict"
+    )
     p.set_defaults(func=cmd_list)
     p = sub.add_parser("show", help="a component's parameters, defaults and docstring")
     p.add_argument("name")
@@ -553,6 +606,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if name == "plot":
             p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
     _add_convert(sub)
+    _add_new_plugin(sub)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -1,10 +1,13 @@
 """What every gradient clipper shares: targets, the non-finite policy, AMP and distributed
 checks, scheduled thresholds, state, and attaching to an optimizer.
 
-A strategy subclasses :class:`BaseClipper` and implements ``_clip(grads, threshold_factor)``
-returning a :class:`~schedkit.ClipResult`; the norms and scalings below are the shared,
+A strategy subclasses :class:`BaseClipper` and implements
+``clip(target, factor, process_group)`` returning a :class:`~schedkit.ClipResult`; a
+strategy with history declares it in ``initial_state()`` and reads and writes it through
+``self.state`` (see :class:`BaseClipper`). The norms and scalings below are the shared,
 foreach-vectorised building blocks (the same formulas as ``torch.nn.utils``, so results
-agree with torch's functions to the last bit).
+agree with torch's functions to the last bit). Plugin authors import all of this from
+:mod:`schedkit.plugin`.
 """
 
 from __future__ import annotations
@@ -122,8 +125,13 @@ def check_norm_type(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> N
 class Target:
     """The parameters a call clips (those with a gradient), and their names on demand.
 
-    Names are only built when needed (an error message, ``exclude`` patterns), so the
-    common call costs no more than collecting the gradients.
+    What :meth:`BaseClipper.clip` receives, whatever the caller passed (parameters,
+    ``(name, parameter)`` pairs, a module or an optimizer). ``params``: the parameters that
+    have a gradient, in order; ``grads``: their gradients (clip these in place);
+    ``names``: a name for each (its own, or where it sits, such as
+    ``param_groups[0]['params'][3]``); ``has_names``: whether real names were given
+    (``exclude`` patterns need them). Names are only built when needed (an error message,
+    ``exclude`` patterns), so the common call costs no more than collecting the gradients.
     """
 
     def __init__(self, target: Any, names: Mapping[int, str] | None = None) -> None:
@@ -153,6 +161,7 @@ class Target:
 
     @property
     def grads(self) -> list[torch.Tensor]:
+        """The gradients of :attr:`params`, in order: clip them in place."""
         return [p.grad for p in self.params if p.grad is not None]
 
     @property
@@ -196,11 +205,31 @@ class BaseClipper:
     gradient), ``skip`` (drop this step's gradients, so the optimizer step updates nothing,
     and count it in ``skipped_steps``). ``schedule``: the threshold follows a schedule,
     ``threshold * schedule(step)`` (e.g. a ``max_norm`` warmup), one step per call.
+
+    **Writing a strategy** (an ``attrs.frozen(kw_only=True)`` subclass with a ``name``, a
+    docstring and validated fields):
+
+    - implement :meth:`clip`: clip ``target.grads`` in place, threshold times ``factor``;
+    - not finite: a strategy that computes a total norm calls
+      ``self.finite(target, total)`` before scaling and, when it returns False, returns
+      ``ClipResult(total_norm=total, skipped=True)`` at once (the policy has already raised
+      or dropped the gradients). With ``computes_norm = False`` the base class checks the
+      gradients before :meth:`clip` is called;
+    - state: declare the strategy's own history in :meth:`initial_state` (plain data:
+      numbers, strings, lists, dicts, tensors), read and update it through :attr:`state`;
+      it is saved by :meth:`state_dict` and checked and restored by
+      :meth:`load_state_dict`. Bump :attr:`state_version` when its layout changes and
+      convert older states in :meth:`upgrade_state`. A subclass that defines
+      ``__attrs_post_init__`` calls ``super().__attrs_post_init__()`` first.
     """
 
     name: ClassVar[str] = ""
-    #: whether the strategy computes a total norm (and so can check it cheaply)
+    #: whether the strategy computes a total norm (and so can check it cheaply); with
+    #: False, the base class checks the gradients for the non-finite policy before
+    #: :meth:`clip` is called
     computes_norm: ClassVar[bool] = True
+    #: the layout version of the strategy's own state (:meth:`initial_state`)
+    state_version: ClassVar[int] = 1
 
     nonfinite: str = attrs.field(default="ignore", validator=one_of(NONFINITE))
     schedule: Schedule | None = attrs.field(default=None, converter=_optional_schedule)
@@ -238,12 +267,87 @@ class BaseClipper:
         if not self.computes_norm and not self.finite(tgt, None):
             result = ClipResult(skipped=True)
         else:
-            result = self._clip(tgt, factor, process_group)
+            result = self.clip(tgt, factor, process_group)
         self._state.last = result
         return result
 
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+        """Clip ``target.grads`` in place; what every strategy implements.
+
+        :param target: the gradients to clip, with their parameters and names.
+        :param factor: the threshold's factor this step, from ``schedule`` (1.0 without).
+        :param process_group: ranks holding *different* parameters whose norms combine
+            into one (pass it to :meth:`global_norm`), or None.
+        :returns: the pre-clip norm (a 0-dim tensor, no host sync) and the coefficient
+            applied when the strategy has them; ``ClipResult(total_norm=total,
+            skipped=True)`` when :meth:`finite` returned False.
+        """
+        return self._clip(target, factor, process_group)
+
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
-        raise NotImplementedError
+        """The former name of :meth:`clip`, still called by its default implementation."""
+        raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
+
+    def __attrs_post_init__(self) -> None:
+        self._state.extra.update(self.initial_state())
+
+    def initial_state(self) -> dict[str, Any]:
+        """The strategy's own state before the first step (default: none).
+
+        Plain data only (numbers, strings, lists, dicts, tensors): it goes into
+        :meth:`state_dict` as ``"extra"``, and :meth:`load_state_dict` refuses a saved
+        state whose keys or types differ from these. Every entry exists from the start, so
+        loaders that fill a fresh object's state in place (``torch.distributed.checkpoint``)
+        find it.
+        """
+        return {}
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """The strategy's own mutable state (declared by :meth:`initial_state`)."""
+        return self._state.extra
+
+    def upgrade_state(self, state: dict[str, Any], version: int) -> dict[str, Any]:
+        """Convert a saved strategy state of an older :attr:`state_version` (default:
+        refuse it with a :class:`~schedkit.StateError`)."""
+        raise StateError(
+            f"{self.name}: the state was saved with state version {version}; this clipper "
+            f"reads version {self.state_version} and cannot convert it"
+        )
+
+    def _checked_extra(self, state: Mapping[str, Any]) -> dict[str, Any]:
+        """The strategy state of a saved clipper state, upgraded and checked against
+        :meth:`initial_state`; nothing is changed."""
+        extra = dict(state.get("extra") or {})
+        version = state.get("state_version", 1)
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise StateError(f"{self.name}: state_version must be an int, got {version!r}")
+        if version != self.state_version:
+            extra = dict(self.upgrade_state(extra, version))
+        declared = self.initial_state()
+        if not declared:
+            return extra
+        if extra.keys() != declared.keys():
+            raise StateError(
+                f"{self.name}: the saved state has the entries {sorted(extra)}, this clipper "
+                f"declares {sorted(declared)}"
+            )
+        for key, want in declared.items():
+            got = extra[key]
+            if isinstance(want, torch.Tensor):
+                if not isinstance(got, torch.Tensor) or got.shape != want.shape:
+                    raise StateError(
+                        f"{self.name}: state entry {key!r} must be a tensor of shape "
+                        f"{tuple(want.shape)}, got {got!r}"
+                    )
+                extra[key] = got.to(want.dtype)
+            elif type(want) is float and type(got) is int:
+                extra[key] = float(got)
+            elif type(got) is not type(want):
+                raise StateError(
+                    f"{self.name}: state entry {key!r} must be {type(want).__name__}, got {got!r}"
+                )
+        return extra
 
     def global_norm(self, target: Target, norm_type: float, process_group: Any) -> torch.Tensor:
         """The norm of all of ``target``'s gradients as one vector, the full value under
@@ -332,6 +436,7 @@ class BaseClipper:
             "step": self._state.step,
             "skipped": self._state.skipped,
             "extra": dict(self._state.extra),
+            "state_version": self.state_version,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -343,9 +448,10 @@ class BaseClipper:
                 "the state was written by a different clipper:\n"
                 f"  in the state: {state.get('spec')!r}\n  this clipper: {self.spec()!r}"
             )
+        extra = self._checked_extra(state)
         self._state.step = int(state["step"])
         self._state.skipped = int(state["skipped"])
-        self._state.extra = dict(state.get("extra") or {})
+        self._state.extra = extra
 
 
 def _unscale(scaler: Any, optimizer: torch.optim.Optimizer) -> None:

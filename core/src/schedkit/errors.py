@@ -42,7 +42,32 @@ class UnknownNameError(SchedkitError, LookupError):
 
 
 class ConflictError(SchedkitError):
-    """Two plugins register the same name; schedkit never lets one silently shadow the other."""
+    """Two plugins claim the same name; schedkit never lets one silently shadow the other.
+
+    ``plugins`` and ``distributions`` name the parties (the distribution is None for a plugin
+    registered in-process), so a report can say which one to uninstall or disable.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        plugins: Iterable[str] = (),
+        distributions: Iterable[str | None] = (),
+    ) -> None:
+        self.plugins = tuple(plugins)
+        self.distributions = tuple(distributions)
+        super().__init__(message)
+
+    @property
+    def plugin(self) -> str:
+        """The first plugin named (what a listing of broken plugins shows)."""
+        return self.plugins[0] if self.plugins else "?"
+
+    @property
+    def distribution(self) -> str | None:
+        """The distribution of :attr:`plugin`."""
+        return self.distributions[0] if self.distributions else None
 
 
 class PluginImportError(SchedkitError, ImportError):

@@ -35,6 +35,17 @@ class BaseRule:
 
     Subclasses are ``attrs.frozen`` classes with validated fields; ``bind(model)`` returns
     the function that decides for each parameter.
+
+    **Writing a rule**: implement one of
+
+    - ``bind(model) -> (ParamInfo -> RuleEffect | None)``: the per-model work once (find
+      layers, compile patterns), then a decision per parameter; None says nothing;
+    - ``bind_all(model) -> Column``: decisions for a sequence of parameters at once, in
+      order (one loop in the rule is cheaper than a call per parameter on large models).
+
+    Hand out shared :class:`RuleEffect` objects (the builder merges parameters decided
+    alike by identity); raise :class:`UnplacedParameter` for a parameter the rule must
+    place but cannot. Rules hold no state: a rule is configuration, compared by value.
     """
 
     name: ClassVar[str] = ""

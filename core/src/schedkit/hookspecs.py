@@ -2,6 +2,9 @@
 
 A plugin is a module named by an entry point in the group ``schedkit``. It implements any
 of these hooks with ``@schedkit.hookimpl``; each receives a *registrar* to add classes to.
+The names it registers must belong to its own entry points (the entry point ``cosine`` owns
+``cosine``, ``torch`` owns ``torch.*``) or be declared by none; what a plugin registers is
+committed only when all its hooks have returned without error.
 Like every pluggy hook, an implementation may accept fewer arguments than the spec names,
 so the specs can grow new arguments without breaking plugins.
 """
@@ -29,7 +32,9 @@ def schedkit_add_schedules(registry: Registrar) -> None:
     Call ``registry.add(cls, aliases=(...), examples=[{...}])`` once per family. ``cls`` is a
     :class:`schedkit.BaseSchedule` subclass (or any class whose instances satisfy
     :class:`schedkit.Schedule`) with a unique ``name`` class attribute and a docstring.
-    ``examples`` are parameter sets the conformance kit and the gallery build it with.
+    ``examples`` are parameter sets the conformance kit and the gallery build it with. A
+    name owned by another plugin's entry point rejects the whole plugin (a
+    :class:`schedkit.ConflictError` naming both distributions).
 
     :param registry: the registrar for schedules of the calling plugin.
     :returns: nothing; what the plugin adds is what it registered.

@@ -161,7 +161,25 @@ def attrs_spec(obj: Any) -> dict[str, Any]:
 class BaseSchedule:
     """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
 
-    Subclasses set ``name`` (the registered name) and implement ``__call__(step)``.
+    **Writing a family** (an ``attrs.frozen`` subclass with a ``name`` and a docstring):
+
+    - implement ``__call__(step) -> float``: the factor at ``step`` (a dimensionless curve,
+      usually peaking at 1.0), in closed form, finite and non-negative at every step up to
+      ``2**62``;
+    - declare fields with the helpers of :mod:`schedkit.plugin` (``duration``,
+      ``durations``, ``factor``, ``choice``, ``schedule``, ``schedules``): specs, key paths
+      in errors, ``"5ep"``/``"10%"`` durations, the :attr:`horizon` and warmup shifting
+      then work without code of their own;
+    - optionally implement ``tensor_values(t)``: the factors at the steps of a float64
+      tensor, equal to calls, for fast whole curves (plots, the gallery);
+    - class attributes: ``accepts_warmup = False`` for a family that must not be wrapped by
+      the ``warmup`` keys, ``in_process_only = True`` for one holding Python code
+      (refused in specs and TOML);
+    - a family that observes a metric (reduce-on-plateau) also implements
+      ``observe(metric, step)``, ``state_dict()`` and ``load_state_dict(state)``
+      (:class:`schedkit.StatefulSchedule`): plain data (a ``version`` entry lets a later
+      release convert older states); loading checks everything before changing anything
+      and raises :class:`schedkit.StateError` for a state it cannot take.
     """
 
     name: ClassVar[str] = ""
@@ -222,15 +240,15 @@ class BaseSchedule:
     def values(self, steps: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """The factor at each of ``steps`` as a float64 tensor (for plots and checks).
 
-        Families make this fast by implementing ``_values(t)`` on a float64 tensor; the
-        fallback calls the schedule once per step.
+        Families make this fast by implementing ``tensor_values(t)`` (formerly
+        ``_values(t)``) on a float64 tensor; the fallback calls the schedule once per step.
         """
         import torch
 
         from schedkit.shapes import as_steps
 
         t = as_steps(steps)
-        fast = getattr(self, "_values", None)
+        fast = getattr(self, "tensor_values", None) or getattr(self, "_values", None)
         if fast is not None:
             out: torch.Tensor = fast(t)
             return out

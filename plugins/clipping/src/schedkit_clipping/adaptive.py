@@ -9,13 +9,13 @@ import torch
 
 import schedkit
 from schedkit import ClipResult, StateError
-from schedkit.clipping import (
+from schedkit.plugin import (
     Target,
     check_norm_type,
     norm_type,
     scale_,
+    steps,
 )
-from schedkit.validators import steps
 
 
 @attrs.frozen(kw_only=True)

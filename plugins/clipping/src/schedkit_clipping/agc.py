@@ -9,7 +9,7 @@ import torch
 
 import schedkit
 from schedkit import ClipResult
-from schedkit.clipping import (
+from schedkit.plugin import (
     Target,
     check_exclude,
     check_norm_type,

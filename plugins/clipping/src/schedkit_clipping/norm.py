@@ -9,7 +9,7 @@ import torch
 
 import schedkit
 from schedkit import ClipResult
-from schedkit.clipping import (
+from schedkit.plugin import (
     Target,
     check_norm_type,
     norm_type,

@@ -9,7 +9,7 @@ import torch
 
 import schedkit
 from schedkit import ClipResult
-from schedkit.clipping import Target, by_device_and_dtype
+from schedkit.plugin import Target, by_device_and_dtype
 
 
 @attrs.frozen(kw_only=True)

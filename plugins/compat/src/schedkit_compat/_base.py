@@ -19,7 +19,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.validators import increasing_steps, number, steps, to_float
+from schedkit.plugin import increasing_steps, number, steps, to_float
 
 INF = math.inf
 

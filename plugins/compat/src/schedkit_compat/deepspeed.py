@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 import schedkit
-from schedkit.validators import number, steps, to_float
+from schedkit.plugin import number, steps, to_float
 from schedkit_compat._base import ClosedForm, count, each_group, pick
 
 

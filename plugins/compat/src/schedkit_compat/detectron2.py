@@ -20,7 +20,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.schedule import attrs_spec
+from schedkit.plugin import attrs_spec
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
 from schedkit_compat._base import (

@@ -12,7 +12,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, UnplacedParameter
-from schedkit.schedule import attrs_spec
+from schedkit.plugin import attrs_spec
 from schedkit_compat._base import settings_table, table_spec
 from schedkit_layer_decay.rule import LayerDecay as NativeLayerDecay
 

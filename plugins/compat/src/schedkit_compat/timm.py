@@ -28,7 +28,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.validators import steps
+from schedkit.plugin import steps
 from schedkit_clipping.agc import AGC
 from schedkit_compat import torch_
 from schedkit_compat._base import ClosedForm, count, step_list

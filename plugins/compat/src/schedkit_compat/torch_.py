@@ -53,9 +53,7 @@ from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.schedule import attrs_spec
-from schedkit.shapes import as_steps
-from schedkit.validators import one_of, steps
+from schedkit.plugin import as_steps, attrs_spec, one_of, steps
 from schedkit_compat._base import (
     INF,
     REPLAY_LIMIT,

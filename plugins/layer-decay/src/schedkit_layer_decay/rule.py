@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
-from schedkit.groups import Column
+from schedkit.plugin import Column
 from schedkit_layer_decay import layouts
 
 

@@ -11,8 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
-from schedkit.groups import Column
-from schedkit.matching import any_glob
+from schedkit.plugin import Column, any_glob
 
 #: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
 NORM_TYPES: tuple[type[torch.nn.Module], ...] = (

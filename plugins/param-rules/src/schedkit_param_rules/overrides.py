@@ -10,7 +10,8 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.matching import MODES, first_match, matcher
+from schedkit.plugin import MATCH_MODES as MODES
+from schedkit.plugin import first_match, matcher
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
 

@@ -9,7 +9,7 @@ import attrs
 import torch
 
 import schedkit
-from schedkit.validators import optional_pair, to_pair
+from schedkit.plugin import optional_pair, to_pair
 
 
 @attrs.frozen

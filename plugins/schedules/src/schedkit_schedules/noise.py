@@ -7,7 +7,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.validators import steps
+from schedkit.plugin import steps
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.validators import optional_pair, to_pair
+from schedkit.plugin import optional_pair, to_pair
 
 
 def _anneal(kind: str, start: float, end: float, pct: float) -> float:

@@ -10,7 +10,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.validators import number, to_float
+from schedkit.plugin import number, to_float
 
 
 def _factors(inst: object, attribute: attrs.Attribute[Any], value: tuple[float, ...]) -> None:

@@ -12,8 +12,7 @@ import torch
 
 import schedkit
 from schedkit import StateError
-from schedkit.shapes import as_steps
-from schedkit.validators import steps
+from schedkit.plugin import as_steps, steps
 from schedkit_schedules.transformers import transformers_call_form
 
 

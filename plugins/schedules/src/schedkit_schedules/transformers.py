@@ -31,9 +31,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.schedule import attrs_spec
-from schedkit.shapes import as_steps, decay, ramp
-from schedkit.validators import number, steps, to_float
+from schedkit.plugin import as_steps, attrs_spec, decay, number, ramp, steps, to_float
 
 
 def need(name: str, warmup: int | None, total: int | None) -> tuple[int, int]:

@@ -10,8 +10,8 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.shapes import decay as decay_shape
-from schedkit.shapes import decay_t
+from schedkit.plugin import decay as decay_shape
+from schedkit.plugin import decay_t
 from schedkit_schedules.transformers import transformers_call_form
 
 

@@ -1,0 +1,164 @@
+"""Everything a plugin author needs, in one stable module.
+
+A plugin distribution imports schedkit only through ``schedkit`` (the user API) and this
+module; the modules behind both are private and may move. First-party plugins are held to
+the same rule by a test, so this module is complete for what they do.
+
+What is here:
+
+- **hooks**: :data:`hookimpl` and :class:`Registrar` (what ``schedkit_add_schedules``,
+  ``schedkit_add_rules`` and ``schedkit_add_clippers`` receive);
+- **base classes and protocols**: :class:`BaseSchedule`, :class:`BaseRule`,
+  :class:`BaseClipper`, :class:`Schedule`, :class:`StatefulSchedule`,
+  :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
+- **values rules and clippers pass around**: :class:`ParamInfo`, :class:`RuleEffect`,
+  :data:`Column`, :class:`ClipResult`, :class:`Target`;
+- **field helpers** (attrs fields with validation, key paths and durations):
+  :func:`duration`, :func:`durations`, :func:`factor`, :func:`choice`, :func:`schedule`,
+  :func:`schedules`; and :func:`attrs_spec` / :func:`plain` for a ``spec()`` of one's own;
+- **validators and converters** (raising :class:`SpecError` with the field as key path):
+  :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
+  :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :data:`Validator`;
+- **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
+  :func:`lerp`, :func:`as_steps`, :data:`SHAPES`;
+- **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
+  :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`;
+- **models**: :func:`parameter_names`, :func:`parameter_owners`,
+  :func:`trainable_parameters`, :class:`UnplacedParameter`;
+- **clipping building blocks** (foreach, per device and dtype, FSDP2 and pipeline aware):
+  :func:`by_device_and_dtype`, :func:`norms`, :func:`total_norm`, :func:`scale_`,
+  :func:`materialise`, :func:`reduce_norm`, :func:`norm_type`, :func:`check_norm_type`,
+  :func:`check_exclude`, :data:`NONFINITE`;
+- **errors**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`.
+
+The conformance kit a plugin's tests run is :mod:`schedkit.testing`.
+"""
+
+from __future__ import annotations
+
+from schedkit.clipping import (
+    NONFINITE,
+    BaseClipper,
+    Target,
+    by_device_and_dtype,
+    check_exclude,
+    check_norm_type,
+    materialise,
+    name_matcher,
+    norm_type,
+    norms,
+    reduce_norm,
+    scale_,
+    total_norm,
+)
+from schedkit.errors import SchedkitError, SpecError, StateError
+from schedkit.groups import (
+    BaseRule,
+    Column,
+    UnplacedParameter,
+    parameter_names,
+    parameter_owners,
+    trainable_parameters,
+)
+from schedkit.hookspecs import hookimpl
+from schedkit.matching import MODES as MATCH_MODES
+from schedkit.matching import any_glob, first_match, matcher
+from schedkit.protocols import (
+    Clipper,
+    ClipResult,
+    GroupSchedule,
+    ParamInfo,
+    ParamRule,
+    RuleEffect,
+    Schedule,
+    Stateful,
+    StatefulSchedule,
+)
+from schedkit.registry import Registrar
+from schedkit.schedule import (
+    BaseSchedule,
+    attrs_spec,
+    choice,
+    duration,
+    durations,
+    factor,
+    plain,
+    schedule,
+    schedules,
+)
+from schedkit.shapes import KINDS as SHAPES
+from schedkit.shapes import as_steps, decay, decay_t, lerp, ramp, ramp_t
+from schedkit.validators import (
+    Validator,
+    increasing_steps,
+    number,
+    one_of,
+    optional_pair,
+    steps,
+    to_float,
+    to_pair,
+)
+
+__all__ = [
+    "MATCH_MODES",
+    "NONFINITE",
+    "SHAPES",
+    "BaseClipper",
+    "BaseRule",
+    "BaseSchedule",
+    "ClipResult",
+    "Clipper",
+    "Column",
+    "GroupSchedule",
+    "ParamInfo",
+    "ParamRule",
+    "Registrar",
+    "RuleEffect",
+    "SchedkitError",
+    "Schedule",
+    "SpecError",
+    "StateError",
+    "Stateful",
+    "StatefulSchedule",
+    "Target",
+    "UnplacedParameter",
+    "Validator",
+    "any_glob",
+    "as_steps",
+    "attrs_spec",
+    "by_device_and_dtype",
+    "check_exclude",
+    "check_norm_type",
+    "choice",
+    "decay",
+    "decay_t",
+    "duration",
+    "durations",
+    "factor",
+    "first_match",
+    "hookimpl",
+    "increasing_steps",
+    "lerp",
+    "materialise",
+    "matcher",
+    "name_matcher",
+    "norm_type",
+    "norms",
+    "number",
+    "one_of",
+    "optional_pair",
+    "parameter_names",
+    "parameter_owners",
+    "plain",
+    "ramp",
+    "ramp_t",
+    "reduce_norm",
+    "scale_",
+    "schedule",
+    "schedules",
+    "steps",
+    "to_float",
+    "to_pair",
+    "total_norm",
+    "trainable_parameters",
+]

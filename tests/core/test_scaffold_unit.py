@@ -1,0 +1,51 @@
+"""`schedkit new-plugin NAME`: what it writes declares its entry point, and its schedule
+registers and passes the conformance kit (the slow install-and-run test is in
+tests/integration/test_scaffold.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import tomllib
+
+import schedkit
+from schedkit.cli import main
+from schedkit.testing import check_registered
+
+
+def test_new_plugin_writes_a_distribution_whose_schedule_conforms(tmp_path, fresh_registry, capsys):
+    assert main(["new-plugin", "warm_decay", "--dir", str(tmp_path)]) == 0
+    root = tmp_path / "schedkit-warm-decay"
+    assert f"wrote {root}" in capsys.readouterr().out
+    meta = tomllib.loads((root / "pyproject.toml").read_text())
+    assert meta["project"]["name"] == "schedkit-warm-decay"
+    assert meta["project"]["entry-points"]["schedkit"] == {
+        "warm_decay": "schedkit_warm_decay.schedule"
+    }
+    assert meta["project"]["optional-dependencies"]["test"] == ["schedkit-core[testing]>=0.1,<0.2"]
+    for rel in ("README.md", "src/schedkit_warm_decay/py.typed", "tests/test_warm_decay.py"):
+        assert (root / rel).is_file(), rel
+    assert (
+        'conformance_tests("schedkit-warm-decay")'
+        in (root / "tests/test_warm_decay.py").read_text()
+    )
+
+    spec = importlib.util.spec_from_file_location(
+        "scaffolded_schedule", root / "src/schedkit_warm_decay/schedule.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh_registry().register(module, name="scaffolded")
+    check_registered("schedule", "warm_decay")
+    assert schedkit.get_schedule("warm_decay", total=10, end=0.5)(5) == pytest.approx(0.75)
+
+
+def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path, capsys):
+    assert main(["new-plugin", "Bad-Name", "--dir", str(tmp_path)]) == 1
+    assert "'Bad-Name' is not a plugin name" in capsys.readouterr().err
+    assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 0
+    assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 1
+    assert "exists already" in capsys.readouterr().err
