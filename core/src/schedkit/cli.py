@@ -545,6 +545,8 @@ def _add_convert(sub: Any) -> None:
     p.add_argument("--world-size", type=int, help="number of processes (data parallel)")
     p.add_argument("-v", "--verbose", action="store_true", help="list the ignored keys")
     p.set_defaults(func=cmd_convert)
+
+
 def cmd_new_plugin(args: argparse.Namespace) -> int:
     from schedkit._scaffold import write_plugin
 
