@@ -12,6 +12,7 @@ from __future__ import annotations
 import inspect
 import io
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import schedkit
@@ -147,6 +148,67 @@ def generate(write: Callable[[str, str | bytes], None]) -> list[str]:
     return [*pages, "reference/index.md", "reference/gallery.md", "reference/hooks.md"]
 
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def setup_png(path: Path, title: str, **build: Any) -> bytes:
+    """Every param group and scheduled key of a setup, as ``schedkit plot -o`` draws it."""
+    from schedkit._curves import curves
+    from schedkit._example import tiny_vit
+    from schedkit._plot import figure
+
+    built = schedkit.load_setup(path).build(tiny_vit(), **build)
+    total = built.total_steps or 1000
+    return _png(figure(curves(built, total), title=title))
+
+
+def schedule_png(spec: dict[str, Any], title: str, total: int = 1000) -> bytes:
+    """One schedule's factor over a run (the home page's small pictures)."""
+    from matplotlib.figure import Figure
+
+    sched = schedkit.resolve(schedkit.get_schedule(spec), total_steps=total)
+    steps = list(range(0, total + 1, max(1, total // 500)))
+    fig = Figure(figsize=(5, 2.6), dpi=150, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps, [sched(s) for s in steps], lw=1.8)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("step")
+    ax.set_ylabel("lr factor")
+    ax.grid(alpha=0.3)
+    return _png(fig)
+
+
+def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
+    """The pictures of the home page and the setup page, made at build time (never
+    committed): the layer-decay fan is ``examples/vit-finetune.toml`` drawn by the same code
+    as ``schedkit plot``."""
+    examples = ROOT / "examples"
+    fan = setup_png(examples / "vit-finetune.toml", "examples/vit-finetune.toml: every group")
+    pictures = {
+        "img/vit-finetune.png": fan,
+        "img/home-layer-decay.png": fan,
+        "img/home-cosine.png": schedule_png(
+            {"type": "cosine", "total": 1000, "warmup": 100}, "linear warmup + cosine"
+        ),
+        "img/home-wsd.png": schedule_png(
+            {"type": "wsd", "total": 1000, "warmup": 100, "decay": "20%"},
+            "warmup-stable-decay (WSD)",
+        ),
+        "img/home-one-cycle.png": setup_png(
+            examples / "resnet-one-cycle.toml", "examples/resnet-one-cycle.toml"
+        ),
+    }
+    for path, data in pictures.items():
+        write(path, data)
+    return list(pictures)
+
+
 def _mkdocs() -> None:
     import mkdocs_gen_files
 
@@ -156,6 +218,7 @@ def _mkdocs() -> None:
             f.write(content)
 
     generate(write)
+    site_pictures(write)
 
 
 if __name__ in {"__main__", "<run_path>"}:

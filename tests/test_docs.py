@@ -38,7 +38,7 @@ def test_every_component_gets_a_page_and_every_family_a_picture(gen, monkeypatch
             assert f"]({folder}/{info.name}.png)" in files["reference/gallery.md"]
     cosine = files["reference/schedules/cosine.md"]
     assert "cos(2*pi*cycles*p)" in cosine  # the formula
-    assert "| `total` | `int` | required |" in cosine
+    assert "| `total` | `duration` | required |" in cosine
     hooks = files["reference/hooks.md"]
     for name in ("schedkit_add_schedules", "schedkit_add_rules", "schedkit_add_clippers"):
         assert f"## `{name}(registry: Registrar) -> None`" in hooks
