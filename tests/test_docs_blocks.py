@@ -135,9 +135,9 @@ def test_python_blocks(page, tmp_path, monkeypatch):
 def test_every_page_is_reachable_from_the_home_page():
     index = (ROOT / "docs" / "index.md").read_text()
     linked = set(re.findall(r"\]\(([\w/.-]+\.md)(?:#[\w-]*)?\)", index))
-    pages = {
-        str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md") if p.name
-    } - {"index.md"}
+    pages = {str(p.relative_to(ROOT / "docs")) for p in (ROOT / "docs").rglob("*.md") if p.name} - {
+        "index.md"
+    }
     assert pages <= linked, sorted(pages - linked)
     for generated in ("reference/index.md", "reference/gallery.md", "reference/hooks.md"):
         assert generated in linked
