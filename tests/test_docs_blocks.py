@@ -152,3 +152,43 @@ def test_the_home_page_sells():
         assert f"img/{picture}.png" in index
     assert "(migrating.md)" in index
     assert "(reference/gallery.md)" in index
+
+
+def _gen():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen_pages", ROOT / "docs" / "gen_pages.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_reference_summaries_are_whole_sentences_and_the_gallery_is_ordered():
+    gen = _gen()
+    assert gen.summary("Cosine annealing from 1 down to\n``end`` over ``total``. More.") == (
+        "Cosine annealing from 1 down to ``end`` over ``total``."
+    )
+    for info in schedkit.registered():
+        assert gen.summary(info.doc).endswith((".", ":", ")")), info.name
+    names = [i.name for i in gen.gallery_order(schedkit.registered("schedule"))]
+    first_alias = next(i for i, n in enumerate(names) if "." in n)
+    assert all("." not in n for n in names[:first_alias])
+    assert all("." in n for n in names[first_alias:])
+    assert names.index("cosine") < names.index("cerebras.CosineDecayLR")
+
+
+def test_gallery_pictures_are_sharp_and_feed_plateaus_a_metric():
+    pytest.importorskip("matplotlib")
+    import io
+
+    from PIL import Image
+
+    gen = _gen()
+    info = next(i for i in schedkit.registered("schedule") if i.name == "plateau")
+    with Image.open(io.BytesIO(gen.plot_png(info))) as im:
+        assert im.size[0] >= 1000
+    sched = schedkit.get_schedule({"type": "plateau", **dict(info.examples[0])})
+    values = gen._curve(sched, list(range(0, 600, 5)))
+    assert min(values) < max(values)  # it reacted to the stalled metric
