@@ -192,3 +192,13 @@ def test_gallery_pictures_are_sharp_and_feed_plateaus_a_metric():
     sched = schedkit.get_schedule({"type": "plateau", **dict(info.examples[0])})
     values = gen._curve(sched, list(range(0, 600, 5)))
     assert min(values) < max(values)  # it reacted to the stalled metric
+
+
+def test_schedules_page_links_every_family_it_names():
+    text = (ROOT / "docs" / "schedules.md").read_text()
+    rows = re.findall(r"^\| (.+?) \| .+ \|$", text, flags=re.M)[2:]
+    assert rows
+    for row in rows:
+        for name in re.findall(r"`(\w+)`", row):
+            assert f"[`{name}`](reference/schedules/{name}.md)" in row, name
+            assert name in {i.name for i in schedkit.registered("schedule")}, name
