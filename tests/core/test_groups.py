@@ -123,6 +123,7 @@ def test_vit_layer_decay_values_for_every_parameter():
         else:
             assert lr == 1.0, name
         one_dim = name.endswith("bias") or ".norm" in name or name.startswith("norm.")
+        one_dim = one_dim or name in m.no_weight_decay()  # the model's own list, as timm's
         assert wd == (0.0 if one_dim else 0.1), name
     assert len(groups) == len({(lr, wd) for lr, wd, _ in s.values()})
 

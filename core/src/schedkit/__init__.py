@@ -3,21 +3,11 @@
 Everything public is importable from here; the modules behind it are private.
 """
 
-from schedkit.clipping import BaseClipper
-from schedkit.components import get_clipper, get_rule
-from schedkit.compose import (
-    Chain,
-    Scale,
-    Sequence,
-    Stretch,
-    Warmup,
-    chain,
-    scale,
-    sequence,
-    stretch,
-    warmup,
-)
-from schedkit.conversion import Conversion, ConversionError, convert
+import importlib as _importlib
+import typing as _typing
+
+# Imported at once: small, and two of their names (``schedule``, ``durations``) are also
+# the names of modules, which an import of the module would otherwise bind here.
 from schedkit.durations import Duration, to_steps
 from schedkit.errors import (
     ConflictError,
@@ -26,35 +16,6 @@ from schedkit.errors import (
     SpecError,
     StateError,
     UnknownNameError,
-)
-from schedkit.groups import (
-    BaseRule,
-    ParamGroups,
-    UnplacedParameter,
-    build_param_groups,
-    parameter_names,
-    parameter_owners,
-    trainable_parameters,
-)
-from schedkit.hookspecs import hookimpl
-from schedkit.protocols import (
-    Clipper,
-    ClipResult,
-    ParamInfo,
-    ParamRule,
-    RuleEffect,
-    Schedule,
-    Stateful,
-    StatefulSchedule,
-)
-from schedkit.registry import (
-    ComponentInfo,
-    Registrar,
-    Registry,
-    default_registry,
-    plugin_errors,
-    register,
-    registered,
 )
 from schedkit.schedule import (
     BaseSchedule,
@@ -68,8 +29,118 @@ from schedkit.schedule import (
     schedule,
     schedules,
 )
-from schedkit.scheduler import Scheduler, get_scheduler
-from schedkit.setup import Built, Setup, SetupError, load_setup
+
+if _typing.TYPE_CHECKING:
+    from schedkit.clipping import BaseClipper
+    from schedkit.components import get_clipper, get_rule
+    from schedkit.compose import (
+        Chain,
+        Scale,
+        Sequence,
+        Stretch,
+        Warmup,
+        chain,
+        scale,
+        sequence,
+        stretch,
+        warmup,
+    )
+    from schedkit.conversion import Conversion, ConversionError, convert
+    from schedkit.groups import (
+        BaseRule,
+        ParamGroups,
+        UnplacedParameter,
+        build_param_groups,
+        parameter_names,
+        parameter_owners,
+        trainable_parameters,
+    )
+    from schedkit.hookspecs import hookimpl
+    from schedkit.protocols import (
+        Clipper,
+        ClipResult,
+        ParamInfo,
+        ParamRule,
+        RuleEffect,
+        Schedule,
+        Stateful,
+        StatefulSchedule,
+    )
+    from schedkit.registry import (
+        ComponentInfo,
+        Registrar,
+        Registry,
+        default_registry,
+        plugin_errors,
+        register,
+        registered,
+    )
+    from schedkit.scheduler import Scheduler, get_scheduler
+    from schedkit.setup import Built, Setup, SetupError, load_setup
+
+#: The rest is imported when first used (PEP 562), so ``import schedkit`` stays cheap next
+#: to ``import torch``: a script that only schedules never loads TOML setups or clippers.
+_LAZY = {
+    "BaseClipper": "schedkit.clipping",
+    "get_clipper": "schedkit.components",
+    "get_rule": "schedkit.components",
+    "Chain": "schedkit.compose",
+    "Scale": "schedkit.compose",
+    "Sequence": "schedkit.compose",
+    "Stretch": "schedkit.compose",
+    "Warmup": "schedkit.compose",
+    "chain": "schedkit.compose",
+    "scale": "schedkit.compose",
+    "sequence": "schedkit.compose",
+    "stretch": "schedkit.compose",
+    "warmup": "schedkit.compose",
+    "Conversion": "schedkit.conversion",
+    "ConversionError": "schedkit.conversion",
+    "convert": "schedkit.conversion",
+    "BaseRule": "schedkit.groups",
+    "ParamGroups": "schedkit.groups",
+    "UnplacedParameter": "schedkit.groups",
+    "build_param_groups": "schedkit.groups",
+    "parameter_names": "schedkit.groups",
+    "parameter_owners": "schedkit.groups",
+    "trainable_parameters": "schedkit.groups",
+    "hookimpl": "schedkit.hookspecs",
+    "Clipper": "schedkit.protocols",
+    "ClipResult": "schedkit.protocols",
+    "ParamInfo": "schedkit.protocols",
+    "ParamRule": "schedkit.protocols",
+    "RuleEffect": "schedkit.protocols",
+    "Schedule": "schedkit.protocols",
+    "Stateful": "schedkit.protocols",
+    "StatefulSchedule": "schedkit.protocols",
+    "ComponentInfo": "schedkit.registry",
+    "Registrar": "schedkit.registry",
+    "Registry": "schedkit.registry",
+    "default_registry": "schedkit.registry",
+    "plugin_errors": "schedkit.registry",
+    "register": "schedkit.registry",
+    "registered": "schedkit.registry",
+    "Scheduler": "schedkit.scheduler",
+    "get_scheduler": "schedkit.scheduler",
+    "Built": "schedkit.setup",
+    "Setup": "schedkit.setup",
+    "SetupError": "schedkit.setup",
+    "load_setup": "schedkit.setup",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'schedkit' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __version__ = "0.1.0"
 

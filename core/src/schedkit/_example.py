@@ -45,6 +45,11 @@ class TinyViT(nn.Module):
         out: torch.Tensor = self.head(self.norm(x[:, 0]))
         return out
 
+    def no_weight_decay(self) -> set[str]:
+        """The parameters weight decay should not shrink, as timm's ViT lists them (the
+        ``no_weight_decay`` rule reads this list)."""
+        return {"pos_embed", "cls_token"}
+
     @staticmethod
     def example_batch(batch: int = 8, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         """Random images and labels for a simulated step."""

@@ -11,6 +11,7 @@ import difflib
 import importlib
 import inspect
 import json
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -168,7 +169,17 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
     }
 
 
+def _type_name(f: attrs.Attribute[Any]) -> str:
+    """A field's type as a user writes it: durations take steps, ``"5ep"`` or ``"10%"``."""
+    meta = f.metadata.get("schedkit", {})
+    if meta.get("duration"):
+        return "list of durations" if meta.get("many") else "duration"
+    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+
+
 def cmd_show(args: argparse.Namespace) -> int:
+    from schedkit._render import plain_text
+
     d = describe(args.kind, args.name)
     if args.json:
         _print_json(d)
@@ -176,39 +187,47 @@ def cmd_show(args: argparse.Namespace) -> int:
     alias = f" (aliases: {', '.join(d['aliases'])})" if d["aliases"] else ""
     origin = f"plugin {d['plugin']!r} ({d['distribution']} {d['version']})"
     print(f"{d['name']}: {d['kind']} from {origin}{alias}\n")
-    print(d["doc"] + "\n")
+    print(plain_text(d["doc"]) + "\n")
     rows = [
         [p["name"], p["type"], "required" if p["required"] else repr(p["default"])]
         for p in d["parameters"]
     ]
     print(_table(rows, ["parameter", "type", "default"]))
+    if any(p["type"] == "duration" for p in d["parameters"]):
+        print('\nduration: steps (1000), epochs ("5ep") or a share of the total ("10%")')
     return 0
 
 
 # -- check / preview ------------------------------------------------------------------
 
 
-def cmd_check(args: argparse.Namespace) -> int:
+def _check_one(file: str, as_json: bool) -> dict[str, Any]:
     from schedkit.setup import SetupError, load_setup
 
     try:
-        setup = load_setup(args.file)
+        setup = load_setup(file)
     except SetupError as e:
-        if args.json:
-            _print_json(
-                {
-                    "ok": False,
-                    "problems": [{"path": p.path, "message": p.message} for p in e.problems],
-                }
-            )
-        else:
+        if not as_json:
             print(e, file=sys.stderr)
-        return 1
+        problems = [{"path": p.path, "message": p.message} for p in e.problems]
+        return {"file": file, "ok": False, "problems": problems}
+    if not as_json:
+        print(f"{file}: ok")
+    return {"file": file, "ok": True, "setup": setup.to_dict()}
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Each file checked and reported; exit 1 if any fails."""
+    results = [_check_one(f, args.json) for f in args.files]
+    failed = [r["file"] for r in results if not r["ok"]]
     if args.json:
-        _print_json({"ok": True, "setup": setup.to_dict()})
-    else:
-        print(f"{args.file}: ok")
-    return 0
+        if len(results) == 1:
+            _print_json({k: v for k, v in results[0].items() if k != "file"})
+        else:
+            _print_json({"ok": not failed, "files": results})
+    elif len(results) > 1:
+        print(f"{len(results) - len(failed)} of {len(results)} setups ok", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _model(spec: str | None) -> tuple[Any, str]:
@@ -219,6 +238,8 @@ def _model(spec: str | None) -> tuple[Any, str]:
     module, _, attr = spec.partition(":")
     if not module or not attr:
         raise SchedkitError(f"--model expects module:factory, got {spec!r}")
+    if "" not in sys.path and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as python -m does: modules of the current directory
     try:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:
@@ -255,36 +276,46 @@ def _total(built: Any, fallback: int) -> int:
     return max((h for h in horizons if h), default=fallback)
 
 
-def _decay_start(sched: Any, after: int, total: int) -> int | None:
-    """The step the curve starts falling after a flat stretch that follows ``after`` (the
-    warmup end): found from the values, so it holds for any family."""
-    import torch
-
-    v = sched.values(torch.arange(0, total + 1, dtype=torch.float64))
-    drops = (v[1:] < v[:-1]).nonzero()
-    first = int(drops[0]) if len(drops) else None
-    return first if first is not None and first > after else None
-
-
 def _milestones(built: Any, total: int) -> dict[str, Any]:
+    """Each scheduled key at its milestones, for every group it drives (sampled curves:
+    nothing here grows with the run's length)."""
+    from schedkit._curves import curves
+
     out = {}
-    for key, s in built.schedulers.items():
-        sched = s.schedule
-        spec = sched.spec()
-        warm = spec.get("warmup") if isinstance(spec.get("warmup"), int) else None
-        marks = {0, total} | {round(total * q) for q in (0.25, 0.5, 0.75)}
-        if warm:
-            marks.add(warm)
-        decay_start = _decay_start(sched, warm or 0, total)
-        if decay_start is not None:
-            marks.add(decay_start)
-        base = s.base_values[0]
+    for key, k in curves(built, total)["keys"].items():
+        named = k["milestones"]
+        marks = {0, total} | {round(total * q) for q in (0.25, 0.5, 0.75)} | set(named.values())
+        at = {step: i for i, step in enumerate(k["steps"])}
+        values = _values_at(built, key, k, sorted(marks), at)
         out[key] = {
-            "spec": spec,
-            "warmup_end": warm,
-            "decay_start": decay_start,
-            "milestones": [{"step": m, "value": base * sched(m)} for m in sorted(marks)],
+            "spec": k["spec"],
+            "warmup_end": named.get("warmup end"),
+            "decay_start": named.get("decay start"),
+            "groups": [{"group": g["group"], "label": g["label"]} for g in k["groups"]],
+            "milestones": [
+                {"step": m, "value": v[0], "values": v}
+                for m, v in zip(sorted(marks), values, strict=True)
+            ],
         }
+    return out
+
+
+def _values_at(
+    built: Any, key: str, k: dict[str, Any], marks: list[int], at: dict[int, int]
+) -> list[list[float]]:
+    """Every group's value at each mark: from the samples, else computed."""
+    from schedkit._curves import _group_functions
+
+    fns = _group_functions(built.schedulers[key]) if key in built.schedulers else None
+    out = []
+    for m in marks:
+        if m in at:
+            out.append([g["values"][at[m]] for g in k["groups"]])
+        elif fns is not None:
+            out.append([f(m) for f in fns])
+        else:  # a companion key: its samples are all there is
+            near = min(at, key=lambda s: abs(s - m))
+            out.append([g["values"][at[near]] for g in k["groups"]])
     return out
 
 
@@ -347,6 +378,7 @@ def preview(
         "optimizer": built.resolved["optimizer"],
         "groups": built.groups.rows() if built.groups is not None else [],
         "groups_table": built.groups.table() if built.groups is not None else "",
+        "notes": built.groups.notes if built.groups is not None else [],
         "schedules": _milestones(built, total),
         "simulated_steps": n,
         "loss_first": losses[0] if losses else None,
@@ -369,20 +401,12 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print(f"run        {d['total_steps']} steps\n")
     print("param groups (base values)")
     print("  " + d["groups_table"].replace("\n", "\n  "))
-    print("\nschedules (values of the first scheduled group)")
-    for key, s in d["schedules"].items():
-        spec = s["spec"]
-        desc = ", ".join(f"{k}={v}" for k, v in spec.items() if k != "type")
-        print(f"  {key}: {spec['type']} ({desc})")
-        for m in s["milestones"]:
-            note = ""
-            if m["step"] == s["warmup_end"]:
-                note = "  <- warmup end"
-            elif m["step"] == s["decay_start"]:
-                note = "  <- decay start"
-            elif m["step"] == d["total_steps"]:
-                note = "  <- final"
-            print(f"    step {m['step']:>8}  {m['value']:.6g}{note}")
+    for note in d.get("notes", []):
+        print(f"  note: {note}")
+    print("\nschedules (every scheduled group)")
+    from schedkit._render import schedule_section
+
+    print(schedule_section(d["schedules"], d["total_steps"]))
     verdict = "all match" if d["value_mismatches"] == 0 else "DIFFER from"
     print(
         f"\nsimulated {d['simulated_steps']} steps on the model: "
@@ -407,17 +431,20 @@ def cmd_groups(args: argparse.Namespace) -> int:
     groups = built.groups
     if args.json:
         rows = [{k: v for k, v in r.items()} for r in groups.rows()]
-        out: dict[str, Any] = {"model": name, "groups": rows}
+        out: dict[str, Any] = {"model": name, "groups": rows, "notes": groups.notes}
         if args.explain:
             out["explain"] = groups.explain(args.explain)
         _print_json(out)
         return 0
-    print(groups.table())
     if args.explain:
         try:
-            print("\n" + groups.explain(args.explain))
+            print(groups.explain(args.explain))
         except KeyError as e:
             raise SchedkitError(str(e.args[0])) from None
+        return 0
+    print(groups.table())
+    for note in groups.notes:
+        print(f"note: {note}")
     return 0
 
 
@@ -445,49 +472,47 @@ def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    import torch
+    from schedkit._curves import curves
 
     model, _ = _model(args.model)
     _, built = _build(args, model)
     total = _total(built, 1000)
-    t = torch.arange(0, total + 1, dtype=torch.float64)
-    curves = {}
-    for key, s in built.schedulers.items():
-        values = (
-            s.schedule.values(t)
-            if hasattr(s.schedule, "values")
-            else torch.tensor([s.schedule(x) for x in t.tolist()])
-        )
-        curves[key] = (values * s.base_values[0]).tolist()
+    data = curves(built, total)
     if args.output:
         try:
-            import matplotlib
-
-            matplotlib.use("Agg")
-            import matplotlib.pyplot as plt
+            import matplotlib  # noqa: F401
         except ImportError:
             raise SchedkitError(
                 "-o needs matplotlib: pip install 'schedkit-core[plot]' (or matplotlib)"
             ) from None
-        fig, axes = plt.subplots(
-            len(curves), 1, figsize=(8, 2.6 * len(curves)), squeeze=False, dpi=110
-        )
-        for ax, (key, values) in zip(axes[:, 0], curves.items(), strict=True):
-            ax.plot(t.tolist(), values)
-            ax.set_title(key)
-            ax.set_xlabel("step")
-            ax.grid(alpha=0.3)
-        fig.tight_layout()
-        fig.savefig(args.output)
+        from schedkit._plot import figure, save
+
+        save(figure(data, log=args.log, title=args.file), args.output)
         print(f"wrote {args.output}")
         return 0
     if args.json:
-        _print_json({"steps": total, "curves": curves})
+        keys = data["keys"]
+        _print_json(
+            {
+                "steps": total,
+                "at": {k: v["steps"] for k, v in keys.items()},
+                # the first group's values, at the sampled steps (``at``)
+                "curves": {k: v["groups"][0]["values"] for k, v in keys.items()},
+                "groups": {k: v["groups"] for k, v in keys.items()},
+                "milestones": {k: v["milestones"] for k, v in keys.items()},
+            }
+        )
         return 0
-    for key, values in curves.items():
-        print(f"{key} over {total} steps (first scheduled group)")
-        print(chart(values))
-        print()
+    for key, k in data["keys"].items():
+        groups = k["groups"]
+        shown = [groups[0]] if len(groups) == 1 else [groups[0], groups[-1]]
+        for g in shown:
+            which = f"group {g['group']}: {g['label']}" if g["group"] >= 0 else g["label"]
+            print(f"{key} over {total} steps ({which})")
+            print(chart(g["values"]))
+            print()
+        if len(groups) > 2:
+            print(f"({len(groups) - 2} more groups: plot -o FILE.png draws every group)\n")
     return 0
 
 
@@ -562,10 +587,42 @@ def _add_new_plugin(sub: Any) -> None:
     p.set_defaults(func=cmd_new_plugin)
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"schedkit {version('schedkit-core')}"
+    except PackageNotFoundError:  # pragma: no cover - a source tree without metadata
+        return "schedkit (unknown version)"
+
+
+def _add_completion(sub: Any, parser: argparse.ArgumentParser) -> None:
+    from schedkit._completion import SHELLS, script
+
+    def cmd_completion(args: argparse.Namespace) -> int:
+        if args.names:
+            reg = default_registry()
+            print("\n".join(sorted({n for c in reg.components() for n in (c.name, *c.aliases)})))
+            return 0
+        if args.shell is None:
+            raise SchedkitError("give a shell: " + ", ".join(SHELLS))
+        print(script(args.shell, parser), end="")
+        return 0
+
+    p = sub.add_parser(
+        "completion",
+        help='print a shell completion script: eval "$(schedkit completion bash)"',
+    )
+    p.add_argument("shell", nargs="?", choices=SHELLS)
+    p.add_argument("--names", action="store_true", help="the registered names, one a line")
+    p.set_defaults(func=cmd_completion)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="schedkit", description="Schedules, rules and clippers for PyTorch optimizers."
     )
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("list", help="every registered component with its plugin and distribution")
     p.add_argument("--kind", choices=KINDS)
@@ -579,8 +636,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--kind", choices=KINDS)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_show)
-    p = sub.add_parser("check", help="validate a setup file; every problem with its key path")
-    p.add_argument("file")
+    p = sub.add_parser("check", help="validate setup files; every problem with its key path")
+    p.add_argument("files", nargs="+", metavar="file")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_check)
     for name, helptext, func in (
@@ -606,9 +663,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "--explain", metavar="NAME", help="which rule set each value of a parameter"
             )
         if name == "plot":
-            p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
+            p.add_argument(
+                "-o", "--output", help="write a picture, PNG or SVG by suffix (needs matplotlib)"
+            )
+            p.add_argument("--log", action="store_true", help="a logarithmic value axis")
     _add_convert(sub)
     _add_new_plugin(sub)
+    _add_completion(sub, parser)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -444,9 +444,11 @@ class BaseClipper:
         if state.get("format") != "schedkit.clipper":
             raise StateError(f"not a schedkit clipper state (format {state.get('format')!r})")
         if state.get("spec") != self.spec():
+            from schedkit._diff import spec_diff
+
             raise StateError(
-                "the state was written by a different clipper:\n"
-                f"  in the state: {state.get('spec')!r}\n  this clipper: {self.spec()!r}"
+                "the state was written by a different clipper:\n  "
+                + "\n  ".join(spec_diff(state.get("spec"), self.spec()))
             )
         extra = self._checked_extra(state)
         self._state.step = int(state["step"])

@@ -8,19 +8,22 @@ from __future__ import annotations
 
 import bisect
 import math
+import sys
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 import attrs
 import torch
 
-from schedkit import schedule as _s
 from schedkit import shapes
 from schedkit import validators as _validate
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
 from schedkit.schedule import BaseSchedule, Unresolved
+
+# the module (the package's name ``schedule`` is the function)
+_s = sys.modules["schedkit.schedule"]
 
 WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 #: How a warmup meets the schedule (see :class:`Warmup`); "prefix" is "shift" by another name.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextvars
+import functools
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
@@ -219,6 +220,14 @@ class ParamGroups(list[dict[str, Any]]):
         self._keys = keys
         self._index_of = index_of
         self._by_name: dict[str, tuple[int, ...]] | None = None
+        self._note_makers: list[Callable[[], list[str]]] = []
+
+    @property
+    def notes(self) -> list[str]:
+        """What the rules say about how they placed the parameters (the layout layer decay's
+        ``auto`` chose, the parameters that fell to its rest rule): worked out when asked,
+        from rules with a ``placement_notes(model)`` method."""
+        return [n for make in self._note_makers for n in make()]
 
     @property
     def _decision_of(self) -> dict[str, tuple[int, ...]]:
@@ -242,7 +251,7 @@ class ParamGroups(list[dict[str, Any]]):
     def explain(self, name: str) -> str:
         """Which rule set each value of a parameter, in order."""
         group = self[self.group_of(name)]
-        steps: dict[str, list[str]] = {k: ["default"] for k in self._base}
+        steps: dict[str, list[str]] = {k: [f"default {v!r}"] for k, v in self._base.items()}
         for label, effect in self._decided[self._decision_of[name]]:
             for key, value in effect.values.items():
                 steps[key] = [f"{label} set {value!r}"]
@@ -250,9 +259,31 @@ class ParamGroups(list[dict[str, Any]]):
                 steps[key].append(f"{label} x{mult:g}")
         lines = [f"{name}: group {self.group_of(name)}"]
         for key, how in steps.items():
-            lines.append(f"  {key} = {group[key]!r}: " + ", then ".join(how))
+            # the base value: a scheduler keeps it as initial_<key> and changes <key>
+            value = group.get(f"initial_{key}", group[key])
+            lines.append(f"  {key} = {value!r}: " + ", then ".join(how))
         lines.append(f"  tags = {list(group.get('tags', []))}")
+        lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+    def labels(self) -> list[str]:
+        """What made each group, short: the rules that changed its settings and its tags."""
+        made: dict[int, list[str]] = {}
+        for key, i in self._index_of.items():
+            parts = made.setdefault(i, [])
+            for label, effect in self._decided[key]:
+                rule = label.split(" (", 1)[0]
+                mults = "".join(f" x{m:.3g}" for m in effect.multipliers.values())
+                text = rule + mults
+                if text not in parts:
+                    parts.append(text)
+        out = []
+        for i, g in enumerate(self):
+            parts = made.get(i, [])
+            text = ", ".join(parts[:3]) + (" ..." if len(parts) > 3 else "") or "defaults"
+            tags = ",".join(g.get("tags", []))
+            out.append(f"{text} [{tags}]" if tags else text)
+        return out
 
     def rows(self) -> list[dict[str, Any]]:
         """One summary per group: count, numel, lr, weight decay, tags, first names."""
@@ -337,11 +368,15 @@ def build_param_groups(
     walk = _walk(model)
     infos = walk.infos
     bound: list[tuple[str, Column]] = []
+    note_makers: list[Callable[[], list[str]]] = []
     token = _WALK.set((id(model), walk))
     try:
         for i, r in enumerate(rules):
             label, rule = _rule(r, i)
             bound.append((label, _column(rule, model)))
+            notes = getattr(rule, "placement_notes", None)
+            if callable(notes):
+                note_makers.append(functools.partial(notes, model))
     finally:
         _WALK.reset(token)
     columns: list[list[RuleEffect | None]] = []
@@ -365,7 +400,9 @@ def build_param_groups(
         )
     if not infos:
         raise SpecError("the model has no trainable parameters")
-    return _group(base, infos, [label for label, _ in bound], columns)
+    groups = _group(base, infos, [label for label, _ in bound], columns)
+    groups._note_makers = note_makers
+    return groups
 
 
 def _group(

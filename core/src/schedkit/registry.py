@@ -120,10 +120,15 @@ def installed_sources() -> list[PluginSource]:
     """Every entry point of the group ``schedkit`` in the installed distributions."""
     seen: set[tuple[str, str, str | None]] = set()
     out: list[PluginSource] = []
+    # a distribution's metadata parsed once, not twice per entry point (start-up time)
+    meta: dict[Any, tuple[str | None, str | None]] = {}
     for ep in importlib.metadata.entry_points(group=GROUP):
         dist = getattr(ep, "dist", None)
-        dist_name = dist.metadata["Name"] if dist is not None else None
-        version = dist.version if dist is not None else None
+        where = getattr(dist, "_path", None) or id(dist)
+        if where not in meta:
+            md = dist.metadata if dist is not None else None
+            meta[where] = (md["Name"], md["Version"]) if md is not None else (None, None)
+        dist_name, version = meta[where]
         key = (ep.name, ep.value, dist_name)
         if key in seen:
             continue

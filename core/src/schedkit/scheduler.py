@@ -593,11 +593,12 @@ class Scheduler(LRScheduler):
             )
         mine = self.schedule.spec()
         if state.get("schedule") != mine:
+            from schedkit._diff import spec_diff
+
             raise StateError(
-                "the state was written by a different schedule:\n"
-                f"  in the state:   {state.get('schedule')!r}\n"
-                f"  this scheduler: {mine!r}\n"
-                "build the scheduler with the state's schedule, or start the new one fresh"
+                "the state was written by a different schedule:\n  "
+                + "\n  ".join(spec_diff(state.get("schedule"), mine))
+                + "\nbuild the scheduler with the state's schedule, or start the new one fresh"
             )
         bases = [float(b) for b in state["base_values"]]
         if len(bases) != len(self._groups):

@@ -476,7 +476,15 @@ class _Loader:
                 self.problems.append(
                     SpecError(f"expected a learning rate >= 0, got {v!r}", f"optimizer.{k}")
                 )
-        if "base_lr" in keys and keys.get("lr_scaling") not in SCALINGS:
+        if "base_lr" in keys and "lr_scaling" not in keys:
+            self.problems.append(
+                SpecError(
+                    "missing: base_lr is scaled by the batch size, say how "
+                    f"({' or '.join(map(repr, SCALINGS))}), or give lr instead",
+                    "optimizer.lr_scaling",
+                )
+            )
+        elif "base_lr" in keys and keys.get("lr_scaling") not in SCALINGS:
             self.problems.append(
                 SpecError(
                     f"expected one of {', '.join(map(repr, SCALINGS))}, "

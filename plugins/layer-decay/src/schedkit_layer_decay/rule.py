@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,17 +26,42 @@ def _scaled(scale: float) -> RuleEffect:
 LAYOUTS = ("auto", "model", "vit", "timm", "hf", "stages", "resnet", "patterns")
 
 
+def _pattern(p: Any) -> Any:
+    """One ``[regex, depth]`` pair; ``[regex]`` or a depth of ``"auto"`` (TOML has no null)
+    mean the regex's first group + 1."""
+    if not isinstance(p, (list, tuple)):
+        return p
+    if len(p) == 1:
+        return (p[0], None)
+    if len(p) == 2 and p[1] == "auto":
+        return (p[0], None)
+    return tuple(p)
+
+
 def _patterns(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
-        return tuple(tuple(p) if isinstance(p, (list, tuple)) else p for p in value)
+        return tuple(_pattern(p) for p in value)
     return value
 
 
 def _check_patterns(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    for p in value:
+    if not isinstance(value, tuple):
+        raise SpecError(f"expected a list of [regex, depth] pairs, got {value!r}", attribute.name)
+    for i, p in enumerate(value):
         ok = isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str)
-        if not ok or not (p[1] is None or (isinstance(p[1], int) and not isinstance(p[1], bool))):
-            raise SpecError(f"expected [regex, depth or null] pairs, got {p!r}", attribute.name)
+        depth = p[1] if ok else None
+        if not ok or not (
+            depth is None or (isinstance(depth, int) and not isinstance(depth, bool))
+        ):
+            raise SpecError(
+                f'expected [regex, depth], [regex] or [regex, "auto"] (the first group + 1), '
+                f"got {list(p) if isinstance(p, tuple) else p!r}",
+                f"{attribute.name}[{i}]",
+            )
+        if depth is not None and depth < 0:
+            raise SpecError(
+                f"a depth counts from 0 (the embeddings), got {depth}", f"{attribute.name}[{i}]"
+            )
 
 
 @attrs.frozen
@@ -54,7 +80,10 @@ class LayerDecay(schedkit.BaseRule):
     ``model.layers.N``, ``transformer.h.N``; embeddings at 0), ``resnet`` (torchvision's
     ``layerN.M``), or ``patterns``: ``[regex, depth]`` pairs in order (``depth`` null: the
     regex's first group + 1), where ``rest`` says where unmatched parameters go (``error``,
-    ``top``, ``bottom``). ``num_layers`` overrides the count.
+    ``top``, ``bottom``). ``num_layers`` overrides the count. TOML has no null: write
+    ``[regex]`` or ``[regex, "auto"]`` for a depth taken from the regex's first group.
+    ``schedkit groups`` and ``ParamGroups.explain`` say which layout ``auto`` chose and
+    which parameters no block placed (the rest, on top or at the bottom).
 
     Example: ``{type = "layer_decay", rate = 0.65}``.
     """
@@ -75,6 +104,40 @@ class LayerDecay(schedkit.BaseRule):
     def __attrs_post_init__(self) -> None:
         if self.layout == "patterns" and not self.patterns:
             raise SpecError("layout 'patterns' needs patterns, got none", "patterns")
+
+    def spec(self) -> dict[str, Any]:
+        """As for every rule; a depth taken from the regex is written ``[regex]``."""
+        out = super().spec()
+        out["patterns"] = [[r] if d is None else [r, d] for r, d in self.patterns]
+        return out
+
+    def placement_notes(self, model: torch.nn.Module) -> list[str]:
+        """How the parameters were placed: the layout ``auto`` chose, and the parameters that
+        no block placed (put on top, or at the bottom)."""
+        getter = getattr(model, "get_layer_depth", None)
+        names = schedkit.parameter_names(model)
+        if self.layout == "model" or (self.layout == "auto" and callable(getter)):
+            return ["layer_decay: depths from the model's get_layer_depth(name)"]
+        notes = []
+        layout = self.layout
+        if layout == "auto":
+            layout = layouts.detect(names) or "?"
+            notes.append(f"layer_decay: layout 'auto' chose {layout!r}")
+        found, num, _ = self.depths(model)
+        if layout == "patterns":
+            matched = {n for n in names if any(re.search(r, n) for r, _ in self.patterns)}
+            rest = [n for n in names if n not in matched]
+            where = {"top": f"on top (depth {num - 1}, full lr)", "bottom": "at depth 0"}
+            if rest and self.rest in where:
+                notes.append(f"layer_decay: matched no pattern, {where[self.rest]}: {_few(rest)}")
+            return notes
+        top = [n for n in names if found.get(n) == num - 1]
+        if top:
+            notes.append(
+                f"layer_decay: in no block and not an embedding, so on top (depth {num - 1}, "
+                f"full lr): {_few(top)}"
+            )
+        return notes
 
     def depths(self, model: torch.nn.Module) -> tuple[dict[str, int], int, list[str]]:
         """Depth of every parameter of ``model`` (frozen ones too), num_layers, unplaced."""
@@ -148,6 +211,11 @@ class LayerDecay(schedkit.BaseRule):
         return column
 
 
+def _few(names: Sequence[str], n: int = 8) -> str:
+    shown = ", ".join(names[:n])
+    return shown + (f" and {len(names) - n} more" if len(names) > n else "")
+
+
 @schedkit.hookimpl
 def schedkit_add_rules(registry: schedkit.Registrar) -> None:
     registry.add(
@@ -157,7 +225,7 @@ def schedkit_add_rules(registry: schedkit.Registrar) -> None:
             {
                 "rate": 0.5,
                 "layout": "patterns",
-                "patterns": [["^embed", 0], ["^blocks\\.(\\d+)\\.", None]],
+                "patterns": [["^embed", 0], ["^blocks\\.(\\d+)\\."]],
                 "rest": "top",
             },
         ],

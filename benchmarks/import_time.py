@@ -1,0 +1,90 @@
+"""Start-up cost of schedkit on top of torch: ``import torch`` (and an optimizer) alone
+against the same plus ``import schedkit`` and the first ``get_scheduler`` (which loads the
+registry and the one plugin it needs), each in a fresh interpreter, in alternating rounds so
+a slow spell of the machine falls on both.
+
+    python benchmarks/import_time.py [--rounds 15]
+
+Prints the median of each and the difference (the target: at most 25 ms) and ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+
+#: torch's own start-up, including the optimizer (whose first construction imports a good
+#: part of torch lazily: seconds on a loaded machine, none of it schedkit's)
+TORCH = """
+import time
+t0 = time.perf_counter()
+import torch
+opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+t1 = time.perf_counter()
+print(t1 - t0)
+"""
+
+SCHEDKIT = """
+import time
+t0 = time.perf_counter()
+import torch
+opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+t1 = time.perf_counter()
+c1 = time.process_time()
+import schedkit
+schedkit.get_scheduler("cosine", opt, warmup=10, total=100)
+t2 = time.perf_counter()
+c2 = time.process_time()
+print(t2 - t0, t1 - t0, t2 - t1, c2 - c1)
+"""
+
+
+def once(code: str) -> list[float]:
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
+    return [float(x) for x in out.split()]
+
+
+def measure(rounds: int) -> dict[str, float]:
+    torch_alone: list[float] = []
+    together: list[float] = []
+    extra: list[float] = []
+    cpu: list[float] = []
+    once(SCHEDKIT)  # warm the file cache
+    for _ in range(rounds):
+        torch_alone.append(once(TORCH)[0])
+        total, _torch, added, added_cpu = once(SCHEDKIT)
+        together.append(total)
+        extra.append(added)
+        cpu.append(added_cpu)
+    t = statistics.median(torch_alone)
+    s = statistics.median(together)
+    return {
+        "import torch, an optimizer (ms)": 1e3 * t,
+        "the same + import schedkit + get_scheduler (ms)": 1e3 * s,
+        "difference of medians (ms)": 1e3 * (s - t),
+        "schedkit after torch, same process, median (ms)": 1e3 * statistics.median(extra),
+        "the same in CPU time, median (ms)": 1e3 * statistics.median(cpu),
+        "ratio": s / t,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = measure(args.rounds)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for k, v in result.items():
+        print(f"{k:<52} {v:8.3f}" if k == "ratio" else f"{k:<52} {v:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
