@@ -155,7 +155,7 @@ def test_every_unexpressible_key_is_listed(tmp_path: Path) -> None:
             "optim": "adamw_bnb_8bit",
             "deepspeed": "ds_config.json",
             "optim_target_modules": ["attn"],
-            "lr_scheduler_type": "greedy",
+            "lr_scheduler_type": "cosine_annealing",
         },
     )
     with pytest.raises(schedkit.ConversionError) as info:
@@ -163,6 +163,7 @@ def test_every_unexpressible_key_is_listed(tmp_path: Path) -> None:
     paths = [p.path for p in info.value.problems]
     assert paths == ["optim", "lr_scheduler_type", "deepspeed", "optim_target_modules"]
     assert "--from deepspeed" in str(info.value)
+    assert "not one of transformers' schedulers" in str(info.value)
 
 
 def test_bad_values_and_scheduler_kwargs(tmp_path: Path) -> None:

@@ -202,12 +202,9 @@ def _schedule(keys: Keys, lr: float, total: tuple[int, str] | None) -> None:
     if name is None:
         return
     if name not in CALL_FORM:
-        why = (
-            "GreedyLR adapts the lr to the loss as it goes; schedkit has no such schedule"
-            if name == "greedy"
-            else f"not one of transformers' schedulers ({', '.join(CALL_FORM)})"
+        draft.refuse(
+            "lr_scheduler_type", f"not one of transformers' schedulers ({', '.join(CALL_FORM)})"
         )
-        draft.refuse("lr_scheduler_type", why)
         return
     if total is None:
         if name not in UNTIMED:
