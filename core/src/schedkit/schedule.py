@@ -548,14 +548,19 @@ def _check_keys(
     extra: Sequence[str] = WARMUP_KEYS,
 ) -> None:
     accepted = [*fields, *extra]
+    problems = []
     for key in params:
         if key not in fields:
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise SpecError(
-                f"{name!r} has no parameter {key!r}{hint} (it takes: {', '.join(accepted)})",
-                _join(path, key),
+            problems.append(
+                SpecError(
+                    f"{name!r} has no parameter {key!r}{hint} (it takes: {', '.join(accepted)})",
+                    _join(path, key),
+                )
             )
     for key, f in fields.items():
         if f.default is attrs.NOTHING and key not in params:
-            raise SpecError(f"{name!r} needs this parameter", _join(path, key))
+            problems.append(SpecError(f"{name!r} needs this parameter", _join(path, key)))
+    if problems:  # every one of them, not only the first
+        raise SpecError(problems[0].message, problems[0].path, problems[1:])
