@@ -12,12 +12,14 @@ import importlib
 import inspect
 import json
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from schedkit.errors import SchedkitError, UnknownNameError
+from schedkit.errors import SchedkitError, SchedkitWarning, UnknownNameError
 from schedkit.registry import KINDS, default_registry
 from schedkit.schedule import _fields_of, plain
 
@@ -155,7 +157,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     from schedkit.setup import SetupError, load_setup
 
     try:
-        setup = load_setup(args.file)
+        setup = load_setup(Path(args.file))
+        # what a build needs beyond the file (a batch size for lr scaling, steps_per_epoch
+        # for durations in epochs): one validation with build, so a setup that passes builds
+        problems = setup.problems(steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
+        if problems:
+            raise SetupError(problems, args.file)
     except SetupError as e:
         if args.json:
             _print_json(
@@ -186,7 +193,20 @@ def _model(spec: str | None) -> tuple[Any, str]:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:
         raise SchedkitError(f"--model {spec}: {e}") from None
-    return factory(), spec
+    if not callable(factory):
+        raise SchedkitError(f"--model {spec}: not a callable returning a torch.nn.Module")
+    import torch
+
+    try:
+        model = factory()
+    except Exception as e:  # the user's factory: any failure is reported, not a traceback
+        raise SchedkitError(f"--model {spec}: calling it raised {type(e).__name__}: {e}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise SchedkitError(
+            f"--model {spec}: expected a factory returning a torch.nn.Module, it returned "
+            f"{type(model).__name__}"
+        )
+    return model, spec
 
 
 def _progress(done: int, total: int, extra: str) -> None:
@@ -202,7 +222,7 @@ def _progress(done: int, total: int, extra: str) -> None:
 def _build(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
     from schedkit.setup import load_setup
 
-    setup = load_setup(args.file)
+    setup = load_setup(Path(args.file))
     built = setup.build(
         model,
         steps_per_epoch=getattr(args, "steps_per_epoch", None),
@@ -372,7 +392,10 @@ def cmd_groups(args: argparse.Namespace) -> int:
         rows = [{k: v for k, v in r.items()} for r in groups.rows()]
         out: dict[str, Any] = {"model": name, "groups": rows}
         if args.explain:
-            out["explain"] = groups.explain(args.explain)
+            try:
+                out["explain"] = groups.explain(args.explain)
+            except KeyError as e:
+                raise SchedkitError(str(e.args[0])) from None
         _print_json(out)
         return 0
     print(groups.table())
@@ -410,6 +433,10 @@ def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
 def cmd_plot(args: argparse.Namespace) -> int:
     import torch
 
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise SchedkitError(
+            f"-o {args.output}: the folder {Path(args.output).parent} does not exist"
+        )
     model, _ = _model(args.model)
     _, built = _build(args, model)
     total = _total(built, 1000)
@@ -441,7 +468,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
             ax.set_xlabel("step")
             ax.grid(alpha=0.3)
         fig.tight_layout()
-        fig.savefig(args.output)
+        try:
+            fig.savefig(args.output)
+        except (OSError, ValueError) as e:
+            raise SchedkitError(f"-o {args.output}: cannot write the image: {e}") from None
         print(f"wrote {args.output}")
         return 0
     if args.json:
@@ -471,6 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("check", help="validate a setup file; every problem with its key path")
     p.add_argument("file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--steps-per-epoch", type=_positive, help="as the build will be given it")
+    p.add_argument("--batch-size", type=_positive, help="as the build will be given it")
     p.set_defaults(func=cmd_check)
     for name, helptext, func in (
         ("preview", "build a setup on a model and simulate a short run", cmd_preview),
@@ -482,13 +514,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument(
             "--model", help="module:factory returning the model (default: an example ViT)"
         )
-        p.add_argument("--steps-per-epoch", type=int)
-        p.add_argument("--batch-size", type=int, help="the effective batch size, for lr scaling")
+        p.add_argument("--steps-per-epoch", type=_positive)
+        p.add_argument(
+            "--batch-size", type=_positive, help="the effective batch size, for lr scaling"
+        )
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
         if name == "preview":
             p.add_argument(
-                "--simulate", type=int, default=200, help="steps of real training (default 200)"
+                "--simulate",
+                type=_positive,
+                default=200,
+                help="steps of real training (default 200)",
             )
         if name == "groups":
             p.add_argument(
@@ -498,11 +535,36 @@ def main(argv: Sequence[str] | None = None) -> int:
             p.add_argument("-o", "--output", help="write a PNG (needs matplotlib)")
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        with warnings.catch_warnings():
+            # schedkit's warnings (an overrides pattern matching nothing) as one line each
+            warnings.simplefilter("always", SchedkitWarning)
+            warnings.showwarning = _warning_printer(args.command)
+            code: int = args.func(args)
     except SchedkitError as e:
         print(f"schedkit {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"schedkit {args.command}: interrupted", file=sys.stderr)
+        return 130
     return code
+
+
+def _warning_printer(command: str) -> Any:
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        print(f"schedkit {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number > 0 (0 steps or a batch of 0 mean nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {value}")
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,3 +75,7 @@ class StateError(SchedkitError, ValueError):
         """The same error with ``prefix`` put in front of its key path."""
         path = f"{prefix}.{self.path}" if self.path else prefix
         return StateError(self.message, path)
+
+
+class SchedkitWarning(UserWarning):
+    """Base class of schedkit's warnings (the command line prints each as one line)."""

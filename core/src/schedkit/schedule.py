@@ -436,8 +436,39 @@ def _build(
             _join(path, key),
         )
     fields = _fields_of(cls)
+    # every problem of the table is found before any is raised: unknown or missing keys,
+    # then each value (a bad warmup is not hidden by a missing total)
+    found: list[SpecError] = []
     if fields:
-        _check_keys(info.name, params, fields, path)
+        try:
+            _check_keys(info.name, params, fields, path)
+        except SpecError as e:
+            found += e.all()
+            params = {k: v for k, v in params.items() if k in fields}
+    if "warmup" in warm:
+        try:
+            check_duration(warm["warmup"])
+        except SpecError as e:
+            found.append(e.at(_join(path, "warmup")))
+    try:
+        return _build_checked(registry, info.name, cls, params, fields, warm, path, found)
+    except SpecError as e:
+        if not found:
+            raise
+        others = [o for o in e.all() if o.path not in {f.path for f in found}]
+        raise SpecError(found[0].message, found[0].path, [*found[1:], *others]) from None
+
+
+def _build_checked(
+    registry: Registry,
+    name: str,
+    cls: type,
+    params: dict[str, Any],
+    fields: Mapping[str, attrs.Attribute[Any]],
+    warm: dict[str, Any],
+    path: str,
+    found: list[SpecError],
+) -> Schedule:
     pending = False
     for key, value in list(params.items()):
         meta = _meta(fields[key]) if key in fields else {}
@@ -470,14 +501,16 @@ def _build(
         except SpecError as e:
             raise e.at(_join(path, "warmup")) from None
         pending = pending or not is_resolved(warm["warmup"])
+    if found:
+        raise SpecError(found[0].message, found[0].path, found[1:])
     if pending:
-        return Unresolved(info.name, {**params, **warm})
+        return Unresolved(name, {**params, **warm})
     try:
         sched: Schedule = cls(**params)
     except SpecError as e:
         raise e.at(path) if path else e from None
     except TypeError as e:
-        raise SpecError(f"cannot build {info.name!r}: {e}", path) from None
+        raise SpecError(f"cannot build {name!r}: {e}", path) from None
     if warm and "warmup" not in warm:
         raise SpecError(f"{sorted(warm)} given without 'warmup'", _join(path, sorted(warm)[0]))
     if warm:

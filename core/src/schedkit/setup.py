@@ -421,19 +421,53 @@ def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     if isinstance(source, Mapping):
         return dict(source), "<dict>"
     where = "<text>"
+    if not isinstance(source, (str, Path)):
+        raise SetupError([SpecError(f"expected a path, TOML text or a dict, got {source!r}")])
     if isinstance(source, Path) or ("\n" not in source and source.strip().endswith(".toml")):
         path = Path(source)
         where = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as e:
             raise SetupError([SpecError(f"cannot read the file: {e.strerror}")], where) from None
+        try:
+            text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
+        except UnicodeDecodeError as e:
+            raise SetupError(
+                [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
+                where,
+            ) from None
     else:
-        text = source
+        text = source.removeprefix("\ufeff")
     try:
-        return tomllib.loads(text), where
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SetupError([SpecError(f"TOML syntax error: {e}")], where) from None
+    except RecursionError:
+        raise SetupError([SpecError("TOML nested too deeply to read")], where) from None
+    if _depth(data) > _MAX_DEPTH:
+        raise SetupError([SpecError(f"nested more than {_MAX_DEPTH} levels deep")], where)
+    return data, where
+
+
+#: no setup needs more; deeper data would only make the checks recurse
+_MAX_DEPTH = 32
+
+
+def _depth(value: Any, limit: int = _MAX_DEPTH + 1) -> int:
+    """How deeply ``value`` nests (counted up to ``limit``), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if d >= limit:
+            return d
+        if isinstance(v, Mapping):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def _unknown(key: str, known: Any, path: str) -> SpecError:

@@ -16,10 +16,7 @@ from schedkit.clipping import (
     name_matcher,
     norm_type,
 )
-
-
-def _strings(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
+from schedkit.validators import strings, to_strings
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +39,7 @@ class AGC(schedkit.BaseClipper):
     clip_factor: float = schedkit.factor(0.01, gt=0.0)
     eps: float = schedkit.factor(1e-3, gt=0.0)
     norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
-    exclude: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    exclude: tuple[str, ...] = attrs.field(default=(), converter=to_strings, validator=strings)
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         check_exclude(self.name, self.exclude, target)
