@@ -11,6 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
+from schedkit.shapes import bad_step
 from schedkit.validators import optional_pair, to_pair
 
 
@@ -89,6 +90,8 @@ class OneCycle(schedkit.BaseSchedule):
         raise AssertionError("unreachable")
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         i, pct = self._where(step)
         _, a, b, _, _ = self._phases[i]
         return _anneal(self.anneal, a, b, pct)

@@ -10,6 +10,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
+from schedkit.shapes import bad_step
 from schedkit.validators import number, to_float
 
 
@@ -52,6 +53,8 @@ class Piecewise(schedkit.BaseSchedule):
             )
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return self.values_[bisect.bisect_right(self.milestones, step)]
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:
