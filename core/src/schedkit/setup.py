@@ -276,6 +276,9 @@ class Setup:
             )
         except SpecError as e:
             raise SetupError([e.at("rules")]) from None
+        out_of_range = _group_values_out_of_range(groups)
+        if out_of_range:
+            raise SetupError(out_of_range)
         optimizer = cls(groups, lr=lr, **args)  # type: ignore[call-arg]
         schedulers: dict[str, Scheduler] = {}
         for entry in self.schedules:
@@ -492,6 +495,8 @@ def _check_option(name: str, value: Any, param: inspect.Parameter) -> str | None
     if _is_number(default):
         if not _is_number(value) or not math.isfinite(value):
             return f"expected a finite number, got {value!r}"
+        if abs(value) > _FLOAT32_MAX:
+            return f"expected a number a float32 parameter can take, got {value!r}"
         if value < 0 and default >= 0:
             return f"expected a number >= 0, got {value!r}"
         return None
@@ -509,6 +514,47 @@ def _check_option(name: str, value: Any, param: inspect.Parameter) -> str | None
     if _is_number(value) and not math.isfinite(value):
         return f"expected a finite number, got {value!r}"
     return None
+
+
+#: the largest value a float32 parameter's update can take (torch refuses larger ones)
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
+def _group_values_out_of_range(groups: Any) -> list[SpecError]:
+    """Hyperparameters the rules computed that no float32 update takes (a rule's factor of
+    1e300): found at build time, before the first step fails on them."""
+    out = []
+    for i, g in enumerate(groups):
+        for k, v in g.items():
+            if _is_number(v) and not (math.isfinite(v) and abs(v) <= _FLOAT32_MAX):
+                out.append(
+                    SpecError(
+                        f"the rules give param group {i} {k} = {v!r}: more than float32 "
+                        "parameters take",
+                        "rules",
+                    )
+                )
+    return out
+
+
+def _check_values(sched: Scheduler) -> None:
+    """The scheduled values stay finite and within float32 over the run (sampled, with the
+    milestones the family knows), so no step fails on them: raises SpecError."""
+    horizon = getattr(sched.schedule, "horizon", None) or 10_000
+    steps = torch.linspace(0.0, float(horizon) * 1.25, 513, dtype=torch.float64)
+    try:
+        values = sched.schedule.values(steps)  # type: ignore[attr-defined]
+    except (SpecError, OverflowError, ValueError, TypeError, RuntimeError):
+        return  # families without tensor values are checked by their own validators
+    top = max(abs(b) for b in sched.base_values) if sched.base_values else 1.0
+    scaled = values * top
+    bad = ~(scaled.isfinite() & (scaled.abs() <= _FLOAT32_MAX))
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise SpecError(
+            f"the value reaches {float(scaled[i]):g} at step {int(steps[i])}: more than "
+            "float32 parameters take"
+        )
 
 
 def _positive_int(value: Any, path: str, problems: list[SpecError]) -> int | None:
@@ -599,6 +645,7 @@ class _Loader:
                 or not isinstance(v, (int, float))
                 or v < 0
                 or not math.isfinite(v)
+                or v > _FLOAT32_MAX
             ):
                 self.problems.append(
                     SpecError(f"expected a learning rate >= 0, got {v!r}", f"optimizer.{k}")
@@ -786,8 +833,14 @@ def _dry_run(
             if opt is None:
                 resolve(entry.schedule, steps_per_epoch=spe, total_steps=total_steps)
             else:
-                Scheduler(
-                    opt, entry.schedule, key=entry.key, steps_per_epoch=spe, total_steps=total_steps
+                _check_values(
+                    Scheduler(
+                        opt,
+                        entry.schedule,
+                        key=entry.key,
+                        steps_per_epoch=spe,
+                        total_steps=total_steps,
+                    )
                 )
         except SpecError as e:
             report(e, f"schedules.{entry.name}")
