@@ -10,8 +10,10 @@ the object as it was.
 from __future__ import annotations
 
 import copy
+import io
 import math
 import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -21,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import schedkit
-from schedkit import SpecError, StateError
+from schedkit import SpecError, StateError, _toml_out
 from schedkit._example import tiny_vit
 from schedkit.cli import main
 from schedkit.errors import SchedkitWarning
@@ -113,6 +115,7 @@ def test_a_mutated_setup_builds_and_steps_or_lists_its_problems(case, tmp_path_f
     except SetupError as e:
         problems = e.problems
     assert all(isinstance(p, SpecError) for p in problems)
+    _command_agrees(data, bool(problems), tmp_path_factory)
     if problems:
         assert all(p.path or p.message.startswith(("TOML", "expected")) for p in problems)
         return
@@ -128,6 +131,23 @@ def test_a_mutated_setup_builds_and_steps_or_lists_its_problems(case, tmp_path_f
             return
     assert paths
     assert all(p.startswith(("rules", "schedules", "clip")) for p in paths)
+
+
+def _command_agrees(data, refused, tmp_path_factory):
+    """``schedkit check`` on the same data as a file says what load_setup said."""
+    try:
+        text = _toml_out.dumps(data)
+        same = tomllib.loads(text) == data
+    except Exception:  # the writer knows setups, not every mutated shape
+        return  # a shape TOML cannot write (the API still judged it above)
+    if not same:
+        return
+    path = tmp_path_factory.mktemp("check") / "setup.toml"
+    path.write_text(text)
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()) as err:
+        code = main(["check", str(path)])
+    assert code == (1 if refused else 0), err.getvalue()
+    assert "Traceback" not in err.getvalue()
 
 
 @pytest.mark.parametrize("name", sorted(EXAMPLES))

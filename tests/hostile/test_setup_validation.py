@@ -216,3 +216,8 @@ def test_a_key_the_optimizer_lacks_is_found_by_check(tmp_path):
     text = OPT + '[schedules.momentum]\ntype = "constant"\n'
     found = problems(text)
     assert "the group has no 'momentum'" in " ".join(found.values())
+
+
+def test_tags_that_are_not_strings_are_a_problem_not_a_crash():
+    found = problems(OPT + '[schedules.lr]\ntype = "constant"\ntags = [[]]\n')
+    assert found == {"schedules.lr.tags": "expected a list of strings, got [[]]"}

@@ -708,7 +708,11 @@ class _Loader:
                 )
                 continue
             tags = table.get("tags")
-            mine = set(tags) if isinstance(tags, list) else None
+            mine = (
+                set(tags)
+                if isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+                else None
+            )
             clash = next(
                 (
                     other

@@ -40,7 +40,8 @@ class Polynomial(schedkit.BaseSchedule):
         horizon: float = self.total
         if self.cycle:
             if step > 0:
-                horizon = self.total * math.ceil(step / self.total)
+                # at least one total: a tiny step (5e-324) divides to 0
+                horizon = self.total * max(1, math.ceil(step / self.total))
         elif step >= self.total:
             return self.end
         # max(0, ...): for huge float steps ceil() can round the horizon below the step,
