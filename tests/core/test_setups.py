@@ -74,7 +74,8 @@ def test_unknown_tables_keys_and_types_with_suggestions():
     assert found["clip.max_nrm"].startswith(
         "'norm' has no parameter 'max_nrm'; did you mean 'max_norm'?"
     )
-    assert len(found) == 5  # every problem, not just the first
+    assert found["clip.max_norm"] == "'norm' needs this parameter"  # listed too, not hidden
+    assert len(found) == 6  # every problem, not just the first
 
 
 def test_wrong_types_and_ranges():
@@ -85,7 +86,7 @@ def test_wrong_types_and_ranges():
         "[run]\nsteps_per_epoch = 0\n"
     )
     assert found == {
-        "optimizer.momentum": "expected a number, got 'high'",
+        "optimizer.momentum": "expected a finite number, got 'high'",
         "optimizer.lr": "expected a learning rate >= 0, got -1.0",
         "schedules.lr.end": "expected a finite number >= 0, got -0.5",
         "rules[0].rate": "expected a finite number > 0 and <= 1, got 2.0",

@@ -13,6 +13,7 @@ from schedkit.errors import (
     ConflictError,
     PluginImportError,
     SchedkitError,
+    SchedkitWarning,
     SpecError,
     StateError,
     UnknownNameError,
@@ -31,7 +32,7 @@ from schedkit.schedule import (
 )
 
 if _typing.TYPE_CHECKING:
-    from schedkit.clipping import BaseClipper
+    from schedkit.clipping import BaseClipper, SparseGradientError
     from schedkit.components import get_clipper, get_rule
     from schedkit.compose import (
         Chain,
@@ -82,6 +83,7 @@ if _typing.TYPE_CHECKING:
 #: to ``import torch``: a script that only schedules never loads TOML setups or clippers.
 _LAZY = {
     "BaseClipper": "schedkit.clipping",
+    "SparseGradientError": "schedkit.clipping",
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
     "Chain": "schedkit.compose",
@@ -166,10 +168,12 @@ __all__ = [
     "RuleEffect",
     "Scale",
     "SchedkitError",
+    "SchedkitWarning",
     "Schedule",
     "Scheduler",
     "Sequence",
     "Setup",
+    "SparseGradientError",
     "SetupError",
     "SpecError",
     "StateError",

@@ -13,12 +13,14 @@ import inspect
 import json
 import os
 import sys
+import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
 
-from schedkit.errors import SchedkitError, UnknownNameError
+from schedkit.errors import SchedkitError, SchedkitWarning, UnknownNameError
 from schedkit.registry import KINDS, default_registry
 from schedkit.schedule import _fields_of, plain
 
@@ -169,14 +171,6 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
     }
 
 
-def _type_name(f: attrs.Attribute[Any]) -> str:
-    """A field's type as a user writes it: durations take steps, ``"5ep"`` or ``"10%"``."""
-    meta = f.metadata.get("schedkit", {})
-    if meta.get("duration"):
-        return "list of durations" if meta.get("many") else "duration"
-    return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-
-
 def cmd_show(args: argparse.Namespace) -> int:
     from schedkit._render import plain_text
 
@@ -201,16 +195,22 @@ def cmd_show(args: argparse.Namespace) -> int:
 # -- check / preview ------------------------------------------------------------------
 
 
-def _check_one(file: str, as_json: bool) -> dict[str, Any]:
+def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
+    as_json = args.json
     from schedkit.setup import SetupError, load_setup
 
     try:
-        setup = load_setup(file)
+        setup = load_setup(Path(file))
+        # what a build needs beyond the file (a batch size for lr scaling, steps_per_epoch
+        # for durations in epochs): one validation with build, so a setup that passes builds
+        problems = setup.problems(steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
+        if problems:
+            raise SetupError(problems, file)
     except SetupError as e:
         if not as_json:
             print(e, file=sys.stderr)
-        problems = [{"path": p.path, "message": p.message} for p in e.problems]
-        return {"file": file, "ok": False, "problems": problems}
+        found = [{"path": p.path, "message": p.message} for p in e.problems]
+        return {"file": file, "ok": False, "problems": found}
     if not as_json:
         print(f"{file}: ok")
     return {"file": file, "ok": True, "setup": setup.to_dict()}
@@ -218,7 +218,7 @@ def _check_one(file: str, as_json: bool) -> dict[str, Any]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Each file checked and reported; exit 1 if any fails."""
-    results = [_check_one(f, args.json) for f in args.files]
+    results = [_check_one(f, args) for f in args.files]
     failed = [r["file"] for r in results if not r["ok"]]
     if args.json:
         if len(results) == 1:
@@ -244,7 +244,20 @@ def _model(spec: str | None) -> tuple[Any, str]:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:
         raise SchedkitError(f"--model {spec}: {e}") from None
-    return factory(), spec
+    if not callable(factory):
+        raise SchedkitError(f"--model {spec}: not a callable returning a torch.nn.Module")
+    import torch
+
+    try:
+        model = factory()
+    except Exception as e:  # the user's factory: any failure is reported, not a traceback
+        raise SchedkitError(f"--model {spec}: calling it raised {type(e).__name__}: {e}") from None
+    if not isinstance(model, torch.nn.Module):
+        raise SchedkitError(
+            f"--model {spec}: expected a factory returning a torch.nn.Module, it returned "
+            f"{type(model).__name__}"
+        )
+    return model, spec
 
 
 def _progress(done: int, total: int, extra: str) -> None:
@@ -260,7 +273,7 @@ def _progress(done: int, total: int, extra: str) -> None:
 def _build(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
     from schedkit.setup import load_setup
 
-    setup = load_setup(args.file)
+    setup = load_setup(Path(args.file))
     built = setup.build(
         model,
         steps_per_epoch=getattr(args, "steps_per_epoch", None),
@@ -433,7 +446,10 @@ def cmd_groups(args: argparse.Namespace) -> int:
         rows = [{k: v for k, v in r.items()} for r in groups.rows()]
         out: dict[str, Any] = {"model": name, "groups": rows, "notes": groups.notes}
         if args.explain:
-            out["explain"] = groups.explain(args.explain)
+            try:
+                out["explain"] = groups.explain(args.explain)
+            except KeyError as e:
+                raise SchedkitError(str(e.args[0])) from None
         _print_json(out)
         return 0
     if args.explain:
@@ -474,6 +490,10 @@ def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
 def cmd_plot(args: argparse.Namespace) -> int:
     from schedkit._curves import curves
 
+    if args.output and not Path(args.output).resolve().parent.is_dir():
+        raise SchedkitError(
+            f"-o {args.output}: the folder {Path(args.output).parent} does not exist"
+        )
     model, _ = _model(args.model)
     _, built = _build(args, model)
     total = _total(built, 1000)
@@ -487,7 +507,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
             ) from None
         from schedkit._plot import figure, save
 
-        save(figure(data, log=args.log, title=args.file), args.output)
+        try:
+            save(figure(data, log=args.log, title=args.file), args.output)
+        except (OSError, ValueError) as e:
+            raise SchedkitError(f"-o {args.output}: cannot write the image: {e}") from None
         print(f"wrote {args.output}")
         return 0
     if args.json:
@@ -639,6 +662,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("check", help="validate setup files; every problem with its key path")
     p.add_argument("files", nargs="+", metavar="file")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--steps-per-epoch", type=_positive, help="as the build will be given it")
+    p.add_argument("--batch-size", type=_positive, help="as the build will be given it")
     p.set_defaults(func=cmd_check)
     for name, helptext, func in (
         ("preview", "build a setup on a model and simulate a short run", cmd_preview),
@@ -650,13 +675,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         p.add_argument(
             "--model", help="module:factory returning the model (default: an example ViT)"
         )
-        p.add_argument("--steps-per-epoch", type=int)
-        p.add_argument("--batch-size", type=int, help="the effective batch size, for lr scaling")
+        p.add_argument("--steps-per-epoch", type=_positive)
+        p.add_argument(
+            "--batch-size", type=_positive, help="the effective batch size, for lr scaling"
+        )
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=func)
         if name == "preview":
             p.add_argument(
-                "--simulate", type=int, default=200, help="steps of real training (default 200)"
+                "--simulate",
+                type=_positive,
+                default=200,
+                help="steps of real training (default 200)",
             )
         if name == "groups":
             p.add_argument(
@@ -672,11 +702,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_completion(sub, parser)
     args = parser.parse_args(argv)
     try:
-        code: int = args.func(args)
+        with warnings.catch_warnings():
+            # schedkit's warnings (an overrides pattern matching nothing) as one line each
+            warnings.simplefilter("always", SchedkitWarning)
+            warnings.showwarning = _warning_printer(args.command)
+            code: int = args.func(args)
     except SchedkitError as e:
         print(f"schedkit {args.command}: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"schedkit {args.command}: interrupted", file=sys.stderr)
+        return 130
     return code
+
+
+def _warning_printer(command: str) -> Any:
+    def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
+        print(f"schedkit {command}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a whole number > 0 (0 steps or a batch of 0 mean nothing)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number > 0, got {value}")
+    return value
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -20,13 +20,18 @@ import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit.errors import SpecError, StateError
+from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
 from schedkit.protocols import ClipResult, Schedule
 from schedkit.schedule import _to_schedule, attrs_spec
+from schedkit.state_checks import StateReader
 from schedkit.validators import one_of
 
 NONFINITE = ("ignore", "error", "skip")
+
+
+class SparseGradientError(SchedkitError, TypeError):
+    """A clipper was given a sparse gradient, which no strategy clips; names the parameter."""
 
 
 # -- tensors ----------------------------------------------------------------------------
@@ -63,6 +68,27 @@ def total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tenso
         torch.stack([n.to(first) for n in each]), norm_type
     )
     return out
+
+
+#: float types whose range a norm of finite values can overflow (fp16 tops out at 65504)
+_NARROW = (torch.float16,)
+
+
+def _wide_norm(
+    grads: Sequence[torch.Tensor], norm_type: float, process_group: Any, narrow: torch.Tensor
+) -> torch.Tensor:
+    """The norm in float32 when the narrow one overflowed although every gradient is finite.
+
+    An overflowing norm is not a non-finite gradient: the non-finite policy must not see it.
+    Costs one host sync, and only for float16 gradients; whenever nothing overflows the
+    norm is ``clip_grad_norm_``'s, in the gradients' dtype.
+    """
+    if not all(bool(torch.isfinite(g).all()) for g in grads):
+        return narrow
+    wide = materialise(total_norm([g.float() for g in grads], norm_type))
+    if process_group is not None:
+        wide = reduce_norm(wide, norm_type, process_group)
+    return wide
 
 
 def scale_(tensors: Sequence[torch.Tensor], coef: torch.Tensor) -> None:
@@ -260,14 +286,16 @@ class BaseClipper:
         if scaler is not None and isinstance(target, torch.optim.Optimizer):
             _unscale(scaler, target)
         tgt = target if isinstance(target, Target) else Target(target, names)
+        _require_dense(self.name, tgt)
         factor = 1.0
         if self.schedule is not None:
             factor = self.schedule(self._state.step)
-        self._state.step += 1
         if not self.computes_norm and not self.finite(tgt, None):
             result = ClipResult(skipped=True)
         else:
             result = self.clip(tgt, factor, process_group)
+        # counted once the call went through: a call that raised leaves the clipper as it was
+        self._state.step += 1
         self._state.last = result
         return result
 
@@ -352,9 +380,12 @@ class BaseClipper:
     def global_norm(self, target: Target, norm_type: float, process_group: Any) -> torch.Tensor:
         """The norm of all of ``target``'s gradients as one vector, the full value under
         FSDP2, combined over ``process_group`` when given (pipeline stages)."""
-        total = materialise(total_norm(target.grads, norm_type))
+        grads = target.grads
+        total = materialise(total_norm(grads, norm_type))
         if process_group is not None:
             total = reduce_norm(total, norm_type, process_group)
+        if total.dtype in _NARROW and not bool(torch.isfinite(total).item()):
+            total = _wide_norm(grads, norm_type, process_group, total)
         return total
 
     def finite(self, target: Target, total: torch.Tensor | None) -> bool:
@@ -379,8 +410,14 @@ class BaseClipper:
                     for n, g in zip(target.names, target.grads, strict=True)
                     if not torch.isfinite(g).all()
                 ),
-                "?",
+                None,
             )
+            if bad is None:
+                raise FloatingPointError(
+                    f"{self.name}: the gradient norm is not finite although every gradient "
+                    "is (it overflows float32); nonfinite='skip' drops such steps, 'ignore' "
+                    "clips anyway"
+                )
             raise FloatingPointError(
                 f"{self.name}: the gradient of {bad!r} is not finite (nan or inf); "
                 "nonfinite='skip' drops such steps, 'ignore' clips anyway"
@@ -440,20 +477,55 @@ class BaseClipper:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved; the spec must be the same."""
-        if state.get("format") != "schedkit.clipper":
-            raise StateError(f"not a schedkit clipper state (format {state.get('format')!r})")
-        if state.get("spec") != self.spec():
+        """Restore what :meth:`state_dict` saved; the spec must be the same. The whole state
+        is checked first: a bad one raises :class:`StateError` and changes nothing."""
+        step, skipped, extra = self.check_state(state)
+        self._state.step = step
+        self._state.skipped = skipped
+        self._state.extra = extra
+
+    def check_state(self, state: Any) -> tuple[int, int, dict[str, Any]]:
+        """Check a state against this clipper without applying it: (step, skipped, extra)."""
+        reader = StateReader(state, what="clipper state")
+        if reader.state.get("format") != "schedkit.clipper":
+            raise StateError(
+                f"not a schedkit clipper state (format {reader.state.get('format')!r})"
+            )
+        reader.integer("version", ge=1, le=1)
+        if reader.get("spec") != self.spec():
             from schedkit._diff import spec_diff
 
             raise StateError(
                 "the state was written by a different clipper:\n  "
-                + "\n  ".join(spec_diff(state.get("spec"), self.spec()))
+                + "\n  ".join(spec_diff(reader.get("spec"), self.spec()))
             )
-        extra = self._checked_extra(state)
-        self._state.step = int(state["step"])
-        self._state.skipped = int(state["skipped"])
-        self._state.extra = extra
+        step = reader.integer("step")
+        skipped = reader.integer("skipped", le=step)
+        if not isinstance(reader.state.get("extra") or {}, Mapping):
+            raise StateError(f"expected a table, got {reader.state.get('extra')!r}", "extra")
+        extra = self._checked_extra(reader.state)
+        return step, skipped, self._check_extra(StateReader(extra, "extra"))
+
+    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
+        """A strategy's own history, checked beyond :meth:`initial_state`'s entries and
+        types (override for the strategy's own ranges and shapes)."""
+        if extra.state and not self.initial_state():
+            raise StateError(f"{self.name!r} keeps no history, got {sorted(extra.state)}", "extra")
+        return dict(extra.state)
+
+
+def _require_dense(name: str, target: Target) -> None:
+    """Refuse sparse gradients (``nn.Embedding(sparse=True)``) before anything is changed."""
+    strided = torch.strided
+    for p in target.params:
+        g = p.grad
+        if g is not None and g.layout is not strided:
+            bad = next(n for n, q in zip(target.names, target.params, strict=True) if q is p)
+            raise SparseGradientError(
+                f"{name}: the gradient of {bad!r} is sparse ({g.layout}); clippers take dense "
+                "gradients (build the module with sparse=False, or leave the parameter out of "
+                "the clipped ones)"
+            )
 
 
 def _unscale(scaler: Any, optimizer: torch.optim.Optimizer) -> None:

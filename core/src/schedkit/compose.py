@@ -107,6 +107,8 @@ class Warmup(BaseSchedule):
         object.__setattr__(self, "_from", start)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise shapes.bad_step(step)
         if step >= self.steps:
             if self._shift:
                 return self._after_call(step - self.steps)

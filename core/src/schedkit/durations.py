@@ -16,6 +16,11 @@ from schedkit.errors import SpecError
 #: What a duration field accepts: steps, or a string such as ``"5ep"`` or ``"10%"``.
 Duration = int | str
 
+
+class NeedsContextError(SpecError):
+    """A duration that cannot be resolved yet: it needs ``steps_per_epoch`` or the total."""
+
+
 _PATTERN = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ep|%)?\s*$")
 
 
@@ -77,12 +82,12 @@ def to_steps(
     number, unit = _split(value)
     if unit == "ep":
         if steps_per_epoch is None:
-            raise SpecError(f"{value!r} is in epochs, but steps_per_epoch was not given")
+            raise NeedsContextError(f"{value!r} is in epochs, but steps_per_epoch was not given")
         if steps_per_epoch <= 0:
             raise SpecError(f"steps_per_epoch={steps_per_epoch} must be positive")
         return _round(number * steps_per_epoch)
     if total_steps is None:
-        raise SpecError(
+        raise NeedsContextError(
             f"{value!r} is a share of the total, but the total number of steps is unknown"
         )
     return _round(number / 100.0 * total_steps)

@@ -12,15 +12,21 @@ class SchedkitError(Exception):
 class SpecError(SchedkitError, ValueError):
     """A parameter or spec value is invalid; ``path`` is its key path (``schedule.lr.warmup``)."""
 
-    def __init__(self, message: str, path: str = "") -> None:
+    def __init__(self, message: str, path: str = "", others: Iterable[SpecError] = ()) -> None:
         self.path = path
         self.message = message
+        #: further problems found at the same time (every unknown key of a table)
+        self.others = list(others)
         super().__init__(f"{path}: {message}" if path else message)
 
     def at(self, prefix: str) -> SpecError:
         """The same error with ``prefix`` put in front of its key path."""
         path = f"{prefix}.{self.path}" if self.path else prefix
-        return SpecError(self.message, path)
+        return type(self)(self.message, path, [o.at(prefix) for o in self.others])
+
+    def all(self) -> list[SpecError]:
+        """This problem and the others found with it."""
+        return [self, *self.others]
 
 
 class UnknownNameError(SchedkitError, LookupError):
@@ -82,4 +88,19 @@ class PluginImportError(SchedkitError, ImportError):
 
 
 class StateError(SchedkitError, ValueError):
-    """A state dict cannot be loaded into this object (wrong format or a different spec)."""
+    """A state dict cannot be loaded into this object (wrong format, a bad value or a
+    different spec); ``path`` is the key path in the state (``schedule_state.best``)."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        self.path = path
+        self.message = message
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def at(self, prefix: str) -> StateError:
+        """The same error with ``prefix`` put in front of its key path."""
+        path = f"{prefix}.{self.path}" if self.path else prefix
+        return StateError(self.message, path)
+
+
+class SchedkitWarning(UserWarning):
+    """Base class of schedkit's warnings (the command line prints each as one line)."""

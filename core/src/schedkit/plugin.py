@@ -18,9 +18,10 @@ What is here:
   :func:`schedules`; and :func:`attrs_spec` / :func:`plain` for a ``spec()`` of one's own;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
-  :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :data:`Validator`;
+  :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :func:`strings`,
+  :func:`to_strings`, :data:`Validator`;
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
-  :func:`lerp`, :func:`as_steps`, :data:`SHAPES`;
+  :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`;
 - **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
   :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`;
 - **models**: :func:`parameter_names`, :func:`parameter_owners`,
@@ -29,7 +30,10 @@ What is here:
   :func:`by_device_and_dtype`, :func:`norms`, :func:`total_norm`, :func:`scale_`,
   :func:`materialise`, :func:`reduce_norm`, :func:`norm_type`, :func:`check_norm_type`,
   :func:`check_exclude`, :data:`NONFINITE`;
-- **errors**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`.
+- **state**: :class:`StateReader` (reads a saved state, raising :class:`StateError` with
+  the key path, for ``load_state_dict`` that checks everything before applying anything);
+- **errors and warnings**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`,
+  :class:`SparseGradientError`, :class:`SchedkitWarning`.
 
 The conformance kit a plugin's tests run is :mod:`schedkit.testing`.
 """
@@ -39,6 +43,7 @@ from __future__ import annotations
 from schedkit.clipping import (
     NONFINITE,
     BaseClipper,
+    SparseGradientError,
     Target,
     by_device_and_dtype,
     check_exclude,
@@ -51,7 +56,7 @@ from schedkit.clipping import (
     scale_,
     total_norm,
 )
-from schedkit.errors import SchedkitError, SpecError, StateError
+from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.groups import (
     BaseRule,
     Column,
@@ -87,7 +92,8 @@ from schedkit.schedule import (
     schedules,
 )
 from schedkit.shapes import KINDS as SHAPES
-from schedkit.shapes import as_steps, decay, decay_t, lerp, ramp, ramp_t
+from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
+from schedkit.state_checks import StateReader
 from schedkit.validators import (
     Validator,
     increasing_steps,
@@ -95,11 +101,19 @@ from schedkit.validators import (
     one_of,
     optional_pair,
     steps,
+    strings,
     to_float,
     to_pair,
+    to_strings,
 )
 
 __all__ = [
+    "SchedkitWarning",
+    "SparseGradientError",
+    "StateReader",
+    "bad_step",
+    "strings",
+    "to_strings",
     "MATCH_MODES",
     "NONFINITE",
     "SHAPES",

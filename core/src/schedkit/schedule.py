@@ -456,8 +456,39 @@ def _build(
             _join(path, key),
         )
     fields = _fields_of(cls)
+    # every problem of the table is found before any is raised: unknown or missing keys,
+    # then each value (a bad warmup is not hidden by a missing total)
+    found: list[SpecError] = []
     if fields:
-        _check_keys(info.name, params, fields, path)
+        try:
+            _check_keys(info.name, params, fields, path)
+        except SpecError as e:
+            found += e.all()
+            params = {k: v for k, v in params.items() if k in fields}
+    if "warmup" in warm:
+        try:
+            check_duration(warm["warmup"])
+        except SpecError as e:
+            found.append(e.at(_join(path, "warmup")))
+    try:
+        return _build_checked(registry, info.name, cls, params, fields, warm, path, found)
+    except SpecError as e:
+        if not found:
+            raise
+        others = [o for o in e.all() if o.path not in {f.path for f in found}]
+        raise SpecError(found[0].message, found[0].path, [*found[1:], *others]) from None
+
+
+def _build_checked(
+    registry: Registry,
+    name: str,
+    cls: type,
+    params: dict[str, Any],
+    fields: Mapping[str, attrs.Attribute[Any]],
+    warm: dict[str, Any],
+    path: str,
+    found: list[SpecError],
+) -> Schedule:
     pending = False
     for key, value in list(params.items()):
         meta = _meta(fields[key]) if key in fields else {}
@@ -490,14 +521,16 @@ def _build(
         except SpecError as e:
             raise e.at(_join(path, "warmup")) from None
         pending = pending or not is_resolved(warm["warmup"])
+    if found:
+        raise SpecError(found[0].message, found[0].path, found[1:])
     if pending:
-        return Unresolved(info.name, {**params, **warm})
+        return Unresolved(name, {**params, **warm})
     try:
         sched: Schedule = cls(**params)
     except SpecError as e:
         raise e.at(path) if path else e from None
     except TypeError as e:
-        raise SpecError(f"cannot build {info.name!r}: {e}", path) from None
+        raise SpecError(f"cannot build {name!r}: {e}", path) from None
     if warm and "warmup" not in warm:
         raise SpecError(f"{sorted(warm)} given without 'warmup'", _join(path, sorted(warm)[0]))
     if warm:
@@ -568,14 +601,19 @@ def _check_keys(
     extra: Sequence[str] = WARMUP_KEYS,
 ) -> None:
     accepted = [*fields, *extra]
+    problems = []
     for key in params:
         if key not in fields:
             close = difflib.get_close_matches(key, accepted, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise SpecError(
-                f"{name!r} has no parameter {key!r}{hint} (it takes: {', '.join(accepted)})",
-                _join(path, key),
+            problems.append(
+                SpecError(
+                    f"{name!r} has no parameter {key!r}{hint} (it takes: {', '.join(accepted)})",
+                    _join(path, key),
+                )
             )
     for key, f in fields.items():
         if f.default is attrs.NOTHING and key not in params:
-            raise SpecError(f"{name!r} needs this parameter", _join(path, key))
+            problems.append(SpecError(f"{name!r} needs this parameter", _join(path, key)))
+    if problems:  # every one of them, not only the first
+        raise SpecError(problems[0].message, problems[0].path, problems[1:])

@@ -22,6 +22,7 @@ from schedkit.errors import SpecError, StateError
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, resolve
+from schedkit.state_checks import StateReader, check_number
 
 _KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
 FORMAT = "schedkit.scheduler"
@@ -287,6 +288,22 @@ class Scheduler(LRScheduler):
     """
 
     def __init__(
+        self, optimizer: Optimizer, schedule: Schedule | str | Mapping[str, Any], **options: Any
+    ) -> None:
+        # a scheduler that fails to build leaves the groups as they were: no initial_<key>
+        # recorded for a schedule that never ran, no value written
+        groups = getattr(optimizer, "param_groups", [])
+        saved = [{k: v for k, v in g.items() if k != "params"} for g in groups]
+        try:
+            self._construct(optimizer, schedule, **options)
+        except BaseException:
+            for g, before in zip(groups, saved, strict=False):
+                for k in set(g) - set(before) - {"params"}:
+                    del g[k]
+                g.update(before)
+            raise
+
+    def _construct(
         self,
         optimizer: Optimizer,
         schedule: Schedule | str | Mapping[str, Any],
@@ -578,18 +595,45 @@ class Scheduler(LRScheduler):
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`; the schedule's spec must be the same."""
-        state = dict(state_dict)
-        if state.get("format") != FORMAT:
-            raise StateError(f"not a schedkit scheduler state (format {state.get('format')!r})")
-        version = state.get("version")
-        if not isinstance(version, int) or version > VERSION:
+        """Restore a state from :meth:`state_dict`; the schedule's spec must be the same.
+
+        The whole state is checked first (:meth:`check_state`); a bad one raises
+        :class:`StateError` naming the key and changes nothing.
+        """
+        step, bases, schedule_state = self.check_state(state_dict)
+        if self._stateful:
+            self.schedule.load_state_dict(schedule_state)  # type: ignore[attr-defined]
+        self.base_values = bases
+        self._step = step
+        self._bound = None
+        self._bind()
+        if self._curves:
+            self._rewrite("", self._step)  # from the start, not from the groups' values
+        else:
+            self._write(self._value(self._step))
+        for value, write in self._companions:
+            write(value(self._step))
+
+    def check_state(self, state_dict: Any) -> tuple[int, list[float], Any]:
+        """Check a state against this scheduler without applying it: (step, bases, schedule
+        state), or :class:`StateError` naming the first bad key."""
+        state = StateReader(state_dict, what="scheduler state")
+        if state.state.get("format") != FORMAT:
             raise StateError(
-                f"scheduler state version {version!r} is newer than this schedkit reads ({VERSION})"
+                f"not a schedkit scheduler state (format {state.state.get('format')!r})"
+            )
+        version = state.get("version")
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise StateError(f"expected a version >= 1, got {version!r}", "version")
+        if version > VERSION:
+            raise StateError(
+                f"scheduler state version {version!r} is newer than this schedkit reads "
+                f"({VERSION})",
+                "version",
             )
         if state.get("key") != self.key:
             raise StateError(
-                f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}"
+                f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}", "key"
             )
         mine = self.schedule.spec()
         if state.get("schedule") != mine:
@@ -600,24 +644,41 @@ class Scheduler(LRScheduler):
                 + "\n  ".join(spec_diff(state.get("schedule"), mine))
                 + "\nbuild the scheduler with the state's schedule, or start the new one fresh"
             )
-        bases = [float(b) for b in state["base_values"]]
+        tags = None if self.tags is None else sorted(self.tags, key=str)
+        saved_tags = state.state.get("tags")
+        if saved_tags is not None and (
+            not isinstance(saved_tags, (list, tuple)) or sorted(saved_tags, key=str) != tags
+        ):
+            raise StateError(
+                f"the state targets tags {saved_tags!r}, this scheduler {tags!r}", "tags"
+            )
+        raw = state.get("base_values")
+        if not isinstance(raw, (list, tuple)):
+            raise StateError(f"expected a list of numbers, got {raw!r}", "base_values")
+        bases = [check_number(b, f"base_values[{i}]", ge=0.0) for i, b in enumerate(raw)]
         if len(bases) != len(self._groups):
             raise StateError(
                 f"the state has base values for {len(bases)} groups, this scheduler targets "
-                f"{len(self._groups)}"
+                f"{len(self._groups)}",
+                "base_values",
             )
+        step = state.integer("step")
+        schedule_state = state.state.get("schedule_state")
         if self._stateful:
-            self.schedule.load_state_dict(state["schedule_state"])  # type: ignore[attr-defined]
-        self.base_values = bases
-        self._step = int(state["step"])
-        self._bound = None
-        self._bind()
-        if self._curves:
-            self._rewrite("", self._step)  # from the start, not from the groups' values
-        else:
-            self._write(self._value(self._step))
-        for value, write in self._companions:
-            write(value(self._step))
+            # a copy takes the schedule's state first: a bad one leaves ours untouched
+            trial = copy.deepcopy(self.schedule)
+            try:
+                trial.load_state_dict(schedule_state)  # type: ignore[attr-defined]
+            except StateError as e:
+                raise e.at("schedule_state") from None
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise StateError(f"cannot be loaded: {e!r}", "schedule_state") from None
+        elif schedule_state is not None:
+            raise StateError(
+                f"expected None ({self.schedule.spec()['type']!r} keeps no history)",
+                "schedule_state",
+            )
+        return step, bases, schedule_state
 
     def __repr__(self) -> str:
         return (

@@ -35,6 +35,8 @@ import difflib
 import inspect
 import math
 import sys
+import typing
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from types import SimpleNamespace
@@ -46,13 +48,14 @@ import torch
 from schedkit import _toml_out
 from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
-from schedkit.durations import check_duration, to_steps
-from schedkit.errors import SchedkitError, SpecError
+from schedkit.durations import NeedsContextError, check_duration, to_steps
+from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.groups import ParamGroups, build_param_groups
 from schedkit.protocols import ClipResult, Schedule
 from schedkit.registry import default_registry
-from schedkit.schedule import _fields_of, get_schedule, plain
+from schedkit.schedule import _fields_of, get_schedule, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
+from schedkit.state_checks import StateReader
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -63,18 +66,25 @@ TABLES = ("run", "optimizer", "rules", "schedules", "clip")
 RUN_KEYS = ("total", "steps_per_epoch", "batch_size")
 LR_KEYS = ("lr", "base_lr", "lr_scaling", "base_batch_size")
 SCALINGS = ("linear", "sqrt")
+#: param-group entries that are not hyperparameters
+_NOT_HYPERPARAMETERS = ("params", "tags", "name")
 
 
 class SetupError(SchedkitError, ValueError):
     """Every problem found in a setup, each a :class:`SpecError` with its key path."""
 
     def __init__(self, problems: list[SpecError], source: str = "") -> None:
-        self.problems = problems
+        self.problems = [q for p in problems for q in p.all()]
         head = f"{source}: " if source else ""
-        n = len(problems)
+        n = len(self.problems)
         lines = [f"{head}{n} problem{'s' if n != 1 else ''} in the setup:"]
-        lines += [f"  {p}" for p in problems]
+        lines += [f"  {_trim(str(p))}" for p in self.problems]
         super().__init__("\n".join(lines))
+
+
+def _trim(text: str, limit: int = 400) -> str:
+    """One problem's text, cut short: a value's repr can be huge (a list of tensors)."""
+    return text if len(text) <= limit else text[: limit - 25] + f"... ({len(text)} characters)"
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -87,10 +97,20 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
         and c is not torch.optim.Optimizer
     }
     if not isinstance(name, str) or name not in classes:
-        close = difflib.get_close_matches(str(name), classes, n=2, cutoff=0.5)
+        same = [n for n in classes if isinstance(name, str) and n.lower() == name.lower()]
+        close = same or difflib.get_close_matches(str(name), classes, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
         raise SpecError(f"unknown optimizer {name!r}{hint} (torch.optim classes only)")
+    if name in _REFUSED:
+        raise SpecError(f"{name} cannot be used in a setup: {_REFUSED[name]}")
     return classes[name]
+
+
+#: optimizers a setup cannot drive, and why
+_REFUSED = {
+    "LBFGS": "it takes no per-parameter options (param groups) and steps with a closure",
+    "SparseAdam": "it needs sparse gradients, and the setup's clipping and groups are dense",
+}
 
 
 def _plain_default(value: Any) -> bool:
@@ -204,6 +224,28 @@ class Setup:
         ratio = batch / self.base_batch_size
         return self.base_lr * (ratio if self.lr_scaling == "linear" else math.sqrt(ratio))
 
+    def problems(
+        self,
+        *,
+        steps_per_epoch: int | None = None,
+        total_steps: int | None = None,
+        batch_size: int | None = None,
+    ) -> list[SpecError]:
+        """Every problem a build with these arguments would meet that needs no model: the
+        lr (scaling needs a batch size), durations (epochs need ``steps_per_epoch``, shares
+        the total), warmups longer than their schedules, the optimizer's own checks.
+        ``schedkit check`` and :meth:`build` both ask it: one validation."""
+        out: list[SpecError] = []
+        lr = None
+        try:
+            lr = self.learning_rate(batch_size)
+        except SpecError as e:
+            out.append(e)
+        spe = steps_per_epoch if steps_per_epoch is not None else self.steps_per_epoch
+        optimizer = dict(self.optimizer)
+        out += _dry_run(optimizer, lr, self.schedules, self.total, spe, total_steps, strict=True)
+        return out
+
     def build(
         self,
         model: torch.nn.Module,
@@ -212,19 +254,21 @@ class Setup:
         total_steps: int | None = None,
         batch_size: int | None = None,
     ) -> Built:
-        """The optimizer over ``model``'s param groups, one scheduler per key, the clipper."""
-        problems: list[SpecError] = []
+        """The optimizer over ``model``'s param groups, one scheduler per key, the clipper.
+
+        Checks first what :meth:`problems` checks (as ``schedkit check`` does), so a setup
+        that passes it only fails here for what depends on the model (a rule, tags).
+        """
+        problems = self.problems(
+            steps_per_epoch=steps_per_epoch, total_steps=total_steps, batch_size=batch_size
+        )
+        if problems:
+            raise SetupError(problems)
         spe = steps_per_epoch if steps_per_epoch is not None else self.steps_per_epoch
         total = total_steps
         if total is None and self.total is not None:
-            try:
-                total = to_steps(self.total, steps_per_epoch=spe)
-            except SpecError as e:
-                problems.append(e.at("run.total"))
-        try:
-            lr = self.learning_rate(batch_size)
-        except SpecError as e:
-            raise SetupError([e]) from None
+            total = to_steps(self.total, steps_per_epoch=spe)
+        lr = self.learning_rate(batch_size)
         args = {k: v for k, v in self.optimizer.items() if k != "type"}
         args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
         cls = optimizer_class(self.optimizer["type"])
@@ -234,6 +278,9 @@ class Setup:
             )
         except SpecError as e:
             raise SetupError([e.at("rules")]) from None
+        out_of_range = _group_values_out_of_range(groups)
+        if out_of_range:
+            raise SetupError(out_of_range)
         optimizer = cls(groups, lr=lr, **args)  # type: ignore[call-arg]
         schedulers: dict[str, Scheduler] = {}
         for entry in self.schedules:
@@ -318,14 +365,65 @@ class Built:
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what :meth:`state_dict` saved."""
-        if state.get("format") != "schedkit.built":
-            raise SpecError(f"not a schedkit setup state (format {state.get('format')!r})")
-        self.optimizer.load_state_dict(state["optimizer"])
+        """Restore what :meth:`state_dict` saved: all of it or, when any part does not fit
+        (the optimizer's, a scheduler's or the clipper's), none of it (:class:`StateError`
+        naming the key path)."""
+        reader = StateReader(state, what="setup state")
+        if reader.state.get("format") != "schedkit.built":
+            raise StateError(f"not a schedkit setup state (format {reader.state.get('format')!r})")
+        reader.integer("version", ge=1, le=1)
+        _check_optimizer_state(self.optimizer, reader.get("optimizer"))
+        saved = reader.mapping("schedulers")
+        missing = sorted(set(self.schedulers) - set(saved.state))
+        extra = sorted(set(saved.state) - set(self.schedulers))
+        if missing or extra:
+            raise StateError(
+                f"the state has schedulers {sorted(saved.state)}, this setup "
+                f"{sorted(self.schedulers)}",
+                "schedulers",
+            )
         for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
-        if self.clipper is not None and state.get("clipper") is not None:
-            self.clipper.load_state_dict(state["clipper"])
+            try:
+                s.check_state(saved.state[k])
+            except StateError as e:
+                raise e.at(f"schedulers.{k}") from None
+        clip_state = reader.state.get("clipper")
+        check_clip = getattr(self.clipper, "check_state", None)
+        if check_clip is not None and clip_state is not None:
+            try:
+                check_clip(clip_state)
+            except StateError as e:
+                raise e.at("clipper") from None
+        # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
+        self.optimizer.load_state_dict(reader.get("optimizer"))
+        for k, s in self.schedulers.items():
+            s.load_state_dict(saved.state[k])
+        if self.clipper is not None and clip_state is not None:
+            self.clipper.load_state_dict(clip_state)
+
+
+def _check_optimizer_state(optimizer: torch.optim.Optimizer, state: Any) -> None:
+    """What ``optimizer.load_state_dict`` would refuse, checked before anything is loaded."""
+    reader = StateReader(state, "optimizer", "optimizer state")
+    groups = reader.get("param_groups")
+    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
+        raise StateError("expected a list of param groups", "optimizer.param_groups")
+    if len(groups) != len(optimizer.param_groups):
+        raise StateError(
+            f"the state has {len(groups)} param groups, the optimizer "
+            f"{len(optimizer.param_groups)}",
+            "optimizer.param_groups",
+        )
+    for i, (saved, mine) in enumerate(zip(groups, optimizer.param_groups, strict=True)):
+        params = saved.get("params")
+        if not isinstance(params, list) or len(params) != len(mine["params"]):
+            n = len(params) if isinstance(params, list) else repr(params)
+            raise StateError(
+                f"the state has {n} parameters in this group, the optimizer {len(mine['params'])}",
+                f"optimizer.param_groups[{i}].params",
+            )
+    if not isinstance(reader.get("state"), Mapping):
+        raise StateError("expected a dict of per-parameter state", "optimizer.state")
 
 
 def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
@@ -354,25 +452,137 @@ def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
     if isinstance(source, Mapping):
         return dict(source), "<dict>"
     where = "<text>"
+    if not isinstance(source, (str, Path)):
+        raise SetupError([SpecError(f"expected a path, TOML text or a dict, got {source!r}")])
     if isinstance(source, Path) or ("\n" not in source and source.strip().endswith(".toml")):
         path = Path(source)
         where = str(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as e:
             raise SetupError([SpecError(f"cannot read the file: {e.strerror}")], where) from None
+        try:
+            text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
+        except UnicodeDecodeError as e:
+            raise SetupError(
+                [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
+                where,
+            ) from None
     else:
-        text = source
+        text = source.removeprefix("\ufeff")
     try:
-        return tomllib.loads(text), where
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise SetupError([SpecError(f"TOML syntax error: {e}")], where) from None
+    except RecursionError:
+        raise SetupError([SpecError("TOML nested too deeply to read")], where) from None
+    if _depth(data) > _MAX_DEPTH:
+        raise SetupError([SpecError(f"nested more than {_MAX_DEPTH} levels deep")], where)
+    return data, where
+
+
+#: no setup needs more; deeper data would only make the checks recurse
+_MAX_DEPTH = 32
+
+
+def _depth(value: Any, limit: int = _MAX_DEPTH + 1) -> int:
+    """How deeply ``value`` nests (counted up to ``limit``), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        deepest = max(deepest, d)
+        if d >= limit:
+            return d
+        if isinstance(v, Mapping):
+            stack.extend((x, d + 1) for x in v.values())
+        elif isinstance(v, list):
+            stack.extend((x, d + 1) for x in v)
+    return deepest
 
 
 def _unknown(key: str, known: Any, path: str) -> SpecError:
     close = difflib.get_close_matches(key, list(known), n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     return SpecError(f"unknown key{hint} (expected one of: {', '.join(known)})", path)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
+    """What is wrong with an optimizer option, judged from its default and annotation
+    (None: nothing). Strings are never booleans, numbers are finite, pairs are pairs."""
+    default = param.default
+    args = set(typing.get_args(param.annotation)) or {param.annotation}
+    if isinstance(default, bool) or args == {bool, type(None)}:
+        if isinstance(value, bool) or (value is None and default is None):
+            return None
+        return f"expected true or false, got {value!r}"
+    if _is_number(default):
+        if not _is_number(value) or not math.isfinite(value):
+            return f"expected a finite number, got {value!r}"
+        if abs(value) > _FLOAT32_MAX:
+            return f"expected a number a float32 parameter can take, got {value!r}"
+        if value < 0 and default >= 0:
+            return f"expected a number >= 0, got {value!r}"
+        return None
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            return f"expected a list of {len(default)} numbers, got {value!r}"
+        for i, (v, d) in enumerate(zip(value, default, strict=True)):
+            if v is None and d is None:
+                continue
+            if not _is_number(v) or not math.isfinite(v):
+                return f"expected finite numbers, got {value!r} (item {i})"
+            if name == "betas" and not 0.0 <= v < 1.0:
+                return f"expected numbers in [0, 1), got {value!r}"
+        return None
+    if _is_number(value) and not math.isfinite(value):
+        return f"expected a finite number, got {value!r}"
+    return None
+
+
+#: the largest value a float32 parameter's update can take (torch refuses larger ones)
+_FLOAT32_MAX = float(torch.finfo(torch.float32).max)
+
+
+def _group_values_out_of_range(groups: Any) -> list[SpecError]:
+    """Hyperparameters the rules computed that no float32 update takes (a rule's factor of
+    1e300): found at build time, before the first step fails on them."""
+    out = []
+    for i, g in enumerate(groups):
+        for k, v in g.items():
+            if _is_number(v) and not (math.isfinite(v) and abs(v) <= _FLOAT32_MAX):
+                out.append(
+                    SpecError(
+                        f"the rules give param group {i} {k} = {v!r}: more than float32 "
+                        "parameters take",
+                        "rules",
+                    )
+                )
+    return out
+
+
+def _check_values(sched: Scheduler) -> None:
+    """The scheduled values stay finite and within float32 over the run (sampled, with the
+    milestones the family knows), so no step fails on them: raises SpecError."""
+    horizon = getattr(sched.schedule, "horizon", None) or 10_000
+    steps = torch.linspace(0.0, float(horizon) * 1.25, 513, dtype=torch.float64)
+    try:
+        values = sched.schedule.values(steps)  # type: ignore[attr-defined]
+    except (SpecError, OverflowError, ValueError, TypeError, RuntimeError):
+        return  # families without tensor values are checked by their own validators
+    top = max(abs(b) for b in sched.base_values) if sched.base_values else 1.0
+    scaled = values * top
+    bad = ~(scaled.isfinite() & (scaled.abs() <= _FLOAT32_MAX))
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0])
+        raise SpecError(
+            f"the value reaches {float(scaled[i]):g} at step {int(steps[i])}: more than "
+            "float32 parameters take"
+        )
 
 
 def _positive_int(value: Any, path: str, problems: list[SpecError]) -> int | None:
@@ -435,19 +645,10 @@ class _Loader:
             if k not in accepted:
                 self.problems.append(_unknown(k, [*accepted, *LR_KEYS], f"optimizer.{k}"))
                 del out[k]
-            elif (
-                k in defaults
-                and isinstance(defaults[k], (int, float))
-                and not isinstance(defaults[k], bool)
-            ):
-                if isinstance(v, bool) or not isinstance(v, (int, float)):
-                    self.problems.append(
-                        SpecError(f"expected a number, got {v!r}", f"optimizer.{k}")
-                    )
-                elif v < 0:
-                    self.problems.append(
-                        SpecError(f"expected a number >= 0, got {v!r}", f"optimizer.{k}")
-                    )
+            else:
+                problem = _check_option(k, v, sig[k])
+                if problem is not None:
+                    self.problems.append(SpecError(problem, f"optimizer.{k}"))
         self._lr(lr_keys)
         return {
             "type": out["type"],
@@ -472,6 +673,7 @@ class _Loader:
                 or not isinstance(v, (int, float))
                 or v < 0
                 or not math.isfinite(v)
+                or v > _FLOAT32_MAX
             ):
                 self.problems.append(
                     SpecError(f"expected a learning rate >= 0, got {v!r}", f"optimizer.{k}")
@@ -521,6 +723,7 @@ class _Loader:
     def schedules(self, total: int | str | None) -> tuple[ScheduleEntry, ...]:
         tables = self.table("schedules")
         out = []
+        seen: dict[str, list[tuple[str, set[str] | None]]] = {}
         for key, table in tables.items():
             path = f"schedules.{key}"
             if not isinstance(table, Mapping) or "type" not in table:
@@ -529,15 +732,43 @@ class _Loader:
                 )
                 continue
             target = table.get("key", key)
+            where = f"{path}.key" if "key" in table else path
             try:
-                _parse_key(target)
+                field, _ = _parse_key(target)
             except SpecError as e:
+                self.problems.append(SpecError(e.message, where))
+                continue
+            if field in _NOT_HYPERPARAMETERS:
                 self.problems.append(
-                    SpecError(e.message, f"{path}.key" if "key" in table else path)
+                    SpecError(f"{target!r} is not a hyperparameter a schedule can drive", where)
                 )
                 continue
-            params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
             tags = table.get("tags")
+            mine = (
+                set(tags)
+                if isinstance(tags, list) and all(isinstance(t, str) for t in tags)
+                else None
+            )
+            clash = next(
+                (
+                    other
+                    for other, theirs in seen.get(target, [])
+                    if mine is None or theirs is None or mine & theirs
+                ),
+                None,
+            )
+            if clash is not None:
+                self.problems.append(
+                    SpecError(
+                        f"{target!r} is already scheduled by [schedules.{clash}] for the same "
+                        "groups; one schedule per hyperparameter and group (compose them: "
+                        "sequence, chain, scale; or give each its own tags)",
+                        where,
+                    )
+                )
+                continue
+            seen.setdefault(target, []).append((key, mine))
+            params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
             if tags is not None and (
                 not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
             ):
@@ -545,6 +776,11 @@ class _Loader:
                     SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
                 )
                 tags = None
+            if not isinstance(table["type"], str):
+                self.problems.append(
+                    SpecError(f"expected a registered name, got {table['type']!r}", f"{path}.type")
+                )
+                continue
             try:
                 info = default_registry().get("schedule", table["type"])
                 called = _transformers_form(table["type"], info.cls, params, self.data, path)
@@ -726,6 +962,80 @@ def _transformers_form(
     return schedule
 
 
+def _trial_optimizer(optimizer: Mapping[str, Any], lr: float) -> torch.optim.Optimizer:
+    """The setup's optimizer over one small parameter, stepped once: torch's own checks of
+    its options (betas, nesterov without momentum...) run now, not at build time."""
+    cls = optimizer_class(optimizer["type"])
+    args = {
+        k: tuple(v) if isinstance(v, list) else v
+        for k, v in optimizer.items()
+        if k not in ("type", *LR_KEYS)
+    }
+    p = torch.zeros(2, 2, requires_grad=True)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt = cls([p], lr=lr, **args)  # type: ignore[call-arg, arg-type]
+            p.grad = torch.zeros_like(p)
+            opt.step()
+    except Exception as e:  # torch's checks raise ValueError, TypeError, RuntimeError...
+        raise SpecError(
+            f"torch.optim.{cls.__name__} refuses these options: {_trim(str(e), 200)}",
+            "optimizer",
+        ) from None
+    return opt
+
+
+def _dry_run(
+    optimizer: Mapping[str, Any] | None,
+    lr: float | None,
+    entries: tuple[ScheduleEntry, ...],
+    total: int | str | None,
+    spe: int | None,
+    total_steps: int | None,
+    *,
+    strict: bool,
+) -> list[SpecError]:
+    """Everything a build checks that needs no model: the optimizer's options, each
+    schedule resolved and bound to the optimizer's keys. ``strict``: durations that need
+    ``steps_per_epoch`` or the total are problems too (at build time, and for ``check``);
+    otherwise they wait for the build's arguments."""
+    problems: list[SpecError] = []
+
+    def report(e: SpecError, prefix: str) -> None:
+        if strict or not isinstance(e, NeedsContextError):
+            problems.append(e.at(prefix) if prefix else e)
+
+    if total_steps is None and total is not None:
+        try:
+            total_steps = to_steps(total, steps_per_epoch=spe)
+        except SpecError as e:
+            report(e, "run.total")
+    opt = None
+    if optimizer is not None:
+        try:
+            opt = _trial_optimizer(optimizer, lr if lr is not None else 1e-3)
+        except SpecError as e:
+            problems.append(e)
+    for entry in entries:
+        try:
+            if opt is None:
+                resolve(entry.schedule, steps_per_epoch=spe, total_steps=total_steps)
+            else:
+                _check_values(
+                    Scheduler(
+                        opt,
+                        entry.schedule,
+                        key=entry.key,
+                        steps_per_epoch=spe,
+                        total_steps=total_steps,
+                    )
+                )
+        except SpecError as e:
+            report(e, f"schedules.{entry.name}")
+    return problems
+
+
 def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
     """Read and validate a setup from a TOML file path, TOML text or a dict.
 
@@ -741,6 +1051,13 @@ def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
     rules = loader.rules()
     entries = loader.schedules(total)
     clip = loader.clip()
+    if not any(p.path.startswith("optimizer") for p in loader.problems):
+        keys = {k: optimizer[k] for k in LR_KEYS if k in optimizer}
+        lr = keys.get("lr", keys.get("base_lr"))
+        trial_opt: Mapping[str, Any] | None = optimizer
+    else:
+        lr, trial_opt = None, None
+    loader.problems += _dry_run(trial_opt, lr, entries, total, spe, None, strict=False)
     if loader.problems:
         raise SetupError(loader.problems, where)
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import torch
 
+from schedkit.errors import SpecError
+
 X = TypeVar("X", float, torch.Tensor)
 
 #: Names of the anneal shapes a family may offer (``decay_kind``, ``anneal``...).
@@ -64,7 +66,18 @@ def lerp(start: Any, end: Any, w: X) -> X:
 
 
 def as_steps(steps: object) -> torch.Tensor:
-    """Steps (a sequence or a tensor) as a float64 tensor."""
+    """Steps (a sequence or a tensor) as a float64 tensor; negative or NaN steps are refused."""
     if isinstance(steps, torch.Tensor):
-        return steps.to(torch.float64)
-    return torch.as_tensor(steps, dtype=torch.float64)
+        t = steps.to(torch.float64)
+    else:
+        t = torch.as_tensor(steps, dtype=torch.float64)
+    if not bool((t >= 0).all()):
+        bad = t[~(t >= 0)][0].item()
+        raise SpecError(f"expected steps >= 0, got {bad}", "step")
+    return t
+
+
+def bad_step(step: float) -> SpecError:
+    """The error for a schedule evaluated at a negative or NaN step (families raise it from
+    ``__call__`` after one comparison, ``if not step >= 0``, which NaN fails too)."""
+    return SpecError(f"expected a step >= 0, got {step!r}", "step")

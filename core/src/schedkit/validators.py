@@ -123,3 +123,20 @@ def optional_pair(
             check(inst, attribute, v)
 
     return validate
+
+
+def to_strings(value: Any) -> Any:
+    """A list (from TOML) as a tuple; a bare string is left for :func:`strings` to refuse
+    (read character by character, ``"head.*"`` would be five patterns, one of them ``*``)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """A list of strings; a bare string is refused with a hint to put it in a list."""
+    if isinstance(value, str):
+        raise SpecError(
+            f"expected a list of strings, got the string {value!r}: write [{value!r}]",
+            attribute.name,
+        )
+    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        raise _fail(attribute, "a list of strings", value)

@@ -52,9 +52,10 @@ def test_exponential_staircase_and_floor():
     assert smooth(5) == pytest.approx(0.5**0.5)
 
 
-def test_exponential_growth_past_floats_is_an_error():
-    with pytest.raises(SpecError, match="rate: rate=2.0 grows past the largest float"):
-        get_schedule("exponential", rate=2.0)(10**6)
+def test_exponential_growth_is_refused_at_construction():
+    """A growing rate overflows within the run: refused before it starts, not mid-run."""
+    with pytest.raises(SpecError, match="rate: expected a finite number > 0 and <= 1, got 2.0"):
+        get_schedule("exponential", rate=2.0)
 
 
 def test_inverse_time():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import attrs
@@ -10,6 +11,7 @@ import torch
 import schedkit
 from schedkit import ClipResult, StateError
 from schedkit.plugin import (
+    StateReader,
     Target,
     check_norm_type,
     norm_type,
@@ -52,6 +54,10 @@ class Adaptive(schedkit.BaseClipper):
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
+        if not grads:
+            # nothing to clip and nothing learned: a norm of 0 in the history would scale
+            # the next real step down
+            return ClipResult(total_norm=torch.tensor(0.0), clip_coef=torch.tensor(1.0))
         total = self.global_norm(target, self.norm_type, process_group)
         if not self.finite(target, total):
             return ClipResult(total_norm=total, skipped=True)
@@ -61,26 +67,58 @@ class Adaptive(schedkit.BaseClipper):
         return ClipResult(total_norm=total, clip_coef=coef)
 
     def _observe(self, norm: torch.Tensor) -> torch.Tensor:
+        """Learn from a norm and return the threshold. A non-finite norm (a NaN step under
+        ``nonfinite = "ignore"``) is not learned from, without a host sync: it enters the
+        history as NaN, which the percentile passes over, and leaves the EMA as it was."""
         extra = self._state.extra
         count = int(extra.get("count", 0))
+        ok = torch.isfinite(norm)
         if self.mode == "ema":
-            ema = extra["ema"].to(norm.device)
-            ema = norm.clone() if count == 0 else ema * self.ema_decay + norm * (1 - self.ema_decay)
+            nan = torch.tensor(math.nan, dtype=norm.dtype, device=norm.device)
+            ema = nan if count == 0 else extra["ema"].to(norm.device)
+            fresh = torch.where(
+                torch.isnan(ema), norm, ema * self.ema_decay + norm * (1 - self.ema_decay)
+            )
+            ema = torch.where(ok, fresh, ema)
             extra["ema"], extra["count"] = ema, count + 1
             return ema
         history = extra["history"].to(norm.device)
-        history[count % self.window] = norm
+        history[count % self.window] = torch.where(ok, norm, math.nan)
         count += 1
         extra["history"], extra["count"] = history, count
-        return torch.quantile(history[: min(count, self.window)], self.percentile / 100.0)
+        return torch.nanquantile(history[: min(count, self.window)], self.percentile / 100.0)
 
-    def load_state_dict(self, state: Any) -> None:
-        super().load_state_dict(state)
-        history = self._state.extra.get("history")
-        if history is not None and (
-            not isinstance(history, torch.Tensor) or history.numel() != self.window
+    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
+        count = extra.integer("count")
+        if self.mode == "ema":
+            ema = extra.get("ema")
+            if not (isinstance(ema, torch.Tensor) and ema.numel() == 1 and ema.is_floating_point()):
+                raise StateError(f"expected a one-element float tensor, got {ema!r}", "extra.ema")
+            value = ema.detach().double().reshape(())
+            if bool(torch.isinf(value)) or bool(value < 0):
+                raise StateError(f"expected a norm >= 0 (or nan), got {float(value)}", "extra.ema")
+            return {"count": count, "ema": value.clone()}
+        history = extra.get("history")
+        if not (
+            isinstance(history, torch.Tensor)
+            and history.ndim == 1
+            and history.numel() == self.window
+            and history.is_floating_point()
         ):
-            raise StateError(f"adaptive: the saved history does not fit window={self.window}")
+            raise StateError(
+                f"the saved history does not fit window={self.window}: expected a float tensor "
+                f"of shape ({self.window},), got "
+                + (
+                    f"shape {tuple(history.shape)}"
+                    if isinstance(history, torch.Tensor)
+                    else type(history).__name__
+                ),
+                "extra.history",
+            )
+        seen = history.detach().double()[: min(count, self.window)]
+        if bool(torch.isinf(seen).any()) or bool((seen < 0).any()):
+            raise StateError("expected norms >= 0 (or nan for skipped ones)", "extra.history")
+        return {"count": count, "history": history.detach().double().clone()}
 
 
 @schedkit.hookimpl

@@ -15,11 +15,9 @@ from schedkit.plugin import (
     check_norm_type,
     name_matcher,
     norm_type,
+    strings,
+    to_strings,
 )
-
-
-def _strings(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 @attrs.frozen(kw_only=True)
@@ -42,7 +40,7 @@ class AGC(schedkit.BaseClipper):
     clip_factor: float = schedkit.factor(0.01, gt=0.0)
     eps: float = schedkit.factor(1e-3, gt=0.0)
     norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
-    exclude: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+    exclude: tuple[str, ...] = attrs.field(default=(), converter=to_strings, validator=strings)
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         check_exclude(self.name, self.exclude, target)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,7 +13,7 @@ import torch
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.plugin import MATCH_MODES as MODES
-from schedkit.plugin import first_match, matcher
+from schedkit.plugin import SchedkitWarning, first_match, matcher
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
 
@@ -45,8 +47,13 @@ def _check_keys(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
             if name == "tags":
                 if not isinstance(v, (list, tuple)) or not all(isinstance(t, str) for t in v):
                     raise SpecError(f"expected a list of tags, got {v!r}", where)
-            elif isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
-                raise SpecError(f"expected a number >= 0, got {v!r}", where)
+            elif (
+                isinstance(v, bool)
+                or not isinstance(v, (int, float))
+                or not math.isfinite(v)
+                or v < 0
+            ):
+                raise SpecError(f"expected a finite number >= 0, got {v!r}", where)
 
 
 @attrs.frozen
@@ -97,11 +104,36 @@ class Overrides(schedkit.BaseRule):
                 mults["weight_decay"] = s["decay_mult"]
             effects[key] = RuleEffect(values=values, multipliers=mults, tags=s.get("tags", ()))
 
+        _warn_unmatched(self.mode, table, model)
+
         def decide(info: ParamInfo) -> RuleEffect | None:
             key = first_match(self.mode, table, info.name)
             return None if key is None else effects[key]
 
         return decide
+
+
+class UnmatchedPatternWarning(SchedkitWarning):
+    """An ``overrides`` pattern matches no parameter of the model (a typo, most often)."""
+
+
+def _warn_unmatched(mode: str, table: Mapping[str, Any], model: torch.nn.Module) -> None:
+    """Warn about patterns that match no parameter: a mistyped name must not pass silently.
+
+    A warning, not an error: one setup often serves several models (a backbone without the
+    head a pattern names), and ``schedkit check`` cannot see the model. The command line
+    prints it.
+    """
+    names = [n for n, _ in model.named_parameters()]
+    for key in table:
+        match = matcher(mode, key)
+        if not any(match(n) for n in names):
+            warnings.warn(
+                f"overrides: the pattern {key!r} ({mode}) matches no parameter of "
+                f"{type(model).__name__}",
+                UnmatchedPatternWarning,
+                stacklevel=4,
+            )
 
 
 @schedkit.hookimpl
@@ -111,7 +143,7 @@ def schedkit_add_rules(registry: schedkit.Registrar) -> None:
         examples=[
             {"keys": {"head.*": {"lr_mult": 10.0, "tags": ["head"]}}},
             {
-                "keys": {".cls_token": {"decay_mult": 0.0}, "blocks": {"lr": 1e-4}},
+                "keys": {"cls_token": {"decay_mult": 0.0}, "blocks": {"lr": 1e-4}},
                 "mode": "substring",
             },
         ],

@@ -6,6 +6,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -23,6 +24,8 @@ class Constant(schedkit.BaseSchedule):
     value: float = schedkit.factor(1.0, ge=0.0)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return self.value
 
     @property

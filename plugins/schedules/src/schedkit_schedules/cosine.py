@@ -10,6 +10,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -57,17 +58,24 @@ class Cosine(schedkit.BaseSchedule):
         return self.end + self._amp * c
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         if step >= self.total:
             return self._final
         if self._plain:  # the common case, inlined: this runs every training step
             return self.end + self._amp * (0.5 * (1.0 + math.cos(self._w * (step / self.total))))
         if self.k_decay == 1.0:
             return self._at(step / self.total)
-        return self._at(step**self.k_decay / self.total**self.k_decay)
+        return self._at(_k_progress(step, self.total, self.k_decay))
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:
         t = t.clamp(max=self.total)
-        p = t / self.total if self.k_decay == 1.0 else t**self.k_decay / self.total**self.k_decay
+        if self.k_decay == 1.0:
+            p = t / self.total
+        else:
+            total = torch.tensor(float(self.total), dtype=t.dtype)
+            p = t**self.k_decay / total**self.k_decay
+            p = torch.where(torch.isfinite(p), p, (t / self.total) ** self.k_decay)
         c = 0.5 * (1.0 + torch.cos(math.pi * self.cycles * 2.0 * p))
         if self.exponent != 1.0:
             c = c**self.exponent
@@ -75,6 +83,16 @@ class Cosine(schedkit.BaseSchedule):
 
     #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
     from_transformers = transformers_call_form
+
+
+def _k_progress(step: float, total: int, k: float) -> float:
+    """``step**k / total**k`` (timm's order of operations, so its floats), or
+    ``(step / total)**k`` where the powers overflow (a large ``k_decay``): always in [0, 1]."""
+    try:
+        p = step**k / total**k
+    except OverflowError:
+        return float((step / total) ** k)
+    return p if math.isfinite(p) else float((step / total) ** k)
 
 
 @schedkit.hookimpl

@@ -10,6 +10,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -30,8 +31,8 @@ class CosineRestarts(schedkit.BaseSchedule):
     absolute: ClassVar[Mapping[str, str]] = {"end_lr": "end", "min_lr": "end"}
 
     period: int = schedkit.duration(positive=True, position=False)
-    period_mult: float = schedkit.factor(1.0, ge=1.0)
-    decay: float = schedkit.factor(1.0, ge=0.0)
+    period_mult: float = schedkit.factor(1.0, ge=1.0, le=1e6)
+    decay: float = schedkit.factor(1.0, ge=0.0, le=1.0)
     limit: int = attrs.field(default=0, validator=schedkit.validators.steps())
     end: float = schedkit.factor(0.0, ge=0.0)
 
@@ -46,6 +47,8 @@ class CosineRestarts(schedkit.BaseSchedule):
         return i, t_i, step - (1 - mult**i) / (1 - mult) * self.period
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         i, t_i, t_cur = self._cycle(step)
         if self.limit and i >= self.limit:
             return self.end

@@ -9,7 +9,7 @@ import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import optional_pair, to_pair
+from schedkit.plugin import bad_step, optional_pair, to_pair
 
 
 @attrs.frozen
@@ -53,6 +53,13 @@ class Cyclic(schedkit.BaseSchedule):
         object.__setattr__(self, "_ratio", self.step_size_up / total)
         mode = self.scale_mode or ("iterations" if self.mode == "exp_range" else "cycle")
         object.__setattr__(self, "_by_cycle", mode == "cycle")
+        if self.mode == "exp_range" and self.gamma > 1.0:
+            # gamma**t grows without bound: it overflows within the run (1.01 by step 7e4)
+            raise schedkit.SpecError(
+                f"expected gamma <= 1 with mode 'exp_range' (gamma**step grows past the "
+                f"largest float), got {self.gamma}",
+                "gamma",
+            )
 
     def _scale(self, x: float) -> float:
         if self.mode == "triangular":
@@ -68,6 +75,8 @@ class Cyclic(schedkit.BaseSchedule):
         return cycle, s
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         cycle, s = self._phase(step)
         height = (self.high - self.low) * s
         return float(self.low + height * self._scale(cycle if self._by_cycle else step))

@@ -8,6 +8,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -15,19 +16,22 @@ class Exponential(schedkit.BaseSchedule):
     """Exponential decay: ``f(t) = rate ** (t / period)``, or ``rate ** floor(t / period)``
     with ``staircase`` (Keras' ExponentialDecay; torch's ExponentialLR is ``period=1``).
 
-    A ``rate`` above 1 grows instead. ``end`` is a floor the curve never goes below.
+    ``rate`` is at most 1: a growing curve would overflow within the run (a growing range
+    test is ``range_test``). ``end`` is a floor the curve never goes below.
 
     Example: ``get_schedule("exponential", rate=0.5, period="10ep")``.
     """
 
     name = "exponential"
 
-    rate: float = schedkit.factor(gt=0.0)
+    rate: float = schedkit.factor(gt=0.0, le=1.0)
     period: int = schedkit.duration(default=1, positive=True, position=False)
     staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
     end: float = schedkit.factor(0.0, ge=0.0)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         p = step / self.period
         if self.staircase:
             p = math.floor(p)

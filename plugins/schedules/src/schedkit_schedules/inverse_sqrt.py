@@ -8,6 +8,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -27,6 +28,8 @@ class InverseSqrt(schedkit.BaseSchedule):
     timescale: int = schedkit.duration(default=10_000, positive=True, position=False)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return 1.0 / math.sqrt((step + self.timescale) / self.timescale)
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:

@@ -8,6 +8,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -29,12 +30,17 @@ class InverseTime(schedkit.BaseSchedule):
     staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         p = step / self.period
         if self.staircase:
             p = math.floor(p)
         denominator = 1.0 + self.rate * p
         if self.exponent != 1.0:
-            denominator = denominator**self.exponent
+            try:
+                denominator = denominator**self.exponent
+            except OverflowError:  # the factor is below the smallest float: 0
+                return 0.0
         return 1.0 / denominator
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:

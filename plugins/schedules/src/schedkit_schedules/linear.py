@@ -9,6 +9,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -31,6 +32,8 @@ class Linear(schedkit.BaseSchedule):
     end: float = schedkit.factor(0.0, ge=0.0)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         if step >= self.total:
             return self.end
         return self.end + (self.start - self.end) * ((self.total - step) / self.total)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import bisect
+import math
 
 import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -29,8 +31,20 @@ class MultiStep(schedkit.BaseSchedule):
     def __attrs_post_init__(self) -> None:
         if not self.milestones:
             raise schedkit.SpecError("expected at least one milestone, got none", "milestones")
+        try:
+            last = self.gamma ** len(self.milestones)
+        except OverflowError:
+            last = math.inf
+        if not math.isfinite(last):
+            raise schedkit.SpecError(
+                f"gamma**{len(self.milestones)} (the factor after the last milestone) overflows, "
+                f"got gamma={self.gamma}",
+                "gamma",
+            )
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return float(self.gamma ** bisect.bisect_right(self.milestones, step))
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:

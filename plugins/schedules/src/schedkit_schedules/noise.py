@@ -7,7 +7,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import steps
+from schedkit.plugin import bad_step, steps
 
 
 @attrs.frozen
@@ -36,6 +36,14 @@ class Noise(schedkit.BaseSchedule):
     def __attrs_post_init__(self) -> None:
         if self.stop and self.stop <= self.start:
             raise SpecError(f"expected stop > start ({self.start}), got {self.stop}", "stop")
+        if self.kind == "normal" and self.std > 1000 * self.pct:
+            # normal noise is drawn until |n| < pct (timm's loop): past this ratio a draw
+            # takes thousands of tries, and the loop never ends for std = 1e300
+            raise SpecError(
+                f"expected std <= 1000 * pct ({1000 * self.pct:g}), got {self.std}", "std"
+            )
+        if self.seed >= 2**63:
+            raise SpecError(f"expected a seed < 2**63, got {self.seed}", "seed")
 
     def noise(self, step: float) -> float:
         """The relative noise at ``step`` (0 outside ``[start, stop)``)."""
@@ -51,6 +59,8 @@ class Noise(schedkit.BaseSchedule):
         return float(2 * (torch.rand(1, generator=g, dtype=torch.float32).item() - 0.5) * self.pct)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         v = self.schedule(step)
         return v + v * self.noise(step)
 

@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import optional_pair, to_pair
+from schedkit.plugin import bad_step, optional_pair, to_pair
 
 
 def _anneal(kind: str, start: float, end: float, pct: float) -> float:
@@ -89,6 +89,8 @@ class OneCycle(schedkit.BaseSchedule):
         raise AssertionError("unreachable")
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         i, pct = self._where(step)
         _, a, b, _, _ = self._phases[i]
         return _anneal(self.anneal, a, b, pct)

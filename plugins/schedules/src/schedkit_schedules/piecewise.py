@@ -10,7 +10,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import number, to_float
+from schedkit.plugin import bad_step, number, to_float
 
 
 def _factors(inst: object, attribute: attrs.Attribute[Any], value: tuple[float, ...]) -> None:
@@ -52,6 +52,8 @@ class Piecewise(schedkit.BaseSchedule):
             )
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return self.values_[bisect.bisect_right(self.milestones, step)]
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:

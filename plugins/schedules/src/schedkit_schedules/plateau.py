@@ -11,8 +11,7 @@ import attrs
 import torch
 
 import schedkit
-from schedkit import StateError
-from schedkit.plugin import as_steps, steps
+from schedkit.plugin import StateReader, as_steps, steps
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -121,13 +120,14 @@ class Plateau:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        try:
-            self.value = float(state["value"])
-            self.best = float(state["best"])
-            self.bad_steps = int(state["bad_steps"])
-            self.cooldown_left = int(state["cooldown_left"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise StateError(f"not a plateau state: {e}") from None
+        """Restore the history; every entry is checked before any is taken."""
+        reader = StateReader(state, what="plateau state")
+        value = reader.number("value", ge=0.0, le=max(1.0, self.min_value))
+        best = reader.number("best", inf=True)
+        bad_steps = reader.integer("bad_steps")
+        cooldown_left = reader.integer("cooldown_left", le=self.cooldown)
+        self.value, self.best = value, best
+        self.bad_steps, self.cooldown_left = bad_steps, cooldown_left
 
 
 @schedkit.hookimpl

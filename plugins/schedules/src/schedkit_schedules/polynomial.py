@@ -10,6 +10,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -34,13 +35,19 @@ class Polynomial(schedkit.BaseSchedule):
     cycle: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         horizon: float = self.total
         if self.cycle:
             if step > 0:
-                horizon = self.total * math.ceil(step / self.total)
+                # at least one total: a tiny step (5e-324) divides to 0
+                horizon = self.total * max(1, math.ceil(step / self.total))
         elif step >= self.total:
             return self.end
-        return float((1.0 - self.end) * (1.0 - step / horizon) ** self.power + self.end)
+        # max(0, ...): for huge float steps ceil() can round the horizon below the step,
+        # and a negative base to a fractional power is complex
+        left = max(0.0, 1.0 - step / horizon)
+        return float((1.0 - self.end) * left**self.power + self.end)
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:
         if self.cycle:
@@ -48,7 +55,8 @@ class Polynomial(schedkit.BaseSchedule):
         else:
             t = t.clamp(max=self.total)
             horizon = torch.full_like(t, float(self.total))
-        return (1.0 - self.end) * (1.0 - t / horizon) ** self.power + self.end
+        left = (1.0 - t / horizon).clamp(min=0.0)
+        return (1.0 - self.end) * left**self.power + self.end
 
     @property
     def horizon(self) -> int | None:

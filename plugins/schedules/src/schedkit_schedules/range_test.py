@@ -11,6 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -38,8 +39,15 @@ class RangeTest(schedkit.BaseSchedule):
     def __attrs_post_init__(self) -> None:
         if self.end <= self.start:
             raise SpecError(f"expected end > start ({self.start}), got {self.end}", "end")
+        if not math.isfinite(self.end / self.start):
+            raise SpecError(
+                f"expected end / start to be a finite number, got {self.end} / {self.start}",
+                "end",
+            )
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         t = min(step, self.total)
         if self.step_size > 1:
             t = math.floor(t / self.step_size) * self.step_size

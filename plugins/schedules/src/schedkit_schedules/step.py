@@ -6,6 +6,7 @@ import attrs
 import torch
 
 import schedkit
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -20,9 +21,11 @@ class Step(schedkit.BaseSchedule):
     name = "step"
 
     step_size: int = schedkit.duration(positive=True, position=False)
-    gamma: float = schedkit.factor(0.1, ge=0.0)
+    gamma: float = schedkit.factor(0.1, ge=0.0, le=1.0)
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         return float(self.gamma ** (step // self.step_size))
 
     def _values(self, t: torch.Tensor) -> torch.Tensor:

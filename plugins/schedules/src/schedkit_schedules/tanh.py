@@ -11,6 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import bad_step
 
 
 @attrs.frozen
@@ -36,6 +37,8 @@ class Tanh(schedkit.BaseSchedule):
             raise SpecError(f"expected lb < ub, got lb={self.lb} and ub={self.ub}", "lb")
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         r = min(step, self.total) / self.total
         return self.end + 0.5 * (1.0 - self.end) * (
             1.0 - math.tanh(self.lb * (1.0 - r) + self.ub * r)

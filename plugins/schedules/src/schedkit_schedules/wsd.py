@@ -10,8 +10,8 @@ import torch
 
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import bad_step, decay_t
 from schedkit.plugin import decay as decay_shape
-from schedkit.plugin import decay_t
 from schedkit_schedules.transformers import transformers_call_form
 
 
@@ -43,6 +43,8 @@ class WSD(schedkit.BaseSchedule):
             )
 
     def __call__(self, step: float) -> float:
+        if not step >= 0:
+            raise bad_step(step)
         start = self.total - self.decay
         if step < start:
             return 1.0

@@ -1,0 +1,223 @@
+"""Setup validation: ``check`` and build are one validation; every problem is listed with
+its key path; values that would make the model NaN, strings taken as booleans, schedules
+that overwrite each other are refused."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+
+from schedkit import SpecError
+from schedkit.cli import main
+from schedkit.setup import SetupError, load_setup
+
+OPT = '[optimizer]\ntype = "AdamW"\nlr = 1e-3\n'
+
+
+def problems(text: str) -> dict[str, str]:
+    with pytest.raises(SetupError) as e:
+        load_setup(text)
+    return {p.path: p.message for p in e.value.problems}
+
+
+def _check(tmp_path, text, *args):
+    path = tmp_path / "setup.toml"
+    path.write_text(text)
+    return main(["check", str(path), *args])
+
+
+@pytest.mark.parametrize(
+    ("option", "path", "message"),
+    [
+        ("weight_decay = nan", "optimizer.weight_decay", "expected a finite number, got nan"),
+        ("weight_decay = inf", "optimizer.weight_decay", "expected a finite number, got inf"),
+        ("eps = inf", "optimizer.eps", "expected a finite number, got inf"),
+        ("eps = -1.0", "optimizer.eps", "expected a number >= 0, got -1.0"),
+        ('amsgrad = "no"', "optimizer.amsgrad", "expected true or false, got 'no'"),
+        ('foreach = "yes"', "optimizer.foreach", "expected true or false, got 'yes'"),
+        ("amsgrad = 1", "optimizer.amsgrad", "expected true or false, got 1"),
+        ("betas = [2.0, 0.999]", "optimizer.betas", "expected numbers in [0, 1)"),
+        ("betas = [0.9]", "optimizer.betas", "expected a list of 2 numbers, got [0.9]"),
+        ('betas = "x"', "optimizer.betas", "expected a list of 2 numbers, got 'x'"),
+        ("betas = [0.9, nan]", "optimizer.betas", "expected finite numbers"),
+    ],
+)
+def test_optimizer_options(option, path, message, tmp_path):
+    found = problems(OPT + option + "\n")
+    assert found[path].startswith(message)
+    assert _check(tmp_path, OPT + option + "\n") == 1
+
+
+def test_sgd_momentum_nan_and_nesterov_without_momentum(tmp_path):
+    sgd = '[optimizer]\ntype = "SGD"\nlr = 0.1\n'
+    assert problems(sgd + "momentum = nan\n") == {
+        "optimizer.momentum": "expected a finite number, got nan"
+    }
+    found = problems(sgd + "nesterov = true\n")
+    assert found["optimizer"].startswith("torch.optim.SGD refuses these options: Nesterov")
+    assert _check(tmp_path, sgd + "nesterov = true\n") == 1
+    load_setup(sgd + "nesterov = true\nmomentum = 0.9\n").build(torch.nn.Linear(2, 1))
+
+
+@pytest.mark.parametrize(("name", "why"), [("LBFGS", "per-parameter"), ("SparseAdam", "sparse")])
+def test_optimizers_a_setup_cannot_drive(name, why):
+    found = problems(f'[optimizer]\ntype = "{name}"\nlr = 0.1\n')
+    assert f"{name} cannot be used in a setup" in found["optimizer.type"]
+    assert why in found["optimizer.type"]
+
+
+def test_optimizer_names_match_case_insensitively_first():
+    found = problems('[optimizer]\ntype = "adamw"\nlr = 0.1\n')
+    assert found["optimizer.type"].startswith("unknown optimizer 'adamw'; did you mean 'AdamW'?")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("lr = nan", "expected a finite number >= 0, got nan"),
+        ("lr_mult = inf", "expected a finite number >= 0, got inf"),
+        ("weight_decay = -1", "expected a finite number >= 0, got -1"),
+    ],
+)
+def test_overrides_values_are_finite(override, message):
+    setting = override.split(" ")[0]
+    found = problems(OPT + f'[[rules]]\ntype = "overrides"\nkeys = {{"fc.*" = {{{override}}}}}\n')
+    assert found[f"rules[0].keys.fc.*.{setting}"] == message
+
+
+def test_an_overrides_pattern_matching_nothing_is_a_warning_the_command_prints(tmp_path, capsys):
+    text = OPT + '[[rules]]\ntype = "overrides"\nkeys = {"haed.*" = {lr_mult = 10.0}}\n'
+    setup = load_setup(text)
+    with pytest.warns(UserWarning, match=r"the pattern 'haed\.\*' \(glob\) matches no parameter"):
+        setup.build(torch.nn.Linear(2, 1))
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    assert main(["groups", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "schedkit groups: warning: overrides: the pattern 'haed.*' (glob) matches no" in err
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        load_setup(text.replace("haed", "blocks")).build(_vit())
+
+
+def _vit():
+    from schedkit._example import tiny_vit
+
+    return tiny_vit()
+
+
+def test_two_schedules_on_the_same_key_and_groups():
+    found = problems(
+        OPT + '[schedules.lr]\ntype = "constant"\n[schedules.lr2]\nkey = "lr"\ntype = "constant"\n'
+    )
+    assert found["schedules.lr2.key"].startswith("'lr' is already scheduled by [schedules.lr]")
+    # different tags: different groups, allowed
+    load_setup(
+        OPT + '[schedules.lr]\ntype = "constant"\ntags = ["a"]\n[schedules.lr2]\nkey = "lr"\n'
+        'type = "constant"\ntags = ["b"]\n'
+    )
+
+
+def test_agc_exclude_refuses_a_bare_string():
+    """Read character by character, "head.*" excluded everything (its '*')."""
+    found = problems(OPT + '[clip]\ntype = "agc"\nexclude = "head.*"\n')
+    assert found["clip.exclude"] == (
+        "expected a list of strings, got the string 'head.*': write ['head.*']"
+    )
+    load_setup(OPT + '[clip]\ntype = "agc"\nexclude = ["head.*"]\n')
+
+
+@pytest.mark.parametrize(
+    ("run", "schedule", "path", "message"),
+    [
+        (
+            'total = "10ep"\nsteps_per_epoch = 10',
+            'warmup = "20ep"',
+            "schedules.lr.warmup",
+            "expected more than the warmup",
+        ),
+        ("total = 100", 'warmup = "100%"', "schedules.lr.warmup", "expected more than the warmup"),
+    ],
+)
+def test_warmups_that_cannot_fit_are_found_by_check(run, schedule, path, message, tmp_path):
+    text = f'[run]\n{run}\n{OPT}[schedules.lr]\ntype = "cosine"\n{schedule}\n'
+    found = problems(text)
+    assert any(p.endswith(("warmup", "total")) and message in m for p, m in found.items()), found
+    assert _check(tmp_path, text) == 1
+
+
+def test_epochs_without_steps_per_epoch(tmp_path, capsys):
+    """load_setup waits for the build's steps_per_epoch; check and build say what is missing."""
+    text = f'[run]\ntotal = "10ep"\n{OPT}[schedules.lr]\ntype = "cosine"\n'
+    setup = load_setup(text)
+    with pytest.raises(SetupError, match="run.total: '10ep' is in epochs, but steps_per_epoch"):
+        setup.build(torch.nn.Linear(2, 1))
+    assert _check(tmp_path, text) == 1
+    assert "steps_per_epoch was not given" in capsys.readouterr().err
+    assert _check(tmp_path, text, "--steps-per-epoch", "5") == 0
+    built = setup.build(torch.nn.Linear(2, 1), steps_per_epoch=5)
+    assert built.total_steps == 50
+
+
+def test_base_lr_needs_a_batch_size_at_check(tmp_path):
+    text = '[optimizer]\ntype = "SGD"\nbase_lr = 0.1\nlr_scaling = "linear"\n'
+    assert _check(tmp_path, text) == 1
+    assert _check(tmp_path, text, "--batch-size", "512") == 0
+
+
+def test_every_problem_is_listed_not_the_first_per_table():
+    found = problems(
+        '[run]\ntotal = "1O0"\n' + OPT + '[schedules.lr]\ntype = "cosine"\nwarmup = -3\n'
+        '[clip]\ntype = "norm"\nmax_nrom = 1.0\nnrom_type = 2\n'
+    )
+    assert "run.total" in found
+    assert "schedules.lr.warmup" in found
+    assert "clip.max_nrom" in found
+    assert "clip.nrom_type" in found
+    assert "clip.max_norm" in found
+
+
+def test_schedules_params_is_refused_with_a_short_message():
+    found = problems(OPT + '[schedules.params]\ntype = "constant"\n')
+    assert found == {"schedules.params": "'params' is not a hyperparameter a schedule can drive"}
+
+
+def test_wrong_type_names_the_type_key():
+    assert problems(OPT + "[schedules.lr]\ntype = 5\n") == {
+        "schedules.lr.type": "expected a registered name, got 5"
+    }
+    found = problems(OPT + '[schedules.lr]\ntype = "cosin"\n')
+    assert list(found) == ["schedules.lr.type"]
+
+
+def test_a_huge_problem_text_is_trimmed():
+    err = SetupError([SpecError("x" * 20000, "a")])
+    assert len(str(err)) < 600
+
+
+def test_check_ok_means_the_build_steps(tmp_path):
+    text = (
+        '[run]\ntotal = 30\n[optimizer]\ntype = "SGD"\nlr = 0.1\nmomentum = 0.9\nnesterov = true\n'
+        '[schedules.lr]\ntype = "cosine"\nwarmup = "10%"\n[schedules.momentum]\ntype = "constant"\n'
+        '[clip]\ntype = "norm"\nmax_norm = 1.0\n'
+    )
+    assert _check(tmp_path, text) == 0
+    model = torch.nn.Linear(3, 1)
+    built = load_setup(text).build(model)
+    for _ in range(3):
+        model(torch.randn(2, 3)).sum().backward()
+        built.step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_a_key_the_optimizer_lacks_is_found_by_check(tmp_path):
+    text = OPT + '[schedules.momentum]\ntype = "constant"\n'
+    found = problems(text)
+    assert "the group has no 'momentum'" in " ".join(found.values())
+
+
+def test_tags_that_are_not_strings_are_a_problem_not_a_crash():
+    found = problems(OPT + '[schedules.lr]\ntype = "constant"\ntags = [[]]\n')
+    assert found == {"schedules.lr.tags": "expected a list of strings, got [[]]"}

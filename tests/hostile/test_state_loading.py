@@ -1,0 +1,277 @@
+"""State loading: the whole state is checked before any of it is applied; a bad one raises
+StateError naming the key path and leaves the object exactly as it was."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import pytest
+import torch
+
+import schedkit
+from schedkit import Scheduler, SpecError, StateError, get_scheduler
+from schedkit.setup import load_setup
+from tests.helpers import sgd
+
+
+def _snapshot(sched: Scheduler) -> tuple:
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in sched.optimizer.param_groups]
+    history = sched.schedule.state_dict() if hasattr(sched.schedule, "state_dict") else None
+    return sched.steps, list(sched.base_values), groups, copy.deepcopy(history)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        ({"step": -5}, "step", "expected a whole number >= 0, got -5"),
+        ({"step": 1.7}, "step", "expected a whole number, got 1.7"),
+        ({"step": "7"}, "step", "expected a whole number, got '7'"),
+        ({"step": True}, "step", "expected a whole number, got True"),
+        ({"base_values": [math.nan, 0.2]}, "base_values[0]", "expected a finite number, got nan"),
+        ({"base_values": [0.1, math.inf]}, "base_values[1]", "expected a finite number, got inf"),
+        ({"base_values": [0.1, -0.2]}, "base_values[1]", "expected a number >= 0, got -0.2"),
+        ({"base_values": ["0.1", 0.2]}, "base_values[0]", "expected a number, got '0.1'"),
+        ({"base_values": 0.1}, "base_values", "expected a list of numbers, got 0.1"),
+        ({"version": 0}, "version", "expected a version >= 1, got 0"),
+        ({"version": -1}, "version", "expected a version >= 1, got -1"),
+        ({"version": "1"}, "version", "expected a version >= 1, got '1'"),
+        ({"tags": ["other"]}, "tags", "the state targets tags ['other'], this scheduler None"),
+        ({"schedule_state": {"value": 0.5}}, "schedule_state", "expected None"),
+    ],
+)
+def test_bad_scheduler_states_name_the_key_and_change_nothing(change, path, message):
+    sched = Scheduler(sgd(2), "cosine", total=100)
+    for _ in range(3):
+        sched.step()
+    state = {**sched.state_dict(), **change}
+    other = Scheduler(sgd(2), "cosine", total=100)
+    other.step()
+    before = _snapshot(other)
+    with pytest.raises(StateError) as e:
+        other.load_state_dict(state)
+    assert e.value.path == path
+    assert e.value.message.startswith(message)
+    assert _snapshot(other) == before
+
+
+@pytest.mark.parametrize(
+    ("state", "path", "message"),
+    [
+        ([1, 2, 3], "", "expected a scheduler state (a dict), got [1, 2, 3]"),
+        ("step", "", "expected a scheduler state (a dict), got 'step'"),
+    ],
+)
+def test_a_state_that_is_not_a_dict(state, path, message):
+    with pytest.raises(StateError) as e:
+        Scheduler(sgd(), "cosine", total=10).load_state_dict(state)
+    assert (e.value.path, e.value.message) == (path, message)
+
+
+@pytest.mark.parametrize("missing", ["version", "step", "key", "base_values", "schedule"])
+def test_missing_keys_are_named(missing):
+    sched = Scheduler(sgd(), "cosine", total=10)
+    state = sched.state_dict()
+    del state[missing]
+    with pytest.raises(StateError) as e:
+        sched.load_state_dict(state)
+    assert missing in str(e.value)
+
+
+def _plateau(opt=None):
+    return Scheduler(opt or sgd(2), "plateau", patience=0, factor=0.5)
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"value": math.nan}, "schedule_state.value"),
+        ({"value": -1.0}, "schedule_state.value"),
+        ({"value": "1"}, "schedule_state.value"),
+        ({"best": math.nan}, "schedule_state.best"),
+        ({"best": "x"}, "schedule_state.best"),
+        ({"bad_steps": -1}, "schedule_state.bad_steps"),
+        ({"bad_steps": 2.5}, "schedule_state.bad_steps"),
+        ({"cooldown_left": 3}, "schedule_state.cooldown_left"),
+    ],
+)
+def test_plateau_state_is_checked_whole_before_any_is_taken(change, path):
+    """The old code took ``value`` before finding ``best`` bad."""
+    sched = _plateau()
+    for m in (1.0, 2.0, 3.0):
+        sched.step(m)
+    state = sched.state_dict()
+    state["schedule_state"] = {**state["schedule_state"], "value": 0.25, **change}
+    other = _plateau()
+    other.step(1.0)
+    before = _snapshot(other)
+    with pytest.raises(StateError) as e:
+        other.load_state_dict(state)
+    assert e.value.path == path
+    assert _snapshot(other) == before
+
+
+def test_plateau_missing_entry_and_list_state():
+    sched = _plateau()
+    state = sched.state_dict()
+    del state["schedule_state"]["best"]
+    with pytest.raises(StateError, match=r"schedule_state\.best: missing from the state"):
+        sched.load_state_dict(state)
+    state["schedule_state"] = [0.5]
+    with pytest.raises(StateError, match="schedule_state: expected a plateau state"):
+        sched.load_state_dict(state)
+
+
+def test_a_huge_step_loads_at_once():
+    sched = Scheduler(sgd(2), "cosine", total=100, warmup=10)
+    state = {**sched.state_dict(), "step": 10**9}
+    sched.load_state_dict(state)
+    assert sched.steps == 10**9
+    assert [g["lr"] for g in sched.optimizer.param_groups] == [0.0, 0.0]
+
+
+def test_a_failed_get_scheduler_leaves_no_initial_lr():
+    """A scheduler that fails to build leaves the groups as they were, so a later one uses
+    the real base, not a stale one."""
+    opt = sgd(2)
+    with pytest.raises(SpecError):
+        get_scheduler("cosine", opt, total=-1)
+    assert all("initial_lr" not in g for g in opt.param_groups)
+    with pytest.raises(SpecError):
+        Scheduler(opt, "cosine", total=10, warmup=20)
+    assert all("initial_lr" not in g for g in opt.param_groups)
+    opt.param_groups[0]["lr"] = 0.5
+    sched = Scheduler(opt, "constant")
+    assert sched.base_values == [0.5, 0.2]
+
+
+# -- Built --------------------------------------------------------------------------------
+
+SETUP = """
+[run]
+total = 20
+[optimizer]
+type = "AdamW"
+lr = 1e-3
+[schedules.lr]
+type = "cosine"
+warmup = 2
+[schedules.weight_decay]
+type = "linear"
+[clip]
+type = "adaptive"
+window = 4
+"""
+
+
+def _built():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    built = load_setup(SETUP).build(model)
+    for _ in range(3):
+        model(torch.randn(4, 3)).pow(2).sum().backward()
+        built.step()
+    return built
+
+
+def _everything(built):
+    return (
+        copy.deepcopy(built.optimizer.state_dict()),
+        {k: s.state_dict() for k, s in built.schedulers.items()},
+        copy.deepcopy(built.clipper.state_dict()),
+    )
+
+
+def _equal(a, b):
+    return repr(a) == repr(b)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path"),
+    [
+        (lambda s: s["schedulers"]["weight_decay"].update(step=-1), "schedulers.weight_decay.step"),
+        (lambda s: s["schedulers"].pop("lr"), "schedulers"),
+        (lambda s: s["clipper"].update(step="x"), "clipper.step"),
+        (lambda s: s["clipper"]["extra"].update(count=-2), "clipper.extra.count"),
+        (lambda s: s["optimizer"]["param_groups"].pop(), "optimizer.param_groups"),
+        (lambda s: s.update(version=0), "version"),
+        (lambda s: s.update(schedulers=[]), "schedulers"),
+    ],
+)
+def test_built_loads_all_or_nothing(mutate, path):
+    """The old code loaded the optimizer's state, then raised on a scheduler's."""
+    source = _built()
+    state = copy.deepcopy(source.state_dict())
+    mutate(state)
+    target = load_setup(SETUP).build(torch.nn.Linear(3, 2))
+    before = _everything(target)
+    with pytest.raises(StateError) as e:
+        target.load_state_dict(state)
+    assert e.value.path == path
+    assert _equal(_everything(target), before)
+
+
+def test_built_not_a_state():
+    built = load_setup(SETUP).build(torch.nn.Linear(3, 2))
+    with pytest.raises(StateError, match="not a schedkit setup state"):
+        built.load_state_dict({"format": "x"})
+    with pytest.raises(StateError, match="expected a setup state"):
+        built.load_state_dict([])  # type: ignore[arg-type]
+
+
+# -- clippers ------------------------------------------------------------------------------
+
+
+def _adaptive(**kw):
+    clip = schedkit.get_clipper("adaptive", window=4, **kw)
+    p = torch.nn.Parameter(torch.zeros(3))
+    for i in range(3):
+        p.grad = torch.full((3,), float(i + 1))
+        clip([p])
+    return clip
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"history": torch.zeros(3, dtype=torch.float64)}, "extra.history"),
+        ({"history": [0.0] * 4}, "extra.history"),
+        ({"history": torch.tensor([1.0, -1.0, 0, 0], dtype=torch.float64)}, "extra.history"),
+        ({"count": -1}, "extra.count"),
+        ({"count": "3"}, "extra.count"),
+    ],
+)
+def test_adaptive_state_that_does_not_fit_changes_nothing(change, path):
+    """The old code took part of such a state, and the next call raised IndexError."""
+    state = _adaptive().state_dict()
+    state["extra"] = {**state["extra"], **change}
+    clip = _adaptive()
+    before = copy.deepcopy(clip.state_dict())
+    with pytest.raises(StateError) as e:
+        clip.load_state_dict(state)
+    assert e.value.path == path
+    assert _equal(clip.state_dict(), before)
+    p = torch.nn.Parameter(torch.zeros(3))
+    p.grad = torch.ones(3)
+    clip([p])  # still works
+
+
+def test_clipper_state_checks():
+    clip = schedkit.get_clipper("norm", max_norm=1.0)
+    state = clip.state_dict()
+    for change, path in (
+        ({"step": -1}, "step"),
+        ({"skipped": 5}, "skipped"),  # more skipped than taken
+        ({"version": 2}, "version"),
+        ({"extra": {"x": 1}}, "extra"),
+    ):
+        with pytest.raises(StateError) as e:
+            clip.load_state_dict({**state, **change})
+        assert e.value.path == path
+    with pytest.raises(StateError, match="expected a clipper state"):
+        clip.load_state_dict([])  # type: ignore[arg-type]
+    ema = _adaptive(mode="ema")
+    good = ema.state_dict()
+    with pytest.raises(StateError, match="extra.ema"):
+        ema.load_state_dict({**good, "extra": {**good["extra"], "ema": torch.tensor(math.inf)}})
+    ema.load_state_dict(good)
