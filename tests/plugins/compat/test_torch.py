@@ -873,3 +873,15 @@ schedulers = [
         model(torch.ones(2, 3)).sum().backward()
         built.step()
         opt.step(), theirs.step()
+
+
+@pytest.mark.parametrize("epoch", [float("nan"), float("inf"), -float("inf")])
+@pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingWarmRestarts"])
+def test_step_with_a_non_finite_epoch_is_our_error(name, epoch):
+    kw = {"step_size": 3} if name == "StepLR" else {"T_0": 3}
+    o = _opt()
+    ours = schedkit.get_scheduler(f"torch.{name}", o, **kw)
+    before = (_floats(o), ours.state_dict())
+    with pytest.raises(SpecError, match="epoch"):
+        ours.step(epoch)
+    assert (_floats(o), ours.state_dict()) == before

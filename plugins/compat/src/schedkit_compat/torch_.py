@@ -79,7 +79,7 @@ def _gamma(default: Any = attrs.NOTHING) -> Any:
 def _whole_epoch(epoch: Any) -> int:
     if isinstance(epoch, torch.Tensor) and epoch.numel() == 1:
         epoch = epoch.item()
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch):
         raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
     if epoch < 0 or epoch != int(epoch):
         raise SpecError(
@@ -401,6 +401,8 @@ class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
             epoch = epoch.item()
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or epoch != epoch:
             raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
+        if epoch == math.inf:  # torch's T_cur would be inf % T_0: a NaN lr
+            raise SpecError(f"expected a finite epoch, got {epoch!r}", "epoch")
         if epoch < 0:
             raise SpecError(f"Expected non-negative epoch, but got {epoch}", "epoch")
         return math.floor(epoch)
