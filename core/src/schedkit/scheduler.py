@@ -494,6 +494,9 @@ class Scheduler(LRScheduler):
             if not self._stateful:
                 self._step_to(metric if epoch is None else epoch, metric, epoch)
                 return
+            groups = self.optimizer.param_groups
+            if groups is not self._bound or len(groups) != self._n_groups:
+                self._bind()  # before the metric: new groups' curves see its reduction
             if metric is None:
                 raise TypeError("step() of a metric-driven schedule needs the metric")
             step = self._step + 1

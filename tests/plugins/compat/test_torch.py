@@ -875,6 +875,42 @@ schedulers = [
         opt.step(), theirs.step()
 
 
+def test_reduce_lr_on_plateau_rebound_groups_keep_their_reductions_as_torch():
+    """The optimizer's state loaded after the scheduler's, or a group added: the groups are
+    bound again, and each goes on from its own lr (torch reduces the lr it finds)."""
+    o1, o2, theirs, ours = _plateau_pair(0.0)
+    for m in [1.0, 1.0, 1.0, 1.0]:
+        o1.step(), o2.step(), theirs.step(m), ours.step(m)
+    o3 = _opt()
+    again = schedkit.get_scheduler("torch.ReduceLROnPlateau", o3, factor=0.5, patience=0)
+    again.load_state_dict(ours.state_dict())
+    o3.load_state_dict(o2.state_dict())  # after the scheduler's: new group dicts
+    for o in (o1, o2):
+        o.add_param_group({"params": [torch.nn.Parameter(torch.zeros(1))], "lr": 0.04})
+    for m in [1.0, 1.0, 0.5, 1.0]:
+        for o, s in ((o1, theirs), (o2, ours), (o3, again)):
+            o.step(), s.step(m)
+        assert _floats(o1) == _floats(o2)
+        assert _floats(o3) == _floats(o1)[:3]
+    assert _floats(o1)[0] == 0.1 * 0.5**6
+
+
+def test_reduce_lr_on_plateau_too_few_floors_changes_no_group():
+    """A reduction that finds a group without a floor raises before writing any group."""
+    o = _opt()
+    ours = schedkit.get_scheduler(
+        "torch.ReduceLROnPlateau", o, factor=0.5, patience=0, min_lr=[0.01, 0.001]
+    )
+    ours.step(1.0)
+    before = _floats(o)
+    with pytest.raises(SpecError, match="Please modify the `min_lrs` field"):
+        ours.step(1.0)
+    assert _floats(o) == before
+    ours.min_lrs = [0.01, 0.001, 0.0001]
+    ours.step(1.0)
+    assert _floats(o) == [0.05, 0.015, 0.0035]
+
+
 @pytest.mark.parametrize("epoch", [float("nan"), float("inf"), -float("inf")])
 @pytest.mark.parametrize("name", ["StepLR", "CosineAnnealingWarmRestarts"])
 def test_step_with_a_non_finite_epoch_is_our_error(name, epoch):
