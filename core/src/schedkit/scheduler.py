@@ -707,6 +707,11 @@ def _transformers_call(
             f"{sorted(params)} given with transformers' call form; pass them in "
             "scheduler_specific_kwargs, or use schedkit's own parameters alone"
         )
+    if specific is not None and not isinstance(specific, Mapping):
+        raise SpecError(
+            f"expected a mapping of the schedule's own arguments, got {specific!r}",
+            "scheduler_specific_kwargs",
+        )
     info = default_registry().get("schedule", name)
     translate = getattr(info.cls, "from_transformers", None)
     if translate is None:
