@@ -921,3 +921,30 @@ def test_step_with_a_non_finite_epoch_is_our_error(name, epoch):
     with pytest.raises(SpecError, match="epoch"):
         ours.step(epoch)
     assert (_floats(o), ours.state_dict()) == before
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="load_state_dict rewrites each scheduler's own curve from its start (so a state "
+    "loaded on a fresh optimizer restores the lr), which overwrites the composed lr the "
+    "optimizer's state restored; torch's load_state_dict leaves the lrs alone",
+)
+def test_two_stacked_schedulers_resume_after_the_optimizer_state_as_torch():
+    """torch's usual resume: optimizer.load_state_dict, then each scheduler's."""
+    o1, o2 = _opt(), _opt()
+    ours = [
+        schedkit.get_scheduler("torch.ExponentialLR", o1, gamma=0.9),
+        schedkit.get_scheduler("torch.StepLR", o1, step_size=2, gamma=0.5),
+    ]
+    for _ in range(5):
+        o1.step()
+        for s in ours:
+            s.step()
+    again = [
+        schedkit.get_scheduler("torch.ExponentialLR", o2, gamma=0.9),
+        schedkit.get_scheduler("torch.StepLR", o2, step_size=2, gamma=0.5),
+    ]
+    o2.load_state_dict(o1.state_dict())
+    for s, state in zip(again, [s.state_dict() for s in ours], strict=True):
+        s.load_state_dict(state)
+    assert _floats(o2) == _floats(o1)
