@@ -948,3 +948,16 @@ def test_two_stacked_schedulers_resume_after_the_optimizer_state_as_torch():
     for s, state in zip(again, [s.state_dict() for s in ours], strict=True):
         s.load_state_dict(state)
     assert _floats(o2) == _floats(o1)
+
+
+@pytest.mark.parametrize("metric", ["loss", torch.ones(2), object()])
+def test_reduce_lr_on_plateau_refuses_a_metric_that_is_no_number(metric):
+    o = _opt()
+    ours = schedkit.get_scheduler("torch.ReduceLROnPlateau", o, factor=0.5, patience=0)
+    ours.step(1.0)
+    before = (_floats(o), ours.state_dict())
+    with pytest.raises(SpecError, match="metric: expected a number"):
+        ours.step(metric)
+    assert (_floats(o), ours.state_dict()) == before
+    ours.step(torch.tensor(2.0))  # a one-element tensor is a number, as for torch
+    assert _floats(o) == [lr * 0.5 for lr in LRS]
