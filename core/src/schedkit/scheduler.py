@@ -259,6 +259,14 @@ def _absolute_base(
     return _as_float(default, f"optimizer.defaults.{key}")
 
 
+def _metric(metric: Any) -> float:
+    """``step(metric)``'s metric as a float (what torch's ``float(metrics)`` takes)."""
+    try:
+        return float(metric)
+    except (TypeError, ValueError, RuntimeError):
+        raise SpecError(f"expected a number, got {metric!r}", "metric") from None
+
+
 def _noop(*args: Any, **kwargs: Any) -> None:
     """``step()`` of a scheduler that follows its optimizer."""
 
@@ -514,10 +522,14 @@ class Scheduler(LRScheduler):
                 return
             if metric is None:
                 raise TypeError("step() of a metric-driven schedule needs the metric")
+            observed = _metric(metric)
             step = self._step + 1
             if epoch is not None:
                 step = self.schedule.epoch_step(epoch)  # type: ignore[attr-defined]
-            self.schedule.observe(float(metric), step)  # type: ignore[attr-defined]
+            groups = self.optimizer.param_groups
+            if groups is not self._bound or len(groups) != self._n_groups:
+                self._bind()  # before the metric: new groups' curves see its reduction
+            self.schedule.observe(observed, step)  # type: ignore[attr-defined]
         else:
             step = self._step + 1
         self._step = step
@@ -766,6 +778,11 @@ def _transformers_call(
         raise TypeError(
             f"{sorted(params)} given with transformers' call form; pass them in "
             "scheduler_specific_kwargs, or use schedkit's own parameters alone"
+        )
+    if specific is not None and not isinstance(specific, Mapping):
+        raise SpecError(
+            f"expected a mapping of the schedule's own arguments, got {specific!r}",
+            "scheduler_specific_kwargs",
         )
     info = default_registry().get("schedule", name)
     translate = getattr(info.cls, "from_transformers", None)

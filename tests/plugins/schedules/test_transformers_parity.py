@@ -226,6 +226,13 @@ def test_call_form_errors_are_transformers_errors():
         schedkit.get_scheduler("cosine", opt, 10, 100, total=3)
     with pytest.raises(schedkit.SpecError, match="does not take \\['bogus'\\]"):
         schedkit.get_scheduler("linear", opt, 10, 100, {"bogus": 1})
+    before = [dict(g) for g in opt.param_groups]
+    for bad in (3, "cycles", [("num_cycles", 2)]):
+        with pytest.raises(
+            schedkit.SpecError, match="scheduler_specific_kwargs: expected a mapping"
+        ):
+            schedkit.get_scheduler("cosine", opt, 10, 100, bad)
+    assert [dict(g) for g in opt.param_groups] == before
 
 
 def test_transformers_names_are_native_aliases():

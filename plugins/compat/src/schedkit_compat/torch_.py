@@ -77,7 +77,7 @@ def _gamma(default: Any = attrs.NOTHING) -> Any:
 def _whole_epoch(epoch: Any) -> int:
     if isinstance(epoch, torch.Tensor) and epoch.numel() == 1:
         epoch = epoch.item()
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)):
+    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch):
         raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
     if epoch < 0 or epoch != int(epoch):
         raise SpecError(
@@ -399,6 +399,8 @@ class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
             epoch = epoch.item()
         if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or epoch != epoch:
             raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
+        if epoch == math.inf:  # torch's T_cur would be inf % T_0: a NaN lr
+            raise SpecError(f"expected a finite epoch, got {epoch!r}", "epoch")
         if epoch < 0:
             raise SpecError(f"Expected non-negative epoch, but got {epoch}", "epoch")
         return math.floor(epoch)
@@ -703,6 +705,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
     reductions: int = attrs.field(init=False, default=0)
     #: torch's ``min_lrs``: one floor per group, extended when groups are added
     min_lrs: list[float] = attrs.field(init=False, factory=list)
+    #: how many groups are bound: a reduction checks they all have a floor before any is written
+    _n_groups: int = attrs.field(init=False, default=0, eq=False, repr=False)
 
     peer_attributes = (
         "factor",
@@ -767,6 +771,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
         return self.min_lr
 
     def _reduce(self) -> None:
+        if self._n_groups:
+            self._floor(self._n_groups - 1)  # torch checks min_lrs before reducing any group
         self.reductions += 1
 
     def _lr(self, base: float, floor: float, n: int) -> float:
@@ -788,6 +794,7 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
+        self._n_groups = index + 1
         return _Reduced(self, base, index)
 
     def spec(self) -> dict[str, Any]:
@@ -808,10 +815,13 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
 
 class _Reduced:
     """One group of ``torch.ReduceLROnPlateau``: torch reduces the group's current lr, so
-    ``follow`` starts from it (another scheduler's writes included); called with a step
-    alone, it replays the reductions from the base (a resume from the state)."""
+    ``follow`` starts from it (another scheduler's writes included) and applies the
+    reductions made since it last looked (``seen``: a group bound again mid-run, after
+    ``optimizer.load_state_dict`` or ``add_param_group``, already carries the earlier ones);
+    called with a step alone, it replays the reductions from the base (a resume from the
+    state)."""
 
-    __slots__ = ("base", "done", "index", "sched", "value")
+    __slots__ = ("base", "done", "index", "sched", "seen", "value")
 
     def __init__(self, sched: ReduceLROnPlateau, base: float, index: int) -> None:
         self.sched = sched
@@ -819,6 +829,7 @@ class _Reduced:
         self.index = index
         self.done = 0
         self.value = base
+        self.seen = sched.reductions
 
     def __call__(self, step: float) -> float:
         n = self.sched.reductions
@@ -827,19 +838,22 @@ class _Reduced:
         if n > self.done:
             self.value = self.sched._lr(self.value, self.sched._floor(self.index), n - self.done)
             self.done = n
+        self.seen = n
         return float(self.value)
 
     def follow(self, step: float, current: float) -> float:
         n = self.sched.reductions
         value = current
-        if n > self.done:
-            value = self.sched._lr(current, self.sched._floor(self.index), n - self.done)
-        self.done, self.value = n, value
+        if n > self.seen:
+            value = self.sched._lr(current, self.sched._floor(self.index), n - self.seen)
+        self.done = self.seen = n
+        self.value = value
         return value
 
     def initial(self, step: float, current: float) -> float:
         """torch's constructor leaves the lrs alone."""
-        self.done, self.value = self.sched.reductions, current
+        self.done = self.seen = self.sched.reductions
+        self.value = current
         return current
 
 
