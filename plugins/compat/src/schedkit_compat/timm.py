@@ -6,7 +6,8 @@ The schedules take the arguments of timm's scheduler classes (``t_initial``, ``l
 ``t`` of the scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``),
 for every param group, with timm's floats. Their schedulers also take timm's own calls
 (``step(epoch, metric)``, ``step_update(num_updates, metric)``, ``get_cycle_length()``),
-and ``t_in_epochs = true`` counts epochs, as in timm. A group carrying timm's
+and ``t_in_epochs = true`` counts epochs, as in timm (with ``updates_per_epoch``, a
+scheduler stepped per update holds each epoch's value over its updates). A group carrying timm's
 ``lr_scale`` gets the value times it, as timm's schedulers do, ``warmup_lr_init`` and
 ``lr_min`` included; so does a group from ``timm.layer_decay`` (which writes the scaled lr
 and keeps the scale as ``timm_lr_scale``).
