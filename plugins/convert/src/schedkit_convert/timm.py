@@ -196,7 +196,7 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
         total = (epochs + (warmup if prefix else 0)) * upe
     table.update(warm)
     table.update(noisy)
-    table["t_in_epochs"] = Sourced(per_epoch, keys.source("sched_on_updates"))
+    table["t_in_epochs"] = Sourced(per_epoch, "not " + keys.source("sched_on_updates"))
     if per_epoch:
         table["updates_per_epoch"] = Sourced(upe, src_upe)
     draft.schedules["lr"] = table
