@@ -232,3 +232,21 @@ def test_updates_per_epoch_is_for_t_in_epochs() -> None:
     with pytest.raises(schedkit.SpecError, match="updates_per_epoch") as info:
         schedkit.get_schedule("timm.cosine", t_initial=10, updates_per_epoch=5)
     assert info.value.path == "updates_per_epoch"
+
+
+def test_per_epoch_setup_resumes_mid_epoch() -> None:
+    """Saved in the middle of an epoch, loaded into a fresh build: the same lrs on."""
+    conv = schedkit.convert("timm", DIR / "timm-vit-finetune.yaml", steps_per_epoch=4, world_size=8)
+    a = conv.setup().build(float64(TinyViT()))
+    for _ in range(4 * 5 + 2):  # past the warmup, two updates into epoch 5
+        a.schedulers["lr"].step()
+    b = conv.setup().build(float64(TinyViT()))
+    b.load_state_dict(a.state_dict())
+    seen = set()
+    for _ in range(9):
+        lrs = [g["lr"] for g in a.optimizer.param_groups]
+        assert [g["lr"] for g in b.optimizer.param_groups] == lrs
+        seen.add(lrs[0])
+        a.schedulers["lr"].step()
+        b.schedulers["lr"].step()
+    assert len(seen) == 3  # epochs 5, 6 and 7: one value each
