@@ -6,7 +6,8 @@ The schedules take the arguments of timm's scheduler classes (``t_initial``, ``l
 ``t`` of the scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``),
 for every param group, with timm's floats. Their schedulers also take timm's own calls
 (``step(epoch, metric)``, ``step_update(num_updates, metric)``, ``get_cycle_length()``),
-and ``t_in_epochs = true`` counts epochs, as in timm. A group carrying timm's
+and ``t_in_epochs = true`` counts epochs, as in timm (with ``updates_per_epoch``, a
+scheduler stepped per update holds each epoch's value over its updates). A group carrying timm's
 ``lr_scale`` gets the value times it, as timm's schedulers do, ``warmup_lr_init`` and
 ``lr_min`` included; so does a group from ``timm.layer_decay`` (which writes the scaled lr
 and keeps the scale as ``timm_lr_scale``).
@@ -56,13 +57,22 @@ class TimmStepping:
     default) the first moves the schedule to ``num_updates`` and the second does nothing;
     with ``t_in_epochs`` true, the other way round, as in timm. ``step()`` without an
     epoch advances one step (torch's convention, what trainers and ``Built.step()`` call).
-    ``get_cycle_length(cycles=0)`` is timm's, for the cyclic schedules."""
+    ``get_cycle_length(cycles=0)`` is timm's, for the cyclic schedules.
+
+    With ``t_in_epochs`` true and ``updates_per_epoch`` given, the steps count updates
+    (``step()`` and ``Built.step()`` once per update) and the schedule moves once every
+    ``updates_per_epoch`` of them, as ``train.py``'s ``step(epoch + 1)`` at each epoch
+    end; ``step(epoch)`` then goes to the epoch's first update, so train.py's calls and
+    per-update ``step()`` calls agree."""
 
     def step(self, epoch: int | None = None, metric: float | None = None) -> None:
         me = cast("schedkit.Scheduler", self)
         if epoch is None:
             schedkit.Scheduler.step(me)
         elif getattr(me.schedule, "t_in_epochs", False):
+            per = getattr(me.schedule, "updates_per_epoch", None)
+            if per is not None and isinstance(epoch, int) and not isinstance(epoch, bool):
+                epoch *= per  # the steps count updates: go to the epoch's first one
             _goto(me, epoch)
 
     def step_update(self, num_updates: int, metric: float | None = None) -> None:
@@ -145,8 +155,22 @@ class TimmSchedule(ClosedForm, Noise):
     #: timm's switch: which of ``step(epoch)`` and ``step_update(num_updates)`` moves the
     #: schedule (see :class:`TimmStepping`); durations count what moves it
     t_in_epochs: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    #: with ``t_in_epochs``: the updates of an epoch, when the scheduler is stepped per
+    #: update (the schedule holds each epoch's value over its updates, as timm's
+    #: ``train.py`` does); durations still count epochs
+    updates_per_epoch: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(steps(positive=True))
+    )
 
     stepping: ClassVar[type] = TimmStepping
+
+    def __attrs_post_init__(self) -> None:
+        if self.updates_per_epoch is not None and not self.t_in_epochs:
+            raise SpecError(
+                "updates_per_epoch is for t_in_epochs = true (with t_in_epochs = false the "
+                "durations already count updates)",
+                "updates_per_epoch",
+            )
 
     def decay(self, t: float, base: float) -> float:
         """The curve after the warmup, at ``t`` counted as timm counts it."""
@@ -157,6 +181,8 @@ class TimmSchedule(ClosedForm, Noise):
 
     def at(self, step: float, base: float, index: int) -> float:
         t = int(step)
+        if self.updates_per_epoch is not None:
+            t //= self.updates_per_epoch  # the epoch of this update
         if t == 0:  # what timm writes when it is built
             return self.warmup_lr_init if self.warmup_t else base
         if t < self.warmup_t:
@@ -277,6 +303,7 @@ class Tanh(Cycles):
     ub: float = schedkit.factor(3.0)
 
     def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if self.lb >= self.ub:
             raise SpecError(f"expected lb < ub, got {self.lb} and {self.ub}", "lb")
 

@@ -4,9 +4,16 @@ What ``train.py`` builds from it: the lr (``lr``, or ``lr_base`` scaled by the g
 batch over ``lr_base_size``, ``sqrt`` for Ada*/LAMB optimizers by default), the optimizer
 of ``create_optimizer_v2`` (``opt``, ``opt_eps``, ``opt_betas``, ``momentum``,
 ``weight_decay`` off for 1-D parameters, biases and the model's ``no_weight_decay()``),
-the scheduler of ``create_scheduler_v2`` stepped per update (``sched_on_updates``;
-durations in epochs times the updates per epoch) and the clipping (``clip_grad``,
-``clip_mode``).
+``layer_decay`` groups (``param_groups_layer_decay`` as the ``timm.layer_decay`` rule,
+``layer_decay_min_scale`` its ``min_scale``), the scheduler of ``create_scheduler_v2``
+and the clipping (``clip_grad``, ``clip_mode``).
+
+The schedule is stepped as ``train.py`` steps it. Per update (``sched_on_updates:
+true``): durations in epochs times the updates per epoch. Per epoch (timm's default):
+durations in epochs, ``t_in_epochs = true`` and ``updates_per_epoch``, so a scheduler
+stepped once per update (``Built.step()``) holds each epoch's lr over its updates, as
+``train.py``'s ``step(epoch + 1)`` at each epoch end does. A layer-decayed group's
+``warmup_lr`` and ``min_lr`` are scaled by its lr scale, as timm's schedulers scale them.
 """
 
 from __future__ import annotations
@@ -50,6 +57,8 @@ DEFAULTS: dict[str, Any] = {
     "momentum": 0.9,
     "weight_decay": 2e-5,
     "layer_decay": None,
+    "layer_decay_min_scale": 0.0,
+    "layer_decay_no_opt_scale": None,
     "clip_grad": None,
     "clip_mode": "norm",
     "batch_size": 128,
@@ -68,6 +77,7 @@ SCHEDULES = (*CYCLES, "step", "multistep", "constant", "none")
 
 
 def _lr(keys: Keys, facts: Facts, opt: str) -> Sourced | None:
+    keys.taken.add("lr")  # null: lr_base decides
     if keys.given("lr"):
         return keys.sourced("lr", keys.number("lr", ge=0))
     base = keys.number("lr_base", ge=0)
@@ -116,25 +126,19 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
             "sched", f"not one of the timm schedules schedkit has ({', '.join(SCHEDULES)})"
         )
         return None
-    if not keys.raw("sched_on_updates"):
-        draft.refuse(
-            "sched_on_updates",
-            "timm steps this schedule once per epoch (the lr changes only at epoch "
-            "boundaries); schedkit's timm.* schedules step per update: set "
-            "sched_on_updates: true (timm then steps per update too)",
-        )
-        return None
+    per_epoch = not keys.raw("sched_on_updates")
     epochs = keys.number("epochs", integer=True, ge=1)
     warmup = keys.number("warmup_epochs", integer=True, ge=0)
     cooldown = keys.number("cooldown_epochs", integer=True, ge=0)
     prefix = bool(keys.raw("warmup_prefix"))
     if epochs is None or warmup is None or cooldown is None:
         return None
-    t_initial = epochs * upe
-    per = f" * {src_upe}"
+    # per epoch, the schedule counts epochs (held over each epoch's updates)
+    unit, per = (1, "") if per_epoch else (upe, f" * {src_upe}")
+    t_initial = epochs * unit
     table: dict[str, Sourced] = {}
     warm = {
-        "warmup_t": Sourced(warmup * upe, keys.source("warmup_epochs") + per),
+        "warmup_t": Sourced(warmup * unit, keys.source("warmup_epochs") + per),
         "warmup_lr_init": keys.sourced("warmup_lr", keys.number("warmup_lr", ge=0)),
         "warmup_prefix": keys.sourced("warmup_prefix", prefix),
     }
@@ -147,8 +151,8 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
             "noise_std": keys.sourced("lr_noise_std"),
             "noise_seed": keys.sourced("seed"),
         }
-    if sched == "none":
-        return int((epochs + cooldown) * upe)
+    if sched == "none":  # no scheduler: the epochs (and a warmup prefix), no cooldown
+        return int((epochs + (warmup if prefix else 0)) * upe)
     if sched in CYCLES:
         table["type"] = Sourced(f"timm.{sched}", keys.source("sched"))
         table["t_initial"] = Sourced(t_initial, keys.source("epochs") + per)
@@ -169,21 +173,21 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
             length = t_initial * cycles
         else:
             length = math.floor(-t_initial * (mul**cycles - 1) / (1 - mul))
-        length += warmup * upe if prefix else 0
-        total = (length + cooldown * upe) // upe * upe
+        length += warmup * unit if prefix else 0
+        total = (length + cooldown * unit) // unit * upe
     else:
         kind = "multistep" if sched == "multistep" else "step"
         table["type"] = Sourced(f"timm.{kind}", keys.source("sched"))
         if sched == "step":
             decay = keys.number("decay_epochs", ge=0)
             table["decay_t"] = Sourced(
-                None if decay is None else decay * upe, keys.source("decay_epochs") + per
+                None if decay is None else decay * unit, keys.source("decay_epochs") + per
             )
             table["decay_rate"] = keys.sourced("decay_rate", keys.number("decay_rate", ge=0))
         elif sched == "multistep":
             milestones = keys.raw("decay_milestones")
             table["decay_t"] = Sourced(
-                [m * upe for m in milestones], keys.source("decay_milestones") + per
+                [m * unit for m in milestones], keys.source("decay_milestones") + per
             )
             table["decay_rate"] = keys.sourced("decay_rate", keys.number("decay_rate", ge=0))
         else:  # constant: a step schedule that never decays
@@ -192,9 +196,37 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
         total = (epochs + (warmup if prefix else 0)) * upe
     table.update(warm)
     table.update(noisy)
-    table["t_in_epochs"] = Sourced(False, keys.source("sched_on_updates"))
+    table["t_in_epochs"] = Sourced(per_epoch, "not " + keys.source("sched_on_updates"))
+    if per_epoch:
+        table["updates_per_epoch"] = Sourced(upe, src_upe)
     draft.schedules["lr"] = table
     return int(total)
+
+
+def _groups(keys: Keys) -> dict[str, Sourced] | None:
+    """create_optimizer_v2's param groups: ``param_groups_layer_decay`` with the model's
+    ``no_weight_decay()`` (1-D parameters undecayed), scaling each layer's lr only when
+    ``layer_decay`` is given and a scheduler applies timm's ``lr_scale``."""
+    if not keys.given("layer_decay"):
+        keys.raw("layer_decay_min_scale")
+        return {
+            "type": Sourced("timm.layer_decay", "weight_decay"),
+            "layer_decay": Sourced(1.0, "create_optimizer_v2: no layer_decay"),
+        }
+    decay = keys.number("layer_decay", ge=0)
+    low = keys.number("layer_decay_min_scale", ge=0)
+    if decay is None or low is None:
+        return None
+    if keys.raw("sched") == "none":  # lr_scale is applied by timm's schedulers only
+        return {
+            "type": Sourced("timm.layer_decay", "layer_decay"),
+            "layer_decay": Sourced(1.0, "layer_decay: sched 'none' applies no lr_scale"),
+        }
+    return {
+        "type": Sourced("timm.layer_decay", "layer_decay"),
+        "layer_decay": keys.sourced("layer_decay", decay),
+        "min_scale": keys.sourced("layer_decay_min_scale", low),
+    }
 
 
 def convert(path: Path, facts: Facts) -> Draft:
@@ -230,18 +262,14 @@ def convert(path: Path, facts: Facts) -> Draft:
                 o["betas"] = keys.sourced("opt_betas")
             wd = keys.number("weight_decay", ge=0)
             o["weight_decay"] = keys.sourced("weight_decay", wd)
-            if wd:
-                draft.rules.append(
-                    {
-                        "type": Sourced("timm.layer_decay", "weight_decay"),
-                        "layer_decay": Sourced(1.0, "create_optimizer_v2: no layer_decay"),
-                    }
-                )
+            rule = _groups(keys)
+            if rule is not None and (wd or keys.given("layer_decay")):
+                draft.rules.append(rule)
     keys.refuse_if(
-        "layer_decay",
-        keys.given("layer_decay"),
-        "timm scales warmup_lr and min_lr by each layer's lr_scale too; the converter does "
-        "not express that yet (use the timm.layer_decay rule by hand)",
+        "layer_decay_no_opt_scale",
+        keys.given("layer_decay_no_opt_scale"),
+        "timm freezes the layers whose scale is below it (requires_grad = False); "
+        "freeze them in the model instead",
     )
     if upe is not None:
         total = _schedule(keys, upe, f"steps_per_epoch {upe}")
