@@ -15,6 +15,9 @@ iteration-based ones). Without it, every scheduler steps at every schedkit step,
 calling each mmengine scheduler's ``step()`` yourself does. Building applies each
 scheduler's first step in list order, as constructing them does.
 
+A value at step ``k`` costs ``k`` updates the first time (then one per step forward):
+mmengine's schedulers have no closed form, and the aliases keep its floats.
+
 Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
 Adam family (the setup's key says which). ``ReduceOnPlateau*`` needs validation metrics
 and is not an alias. ``OneCycleLR`` sets the groups' ``initial_lr`` to ``eta_max /
@@ -23,17 +26,20 @@ div_factor`` as mmengine does; schedulers after it in the list start from that v
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import attrs
+import torch
 
 import schedkit
-from schedkit import SpecError
+from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.validators import number, steps, to_float
-from schedkit_compat._base import count, each_group, pick, step_list
+from schedkit_compat._base import count, each_group, pick, settings_table, step_list, table_spec
+from schedkit_compat.mmpretrain import NORM_TYPES
 
 #: mmengine's "no end"
 INF = int(1e9)
@@ -133,7 +139,11 @@ class Part(schedkit.BaseSchedule):
         return _Run((self,), base, index, self.steps_per_epoch)
 
     def __call__(self, step: float) -> float:
-        return _Run((self,), 1.0, 0, self.steps_per_epoch)(step)
+        return _curve(self)(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        run = _Run((self,), 1.0, 0, self.steps_per_epoch)
+        return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
         from schedkit.schedule import attrs_spec
@@ -244,6 +254,14 @@ class _Run:
                         value = act.step(value)
         self.value = value
         return value
+
+
+@functools.lru_cache(maxsize=64)
+def _curve(sched: Part | ParamSchedulerList) -> _Run:
+    """The curve for a base of 1.0, kept so that stepping forward costs one update."""
+    if isinstance(sched, Part):
+        return _Run((sched,), 1.0, 0, sched.steps_per_epoch)
+    return _Run(tuple(sched.schedulers), 1.0, 0, sched.steps_per_epoch)
 
 
 def _factor(default: float) -> Any:
@@ -592,7 +610,11 @@ class ParamSchedulerList(schedkit.BaseSchedule):
         return _Run(tuple(self.schedulers), base, index, self.steps_per_epoch)
 
     def __call__(self, step: float) -> float:
-        return _Run(tuple(self.schedulers), 1.0, 0, self.steps_per_epoch)(step)
+        return _curve(self)(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        run = _Run(tuple(self.schedulers), 1.0, 0, self.steps_per_epoch)
+        return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
         from schedkit.schedule import attrs_spec
@@ -601,6 +623,105 @@ class ParamSchedulerList(schedkit.BaseSchedule):
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
         return out
+
+
+# -- DefaultOptimWrapperConstructor's paramwise_cfg ---------------------------------------
+
+
+def _mult() -> Any:
+    return attrs.field(
+        default=None,
+        converter=lambda v: v if v is None else to_float(v),
+        validator=attrs.validators.optional(number(ge=0.0)),
+        kw_only=True,
+    )
+
+
+@attrs.frozen
+class Paramwise(schedkit.BaseRule):
+    """mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg``.
+
+    A parameter whose name contains a ``custom_keys`` key (the longest first, ties
+    alphabetical; a top-level parameter is matched as ``".name"``, as mmengine matches
+    ``prefix + "." + name``) gets that key's ``lr_mult`` and ``decay_mult`` and nothing
+    else. Otherwise: ``bias_lr_mult`` for biases outside norm layers; the weight decay
+    times the first that applies of ``norm_decay_mult`` (parameters of norm layers),
+    ``bias_decay_mult`` (biases), ``dwconv_decay_mult`` (depth-wise ``Conv2d``),
+    ``flat_decay_mult`` (other 1-D parameters). ``bypass_duplicate`` keeps a shared
+    parameter in its first group, which schedkit always does (mmengine without it
+    refuses shared parameters).
+
+    Example: ``{type = "mmengine.paramwise", norm_decay_mult = 0.0, bias_decay_mult = 0.0,
+    custom_keys = {backbone = {lr_mult = 0.1}}}``.
+    """
+
+    name = "mmengine.paramwise"
+
+    custom_keys: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
+        ("lr_mult", "decay_mult"),
+        "schedkit reproduces lr_mult and decay_mult (other settings of custom_keys are "
+        "written into the group by mmengine as they are)",
+    )
+    bias_lr_mult: float | None = _mult()
+    bias_decay_mult: float | None = _mult()
+    norm_decay_mult: float | None = _mult()
+    dwconv_decay_mult: float | None = _mult()
+    flat_decay_mult: float | None = _mult()
+    bypass_duplicate: bool = _flag(False)
+
+    def spec(self) -> dict[str, Any]:
+        from schedkit.schedule import attrs_spec
+
+        out = attrs_spec(self)
+        out["custom_keys"] = table_spec(self.custom_keys)
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _decay(self, info: ParamInfo, local: str) -> float | None:
+        module = info.module
+        if self.norm_decay_mult is not None and isinstance(module, NORM_TYPES):
+            return self.norm_decay_mult
+        if self.bias_decay_mult is not None and local == "bias":
+            return self.bias_decay_mult
+        dwconv = isinstance(module, torch.nn.Conv2d) and module.in_channels == module.groups
+        if self.dwconv_decay_mult is not None and dwconv:
+            return self.dwconv_decay_mult
+        if self.flat_decay_mult is not None and info.param.ndim == 1:
+            return self.flat_decay_mult
+        return None
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        table = {k: dict(v) for k, v in self.custom_keys}
+        ordered = sorted(sorted(table), key=len, reverse=True)
+
+        def decide(info: ParamInfo) -> RuleEffect | None:
+            full = info.name if "." in info.name else f".{info.name}"
+            mults: dict[str, float] = {}
+            for key in ordered:
+                if key in full:
+                    mults["lr"] = float(table[key].get("lr_mult", 1.0))
+                    mults["weight_decay"] = float(table[key].get("decay_mult", 1.0))
+                    return RuleEffect(multipliers=mults)
+            local = info.name.rsplit(".", 1)[-1]
+            norm = isinstance(info.module, NORM_TYPES)
+            if local == "bias" and not norm and self.bias_lr_mult is not None:
+                mults["lr"] = self.bias_lr_mult
+            decay = self._decay(info, local)
+            if decay is not None:
+                mults["weight_decay"] = decay
+            return RuleEffect(multipliers=mults) if mults else None
+
+        return decide
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Paramwise,
+        examples=[
+            {"norm_decay_mult": 0.0, "bias_decay_mult": 0.0},
+            {"custom_keys": {"backbone": {"lr_mult": 0.1}, ".cls_token": {"decay_mult": 0.0}}},
+        ],
+    )
 
 
 @schedkit.hookimpl
