@@ -122,7 +122,7 @@ def test_schedulers_ends_from_train_cfg_and_momentum_on_betas(tmp_path: Path) ->
     assert lr["type"] == "mmengine.param_scheduler"
     assert lr["steps_per_epoch"] == 20
     assert [s["end"] for s in lr["schedulers"]] == [50, 12]
-    assert spec["momentum"]["schedulers"][0]["type"] == "mmengine.CosineAnnealingLR"
+    assert spec["momentum"]["schedulers"][0]["type"] == "mmengine.CosineAnnealingMomentum"
     assert 'key = "betas[0]"' in conv.toml
     assert 'total = "12ep"  # train_cfg.max_epochs' in conv.toml
     assert "max_norm = 1.0  # optim_wrapper.clip_grad.max_norm" in conv.toml

@@ -73,7 +73,12 @@ def test_every_scheduler_of_mmengine_has_its_alias() -> None:
     assert names == {
         n for n in scheduler.__all__ if n.endswith("LR") and not n.startswith("ReduceOnPlateau")
     }
-    for name in names:
+    assert set(MOMENTUM) == {
+        n
+        for n in scheduler.__all__
+        if n.endswith("Momentum") and not n.startswith("ReduceOnPlateau")
+    }
+    for name in names | set(MOMENTUM):
         assert schedkit.default_registry().get("schedule", f"mmengine.{name}").doc
 
 
@@ -107,8 +112,7 @@ def test_momentum_schedulers_on_sgd_and_on_adams_beta1(name: str) -> None:
     ):
         theirs, ours = make(), make()
         peer = getattr(scheduler, name)(theirs, **params)
-        spec = {"type": "mmengine.param_scheduler", "schedulers": [
-            {"type": f"mmengine.{name.replace('Momentum', 'LR')}", **params}]}  # fmt: skip
+        spec = {"type": f"mmengine.{name}", **params}
         sched = schedkit.get_scheduler(spec, ours, key=key)
         for step in range(40):
             want = [read(g) for g in theirs.param_groups]

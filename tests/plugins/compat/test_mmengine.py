@@ -20,6 +20,14 @@ NAMES = [
     "mmengine.CosineAnnealingLR",
     "mmengine.CosineRestartLR",
     "mmengine.OneCycleLR",
+    "mmengine.StepMomentum",
+    "mmengine.MultiStepMomentum",
+    "mmengine.ConstantMomentum",
+    "mmengine.LinearMomentum",
+    "mmengine.ExponentialMomentum",
+    "mmengine.PolyMomentum",
+    "mmengine.CosineAnnealingMomentum",
+    "mmengine.CosineRestartMomentum",
     "mmengine.param_scheduler",
 ]
 
@@ -119,3 +127,17 @@ def test_errors_name_the_key() -> None:
         schedkit.get_schedule("mmengine.CosineRestartLR", periods=[3, 4], eta_min=0.0)
     with pytest.raises(schedkit.SpecError, match="not both"):
         schedkit.get_schedule("mmengine.CosineAnnealingLR", eta_min=0.0, eta_min_ratio=0.1)
+
+
+def test_momentum_schedulers_move_momentum_or_beta1() -> None:
+    params = [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))]
+    opt = torch.optim.AdamW(params, betas=(0.9, 0.999))
+    sched = schedkit.get_scheduler(
+        {"type": "mmengine.LinearMomentum", "start_factor": 0.5, "end": 3}, opt, key="betas[0]"
+    )
+    got = []
+    for _ in range(4):
+        got.append(opt.param_groups[0]["betas"])
+        sched.step()
+    assert [b[0] for b in got] == pytest.approx([0.45, 0.675, 0.9, 0.9], rel=1e-14)
+    assert {b[1] for b in got} == {0.999}

@@ -563,8 +563,110 @@ SCHEDULES: dict[str, type[Part]] = {
         OneCycleLR,
     )
 }
-#: mmengine's momentum schedulers and the lr alias computing the same values
-MOMENTUM: dict[str, str] = {f"{k[:-2]}Momentum": k for k in SCHEDULES if k != "OneCycleLR"}
+
+
+# -- the momentum schedulers: the same arithmetic on momentum (or betas[0]) ----------------
+
+
+@attrs.frozen
+class StepMomentum(StepLR):
+    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum (give
+    the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
+
+    Example: ``{type = "mmengine.StepMomentum", step_size = 10, gamma = 0.9}``.
+    """
+
+    name = "mmengine.StepMomentum"
+
+
+@attrs.frozen
+class MultiStepMomentum(MultiStepLR):
+    """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.MultiStepMomentum", milestones = [8, 11], gamma = 0.9}``.
+    """
+
+    name = "mmengine.MultiStepMomentum"
+
+
+@attrs.frozen
+class ConstantMomentum(ConstantLR):
+    """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.ConstantMomentum", factor = 0.9, end = 5}``.
+    """
+
+    name = "mmengine.ConstantMomentum"
+
+
+@attrs.frozen
+class LinearMomentum(LinearLR):
+    """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.LinearMomentum", start_factor = 0.9, end = 10}``.
+    """
+
+    name = "mmengine.LinearMomentum"
+
+
+@attrs.frozen
+class ExponentialMomentum(ExponentialLR):
+    """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
+    momentum.
+
+    Example: ``{type = "mmengine.ExponentialMomentum", gamma = 0.99}``.
+    """
+
+    name = "mmengine.ExponentialMomentum"
+
+
+@attrs.frozen
+class PolyMomentum(PolyLR):
+    """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.PolyMomentum", eta_min = 0.85, end = 100}``.
+    """
+
+    name = "mmengine.PolyMomentum"
+
+
+@attrs.frozen
+class CosineAnnealingMomentum(CosineAnnealingLR):
+    """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
+    the momentum.
+
+    Example: ``{type = "mmengine.CosineAnnealingMomentum", eta_min = 0.85, end = 100}``.
+    """
+
+    name = "mmengine.CosineAnnealingMomentum"
+
+
+@attrs.frozen
+class CosineRestartMomentum(CosineRestartLR):
+    """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
+    momentum.
+
+    Example: ``{type = "mmengine.CosineRestartMomentum", periods = [50, 50],
+    restart_weights = [1.0, 1.0], eta_min = 0.85}``.
+    """
+
+    name = "mmengine.CosineRestartMomentum"
+
+
+#: mmengine's momentum schedulers by class name
+MOMENTUM: dict[str, type[Part]] = {
+    c.name.split(".", 1)[1]: c
+    for c in (
+        StepMomentum,
+        MultiStepMomentum,
+        ConstantMomentum,
+        LinearMomentum,
+        ExponentialMomentum,
+        PolyMomentum,
+        CosineAnnealingMomentum,
+        CosineRestartMomentum,
+    )
+}
 
 
 def _parts(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -724,29 +826,32 @@ def schedkit_add_rules(registry: schedkit.Registrar) -> None:
     )
 
 
+#: the examples of each scheduler (the momentum schedulers take their lr twin's)
+EXAMPLES: dict[str, list[dict[str, Any]]] = {
+    "StepLR": [{"step_size": 3}, {"step_size": 2, "gamma": 0.5, "end": 9}],
+    "MultiStepLR": [{"milestones": [3, 6]}, {"milestones": [2, 2, 5]}],
+    "ConstantLR": [{"end": 5}, {"factor": 0.5, "begin": 2, "end": 6}],
+    "LinearLR": [{"end": 5}, {"start_factor": 0.1, "begin": 0, "end": 8}],
+    "ExponentialLR": [{"gamma": 0.9}],
+    "PolyLR": [{"end": 20}, {"eta_min": 0.001, "power": 2.0, "end": 10}],
+    "CosineAnnealingLR": [{"end": 20}, {"T_max": 7, "eta_min_ratio": 0.1}],
+    "CosineRestartLR": [
+        {"periods": [5, 10], "restart_weights": [1.0, 0.5], "eta_min": 0.0},
+        {"periods": [8], "eta_min_ratio": 0.1},
+    ],
+    "OneCycleLR": [
+        {"eta_max": 0.1, "total_steps": 20},
+        {"eta_max": 0.1, "end": 30, "three_phase": True, "anneal_strategy": "linear"},
+    ],
+}
+
+
 @schedkit.hookimpl
 def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
-    registry.add(StepLR, examples=[{"step_size": 3}, {"step_size": 2, "gamma": 0.5, "end": 9}])
-    registry.add(MultiStepLR, examples=[{"milestones": [3, 6]}, {"milestones": [2, 2, 5]}])
-    registry.add(ConstantLR, examples=[{"end": 5}, {"factor": 0.5, "begin": 2, "end": 6}])
-    registry.add(LinearLR, examples=[{"end": 5}, {"start_factor": 0.1, "begin": 0, "end": 8}])
-    registry.add(ExponentialLR, examples=[{"gamma": 0.9}])
-    registry.add(PolyLR, examples=[{"end": 20}, {"eta_min": 0.001, "power": 2.0, "end": 10}])
-    registry.add(CosineAnnealingLR, examples=[{"end": 20}, {"T_max": 7, "eta_min_ratio": 0.1}])
-    registry.add(
-        CosineRestartLR,
-        examples=[
-            {"periods": [5, 10], "restart_weights": [1.0, 0.5], "eta_min": 0.0},
-            {"periods": [8], "eta_min_ratio": 0.1},
-        ],
-    )
-    registry.add(
-        OneCycleLR,
-        examples=[
-            {"eta_max": 0.1, "total_steps": 20},
-            {"eta_max": 0.1, "end": 30, "three_phase": True, "anneal_strategy": "linear"},
-        ],
-    )
+    for name, cls in SCHEDULES.items():
+        registry.add(cls, examples=EXAMPLES[name])
+    for name, cls in MOMENTUM.items():
+        registry.add(cls, examples=EXAMPLES[name.replace("Momentum", "LR")])
     registry.add(
         ParamSchedulerList,
         examples=[

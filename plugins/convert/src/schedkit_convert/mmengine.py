@@ -379,10 +379,8 @@ def _schedulers(
             continue
         item = dict(item)
         kind = item.pop("type")
-        target = lrs
-        if kind in MOMENTUM:
-            kind, target = MOMENTUM[kind], moms
-        elif kind not in SCHEDULES:
+        target = moms if kind in MOMENTUM else lrs
+        if kind not in SCHEDULES and kind not in MOMENTUM:
             draft.refuse(
                 f"{where}.type", f"{kind!r} is not one of mmengine's schedulers schedkit reproduces"
             )
