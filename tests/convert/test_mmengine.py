@@ -212,3 +212,18 @@ def test_paramwise_rule_follows_default_constructor_precedence() -> None:
     assert got["norm.bias"] == (0.1, 0.0)  # no bias_lr_mult in norm layers
     assert got["fc.weight"] == (0.1, 0.01)
     assert got["fc.bias"] == (0.2, 0.005)
+
+
+def test_clip_grad_value_and_bad_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1),"
+        " clip_grad=dict(type='value', clip_value=0.5))\n",
+    )
+    assert schedkit.convert("mmengine", path).setup().clip["clip_value"] == 0.5
+    path = write(
+        tmp_path,
+        "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1), clip_grad=dict(max_norm='x'))\n",
+    )
+    with pytest.raises(schedkit.ConversionError, match="clip_grad: expected numbers"):
+        schedkit.convert("mmengine", path)

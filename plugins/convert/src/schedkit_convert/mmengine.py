@@ -231,7 +231,12 @@ def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
     if isinstance(clip, dict):
         clip = dict(clip)
         ctype = clip.pop("type", "norm")
-        if ctype == "norm" and "max_norm" in clip:
+        if not all(_is_number(clip.get(k, 0)) for k in ("max_norm", "clip_value")):
+            draft.refuse(
+                "optim_wrapper.clip_grad", f"expected numbers, got {wrapper['clip_grad']!r}"
+            )
+            clip = {}
+        elif ctype == "norm" and "max_norm" in clip:
             draft.clip = {"type": Sourced("norm", "optim_wrapper.clip_grad")}
             draft.clip["max_norm"] = Sourced(
                 float(clip.pop("max_norm")), "optim_wrapper.clip_grad.max_norm"
@@ -239,7 +244,7 @@ def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
             if "norm_type" in clip:
                 nt = clip.pop("norm_type")
                 draft.clip["norm_type"] = Sourced(
-                    nt if isinstance(nt, str) else float(nt), "optim_wrapper.clip_grad.norm_type"
+                    float(nt) if _is_number(nt) else nt, "optim_wrapper.clip_grad.norm_type"
                 )
             clip.pop("error_if_nonfinite", None)
         elif ctype == "value" and "clip_value" in clip:
@@ -302,6 +307,10 @@ def _without_decay(pw: Any, draft: Draft) -> Any:
             v = keys
         out[k] = v
     return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _constructor(wrapper: dict[str, Any], draft: Draft) -> None:
