@@ -37,7 +37,7 @@ def section(entry: dict[str, Any]) -> str:
             entry["setup"],
         ]
     )
-    lang = "json" if source.suffix == ".json" else "yaml"
+    lang = {".json": "json", ".py": "python"}.get(source.suffix, "yaml")
     return "\n".join(
         [
             f"### {entry['source']}",

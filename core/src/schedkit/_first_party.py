@@ -47,6 +47,7 @@ _BY_DISTRIBUTION: dict[str, tuple[str, ...]] = {
         "mmpretrain",
         "hf_trainer",
         "deepspeed",
+        "mmengine",
     ),
 }
 

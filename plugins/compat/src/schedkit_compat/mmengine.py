@@ -1,0 +1,872 @@
+"""``mmengine.*``: mmengine's parameter schedulers (``mmengine.optim.scheduler``).
+
+Each alias takes the arguments of its mmengine class, ``begin``/``end``/``by_epoch``/
+``convert_to_iter_based`` included, and computes mmengine's floats: mmengine updates
+the value from the one before (its chainable form), and so do the aliases, for every
+param group. ``mmengine.param_scheduler`` composes a ``param_scheduler`` list as
+mmengine does: every scheduler acts on ``[begin, end)`` of its own count, each updating
+the value the ones before it wrote, in list order, so schedulers active at once multiply.
+
+Steps: with ``steps_per_epoch`` (on the list or the alias), a schedkit step is one
+training iteration, as mmengine's runner counts them: the iteration-based schedulers
+(``by_epoch = false``, or converted with ``convert_to_iter_based``) step after every
+iteration, the epoch-based ones after every ``steps_per_epoch`` iterations (after the
+iteration-based ones). Without it, every scheduler steps at every schedkit step, as
+calling each mmengine scheduler's ``step()`` yourself does. Building applies each
+scheduler's first step in list order, as constructing them does.
+
+A value at step ``k`` costs ``k`` updates the first time (then one per step forward):
+mmengine's schedulers have no closed form, and the aliases keep its floats.
+
+Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
+Adam family (the setup's key says which). ``ReduceOnPlateau*`` needs validation metrics
+and is not an alias. ``OneCycleLR`` sets the groups' ``initial_lr`` to ``eta_max /
+div_factor`` as mmengine does; schedulers after it in the list start from that value.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+import attrs
+import torch
+
+import schedkit
+from schedkit import ParamInfo, RuleEffect, SpecError
+from schedkit.validators import number, steps, to_float
+from schedkit_compat._base import count, each_group, pick, settings_table, step_list, table_spec
+from schedkit_compat.mmpretrain import NORM_TYPES
+
+#: mmengine's "no end"
+INF = int(1e9)
+
+
+def _bound(default: int) -> Any:
+    return attrs.field(default=default, validator=steps(), kw_only=True)
+
+
+def _flag(default: bool) -> Any:
+    return attrs.field(default=default, validator=attrs.validators.instance_of(bool), kw_only=True)
+
+
+def _optional_steps() -> Any:
+    return attrs.field(
+        default=None, validator=attrs.validators.optional(steps(positive=True)), kw_only=True
+    )
+
+
+def _optional_number(**bounds: float) -> Any:
+    check = number(**bounds)
+
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            check(inst, attribute, value)
+
+    return attrs.field(
+        default=None, converter=lambda v: v if v is None else to_float(v), validator=validate
+    )
+
+
+@attrs.frozen
+class Part(schedkit.BaseSchedule):
+    """What every mmengine scheduler takes: its range, its unit, and the conversion."""
+
+    accepts_warmup: ClassVar[bool] = False
+    #: the keyword arguments scaled by ``steps_per_epoch`` in ``convert_to_iter_based``
+    scaled: ClassVar[tuple[str, ...]] = ()
+
+    begin: int = _bound(0)
+    end: int = _bound(INF)
+    by_epoch: bool = _flag(True)
+    convert_to_iter_based: bool = _flag(False)
+    steps_per_epoch: int | None = _optional_steps()
+
+    def __attrs_post_init__(self) -> None:
+        if self.end <= self.begin:
+            raise SpecError(
+                f"end should be larger than begin, but got begin={self.begin}, end={self.end}",
+                "end",
+            )
+        if self.convert_to_iter_based and not self.by_epoch:
+            raise SpecError(
+                "only epoch-based schedulers (by_epoch = true) can be converted to iteration-based",
+                "convert_to_iter_based",
+            )
+
+    # -- what each scheduler computes -------------------------------------------------
+
+    def setup(self, state: _Group, index: int, spe: int | None) -> _Active:
+        """The scheduler as mmengine builds it (converted with ``spe`` if asked)."""
+        begin, end = self.begin, self.end
+        by_epoch = self.by_epoch
+        if self.convert_to_iter_based:
+            if spe is None:
+                raise SpecError(
+                    "convert_to_iter_based needs steps_per_epoch (mmengine's epoch_length)",
+                    "steps_per_epoch",
+                )
+            begin = int(begin * spe)
+            if end != INF:
+                end = int(end * spe)
+            by_epoch = False
+        return _Active(self, begin, end, by_epoch, state.initial, index, spe)
+
+    def value(self, act: _Active, current: float) -> float:
+        """mmengine's ``_get_value`` for one group at ``act.last_step``."""
+        raise NotImplementedError
+
+    def scale(self, name: str, value: Any, act: _Active) -> Any:
+        """An argument, multiplied by the epoch length when converted to iterations."""
+        if not self.convert_to_iter_based or value is None:
+            return value
+        spe = act.spe or 1
+        if isinstance(value, tuple):
+            return tuple(v * spe for v in value)
+        return value * spe
+
+    def total_iters(self, act: _Active) -> int:
+        return act.end - act.begin - 1
+
+    # -- the curve --------------------------------------------------------------------
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return _Run((self,), base, index, self.steps_per_epoch)
+
+    def __call__(self, step: float) -> float:
+        return _curve(self)(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        run = _Run((self,), 1.0, 0, self.steps_per_epoch)
+        return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
+
+    def spec(self) -> dict[str, Any]:
+        from schedkit.schedule import attrs_spec
+
+        out = attrs_spec(self)
+        if out.get("steps_per_epoch") is None:
+            out.pop("steps_per_epoch", None)
+        return out
+
+
+class _Group:
+    """One group's shared state: its value and ``initial_<param>`` (which OneCycle sets)."""
+
+    __slots__ = ("initial", "value")
+
+    def __init__(self, base: float) -> None:
+        self.initial = base
+        self.value = base
+
+
+class _Active:
+    """One scheduler of the list on one group: mmengine's counters and arguments."""
+
+    __slots__ = (
+        "base_value",
+        "begin",
+        "by_epoch",
+        "end",
+        "global_step",
+        "index",
+        "last_step",
+        "part",
+        "spe",
+    )
+
+    def __init__(
+        self,
+        part: Part,
+        begin: int,
+        end: int,
+        by_epoch: bool,
+        base_value: float,
+        index: int,
+        spe: int | None,
+    ) -> None:
+        self.part = part
+        self.begin = begin
+        self.end = end
+        self.by_epoch = by_epoch
+        self.base_value = base_value
+        self.index = index
+        self.spe = spe
+        self.global_step = -1
+        self.last_step = -1
+
+    def step(self, current: float) -> float:
+        """mmengine's ``_ParamScheduler.step()`` on the group's value ``current``."""
+        self.global_step += 1
+        if self.begin <= self.global_step < self.end:
+            self.last_step += 1
+            return self.part.value(self, current)
+        return current
+
+
+class _Run:
+    """One group's value under a list of schedulers, replayed as mmengine steps them.
+
+    Going forward costs one update per scheduler and step; an earlier step replays from
+    the start (so a resumed scheduler reaches the floats of one that never stopped).
+    """
+
+    __slots__ = ("active", "base", "index", "parts", "spe", "step", "value")
+
+    def __init__(self, parts: tuple[Part, ...], base: float, index: int, spe: int | None):
+        self.parts = parts
+        self.base = base
+        self.index = index
+        self.spe = spe
+        self._start()
+
+    def _start(self) -> None:
+        state = _Group(self.base)
+        self.active: list[_Active] = []
+        for part in self.parts:
+            act = part.setup(state, self.index, self.spe)
+            if isinstance(part, OneCycleLR):
+                act.base_value = state.initial = part.initial(self.index)
+            self.active.append(act)
+            state.value = act.step(state.value)
+        self.value = state.value
+        self.step = 0
+
+    def __call__(self, step: float) -> float:
+        k = int(step)
+        if k < self.step:
+            self._start()
+        value = self.value
+        spe = self.spe
+        while self.step < k:
+            self.step += 1
+            epoch_end = spe is not None and self.step % spe == 0
+            for act in self.active:
+                if spe is None or not act.by_epoch:
+                    value = act.step(value)
+            if epoch_end:
+                for act in self.active:
+                    if act.by_epoch:
+                        value = act.step(value)
+        self.value = value
+        return value
+
+
+@functools.lru_cache(maxsize=64)
+def _curve(sched: Part | ParamSchedulerList) -> _Run:
+    """The curve for a base of 1.0, kept so that stepping forward costs one update."""
+    if isinstance(sched, Part):
+        return _Run((sched,), 1.0, 0, sched.steps_per_epoch)
+    return _Run(tuple(sched.schedulers), 1.0, 0, sched.steps_per_epoch)
+
+
+def _factor(default: float) -> Any:
+    return schedkit.factor(default, ge=0.0, le=1.0)
+
+
+@attrs.frozen
+class StepLR(Part):
+    """mmengine's ``StepLR`` (``StepMomentum``): the value times ``gamma`` every
+    ``step_size`` steps of its range.
+
+    Example: ``{type = "mmengine.StepLR", step_size = 30, gamma = 0.1, by_epoch = false}``.
+    """
+
+    name = "mmengine.StepLR"
+    scaled = ("step_size",)
+
+    step_size: int = count(positive=True)
+    gamma: float = schedkit.factor(0.1, ge=0.0)
+
+    def value(self, act: _Active, current: float) -> float:
+        size = self.scale("step_size", self.step_size, act)
+        if act.last_step == 0 or act.last_step % size != 0:
+            return current
+        return current * self.gamma
+
+
+@attrs.frozen
+class MultiStepLR(Part):
+    """mmengine's ``MultiStepLR`` (``MultiStepMomentum``): the value times ``gamma`` at
+    each of ``milestones`` (counted from ``begin``; a repeated milestone multiplies again).
+
+    Example: ``{type = "mmengine.MultiStepLR", milestones = [8, 11], by_epoch = true}``.
+    """
+
+    name = "mmengine.MultiStepLR"
+
+    milestones: tuple[int, ...] = step_list()
+    gamma: float = schedkit.factor(0.1, ge=0.0)
+
+    def value(self, act: _Active, current: float) -> float:
+        found = Counter(self.scale("milestones", self.milestones, act))
+        if act.last_step not in found:
+            return current
+        return float(current * self.gamma ** found[act.last_step])
+
+
+@attrs.frozen
+class ConstantLR(Part):
+    """mmengine's ``ConstantLR`` (``ConstantMomentum``): the value times ``factor`` from
+    ``begin`` until the last step of the range, then back.
+
+    Example: ``{type = "mmengine.ConstantLR", factor = 0.1, begin = 0, end = 5}``.
+    """
+
+    name = "mmengine.ConstantLR"
+
+    factor: float = _factor(1.0 / 3)
+
+    def value(self, act: _Active, current: float) -> float:
+        total = self.total_iters(act)
+        if act.last_step == 0:
+            return current * self.factor
+        if act.last_step > total or act.last_step != total:
+            return current
+        return current * (1.0 / self.factor)
+
+
+@attrs.frozen
+class LinearLR(Part):
+    """mmengine's ``LinearLR`` (``LinearMomentum``): the value's factor goes linearly from
+    ``start_factor`` to ``end_factor`` over the range ``[begin, end)`` (the usual warmup).
+
+    Example: ``{type = "mmengine.LinearLR", start_factor = 0.001, by_epoch = false,
+    begin = 0, end = 500}``.
+    """
+
+    name = "mmengine.LinearLR"
+
+    start_factor: float = _factor(1.0 / 3)
+    end_factor: float = _factor(1.0)
+
+    def value(self, act: _Active, current: float) -> float:
+        if act.last_step == 0:
+            return current * self.start_factor
+        d = self.end_factor - self.start_factor
+        return current * (
+            1.0 + d / (self.total_iters(act) * self.start_factor + (act.last_step - 1) * d)
+        )
+
+
+@attrs.frozen
+class ExponentialLR(Part):
+    """mmengine's ``ExponentialLR`` (``ExponentialMomentum``): the value times ``gamma``
+    every step of its range.
+
+    Example: ``{type = "mmengine.ExponentialLR", gamma = 0.95}``.
+    """
+
+    name = "mmengine.ExponentialLR"
+
+    gamma: float = schedkit.factor(ge=0.0)
+
+    def value(self, act: _Active, current: float) -> float:
+        if act.last_step == 0:
+            return current
+        return current * self.gamma
+
+
+@attrs.frozen
+class PolyLR(Part):
+    """mmengine's ``PolyLR`` (``PolyMomentum``): a polynomial decay of ``power`` to
+    ``eta_min`` (absolute) over the range.
+
+    Example: ``{type = "mmengine.PolyLR", eta_min = 1e-4, power = 0.9, begin = 0,
+    end = 160000, by_epoch = false}``.
+    """
+
+    name = "mmengine.PolyLR"
+
+    eta_min: float = schedkit.factor(0.0)
+    power: float = schedkit.factor(1.0)
+
+    def value(self, act: _Active, current: float) -> float:
+        if act.last_step == 0:
+            return current
+        total = self.total_iters(act)
+        return float(
+            (current - self.eta_min) * (1 - 1 / (total - act.last_step + 1)) ** self.power
+            + self.eta_min
+        )
+
+
+@attrs.frozen
+class CosineAnnealingLR(Part):
+    """mmengine's ``CosineAnnealingLR`` (``CosineAnnealingMomentum``): a half cosine from
+    the group's value to ``eta_min`` (absolute) or ``eta_min_ratio`` (of the group's
+    initial value) over ``T_max`` steps (default: the range's length).
+
+    Example: ``{type = "mmengine.CosineAnnealingLR", eta_min = 1e-6, by_epoch = true,
+    begin = 5, end = 100}``.
+    """
+
+    name = "mmengine.CosineAnnealingLR"
+
+    T_max: int | None = _optional_steps()
+    eta_min: float | None = _optional_number()
+    eta_min_ratio: float | None = _optional_number(ge=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.eta_min is not None and self.eta_min_ratio is not None:
+            raise SpecError("give eta_min or eta_min_ratio, not both", "eta_min_ratio")
+
+    def _eta_min(self, base: float) -> float:
+        if self.eta_min_ratio is not None:
+            return base * self.eta_min_ratio
+        return 0.0 if self.eta_min is None else self.eta_min
+
+    def value(self, act: _Active, current: float) -> float:
+        t_max = self.scale("T_max", self.T_max, act) or (act.end - act.begin)
+        k = act.last_step
+        base = act.base_value
+        low = self._eta_min(base)
+        if k == 0:
+            return current
+        if (k - 1 - t_max) % (2 * t_max) == 0:
+            return current + (base - low) * (1 - math.cos(math.pi / t_max)) / 2
+        return (1 + math.cos(math.pi * k / t_max)) / (1 + math.cos(math.pi * (k - 1) / t_max)) * (
+            current - low
+        ) + low
+
+
+def _weights(value: Any) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise SpecError(f"expected a list of numbers, got {value!r}", "restart_weights")
+    return tuple(to_float(x) for x in value)
+
+
+@attrs.frozen
+class CosineRestartLR(Part):
+    """mmengine's ``CosineRestartLR`` (``CosineRestartMomentum``): cosine periods of
+    ``periods`` steps, each restarting at the initial value times its ``restart_weights``
+    and annealing to ``eta_min`` (absolute) or ``eta_min_ratio`` (of the initial value);
+    after the last period the value is kept.
+
+    Example: ``{type = "mmengine.CosineRestartLR", periods = [100, 200],
+    restart_weights = [1.0, 0.5], eta_min_ratio = 0.01, by_epoch = false}``.
+    """
+
+    name = "mmengine.CosineRestartLR"
+
+    periods: tuple[int, ...] = step_list()
+    restart_weights: tuple[float, ...] = attrs.field(default=(1.0,), converter=_weights)
+    eta_min: float | None = _optional_number()
+    eta_min_ratio: float | None = _optional_number(ge=0.0)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if (self.eta_min is None) == (self.eta_min_ratio is None):
+            raise SpecError("give one of eta_min and eta_min_ratio", "eta_min")
+        if len(self.periods) != len(self.restart_weights):
+            raise SpecError(
+                "periods and restart_weights should have the same length", "restart_weights"
+            )
+        if any(p <= 0 for p in self.periods):
+            raise SpecError(f"expected positive periods, got {list(self.periods)}", "periods")
+
+    def value(self, act: _Active, current: float) -> float:
+        periods = self.scale("periods", self.periods, act)
+        cumulative = [sum(periods[: i + 1]) for i in range(len(periods))]
+        k = act.last_step
+        idx = next((i for i, p in enumerate(cumulative) if k < p), None)
+        if idx is None:
+            return current
+        weight = self.restart_weights[idx]
+        restart = 0 if idx == 0 else cumulative[idx - 1]
+        period = periods[idx]
+        t = k - restart
+        base = act.base_value
+        eta_max = base * weight
+        low = self.eta_min if self.eta_min_ratio is None else base * self.eta_min_ratio
+        assert low is not None
+        if t == 0:
+            return eta_max
+        return (1 + math.cos(math.pi * t / period)) / (1 + math.cos(math.pi * (t - 1) / period)) * (
+            current - low
+        ) + low
+
+
+@attrs.frozen
+class OneCycleLR(Part):
+    """mmengine's ``OneCycleLR``: from ``eta_max / div_factor`` up to ``eta_max``
+    (absolute; a list per group) over ``pct_start`` of ``total_steps`` (default: the
+    range's length), then down to ``eta_max / div_factor / final_div_factor``
+    (``three_phase``: back to the start first), along a cosine or a line. Learning rate
+    only (mmengine's momentum cycling is not part of it).
+
+    Example: ``{type = "mmengine.OneCycleLR", eta_max = 0.01, total_steps = 1000,
+    by_epoch = false}``.
+    """
+
+    name = "mmengine.OneCycleLR"
+
+    eta_max: float | tuple[float, ...] = each_group(0.0, ge=0.0)
+    total_steps: int | None = _optional_steps()
+    pct_start: float = _factor(0.3)
+    anneal_strategy: str = schedkit.choice("cos", "linear")
+    div_factor: float = schedkit.factor(25.0, gt=0.0)
+    final_div_factor: float = schedkit.factor(1e4, gt=0.0)
+    three_phase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+
+    def initial(self, index: int) -> float:
+        return pick(self.eta_max, index, "eta_max") / self.div_factor
+
+    def value(self, act: _Active, current: float) -> float:
+        total = self.scale("total_steps", self.total_steps, act) or (act.end - act.begin)
+        k = act.last_step
+        if k > total:
+            raise SpecError(
+                f"Tried to step {k + 1} times. The specified number of total steps is {total}",
+                "total_steps",
+            )
+        start = pick(self.eta_max, act.index, "eta_max") / self.div_factor
+        high = pick(self.eta_max, act.index, "eta_max")
+        low = start / self.final_div_factor
+        pct = self.pct_start
+        if self.three_phase:
+            phases = [
+                (float(pct * total) - 1, start, high),
+                (float(2 * pct * total) - 2, high, start),
+                (total - 1, start, low),
+            ]
+        else:
+            phases = [(float(pct * total) - 1, start, high), (total - 1, high, low)]
+        begin = 0.0
+        for i, (end_step, a, b) in enumerate(phases):
+            if k <= end_step or i == len(phases) - 1:
+                p = (k - begin) / (end_step - begin)
+                if self.anneal_strategy == "cos":
+                    return b + (a - b) / 2.0 * (math.cos(math.pi * p) + 1)
+                return (b - a) * p + a
+            begin = end_step
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: the aliases by mmengine class name; the momentum schedulers are the same arithmetic
+SCHEDULES: dict[str, type[Part]] = {
+    c.name.split(".", 1)[1]: c
+    for c in (
+        StepLR,
+        MultiStepLR,
+        ConstantLR,
+        LinearLR,
+        ExponentialLR,
+        PolyLR,
+        CosineAnnealingLR,
+        CosineRestartLR,
+        OneCycleLR,
+    )
+}
+
+
+# -- the momentum schedulers: the same arithmetic on momentum (or betas[0]) ----------------
+
+
+@attrs.frozen
+class StepMomentum(StepLR):
+    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum (give
+    the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
+
+    Example: ``{type = "mmengine.StepMomentum", step_size = 10, gamma = 0.9}``.
+    """
+
+    name = "mmengine.StepMomentum"
+
+
+@attrs.frozen
+class MultiStepMomentum(MultiStepLR):
+    """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.MultiStepMomentum", milestones = [8, 11], gamma = 0.9}``.
+    """
+
+    name = "mmengine.MultiStepMomentum"
+
+
+@attrs.frozen
+class ConstantMomentum(ConstantLR):
+    """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.ConstantMomentum", factor = 0.9, end = 5}``.
+    """
+
+    name = "mmengine.ConstantMomentum"
+
+
+@attrs.frozen
+class LinearMomentum(LinearLR):
+    """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.LinearMomentum", start_factor = 0.9, end = 10}``.
+    """
+
+    name = "mmengine.LinearMomentum"
+
+
+@attrs.frozen
+class ExponentialMomentum(ExponentialLR):
+    """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
+    momentum.
+
+    Example: ``{type = "mmengine.ExponentialMomentum", gamma = 0.99}``.
+    """
+
+    name = "mmengine.ExponentialMomentum"
+
+
+@attrs.frozen
+class PolyMomentum(PolyLR):
+    """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
+
+    Example: ``{type = "mmengine.PolyMomentum", eta_min = 0.85, end = 100}``.
+    """
+
+    name = "mmengine.PolyMomentum"
+
+
+@attrs.frozen
+class CosineAnnealingMomentum(CosineAnnealingLR):
+    """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
+    the momentum.
+
+    Example: ``{type = "mmengine.CosineAnnealingMomentum", eta_min = 0.85, end = 100}``.
+    """
+
+    name = "mmengine.CosineAnnealingMomentum"
+
+
+@attrs.frozen
+class CosineRestartMomentum(CosineRestartLR):
+    """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
+    momentum.
+
+    Example: ``{type = "mmengine.CosineRestartMomentum", periods = [50, 50],
+    restart_weights = [1.0, 1.0], eta_min = 0.85}``.
+    """
+
+    name = "mmengine.CosineRestartMomentum"
+
+
+#: mmengine's momentum schedulers by class name
+MOMENTUM: dict[str, type[Part]] = {
+    c.name.split(".", 1)[1]: c
+    for c in (
+        StepMomentum,
+        MultiStepMomentum,
+        ConstantMomentum,
+        LinearMomentum,
+        ExponentialMomentum,
+        PolyMomentum,
+        CosineAnnealingMomentum,
+        CosineRestartMomentum,
+    )
+}
+
+
+def _parts(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    for i, sub in enumerate(value):
+        if not isinstance(sub, Part):
+            what = sub.spec().get("type") if hasattr(sub, "spec") else repr(sub)
+            raise SpecError(f"expected an mmengine.* scheduler, got {what!r}", f"schedulers[{i}]")
+
+
+@attrs.frozen
+class ParamSchedulerList(schedkit.BaseSchedule):
+    """An mmengine ``param_scheduler`` list: every scheduler (an ``mmengine.*`` alias)
+    acts on its own ``[begin, end)``, in list order, each from the value the ones before
+    it wrote, so two active at once multiply, as mmengine's runner steps them.
+    ``steps_per_epoch`` (mmengine's epoch length) makes one step an iteration: the
+    epoch-based schedulers then step once an epoch, after the iteration-based ones.
+
+    Example: ``{type = "mmengine.param_scheduler", steps_per_epoch = 100, schedulers = [
+    {type = "mmengine.LinearLR", start_factor = 0.001, by_epoch = false, end = 500},
+    {type = "mmengine.CosineAnnealingLR", begin = 5, end = 100, by_epoch = true,
+    convert_to_iter_based = true}]}``.
+    """
+
+    name = "mmengine.param_scheduler"
+    accepts_warmup: ClassVar[bool] = False
+
+    schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
+    steps_per_epoch: int | None = _optional_steps()
+
+    def __attrs_post_init__(self) -> None:
+        _parts(self, attrs.fields(type(self)).schedulers, self.schedulers)
+        if self.steps_per_epoch is None:
+            for i, sub in enumerate(self.schedulers):
+                if sub.convert_to_iter_based:
+                    raise SpecError(
+                        "convert_to_iter_based needs steps_per_epoch (mmengine's epoch length)",
+                        f"schedulers[{i}].convert_to_iter_based",
+                    )
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        return _Run(tuple(self.schedulers), base, index, self.steps_per_epoch)
+
+    def __call__(self, step: float) -> float:
+        return _curve(self)(step)
+
+    def _values(self, t: torch.Tensor) -> torch.Tensor:
+        run = _Run(tuple(self.schedulers), 1.0, 0, self.steps_per_epoch)
+        return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
+
+    def spec(self) -> dict[str, Any]:
+        from schedkit.schedule import attrs_spec
+
+        out = attrs_spec(self)
+        if out.get("steps_per_epoch") is None:
+            out.pop("steps_per_epoch", None)
+        return out
+
+
+# -- DefaultOptimWrapperConstructor's paramwise_cfg ---------------------------------------
+
+
+def _mult() -> Any:
+    return attrs.field(
+        default=None,
+        converter=lambda v: v if v is None else to_float(v),
+        validator=attrs.validators.optional(number(ge=0.0)),
+        kw_only=True,
+    )
+
+
+@attrs.frozen
+class Paramwise(schedkit.BaseRule):
+    """mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg``.
+
+    A parameter whose name contains a ``custom_keys`` key (the longest first, ties
+    alphabetical; a top-level parameter is matched as ``".name"``, as mmengine matches
+    ``prefix + "." + name``) gets that key's ``lr_mult`` and ``decay_mult`` and nothing
+    else. Otherwise: ``bias_lr_mult`` for biases outside norm layers; the weight decay
+    times the first that applies of ``norm_decay_mult`` (parameters of norm layers),
+    ``bias_decay_mult`` (biases), ``dwconv_decay_mult`` (depth-wise ``Conv2d``),
+    ``flat_decay_mult`` (other 1-D parameters). ``bypass_duplicate`` keeps a shared
+    parameter in its first group, which schedkit always does (mmengine without it
+    refuses shared parameters).
+
+    Example: ``{type = "mmengine.paramwise", norm_decay_mult = 0.0, bias_decay_mult = 0.0,
+    custom_keys = {backbone = {lr_mult = 0.1}}}``.
+    """
+
+    name = "mmengine.paramwise"
+
+    custom_keys: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
+        ("lr_mult", "decay_mult"),
+        "schedkit reproduces lr_mult and decay_mult (other settings of custom_keys are "
+        "written into the group by mmengine as they are)",
+    )
+    bias_lr_mult: float | None = _mult()
+    bias_decay_mult: float | None = _mult()
+    norm_decay_mult: float | None = _mult()
+    dwconv_decay_mult: float | None = _mult()
+    flat_decay_mult: float | None = _mult()
+    bypass_duplicate: bool = _flag(False)
+
+    def spec(self) -> dict[str, Any]:
+        from schedkit.schedule import attrs_spec
+
+        out = attrs_spec(self)
+        out["custom_keys"] = table_spec(self.custom_keys)
+        return {k: v for k, v in out.items() if v is not None}
+
+    def _decay(self, info: ParamInfo, local: str) -> float | None:
+        module = info.module
+        if self.norm_decay_mult is not None and isinstance(module, NORM_TYPES):
+            return self.norm_decay_mult
+        if self.bias_decay_mult is not None and local == "bias":
+            return self.bias_decay_mult
+        dwconv = isinstance(module, torch.nn.Conv2d) and module.in_channels == module.groups
+        if self.dwconv_decay_mult is not None and dwconv:
+            return self.dwconv_decay_mult
+        if self.flat_decay_mult is not None and info.param.ndim == 1:
+            return self.flat_decay_mult
+        return None
+
+    def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
+        table = {k: dict(v) for k, v in self.custom_keys}
+        ordered = sorted(sorted(table), key=len, reverse=True)
+
+        def decide(info: ParamInfo) -> RuleEffect | None:
+            full = info.name if "." in info.name else f".{info.name}"
+            mults: dict[str, float] = {}
+            for key in ordered:
+                if key in full:
+                    mults["lr"] = float(table[key].get("lr_mult", 1.0))
+                    mults["weight_decay"] = float(table[key].get("decay_mult", 1.0))
+                    return RuleEffect(multipliers=mults)
+            local = info.name.rsplit(".", 1)[-1]
+            norm = isinstance(info.module, NORM_TYPES)
+            if local == "bias" and not norm and self.bias_lr_mult is not None:
+                mults["lr"] = self.bias_lr_mult
+            decay = self._decay(info, local)
+            if decay is not None:
+                mults["weight_decay"] = decay
+            return RuleEffect(multipliers=mults) if mults else None
+
+        return decide
+
+
+@schedkit.hookimpl
+def schedkit_add_rules(registry: schedkit.Registrar) -> None:
+    registry.add(
+        Paramwise,
+        examples=[
+            {"norm_decay_mult": 0.0, "bias_decay_mult": 0.0},
+            {"custom_keys": {"backbone": {"lr_mult": 0.1}, ".cls_token": {"decay_mult": 0.0}}},
+        ],
+    )
+
+
+#: the examples of each scheduler (the momentum schedulers take their lr twin's)
+EXAMPLES: dict[str, list[dict[str, Any]]] = {
+    "StepLR": [{"step_size": 3}, {"step_size": 2, "gamma": 0.5, "end": 9}],
+    "MultiStepLR": [{"milestones": [3, 6]}, {"milestones": [2, 2, 5]}],
+    "ConstantLR": [{"end": 5}, {"factor": 0.5, "begin": 2, "end": 6}],
+    "LinearLR": [{"end": 5}, {"start_factor": 0.1, "begin": 0, "end": 8}],
+    "ExponentialLR": [{"gamma": 0.9}],
+    "PolyLR": [{"end": 20}, {"eta_min": 0.001, "power": 2.0, "end": 10}],
+    "CosineAnnealingLR": [{"end": 20}, {"T_max": 7, "eta_min_ratio": 0.1}],
+    "CosineRestartLR": [
+        {"periods": [5, 10], "restart_weights": [1.0, 0.5], "eta_min": 0.0},
+        {"periods": [8], "eta_min_ratio": 0.1},
+    ],
+    "OneCycleLR": [
+        {"eta_max": 0.1, "total_steps": 20},
+        {"eta_max": 0.1, "end": 30, "three_phase": True, "anneal_strategy": "linear"},
+    ],
+}
+
+
+@schedkit.hookimpl
+def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
+    for name, cls in SCHEDULES.items():
+        registry.add(cls, examples=EXAMPLES[name])
+    for name, cls in MOMENTUM.items():
+        registry.add(cls, examples=EXAMPLES[name.replace("Momentum", "LR")])
+    registry.add(
+        ParamSchedulerList,
+        examples=[
+            {
+                "schedulers": [
+                    {"type": "mmengine.LinearLR", "start_factor": 0.1, "end": 5},
+                    {"type": "mmengine.CosineAnnealingLR", "begin": 5, "end": 30},
+                ]
+            },
+            {
+                "steps_per_epoch": 4,
+                "schedulers": [
+                    {"type": "mmengine.LinearLR", "start_factor": 0.1, "by_epoch": False, "end": 6},
+                    {"type": "mmengine.MultiStepLR", "milestones": [3, 5], "end": 8},
+                ],
+            },
+        ],
+    )

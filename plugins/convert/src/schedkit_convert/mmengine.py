@@ -1,0 +1,471 @@
+"""mmengine: a Python config file's ``optim_wrapper``, ``param_scheduler`` and ``train_cfg``.
+
+The file is read, never executed: :mod:`ast` parses it and only plain data is evaluated —
+literal numbers, strings, lists, tuples and dicts, ``dict(...)`` with keywords, the
+arithmetic real configs use (``lr = 5e-4 * 1024 / 512``) and names bound earlier in the
+same file. The ``_base_`` files (paths relative to the file) are read the same way and
+merged as mmengine merges them: a dict of the file updates the base's dict key by key,
+``_delete_=True`` replaces it, anything else replaces. Every other construct (imports,
+other calls, attribute access, comprehensions, lambdas...) is an error naming the file
+and the line.
+
+What mmengine builds (0.10): the ``optim_wrapper.optimizer`` (a ``torch.optim`` class
+by name) with ``DefaultOptimWrapperConstructor`` (no ``paramwise_cfg``) or mmpretrain's
+``LearningRateDecayOptimWrapperConstructor`` (the ``mmpretrain.layer_decay`` rule);
+``clip_grad`` clips the gradient norm (or values); the ``param_scheduler`` list steps
+as mmengine's runner steps it (``mmengine.param_scheduler``), each scheduler's missing
+``end`` taken from ``train_cfg`` (``max_epochs`` or ``max_iters``) as the runner does.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import operator
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from schedkit import SpecError
+from schedkit.conversion import Draft, Facts, Sourced
+from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
+
+_BINARY: dict[type[ast.operator], Any] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
+}
+_UNARY: dict[type[ast.unaryop], Any] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+#: the constructors whose grouping schedkit reproduces
+DEFAULT_CONSTRUCTORS = (None, "DefaultOptimWrapperConstructor")
+LAYER_DECAY = "LearningRateDecayOptimWrapperConstructor"
+#: the settings of DefaultOptimWrapperConstructor's paramwise_cfg besides custom_keys
+PARAMWISE = (
+    "bias_lr_mult",
+    "bias_decay_mult",
+    "norm_decay_mult",
+    "dwconv_decay_mult",
+    "flat_decay_mult",
+    "bypass_duplicate",
+)
+#: optim_wrapper types that step the optimizer as OptimWrapper does
+WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
+
+
+# -- reading the file ---------------------------------------------------------------------
+
+
+class _Reader:
+    """Evaluates the plain-data part of one config file's syntax tree."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.names: dict[str, Any] = {}
+
+    def fail(self, node: ast.AST, what: str) -> SpecError:
+        line = getattr(node, "lineno", 0)
+        return SpecError(
+            f"{self.path.name}, line {line}: {what}; the config is read without running it "
+            "(literals, dict(...), arithmetic and names bound earlier in the file only)"
+        )
+
+    def value(self, node: ast.expr) -> Any:
+        if isinstance(node, ast.Constant):
+            return node.value
+        if isinstance(node, ast.List):
+            return [self.value(e) for e in node.elts]
+        if isinstance(node, ast.Tuple):
+            return tuple(self.value(e) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            out: dict[Any, Any] = {}
+            for k, v in zip(node.keys, node.values, strict=True):
+                if k is None:
+                    raise self.fail(v, "** unpacking is not read")
+                out[self.value(k)] = self.value(v)
+            return out
+        if isinstance(node, ast.Name):
+            if node.id in self.names:
+                return self.names[node.id]
+            raise self.fail(node, f"name {node.id!r} is not bound earlier in the file")
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            a, b = self.value(node.left), self.value(node.right)
+            try:
+                return _BINARY[type(node.op)](a, b)
+            except (TypeError, ZeroDivisionError, OverflowError) as e:
+                raise self.fail(node, f"cannot compute the expression ({e})") from None
+        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
+            try:
+                return _UNARY[type(node.op)](self.value(node.operand))
+            except TypeError as e:
+                raise self.fail(node, f"cannot compute the expression ({e})") from None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "dict" and not node.args:
+                out = {}
+                for kw in node.keywords:
+                    if kw.arg is None:
+                        raise self.fail(kw.value, "** unpacking is not read")
+                    out[kw.arg] = self.value(kw.value)
+                return out
+            raise self.fail(node, f"a call of {node.func.id!r} is not read")
+        if isinstance(node, ast.Call):
+            raise self.fail(node, "a call is not read")
+        if isinstance(node, ast.Attribute):
+            raise self.fail(node, "attribute access is not read")
+        kind = type(node).__name__
+        raise self.fail(node, f"a {kind} expression is not read")
+
+    def module(self, text: str) -> dict[str, Any]:
+        try:
+            tree = ast.parse(text, filename=str(self.path))
+        except SyntaxError as e:
+            raise SpecError(f"{self.path.name}, line {e.lineno}: syntax error: {e.msg}") from None
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
+                continue  # a docstring or a bare string
+            if (
+                isinstance(stmt, ast.Assign)
+                and len(stmt.targets) == 1
+                and isinstance(stmt.targets[0], ast.Name)
+            ):
+                self.names[stmt.targets[0].id] = self.value(stmt.value)
+                continue
+            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+                raise self.fail(stmt, "an import is not read")
+            raise self.fail(stmt, f"a {type(stmt).__name__} statement is not read")
+        return {k: v for k, v in self.names.items() if not k.startswith("__")}
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    """mmengine's ``Config._merge_a_into_b``: dicts merge key by key unless
+    ``_delete_=True``; anything else replaces."""
+    out = dict(base)
+    for k, v in child.items():
+        if isinstance(v, dict):
+            v = dict(v)
+            delete = v.pop("_delete_", False)
+            if not delete and isinstance(out.get(k), dict):
+                out[k] = _merge(out[k], v)
+                continue
+            out[k] = _strip(v)
+        else:
+            out[k] = v
+    return out
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != "_delete_"}
+    return value
+
+
+def read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The config of ``path`` with its ``_base_`` chain merged in, as plain data."""
+    path = path.resolve()
+    if path in chain:
+        raise SpecError(f"{path.name}: the _base_ chain comes back to this file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"cannot read {path.name}: {e}") from None
+    own = _Reader(path).module(text)
+    bases = own.pop("_base_", [])
+    if isinstance(bases, str):
+        bases = [bases]
+    if not isinstance(bases, (list, tuple)) or not all(isinstance(b, str) for b in bases):
+        raise SpecError(f"{path.name}: expected _base_ to be a path or a list of paths")
+    merged: dict[str, Any] = {}
+    for b in bases:
+        base_path = path.parent / b
+        if not base_path.is_file():
+            raise SpecError(f"{path.name}: _base_ file {b!r} not found next to it")
+        data = read_config(base_path, (*chain, path))
+        dup = set(merged) & set(data)
+        if dup:
+            raise SpecError(f"{path.name}: duplicate keys among the _base_ files: {sorted(dup)}")
+        merged.update(data)
+    return _merge(merged, own)
+
+
+# -- converting -------------------------------------------------------------------------
+
+
+def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
+    wrapper = cfg.get("optim_wrapper")
+    if not isinstance(wrapper, dict):
+        if "optimizer" in cfg:
+            draft.refuse(
+                "optimizer",
+                "an mmcv 1.x top-level optimizer: mmengine configs give optim_wrapper",
+            )
+        else:
+            draft.refuse("optim_wrapper", "no optim_wrapper (a dict) in the config")
+        return None
+    kind = wrapper.get("type", "OptimWrapper")
+    if kind not in WRAPPERS:
+        draft.refuse("optim_wrapper.type", f"{kind!r} is not an OptimWrapper schedkit reproduces")
+    if kind == "AmpOptimWrapper":
+        draft.notes.append(
+            "AmpOptimWrapper: mixed precision and loss scaling are left to the training loop"
+        )
+    opt = wrapper.get("optimizer")
+    if not isinstance(opt, dict):
+        draft.refuse("optim_wrapper.optimizer", "expected a dict with a type")
+        return None
+    name = opt.get("type")
+    if not isinstance(name, str) or not isinstance(getattr(torch.optim, name, None), type):
+        draft.refuse("optim_wrapper.optimizer.type", f"{name!r} is not a torch.optim class")
+        return None
+    draft.optimizer["type"] = Sourced(name, "optim_wrapper.optimizer.type")
+    for k, v in opt.items():
+        if k == "type":
+            continue
+        draft.optimizer[k] = Sourced(
+            list(v) if isinstance(v, tuple) else v, f"optim_wrapper.optimizer.{k}"
+        )
+    clip = wrapper.get("clip_grad")
+    if isinstance(clip, dict):
+        clip = dict(clip)
+        ctype = clip.pop("type", "norm")
+        if not all(_is_number(clip.get(k, 0)) for k in ("max_norm", "clip_value")):
+            draft.refuse(
+                "optim_wrapper.clip_grad", f"expected numbers, got {wrapper['clip_grad']!r}"
+            )
+            clip = {}
+        elif ctype == "norm" and "max_norm" in clip:
+            draft.clip = {"type": Sourced("norm", "optim_wrapper.clip_grad")}
+            draft.clip["max_norm"] = Sourced(
+                float(clip.pop("max_norm")), "optim_wrapper.clip_grad.max_norm"
+            )
+            if "norm_type" in clip:
+                nt = clip.pop("norm_type")
+                draft.clip["norm_type"] = Sourced(
+                    float(nt) if _is_number(nt) else nt, "optim_wrapper.clip_grad.norm_type"
+                )
+            clip.pop("error_if_nonfinite", None)
+        elif ctype == "value" and "clip_value" in clip:
+            draft.clip = {
+                "type": Sourced("value", "optim_wrapper.clip_grad.type"),
+                "clip_value": Sourced(
+                    float(clip.pop("clip_value")), "optim_wrapper.clip_grad.clip_value"
+                ),
+            }
+        else:
+            draft.refuse(
+                "optim_wrapper.clip_grad", f"cannot read clip_grad {wrapper['clip_grad']!r}"
+            )
+            clip = {}
+        for k in clip:
+            draft.refuse(f"optim_wrapper.clip_grad.{k}", "torch's clipping takes no such argument")
+    elif clip is not None:
+        draft.refuse("optim_wrapper.clip_grad", f"expected a dict, got {clip!r}")
+    acc = wrapper.get("accumulative_counts", 1)
+    if isinstance(acc, int) and acc > 1:
+        draft.notes.append(
+            f"accumulative_counts = {acc}: call built.step() once every {acc} iterations "
+            "(mmengine steps the optimizer there)"
+        )
+    _constructor(wrapper, draft)
+    known = {
+        "type",
+        "optimizer",
+        "clip_grad",
+        "accumulative_counts",
+        "constructor",
+        "paramwise_cfg",
+    }
+    for k in wrapper:
+        if k not in known:
+            draft.ignored.append(f"optim_wrapper.{k}")
+    return opt
+
+
+def _without_decay(pw: Any, draft: Draft) -> Any:
+    """mmengine applies no decay multiplier when the optimizer config sets no
+    weight_decay (``base_wd`` is None): those settings are ignored."""
+    if not isinstance(pw, dict):
+        return pw
+    out = {}
+    for k, v in pw.items():
+        if k.endswith("decay_mult"):
+            draft.ignored.append(f"optim_wrapper.paramwise_cfg.{k} (no weight_decay set)")
+            continue
+        if k == "custom_keys" and isinstance(v, dict):
+            keys = {}
+            for name, table in v.items():
+                if isinstance(table, dict) and "decay_mult" in table:
+                    draft.ignored.append(
+                        f"optim_wrapper.paramwise_cfg.custom_keys.{name}.decay_mult "
+                        "(no weight_decay set)"
+                    )
+                    table = {a: b for a, b in table.items() if a != "decay_mult"}
+                keys[name] = table
+            v = keys
+        out[k] = v
+    return out
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _constructor(wrapper: dict[str, Any], draft: Draft) -> None:
+    ctor = wrapper.get("constructor")
+    pw = wrapper.get("paramwise_cfg")
+    opt = wrapper.get("optimizer")
+    if isinstance(opt, dict) and "weight_decay" not in opt:
+        pw = _without_decay(pw, draft)
+    if ctor == LAYER_DECAY:
+        pw = dict(pw or {})
+        rule: dict[str, Sourced] = {
+            "type": Sourced("mmpretrain.layer_decay", "optim_wrapper.constructor")
+        }
+        for k in ("layer_decay_rate", "bias_decay_mult", "norm_decay_mult", "flat_decay_mult"):
+            if k in pw:
+                rule[k] = Sourced(pw.pop(k), f"optim_wrapper.paramwise_cfg.{k}")
+        if "custom_keys" in pw:
+            rule["custom_keys"] = Sourced(
+                pw.pop("custom_keys"), "optim_wrapper.paramwise_cfg.custom_keys"
+            )
+        for k in pw:
+            draft.refuse(
+                f"optim_wrapper.paramwise_cfg.{k}",
+                "LearningRateDecayOptimWrapperConstructor reads no such setting",
+            )
+        draft.rules.append(rule)
+        return
+    if ctor not in DEFAULT_CONSTRUCTORS:
+        draft.refuse("optim_wrapper.constructor", f"{ctor!r}: schedkit does not know its grouping")
+        return
+    if not pw:
+        return
+    if not isinstance(pw, dict):
+        draft.refuse("optim_wrapper.paramwise_cfg", f"expected a dict, got {pw!r}")
+        return
+    pw = dict(pw)
+    rule = {"type": Sourced("mmengine.paramwise", "optim_wrapper.paramwise_cfg")}
+    for k in PARAMWISE:
+        if k in pw:
+            rule[k] = Sourced(pw.pop(k), f"optim_wrapper.paramwise_cfg.{k}")
+    if "custom_keys" in pw:
+        rule["custom_keys"] = Sourced(
+            pw.pop("custom_keys"), "optim_wrapper.paramwise_cfg.custom_keys"
+        )
+    for k in pw:
+        why = (
+            "deformable convolutions are mmcv's (not reproduced)"
+            if k == "dcn_offset_lr_mult"
+            else "DefaultOptimWrapperConstructor reads no such setting"
+        )
+        draft.refuse(f"optim_wrapper.paramwise_cfg.{k}", why)
+    draft.rules.append(rule)
+
+
+def _schedulers(
+    cfg: dict[str, Any], draft: Draft, facts: Facts, opt: dict[str, Any] | None
+) -> None:
+    raw = cfg.get("param_scheduler")
+    if raw is None:
+        return
+    if isinstance(raw, dict):
+        raw = [raw]
+    if not isinstance(raw, (list, tuple)):
+        draft.refuse("param_scheduler", f"expected a list of schedulers, got {raw!r}")
+        return
+    train = cfg.get("train_cfg") if isinstance(cfg.get("train_cfg"), dict) else {}
+    assert isinstance(train, dict)
+    lrs: list[dict[str, Any]] = []
+    moms: list[dict[str, Any]] = []
+    need_spe = False
+    for i, item in enumerate(raw):
+        where = f"param_scheduler[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+            draft.refuse(where, "expected a dict with a type")
+            continue
+        item = dict(item)
+        kind = item.pop("type")
+        target = moms if kind in MOMENTUM else lrs
+        if kind not in SCHEDULES and kind not in MOMENTUM:
+            draft.refuse(
+                f"{where}.type", f"{kind!r} is not one of mmengine's schedulers schedkit reproduces"
+            )
+            continue
+        for k in ("verbose", "last_step"):
+            item.pop(k, None)
+        if "end" not in item:
+            by_epoch = item.get("by_epoch", True)
+            end = train.get("max_epochs" if by_epoch else "max_iters")
+            if isinstance(end, int):
+                item["end"] = end
+        if item.get("end") == INF:
+            item.pop("end")
+        if item.get("by_epoch", True):
+            need_spe = True
+        target.append(
+            {
+                "type": f"mmengine.{kind}",
+                **{k: list(v) if isinstance(v, tuple) else v for k, v in item.items()},
+            }
+        )
+    spe = None
+    if need_spe:
+        spe = facts.need(
+            "steps_per_epoch", "epoch-based schedulers step once an epoch (mmengine's runner)"
+        )
+    for key, parts in (("lr", lrs), ("momentum", moms)):
+        if not parts:
+            continue
+        table: dict[str, Sourced] = {"type": Sourced("mmengine.param_scheduler", "param_scheduler")}
+        if key == "momentum" and opt is not None and _has_betas(opt):
+            table["key"] = Sourced(
+                "betas[0]", "param_scheduler (momentum of the Adam family: betas[0])"
+            )
+        if spe is not None:
+            table["steps_per_epoch"] = Sourced(spe, "--steps-per-epoch (mmengine's epoch_length)")
+        table["schedulers"] = Sourced(parts, "param_scheduler")
+        draft.schedules[key] = table
+
+
+def _has_betas(opt: dict[str, Any]) -> bool:
+    """Whether the optimizer has ``betas`` (mmengine's momentum schedulers then move
+    ``betas[0]``)."""
+    cls = getattr(torch.optim, str(opt.get("type")), None)
+    return cls is not None and "betas" in inspect.signature(cls).parameters
+
+
+def _train(cfg: dict[str, Any], draft: Draft, facts: Facts) -> None:
+    train = cfg.get("train_cfg")
+    if not isinstance(train, dict):
+        return
+    if "max_iters" in train and not train.get("by_epoch", False):
+        draft.run["total"] = Sourced(train["max_iters"], "train_cfg.max_iters")
+    elif "max_epochs" in train and facts.steps_per_epoch is not None:
+        draft.run["total"] = Sourced(f"{train['max_epochs']}ep", "train_cfg.max_epochs")
+        draft.run["steps_per_epoch"] = Sourced(facts.steps_per_epoch, "--steps-per-epoch")
+    for k in train:
+        if k not in ("max_iters", "max_epochs", "by_epoch", "type"):
+            draft.ignored.append(f"train_cfg.{k}")
+
+
+def convert(path: Path, facts: Facts) -> Draft:
+    """An mmengine Python config (with its ``_base_`` chain) as a setup."""
+    draft = Draft()
+    cfg = read_config(path)
+    opt = _optimizer(cfg, draft)
+    _schedulers(cfg, draft, facts, opt)
+    _train(cfg, draft, facts)
+    scale = cfg.get("auto_scale_lr")
+    if isinstance(scale, dict) and scale.get("enable"):
+        draft.refuse(
+            "auto_scale_lr.enable",
+            "the lr is then scaled by the run's real batch size against base_batch_size; "
+            "give the scaled lr in optim_wrapper.optimizer.lr",
+        )
+    for k in cfg:
+        if k not in ("optim_wrapper", "param_scheduler", "train_cfg"):
+            draft.ignored.append(k)
+    return draft

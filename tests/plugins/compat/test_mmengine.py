@@ -1,0 +1,143 @@
+"""``mmengine.*`` without mmengine: the values its formulas give, the list's composition,
+specs and errors (the comparison with the installed mmengine is tests/convert_peers)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+import schedkit
+
+NAMES = [
+    "mmengine.StepLR",
+    "mmengine.MultiStepLR",
+    "mmengine.ConstantLR",
+    "mmengine.LinearLR",
+    "mmengine.ExponentialLR",
+    "mmengine.PolyLR",
+    "mmengine.CosineAnnealingLR",
+    "mmengine.CosineRestartLR",
+    "mmengine.OneCycleLR",
+    "mmengine.StepMomentum",
+    "mmengine.MultiStepMomentum",
+    "mmengine.ConstantMomentum",
+    "mmengine.LinearMomentum",
+    "mmengine.ExponentialMomentum",
+    "mmengine.PolyMomentum",
+    "mmengine.CosineAnnealingMomentum",
+    "mmengine.CosineRestartMomentum",
+    "mmengine.param_scheduler",
+]
+
+
+def sgd(*lrs: float) -> torch.optim.Optimizer:
+    params = [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64)) for _ in lrs]
+    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs, strict=True)])
+
+
+def run(spec: dict[str, object], steps: int, *lrs: float) -> list[list[float]]:
+    opt = sgd(*lrs)
+    sched = schedkit.get_scheduler(spec, opt)
+    out = []
+    for _ in range(steps):
+        out.append([g["lr"] for g in opt.param_groups])
+        sched.step()
+    return out
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registered_with_docs_and_examples_that_round_trip(name: str) -> None:
+    info = schedkit.default_registry().get("schedule", name)
+    assert info.doc
+    for example in info.examples:
+        spec = schedkit.get_schedule(name, **example).spec()
+        assert schedkit.get_schedule(spec).spec() == spec
+
+
+def test_linear_warmup_reaches_the_groups_lr_at_end_minus_one() -> None:
+    got = run({"type": "mmengine.LinearLR", "start_factor": 0.1, "end": 5}, 8, 1.0, 0.5)
+    assert got[0] == [0.1, 0.05]
+    for k in range(5):
+        want = 0.1 + 0.9 * k / 4
+        assert got[k][0] == pytest.approx(want, rel=1e-14)
+        assert got[k][1] == pytest.approx(want / 2, rel=1e-14)
+    assert got[5] == got[4] == got[7]
+
+
+def test_overlapping_schedulers_multiply() -> None:
+    spec = {
+        "type": "mmengine.param_scheduler",
+        "schedulers": [
+            {"type": "mmengine.ConstantLR", "factor": 0.5, "end": 3},
+            {"type": "mmengine.ExponentialLR", "gamma": 0.9, "begin": 1, "end": 6},
+        ],
+    }
+    got = [v[0] for v in run(spec, 8, 1.0)]
+    # ConstantLR gives the factor back at its last step (end - 1), as mmengine does
+    want = [0.5, 0.5, 0.9, 0.81, 0.729, 0.6561, 0.6561, 0.6561]
+    assert got == pytest.approx(want, rel=1e-14)
+
+
+def test_epoch_based_schedulers_step_once_an_epoch_with_steps_per_epoch() -> None:
+    spec = {
+        "type": "mmengine.param_scheduler",
+        "steps_per_epoch": 3,
+        "schedulers": [
+            {"type": "mmengine.MultiStepLR", "milestones": [1, 2], "gamma": 0.5},
+            {"type": "mmengine.LinearLR", "start_factor": 0.5, "by_epoch": False, "end": 3},
+        ],
+    }
+    got = [v[0] for v in run(spec, 8, 1.0)]
+    want = [0.5, 0.75, 1.0, 0.5, 0.5, 0.5, 0.25, 0.25]
+    assert got == pytest.approx(want, rel=1e-14)
+
+
+def test_convert_to_iter_based_scales_the_range_and_the_period() -> None:
+    spec = {
+        "type": "mmengine.param_scheduler",
+        "steps_per_epoch": 4,
+        "schedulers": [
+            {"type": "mmengine.CosineAnnealingLR", "end": 2, "convert_to_iter_based": True}
+        ],
+    }
+    got = [v[0] for v in run(spec, 10, 1.0)]
+    for k in range(8):
+        assert got[k] == pytest.approx((1 + math.cos(math.pi * k / 8)) / 2, rel=1e-12, abs=1e-15)
+
+
+def test_errors_name_the_key() -> None:
+    with pytest.raises(schedkit.SpecError, match="end should be larger than begin"):
+        schedkit.get_schedule("mmengine.LinearLR", begin=5, end=5)
+    with pytest.raises(schedkit.SpecError, match="only epoch-based"):
+        schedkit.get_schedule("mmengine.StepLR", step_size=2, by_epoch=False,
+                              convert_to_iter_based=True)  # fmt: skip
+    with pytest.raises(schedkit.SpecError, match="needs steps_per_epoch"):
+        schedkit.get_schedule(
+            "mmengine.param_scheduler",
+            schedulers=[{"type": "mmengine.ExponentialLR", "gamma": 0.9,
+                         "convert_to_iter_based": True}],
+        )  # fmt: skip
+    with pytest.raises(schedkit.SpecError, match="expected an mmengine"):
+        schedkit.get_schedule(
+            "mmengine.param_scheduler", schedulers=[{"type": "cosine", "total": 10}]
+        )
+    with pytest.raises(schedkit.SpecError, match="same length"):
+        schedkit.get_schedule("mmengine.CosineRestartLR", periods=[3, 4], eta_min=0.0)
+    with pytest.raises(schedkit.SpecError, match="not both"):
+        schedkit.get_schedule("mmengine.CosineAnnealingLR", eta_min=0.0, eta_min_ratio=0.1)
+
+
+def test_momentum_schedulers_move_momentum_or_beta1() -> None:
+    params = [torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))]
+    opt = torch.optim.AdamW(params, betas=(0.9, 0.999))
+    sched = schedkit.get_scheduler(
+        {"type": "mmengine.LinearMomentum", "start_factor": 0.5, "end": 3}, opt, key="betas[0]"
+    )
+    got = []
+    for _ in range(4):
+        got.append(opt.param_groups[0]["betas"])
+        sched.step()
+    assert [b[0] for b in got] == pytest.approx([0.45, 0.675, 0.9, 0.9], rel=1e-14)
+    assert {b[1] for b in got} == {0.999}
