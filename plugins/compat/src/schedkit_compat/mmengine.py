@@ -37,7 +37,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.validators import number, steps, to_float
+from schedkit.plugin import attrs_spec, number, steps, to_float
 from schedkit_compat._base import count, each_group, pick, settings_table, step_list, table_spec
 from schedkit_compat.mmpretrain import NORM_TYPES
 
@@ -146,8 +146,6 @@ class Part(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
-        from schedkit.schedule import attrs_spec
-
         out = attrs_spec(self)
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
@@ -719,8 +717,6 @@ class ParamSchedulerList(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
-        from schedkit.schedule import attrs_spec
-
         out = attrs_spec(self)
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
@@ -772,8 +768,6 @@ class Paramwise(schedkit.BaseRule):
     bypass_duplicate: bool = _flag(False)
 
     def spec(self) -> dict[str, Any]:
-        from schedkit.schedule import attrs_spec
-
         out = attrs_spec(self)
         out["custom_keys"] = table_spec(self.custom_keys)
         return {k: v for k, v in out.items() if v is not None}
