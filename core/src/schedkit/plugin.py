@@ -40,31 +40,10 @@ The conformance kit a plugin's tests run is :mod:`schedkit.testing`.
 
 from __future__ import annotations
 
-from schedkit.clipping import (
-    NONFINITE,
-    BaseClipper,
-    SparseGradientError,
-    Target,
-    by_device_and_dtype,
-    check_exclude,
-    check_norm_type,
-    materialise,
-    name_matcher,
-    norm_type,
-    norms,
-    reduce_norm,
-    scale_,
-    total_norm,
-)
+import importlib as _importlib
+import typing as _typing
+
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
-from schedkit.groups import (
-    BaseRule,
-    Column,
-    UnplacedParameter,
-    parameter_names,
-    parameter_owners,
-    trainable_parameters,
-)
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
 from schedkit.matching import any_glob, first_match, matcher
@@ -106,6 +85,71 @@ from schedkit.validators import (
     to_pair,
     to_strings,
 )
+
+if _typing.TYPE_CHECKING:
+    from schedkit.clipping import (
+        NONFINITE,
+        BaseClipper,
+        SparseGradientError,
+        Target,
+        by_device_and_dtype,
+        check_exclude,
+        check_norm_type,
+        materialise,
+        name_matcher,
+        norm_type,
+        norms,
+        reduce_norm,
+        scale_,
+        total_norm,
+    )
+    from schedkit.groups import (
+        BaseRule,
+        Column,
+        UnplacedParameter,
+        parameter_names,
+        parameter_owners,
+        trainable_parameters,
+    )
+
+#: Clipping and param-group helpers are imported when first used (PEP 562): a schedule
+#: plugin that needs neither keeps them, and torch's hooks machinery, off the start-up path.
+_LAZY = {
+    "NONFINITE": "schedkit.clipping",
+    "BaseClipper": "schedkit.clipping",
+    "SparseGradientError": "schedkit.clipping",
+    "Target": "schedkit.clipping",
+    "by_device_and_dtype": "schedkit.clipping",
+    "check_exclude": "schedkit.clipping",
+    "check_norm_type": "schedkit.clipping",
+    "materialise": "schedkit.clipping",
+    "name_matcher": "schedkit.clipping",
+    "norm_type": "schedkit.clipping",
+    "norms": "schedkit.clipping",
+    "reduce_norm": "schedkit.clipping",
+    "scale_": "schedkit.clipping",
+    "total_norm": "schedkit.clipping",
+    "BaseRule": "schedkit.groups",
+    "Column": "schedkit.groups",
+    "UnplacedParameter": "schedkit.groups",
+    "parameter_names": "schedkit.groups",
+    "parameter_owners": "schedkit.groups",
+    "trainable_parameters": "schedkit.groups",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'schedkit.plugin' has no attribute {name!r}")
+    value = getattr(_importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "SchedkitWarning",

@@ -279,11 +279,13 @@ class Registry:
         self._sources_fn = sources
         self._sources: list[PluginSource] | None = None
         self._scan: _Scan | None = None
+        self._names: dict[PluginKey, set[str]] | None = None
         self.autoload = not _truthy(env.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
         self.strict = _truthy(env.get("SCHEDKIT_STRICT_PLUGINS"))
         self.disabled = frozenset(
             s.strip() for s in env.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
         )
+        self._disabled_dists = frozenset(_canonical(d) for d in self.disabled)
         # One lock around loading and registering; re-entrant, so a plugin whose import or
         # hook looks something up in this thread does not deadlock.
         self._lock = threading.RLock()
@@ -316,11 +318,21 @@ class Registry:
                     self._scan = _Scan(active)
         return self._scan
 
+    def _names_by_plugin(self) -> dict[PluginKey, set[str]]:
+        """Every entry-point name of each plugin, worked out once (one pass, not one per
+        entry point: start-up time)."""
+        if self._names is None:
+            names: dict[PluginKey, set[str]] = {}
+            for s in self.sources():
+                names.setdefault(_key(s), set()).add(s.name)
+            self._names = names
+        return self._names
+
     def _skip_reason(self, src: PluginSource) -> str | None:
         dist = _canonical(src.distribution) if src.distribution else None
         # a module is one plugin: disabling any of its entry-point names disables it
-        names = {s.name for s in self.sources() if _key(s) == _key(src)} | {src.name}
-        disabled_dists = {_canonical(d) for d in self.disabled}
+        names = self._names_by_plugin().get(_key(src), set()) | {src.name}
+        disabled_dists = self._disabled_dists
         if names & self.disabled or (dist and dist in disabled_dists):
             return "disabled by SCHEDKIT_DISABLED_PLUGINS"
         if not self.autoload and dist not in FIRST_PARTY:

@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit.plugin import bad_step
-from schedkit_schedules.transformers import transformers_call_form
+from schedkit_schedules._call_form import transformers_call_form
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import torch
 
 import schedkit
 from schedkit.plugin import StateReader, as_steps, steps
-from schedkit_schedules.transformers import transformers_call_form
+from schedkit_schedules._call_form import transformers_call_form
 
 
 @attrs.define(eq=False)

@@ -12,7 +12,7 @@ import schedkit
 from schedkit import SpecError
 from schedkit.plugin import bad_step, decay_t
 from schedkit.plugin import decay as decay_shape
-from schedkit_schedules.transformers import transformers_call_form
+from schedkit_schedules._call_form import transformers_call_form
 
 
 @attrs.frozen
