@@ -718,6 +718,25 @@ def get_scheduler(
 
     ``name`` may be given by keyword, as transformers' ``get_scheduler(name=..., optimizer=...)``.
 
+    :param name: a registered schedule name (its parameters in ``params``), a spec dict
+        with a ``type`` key, or a schedule.
+    :param optimizer: any ``torch.optim.Optimizer``; its groups' current values are the bases.
+    :param num_warmup_steps: transformers' call form: the warmup's length in steps.
+    :param num_training_steps: transformers' call form: the run's length in steps.
+    :param scheduler_specific_kwargs: transformers' call form: the schedule's other arguments
+        (``num_cycles``, ``power``, ``lr_end``...), under transformers' names.
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param tags: only the groups whose ``tags`` share one of these (default: every group).
+    :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
+    :param total_steps: the run's total, for durations given as shares (``"10%"``).
+    :param follow_optimizer: advance from the optimizer's step post-hook (skip-aware).
+    :param last_epoch: torch's resume by construction: the scheduler starts at step
+        ``last_epoch + 1``.
+    :param params: the schedule's parameters when ``name`` is a registered name
+        (``total``, ``warmup``, ``min_lr``...; ``schedkit show NAME`` lists them).
+    :returns: a :class:`Scheduler`; step it once per optimizer step.
+    :raises SpecError: an unknown name or a bad parameter, naming its key path.
+
     >>> sched = get_scheduler("cosine", optimizer, warmup=100, total=1000)  # doctest: +SKIP
 
     transformers' call form is accepted too and then reproduces transformers' lr at every
