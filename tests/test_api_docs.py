@@ -8,6 +8,7 @@ markup on the site, or when a main entry point leaves a parameter undescribed.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import inspect
 import re
@@ -171,3 +172,37 @@ def test_the_site_renders_parameter_tables_and_hides_private_parameters(render):
         for raw in (":class:`", ":meth:`", "doctest:"):
             assert raw not in text, name
     assert [p.name for p in package["get_schedule"].parameters] == ["name_or_spec", "params"]
+
+
+def _resolve(dotted: str) -> Any:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj: Any = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for attr in parts[i:]:
+            obj = getattr(obj, attr)
+        return obj
+    raise AssertionError(dotted)
+
+
+def test_every_documented_parameter_exists():
+    """The build does not warn about unknown parameters (``Scheduler`` documents what its
+    ``**options`` takes), so this test does: a documented name is in the signature, or the
+    callable takes keyword arguments."""
+    wrong = {}
+    for name, doc in _public_docstrings().items():
+        documented = _documented(doc)
+        if not documented:
+            continue
+        obj = _resolve(name)
+        target = obj.__init__ if inspect.isclass(obj) else obj
+        try:
+            params = inspect.signature(target).parameters
+        except (TypeError, ValueError):
+            continue
+        takes_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        if not takes_keywords and not documented <= set(params):
+            wrong[name] = sorted(documented - set(params))
+    assert wrong == {}

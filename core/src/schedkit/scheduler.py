@@ -274,6 +274,12 @@ def _noop(*args: Any, **kwargs: Any) -> None:
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
+    :type key: str
+    :type tags: Iterable[str | None] | str | None
+    :type steps_per_epoch: int | None
+    :type total_steps: int | None
+    :type follow_optimizer: bool
+    :type last_epoch: int
     :param optimizer: any ``torch.optim.Optimizer``.
     :param schedule: a schedule, a registered name with ``params``, or a spec dict.
     :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
