@@ -371,7 +371,7 @@ def _table(text: str, heading: str) -> list[list[str]]:
     rows: list[list[str]] = []
     for line in lines:
         if line.startswith("|"):
-            cells = [c.strip().strip("`") for c in line.strip().strip("|").split("|")]
+            cells = [c.strip().replace("`", "") for c in line.strip().strip("|").split("|")]
             if not all(set(c) <= set("-: ") for c in cells):
                 rows.append(cells)
         elif rows:
@@ -413,7 +413,7 @@ def performance_png() -> bytes:
     right.set_yticks([j + 0.2 for j in range(len(labels))])
     right.set_yticklabels([label.replace(" / ", "\nvs ") for label in labels], fontsize=8)
     right.axvline(1.0, color="0.3", lw=0.8)
-    right.set_xlabel("time as a multiple of the peer's (1 = same; lower is faster)")
+    right.set_xlabel("time / the peer's time (lower is faster)")
     right.set_title("Clipping, ViT-B/16-shaped gradients", fontsize=10)
     right.legend(fontsize=8)
     right.grid(alpha=0.3, axis="x")
