@@ -19,6 +19,23 @@ import schedkit
 from schedkit import hookspecs
 from schedkit.cli import describe
 
+
+def _load_markdown() -> Callable[[str], str]:
+    """``docs/api_docstrings.py``'s ``markdown``: docstrings as the API page renders them."""
+    import importlib.util
+
+    path = Path(__file__).resolve().with_name("api_docstrings.py")
+    spec = importlib.util.spec_from_file_location("api_docstrings", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    render: Callable[[str], str] = module.markdown
+    return render
+
+
+markdown = _load_markdown()
+
 KIND_DIRS = {"schedule": "schedules", "rule": "rules", "clipper": "clippers"}
 
 
@@ -139,7 +156,7 @@ def component_page(info: schedkit.ComponentInfo, image: str | None) -> str:
     out.append(
         origin + (f"; aliases: {', '.join(f'`{a}`' for a in info.aliases)}" if info.aliases else "")
     )
-    out += ["", d["doc"], ""]
+    out += ["", markdown(d["doc"]), ""]
     if image:
         out += [f"![{info.name}]({image})", ""]
     out += ["## Parameters", "", "| parameter | type | default |", "| --- | --- | --- |"]
@@ -159,7 +176,7 @@ def hooks_page() -> str:
     for name, fn in vars(hookspecs).items():
         if name.startswith("schedkit_") and callable(fn):
             sig = str(inspect.signature(fn)).replace("'", "")
-            out += [f"## `{name}{sig}`", "", inspect.getdoc(fn) or "", ""]
+            out += [f"## `{name}{sig}`", "", markdown(inspect.getdoc(fn) or ""), ""]
     return "\n".join(out)
 
 
@@ -253,6 +270,156 @@ def schedule_png(spec: dict[str, Any], title: str, total: int = 1000) -> bytes:
     return _png(fig)
 
 
+def warmup_modes_png() -> bytes:
+    """The four ``warmup_mode`` values on the composition page's main curve (a cosine to
+    0.05 over 100 steps, a 30-step warmup from 0.1), the curves its table samples."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7, 3.4), dpi=150, layout="constrained")
+    ax = fig.subplots()
+    steps = list(range(101))
+    styles = {"shift": "-", "overlay": "--", "replace": "-.", "bridge": ":"}
+    for mode, style in styles.items():
+        sched = schedkit.get_schedule(
+            "cosine", total=100, end=0.05, warmup=30, warmup_start=0.1, warmup_mode=mode
+        )
+        ax.plot(steps, [sched(s) for s in steps], style, lw=1.8, label=mode)
+    ax.axvline(30, color="0.6", lw=0.8)
+    ax.set_title("warmup_mode: the same warmup and cosine, four ways to join them", fontsize=10)
+    ax.set_xlabel("step")
+    ax.set_ylabel("lr factor")
+    ax.grid(alpha=0.3)
+    ax.legend(title="warmup_mode", fontsize=8)
+    return _png(fig)
+
+
+def _timm_lrs(total: int, timm_args: dict[str, Any]) -> tuple[str, list[float]]:
+    """timm's ``CosineLRScheduler`` stepped per update: the real peer when it imports,
+    else the ``timm.cosine`` alias (tested equal to the peer)."""
+    import torch
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    try:
+        from timm.scheduler import CosineLRScheduler
+    except ImportError:
+        alias = schedkit.get_scheduler("timm.cosine", opt, **timm_args)
+        lrs = []
+        for _ in range(total + 1):
+            lrs.append(float(opt.param_groups[0]["lr"]))
+            alias.step()
+        return "timm.cosine (the alias of timm's CosineLRScheduler)", lrs
+    peer = CosineLRScheduler(opt, t_in_epochs=False, **timm_args)
+    lrs = []
+    for n in range(total + 1):
+        peer.step_update(n)
+        lrs.append(float(opt.param_groups[0]["lr"]))
+    return "timm's CosineLRScheduler (step_update)", lrs
+
+
+def migrating_timm_png() -> bytes:
+    """The migrating page's timm example: timm's curve against its native mapping (and the
+    default ``shift`` warmup, which the mapping must not use)."""
+    import torch
+    from matplotlib.figure import Figure
+
+    total = 200
+    label, original = _timm_lrs(
+        total, {"t_initial": total, "lr_min": 1e-5, "warmup_t": 20, "warmup_lr_init": 1e-6}
+    )
+    native: dict[str, list[float]] = {}
+    for mode in ("replace", "shift"):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+        sched = schedkit.get_scheduler(
+            "cosine",
+            opt,
+            total=total,
+            end_lr=1e-5,
+            warmup=20,
+            warmup_start=0.001,
+            warmup_mode=mode,
+        )
+        native[mode] = []
+        for _ in range(total + 1):
+            native[mode].append(float(opt.param_groups[0]["lr"]))
+            sched.step()
+    steps = list(range(total + 1))
+    fig = Figure(figsize=(7, 3.4), dpi=150, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(steps, original, lw=4, alpha=0.35, color="C0", label=label)
+    ax.plot(
+        steps, native["replace"], lw=1.4, color="C1", label='native cosine, warmup_mode="replace"'
+    )
+    ax.plot(
+        steps,
+        native["shift"],
+        "--",
+        lw=1.2,
+        color="0.5",
+        label='native cosine, default "shift" (not timm\'s)',
+    )
+    ax.set_title("timm: the original and the native mapping (lr = 1e-3)", fontsize=10)
+    ax.set_xlabel("update")
+    ax.set_ylabel("lr")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def _table(text: str, heading: str) -> list[list[str]]:
+    """The rows (header first, separator dropped) of the first table under ``heading``."""
+    lines = text.split(heading, 1)[1].splitlines()
+    rows: list[list[str]] = []
+    for line in lines:
+        if line.startswith("|"):
+            cells = [c.strip().replace("`", "") for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= set("-: ") for c in cells):
+                rows.append(cells)
+        elif rows:
+            break
+    return rows
+
+
+def _number(cell: str) -> float:
+    return float(cell.split()[0].rstrip("x").replace(",", ""))
+
+
+def performance_png() -> bytes:
+    """The performance page's own numbers as bars: ``step()``'s time against its peers, and
+    clipping's time as a multiple of the peer's (read from docs/performance.md, so the chart
+    always matches the tables)."""
+    from matplotlib.figure import Figure
+
+    text = (ROOT / "docs" / "performance.md").read_text()
+    step = _table(text, "## Step overhead")
+    clip = _table(text, "## Clipping")
+    fig = Figure(figsize=(9, 3.6), dpi=150, layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    names = [h.replace(" µs", "") for h in step[0][1:5]]
+    width = 0.8 / len(names)
+    for i, name in enumerate(names):
+        xs = [j + i * width for j in range(len(step) - 1)]
+        left.bar(xs, [_number(r[1 + i]) for r in step[1:]], width, label=name)
+    left.set_xticks([j + 0.4 - width / 2 for j in range(len(step) - 1)])
+    left.set_xticklabels([f"{r[0]} groups" for r in step[1:]])
+    left.set_yscale("log")
+    left.set_ylabel("µs per step() (log)")
+    left.set_title("Scheduler.step(): warmup + cosine", fontsize=10)
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3, axis="y")
+    labels = [r[0] for r in clip[1:]]
+    for i, column in enumerate(clip[0][1:3]):
+        ys = [j + i * 0.4 for j in range(len(labels))]
+        right.barh(ys, [_number(r[1 + i]) for r in clip[1:]], 0.4, label=column)
+    right.set_yticks([j + 0.2 for j in range(len(labels))])
+    right.set_yticklabels([label.replace(" / ", "\nvs ") for label in labels], fontsize=8)
+    right.axvline(1.0, color="0.3", lw=0.8)
+    right.set_xlabel("time / the peer's time (lower is faster)")
+    right.set_title("Clipping, ViT-B/16-shaped gradients", fontsize=10)
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3, axis="x")
+    return _png(fig)
+
+
 def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     """The pictures of the home page and the setup page, made at build time (never
     committed): the layer-decay fan is ``examples/vit-finetune.toml`` drawn by the same code
@@ -273,6 +440,9 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
             examples / "resnet-one-cycle.toml", "examples/resnet-one-cycle.toml"
         ),
     }
+    pictures["img/warmup-modes.png"] = warmup_modes_png()
+    pictures["img/migrating-timm.png"] = migrating_timm_png()
+    pictures["img/performance.png"] = performance_png()
     for path, data in pictures.items():
         write(path, data)
     return list(pictures)

@@ -84,3 +84,79 @@ def test_the_migrating_pages_setup_snippets_build():
         "torch.CosineAnnealingLR",
     ):
         assert name in built
+
+
+def _figures(gen, monkeypatch, make):
+    """The matplotlib figures ``make`` draws (read before they become PNG bytes)."""
+    figures = []
+    monkeypatch.setattr(gen, "_png", lambda fig: figures.append(fig) or b"\x89PNG")
+    make()
+    return figures
+
+
+def test_the_composition_page_draws_each_warmup_mode(gen, monkeypatch):
+    (fig,) = _figures(gen, monkeypatch, gen.warmup_modes_png)
+    (ax,) = fig.axes
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "shift",
+        "overlay",
+        "replace",
+        "bridge",
+    ]
+    curves = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()[:4]}
+    # the composition page's table, sampled at steps 20 and 30
+    assert round(curves["shift"][30], 4) == 1.0
+    assert round(curves["overlay"][20], 4) == 0.6365
+    assert round(curves["replace"][30], 4) == 0.8042
+    assert round(curves["bridge"][20], 4) == 0.5695
+    assert "](img/warmup-modes.png)" in (ROOT / "docs" / "composition.md").read_text()
+
+
+def test_the_migrating_page_draws_timm_against_its_native_mapping(gen, monkeypatch):
+    (fig,) = _figures(gen, monkeypatch, gen.migrating_timm_png)
+    (ax,) = fig.axes
+    original, native, shift = (list(line.get_ydata()) for line in ax.get_lines())
+    assert len(original) == len(native) == 201
+    assert max(abs(a - b) for a, b in zip(original, native, strict=True)) < 1e-12
+    assert abs(shift[100] - native[100]) > 1e-5  # the default warmup is not timm's
+    import math
+
+    # timm's formula: the cosine on the run's clock from update 20 on
+    expected = 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + math.cos(math.pi * 20 / 200))
+    assert abs(original[0] - 1e-6) < 1e-15
+    assert abs(original[20] - expected) < 1e-12
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert len(labels) == 3
+    assert "timm" in labels[0]
+    assert "](img/migrating-timm.png)" in (ROOT / "docs" / "migrating.md").read_text()
+
+
+def test_the_performance_chart_reads_the_pages_numbers(gen, monkeypatch):
+    (fig,) = _figures(gen, monkeypatch, gen.performance_png)
+    step, clip = fig.axes
+    heights = sorted(round(p.get_height(), 2) for p in step.patches)
+    assert 0.51 in heights
+    assert 633.0 in heights
+    assert 1175.0 in heights
+    assert len(step.patches) == 12  # 3 group counts x 4 candidates
+    widths = sorted(round(p.get_width(), 2) for p in clip.patches)
+    assert widths == sorted([1.01, 1.02, 0.09, 0.79, 0.24, 0.23])
+    assert [t.get_text() for t in step.get_legend().get_texts()] == [
+        "schedkit",
+        "torch",
+        "transformers",
+        "floor",
+    ]
+    assert "](img/performance.png)" in (ROOT / "docs" / "performance.md").read_text()
+
+
+def test_the_new_pictures_are_real_pngs(gen):
+    import io
+
+    from matplotlib.image import imread
+
+    for make in (gen.warmup_modes_png, gen.migrating_timm_png, gen.performance_png):
+        image = imread(io.BytesIO(make()))
+        height, width = image.shape[:2]
+        assert width >= 1000, make.__name__
+        assert height >= 450, make.__name__

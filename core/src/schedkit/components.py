@@ -36,10 +36,22 @@ def build(
 
 
 def get_rule(name_or_spec: str | Mapping[str, Any], /, **params: Any) -> Any:
-    """Build a registered param-group rule by name (or from a spec dict)."""
+    """Build a registered param-group rule by name (or from a spec dict).
+
+    :param name_or_spec: a registered rule name, or a spec dict with a ``type`` key.
+    :param params: the rule's parameters, with a name.
+    :returns: the rule, for :func:`build_param_groups` or a setup's ``rules``.
+    :raises SpecError: an unknown name or a bad parameter, naming its key path.
+    """
     return build("rule", name_or_spec, params)
 
 
 def get_clipper(name_or_spec: str | Mapping[str, Any], /, **params: Any) -> Any:
-    """Build a registered gradient clipper by name (or from a spec dict)."""
+    """Build a registered gradient clipper by name (or from a spec dict).
+
+    :param name_or_spec: a registered clipper name, or a spec dict with a ``type`` key.
+    :param params: the clipper's parameters, with a name.
+    :returns: the clipper: call it on the parameters after ``backward()``.
+    :raises SpecError: an unknown name or a bad parameter, naming its key path.
+    """
     return build("clipper", name_or_spec, params)

@@ -147,8 +147,15 @@ def convert(
     ``source`` names the library (``schedkit.conversion.sources()`` lists the installed
     converters). Facts the file does not hold are given as keywords when the source needs
     them: ``steps_per_epoch`` (epochs to steps), ``dataset_size`` and ``world_size``.
-    Raises :class:`ConversionError` listing every key that changes training and cannot be
-    expressed, and every missing fact.
+
+    :param source: the library the file is for (``schedkit.conversion.sources()``).
+    :param file: the path of the config file.
+    :param steps_per_epoch: the steps of one epoch, for a file counting in epochs.
+    :param dataset_size: the number of training samples, for a source that needs it.
+    :param world_size: the number of processes, for a source that needs it.
+    :returns: the :class:`Conversion`: the setup and what was mapped.
+    :raises ConversionError: every key that changes training and cannot be expressed, and
+        every missing fact.
     """
     where = str(file)
     known = converters()

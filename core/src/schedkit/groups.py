@@ -359,6 +359,15 @@ def build_param_groups(
     parameters, and ``tags`` when rules gave some, so schedulers apply their schedules on top
     of these base values.
 
+    :param model: the model whose trainable parameters are grouped.
+    :param rules: param-group rules applied in order: rule objects, registered names, or
+        spec dicts with a ``type`` key.
+    :param lr: the base learning rate the rules scale.
+    :param weight_decay: the base weight decay the rules scale or zero.
+    :param defaults: any other optimizer option every group starts with (``betas``...).
+    :returns: the :class:`ParamGroups`, a list of dicts ready for ``torch.optim``.
+    :raises SpecError: an unknown rule or a bad parameter, naming its key path.
+
     >>> groups = build_param_groups(
     ...     model, ["no_weight_decay"], lr=1e-3, weight_decay=0.05
     ... )  # doctest: +SKIP

@@ -399,6 +399,12 @@ def get_schedule(
     the warmup rises to 1, then the curve on the run's clock, as in timm; ``bridge``: the
     warmup rises to the curve's value at its end, as fvcore's ``WarmupParamScheduler``).
 
+    :param name_or_spec: a registered schedule name, or a spec dict with a ``type`` key and
+        the parameters.
+    :param params: the schedule's parameters (``total``, ``warmup``...), with a name.
+    :returns: the schedule: a callable from step to factor, with ``spec()`` as plain data.
+    :raises SpecError: an unknown name or a bad parameter, naming its key path.
+
     >>> get_schedule("cosine", total=1000, warmup=100)(100)
     1.0
     """

@@ -274,6 +274,12 @@ def _noop(*args: Any, **kwargs: Any) -> None:
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
+    :type key: str
+    :type tags: Iterable[str | None] | str | None
+    :type steps_per_epoch: int | None
+    :type total_steps: int | None
+    :type follow_optimizer: bool
+    :type last_epoch: int
     :param optimizer: any ``torch.optim.Optimizer``.
     :param schedule: a schedule, a registered name with ``params``, or a spec dict.
     :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
@@ -717,6 +723,25 @@ def get_scheduler(
     """A :class:`Scheduler` for a registered schedule name (with its ``params``) or a schedule.
 
     ``name`` may be given by keyword, as transformers' ``get_scheduler(name=..., optimizer=...)``.
+
+    :param name: a registered schedule name (its parameters in ``params``), a spec dict
+        with a ``type`` key, or a schedule.
+    :param optimizer: any ``torch.optim.Optimizer``; its groups' current values are the bases.
+    :param num_warmup_steps: transformers' call form: the warmup's length in steps.
+    :param num_training_steps: transformers' call form: the run's length in steps.
+    :param scheduler_specific_kwargs: transformers' call form: the schedule's other arguments
+        (``num_cycles``, ``power``, ``lr_end``...), under transformers' names.
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param tags: only the groups whose ``tags`` share one of these (default: every group).
+    :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
+    :param total_steps: the run's total, for durations given as shares (``"10%"``).
+    :param follow_optimizer: advance from the optimizer's step post-hook (skip-aware).
+    :param last_epoch: torch's resume by construction: the scheduler starts at step
+        ``last_epoch + 1``.
+    :param params: the schedule's parameters when ``name`` is a registered name
+        (``total``, ``warmup``, ``min_lr``...; ``schedkit show NAME`` lists them).
+    :returns: a :class:`Scheduler`; step it once per optimizer step.
+    :raises SpecError: an unknown name or a bad parameter, naming its key path.
 
     >>> sched = get_scheduler("cosine", optimizer, warmup=100, total=1000)  # doctest: +SKIP
 

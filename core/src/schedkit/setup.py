@@ -258,6 +258,16 @@ class Setup:
 
         Checks first what :meth:`problems` checks (as ``schedkit check`` does), so a setup
         that passes it only fails here for what depends on the model (a rule, tags).
+
+        :param model: the model whose parameters the optimizer trains.
+        :param steps_per_epoch: resolves durations given in epochs; overrides the setup's
+            ``run.steps_per_epoch``.
+        :param total_steps: the run's length in steps, for durations given as shares and
+            schedules without their own ``total``.
+        :param batch_size: the global batch size, for an lr given as ``base_lr`` with
+            ``lr_scaling``.
+        :returns: the :class:`Built` setup.
+        :raises SetupError: every problem found, each with its key path.
         """
         problems = self.problems(
             steps_per_epoch=steps_per_epoch, total_steps=total_steps, batch_size=batch_size
@@ -310,7 +320,17 @@ class Setup:
 
 
 class Built:
-    """A setup made real: steps as one unit after ``backward()``, saves as plain data."""
+    """A setup made real: steps as one unit after ``backward()``, saves as plain data.
+
+    Made by :meth:`Setup.build`, not by hand.
+
+    :param optimizer: the optimizer over the model's param groups.
+    :param schedulers: one :class:`Scheduler` per scheduled key (``"lr"``, ``"weight_decay"``...).
+    :param clipper: the gradient clipper, or ``None``.
+    :param total_steps: the run's length in steps, when known.
+    :param resolved: the setup with everything computed at build time (lr, steps, schedules).
+    :param groups: the param groups as built by the rules, or ``None``.
+    """
 
     def __init__(
         self,
@@ -1039,7 +1059,9 @@ def _dry_run(
 def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
     """Read and validate a setup from a TOML file path, TOML text or a dict.
 
-    Raises :class:`SetupError` listing every problem with its key path.
+    :param source: a path to a TOML file, TOML text, or the same as a dict.
+    :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
+    :raises SetupError: every problem found, each with its key path.
     """
     data, where = _read(source)
     loader = _Loader(data)
