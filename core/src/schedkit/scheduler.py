@@ -681,6 +681,13 @@ class Scheduler(LRScheduler):
                 "base_values",
             )
         step = state.integer("step")
+        last = getattr(self.schedule, "max_step", None)
+        if last is not None and step > last:
+            raise StateError(
+                f"expected a step <= {last:,}: {self.schedule.spec()['type']!r} is replayed "
+                "step by step",
+                "step",
+            )
         schedule_state = state.state.get("schedule_state")
         if self._stateful:
             # a copy takes the schedule's state first: a bad one leaves ours untouched

@@ -111,8 +111,9 @@ def check_schedule(
 
     Checks: a docstring; a plain spec that rebuilds an equal schedule through the registry;
     a finite, non-negative float at *every* step from 0 to twice the horizon (1000 when it
-    has none) and at giant steps (up to ``2**62``); ``values()`` equal to calls at all of
-    them; plain scheduler state that survives ``torch.save`` and
+    has none) and at giant steps (up to ``2**62``, or to the schedule's ``max_step`` when it
+    declares one: a recurrence replayed step by step refuses later steps); ``values()``
+    equal to calls at all of them; plain scheduler state that survives ``torch.save`` and
     ``torch.load(weights_only=True)``, loads into a scheduler on a fresh schedule built from
     the spec, and gives exactly the same values at the next steps, at random resume points.
     Each failure names the schedule, the step and the values.
@@ -126,7 +127,11 @@ def check_schedule(
     assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
 
     horizon = getattr(sched, "horizon", None) or 1000
-    steps = [*range(0, 2 * horizon + 101), *(g for g in GIANT_STEPS if g > 2 * horizon + 100)]
+    # a curve replayed step by step (an alias of a recurrence without a closed form) names
+    # the last step it answers at, ``max_step``, and refuses later ones; it is probed to it
+    last = getattr(sched, "max_step", None) or GIANT_STEPS[-1]
+    giant = [g for g in (*GIANT_STEPS, last) if 2 * horizon + 100 < g <= last]
+    steps = [*range(0, 2 * horizon + 101), *sorted(set(giant))]
     for t in steps:
         v = sched(t)
         assert isinstance(v, float), f"{name}: value at step {t} is {type(v).__name__}, not float"

@@ -43,6 +43,10 @@ from schedkit_compat.mmpretrain import NORM_TYPES
 
 #: mmengine's "no end"
 INF = int(1e9)
+#: mmengine's schedulers are recurrences without closed forms: a value is replayed step by
+#: step, so steps past this one are refused (a run of a million updates replays in
+#: seconds; mmengine itself steps every update of a run)
+MAX_STEP = 1_000_000
 
 
 def _bound(default: int) -> Any:
@@ -76,6 +80,8 @@ class Part(schedkit.BaseSchedule):
     """What every mmengine scheduler takes: its range, its unit, and the conversion."""
 
     accepts_warmup: ClassVar[bool] = False
+    #: the last step the replayed recurrence answers at (see :data:`MAX_STEP`)
+    max_step: ClassVar[int] = MAX_STEP
     #: the keyword arguments scaled by ``steps_per_epoch`` in ``convert_to_iter_based``
     scaled: ClassVar[tuple[str, ...]] = ()
 
@@ -236,6 +242,12 @@ class _Run:
 
     def __call__(self, step: float) -> float:
         k = int(step)
+        if k > MAX_STEP:
+            raise SpecError(
+                f"step {k}: mmengine's schedulers have no closed form and are replayed step "
+                f"by step; steps past {MAX_STEP:,} are refused",
+                "step",
+            )
         if k < self.step:
             self._start()
         value = self.value
@@ -690,6 +702,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
     name = "mmengine.param_scheduler"
     accepts_warmup: ClassVar[bool] = False
+    max_step: ClassVar[int] = MAX_STEP
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     steps_per_epoch: int | None = _optional_steps()
