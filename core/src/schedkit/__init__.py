@@ -33,19 +33,9 @@ from schedkit.schedule import (
 
 if _typing.TYPE_CHECKING:
     from schedkit.clipping import BaseClipper, SparseGradientError
+    from schedkit.combine import Chain, Scale, Sequence, Stretch, chain, scale, sequence, stretch
     from schedkit.components import get_clipper, get_rule
-    from schedkit.compose import (
-        Chain,
-        Scale,
-        Sequence,
-        Stretch,
-        Warmup,
-        chain,
-        scale,
-        sequence,
-        stretch,
-        warmup,
-    )
+    from schedkit.compose import Warmup, warmup
     from schedkit.conversion import Conversion, ConversionError, convert
     from schedkit.groups import (
         BaseRule,
@@ -59,10 +49,7 @@ if _typing.TYPE_CHECKING:
     from schedkit.hookspecs import hookimpl
     from schedkit.protocols import (
         Clipper,
-        ClipResult,
-        ParamInfo,
         ParamRule,
-        RuleEffect,
         Schedule,
         Stateful,
         StatefulSchedule,
@@ -78,6 +65,7 @@ if _typing.TYPE_CHECKING:
     )
     from schedkit.scheduler import Scheduler, get_scheduler
     from schedkit.setup import Built, Setup, SetupError, load_setup
+    from schedkit.values import ClipResult, ParamInfo, RuleEffect
 
 #: The rest is imported when first used (PEP 562), so ``import schedkit`` stays cheap next
 #: to ``import torch``: a script that only schedules never loads TOML setups or clippers.
@@ -86,15 +74,15 @@ _LAZY = {
     "SparseGradientError": "schedkit.clipping",
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
-    "Chain": "schedkit.compose",
-    "Scale": "schedkit.compose",
-    "Sequence": "schedkit.compose",
-    "Stretch": "schedkit.compose",
+    "Chain": "schedkit.combine",
+    "Scale": "schedkit.combine",
+    "Sequence": "schedkit.combine",
+    "Stretch": "schedkit.combine",
     "Warmup": "schedkit.compose",
-    "chain": "schedkit.compose",
-    "scale": "schedkit.compose",
-    "sequence": "schedkit.compose",
-    "stretch": "schedkit.compose",
+    "chain": "schedkit.combine",
+    "scale": "schedkit.combine",
+    "sequence": "schedkit.combine",
+    "stretch": "schedkit.combine",
     "warmup": "schedkit.compose",
     "Conversion": "schedkit.conversion",
     "ConversionError": "schedkit.conversion",
@@ -108,10 +96,10 @@ _LAZY = {
     "trainable_parameters": "schedkit.groups",
     "hookimpl": "schedkit.hookspecs",
     "Clipper": "schedkit.protocols",
-    "ClipResult": "schedkit.protocols",
-    "ParamInfo": "schedkit.protocols",
+    "ClipResult": "schedkit.values",
+    "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
-    "RuleEffect": "schedkit.protocols",
+    "RuleEffect": "schedkit.values",
     "Schedule": "schedkit.protocols",
     "Stateful": "schedkit.protocols",
     "StatefulSchedule": "schedkit.protocols",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from schedkit.compose import Chain, Scale, Sequence, Stretch, Warmup
+from schedkit.combine import Chain, Scale, Sequence, Stretch
+from schedkit.compose import Warmup
 from schedkit.hookspecs import hookimpl
 from schedkit.registry import Registrar
 

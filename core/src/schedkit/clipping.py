@@ -22,10 +22,11 @@ from torch.utils.hooks import RemovableHandle
 
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
-from schedkit.protocols import ClipResult, Schedule
+from schedkit.protocols import Schedule
 from schedkit.schedule import _to_schedule, attrs_spec
 from schedkit.state_checks import StateReader
 from schedkit.validators import one_of
+from schedkit.values import ClipResult
 
 NONFINITE = ("ignore", "error", "skip")
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from schedkit import _toml_out
+from schedkit import _toml_out, entry_points
 from schedkit.errors import SchedkitError, SpecError
 
 #: the entry-point group converters are declared in
@@ -116,7 +116,7 @@ class Conversion:
 def converters() -> dict[str, Callable[[Path, Facts], Draft]]:
     """The installed converters by source name (loaded on use)."""
     out: dict[str, Callable[[Path, Facts], Draft]] = {}
-    for ep in importlib.metadata.entry_points(group=GROUP):
+    for ep, _, _ in entry_points.find(GROUP):
         out.setdefault(ep.name, _lazy(ep))
     return out
 
@@ -131,7 +131,7 @@ def _lazy(ep: importlib.metadata.EntryPoint) -> Callable[[Path, Facts], Draft]:
 
 def sources() -> list[str]:
     """The names of the sources a converter is installed for."""
-    return sorted({ep.name for ep in importlib.metadata.entry_points(group=GROUP)})
+    return sorted({ep.name for ep, _, _ in entry_points.find(GROUP)})
 
 
 def convert(

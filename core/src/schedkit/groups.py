@@ -26,8 +26,9 @@ import torch
 
 from schedkit.components import build
 from schedkit.errors import SpecError
-from schedkit.protocols import ParamInfo, ParamRule, RuleEffect
+from schedkit.protocols import ParamRule
 from schedkit.schedule import attrs_spec
+from schedkit.values import ParamInfo, RuleEffect
 
 
 @attrs.frozen

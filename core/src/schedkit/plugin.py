@@ -49,11 +49,8 @@ from schedkit.matching import MODES as MATCH_MODES
 from schedkit.matching import any_glob, first_match, matcher
 from schedkit.protocols import (
     Clipper,
-    ClipResult,
     GroupSchedule,
-    ParamInfo,
     ParamRule,
-    RuleEffect,
     Schedule,
     Stateful,
     StatefulSchedule,
@@ -111,9 +108,11 @@ if _typing.TYPE_CHECKING:
         parameter_owners,
         trainable_parameters,
     )
+    from schedkit.values import ClipResult, ParamInfo, RuleEffect
 
-#: Clipping and param-group helpers are imported when first used (PEP 562): a schedule
-#: plugin that needs neither keeps them, and torch's hooks machinery, off the start-up path.
+#: Clipping and param-group helpers, and the values rules and clippers pass around, are
+#: imported when first used (PEP 562): a schedule plugin that needs none of them keeps
+#: them, and torch's hooks machinery, off the start-up path.
 _LAZY = {
     "NONFINITE": "schedkit.clipping",
     "BaseClipper": "schedkit.clipping",
@@ -135,6 +134,9 @@ _LAZY = {
     "parameter_names": "schedkit.groups",
     "parameter_owners": "schedkit.groups",
     "trainable_parameters": "schedkit.groups",
+    "ClipResult": "schedkit.values",
+    "ParamInfo": "schedkit.values",
+    "RuleEffect": "schedkit.values",
 }
 
 

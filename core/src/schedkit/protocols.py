@@ -4,18 +4,19 @@ A *schedule* is a pure factor curve; a *stateful schedule* also observes a metri
 *rule* decides hyperparameters of parameters; a *clipper* clips gradients in place. Anything
 with progress to save is *Stateful*, the same two methods as
 ``torch.distributed.checkpoint.stateful.Stateful``, so a component can be handed to
-``torch.distributed.checkpoint`` as it is.
+``torch.distributed.checkpoint`` as it is. The values they pass around (``ParamInfo``,
+``RuleEffect``, ``ClipResult``) are in :mod:`schedkit.values`, created when first used.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, Union, runtime_checkable
-
-import attrs
+from typing import TYPE_CHECKING, Any, Protocol, Union, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
+
+    from schedkit.values import ClipResult, ParamInfo, RuleEffect
 
 
 @runtime_checkable
@@ -77,34 +78,6 @@ class GroupSchedule(Schedule, Protocol):
     ) -> Callable[[float], float]: ...
 
 
-class ParamInfo(NamedTuple):
-    """One trainable parameter as a rule sees it (a named tuple: cheap, immutable)."""
-
-    #: full dotted name, as in ``model.named_parameters()``
-    name: str
-    param: torch.nn.Parameter
-    #: the module that owns the parameter, and its dotted name
-    module: torch.nn.Module
-    module_name: str
-
-
-def _tags(value: Iterable[str]) -> frozenset[str]:
-    return frozenset(value)
-
-
-@attrs.frozen
-class RuleEffect:
-    """What a rule decides for one parameter.
-
-    ``values`` are explicit settings (they replace what earlier rules set), ``multipliers``
-    scale the current value of a key, and ``tags`` label the parameter's group.
-    """
-
-    values: Mapping[str, Any] = attrs.field(factory=dict)
-    multipliers: Mapping[str, float] = attrs.field(factory=dict)
-    tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
-
-
 @runtime_checkable
 class ParamRule(Protocol):
     """A param-group rule: bound to a model once, then asked about each parameter.
@@ -125,20 +98,6 @@ class ParamRule(Protocol):
 
 #: What a clipper accepts: parameters, or an optimizer whose parameters it clips.
 ClipTarget = Union["torch.optim.Optimizer", Iterable["torch.Tensor"], "torch.Tensor"]
-
-
-@attrs.frozen
-class ClipResult:
-    """The outcome of one clipping call.
-
-    ``total_norm`` is the pre-clip norm as a 0-dim tensor where the strategy computes one
-    (no host sync is forced); ``clip_coef`` the factor applied (a tensor, 1 when nothing was
-    clipped); ``skipped`` is true when a non-finite policy skipped the step.
-    """
-
-    total_norm: torch.Tensor | None = None
-    clip_coef: torch.Tensor | None = None
-    skipped: bool = False
 
 
 @runtime_checkable

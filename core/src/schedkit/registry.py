@@ -40,7 +40,6 @@ Environment switches, read when a registry is created:
 from __future__ import annotations
 
 import difflib
-import importlib.metadata
 import os
 import re
 import threading
@@ -51,7 +50,7 @@ from typing import Any, Literal
 import attrs
 import pluggy
 
-from schedkit import hookspecs
+from schedkit import entry_points, hookspecs
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
 Kind = Literal["schedule", "rule", "clipper"]
@@ -84,15 +83,55 @@ def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-@attrs.frozen
 class PluginSource:
-    """One entry point of the group ``schedkit``, with the distribution that declares it."""
+    """One entry point of the group ``schedkit``, with the distribution that declares it.
+
+    A plain immutable record (an attrs class costs a few hundred microseconds to create,
+    and this one is created on every start-up).
+    """
+
+    __slots__ = ("distribution", "load", "name", "value", "version")
 
     name: str
     value: str
-    distribution: str | None = None
-    version: str | None = None
-    load: Callable[[], Any] | None = attrs.field(default=None, eq=False, repr=False)
+    distribution: str | None
+    version: str | None
+    load: Callable[[], Any] | None
+
+    def __init__(
+        self,
+        name: str,
+        value: str,
+        distribution: str | None = None,
+        version: str | None = None,
+        load: Callable[[], Any] | None = None,
+    ) -> None:
+        set_ = object.__setattr__
+        set_(self, "name", name)
+        set_(self, "value", value)
+        set_(self, "distribution", distribution)
+        set_(self, "version", version)
+        set_(self, "load", load)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"PluginSource is immutable: cannot set {name!r}")
+
+    def _key(self) -> tuple[str, str, str | None, str | None]:
+        return (self.name, self.value, self.distribution, self.version)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PluginSource):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"PluginSource(name={self.name!r}, value={self.value!r}, "
+            f"distribution={self.distribution!r}, version={self.version!r})"
+        )
 
 
 @attrs.frozen
@@ -120,15 +159,7 @@ def installed_sources() -> list[PluginSource]:
     """Every entry point of the group ``schedkit`` in the installed distributions."""
     seen: set[tuple[str, str, str | None]] = set()
     out: list[PluginSource] = []
-    # a distribution's metadata parsed once, not twice per entry point (start-up time)
-    meta: dict[Any, tuple[str | None, str | None]] = {}
-    for ep in importlib.metadata.entry_points(group=GROUP):
-        dist = getattr(ep, "dist", None)
-        where = getattr(dist, "_path", None) or id(dist)
-        if where not in meta:
-            md = dist.metadata if dist is not None else None
-            meta[where] = (md["Name"], md["Version"]) if md is not None else (None, None)
-        dist_name, version = meta[where]
+    for ep, dist_name, version in entry_points.find(GROUP):
         key = (ep.name, ep.value, dist_name)
         if key in seen:
             continue

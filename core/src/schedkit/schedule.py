@@ -55,11 +55,17 @@ def duration(
     )
 
 
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    # a Python function, not the builtin: attrs reads a converter's signature, and a
+    # builtin's costs a parse of its text signature (start-up time)
+    return tuple(value)
+
+
 def durations(*, default: Any = attrs.NOTHING, position: bool = True) -> Any:
     """A field holding increasing step positions (milestones); lists become tuples."""
     return attrs.field(
         default=default,
-        converter=tuple,
+        converter=_as_tuple,
         validator=_validate.increasing_steps,
         metadata={_META: {"duration": True, "position": position, "many": True}},
     )

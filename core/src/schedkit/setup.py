@@ -51,11 +51,12 @@ from schedkit.components import build as build_component
 from schedkit.durations import NeedsContextError, check_duration, to_steps
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.groups import ParamGroups, build_param_groups
-from schedkit.protocols import ClipResult, Schedule
+from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
 from schedkit.state_checks import StateReader
+from schedkit.values import ClipResult
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -18,10 +18,11 @@ from typing import Any
 
 import torch
 
-from schedkit.protocols import ClipResult, Schedule, StatefulSchedule
+from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import ComponentInfo, Kind, default_registry
 from schedkit.schedule import get_schedule, resolve
 from schedkit.scheduler import Scheduler
+from schedkit.values import ClipResult
 
 _PLAIN = (int, float, str, bool, type(None))
 
