@@ -155,7 +155,12 @@ def test_every_page_is_reachable_from_the_home_page():
         "index.md"
     }
     assert pages <= linked, sorted(pages - linked)
-    for generated in ("reference/index.md", "reference/gallery.md", "reference/hooks.md"):
+    for generated in (
+        "reference/index.md",
+        "reference/gallery.md",
+        "reference/hooks.md",
+        "examples.md",
+    ):
         assert generated in linked
 
 

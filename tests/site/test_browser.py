@@ -1,8 +1,10 @@
 """The built docs site in a real browser (Debian's headless Chromium through chromedriver).
 
 Run by ``tox -e site``, which builds the site and sets ``SCHEDKIT_SITE_DIR``; skipped
-elsewhere. The site is served on 127.0.0.1; the home page and a sample of pages must load
-with no console errors, every image must load, and no code block may overflow its column.
+elsewhere. The site is served on 127.0.0.1 under the path of ``SCHEDKIT_SITE_URL`` (the
+tox env builds it for ``/schedkit/``, as a project site is served), answering a missing
+page with the site's 404 page as static hosts do; the home page and a sample of pages must
+load with no console errors, every image must load, and no code block may overflow its column.
 A screenshot of the home page is written to ``SCHEDKIT_SCREENSHOT`` (default: the site
 directory's parent) for review; it is not committed.
 """
@@ -15,6 +17,8 @@ import os
 import shutil
 import tempfile
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,8 @@ from typing import Any
 import pytest
 
 SITE = os.environ.get("SCHEDKIT_SITE_DIR")
+#: the path the site is built for (mkdocs.yml's site_url) and served under
+PREFIX = urllib.parse.urlsplit(os.environ.get("SCHEDKIT_SITE_URL") or "/").path.rstrip("/") + "/"
 pytestmark = pytest.mark.skipif(not SITE, reason="tox -e site builds the site and sets this")
 
 PAGES = [
@@ -39,6 +45,7 @@ PAGES = [
     "reference/schedules/cosine/",
     "reference/rules/layer_decay/",
     "integrations/lightning/",
+    "examples/",
 ]
 
 FLAGS = [
@@ -80,20 +87,40 @@ return out;
 """
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
+class _Host(http.server.SimpleHTTPRequestHandler):
+    """A static host: the site under ``PREFIX``, its 404 page for anything missing."""
+
     def log_message(self, format: str, *args: Any) -> None:
         pass
+
+    def translate_path(self, path: str) -> str:
+        if not path.startswith(PREFIX):
+            return os.path.join(self.directory, "no such file")
+        return super().translate_path("/" + path[len(PREFIX) :])
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        page = Path(self.directory) / "404.html"
+        if code != 404 or not page.is_file():
+            super().send_error(code, message, explain)
+            return
+        body = page.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
     assert SITE is not None
-    handler = functools.partial(_Quiet, directory=SITE)
+    handler = functools.partial(_Host, directory=SITE)
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}{PREFIX}"
     finally:
         server.shutdown()
         server.server_close()
@@ -161,9 +188,33 @@ def test_home_page_has_its_pictures_and_a_screenshot(browser, base_url):
     print(f"screenshot of the home page: {shot}")
 
 
-def test_a_missing_page_gets_the_404_page(browser, base_url):
-    _load(browser, base_url + "no-such-page/")
-    # the static server answers 404 with its own page; the site's 404.html must exist and load
-    errors = _load(browser, base_url + "404.html")
-    assert errors == [], errors
+def test_a_missing_page_gets_the_404_page_with_its_styles_and_links(browser, base_url):
+    # a missing page deep under the site's path: the host answers with 404.html, whose
+    # links must not be relative to the missing page's folder
+    errors = _load(browser, base_url + "no/such/page/")
+    assert [e for e in errors if "404 (Not Found)" not in e or "no/such/page" not in e] == []
     assert browser.execute_script(BROKEN_IMAGES) == []
+    assert "404" in browser.find_element("css selector", "h1").text
+    sheets = browser.execute_script(
+        "return Array.from(document.styleSheets).filter(s => s.href).map(s => s.cssRules.length)"
+    )
+    assert sheets  # the theme's stylesheets loaded
+    assert min(sheets) > 0
+    home = browser.execute_script(
+        "return Array.from(document.querySelectorAll('a.md-nav__link'))"
+        ".map(a => a.href).filter(h => h.endsWith('/examples/'))"
+    )
+    assert home
+    assert home == [base_url + "examples/"] * len(home)
+
+
+def test_the_example_files_are_on_the_site(browser, base_url):
+    assert _load(browser, base_url + "examples/") == []
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('.md-content a'))"
+        ".map(a => a.getAttribute('href')).filter(h => h.endsWith('.toml'))"
+    )
+    assert "vit-finetune.toml" in links
+    with urllib.request.urlopen(base_url + "examples/vit-finetune.toml", timeout=30) as r:
+        text = r.read().decode()
+    assert text == (Path(__file__).parents[2] / "examples" / "vit-finetune.toml").read_text()
