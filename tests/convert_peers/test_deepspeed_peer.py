@@ -1,6 +1,8 @@
 """The converted setup against what DeepSpeed's engine builds from the same ds_config.json:
 its config parser, its optimizer selection and its scheduler factory (the engine's own
-methods, without a distributed launch), stepped beside the setup."""
+methods, without a distributed launch), stepped beside the setup. This holds the final
+weights to float64 precision; ``test_deepspeed_initialize.py`` runs ``deepspeed.initialize``
+itself, whose engine keeps float32 master weights."""
 
 from __future__ import annotations
 
