@@ -3,11 +3,15 @@ against the same plus ``import schedkit`` and the first ``get_scheduler`` (which
 registry and the one plugin it needs), each in a fresh interpreter, in alternating rounds so
 a slow spell of the machine falls on both.
 
-    python benchmarks/import_time.py [--rounds 15]
+    python benchmarks/import_time.py [--rounds 15] [--instructions]
 
 Prints the median of each and the difference (the target: at most 25 ms) and ratio, in
 wall-clock time and in CPU time (``getrusage`` of the child processes: less sensitive to a
-loaded machine). The children may write bytecode even under ``PYTHONDONTWRITEBYTECODE``, as
+loaded machine). ``--instructions`` also runs each child once under valgrind's callgrind
+and prints the instructions each executes: a count that does not move with the load of
+the machine, for comparing two versions of schedkit on a busy one (minutes per run).
+
+The children may write bytecode even under ``PYTHONDONTWRITEBYTECODE``, as
 an installed package has it: without it every run would compile schedkit's sources again.
 """
 
@@ -16,10 +20,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 
 #: torch's own start-up, including the optimizer (whose first construction imports a good
 #: part of torch lazily: seconds on a loaded machine, none of it schedkit's)
@@ -101,12 +107,48 @@ def measure(rounds: int) -> dict[str, float]:
     }
 
 
+def instructions(code: str) -> int:
+    """The instructions a child executes, counted by callgrind."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={tmp}/out",
+                sys.executable,
+                "-c",
+                code,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=3600,
+            env=ENV,
+        ).stderr
+    match = re.search(r"refs:\s+([\d,]+)", out)
+    assert match is not None, out[-2000:]
+    return int(match.group(1).replace(",", ""))
+
+
+def count() -> dict[str, float]:
+    torch_alone, together = instructions(TORCH), instructions(SCHEDKIT)
+    return {
+        "import torch, an optimizer (M instructions)": torch_alone / 1e6,
+        "the same + schedkit (M instructions)": together / 1e6,
+        "difference (M instructions)": (together - torch_alone) / 1e6,
+        "instruction ratio": together / torch_alone,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--instructions", action="store_true", help="also count instructions")
     args = parser.parse_args()
     result = measure(args.rounds)
+    if args.instructions:
+        result.update(count())
     if args.json:
         print(json.dumps(result, indent=2))
         return
