@@ -341,7 +341,8 @@ class ReduceOnPlateauLR(_Observing, Part):
 @attrs.frozen
 class ReduceOnPlateauMomentum(ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
-    the momentum (give the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
+    the momentum (give the setup's key: ``momentum``, or ``betas[0]`` for the Adam family),
+    fed with ``scheduler.step(metric)`` after each validation.
 
     Example: ``{type = "mmengine.ReduceOnPlateauMomentum", patience = 2, factor = 0.9,
     min_value = 0.5}``.
