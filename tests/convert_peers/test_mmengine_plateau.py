@@ -412,3 +412,90 @@ def test_a_bad_state_is_refused_whole() -> None:
             sched.load_state_dict(bad)
         assert e.value.path == path
         assert lrs(opt) == before
+
+
+CONFIG = """
+optim_wrapper = dict(
+    optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.999), weight_decay=0.05),
+    paramwise_cfg=dict(norm_decay_mult=0.0, custom_keys={"head": dict(lr_mult=10.0)}),
+)
+param_scheduler = [
+    dict(type="LinearLR", start_factor=0.01, by_epoch=False, begin=0, end=15),
+    dict(type="ReduceOnPlateauLR", monitor="acc", rule="greater", patience=1, factor=0.5,
+         min_value=2e-5, cooldown=1),
+    dict(type="ReduceOnPlateauMomentum", monitor="acc", rule="greater", patience=2,
+         factor=0.9, min_value=0.7, threshold=0.05, threshold_rule="abs"),
+]
+train_cfg = dict(type="EpochBasedTrainLoop", max_epochs=14, val_interval=1)
+"""
+#: the accuracy after each epoch (None: no validation that epoch)
+ACCURACY = [0.1, 0.3, 0.3, None, 0.31, 0.31, 0.5, 0.5, 0.5, None, 0.49, 0.52, 0.52, 0.52]
+
+
+def test_converted_config_against_mmengines_runner(tmp_path: Any) -> None:
+    """The converted setup against what mmengine's runner builds from the file (its
+    OptimWrapper, whose extra base group the schedulers move too), fed the same metrics."""
+    import copy
+
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import PARAM_SCHEDULERS
+    from torch import nn
+
+    from tests.convert_peers.agree import assert_agree, fake_grads, per_parameter
+
+    path = tmp_path / "plateau.py"
+    path.write_text(CONFIG)
+    spe = 4
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("body", nn.Linear(3, 4))
+    model.add_module("norm", nn.LayerNorm(4))
+    model.add_module("head", nn.Linear(4, 2))
+    model = model.double()
+    ours = copy.deepcopy(model)
+    cfg = Config.fromfile(str(path))
+    wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    peers = []
+    for item in cfg.param_scheduler:
+        item = copy.deepcopy(dict(item))
+        item.setdefault("end", cfg.train_cfg.max_epochs if item.get("by_epoch", True) else None)
+        peers.append(PARAM_SCHEDULERS.build(
+            item, default_args={"optimizer": wrapper, "epoch_length": spe}))  # fmt: skip
+    conv = schedkit.convert("mmengine", path, steps_per_epoch=spe)
+    built = conv.setup().build(ours)
+    assert set(built.schedulers) == {"lr", "momentum"}
+    names = {id(p): n for n, p in model.named_parameters()}
+    our_names = {id(p): n for n, p in ours.named_parameters()}
+
+    def read(opt: torch.optim.Optimizer, by_id: dict[int, str]) -> dict[str, dict[str, float]]:
+        out = per_parameter(opt, by_id, ("lr", "weight_decay"))
+        for g in opt.param_groups:
+            for p in g["params"]:
+                out[by_id[id(p)]]["beta1"] = g["betas"][0]
+        return out
+
+    for epoch, acc in enumerate(ACCURACY):
+        for it in range(spe):
+            k = epoch * spe + it
+            assert_agree(k, read(wrapper.optimizer, names), read(built.optimizer, our_names))
+            fake_grads(model, k)
+            fake_grads(ours, k)
+            wrapper.step()
+            wrapper.zero_grad()
+            built.optimizer.step()
+            built.optimizer.zero_grad()
+            for p in peers:  # after_train_iter
+                if not p.by_epoch:
+                    p.step()
+            end = it == spe - 1
+            if end:
+                _peer_epoch(peers, acc, monitor="acc")
+            for s in built.schedulers.values():
+                s.step(acc) if end and acc is not None else s.step()
+    assert_agree(
+        len(ACCURACY) * spe, read(wrapper.optimizer, names), read(built.optimizer, our_names)
+    )
+    lrs_now = [g["lr"] for g in built.optimizer.param_groups]
+    assert min(lrs_now) < 1e-3 * 0.5  # the plateau reduced
+    assert built.optimizer.param_groups[0]["betas"][0] < 0.9  # and the momentum
