@@ -499,3 +499,19 @@ def test_converted_config_against_mmengines_runner(tmp_path: Any) -> None:
     lrs_now = [g["lr"] for g in built.optimizer.param_groups]
     assert min(lrs_now) < 1e-3 * 0.5  # the plateau reduced
     assert built.optimizer.param_groups[0]["betas"][0] < 0.9  # and the momentum
+
+
+def test_a_metric_past_the_replayed_steps_changes_nothing() -> None:
+    last = getattr(schedkit.default_registry().get("schedule", "mmengine.LinearLR").cls,
+                   "max_step", None)  # fmt: skip
+    if last is None:
+        pytest.skip("the mmengine aliases answer at every step")
+    opt = sgd()
+    sched = schedkit.get_scheduler("mmengine.ReduceOnPlateauLR", opt, patience=0)
+    sched.step(1.0)
+    state = sched.state_dict()
+    sched.last_epoch = last
+    with pytest.raises(SpecError, match=f"steps past {last:,} are refused") as e:
+        sched.step(2.0)
+    assert e.value.path == "step"
+    assert sched.state_dict()["schedule_state"] == state["schedule_state"]

@@ -70,6 +70,13 @@ class _History:
     def observe(self, metric: float, step: int) -> None:
         """mmengine's ``step(metrics)`` after the updates of ``step`` (checked first)."""
         value = finite_metric(metric)
+        last = getattr(Part, "max_step", None)
+        if last is not None and step > last:  # the replay would refuse it after the count
+            raise SpecError(
+                f"step {step}: mmengine's schedulers are replayed step by step; steps past "
+                f"{last:,} are refused",
+                "step",
+            )
         # the watchers' _global_step: the epochs done (each epoch-based step() counts one)
         epoch = step if self.spe is None else step // self.spe
         fell: list[tuple[int, int]] = []
