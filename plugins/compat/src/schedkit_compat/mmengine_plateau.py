@@ -189,9 +189,15 @@ class _History:
 
 class _Replay:
     """One group's value: the list replayed as mmengine's runner steps it (the schedulers'
-    own updates, ``mmengine._Run``), with each reduction applied after the updates of its
-    step. Going forward costs one update per scheduler and step; a step before the last
-    one asked, or reductions changed behind it, replays from the start."""
+    own updates, :class:`schedkit_compat.mmengine._Run`), with each reduction applied
+    after the updates of its step. Going forward costs one update per scheduler and step;
+    a step before the last one asked, or reductions changed behind it, replays from the
+    start.
+
+    What it needs of ``_Run``: ``_Run(parts, base, index, steps_per_epoch)``, ``run(k)``
+    (the value at step ``k``, going forward from ``run.step``) and a writable
+    ``run.value`` (the value at ``run.step``, which the next steps update).
+    """
 
     __slots__ = ("applied", "base", "floors", "generation", "history", "index", "run")
 
