@@ -148,7 +148,7 @@ def test_every_unexpressible_key_is_listed_and_the_rest_ignored(tmp_path: Path) 
         "optim_wrapper.type",
         "optim_wrapper.clip_grad.foo",
         "optim_wrapper.paramwise_cfg.dcn_offset_lr_mult",
-        "param_scheduler[0].type",
+        "param_scheduler[0].by_epoch",
         "param_scheduler[1].type",
         "auto_scale_lr.enable",
     ]
@@ -227,3 +227,62 @@ def test_clip_grad_value_and_bad_numbers(tmp_path: Path) -> None:
     )
     with pytest.raises(schedkit.ConversionError, match="clip_grad: expected numbers"):
         schedkit.convert("mmengine", path)
+
+
+def test_reduce_on_plateau_converts_with_a_note(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9))\n"
+        "param_scheduler = [\n"
+        "    dict(type='LinearLR', start_factor=0.01, by_epoch=False, end=20),\n"
+        "    dict(type='ReduceOnPlateauLR', monitor='accuracy/top1', rule='greater',\n"
+        "         patience=3, factor=0.5, min_value=1e-6, verbose=True),\n"
+        "    dict(type='ReduceOnPlateauMomentum', monitor='accuracy/top1', rule='greater',\n"
+        "         factor=0.9, begin=2),\n"
+        "]\n"
+        "train_cfg = dict(by_epoch=True, max_epochs=30)\n",
+    )
+    conv = schedkit.convert("mmengine", path, steps_per_epoch=10)
+    lr, momentum = (e.schedule.spec() for e in conv.setup().schedules)
+    assert [s["type"] for s in lr["schedulers"]] == [
+        "mmengine.LinearLR",
+        "mmengine.ReduceOnPlateauLR",
+    ]
+    plateau = lr["schedulers"][1]
+    assert (plateau["monitor"], plateau["rule"], plateau["patience"]) == (
+        "accuracy/top1",
+        "greater",
+        3,
+    )
+    assert (plateau["factor"], plateau["min_value"], plateau["end"]) == (0.5, 1e-6, 30)
+    assert momentum["schedulers"][0]["type"] == "mmengine.ReduceOnPlateauMomentum"
+    assert momentum["schedulers"][0]["begin"] == 2
+    assert "'accuracy/top1': call scheduler.step(metric) after each validation" in conv.toml
+    assert "# param_scheduler" in conv.toml.split('type = "mmengine.ReduceOnPlateauLR"')[1]
+    assert "steps_per_epoch = 10  # --steps-per-epoch" in conv.toml
+    built = conv.setup().build(nn.Linear(2, 2))
+    sched = built.schedulers["lr"]
+    for k in range(1, 31):  # the warmup, then an accuracy that stops improving
+        sched.step(0.5) if k % 10 == 0 else sched.step()
+    for _ in range(4):
+        for _k in range(9):
+            sched.step()
+        sched.step(0.5)
+    assert built.optimizer.param_groups[0]["lr"] == pytest.approx(0.05)
+
+
+def test_reduce_on_plateau_that_mmengine_refuses_is_listed(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))\n"
+        "param_scheduler = [\n"
+        "    dict(type='ReduceOnPlateauLR', by_epoch=True, convert_to_iter_based=True),\n"
+        "    dict(type='ReduceOnPlateauLR', factor=1.5, rule='min'),\n"
+        "]\n",
+    )
+    with pytest.raises(schedkit.ConversionError) as info:
+        schedkit.convert("mmengine", path, steps_per_epoch=10)
+    assert [p.path for p in info.value.problems] == [
+        "param_scheduler[0].convert_to_iter_based",
+        "param_scheduler[1].rule",
+    ]

@@ -346,3 +346,14 @@ def test_resume_is_exact(family, warm, start, at, more, groups):
     for k in range(at, at + more):
         s2.step()
         assert lrs(opt2) == trace[k]
+
+
+def test_an_epoch_given_to_a_plateau_without_epochs_is_a_type_error() -> None:
+    """Only torch's ReduceLROnPlateau alias takes ``step(metric, epoch)``; the others said
+    so with an AttributeError from inside the scheduler."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = get_scheduler("plateau", opt, patience=0)
+    with pytest.raises(TypeError, match="'plateau' counts its steps itself"):
+        sched.step(0.5, 3)
+    assert sched.steps == 0
+    assert sched.state_dict()["schedule_state"]["bad_steps"] == 0

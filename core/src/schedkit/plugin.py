@@ -32,6 +32,8 @@ What is here:
   :func:`check_exclude`, :data:`NONFINITE`;
 - **state**: :class:`StateReader` (reads a saved state, raising :class:`StateError` with
   the key path, for ``load_state_dict`` that checks everything before applying anything);
+- **reduce on plateau**: :func:`improves` (torch's test of a better metric) and
+  :func:`finite_metric` (a metric as a float, NaN and non-numbers refused);
 - **errors and warnings**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`,
   :class:`SparseGradientError`, :class:`SchedkitWarning`.
 
@@ -47,6 +49,7 @@ from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateErro
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
 from schedkit.matching import any_glob, first_match, matcher
+from schedkit.plateaus import finite_metric, improves
 from schedkit.protocols import (
     Clipper,
     GroupSchedule,
@@ -195,8 +198,10 @@ __all__ = [
     "duration",
     "durations",
     "factor",
+    "finite_metric",
     "first_match",
     "hookimpl",
+    "improves",
     "increasing_steps",
     "lerp",
     "materialise",

@@ -531,7 +531,13 @@ class Scheduler(LRScheduler):
             observed = _metric(metric)
             step = self._step + 1
             if epoch is not None:
-                step = self.schedule.epoch_step(epoch)  # type: ignore[attr-defined]
+                to_epoch = getattr(self.schedule, "epoch_step", None)
+                if to_epoch is None:
+                    raise TypeError(
+                        f"{self.schedule.spec()['type']!r} counts its steps itself: "
+                        "step(metric) takes no epoch"
+                    )
+                step = to_epoch(epoch)
             groups = self.optimizer.param_groups
             if groups is not self._bound or len(groups) != self._n_groups:
                 self._bind()  # before the metric: new groups' curves see its reduction

@@ -19,9 +19,11 @@ A value at step ``k`` costs ``k`` updates the first time (then one per step forw
 mmengine's schedulers have no closed form, and the aliases keep its floats.
 
 Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
-Adam family (the setup's key says which). ``ReduceOnPlateau*`` needs validation metrics
-and is not an alias. ``OneCycleLR`` sets the groups' ``initial_lr`` to ``eta_max /
-div_factor`` as mmengine does; schedulers after it in the list start from that value.
+Adam family (the setup's key says which). ``ReduceOnPlateauLR`` and
+``ReduceOnPlateauMomentum`` observe a validation metric (``scheduler.step(metric)``), alone
+or in a list (:mod:`schedkit_compat.mmengine_plateau`). ``OneCycleLR`` sets the groups'
+``initial_lr`` to ``eta_max / div_factor`` as mmengine does; schedulers after it in the
+list start from that value.
 """
 
 from __future__ import annotations
@@ -857,8 +859,11 @@ def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
         registry.add(cls, examples=EXAMPLES[name])
     for name, cls in MOMENTUM.items():
         registry.add(cls, examples=EXAMPLES[name.replace("Momentum", "LR")])
-    registry.add(
-        ParamSchedulerList,
+    # ReduceOnPlateau* and the list (which observes the metric when it holds one)
+    from schedkit_compat.mmengine_plateau import add_schedules
+
+    add_schedules(
+        registry,
         examples=[
             {
                 "schedulers": [

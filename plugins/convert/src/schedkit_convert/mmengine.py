@@ -15,6 +15,8 @@ by name) with ``DefaultOptimWrapperConstructor`` (no ``paramwise_cfg``) or mmpre
 ``clip_grad`` clips the gradient norm (or values); the ``param_scheduler`` list steps
 as mmengine's runner steps it (``mmengine.param_scheduler``), each scheduler's missing
 ``end`` taken from ``train_cfg`` (``max_epochs`` or ``max_iters``) as the runner does.
+``ReduceOnPlateauLR`` / ``ReduceOnPlateauMomentum`` are kept in the list (they observe
+the validation metric: a note in the setup says how to feed it).
 """
 
 from __future__ import annotations
@@ -27,9 +29,11 @@ from typing import Any
 
 import torch
 
+import schedkit
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Sourced
 from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
+from schedkit_compat.mmengine_plateau import PLATEAU
 
 _BINARY: dict[type[ast.operator], Any] = {
     ast.Add: operator.add,
@@ -388,8 +392,8 @@ def _schedulers(
             continue
         item = dict(item)
         kind = item.pop("type")
-        target = moms if kind in MOMENTUM else lrs
-        if kind not in SCHEDULES and kind not in MOMENTUM:
+        target = moms if kind in MOMENTUM or kind == "ReduceOnPlateauMomentum" else lrs
+        if kind not in SCHEDULES and kind not in MOMENTUM and kind not in PLATEAU:
             draft.refuse(
                 f"{where}.type", f"{kind!r} is not one of mmengine's schedulers schedkit reproduces"
             )
@@ -405,12 +409,13 @@ def _schedulers(
             item.pop("end")
         if item.get("by_epoch", True):
             need_spe = True
-        target.append(
-            {
-                "type": f"mmengine.{kind}",
-                **{k: list(v) if isinstance(v, tuple) else v for k, v in item.items()},
-            }
-        )
+        spec = {
+            "type": f"mmengine.{kind}",
+            **{k: list(v) if isinstance(v, tuple) else v for k, v in item.items()},
+        }
+        if kind in PLATEAU and not _plateau(spec, where, draft):
+            continue
+        target.append(spec)
     spe = None
     if need_spe:
         spe = facts.need(
@@ -428,6 +433,25 @@ def _schedulers(
             table["steps_per_epoch"] = Sourced(spe, "--steps-per-epoch (mmengine's epoch_length)")
         table["schedulers"] = Sourced(parts, "param_scheduler")
         draft.schedules[key] = table
+
+
+def _plateau(spec: dict[str, Any], where: str, draft: Draft) -> bool:
+    """Check a ``ReduceOnPlateau*`` as mmengine builds it (by epochs only...), naming its
+    source key; note that the scheduler observes the validation metric."""
+    try:
+        schedkit.get_schedule(spec)
+    except SpecError as e:
+        for problem in e.all():
+            draft.refuse(f"{where}.{problem.path}" if problem.path else where, problem.message)
+        return False
+    note = (
+        f"{where} ({spec['type'][9:]}) reduces on the validation metric "
+        f"{spec.get('monitor', 'loss')!r}: call scheduler.step(metric) after each "
+        "validation (with steps_per_epoch: as the step that ends the epoch)"
+    )
+    if note not in draft.notes:
+        draft.notes.append(note)
+    return True
 
 
 def _has_betas(opt: dict[str, Any]) -> bool:

@@ -11,7 +11,7 @@ import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import StateReader, as_steps, steps
+from schedkit.plugin import StateReader, as_steps, improves, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
@@ -81,13 +81,13 @@ class Plateau:
     # -- history ----------------------------------------------------------------------
 
     def _better(self, current: float) -> bool:
-        if self.mode == "min":
-            if self.threshold_mode == "rel":
-                return current < self.best * (1.0 - self.threshold)
-            return current < self.best - self.threshold
-        if self.threshold_mode == "rel":
-            return current > self.best * (self.threshold + 1.0)
-        return current > self.best + self.threshold
+        return improves(
+            current,
+            self.best,
+            mode=self.mode,
+            threshold=self.threshold,
+            threshold_mode=self.threshold_mode,
+        )
 
     def observe(self, metric: float, step: int) -> None:
         """Count one step with ``metric``; reduce the factor after a long enough plateau."""
