@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -113,10 +114,37 @@ class Conversion:
         return load_setup(self.toml)
 
 
+#: the distribution of the first-party converters (loaded with autoload off)
+FIRST_PARTY = "schedkit-convert"
+
+
+def _enabled() -> list[importlib.metadata.EntryPoint]:
+    """The converters' entry points the registry's switches leave on: none named in
+    ``SCHEDKIT_DISABLED_PLUGINS`` (by source or distribution), and with
+    ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD`` only the first-party ones."""
+    from schedkit.registry import _canonical, _truthy
+
+    autoload = not _truthy(os.environ.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
+    off = {
+        s.strip() for s in os.environ.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
+    }
+    off_dists = {_canonical(d) for d in off}
+    out = []
+    for ep, dist, _ in entry_points.find(GROUP):
+        canonical = _canonical(dist) if dist else None
+        if ep.name in off or canonical in off_dists:
+            continue
+        if not autoload and canonical != FIRST_PARTY:
+            continue
+        out.append(ep)
+    return out
+
+
 def converters() -> dict[str, Callable[[Path, Facts], Draft]]:
-    """The installed converters by source name (loaded on use)."""
+    """The installed converters by source name (loaded on use), as the plugin switches
+    leave them (``SCHEDKIT_DISABLED_PLUGINS``, ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD``)."""
     out: dict[str, Callable[[Path, Facts], Draft]] = {}
-    for ep, _, _ in entry_points.find(GROUP):
+    for ep in _enabled():
         out.setdefault(ep.name, _lazy(ep))
     return out
 
@@ -131,7 +159,7 @@ def _lazy(ep: importlib.metadata.EntryPoint) -> Callable[[Path, Facts], Draft]:
 
 def sources() -> list[str]:
     """The names of the sources a converter is installed for."""
-    return sorted({ep.name for ep, _, _ in entry_points.find(GROUP)})
+    return sorted({ep.name for ep in _enabled()})
 
 
 def convert(
