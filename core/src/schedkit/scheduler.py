@@ -621,7 +621,8 @@ class Scheduler(LRScheduler):
     # -- state ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data: format version, step, key, tags, base values, spec, schedule state."""
+        """Plain data: format version, step, key, tags, base values, spec, schedule state,
+        and each group's curve state (``curves``) for schedules whose curves keep one."""
         state = {
             "format": FORMAT,
             "version": VERSION,
