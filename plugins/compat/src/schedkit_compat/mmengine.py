@@ -283,11 +283,26 @@ class _Run:
 
     def __call__(self, step: float) -> float:
         k = int(step)
-        if k < self.step:
-            self._start()
-        if k > self.step:
+        if k == self.step + 1:  # the next step (a scheduler stepping): no skip to look for
+            self.value = self._plain(k, self.value)
+            self.step = k
+        elif k != self.step:
+            if k < self.step:
+                self._start()
             self._advance(k)
         return self.value
+
+    def _plain(self, step: int, value: float) -> float:
+        """Step every scheduler as mmengine's runner does at ``step``."""
+        acts = self.active
+        for act in acts:
+            if act.every:
+                value = act.step(value)
+        if self.spe is not None and step % self.spe == 0:
+            for act in acts:
+                if not act.every:
+                    value = act.step(value)
+        return value
 
     def _advance(self, k: int) -> None:
         """Replay from ``self.step`` to ``k``, skipping the steps that change nothing.
@@ -296,7 +311,7 @@ class _Run:
         :data:`_STRETCH` steps is stepped plainly before looking for a skip again (plain
         steps are mmengine's own; looking costs more than a step).
         """
-        s, value, spe, acts = self.step, self.value, self.spe, self.active
+        s, value, acts, plain = self.step, self.value, self.active, self._plain
         start, budget = s, MAX_REPLAY
         try:
             while s < k:
@@ -328,13 +343,7 @@ class _Run:
                     n = min(_STRETCH, k - s, budget)
                 budget -= n
                 for t in range(s + 1, s + n + 1):
-                    for act in acts:
-                        if act.every:
-                            value = act.step(value)
-                    if spe is not None and t % spe == 0:
-                        for act in acts:
-                            if not act.every:
-                                value = act.step(value)
+                    value = plain(t, value)
                     s = t
         finally:
             self.step, self.value = s, value  # what was replayed stays computed
