@@ -116,9 +116,10 @@ def check_schedule(
     recurrence replayed from the last value it computed, may refuse a giant step more than
     ``max_replay`` steps past the one before with a :class:`SpecError` at ``step``: the
     probes stop there, so a refusal costs at most ``max_replay`` updates); ``values()``
-    equal to calls at all the steps answered; plain scheduler state that survives ``torch.save`` and
-    ``torch.load(weights_only=True)``, loads into a scheduler on a fresh schedule built from
-    the spec, and gives exactly the same values at the next steps, at random resume points.
+    equal to calls at all the steps answered; plain scheduler state that survives
+    ``torch.save`` and ``torch.load(weights_only=True)``, loads into a scheduler on a fresh
+    schedule built from the spec, and gives exactly the same values at the next steps, at
+    random resume points.
     Each failure names the schedule, the step and the values.
     """
     built = get_schedule(schedule) if isinstance(schedule, Mapping) else schedule
