@@ -217,3 +217,46 @@ def test_a_resumed_scheduler_reaches_the_same_floats() -> None:
     first.step()
     second.step()
     assert lrs(b) == lrs(a)
+
+
+def test_a_resume_far_into_a_long_run_continues_as_mmengine() -> None:
+    # a 8,000,000-iteration run (epochs of 5,000): warmup and cosine by iterations, steps
+    # by epoch. mmengine resumes from its schedulers' state (their counters) and the
+    # optimizer's restored lrs; the alias from its state, which carries each group's value
+    spe, at, restored = 5_000, 5_004_980, [0.0371, 0.0185, 0.0037]
+    items = [
+        {"type": "LinearLR", "start_factor": 1e-3, "by_epoch": False, "end": 1_000},
+        {"type": "CosineAnnealingLR", "eta_min": 1e-6, "by_epoch": False, "begin": 1_000,
+         "end": 8_000_000},
+        {"type": "MultiStepLR", "milestones": [1_001, 1_200], "gamma": 0.5, "by_epoch": True},
+    ]  # fmt: skip
+    theirs = sgd()
+    peers = _build_mmengine(theirs, items, spe)
+    for p in peers:
+        g = at // spe if p.by_epoch else at
+        last = min(g, p.end - 1) - p.begin if g >= p.begin else -1
+        p.load_state_dict({**p.state_dict(), "_global_step": g, "last_step": last})
+    for group, lr in zip(theirs.param_groups, restored, strict=True):
+        group["lr"] = lr
+    spec = {
+        "type": "mmengine.param_scheduler",
+        "steps_per_epoch": spe,
+        "schedulers": [{**i, "type": f"mmengine.{i['type']}"} for i in items],
+    }
+    state = schedkit.get_scheduler(spec, sgd()).state_dict()
+    state.update(step=at, curves=[{"value": lr} for lr in restored])
+    ours = sgd()
+    sched = schedkit.get_scheduler(spec, ours)
+    sched.load_state_dict(state)
+    for it in range(at + 1, at + 60):  # the epoch ends at 5,005,000: the milestone 1,001
+        theirs.step()
+        for p in peers:
+            if not p.by_epoch:
+                p.step()
+        if it % spe == 0:
+            for p in peers:
+                if p.by_epoch:
+                    p.step()
+        sched.step()
+        assert lrs(ours) == lrs(theirs), (it, lrs(ours), lrs(theirs))
+    assert lrs(ours)[0] < restored[0] / 2

@@ -32,6 +32,13 @@ CASES = [
         r"hole_overflowing: non-finite value at step \d+: nan",
     ),
     (
+        "early_refusal",
+        "schedule",
+        "hole_early_refusal",
+        r"hole_early_refusal: step 1000000 refused, 997,900 steps past the one before \(it "
+        r"declares max_replay = 2,000,000\): step: step 1,000,000 is too far",
+    ),
+    (
         "forgetful_plateau",
         "schedule",
         "hole_forgetful_plateau",

@@ -176,6 +176,11 @@ def _scheduler_cases():
         if info.distribution != "schedkit-schedules" or info.plugin in ("lambda",):
             continue
         yield info.name, dict(info.examples[0])
+    # a schedule whose state carries each group's curve state ("curves")
+    yield (
+        "mmengine.param_scheduler",
+        dict(reg.get("schedule", "mmengine.param_scheduler").examples[1]),
+    )
 
 
 SCHEDULERS = list(_scheduler_cases())

@@ -122,6 +122,15 @@ def test_plateau_missing_entry_and_list_state():
         sched.load_state_dict(state)
 
 
+def test_a_greedy_state_that_is_not_a_dict():
+    sched = Scheduler(sgd(2), schedkit.get_schedule("transformers.greedy"))
+    before = _snapshot(sched)
+    state = {**sched.state_dict(), "schedule_state": torch.tensor(math.nan)}
+    with pytest.raises(StateError, match=r"schedule_state: expected a transformers\.greedy state"):
+        sched.load_state_dict(state)
+    assert _snapshot(sched) == before
+
+
 def test_a_huge_step_loads_at_once():
     sched = Scheduler(sgd(2), "cosine", total=100, warmup=10)
     state = {**sched.state_dict(), "step": 10**9}

@@ -470,13 +470,34 @@ class Scheduler(LRScheduler):
             self.base_lrs = list(bases)
 
     def _bind_curves(self) -> None:
-        """One curve per selected group, for schedules whose values are not base * factor."""
+        """One curve per selected group, for schedules whose values are not base * factor.
+
+        A rebind (new group dicts after ``optimizer.load_state_dict``) hands each curve
+        that keeps a state (:meth:`_curve_states`) on to its successor, so a recurrence
+        continues where it was instead of replaying from the start.
+        """
         assert self._per_group is not None
+        old = self._curves
         self._curves = [
             self._per_group(g, b, i)
             for i, (g, b) in enumerate(zip(self._groups, self.base_values, strict=True))
         ]
+        for prev, new in zip(old, self._curves, strict=False):
+            save, load = getattr(prev, "curve_state", None), getattr(new, "load_curve_state", None)
+            if save is not None and load is not None:
+                load(self._step, save(self._step))
         self._write = _group_writer(self._groups, self._curves, self._field, self._index)
+
+    def _curve_states(self) -> bool:
+        """Whether the groups' curves keep a state of their own, saved with the scheduler's.
+
+        A curve computed from the one before (mmengine's recurrences) offers
+        ``curve_state(step)`` (plain data) and ``load_curve_state(step, state)`` (checks
+        the whole state first, raising :class:`StateError` naming its keys): a resume then
+        continues from the saved values, as the original library continues from the
+        optimizer's restored ones, instead of replaying every step.
+        """
+        return bool(self._curves) and all(hasattr(c, "load_curve_state") for c in self._curves)
 
     def _bind_companions(self) -> None:
         """Keys a schedule drives besides its own (one-cycle's momentum), as absolute values.
@@ -606,8 +627,9 @@ class Scheduler(LRScheduler):
     # -- state ------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data: format version, step, key, tags, base values, spec, schedule state."""
-        return {
+        """Plain data: format version, step, key, tags, base values, spec, schedule state,
+        and each group's curve state (``curves``) for schedules whose curves keep one."""
+        state = {
             "format": FORMAT,
             "version": VERSION,
             "step": self._step,
@@ -617,6 +639,9 @@ class Scheduler(LRScheduler):
             "schedule": self.schedule.spec(),
             "schedule_state": self.schedule.state_dict() if self._stateful else None,  # type: ignore[attr-defined]
         }
+        if self._curve_states():
+            state["curves"] = [c.curve_state(self._step) for c in self._curves]  # type: ignore[attr-defined]
+        return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore a state from :meth:`state_dict`; the schedule's spec must be the same.
@@ -630,7 +655,12 @@ class Scheduler(LRScheduler):
         self.base_values = bases
         self._step = step
         self._bound = None
+        saved = self._curve_states()
+        self._curves = []  # the new curves take the state's values, not the old curves'
         self._bind()
+        if saved:
+            for curve, data in zip(self._curves, state_dict["curves"], strict=True):
+                curve.load_curve_state(step, data)  # type: ignore[attr-defined]
         if self._curves:
             self._rewrite("", self._step)  # from the start, not from the groups' values
         else:
@@ -687,13 +717,7 @@ class Scheduler(LRScheduler):
                 "base_values",
             )
         step = state.integer("step")
-        last = getattr(self.schedule, "max_step", None)
-        if last is not None and step > last:
-            raise StateError(
-                f"expected a step <= {last:,}: {self.schedule.spec()['type']!r} is replayed "
-                "step by step",
-                "step",
-            )
+        self._check_curves(state, step, bases)
         schedule_state = state.state.get("schedule_state")
         if self._stateful:
             # a copy takes the schedule's state first: a bad one leaves ours untouched
@@ -710,6 +734,29 @@ class Scheduler(LRScheduler):
                 "schedule_state",
             )
         return step, bases, schedule_state
+
+    def _check_curves(self, state: StateReader, step: int, bases: list[float]) -> None:
+        """Check the groups' curve states (:meth:`_curve_states`) on trial curves."""
+        curves = state.state.get("curves")
+        if not self._curve_states():
+            if curves is not None:
+                raise StateError(
+                    f"expected None ({self.schedule.spec()['type']!r} keeps no curve state)",
+                    "curves",
+                )
+            return
+        if not isinstance(curves, (list, tuple)) or len(curves) != len(self._groups):
+            raise StateError(
+                f"expected a list of {len(self._groups)} curve states (one per group), got "
+                f"{curves!r:.80}",
+                "curves",
+            )
+        assert self._per_group is not None
+        for i, (g, b, data) in enumerate(zip(self._groups, bases, curves, strict=True)):
+            try:
+                self._per_group(g, b, i).load_curve_state(step, data)  # type: ignore[attr-defined]
+            except StateError as e:
+                raise e.at(f"curves[{i}]") from None
 
     def __repr__(self) -> str:
         return (

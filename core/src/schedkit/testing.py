@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from schedkit.errors import SpecError
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import ComponentInfo, Kind, default_registry
 from schedkit.schedule import get_schedule, resolve
@@ -112,11 +113,14 @@ def check_schedule(
 
     Checks: a docstring; a plain spec that rebuilds an equal schedule through the registry;
     a finite, non-negative float at *every* step from 0 to twice the horizon (1000 when it
-    has none) and at giant steps (up to ``2**62``, or to the schedule's ``max_step`` when it
-    declares one: a recurrence replayed step by step refuses later steps); ``values()``
-    equal to calls at all of them; plain scheduler state that survives ``torch.save`` and
-    ``torch.load(weights_only=True)``, loads into a scheduler on a fresh schedule built from
-    the spec, and gives exactly the same values at the next steps, at random resume points.
+    has none) and at giant steps up to ``2**62`` (a schedule declaring ``max_replay``, a
+    recurrence replayed from the last value it computed, may refuse a giant step more than
+    ``max_replay`` steps past the one before with a :class:`SpecError` at ``step``: the
+    probes stop there, so a refusal costs at most ``max_replay`` updates); ``values()``
+    equal to calls at all the steps answered; plain scheduler state that survives
+    ``torch.save`` and ``torch.load(weights_only=True)``, loads into a scheduler on a fresh
+    schedule built from the spec, and gives exactly the same values at the next steps, at
+    random resume points.
     Each failure names the schedule, the step and the values.
     """
     built = get_schedule(schedule) if isinstance(schedule, Mapping) else schedule
@@ -128,13 +132,25 @@ def check_schedule(
     assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
 
     horizon = getattr(sched, "horizon", None) or 1000
-    # a curve replayed step by step (an alias of a recurrence without a closed form) names
-    # the last step it answers at, ``max_step``, and refuses later ones; it is probed to it
-    last = getattr(sched, "max_step", None) or GIANT_STEPS[-1]
-    giant = [g for g in (*GIANT_STEPS, last) if 2 * horizon + 100 < g <= last]
-    steps = [*range(0, 2 * horizon + 101), *sorted(set(giant))]
-    for t in steps:
-        v = sched(t)
+    # a curve replayed from the last value it computed (an alias of a recurrence without a
+    # closed form) declares how far one call replays, ``max_replay``; it may refuse a step
+    # farther than that from the one before, and is not probed past its refusal
+    replay = getattr(sched, "max_replay", None)
+    steps = [*range(0, 2 * horizon + 101), *(g for g in GIANT_STEPS if g > 2 * horizon + 100)]
+    for i, t in enumerate(steps):
+        try:
+            v = sched(t)
+        except SpecError as e:
+            if replay is None:
+                raise
+            gap = t - steps[i - 1] if i else t
+            if gap <= replay or e.path != "step":
+                raise AssertionError(
+                    f"{name}: step {t} refused, {gap:,} steps past the one before (it declares "
+                    f"max_replay = {replay:,}): {e}"
+                ) from None
+            steps = steps[:i]
+            break
         assert isinstance(v, float), f"{name}: value at step {t} is {type(v).__name__}, not float"
         assert math.isfinite(v), f"{name}: non-finite value at step {t}: {v} (spec {spec})"
         assert v >= 0, f"{name}: value at step {t} is negative ({v})"

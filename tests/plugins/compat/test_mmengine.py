@@ -141,3 +141,82 @@ def test_momentum_schedulers_move_momentum_or_beta1() -> None:
         sched.step()
     assert [b[0] for b in got] == pytest.approx([0.45, 0.675, 0.9, 0.9], rel=1e-14)
     assert {b[1] for b in got} == {0.999}
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"type": "mmengine.LinearLR", "start_factor": 0.0}, "start_factor"),
+        ({"type": "mmengine.LinearMomentum", "start_factor": 0}, "start_factor"),
+        ({"type": "mmengine.ConstantLR", "factor": 0.0}, "factor"),
+        (
+            {
+                "type": "mmengine.param_scheduler",
+                "schedulers": [{"type": "mmengine.ConstantLR", "factor": 0}],
+            },
+            "schedulers[0].factor",
+        ),
+    ],
+)
+def test_a_zero_factor_mmengine_would_divide_by_is_refused(spec, path):
+    # mmengine accepts these and raises ZeroDivisionError a step later
+    with pytest.raises(schedkit.SpecError, match="expected > 0") as err:
+        schedkit.get_schedule(spec)
+    assert err.value.path == path
+
+
+def _plateau_run(sched, opt, steps, start=0):
+    lrs = []
+    for k in range(start, start + steps):
+        metric = 1.0 if (k // 10) % 3 else 0.5  # plateaus, so reductions fall
+        if (k + 1) % 10 == 0:
+            sched.step(metric)
+        else:
+            sched.step()
+        lrs.append([g["lr"] for g in opt.param_groups])
+    return lrs
+
+
+def test_a_plateau_list_resumes_from_its_curves_without_replaying(monkeypatch):
+    spec = {
+        "type": "mmengine.param_scheduler",
+        "steps_per_epoch": 10,
+        "schedulers": [
+            {
+                "type": "mmengine.LinearLR",
+                "start_factor": 0.1,
+                "by_epoch": False,
+                "begin": 0,
+                "end": 30,
+            },
+            {"type": "mmengine.ReduceOnPlateauLR", "patience": 1, "factor": 0.5},
+        ],
+    }
+
+    def make():
+        params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+        opt = torch.optim.SGD(
+            [{"params": [p], "lr": lr} for p, lr in zip(params, (0.1, 0.02, 0.3), strict=True)]
+        )
+        return opt, schedkit.Scheduler(opt, spec)
+
+    opt, sched = make()
+    whole = _plateau_run(sched, opt, 200)
+    opt, sched = make()
+    _plateau_run(sched, opt, 120)
+    state = sched.state_dict()
+    assert len(state["curves"]) == 3
+    opt2, resumed = make()
+    from schedkit_compat import mmengine
+
+    updates = []
+    real_plain = mmengine._Run._plain
+    monkeypatch.setattr(
+        mmengine._Run, "_plain", lambda run, *a: updates.append(a) or real_plain(run, *a)
+    )
+    resumed.load_state_dict(state)
+    assert updates == []  # the curves continue from the state: no step replayed
+    assert [g["lr"] for g in opt2.param_groups] == [g["lr"] for g in opt.param_groups]
+    assert _plateau_run(resumed, opt2, 80, start=120) == whole[120:]
+    assert len(updates) <= 80 * 3  # then one update per step and group
+    assert whole[-1] != whole[0]  # reductions fell

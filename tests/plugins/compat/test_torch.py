@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch.optim import lr_scheduler as tl
 
@@ -836,6 +836,8 @@ def test_reduce_lr_on_plateau_over_drawn_configs_as_torch(kw, lrs, tensors, metr
 def test_one_cycle_over_drawn_configs_as_torch(params, tensors):
     if params["three_phase"]:
         params["pct_start"] = min(params["pct_start"], 0.45)
+    # a warm-up phase ending at step 0 (pct_start * total_steps == 1) divides by zero in torch
+    assume(float(params["pct_start"] * params["total_steps"]) != 1.0)
     n = params["total_steps"]
     o1, o2, theirs, ours = _both("OneCycleLR", params, LRS, tensors)
     keys = ("lr", "momentum")

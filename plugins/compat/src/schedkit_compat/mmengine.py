@@ -15,8 +15,15 @@ iteration-based ones). Without it, every scheduler steps at every schedkit step,
 calling each mmengine scheduler's ``step()`` yourself does. Building applies each
 scheduler's first step in list order, as constructing them does.
 
-A value at step ``k`` costs ``k`` updates the first time (then one per step forward):
-mmengine's schedulers have no closed form, and the aliases keep its floats.
+mmengine's schedulers have no closed form, and the aliases keep its floats: a value is
+replayed from the last one computed, one update per step forward (stepping is never
+refused, however long the run). The replay skips the steps where no scheduler can change
+the value (outside every range, between milestones and step sizes, after a scheduler's
+last change, at a fixed point such as 0.0 under a decay), so a jump costs one update per
+step where some value changes; one call replays at most :data:`MAX_REPLAY` (a million,
+about a second) and refuses farther with an error saying so. A scheduler's state carries
+each group's value, so resuming at any step replays nothing, as mmengine resumes from
+the optimizer's restored values.
 
 Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
 Adam family (the setup's key says which). ``ReduceOnPlateauLR`` and
@@ -39,16 +46,18 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import attrs_spec, number, steps, to_float
+from schedkit.plugin import StateReader, attrs_spec, number, steps, to_float
 from schedkit_compat._base import count, each_group, pick, settings_table, step_list, table_spec
 from schedkit_compat.mmpretrain import NORM_TYPES
 
 #: mmengine's "no end"
 INF = int(1e9)
-#: mmengine's schedulers are recurrences without closed forms: a value is replayed step by
-#: step, so steps past this one are refused (a run of a million updates replays in
-#: seconds; mmengine itself steps every update of a run)
-MAX_STEP = 1_000_000
+#: mmengine's schedulers are recurrences without closed forms: a value is replayed from
+#: the last one computed, and one call replays at most this many updates (about a second
+#: of CPU; stepping forward costs one update per step and is never refused)
+MAX_REPLAY = 1_000_000
+#: how many steps are stepped plainly where the value changes before looking for a skip
+_STRETCH = 64
 
 
 def _bound(default: int) -> Any:
@@ -82,8 +91,8 @@ class Part(schedkit.BaseSchedule):
     """What every mmengine scheduler takes: its range, its unit, and the conversion."""
 
     accepts_warmup: ClassVar[bool] = False
-    #: the last step the replayed recurrence answers at (see :data:`MAX_STEP`)
-    max_step: ClassVar[int] = MAX_STEP
+    #: the most updates one call replays past the last value computed (:data:`MAX_REPLAY`)
+    max_replay: ClassVar[int] = MAX_REPLAY
     #: the keyword arguments scaled by ``steps_per_epoch`` in ``convert_to_iter_based``
     scaled: ClassVar[tuple[str, ...]] = ()
 
@@ -126,6 +135,12 @@ class Part(schedkit.BaseSchedule):
     def value(self, act: _Active, current: float) -> float:
         """mmengine's ``_get_value`` for one group at ``act.last_step``."""
         raise NotImplementedError
+
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        """The first ``last_step`` after ``last`` at which :meth:`value` may differ from
+        ``current`` (``None``: none while the value stays ``current``); by default the
+        next one. Every step skipped before it must leave the very same float."""
+        return last + 1
 
     def scale(self, name: str, value: Any, act: _Active) -> Any:
         """An argument, multiplied by the epoch length when converted to iterations."""
@@ -171,13 +186,18 @@ class _Group:
 
 
 class _Active:
-    """One scheduler of the list on one group: mmengine's counters and arguments."""
+    """One scheduler of the list on one group: mmengine's counters and arguments.
+
+    The counters are a function of the schedkit step (:meth:`at`): a scheduler counts
+    every step, or (epoch-based, with ``steps_per_epoch``) every epoch's last one.
+    """
 
     __slots__ = (
         "base_value",
         "begin",
         "by_epoch",
         "end",
+        "every",
         "global_step",
         "index",
         "last_step",
@@ -202,6 +222,7 @@ class _Active:
         self.base_value = base_value
         self.index = index
         self.spe = spe
+        self.every = spe is None or not by_epoch
         self.global_step = -1
         self.last_step = -1
 
@@ -213,12 +234,32 @@ class _Active:
             return self.part.value(self, current)
         return current
 
+    def at(self, step: int) -> None:
+        """Set the counters as they are after schedkit step ``step``."""
+        g = step if self.every else step // self.spe  # type: ignore[operator]
+        self.global_step = g
+        self.last_step = min(g, self.end - 1) - self.begin if g >= self.begin else -1
+
+    def next_change(self, current: float) -> int | None:
+        """The first schedkit step after the counters' at which this scheduler may change
+        ``current`` (``None``: never, as long as the value stays ``current``)."""
+        last = self.part.next_change(self, self.last_step, current)
+        if last is None or self.begin + last >= self.end:
+            return None
+        g = self.begin + last
+        return g if self.every else g * self.spe  # type: ignore[operator]
+
 
 class _Run:
     """One group's value under a list of schedulers, replayed as mmengine steps them.
 
-    Going forward costs one update per scheduler and step; an earlier step replays from
-    the start (so a resumed scheduler reaches the floats of one that never stopped).
+    Going forward costs one update per scheduler and step at which one of them may change
+    the value; the steps where none can (outside every range, between milestones, after
+    a scheduler's effect, or at a fixed point such as 0.0 under a decay) are skipped, with
+    the same floats. An earlier step replays from the start; one call replays at most
+    :data:`MAX_REPLAY` updates. A checkpoint carries each group's value
+    (:meth:`curve_state`), so resuming costs nothing, as mmengine resumes from the
+    optimizer's restored value.
     """
 
     __slots__ = ("active", "base", "index", "parts", "spe", "step", "value")
@@ -244,28 +285,82 @@ class _Run:
 
     def __call__(self, step: float) -> float:
         k = int(step)
-        if k > MAX_STEP:
-            raise SpecError(
-                f"step {k}: mmengine's schedulers have no closed form and are replayed step "
-                f"by step; steps past {MAX_STEP:,} are refused",
-                "step",
-            )
-        if k < self.step:
-            self._start()
-        value = self.value
-        spe = self.spe
-        while self.step < k:
-            self.step += 1
-            epoch_end = spe is not None and self.step % spe == 0
-            for act in self.active:
-                if spe is None or not act.by_epoch:
+        if k == self.step + 1:  # the next step (a scheduler stepping): no skip to look for
+            self.value = self._plain(k, self.value)
+            self.step = k
+        elif k != self.step:
+            if k < self.step:
+                self._start()
+            self._advance(k)
+        return self.value
+
+    def _plain(self, step: int, value: float) -> float:
+        """Step every scheduler as mmengine's runner does at ``step``."""
+        acts = self.active
+        for act in acts:
+            if act.every:
+                value = act.step(value)
+        if self.spe is not None and step % self.spe == 0:
+            for act in acts:
+                if not act.every:
                     value = act.step(value)
-            if epoch_end:
-                for act in self.active:
-                    if act.by_epoch:
-                        value = act.step(value)
-        self.value = value
         return value
+
+    def _advance(self, k: int) -> None:
+        """Replay from ``self.step`` to ``k``, skipping the steps that change nothing.
+
+        Where some scheduler changes the value at the next step, a stretch of up to
+        :data:`_STRETCH` steps is stepped plainly before looking for a skip again (plain
+        steps are mmengine's own; looking costs more than a step).
+        """
+        s, value, acts, plain = self.step, self.value, self.active, self._plain
+        start, budget = s, MAX_REPLAY
+        try:
+            while s < k:
+                nxt = k + 1
+                for act in acts:
+                    at = act.next_change(value)
+                    if at is not None and at < nxt:
+                        nxt = at
+                if nxt > k:
+                    s = k
+                    for act in acts:
+                        act.at(k)
+                    break
+                if budget == 0:
+                    raise SpecError(
+                        f"step {k:,}: mmengine's schedulers have no closed form, and reaching "
+                        f"it from step {start:,} (the last one computed) takes more than "
+                        f"{MAX_REPLAY:,} updates, the most one call replays (it stopped at "
+                        f"step {s:,}, kept): step forward to it, or load a scheduler state "
+                        "saved there (it carries each group's value)",
+                        "step",
+                    )
+                if nxt > s + 1:
+                    for act in acts:
+                        act.at(nxt - 1)
+                    s = nxt - 1
+                    n = 1
+                else:
+                    n = min(_STRETCH, k - s, budget)
+                budget -= n
+                for t in range(s + 1, s + n + 1):
+                    value = plain(t, value)
+                    s = t
+        finally:
+            self.step, self.value = s, value  # what was replayed stays computed
+
+    def curve_state(self, step: int) -> dict[str, float]:
+        """The state at ``step``: the group's value there (the counters follow from it)."""
+        return {"value": self(step)}
+
+    def load_curve_state(self, step: int, state: Any) -> None:
+        """Continue from ``state`` (of :meth:`curve_state`) at ``step``, checked first."""
+        value = StateReader(state, what="curve state").number("value")
+        self._start()
+        for act in self.active:
+            act.at(step)
+        self.step, self.value = step, value
 
 
 @functools.lru_cache(maxsize=64)
@@ -278,6 +373,12 @@ def _curve(sched: Part | ParamSchedulerList) -> _Run:
 
 def _factor(default: float) -> Any:
     return schedkit.factor(default, ge=0.0, le=1.0)
+
+
+def _kept(current: float, gamma: float) -> bool:
+    """Whether multiplying by ``gamma`` (or a power of it) gives ``current`` back, exactly:
+    ``gamma`` is 1, or the value is zero and ``gamma`` no more than 1 (no overflow)."""
+    return gamma == 1.0 or (current == 0.0 and gamma <= 1.0)
 
 
 @attrs.frozen
@@ -300,6 +401,12 @@ class StepLR(Part):
             return current
         return current * self.gamma
 
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        if _kept(current, self.gamma):
+            return None
+        size: int = self.scale("step_size", self.step_size, act)
+        return (max(last, 0) // size + 1) * size
+
 
 @attrs.frozen
 class MultiStepLR(Part):
@@ -320,6 +427,12 @@ class MultiStepLR(Part):
             return current
         return float(current * self.gamma ** found[act.last_step])
 
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        if _kept(current, self.gamma):
+            return None
+        return min((m for m in self.scale("milestones", self.milestones, act) if m > last),
+                   default=None)  # fmt: skip
+
 
 @attrs.frozen
 class ConstantLR(Part):
@@ -333,6 +446,15 @@ class ConstantLR(Part):
 
     factor: float = _factor(1.0 / 3)
 
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.factor == 0.0:
+            raise SpecError(
+                "expected > 0: mmengine's ConstantLR divides by the factor when it restores "
+                "the value (a ZeroDivisionError with 0)",
+                "factor",
+            )
+
     def value(self, act: _Active, current: float) -> float:
         total = self.total_iters(act)
         if act.last_step == 0:
@@ -340,6 +462,10 @@ class ConstantLR(Part):
         if act.last_step > total or act.last_step != total:
             return current
         return current * (1.0 / self.factor)
+
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        total = self.total_iters(act)
+        return 0 if last < 0 else total if last < total else None
 
 
 @attrs.frozen
@@ -355,6 +481,15 @@ class LinearLR(Part):
 
     start_factor: float = _factor(1.0 / 3)
     end_factor: float = _factor(1.0)
+
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if self.start_factor == 0.0:
+            raise SpecError(
+                "expected > 0: mmengine's LinearLR divides by zero at its second step with 0 "
+                "(torch's LinearLR refuses it too); a warmup starts at e.g. 1e-3",
+                "start_factor",
+            )
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -381,6 +516,9 @@ class ExponentialLR(Part):
         if act.last_step == 0:
             return current
         return current * self.gamma
+
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        return None if _kept(current, self.gamma) else max(last + 1, 1)
 
 
 @attrs.frozen
@@ -482,6 +620,10 @@ class CosineRestartLR(Part):
         if any(p <= 0 for p in self.periods):
             raise SpecError(f"expected positive periods, got {list(self.periods)}", "periods")
 
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        # after the last period the value is kept
+        return last + 1 if last + 1 < sum(self.scale("periods", self.periods, act)) else None
+
     def value(self, act: _Active, current: float) -> float:
         periods = self.scale("periods", self.periods, act)
         cumulative = [sum(periods[: i + 1]) for i in range(len(periods))]
@@ -530,9 +672,23 @@ class OneCycleLR(Part):
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
 
+    def _total(self, act: _Active) -> int:
+        return int(self.scale("total_steps", self.total_steps, act) or (act.end - act.begin))
+
+    def next_change(self, act: _Active, last: int, current: float) -> int | None:
+        total = self._total(act)
+        if last + 1 <= total:
+            return last + 1
+        # past the cycle every step writes the same value: kept once it is there
+        held = self._at(act, total + 1)
+        same = held == current and math.copysign(1.0, held) == math.copysign(1.0, current)
+        return None if same else last + 1
+
     def value(self, act: _Active, current: float) -> float:
-        total = self.scale("total_steps", self.total_steps, act) or (act.end - act.begin)
-        k = act.last_step
+        return self._at(act, act.last_step)
+
+    def _at(self, act: _Active, k: int) -> float:
+        total = self._total(act)
         if k > total:
             k = total - 1  # past the cycle mmengine raises; the alias holds its minimum
         start = pick(self.eta_max, act.index, "eta_max") / self.div_factor
@@ -702,7 +858,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
     name = "mmengine.param_scheduler"
     accepts_warmup: ClassVar[bool] = False
-    max_step: ClassVar[int] = MAX_STEP
+    max_replay: ClassVar[int] = MAX_REPLAY
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     steps_per_epoch: int | None = _optional_steps()

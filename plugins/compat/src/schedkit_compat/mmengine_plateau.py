@@ -70,13 +70,6 @@ class _History:
     def observe(self, metric: float, step: int) -> None:
         """mmengine's ``step(metrics)`` after the updates of ``step`` (checked first)."""
         value = finite_metric(metric)
-        last = getattr(Part, "max_step", None)
-        if last is not None and step > last:  # the replay would refuse it after the count
-            raise SpecError(
-                f"step {step}: mmengine's schedulers are replayed step by step; steps past "
-                f"{last:,} are refused",
-                "step",
-            )
         # the watchers' _global_step: the epochs done (each epoch-based step() counts one)
         epoch = step if self.spe is None else step // self.spe
         fell: list[tuple[int, int]] = []
@@ -195,8 +188,10 @@ class _Replay:
     start.
 
     What it needs of ``_Run``: ``_Run(parts, base, index, steps_per_epoch)``, ``run(k)``
-    (the value at step ``k``, going forward from ``run.step``) and a writable
-    ``run.value`` (the value at ``run.step``, which the next steps update).
+    (the value at step ``k``, going forward from ``run.step``), a writable ``run.value``
+    (the value at ``run.step``, which the next steps update) and its curve state. Its own
+    curve state is the run's: the value at the step, reductions included, so a resume
+    replays nothing (the reductions themselves are the schedule's state, loaded first).
     """
 
     __slots__ = ("applied", "base", "floors", "generation", "history", "index", "run")
@@ -224,6 +219,17 @@ class _Replay:
         assert isinstance(part, ReduceOnPlateauLR)
         new = max(float(value) * part.factor, self.floors[i])
         return new if value - new > part.eps else value
+
+    def curve_state(self, step: int) -> dict[str, float]:
+        """The group's value at ``step``, the reductions up to it applied."""
+        self(step)
+        return self.run.curve_state(step)
+
+    def load_curve_state(self, step: int, state: Any) -> None:
+        """Continue from ``state`` (of :meth:`curve_state`) at ``step``, checked first."""
+        self.run.load_curve_state(step, state)
+        self.generation = self.history.generation
+        self.applied = sum(1 for at, _ in self.history.reductions if at <= step)
 
     def __call__(self, step: float) -> float:
         k = int(step)
@@ -343,6 +349,10 @@ class ReduceOnPlateauLR(_Observing, Part):
     def value(self, act: Any, current: float) -> float:
         """An epoch's ``step()`` leaves the value alone: it moves only on a reduction."""
         return current
+
+    def next_change(self, act: Any, last: int, current: float) -> int | None:
+        """Never by its own updates (the reductions are applied apart): a replay skips it."""
+        return None
 
     def spec(self) -> dict[str, Any]:
         out = attrs_spec(self)

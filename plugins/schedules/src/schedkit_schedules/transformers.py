@@ -424,6 +424,8 @@ class Greedy:
         return {k: copy.copy(getattr(self, k)) for k in self._STATE}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        if not isinstance(state, Mapping):
+            raise StateError(f"expected a transformers.greedy state (a dict), got {state!r:.80}")
         try:
             values: dict[str, Any] = {
                 "lrs": [float(v) for v in state["lrs"]],
