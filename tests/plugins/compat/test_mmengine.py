@@ -220,3 +220,21 @@ def test_a_plateau_list_resumes_from_its_curves_without_replaying(monkeypatch):
     assert _plateau_run(resumed, opt2, 80, start=120) == whole[120:]
     assert len(updates) <= 80 * 3  # then one update per step and group
     assert whole[-1] != whole[0]  # reductions fell
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_with_a_warmup_of_no_length_is_refused(three_phase):
+    # mmengine, like torch, divides by zero at the first step when pct_start * total == 1
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    spec = {
+        "type": "mmengine.OneCycleLR",
+        "eta_max": 1.0,
+        "total_steps": 10,
+        "pct_start": 0.1,
+        "three_phase": three_phase,
+    }
+    with pytest.raises(schedkit.SpecError, match="no length") as err:
+        schedkit.get_scheduler(spec, opt)
+    assert err.value.path == "pct_start"
+    assert opt.param_groups[0]["lr"] == 0.1
+    assert "initial_lr" not in opt.param_groups[0]

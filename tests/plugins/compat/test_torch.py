@@ -963,3 +963,23 @@ def test_reduce_lr_on_plateau_refuses_a_metric_that_is_no_number(metric):
     assert (_floats(o), ours.state_dict()) == before
     ours.step(torch.tensor(2.0))  # a one-element tensor is a number, as for torch
     assert _floats(o) == [lr * 0.5 for lr in LRS]
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+def test_one_cycle_with_a_warmup_of_no_length_is_refused_as_torch_divides_by_zero(three_phase):
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    with pytest.raises(ZeroDivisionError):
+        torch.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=1.0, total_steps=10, pct_start=0.1, three_phase=three_phase
+        )
+    with pytest.raises(schedkit.SpecError, match="no length") as err:
+        schedkit.get_scheduler(
+            "torch.OneCycleLR",
+            opt,
+            max_lr=1.0,
+            total_steps=10,
+            pct_start=0.1,
+            three_phase=three_phase,
+        )
+    assert err.value.path == "pct_start"
+    assert opt.param_groups[0]["lr"] == 0.1  # nothing changed

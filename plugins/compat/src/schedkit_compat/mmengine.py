@@ -672,6 +672,18 @@ class OneCycleLR(Part):
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
 
+    def setup(self, state: _Group, index: int, spe: int | None) -> _Active:
+        act = super().setup(state, index, spe)
+        total = self._total(act)
+        if float(self.pct_start * total) - 1 == 0.0:
+            raise SpecError(
+                f"pct_start * total_steps = {self.pct_start} * {total} = 1 gives the warmup "
+                "phase no length: mmengine's OneCycleLR divides by zero at its first step "
+                "(a ZeroDivisionError); give a pct_start that spans more than one step",
+                "pct_start",
+            )
+        return act
+
     def _total(self, act: _Active) -> int:
         return int(self.scale("total_steps", self.total_steps, act) or (act.end - act.begin))
 

@@ -643,6 +643,15 @@ class OneCycleLR(TorchScheduler, ClosedForm):
             )
         return params
 
+    def __attrs_post_init__(self) -> None:
+        if float(self.pct_start * self.total_steps) - 1 == 0.0:
+            raise SpecError(
+                f"pct_start * total_steps = {self.pct_start} * {self.total_steps} = 1 gives "
+                "the warmup phase no length: torch's OneCycleLR divides by zero at its first "
+                "step (a ZeroDivisionError); give a pct_start that spans more than one step",
+                "pct_start",
+            )
+
     def _phase(self, step: float) -> tuple[float, int, int]:
         """(pct, start point, end point); points index (initial, max, min) values."""
         n = self.total_steps
