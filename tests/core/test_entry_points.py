@@ -48,7 +48,13 @@ def test_shadowing_order_and_legacy_metadata(tmp_path, monkeypatch):
     # the same distribution in two folders: the first on sys.path wins, as in importlib
     _dist(first, "Shadow_Pkg-2.0.dist-info", "Shadow_Pkg", "2.0", "[grp]\nx = new:x\n")
     _dist(second, "shadow.pkg-1.0.dist-info", "shadow.pkg", "1.0", "[grp]\nx = old:x\n")
-    _dist(second, "other-0.1.dist-info", "Other", "0.1", "[grp]\ny = m:y\n[other]\nz = m:z\n")
+    _dist(
+        second,
+        "other-0.1.dist-info",
+        "Other",
+        "0.1",
+        "stray = line:before\n[grp]\n# a comment\n\n  y =  m:y [extra]  \n[other]\nz = m:z\n",
+    )
     _dist(second, "plain-1.dist-info", "plain", "1", "")  # no entry_points.txt
     legacy = second / "legacy.egg-info"
     legacy.mkdir()
