@@ -238,3 +238,46 @@ def test_one_cycle_with_a_warmup_of_no_length_is_refused(three_phase):
     assert err.value.path == "pct_start"
     assert opt.param_groups[0]["lr"] == 0.1
     assert "initial_lr" not in opt.param_groups[0]
+
+
+@pytest.mark.parametrize(
+    ("spec", "path"),
+    [
+        ({"type": "mmengine.OneCycleLR", "eta_max": 1.0, "end": 10, "pct_start": 0.1}, "pct_start"),
+        (
+            {
+                "type": "mmengine.param_scheduler",
+                "schedulers": [
+                    {"type": "mmengine.LinearLR", "end": 5},
+                    {
+                        "type": "mmengine.OneCycleLR",
+                        "eta_max": 1.0,
+                        "total_steps": 10,
+                        "pct_start": 0.1,
+                    },
+                ],
+            },
+            "schedulers[1].pct_start",
+        ),
+        (
+            {
+                "type": "mmengine.param_scheduler",
+                "steps_per_epoch": 5,
+                "schedulers": [
+                    {
+                        "type": "mmengine.OneCycleLR",
+                        "eta_max": 1.0,
+                        "total_steps": 2,
+                        "pct_start": 0.1,
+                        "convert_to_iter_based": True,
+                    }
+                ],
+            },
+            "schedulers[0].pct_start",
+        ),
+    ],
+)
+def test_one_cycle_of_no_warmup_is_refused_when_built_with_its_key_path(spec, path):
+    with pytest.raises(schedkit.SpecError, match="no length") as err:
+        schedkit.get_schedule(spec)
+    assert err.value.path == path

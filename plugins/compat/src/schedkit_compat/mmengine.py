@@ -672,9 +672,22 @@ class OneCycleLR(Part):
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
 
-    def setup(self, state: _Group, index: int, spe: int | None) -> _Active:
-        act = super().setup(state, index, spe)
-        total = self._total(act)
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
+        if not self.convert_to_iter_based:  # else the list's steps_per_epoch counts too
+            self.check_phases(None)
+
+    def check_phases(self, spe: int | None) -> None:
+        """Refuse a warmup phase of no length (``pct_start * total == 1``), where mmengine
+        divides by zero at the first step; checked when built (so ``schedkit check``
+        sees it) and again when bound, where the epoch length is known."""
+        total = self.total_steps or (self.end - self.begin)
+        if self.convert_to_iter_based and spe is not None:
+            total = (
+                int(total * spe)
+                if self.total_steps
+                else int(self.end * spe) - int(self.begin * spe)
+            )
         if float(self.pct_start * total) - 1 == 0.0:
             raise SpecError(
                 f"pct_start * total_steps = {self.pct_start} * {total} = 1 gives the warmup "
@@ -682,6 +695,10 @@ class OneCycleLR(Part):
                 "(a ZeroDivisionError); give a pct_start that spans more than one step",
                 "pct_start",
             )
+
+    def setup(self, state: _Group, index: int, spe: int | None) -> _Active:
+        act = super().setup(state, index, spe)
+        self.check_phases(spe)
         return act
 
     def _total(self, act: _Active) -> int:
@@ -884,6 +901,12 @@ class ParamSchedulerList(schedkit.BaseSchedule):
                         "convert_to_iter_based needs steps_per_epoch (mmengine's epoch length)",
                         f"schedulers[{i}].convert_to_iter_based",
                     )
+        for i, sub in enumerate(self.schedulers):
+            if isinstance(sub, OneCycleLR):
+                try:
+                    sub.check_phases(self.steps_per_epoch)
+                except SpecError as e:
+                    raise e.at(f"schedulers[{i}]") from None
 
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
