@@ -52,7 +52,10 @@ class StatefulSchedule(Schedule, Stateful, Protocol):
     """A schedule whose value depends on observed metrics (reduce-on-plateau).
 
     The scheduler calls ``observe(metric, step)`` from ``step(metric)`` and then reads the
-    value with ``schedule(step)``. Its history is its state.
+    value with ``schedule(step)``. Its history is its state. A schedule that monitors a
+    named metric may also offer ``metric_of(metrics) -> metric``: ``step(mapping)`` then
+    observes what it picks from the mapping (mmengine's ``step(metrics)`` dict); without
+    it a mapping is a :class:`~schedkit.SpecError` at ``metric``.
     """
 
     def observe(self, metric: float, step: int) -> None: ...

@@ -549,7 +549,7 @@ class Scheduler(LRScheduler):
                 return
             if metric is None:
                 raise TypeError("step() of a metric-driven schedule needs the metric")
-            observed = _metric(metric)
+            observed = _metric(self._named_metric(metric))
             step = self._step + 1
             if epoch is not None:
                 to_epoch = getattr(self.schedule, "epoch_step", None)
@@ -573,6 +573,20 @@ class Scheduler(LRScheduler):
         if self._companions:
             for value, write in self._companions:
                 write(value(step))
+
+    def _named_metric(self, metric: Any) -> Any:
+        """A mapping of metrics (mmengine's ``step(metrics)``) narrowed to the one the
+        schedule monitors, through its ``metric_of``; anything else as it is."""
+        if not isinstance(metric, Mapping):
+            return metric
+        pick = getattr(self.schedule, "metric_of", None)
+        if pick is None:
+            raise SpecError(
+                f"expected a number, got a mapping of metrics: "
+                f"{self.schedule.spec()['type']!r} monitors no named metric",
+                "metric",
+            )
+        return pick(metric)
 
     def _step_to(self, epoch: Any, metric: Any, given: Any) -> None:
         """torch's ``step(epoch)``: the schedule checks the epoch and warns as torch does."""

@@ -281,3 +281,28 @@ def test_one_cycle_of_no_warmup_is_refused_when_built_with_its_key_path(spec, pa
     with pytest.raises(schedkit.SpecError, match="no length") as err:
         schedkit.get_schedule(spec)
     assert err.value.path == path
+
+
+def test_the_plateau_aliases_take_mmengine_metrics_dict():
+    def run(feed):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        sched = schedkit.get_scheduler(
+            "mmengine.ReduceOnPlateauLR", opt, monitor="acc", rule="greater", patience=0
+        )
+        for acc in (0.5, 0.4, 0.3):
+            sched.step(feed(acc))
+        return opt.param_groups[0]["lr"]
+
+    assert run(lambda a: {"acc": a, "loss": 1.0}) == run(lambda a: a) < 0.1
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = schedkit.get_scheduler("mmengine.ReduceOnPlateauLR", opt, monitor="acc")
+    state = sched.state_dict()
+    with pytest.raises(
+        schedkit.SpecError, match=r"no 'acc' \(the monitor\); they have \['loss'\]"
+    ) as e:
+        sched.step({"loss": 0.3})
+    assert e.value.path == "metric"
+    assert sched.state_dict() == state  # nothing changed
+    plain = schedkit.get_scheduler("plateau", opt)
+    with pytest.raises(schedkit.SpecError, match="monitors no named metric"):
+        plain.step({"loss": 0.3})

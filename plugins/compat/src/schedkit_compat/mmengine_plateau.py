@@ -277,6 +277,18 @@ class _Observing:
         """Count the epoch of ``step`` with ``metric`` (mmengine's ``step(metrics)``)."""
         _history(self).observe(metric, step)
 
+    def metric_of(self, metrics: Mapping[str, Any]) -> Any:
+        """The monitored metric of mmengine's ``step(metrics)`` dict (``scheduler.step(
+        {"loss": 0.3})`` is ``scheduler.step(0.3)`` for ``monitor = "loss"``)."""
+        monitor = next(p.monitor for p in _history(self).parts if isinstance(p, ReduceOnPlateauLR))
+        if monitor not in metrics:
+            raise SpecError(
+                f"the metrics have no {monitor!r} (the monitor); "
+                f"they have {sorted(map(str, metrics))}",
+                "metric",
+            )
+        return metrics[monitor]
+
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
