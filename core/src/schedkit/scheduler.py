@@ -10,6 +10,7 @@ it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``m
 from __future__ import annotations
 
 import copy
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -573,6 +574,20 @@ class Scheduler(LRScheduler):
         if self._companions:
             for value, write in self._companions:
                 write(value(step))
+
+    @property
+    def observes_metrics(self) -> bool:
+        """Whether the schedule is metric-driven (``step(metric)`` feeds it)."""
+        return self._stateful
+
+    def checked_metric(self, metric: Any) -> float:
+        """The metric ``step(metric)`` would observe, checked without stepping: a finite
+        number (or a mapping holding the one the schedule monitors), else
+        :class:`SpecError` at ``metric``."""
+        value = _metric(self._named_metric(metric))
+        if not math.isfinite(value):
+            raise SpecError(f"expected a finite number, got {value!r}", "metric")
+        return value
 
     def _named_metric(self, metric: Any) -> Any:
         """A mapping of metrics (mmengine's ``step(metrics)``) narrowed to the one the

@@ -354,9 +354,23 @@ class Built:
         self._clip_target: Any = _model_order(optimizer, groups)
         self._clip_groups = len(optimizer.param_groups)
 
-    def step(self, *, scaler: Any = None, zero_grad: bool = True) -> None:
+    def step(self, metric: Any = None, *, scaler: Any = None, zero_grad: bool = True) -> None:
         """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
-        and clear the gradients unless told not to."""
+        and clear the gradients unless told not to.
+
+        :param metric: the validation metric, given at the step that ends an epoch with a
+            validation: the metric-driven schedulers (``plateau``,
+            ``torch.ReduceLROnPlateau``, ``mmengine.ReduceOnPlateau*``) observe it, the
+            others step as always. Checked before anything changes (a finite number, or
+            mmengine's metrics dict for its aliases); given to a setup without a
+            metric-driven schedule it is a :class:`SpecError`.
+        """
+        if metric is not None:
+            observing = [s for s in self.schedulers.values() if s.observes_metrics]
+            if not observing:
+                raise SpecError("no schedule of this setup observes a metric", "metric")
+            for s in observing:
+                s.checked_metric(metric)
         if self.clipper is not None:
             if scaler is not None:
                 _unscale(scaler, self.optimizer)
@@ -370,7 +384,10 @@ class Built:
         else:
             self.optimizer.step()
         for s in self.schedulers.values():
-            s.step()
+            if metric is not None and s.observes_metrics:
+                s.step(metric)
+            else:
+                s.step()
         if zero_grad:
             self.optimizer.zero_grad(set_to_none=True)
 

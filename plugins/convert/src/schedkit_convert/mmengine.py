@@ -446,8 +446,8 @@ def _plateau(spec: dict[str, Any], where: str, draft: Draft) -> bool:
         return False
     note = (
         f"{where} ({spec['type'][9:]}) reduces on the validation metric "
-        f"{spec.get('monitor', 'loss')!r}: call scheduler.step(metric) after each "
-        "validation (with steps_per_epoch: as the step that ends the epoch)"
+        f"{spec.get('monitor', 'loss')!r}: call built.step(metric) (or scheduler.step(metric)) "
+        "after each validation (with steps_per_epoch: as the step that ends the epoch)"
     )
     if note not in draft.notes:
         draft.notes.append(note)
