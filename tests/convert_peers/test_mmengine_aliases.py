@@ -10,11 +10,10 @@ import pytest
 import torch
 
 import schedkit
+from tests.convert_peers.groups import adamw, lrs, sgd
 
 scheduler = pytest.importorskip("mmengine.optim.scheduler")
 
-LRS = (0.1, 0.05, 0.01)
-MOMENTA = (0.9, 0.8, 0.95)
 
 #: one scheduler at a time: mmengine class, its arguments
 SINGLE: list[tuple[str, dict[str, Any]]] = [
@@ -40,32 +39,6 @@ SINGLE: list[tuple[str, dict[str, Any]]] = [
     ("OneCycleLR", {"eta_max": [0.2, 0.1, 0.05], "end": 45, "pct_start": 0.25,
                     "three_phase": True, "anneal_strategy": "linear"}),
 ]  # fmt: skip
-
-
-def sgd() -> torch.optim.Optimizer:
-    params = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64)) for _ in LRS]
-    return torch.optim.SGD(
-        [
-            {"params": [p], "lr": lr, "momentum": m}
-            for p, lr, m in zip(params, LRS, MOMENTA, strict=True)
-        ],
-        lr=0.1,
-        momentum=0.9,
-    )
-
-
-def adamw() -> torch.optim.Optimizer:
-    params = [torch.nn.Parameter(torch.zeros(2, dtype=torch.float64)) for _ in LRS]
-    return torch.optim.AdamW(
-        [
-            {"params": [p], "lr": lr, "betas": (m, 0.999)}
-            for p, lr, m in zip(params, LRS, MOMENTA, strict=True)
-        ]
-    )
-
-
-def lrs(opt: torch.optim.Optimizer) -> list[float]:
-    return [g["lr"] for g in opt.param_groups]
 
 
 def test_every_scheduler_of_mmengine_has_its_alias() -> None:
