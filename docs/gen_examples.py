@@ -22,7 +22,7 @@ LANG = {".toml": "toml", ".json": "json", ".py": "python", ".yaml": "yaml"}
 def describe(path: Path) -> str:
     """The leading comment block of a setup, as one paragraph."""
     lines = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         if not line.startswith("#"):
             break
         lines.append(line.lstrip("#").strip())
@@ -32,8 +32,8 @@ def describe(path: Path) -> str:
 def publish(path: Path) -> str:
     """Copy an example onto the site; the link to it from ``examples.md``."""
     rel = path.relative_to(ROOT).as_posix()
-    with mkdocs_gen_files.open(rel, "w") as f:
-        f.write(path.read_text())
+    with mkdocs_gen_files.open(rel, "w", encoding="utf-8") as f:
+        f.write(path.read_text(encoding="utf-8"))
     return rel
 
 
@@ -50,7 +50,7 @@ def setups() -> list[str]:
             f"`schedkit check {rel}` · `schedkit preview {rel}` · `schedkit plot {rel}`",
             "",
             f"```{LANG[path.suffix]}",
-            path.read_text().rstrip(),
+            path.read_text(encoding="utf-8").rstrip(),
             "```",
             "",
         ]
@@ -59,7 +59,7 @@ def setups() -> list[str]:
 
 def converted() -> list[str]:
     folder = EXAMPLES / "converted"
-    entries = json.loads((folder / "index.json").read_text())
+    entries = json.loads((folder / "index.json").read_text(encoding="utf-8"))
     out = [
         "## Converted configs {#converted}",
         "",
@@ -100,7 +100,7 @@ def main() -> None:
         *setups(),
         *converted(),
     ]
-    with mkdocs_gen_files.open("examples.md", "w") as f:
+    with mkdocs_gen_files.open("examples.md", "w", encoding="utf-8") as f:
         f.write("\n".join(lines))
 
 

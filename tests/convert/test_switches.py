@@ -45,7 +45,9 @@ def test_disabled_by_source_or_distribution(stranger, monkeypatch, tmp_path):
     assert set(sources()) == FIRST - {"transformers"}
     src = tmp_path / "args.json"
     src.write_text('{"learning_rate": 1e-4, "max_steps": 10}')
-    with pytest.raises(schedkit.ConversionError, match="no converter for 'transformers'"):
+    with pytest.raises(
+        schedkit.ConversionError, match="'transformers' is installed but switched off"
+    ):
         schedkit.convert("transformers", src)
     monkeypatch.setenv("SCHEDKIT_DISABLED_PLUGINS", "schedkit-convert")
     assert sources() == ["fairseq"]

@@ -86,3 +86,23 @@ def test_a_metadata_finder_of_its_own_falls_back_to_importlib(tmp_path, monkeypa
     monkeypatch.setattr(sys, "meta_path", [*sys.meta_path, Finder])
     monkeypatch.setattr(sys, "path", [])
     assert _fast("grp") == [("o", "own:o", "grp", "own", "1")]
+
+
+def test_the_metadata_header_as_the_email_parser_reads_it(tmp_path, monkeypatch):
+    root = tmp_path / "site"
+    odd = root / "odd-1.0.dist-info"
+    odd.mkdir(parents=True)
+    # keys in any case, the first of a repeated key; the body is not read
+    (odd / "METADATA").write_text(
+        "metadata-version: 2.1\nname: Odd\nNAME: Other\nversion: 1.0\n\nName: body\n"
+    )
+    (odd / "entry_points.txt").write_text("[grp]\na = odd:a\n")
+    empty = root / "empty-2.0.dist-info"
+    empty.mkdir()
+    (empty / "METADATA").write_text("")  # importlib goes on to PKG-INFO
+    (empty / "PKG-INFO").write_text("Name: Empty\nVersion: 2.0\n\n")
+    (empty / "entry_points.txt").write_text("[grp]\nb = empty:b\n")
+    monkeypatch.setattr(sys, "path", [str(root)])
+    fast = sorted(_fast("grp"))
+    assert fast == sorted(_slow("grp"))
+    assert ("a", "odd:a", "grp", "Odd", "1.0") in fast

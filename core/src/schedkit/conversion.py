@@ -187,6 +187,17 @@ def convert(
     """
     where = str(file)
     known = converters()
+    if source not in known and source in {ep.name for ep, _, _ in entry_points.find(GROUP)}:
+        raise ConversionError(
+            [
+                SpecError(
+                    f"the converter {source!r} is installed but switched off "
+                    "(SCHEDKIT_DISABLED_PLUGINS, or SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD for a "
+                    "third party's)",
+                    "source",
+                )
+            ]
+        )
     if source not in known:
         close = difflib.get_close_matches(str(source), known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""

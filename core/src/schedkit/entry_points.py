@@ -5,10 +5,12 @@ of every distribution on ``sys.path``: with a hundred packages installed beside 
 that costs about as much as the rest of schedkit's start-up. This module lists the same
 distributions in the same order (``sys.path`` order, then each folder's listing; the
 first distribution of a normalized name shadows the later ones), reads each
-``entry_points.txt`` and hands only those that declare the group to
-``importlib.metadata`` for parsing, so the entry points are the very same objects.
-Anything it does not mirror (a zip or an egg on ``sys.path``, a metadata finder other
-than the standard one) falls back to ``importlib.metadata`` as a whole.
+``entry_points.txt`` and parses only those that declare the group, as importlib parses
+them, into ``importlib.metadata.EntryPoint`` objects equal to importlib's (without
+``ep.dist``: the distribution's name and version come beside each). Anything it does not
+mirror (Python before 3.11, whose importlib tells distributions apart by another key; a
+zip or an egg on ``sys.path``; a metadata finder other than the standard one) falls back
+to ``importlib.metadata`` as a whole.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ def _parse(text: str, group: str) -> list[importlib.metadata.EntryPoint]:
 
 def _folders() -> list[str] | None:
     """The folders of ``sys.path``, or None when it holds what only importlib reads."""
+    if sys.version_info < (3, 11):
+        return None
     for finder in sys.meta_path:
         if hasattr(finder, "find_distributions") and finder is not importlib.machinery.PathFinder:
             return None
@@ -128,24 +132,26 @@ def _normalize(name: str) -> str:
 
 
 def _name_version(info: str) -> tuple[str | None, str | None]:
-    """``Name`` and ``Version`` from the metadata's header, without the email parser."""
-    name = version = None
+    """``Name`` and ``Version`` from the metadata's header, without the email parser: the
+    first of each, keys in any case, as the parser reads them (an empty or unreadable
+    ``METADATA`` gives way to ``PKG-INFO``)."""
     for file in ("METADATA", "PKG-INFO"):
-        try:
-            with open(os.path.join(info, file), encoding="utf-8") as f:
-                for line in f:
-                    if not line.strip():
-                        break
-                    key, sep, value = line.partition(":")
-                    if not sep or line[0] in " \t":
-                        continue
-                    if key == "Name":
-                        name = value.strip()
-                    elif key == "Version":
-                        version = value.strip()
-        except (OSError, UnicodeDecodeError):
+        data = _read(os.path.join(info, file))
+        if not data:
             continue
-        return name, version
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        found: dict[str, str] = {}
+        for line in text.splitlines():
+            if not line.strip():
+                break
+            key, sep, value = line.partition(":")
+            if not sep or line[0] in " \t":
+                continue
+            found.setdefault(key.strip().lower(), value.strip())
+        return found.get("name"), found.get("version")
     return None, None
 
 

@@ -116,6 +116,14 @@ class PluginSource:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"PluginSource is immutable: cannot set {name!r}")
 
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"PluginSource is immutable: cannot delete {name!r}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # copy, deepcopy and pickle rebuild it through __init__ (slots and a refusing
+        # __setattr__ leave them no other way)
+        return (PluginSource, (self.name, self.value, self.distribution, self.version, self.load))
+
     def _key(self) -> tuple[str, str, str | None, str | None]:
         return (self.name, self.value, self.distribution, self.version)
 

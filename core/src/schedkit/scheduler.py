@@ -583,7 +583,9 @@ class Scheduler(LRScheduler):
     def checked_metric(self, metric: Any) -> float:
         """The metric ``step(metric)`` would observe, checked without stepping: a finite
         number (or a mapping holding the one the schedule monitors), else
-        :class:`SpecError` at ``metric``."""
+        :class:`SpecError` at ``metric``. Stricter than ``step`` itself, which hands a NaN
+        to ``plateau`` and ``torch.ReduceLROnPlateau`` as torch does (no improvement):
+        :meth:`schedkit.Built.step` checks with it, so a setup never steps on a NaN."""
         value = _metric(self._named_metric(metric))
         if not math.isfinite(value):
             raise SpecError(f"expected a finite number, got {value!r}", "metric")

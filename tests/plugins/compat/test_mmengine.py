@@ -306,3 +306,19 @@ def test_the_plateau_aliases_take_mmengine_metrics_dict():
     plain = schedkit.get_scheduler("plateau", opt)
     with pytest.raises(schedkit.SpecError, match="monitors no named metric"):
         plain.step({"loss": 0.3})
+
+
+def test_the_list_class_built_from_specs_observes_its_plateau():
+    from schedkit_compat.mmengine import ParamSchedulerList
+    from schedkit_compat.mmengine_plateau import ObservingList
+
+    plateau = ObservingList(schedulers=[{"type": "mmengine.ReduceOnPlateauLR", "patience": 0}])
+    assert isinstance(plateau, ObservingList)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = schedkit.Scheduler(opt, plateau)
+    assert sched.observes_metrics
+    sched.step(1.0)
+    sched.step(2.0)
+    assert opt.param_groups[0]["lr"] == 0.1 * 0.1  # mmengine's default factor
+    plain = ObservingList(schedulers=[{"type": "mmengine.LinearLR"}])
+    assert type(plain) is ParamSchedulerList

@@ -151,6 +151,11 @@ class Part(schedkit.BaseSchedule):
             return tuple(v * spe for v in value)
         return value * spe
 
+    def _divides(self) -> bool:
+        """Whether the range reaches a second step, where ``ConstantLR`` and ``LinearLR``
+        divide by their factor (a range of one step never does, unless converted)."""
+        return self.end - self.begin > 1 or self.convert_to_iter_based
+
     def total_iters(self, act: _Active) -> int:
         return act.end - act.begin - 1
 
@@ -448,7 +453,7 @@ class ConstantLR(Part):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if self.factor == 0.0:
+        if self.factor == 0.0 and self._divides():
             raise SpecError(
                 "expected > 0: mmengine's ConstantLR divides by the factor when it restores "
                 "the value (a ZeroDivisionError with 0)",
@@ -484,7 +489,7 @@ class LinearLR(Part):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if self.start_factor == 0.0:
+        if self.start_factor == 0.0 and self._divides():
             raise SpecError(
                 "expected > 0: mmengine's LinearLR divides by zero at its second step with 0 "
                 "(torch's LinearLR refuses it too); a warmup starts at e.g. 1e-3",
@@ -674,8 +679,8 @@ class OneCycleLR(Part):
 
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
-        if not self.convert_to_iter_based:  # else the list's steps_per_epoch counts too
-            self.check_phases(None)
+        if not self.convert_to_iter_based or self.steps_per_epoch is not None:
+            self.check_phases(self.steps_per_epoch)  # in a list, the list's counts too
 
     def check_phases(self, spe: int | None) -> None:
         """Refuse a warmup phase of no length (``pct_start * total == 1``), where mmengine

@@ -401,9 +401,15 @@ class ObservingList(_Observing, ParamSchedulerList):
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         subs = kwargs.get("schedulers", args[0] if args else None)
-        if subs is not None and not any(isinstance(s, ReduceOnPlateauLR) for s in subs):
-            # no metric to observe: the list keeps no history (and no state)
-            return ParamSchedulerList(*args, **kwargs)
+        if isinstance(subs, (list, tuple)):  # an iterator is left whole for __init__
+            try:  # specs (dicts) as the field's converter makes them schedules
+                convert = attrs.fields(ParamSchedulerList).schedulers.converter
+                parts = convert(subs) if callable(convert) else subs
+            except schedkit.SchedkitError:
+                parts = ()  # __init__ reports it, with its key path
+            if parts and not any(isinstance(s, ReduceOnPlateauLR) for s in parts):
+                # no metric to observe: the list keeps no history (and no state)
+                return ParamSchedulerList(*args, **kwargs)
         return super().__new__(cls)
 
     def __attrs_post_init__(self) -> None:
