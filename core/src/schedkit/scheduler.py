@@ -10,7 +10,6 @@ it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``m
 from __future__ import annotations
 
 import copy
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -20,6 +19,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from schedkit.errors import SpecError, StateError
+from schedkit.plateaus import finite_metric
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, resolve
@@ -586,10 +586,7 @@ class Scheduler(LRScheduler):
         :class:`SpecError` at ``metric``. Stricter than ``step`` itself, which hands a NaN
         to ``plateau`` and ``torch.ReduceLROnPlateau`` as torch does (no improvement):
         :meth:`schedkit.Built.step` checks with it, so a setup never steps on a NaN."""
-        value = _metric(self._named_metric(metric))
-        if not math.isfinite(value):
-            raise SpecError(f"expected a finite number, got {value!r}", "metric")
-        return value
+        return finite_metric(self._named_metric(metric))
 
     def _named_metric(self, metric: Any) -> Any:
         """A mapping of metrics (mmengine's ``step(metrics)``) narrowed to the one the
