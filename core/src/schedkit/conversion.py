@@ -122,22 +122,14 @@ def _enabled() -> list[importlib.metadata.EntryPoint]:
     """The converters' entry points the registry's switches leave on: none named in
     ``SCHEDKIT_DISABLED_PLUGINS`` (by source or distribution), and with
     ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD`` only the first-party ones."""
-    from schedkit.registry import _canonical, _truthy
+    from schedkit.registry import Switches
 
-    autoload = not _truthy(os.environ.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
-    off = {
-        s.strip() for s in os.environ.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
-    }
-    off_dists = {_canonical(d) for d in off}
-    out = []
-    for ep, dist, _ in entry_points.find(GROUP):
-        canonical = _canonical(dist) if dist else None
-        if ep.name in off or canonical in off_dists:
-            continue
-        if not autoload and canonical != FIRST_PARTY:
-            continue
-        out.append(ep)
-    return out
+    switches = Switches(os.environ)
+    return [
+        ep
+        for ep, dist, _ in entry_points.find(GROUP)
+        if switches.skip_reason({ep.name}, dist, {FIRST_PARTY}) is None
+    ]
 
 
 def converters() -> dict[str, Callable[[Path, Facts], Draft]]:

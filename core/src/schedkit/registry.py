@@ -44,7 +44,7 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any, Literal
 
 import attrs
@@ -306,6 +306,30 @@ class _Scan:
         return None
 
 
+class Switches:
+    """The plugin switches of an environment, read once: ``SCHEDKIT_DISABLED_PLUGINS``
+    (entry-point or distribution names) and ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD`` (first
+    party only). The registry and the converters (:mod:`schedkit.conversion`) obey them."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.autoload = not _truthy(env.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
+        self.disabled = frozenset(
+            s.strip() for s in env.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
+        )
+        self._disabled_dists = frozenset(_canonical(d) for d in self.disabled)
+
+    def skip_reason(
+        self, names: Iterable[str], distribution: str | None, first_party: Collection[str]
+    ) -> str | None:
+        """Why the entry points ``names`` of ``distribution`` are not loaded, if they are not."""
+        dist = _canonical(distribution) if distribution else None
+        if self.disabled.intersection(names) or (dist and dist in self._disabled_dists):
+            return "disabled by SCHEDKIT_DISABLED_PLUGINS"
+        if not self.autoload and dist not in first_party:
+            return "not first-party, and SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD is set"
+        return None
+
+
 class Registry:
     """Components of every kind, from entry points and explicit registration."""
 
@@ -319,12 +343,10 @@ class Registry:
         self._sources: list[PluginSource] | None = None
         self._scan: _Scan | None = None
         self._names: dict[PluginKey, set[str]] | None = None
-        self.autoload = not _truthy(env.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
+        self._switches = Switches(env)
+        self.autoload = self._switches.autoload
         self.strict = _truthy(env.get("SCHEDKIT_STRICT_PLUGINS"))
-        self.disabled = frozenset(
-            s.strip() for s in env.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
-        )
-        self._disabled_dists = frozenset(_canonical(d) for d in self.disabled)
+        self.disabled = self._switches.disabled
         # One lock around loading and registering; re-entrant, so a plugin whose import or
         # hook looks something up in this thread does not deadlock.
         self._lock = threading.RLock()
@@ -368,15 +390,9 @@ class Registry:
         return self._names
 
     def _skip_reason(self, src: PluginSource) -> str | None:
-        dist = _canonical(src.distribution) if src.distribution else None
         # a module is one plugin: disabling any of its entry-point names disables it
         names = self._names_by_plugin().get(_key(src), set()) | {src.name}
-        disabled_dists = self._disabled_dists
-        if names & self.disabled or (dist and dist in disabled_dists):
-            return "disabled by SCHEDKIT_DISABLED_PLUGINS"
-        if not self.autoload and dist not in FIRST_PARTY:
-            return "not first-party, and SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD is set"
-        return None
+        return self._switches.skip_reason(names, src.distribution, FIRST_PARTY)
 
     def _load_plugin(self, key: PluginKey, strict: bool) -> None:
         """Import one plugin and commit what its hooks register (under the lock)."""
