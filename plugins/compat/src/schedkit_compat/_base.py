@@ -322,3 +322,15 @@ class Absolute(ClosedForm):
         self, group: Mapping[str, Any], base: float, index: int
     ) -> Callable[[float], float]:
         return self.value
+
+
+def check_one_cycle_warmup(pct_start: float, total: int, library: str) -> None:
+    """Refuse a one-cycle warmup of no length (``pct_start * total == 1``), where torch's
+    and mmengine's ``OneCycleLR`` divide by zero at the first step."""
+    if float(pct_start * total) - 1 == 0.0:
+        raise SpecError(
+            f"pct_start * total_steps = {pct_start} * {total} = 1 gives the warmup phase no "
+            f"length: {library}'s OneCycleLR divides by zero at its first step (a "
+            "ZeroDivisionError); give a pct_start that spans more than one step",
+            "pct_start",
+        )

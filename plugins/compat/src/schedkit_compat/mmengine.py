@@ -47,7 +47,15 @@ import torch
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.plugin import StateReader, attrs_spec, number, steps, to_float
-from schedkit_compat._base import count, each_group, pick, settings_table, step_list, table_spec
+from schedkit_compat._base import (
+    check_one_cycle_warmup,
+    count,
+    each_group,
+    pick,
+    settings_table,
+    step_list,
+    table_spec,
+)
 from schedkit_compat.mmpretrain import NORM_TYPES
 
 #: mmengine's "no end"
@@ -95,6 +103,8 @@ class Part(schedkit.BaseSchedule):
     max_replay: ClassVar[int] = MAX_REPLAY
     #: the keyword arguments scaled by ``steps_per_epoch`` in ``convert_to_iter_based``
     scaled: ClassVar[tuple[str, ...]] = ()
+    #: the argument mmengine divides by from the second step of the range on (0 refused)
+    divisor: ClassVar[str | None] = None
 
     begin: int = _bound(0)
     end: int = _bound(INF)
@@ -112,6 +122,14 @@ class Part(schedkit.BaseSchedule):
             raise SpecError(
                 "only epoch-based schedulers (by_epoch = true) can be converted to iteration-based",
                 "convert_to_iter_based",
+            )
+        # a range of one step never reaches the division (unless converted to iterations)
+        reaches = self.end - self.begin > 1 or self.convert_to_iter_based
+        if self.divisor is not None and getattr(self, self.divisor) == 0.0 and reaches:
+            raise SpecError(
+                f"expected > 0: mmengine's {type(self).__name__} divides by {self.divisor} from "
+                "its second step on (a ZeroDivisionError with 0)",
+                self.divisor,
             )
 
     # -- what each scheduler computes -------------------------------------------------
@@ -150,11 +168,6 @@ class Part(schedkit.BaseSchedule):
         if isinstance(value, tuple):
             return tuple(v * spe for v in value)
         return value * spe
-
-    def _divides(self) -> bool:
-        """Whether the range reaches a second step, where ``ConstantLR`` and ``LinearLR``
-        divide by their factor (a range of one step never does, unless converted)."""
-        return self.end - self.begin > 1 or self.convert_to_iter_based
 
     def total_iters(self, act: _Active) -> int:
         return act.end - act.begin - 1
@@ -448,17 +461,9 @@ class ConstantLR(Part):
     """
 
     name = "mmengine.ConstantLR"
+    divisor = "factor"  # divided by when the value is restored
 
     factor: float = _factor(1.0 / 3)
-
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        if self.factor == 0.0 and self._divides():
-            raise SpecError(
-                "expected > 0: mmengine's ConstantLR divides by the factor when it restores "
-                "the value (a ZeroDivisionError with 0)",
-                "factor",
-            )
 
     def value(self, act: _Active, current: float) -> float:
         total = self.total_iters(act)
@@ -483,18 +488,10 @@ class LinearLR(Part):
     """
 
     name = "mmengine.LinearLR"
+    divisor = "start_factor"  # torch's LinearLR refuses 0 too; a warmup starts at e.g. 1e-3
 
     start_factor: float = _factor(1.0 / 3)
     end_factor: float = _factor(1.0)
-
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
-        if self.start_factor == 0.0 and self._divides():
-            raise SpecError(
-                "expected > 0: mmengine's LinearLR divides by zero at its second step with 0 "
-                "(torch's LinearLR refuses it too); a warmup starts at e.g. 1e-3",
-                "start_factor",
-            )
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -693,13 +690,7 @@ class OneCycleLR(Part):
                 if self.total_steps
                 else int(self.end * spe) - int(self.begin * spe)
             )
-        if float(self.pct_start * total) - 1 == 0.0:
-            raise SpecError(
-                f"pct_start * total_steps = {self.pct_start} * {total} = 1 gives the warmup "
-                "phase no length: mmengine's OneCycleLR divides by zero at its first step "
-                "(a ZeroDivisionError); give a pct_start that spans more than one step",
-                "pct_start",
-            )
+        check_one_cycle_warmup(self.pct_start, total, "mmengine")
 
     def setup(self, state: _Group, index: int, spe: int | None) -> _Active:
         act = super().setup(state, index, spe)

@@ -59,6 +59,7 @@ from schedkit_compat._base import (
     REPLAY_LIMIT,
     ClosedForm,
     Recursive,
+    check_one_cycle_warmup,
     count,
     each_group,
     function,
@@ -644,13 +645,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
         return params
 
     def __attrs_post_init__(self) -> None:
-        if float(self.pct_start * self.total_steps) - 1 == 0.0:
-            raise SpecError(
-                f"pct_start * total_steps = {self.pct_start} * {self.total_steps} = 1 gives "
-                "the warmup phase no length: torch's OneCycleLR divides by zero at its first "
-                "step (a ZeroDivisionError); give a pct_start that spans more than one step",
-                "pct_start",
-            )
+        check_one_cycle_warmup(self.pct_start, self.total_steps, "torch")
 
     def _phase(self, step: float) -> tuple[float, int, int]:
         """(pct, start point, end point); points index (initial, max, min) values."""
