@@ -3,8 +3,9 @@
 Everything public is importable from here; the modules behind it are private.
 """
 
-import importlib as _importlib
 import typing as _typing
+
+from schedkit import _lazy
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
 # the names of modules, which an import of the module would otherwise bind here.
@@ -119,19 +120,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'schedkit' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 __version__ = "0.1.0"
 
 __all__ = [
@@ -202,3 +190,5 @@ __all__ = [
     "trainable_parameters",
     "warmup",
 ]
+
+__getattr__, __dir__ = _lazy.exports("schedkit", _LAZY, globals(), __all__)

@@ -42,9 +42,9 @@ The conformance kit a plugin's tests run is :mod:`schedkit.testing`.
 
 from __future__ import annotations
 
-import importlib as _importlib
 import typing as _typing
 
+from schedkit import _lazy
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
@@ -143,19 +143,6 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'schedkit.plugin' has no attribute {name!r}")
-    value = getattr(_importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
-
-
 __all__ = [
     "SchedkitWarning",
     "SparseGradientError",
@@ -227,3 +214,5 @@ __all__ = [
     "total_norm",
     "trainable_parameters",
 ]
+
+__getattr__, __dir__ = _lazy.exports("schedkit.plugin", _LAZY, globals(), __all__)
