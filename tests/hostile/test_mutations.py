@@ -86,7 +86,8 @@ def mutated_setups(draw):
         elif op == "nest":
             parent[key] = {"value": parent[key]} if draw(st.booleans()) else [parent[key]]
         else:
-            parent[key] = draw(st.sampled_from(HOSTILE))
+            # a copy: a shared list put inside itself would make the setup cyclic
+            parent[key] = copy.deepcopy(draw(st.sampled_from(HOSTILE)))
     return name, data
 
 
