@@ -221,7 +221,9 @@ def _mutate(draw, state):
     if op == "drop":
         del parent[key]
     else:
-        parent[key] = draw(st.sampled_from([*HOSTILE, 5, 0.5, None, torch.tensor(math.nan)]))
+        parent[key] = copy.deepcopy(
+            draw(st.sampled_from([*HOSTILE, 5, 0.5, None, torch.tensor(math.nan)]))
+        )
     return state
 
 
