@@ -11,7 +11,7 @@ and is then only compiled (Python) or skipped (TOML). Pages whose blocks need a 
 is not installed (Lightning, Accelerate) are skipped with its name.
 
 What a reader already has in a training script is there before a page's first block:
-``torch``, ``schedkit``, ``attrs``, ``math``, ``model`` (a small ViT), ``loader`` (a few
+``torch``, ``schedkit``, ``math``, ``model`` (a small ViT), ``loader`` (a few
 ``(x, y)`` batches for it) and ``opt`` / ``optimizer`` (AdamW over it). Everything else a
 block uses, it defines.
 """
@@ -47,7 +47,6 @@ def blocks(page: Path) -> list[tuple[str, str, bool, int]]:
 def _prelude() -> dict[str, object]:
     import math
 
-    import attrs
     import torch
 
     from schedkit._example import tiny_vit
@@ -59,7 +58,6 @@ def _prelude() -> dict[str, object]:
         "__name__": "__docs__",
         "torch": torch,
         "schedkit": schedkit,
-        "attrs": attrs,
         "math": math,
         "model": model,
         "loader": loader,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import attrs
 import pytest
 
 import schedkit
@@ -55,7 +54,6 @@ def test_kit_catches_a_schedule_that_remembers(fresh_registry):
 def test_kit_catches_a_negative_factor(fresh_registry):
     import types
 
-    @attrs.frozen
     class Negative(schedkit.BaseSchedule):
         """Below zero."""
 
@@ -77,7 +75,6 @@ def test_kit_catches_a_negative_factor(fresh_registry):
 def test_kit_catches_a_spec_that_does_not_rebuild(fresh_registry):
     import types
 
-    @attrs.frozen
     class Forgetful(schedkit.BaseSchedule):
         """Its spec leaves out its parameter."""
 

@@ -7,7 +7,6 @@ import ast
 import inspect
 from pathlib import Path
 
-import attrs
 import pytest
 import torch
 
@@ -59,8 +58,7 @@ def test_the_plugin_module_documents_and_exports_what_it_names():
     assert plugin.BaseClipper.state_version == 1
 
 
-@attrs.frozen(kw_only=True)
-class RunningMax(plugin.BaseClipper):
+class RunningMax(plugin.BaseClipper, kw_only=True):
     """Clip the global norm to ``factor`` times the largest norm of the earlier steps.
 
     Example: ``{type = "running_max", factor = 2.0}``.
@@ -145,8 +143,7 @@ def test_the_declared_state_is_saved_versioned_checked_and_upgraded(fresh_regist
 
 
 def test_a_clipper_still_implementing_the_former_private_name_works():
-    @attrs.frozen(kw_only=True)
-    class Legacy(plugin.BaseClipper):
+    class Legacy(plugin.BaseClipper, kw_only=True):
         """Halves every gradient, through the former private method."""
 
         name = "legacy_half"

@@ -10,12 +10,8 @@ import textwrap
 from pathlib import Path
 
 GOOD = """
-import attrs
 import schedkit
 from schedkit.plugin import duration, factor, hookimpl
-
-
-@attrs.frozen
 class Ramp(schedkit.BaseSchedule):
     '''Linear from 0 to 1 over ``total`` steps.'''
 
@@ -35,10 +31,7 @@ IDLE = """
 import attrs
 import schedkit
 from schedkit.plugin import ClipResult, hookimpl
-
-
-@attrs.frozen(kw_only=True)
-class Idle(schedkit.BaseClipper):
+class Idle(schedkit.BaseClipper, kw_only=True):
     '''Never clips.'''
 
     name = "kitdemo_idle"

@@ -11,10 +11,7 @@ import schedkit
 from schedkit.errors import ConflictError, PluginImportError, UnknownNameError
 
 GOOD = """
-import attrs
 import schedkit
-
-@attrs.frozen
 class Half(schedkit.BaseSchedule):
     '''Always one half.'''
     name = "{name}"
@@ -314,11 +311,8 @@ def test_disabled_plugins_by_name_and_by_distribution(fresh_registry):
 def test_register_in_process_works_with_autoload_disabled(fresh_registry):
     import types
 
-    import attrs
-
     fresh_registry(SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD="1")
 
-    @attrs.frozen
     class Quarter(schedkit.BaseSchedule):
         """Always a quarter."""
 

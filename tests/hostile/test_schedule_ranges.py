@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import math
 
-import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import NOTHING
 from schedkit.schedule import _fields_of, resolve
 
 LAST = 2**62
@@ -52,7 +52,7 @@ def _cases():
         floats = [
             k
             for k, f in _fields_of(info.cls).items()
-            if f.default is attrs.NOTHING or isinstance(f.default, float)
+            if f.default is NOTHING or isinstance(f.default, float)
         ]
         for i, example in enumerate(info.examples):
             yield pytest.param(info.name, dict(example), None, None, id=f"{info.name}-{i}")

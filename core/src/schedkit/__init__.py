@@ -6,6 +6,7 @@ Everything public is importable from here; the modules behind it are private.
 import typing as _typing
 
 from schedkit import _lazy
+from schedkit._record import Record, field
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
 # the names of modules, which an import of the module would otherwise bind here.
@@ -123,6 +124,8 @@ _LAZY = {
 __version__ = "0.1.0"
 
 __all__ = [
+    "Record",
+    "field",
     "BaseClipper",
     "BaseRule",
     "BaseSchedule",

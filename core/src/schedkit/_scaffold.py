@@ -50,13 +50,11 @@ SCHEDULE = '''\
 
 from __future__ import annotations
 
-import attrs
 import torch
 
 from schedkit.plugin import BaseSchedule, Registrar, duration, factor, hookimpl
 
 
-@attrs.frozen
 class {cls}(BaseSchedule):
     """Linear decay from 1 to ``end`` over ``total`` steps, then flat:
     ``f(t) = 1 - (1 - end) * min(t, total) / total``.

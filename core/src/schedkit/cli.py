@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
+from schedkit._record import NOTHING, Field
 from schedkit.errors import SchedkitError, SchedkitWarning, UnknownNameError
 from schedkit.registry import KINDS, default_registry
 from schedkit.schedule import _fields_of, plain
@@ -110,7 +109,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return code
 
 
-def _type_name(f: attrs.Attribute[Any]) -> str:
+def _type_name(f: Field) -> str:
     """What a parameter takes: ``duration`` (steps, ``"5ep"`` or ``"10%"``) for fields
     declared with the duration helpers, whatever their annotation; else the annotation."""
     from schedkit.schedule import _meta
@@ -139,15 +138,13 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
         info = found[0]
     params = []
     for key, f in _fields_of(info.cls).items():
-        default: Any = f.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory()
-        default = None if default is attrs.NOTHING else plain(default)
+        default: Any = f.default if f.factory is None else f.factory()
+        default = None if default is NOTHING else plain(default)
         params.append(
             {
                 "name": key,
                 "type": _type_name(f),
-                "required": f.default is attrs.NOTHING,
+                "required": f.required,
                 "default": default,
             }
         )

@@ -16,14 +16,14 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
-import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from schedkit._record import Field, Record, field
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule
-from schedkit.schedule import _to_schedule, attrs_spec
+from schedkit.schedule import _to_schedule, record_spec
 from schedkit.state_checks import StateReader
 from schedkit.validators import one_of
 from schedkit.values import ClipResult
@@ -135,7 +135,7 @@ def norm_type(value: Any) -> Any:
     return value
 
 
-def check_norm_type(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
     """A p-norm order: a number > 0, or infinity."""
     if (
         isinstance(value, bool)
@@ -223,8 +223,7 @@ def _optional_schedule(value: Any) -> Any:
     return None if value is None else _to_schedule(value)
 
 
-@attrs.frozen(kw_only=True)
-class BaseClipper:
+class BaseClipper(Record, kw_only=True):
     """Base class of gradient clippers.
 
     ``nonfinite``: what a non-finite gradient norm does: ``ignore`` (torch's default: clip
@@ -233,7 +232,7 @@ class BaseClipper:
     and count it in ``skipped_steps``). ``schedule``: the threshold follows a schedule,
     ``threshold * schedule(step)`` (e.g. a ``max_norm`` warmup), one step per call.
 
-    **Writing a strategy** (an ``attrs.frozen(kw_only=True)`` subclass with a ``name``, a
+    **Writing a strategy** (a subclass with a ``name``, a
     docstring and validated fields):
 
     - implement :meth:`clip`: clip ``target.grads`` in place, threshold times ``factor``;
@@ -247,7 +246,7 @@ class BaseClipper:
       it is saved by :meth:`state_dict` and checked and restored by
       :meth:`load_state_dict`. Bump :attr:`state_version` when its layout changes and
       convert older states in :meth:`upgrade_state`. A subclass that defines
-      ``__attrs_post_init__`` calls ``super().__attrs_post_init__()`` first.
+      ``__post_init__`` calls ``super().__post_init__()`` first.
     """
 
     name: ClassVar[str] = ""
@@ -258,13 +257,13 @@ class BaseClipper:
     #: the layout version of the strategy's own state (:meth:`initial_state`)
     state_version: ClassVar[int] = 1
 
-    nonfinite: str = attrs.field(default="ignore", validator=one_of(NONFINITE))
-    schedule: Schedule | None = attrs.field(default=None, converter=_optional_schedule)
-    _state: _State = attrs.field(init=False, factory=_State, eq=False, repr=False)
+    nonfinite: str = field(default="ignore", validator=one_of(NONFINITE))
+    schedule: Schedule | None = field(default=None, converter=_optional_schedule)
+    _state: _State = field(init=False, factory=_State, eq=False, repr=False)
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this clipper."""
-        out = attrs_spec(self)
+        out = record_spec(self)
         for key, value in out.items():
             if isinstance(value, float) and math.isinf(value):
                 out[key] = "inf"  # TOML and JSON have no infinity
@@ -317,7 +316,7 @@ class BaseClipper:
         """The former name of :meth:`clip`, still called by its default implementation."""
         raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
 
     def initial_state(self) -> dict[str, Any]:

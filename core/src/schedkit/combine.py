@@ -11,9 +11,9 @@ import sys
 from collections.abc import Iterable
 from typing import cast
 
-import attrs
 import torch
 
+from schedkit._record import evolve, field
 from schedkit.compose import _horizon, _pending, _shift, _values
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
@@ -24,7 +24,6 @@ from schedkit.schedule import BaseSchedule, Unresolved
 _s = sys.modules["schedkit.schedule"]
 
 
-@attrs.frozen
 class Sequence(BaseSchedule):
     """Schedules one after another: ``schedules[i]`` runs from ``milestones[i-1]``.
 
@@ -36,9 +35,9 @@ class Sequence(BaseSchedule):
 
     schedules: tuple[Schedule, ...] = _s.schedules()
     milestones: tuple[int, ...] = _s.durations()
-    _starts: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+    _starts: tuple[int, ...] = field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if len(self.milestones) != len(self.schedules) - 1:
             raise SpecError(
                 f"expected {len(self.schedules) - 1} milestones for {len(self.schedules)} "
@@ -74,10 +73,9 @@ class Sequence(BaseSchedule):
         first = self.schedules[0]
         moved = getattr(first, "shifted", None)
         parts = (moved(steps) if moved else first, *self.schedules[1:])
-        return attrs.evolve(super().shifted(steps), schedules=parts)
+        return evolve(super().shifted(steps), schedules=parts)
 
 
-@attrs.frozen
 class Chain(BaseSchedule):
     """The product of schedules at every step (e.g. a decay times a periodic bump)."""
 
@@ -106,7 +104,6 @@ class Chain(BaseSchedule):
         return Chain(tuple(_shift(s, steps) for s in self.schedules))
 
 
-@attrs.frozen
 class Scale(BaseSchedule):
     """A schedule times a constant ``factor``."""
 
@@ -126,10 +123,9 @@ class Scale(BaseSchedule):
         return _horizon(self.schedule)
 
     def shifted(self, steps: int) -> Scale:
-        return attrs.evolve(self, schedule=_shift(self.schedule, steps))
+        return evolve(self, schedule=_shift(self.schedule, steps))
 
 
-@attrs.frozen
 class Stretch(BaseSchedule):
     """A schedule with time rescaled by ``factor``: ``value(step) = schedule(step / factor)``.
 

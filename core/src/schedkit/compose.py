@@ -12,11 +12,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import torch
 
 from schedkit import shapes
 from schedkit import validators as _validate
+from schedkit._record import field
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
@@ -40,7 +40,6 @@ def _horizon(s: Schedule) -> int | None:
     return h if isinstance(h, int) else None
 
 
-@attrs.frozen
 class Warmup(BaseSchedule):
     """A warmup of ``steps`` in front of (or laid over) a schedule.
 
@@ -71,16 +70,14 @@ class Warmup(BaseSchedule):
     steps: int = _s.duration(position=False)
     start: float = _s.factor(0.0, ge=0.0)
     kind: str = _s.choice("linear", *WARMUP_KINDS[1:])
-    mode: str = attrs.field(
-        default="shift", converter=_mode, validator=_validate.one_of(WARMUP_MODES)
-    )
-    _after: Schedule = attrs.field(init=False, eq=False, repr=False)
-    _target: float = attrs.field(init=False, eq=False, repr=False)
-    _shift: bool = attrs.field(init=False, eq=False, repr=False)
-    _from: float = attrs.field(init=False, eq=False, repr=False)
-    _after_call: Callable[[float], float] = attrs.field(init=False, eq=False, repr=False)
+    mode: str = field(default="shift", converter=_mode, validator=_validate.one_of(WARMUP_MODES))
+    _after: Schedule = field(init=False, eq=False, repr=False)
+    _target: float = field(init=False, eq=False, repr=False)
+    _shift: bool = field(init=False, eq=False, repr=False)
+    _from: float = field(init=False, eq=False, repr=False)
+    _after_call: Callable[[float], float] = field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.kind == "exponential" and self.start <= 0:
             raise SpecError("an exponential warmup needs start > 0, got 0", "start")
         after = self.schedule

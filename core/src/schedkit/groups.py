@@ -21,21 +21,20 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-import attrs
 import torch
 
+from schedkit._record import Record
 from schedkit.components import build
 from schedkit.errors import SpecError
 from schedkit.protocols import ParamRule
-from schedkit.schedule import attrs_spec
+from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
 
-@attrs.frozen
-class BaseRule:
+class BaseRule(Record):
     """Base class of param-group rules: a ``name``, ``spec()`` from the fields, ``bind()``.
 
-    Subclasses are ``attrs.frozen`` classes with validated fields; ``bind(model)`` returns
+    Subclasses are records (:class:`schedkit.Record`) with validated fields; ``bind(model)`` returns
     the function that decides for each parameter.
 
     **Writing a rule**: implement one of
@@ -54,7 +53,7 @@ class BaseRule:
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this rule."""
-        return attrs_spec(self)
+        return record_spec(self)
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         """The decision for one parameter (derived from :meth:`bind_all` when a rule only

@@ -13,11 +13,16 @@ What is here:
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
 - **values rules and clippers pass around**: :class:`ParamInfo`, :class:`RuleEffect`,
   :data:`Column`, :class:`ClipResult`, :class:`Target`;
-- **field helpers** (attrs fields with validation, key paths and durations):
+- **records** (how components are declared): :class:`Record` (the base class of
+  :class:`BaseSchedule`, :class:`BaseRule` and :class:`BaseClipper`), :func:`field`,
+  :func:`fields`, :func:`evolve`, :class:`Field`, :data:`NOTHING`,
+  :class:`FrozenInstanceError`;
+- **field helpers** (fields with validation, key paths and durations):
   :func:`duration`, :func:`durations`, :func:`factor`, :func:`choice`, :func:`schedule`,
-  :func:`schedules`; and :func:`attrs_spec` / :func:`plain` for a ``spec()`` of one's own;
+  :func:`schedules`; and :func:`record_spec` / :func:`plain` for a ``spec()`` of one's own;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
+  :func:`instance_of`, :func:`optional`, :func:`in_`,
   :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :func:`strings`,
   :func:`to_strings`, :data:`Validator`;
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
@@ -45,6 +50,7 @@ from __future__ import annotations
 import typing as _typing
 
 from schedkit import _lazy
+from schedkit._record import NOTHING, Field, FrozenInstanceError, Record, evolve, field, fields
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
@@ -61,12 +67,12 @@ from schedkit.protocols import (
 from schedkit.registry import Registrar
 from schedkit.schedule import (
     BaseSchedule,
-    attrs_spec,
     choice,
     duration,
     durations,
     factor,
     plain,
+    record_spec,
     schedule,
     schedules,
 )
@@ -75,9 +81,12 @@ from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp
 from schedkit.state_checks import StateReader
 from schedkit.validators import (
     Validator,
+    in_,
     increasing_steps,
+    instance_of,
     number,
     one_of,
+    optional,
     optional_pair,
     steps,
     strings,
@@ -144,6 +153,16 @@ _LAZY = {
 
 
 __all__ = [
+    "NOTHING",
+    "Field",
+    "FrozenInstanceError",
+    "Record",
+    "evolve",
+    "field",
+    "fields",
+    "in_",
+    "instance_of",
+    "optional",
     "SchedkitWarning",
     "SparseGradientError",
     "StateReader",
@@ -175,7 +194,7 @@ __all__ = [
     "Validator",
     "any_glob",
     "as_steps",
-    "attrs_spec",
+    "record_spec",
     "by_device_and_dtype",
     "check_exclude",
     "check_norm_type",

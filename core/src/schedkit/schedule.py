@@ -1,7 +1,7 @@
 """The base class of schedules, the field helpers plugins declare them with, and building
 schedules from specs (with durations that wait for ``steps_per_epoch`` or the total).
 
-A family is an ``attrs.frozen`` subclass of :class:`BaseSchedule` with a ``name`` and a
+A family is a subclass of :class:`BaseSchedule` with a ``name`` and a
 ``__call__``. Its fields are declared with :func:`duration`, :func:`factor` and friends, so
 that specs, key paths in errors, duration resolution and warmup shifting work the same for
 every family without code of its own.
@@ -14,9 +14,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-import attrs
-
 from schedkit import validators as _validate
+from schedkit._record import NOTHING, Field, Record, evolve, field, fields, has
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
 from schedkit.protocols import Schedule
@@ -37,7 +36,7 @@ WARMUP_KEYS = ("warmup", "warmup_start", "warmup_kind", "warmup_mode")
 
 def duration(
     *,
-    default: Any = attrs.NOTHING,
+    default: Any = NOTHING,
     positive: bool = False,
     horizon: bool = False,
     position: bool = True,
@@ -48,7 +47,7 @@ def duration(
     front of the schedule moves it (transformers' convention: ``total`` includes the
     warmup). ``horizon``: the step from which the curve no longer changes.
     """
-    return attrs.field(
+    return field(
         default=default,
         validator=_validate.steps(positive=positive),
         metadata={_META: {"duration": True, "position": position, "horizon": horizon}},
@@ -56,14 +55,12 @@ def duration(
 
 
 def _as_tuple(value: Any) -> tuple[Any, ...]:
-    # a Python function, not the builtin: attrs reads a converter's signature, and a
-    # builtin's costs a parse of its text signature (start-up time)
     return tuple(value)
 
 
-def durations(*, default: Any = attrs.NOTHING, position: bool = True) -> Any:
+def durations(*, default: Any = NOTHING, position: bool = True) -> Any:
     """A field holding increasing step positions (milestones); lists become tuples."""
-    return attrs.field(
+    return field(
         default=default,
         converter=_as_tuple,
         validator=_validate.increasing_steps,
@@ -71,16 +68,16 @@ def durations(*, default: Any = attrs.NOTHING, position: bool = True) -> Any:
     )
 
 
-def factor(default: Any = attrs.NOTHING, **bounds: float) -> Any:
+def factor(default: Any = NOTHING, **bounds: float) -> Any:
     """A finite float field with optional bounds (``gt``, ``ge``, ``lt``, ``le``)."""
-    return attrs.field(
+    return field(
         default=default, converter=_validate.to_float, validator=_validate.number(**bounds)
     )
 
 
 def choice(default: str, *choices: str) -> Any:
     """A string field restricted to ``choices`` (``default`` included)."""
-    return attrs.field(default=default, validator=_validate.one_of((default, *choices)))
+    return field(default=default, validator=_validate.one_of((default, *choices)))
 
 
 def _to_schedule(value: Any) -> Any:
@@ -93,12 +90,12 @@ def _to_schedules(value: Any) -> tuple[Any, ...]:
     return tuple(_to_schedule(v) for v in value)
 
 
-def _is_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _is_schedule(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, Schedule):
         raise SpecError(f"expected a schedule, got {value!r}", attribute.name)
 
 
-def _is_factor(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _is_factor(inst: Any, attribute: Field, value: Any) -> None:
     _is_schedule(inst, attribute, value)
     if getattr(value, "per_group", None) is not None:
         raise SpecError(
@@ -114,7 +111,7 @@ def schedule(*, per_group: bool = False) -> Any:
     ``per_group``: it may be a schedule with per-group curves (the drop-in aliases, which
     compose their own kind); native composition takes factors only.
     """
-    return attrs.field(
+    return field(
         converter=_to_schedule,
         validator=_is_schedule if per_group else _is_factor,
         metadata={_META: {"schedule": True}},
@@ -125,18 +122,18 @@ def schedules(*, per_group: bool = False) -> Any:
     """A field holding a non-empty sequence of schedules (``per_group`` as :func:`schedule`)."""
     one = _is_schedule if per_group else _is_factor
 
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def check(inst: Any, attribute: Field, value: Any) -> None:
         if not value:
             raise SpecError("expected at least one schedule, got none", attribute.name)
         for v in value:
             one(inst, attribute, v)
 
-    return attrs.field(
+    return field(
         converter=_to_schedules, validator=check, metadata={_META: {"schedule": True, "many": True}}
     )
 
 
-def _meta(field: attrs.Attribute[Any]) -> dict[str, Any]:
+def _meta(field: Field) -> dict[str, Any]:
     return dict(field.metadata.get(_META, {}))
 
 
@@ -151,23 +148,22 @@ def plain(value: Any) -> Any:
     return value
 
 
-def attrs_spec(obj: Any) -> dict[str, Any]:
-    """The spec of an attrs component: its registered ``name`` and every init parameter."""
+def record_spec(obj: Any) -> dict[str, Any]:
+    """The spec of a record component (a schedule, rule or clipper): its registered
+    ``name`` and every init parameter."""
     out: dict[str, Any] = {"type": type(obj).name}
-    for f in attrs.fields(type(obj)):
+    for f in fields(type(obj)):
         if f.init:
             out[f.alias or f.name] = plain(getattr(obj, f.name))
     return out
 
 
 # -- the base class -------------------------------------------------------------------
-
-
-@attrs.frozen
-class BaseSchedule:
+class BaseSchedule(Record):
     """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
 
-    **Writing a family** (an ``attrs.frozen`` subclass with a ``name`` and a docstring):
+    **Writing a family** (a subclass with a ``name`` and a docstring; its fields are
+    annotated class attributes, as in a dataclass):
 
     - implement ``__call__(step) -> float``: the factor at ``step`` (a dimensionless curve,
       usually peaking at 1.0), in closed form, finite and non-negative at every step up to
@@ -197,12 +193,12 @@ class BaseSchedule:
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this schedule."""
-        return attrs_spec(self)
+        return record_spec(self)
 
     @property
     def horizon(self) -> int | None:
         """The step from which the value no longer changes (None: it never settles)."""
-        for f in attrs.fields(type(self)):
+        for f in fields(type(self)):
             if _meta(f).get("horizon"):
                 value = getattr(self, f.name)
                 return int(value)
@@ -217,7 +213,7 @@ class BaseSchedule:
         if steps == 0:
             return self
         changes: dict[str, Any] = {}
-        for f in attrs.fields(type(self)):
+        for f in fields(type(self)):
             meta = _meta(f)
             if not (f.init and meta.get("duration") and meta.get("position")):
                 continue
@@ -235,7 +231,7 @@ class BaseSchedule:
                         f"expected more than the warmup ({steps} steps), got {value}", f.name
                     )
                 changes[f.name] = value - steps
-        return attrs.evolve(self, **changes) if changes else self
+        return evolve(self, **changes) if changes else self
 
     def resolve(
         self: S, *, steps_per_epoch: int | None = None, total_steps: int | None = None
@@ -381,10 +377,10 @@ def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _fields_of(cls: type) -> dict[str, attrs.Attribute[Any]]:
-    if not attrs.has(cls):
+def _fields_of(cls: type) -> dict[str, Field]:
+    if not has(cls):
         return {}
-    return {(f.alias or f.name): f for f in attrs.fields(cls) if f.init}
+    return {(f.alias or f.name): f for f in fields(cls) if f.init}
 
 
 def get_schedule(
@@ -496,7 +492,7 @@ def _build_checked(
     name: str,
     cls: type,
     params: dict[str, Any],
-    fields: Mapping[str, attrs.Attribute[Any]],
+    fields: Mapping[str, Field],
     warm: dict[str, Any],
     path: str,
     found: list[SpecError],
@@ -608,7 +604,7 @@ def _nested(registry: Registry, value: Any, path: str) -> Any:
 def _check_keys(
     name: str,
     params: Mapping[str, Any],
-    fields: Mapping[str, attrs.Attribute[Any]],
+    fields: Mapping[str, Field],
     path: str,
     extra: Sequence[str] = WARMUP_KEYS,
 ) -> None:
@@ -625,7 +621,7 @@ def _check_keys(
                 )
             )
     for key, f in fields.items():
-        if f.default is attrs.NOTHING and key not in params:
+        if f.required and key not in params:
             problems.append(SpecError(f"{name!r} needs this parameter", _join(path, key)))
     if problems:  # every one of them, not only the first
         raise SpecError(problems[0].message, problems[0].path, problems[1:])

@@ -1,4 +1,4 @@
-"""attrs validators and converters for plugin authors: messages say what was expected.
+"""Validators and converters for plugin authors: messages say what was expected.
 
 They raise :class:`schedkit.SpecError` with the field name as the key path, so a setup
 reports ``schedules.lr.end: expected a finite number >= 0, got -1.0``.
@@ -11,14 +11,13 @@ import math
 from collections.abc import Callable, Collection
 from typing import Any
 
-import attrs
-
+from schedkit._record import Field
 from schedkit.errors import SpecError
 
-Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+Validator = Callable[[Any, "Field", Any], None]
 
 
-def _fail(attribute: attrs.Attribute[Any], expected: str, value: Any) -> SpecError:
+def _fail(attribute: Field, expected: str, value: Any) -> SpecError:
     return SpecError(f"expected {expected}, got {value!r}", attribute.name)
 
 
@@ -48,7 +47,7 @@ def number(
         parts.append(f"<= {le:g}")
     expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
 
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def check(inst: Any, attribute: Field, value: Any) -> None:
         ok = (
             isinstance(value, (int, float))
             and not isinstance(value, bool)
@@ -68,7 +67,7 @@ def steps(*, positive: bool = False) -> Validator:
     """A whole number of steps (resolved duration)."""
     expected = "a positive whole number of steps" if positive else "a whole number of steps >= 0"
 
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def check(inst: Any, attribute: Field, value: Any) -> None:
         if isinstance(value, str):
             raise SpecError(
                 f"{value!r} is a duration that needs resolving (steps_per_epoch or the total); "
@@ -85,14 +84,14 @@ def one_of(choices: Collection[str]) -> Validator:
     """One of a fixed set of strings."""
     expected = "one of " + ", ".join(repr(c) for c in choices)
 
-    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def check(inst: Any, attribute: Field, value: Any) -> None:
         if value not in choices:
             raise _fail(attribute, expected, value)
 
     return check
 
 
-def increasing_steps(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def increasing_steps(inst: Any, attribute: Field, value: Any) -> None:
     """A tuple of step counts, each >= 0 and strictly increasing."""
     check = steps()
     for v in value:
@@ -114,7 +113,7 @@ def optional_pair(
     """``None`` or a pair of finite numbers within the bounds."""
     check = number(ge=ge, le=le)
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if value is None:
             return
         if not (isinstance(value, tuple) and len(value) == 2):
@@ -131,7 +130,7 @@ def to_strings(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def strings(inst: Any, attribute: Field, value: Any) -> None:
     """A list of strings; a bare string is refused with a hint to put it in a list."""
     if isinstance(value, str):
         raise SpecError(
@@ -140,3 +139,36 @@ def strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
     if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
         raise _fail(attribute, "a list of strings", value)
+
+
+def instance_of(kind: type | tuple[type, ...]) -> Validator:
+    """A value of ``kind`` (a type or a tuple of types)."""
+    names = kind if isinstance(kind, tuple) else (kind,)
+    expected = "an instance of " + " or ".join(getattr(k, "__name__", repr(k)) for k in names)
+
+    def check(inst: Any, attribute: Field, value: Any) -> None:
+        if not isinstance(value, kind):
+            raise _fail(attribute, expected, value)
+
+    return check
+
+
+def optional(validator: Validator) -> Validator:
+    """None, or what ``validator`` accepts."""
+
+    def check(inst: Any, attribute: Field, value: Any) -> None:
+        if value is not None:
+            validator(inst, attribute, value)
+
+    return check
+
+
+def in_(choices: Collection[Any]) -> Validator:
+    """One of ``choices`` (of any type; :func:`one_of` is the one for strings)."""
+    expected = "one of " + ", ".join(repr(c) for c in choices)
+
+    def check(inst: Any, attribute: Field, value: Any) -> None:
+        if value not in choices:
+            raise _fail(attribute, expected, value)
+
+    return check

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import torch
 
 from schedkit.plugin import (
@@ -18,8 +17,7 @@ from schedkit.plugin import (
 )
 
 
-@attrs.frozen(kw_only=True)
-class Spike(BaseClipper):
+class Spike(BaseClipper, kw_only=True):
     """Clip gradient spikes: scale the global norm down to ``ratio`` times the running mean
     of the earlier norms (an exponential moving average with ``decay``). The first step
     only records its norm.

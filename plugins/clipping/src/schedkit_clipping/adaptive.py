@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
@@ -20,8 +19,7 @@ from schedkit.plugin import (
 )
 
 
-@attrs.frozen(kw_only=True)
-class Adaptive(schedkit.BaseClipper):
+class Adaptive(schedkit.BaseClipper, kw_only=True):
     """Clip the global norm to a threshold learned from recent norms (AutoClip, Seetharaman
     et al., 2020): the ``percentile`` of the last ``window`` gradient norms (this one
     included), or with ``mode = "ema"`` an exponential moving average of the norms (decay
@@ -37,12 +35,12 @@ class Adaptive(schedkit.BaseClipper):
 
     mode: str = schedkit.choice("percentile", "ema")
     percentile: float = schedkit.factor(10.0, ge=0.0, le=100.0)
-    window: int = attrs.field(default=1000, validator=steps(positive=True))
+    window: int = schedkit.field(default=1000, validator=steps(positive=True))
     ema_decay: float = schedkit.factor(0.99, ge=0.0, lt=1.0)
     factor: float = schedkit.factor(1.0, gt=0.0)
-    norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
+    norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         # the whole state exists from the start, so checkpoint loaders that fill a fresh
         # object's state in place (torch.distributed.checkpoint) find every entry
         extra = self._state.extra

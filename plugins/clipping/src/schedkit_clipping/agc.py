@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
@@ -20,8 +19,7 @@ from schedkit.plugin import (
 )
 
 
-@attrs.frozen(kw_only=True)
-class AGC(schedkit.BaseClipper):
+class AGC(schedkit.BaseClipper, kw_only=True):
     """Adaptive gradient clipping (Brock et al., 2021, NFNets), unit-wise as in timm's
     ``adaptive_clip_grad``: a unit's gradient is scaled down when its norm exceeds
     ``clip_factor`` times the norm of its weights (at least ``eps``).
@@ -39,8 +37,8 @@ class AGC(schedkit.BaseClipper):
 
     clip_factor: float = schedkit.factor(0.01, gt=0.0)
     eps: float = schedkit.factor(1e-3, gt=0.0)
-    norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
-    exclude: tuple[str, ...] = attrs.field(default=(), converter=to_strings, validator=strings)
+    norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
+    exclude: tuple[str, ...] = schedkit.field(default=(), converter=to_strings, validator=strings)
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         check_exclude(self.name, self.exclude, target)

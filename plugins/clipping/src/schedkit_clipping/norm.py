@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
@@ -17,8 +16,7 @@ from schedkit.plugin import (
 )
 
 
-@attrs.frozen(kw_only=True)
-class Norm(schedkit.BaseClipper):
+class Norm(schedkit.BaseClipper, kw_only=True):
     """Clip the global gradient norm to ``max_norm``: ``g *= min(max_norm / (norm + 1e-6), 1)``.
 
     The norm of all gradients as one vector, of any ``norm_type`` (2, 1, ``"inf"``, p):
@@ -33,7 +31,7 @@ class Norm(schedkit.BaseClipper):
     name = "norm"
 
     max_norm: float = schedkit.factor(gt=0.0)
-    norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
+    norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads

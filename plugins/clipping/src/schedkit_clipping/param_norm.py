@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
@@ -19,8 +18,7 @@ from schedkit.plugin import (
 )
 
 
-@attrs.frozen(kw_only=True)
-class ParamNorm(schedkit.BaseClipper):
+class ParamNorm(schedkit.BaseClipper, kw_only=True):
     """Clip each parameter's gradient to its own norm ``max_norm``: detectron2's
     per-parameter ``CLIP_TYPE: norm`` (``clip_grad_norm_`` called on each parameter).
 
@@ -34,7 +32,7 @@ class ParamNorm(schedkit.BaseClipper):
     name = "param_norm"
 
     max_norm: float = schedkit.factor(gt=0.0)
-    norm_type: float = attrs.field(default=2.0, converter=norm_type, validator=check_norm_type)
+    norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
     def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads

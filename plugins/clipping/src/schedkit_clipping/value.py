@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
@@ -12,8 +11,7 @@ from schedkit import ClipResult
 from schedkit.plugin import Target, by_device_and_dtype
 
 
-@attrs.frozen(kw_only=True)
-class Value(schedkit.BaseClipper):
+class Value(schedkit.BaseClipper, kw_only=True):
     """Clip every gradient element to ``[-clip_value, clip_value]``.
 
     ``torch.nn.utils.clip_grad_value_``'s result, foreach per device and dtype; detectron2's

@@ -14,12 +14,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import increasing_steps, number, steps, to_float
+from schedkit.plugin import NOTHING, Field, increasing_steps, number, steps, to_float
 
 INF = math.inf
 
@@ -27,21 +26,21 @@ INF = math.inf
 # -- fields ---------------------------------------------------------------------------
 
 
-def count(default: Any = attrs.NOTHING, *, positive: bool = False) -> Any:
+def count(default: Any = NOTHING, *, positive: bool = False) -> Any:
     """A whole number of steps, as the original libraries take them (no ``"5ep"``)."""
-    return attrs.field(default=default, validator=steps(positive=positive))
+    return schedkit.field(default=default, validator=steps(positive=positive))
 
 
 def _steps_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def step_list(default: Any = attrs.NOTHING, *, increasing: bool = False) -> Any:
+def step_list(default: Any = NOTHING, *, increasing: bool = False) -> Any:
     """A list of whole steps (milestones), as the original libraries take them; with
     ``increasing``, strictly increasing (otherwise repeats and any order are kept)."""
     each = steps()
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if not isinstance(value, tuple):
             raise SpecError(f"expected a list of steps, got {value!r}", attribute.name)
         if increasing:
@@ -50,7 +49,7 @@ def step_list(default: Any = attrs.NOTHING, *, increasing: bool = False) -> Any:
         for v in value:
             each(inst, attribute, v)
 
-    return attrs.field(default=default, converter=_steps_tuple, validator=validate)
+    return schedkit.field(default=default, converter=_steps_tuple, validator=validate)
 
 
 def _scalar(value: Any) -> Any:
@@ -66,11 +65,11 @@ def _floats(value: Any) -> Any:
     return _scalar(value)
 
 
-def each_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
+def each_group(default: Any = NOTHING, **bounds: float) -> Any:
     """A number, or a list with one number per param group (torch's ``max_lr=[...]``)."""
     check = number(**bounds)
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if isinstance(value, tuple):
             if not value:
                 raise SpecError("expected a number or a non-empty list", attribute.name)
@@ -79,7 +78,7 @@ def each_group(default: Any = attrs.NOTHING, **bounds: float) -> Any:
         else:
             check(inst, attribute, value)
 
-    return attrs.field(default=default, converter=_floats, validator=validate)
+    return schedkit.field(default=default, converter=_floats, validator=validate)
 
 
 def pick(value: float | tuple[float, ...], index: int, name: str) -> float:
@@ -94,7 +93,7 @@ def pick(value: float | tuple[float, ...], index: int, name: str) -> float:
 def function(*, optional: bool = False) -> Any:
     """A Python callable (in-process only, like torch's ``lr_lambda``)."""
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if optional and value is None:
             return
         items = value if isinstance(value, tuple) else (value,)
@@ -104,8 +103,8 @@ def function(*, optional: bool = False) -> Any:
     def convert(value: Any) -> Any:
         return tuple(value) if isinstance(value, list) else value
 
-    return attrs.field(
-        default=None if optional else attrs.NOTHING, converter=convert, validator=validate
+    return schedkit.field(
+        default=None if optional else NOTHING, converter=convert, validator=validate
     )
 
 
@@ -122,7 +121,7 @@ def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
     """A table of names to settings (``{"bias": {"weight_decay": 0.0}}``), each a number
     >= 0 among ``settings``; ``refused`` explains why another setting is not taken."""
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if not isinstance(value, tuple):
             raise SpecError(f"expected a table of names to settings, got {value!r}", attribute.name)
         for name, table in value:
@@ -136,7 +135,7 @@ def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
                 if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                     raise SpecError(f"expected a number >= 0, got {v!r}", f"{where}.{key}")
 
-    return attrs.field(factory=tuple, converter=_table, validator=validate)
+    return schedkit.field(factory=tuple, converter=_table, validator=validate)
 
 
 def table_spec(value: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]) -> dict[str, Any]:
@@ -153,9 +152,6 @@ def refuse_spec(name: str, what: str) -> NoReturn:
 
 
 # -- per-group curves -----------------------------------------------------------------
-
-
-@attrs.frozen
 class ClosedForm(schedkit.BaseSchedule):
     """An alias whose value is a function of the step and of the group (its base value,
     its position); ``at(step, base, index)`` computes it in the original's arithmetic."""
@@ -255,7 +251,6 @@ class Recurrence:
         return self._set(k, closed)
 
 
-@attrs.frozen
 class Recursive(schedkit.BaseSchedule):
     """An alias whose values are computed from the previous value (torch's chainable form).
 
@@ -304,7 +299,6 @@ class Recursive(schedkit.BaseSchedule):
         return Recurrence(self, base, index)
 
 
-@attrs.frozen
 class Absolute(ClosedForm):
     """An alias whose values are absolute (Cerebras): every scheduled group gets the value,
     whatever its own lr; ``value(step)`` computes it."""

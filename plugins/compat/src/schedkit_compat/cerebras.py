@@ -18,10 +18,9 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-import attrs
-
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import NOTHING, Field, instance_of, optional
 from schedkit_compat._base import Absolute, count, each_group, function, refuse_spec, step_list
 
 
@@ -31,7 +30,7 @@ def _tags(value: Any) -> Any:
     return value
 
 
-def _check_tags(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _check_tags(inst: Any, attribute: Field, value: Any) -> None:
     if value is None or isinstance(value, str):
         return
     if not isinstance(value, tuple) or not all(v is None or isinstance(v, str) for v in value):
@@ -43,11 +42,10 @@ def _check_tags(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         )
 
 
-@attrs.frozen
 class CerebrasLR(Absolute):
     """What every Cerebras alias shares: ``param_group_tags``, and absolute values."""
 
-    param_group_tags: str | tuple[str | None, ...] | None = attrs.field(
+    param_group_tags: str | tuple[str | None, ...] | None = schedkit.field(
         default=None, kw_only=True, converter=_tags, validator=_check_tags
     )
 
@@ -60,11 +58,10 @@ class CerebrasLR(Absolute):
         return frozenset([tags] if isinstance(tags, str) else tags)
 
 
-def _lr(default: Any = attrs.NOTHING) -> Any:
+def _lr(default: Any = NOTHING) -> Any:
     return schedkit.factor(default, ge=0.0)
 
 
-@attrs.frozen
 class ConstantLR(CerebrasLR):
     """Cerebras' ``ConstantLR``: ``learning_rate`` at every step.
 
@@ -74,15 +71,14 @@ class ConstantLR(CerebrasLR):
     name = "cerebras.ConstantLR"
 
     learning_rate: float = _lr()
-    total_iters: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(schedkit.validators.steps())
+    total_iters: int | None = schedkit.field(
+        default=None, validator=optional(schedkit.validators.steps())
     )
 
     def value(self, step: float) -> float:
         return self.learning_rate
 
 
-@attrs.frozen
 class PolynomialLR(CerebrasLR):
     """Cerebras' ``PolynomialLR``: from ``initial_learning_rate`` to ``end_learning_rate``
     as ``(1 - t / total_iters) ** power`` of the difference, then held.
@@ -102,7 +98,7 @@ class PolynomialLR(CerebrasLR):
     end_learning_rate: float = _lr()
     total_iters: int = count(positive=True)
     power: float = schedkit.factor(1.0, ge=0.0)
-    cycle: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    cycle: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def value(self, step: float) -> float:
         diff = self.initial_learning_rate - self.end_learning_rate
@@ -114,7 +110,6 @@ class PolynomialLR(CerebrasLR):
         return float((1 - step / n) ** self.power * diff + self.end_learning_rate)
 
 
-@attrs.frozen
 class LinearLR(PolynomialLR):
     """Cerebras' ``LinearLR``: ``PolynomialLR`` with ``power = 1``.
 
@@ -124,10 +119,9 @@ class LinearLR(PolynomialLR):
 
     name = "cerebras.LinearLR"
 
-    power: float = attrs.field(default=1.0, init=False)
+    power: float = schedkit.field(default=1.0, init=False)
 
 
-@attrs.frozen
 class ExponentialLR(CerebrasLR):
     """Cerebras' ``ExponentialLR``: ``initial_learning_rate * decay_rate ** (t /
     total_iters)``, with ``staircase`` the exponent floored.
@@ -141,7 +135,7 @@ class ExponentialLR(CerebrasLR):
     initial_learning_rate: float = _lr()
     total_iters: int = count(positive=True)
     decay_rate: float = schedkit.factor(ge=0.0)
-    staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    staircase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def value(self, step: float) -> float:
         power = step / self.total_iters
@@ -150,7 +144,6 @@ class ExponentialLR(CerebrasLR):
         return float(self.decay_rate**power * self.initial_learning_rate)
 
 
-@attrs.frozen
 class InverseExponentialTimeDecayLR(CerebrasLR):
     """Cerebras' ``InverseExponentialTimeDecayLR`` (Keras' ``InverseTimeDecay``):
     ``initial_learning_rate / (1 + decay_rate * t ** step_exponent / total_iters)``,
@@ -166,7 +159,7 @@ class InverseExponentialTimeDecayLR(CerebrasLR):
     step_exponent: float = schedkit.factor(ge=0.0)
     total_iters: int = count(positive=True)
     decay_rate: float = schedkit.factor(ge=0.0)
-    staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    staircase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def value(self, step: float) -> float:
         alpha: float = float(step) ** self.step_exponent / self.total_iters
@@ -175,7 +168,6 @@ class InverseExponentialTimeDecayLR(CerebrasLR):
         return self.initial_learning_rate / (alpha * self.decay_rate + 1.0)
 
 
-@attrs.frozen
 class InverseSquareRootDecayLR(CerebrasLR):
     """Cerebras' ``InverseSquareRootDecayLR``: ``initial_learning_rate * scale /
     sqrt(max(t, warmup_steps))``.
@@ -198,7 +190,6 @@ class InverseSquareRootDecayLR(CerebrasLR):
         )
 
 
-@attrs.frozen
 class CosineDecayLR(CerebrasLR):
     """Cerebras' ``CosineDecayLR`` (Keras' ``CosineDecay``): half a cosine from
     ``initial_learning_rate`` to ``end_learning_rate`` over ``total_iters``, then held.
@@ -221,7 +212,6 @@ class CosineDecayLR(CerebrasLR):
         )
 
 
-@attrs.frozen
 class SequentialLR(CerebrasLR):
     """Cerebras' ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
     counting its steps from its own start.
@@ -237,7 +227,7 @@ class SequentialLR(CerebrasLR):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     milestones: tuple[int, ...] = step_list()
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if len(self.milestones) != len(self.schedulers) - 1:
             raise SpecError(
                 "Sequential Schedulers expects number of schedulers provided to be one more "
@@ -252,7 +242,6 @@ class SequentialLR(CerebrasLR):
         return float(self.schedulers[i](step - start))
 
 
-@attrs.frozen
 class PiecewiseConstantLR(CerebrasLR):
     """Cerebras' ``PiecewiseConstantLR``: ``learning_rates[i]`` from ``milestones[i - 1]``
     on (one more rate than milestones).
@@ -266,7 +255,7 @@ class PiecewiseConstantLR(CerebrasLR):
     learning_rates: tuple[float, ...] = each_group(ge=0.0)
     milestones: tuple[int, ...] = step_list()
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if not isinstance(self.learning_rates, tuple):
             raise SpecError("expected a list of learning rates", "learning_rates")
         if len(self.learning_rates) != len(self.milestones) + 1:
@@ -280,7 +269,6 @@ class PiecewiseConstantLR(CerebrasLR):
         return self.learning_rates[bisect.bisect_right(self.milestones, step)]
 
 
-@attrs.frozen
 class MultiStepLR(CerebrasLR):
     """Cerebras' ``MultiStepLR``: ``initial_learning_rate``, times ``gamma`` at each
     milestone reached.
@@ -303,7 +291,6 @@ class MultiStepLR(CerebrasLR):
         return value
 
 
-@attrs.frozen
 class StepLR(CerebrasLR):
     """Cerebras' ``StepLR``: ``initial_learning_rate * gamma ** floor(t / step_size)``.
 
@@ -326,7 +313,6 @@ def _half_cosine(initial: float, low: float, ratio: float) -> float:
     return (math.cos(ratio * math.pi) + 1) / 2 * (initial - low) + low
 
 
-@attrs.frozen
 class CosineAnnealingLR(CerebrasLR):
     """Cerebras' ``CosineAnnealingLR``: a cosine from ``initial_learning_rate`` to
     ``eta_min`` over ``T_max`` steps, periodic past it (as torch's).
@@ -345,7 +331,6 @@ class CosineAnnealingLR(CerebrasLR):
         return _half_cosine(self.initial_learning_rate, self.eta_min, step / self.T_max)
 
 
-@attrs.frozen
 class CosineAnnealingWarmRestarts(CerebrasLR):
     """Cerebras' ``CosineAnnealingWarmRestarts``: a cosine from ``initial_learning_rate``
     to ``eta_min`` over ``T_0`` steps, restarting every ``T_0`` steps (``T_mult`` must be
@@ -366,7 +351,7 @@ class CosineAnnealingWarmRestarts(CerebrasLR):
     T_mult: int = count(1, positive=True)
     eta_min: float = _lr(0.0)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.T_mult != 1:
             raise SpecError(
                 "Unsupported value of Parameters 'T_mult' for LR scheduler type "
@@ -379,7 +364,6 @@ class CosineAnnealingWarmRestarts(CerebrasLR):
         return _half_cosine(self.initial_learning_rate, self.eta_min, t_cur / self.T_0)
 
 
-@attrs.frozen
 class MultiplicativeLR(CerebrasLR):
     """Cerebras' ``MultiplicativeLR``: ``initial_learning_rate * coefficient ** t``.
 
@@ -396,7 +380,6 @@ class MultiplicativeLR(CerebrasLR):
         return float(self.coefficient**step * self.initial_learning_rate)
 
 
-@attrs.frozen
 class LambdaLR(CerebrasLR):
     """Cerebras' ``LambdaLR``: ``initial_learning_rate * lr_lambda(t)``, in-process only.
 
@@ -420,7 +403,6 @@ class LambdaLR(CerebrasLR):
         refuse_spec(self.name, "lr_lambda")
 
 
-@attrs.frozen
 class ChainedScheduler(CerebrasLR):
     """Cerebras' ``ChainedScheduler``: the first schedule's value times each following
     schedule's value over its ``initial_learning_rate``.
@@ -434,7 +416,7 @@ class ChainedScheduler(CerebrasLR):
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         for i, s in enumerate(self.schedulers[1:], 1):
             if not getattr(s, "initial_learning_rate", None):
                 raise SpecError(
@@ -450,7 +432,6 @@ class ChainedScheduler(CerebrasLR):
         return value
 
 
-@attrs.frozen
 class CyclicLR(CerebrasLR):
     """Cerebras' ``CyclicLR``: between ``base_lr`` and ``max_lr`` (absolute),
     ``triangular``, ``triangular2`` or ``exp_range``; the mode sets the scale mode, as in
@@ -465,8 +446,8 @@ class CyclicLR(CerebrasLR):
     base_lr: float = _lr()
     max_lr: float = _lr()
     step_size_up: int = count(2000, positive=True)
-    step_size_down: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(schedkit.validators.steps(positive=True))
+    step_size_down: int | None = schedkit.field(
+        default=None, validator=optional(schedkit.validators.steps(positive=True))
     )
     mode: str = schedkit.choice("triangular", "triangular2", "exp_range")
     gamma: float = schedkit.factor(1.0, gt=0.0)
@@ -489,7 +470,6 @@ class CyclicLR(CerebrasLR):
         return height * scale + self.base_lr
 
 
-@attrs.frozen
 class OneCycleLR(CerebrasLR):
     """Cerebras' ``OneCycleLR``: from ``initial_learning_rate`` up to ``max_lr`` over
     ``pct_start`` of ``total_steps``, then down to ``initial_learning_rate /
@@ -509,7 +489,7 @@ class OneCycleLR(CerebrasLR):
     total_steps: int = count(1000, positive=True)
     pct_start: float = schedkit.factor(0.3, ge=0.0, le=1.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
-    three_phase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
     anneal_strategy: str = schedkit.choice("cos", "linear")
 
     def value(self, step: float) -> float:
@@ -538,7 +518,6 @@ def _adjustment(group: Mapping[str, Any]) -> float:
     return float(group.get("adjust_learning_rate", group.get("adjust_val", 1.0)))
 
 
-@attrs.frozen
 class ScalePerParamLR(CerebrasLR):
     """Cerebras' ``ScalePerParamLR``: the wrapped schedule's value times each group's
     ``adjust_learning_rate`` (µP's per-layer lr scaling; 1.0 where a group has none).

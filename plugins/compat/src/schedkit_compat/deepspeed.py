@@ -14,10 +14,8 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 import schedkit
-from schedkit.plugin import number, steps, to_float
+from schedkit.plugin import Field, instance_of, number, optional, steps, to_float
 from schedkit_compat._base import ClosedForm, count, each_group, pick
 
 
@@ -39,14 +37,13 @@ def _optional_each_group(default: Any) -> Any:
             return tuple(to_float(v) for v in value)
         return to_float(value)
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         for v in value if isinstance(value, tuple) else () if value is None else (value,):
             check(inst, attribute, v)
 
-    return attrs.field(default=default, converter=convert, validator=validate)
+    return schedkit.field(default=default, converter=convert, validator=validate)
 
 
-@attrs.frozen
 class WarmupLR(ClosedForm):
     """DeepSpeed's ``WarmupLR``: from ``warmup_min_lr`` to ``warmup_max_lr`` (absolute;
     without it, each group's own lr) over ``warmup_num_steps`` (at least 2), along
@@ -77,7 +74,6 @@ class WarmupLR(ClosedForm):
         return low + (high - low) * self.gamma(int(step) - 1)
 
 
-@attrs.frozen
 class WarmupDecayLR(WarmupLR):
     """DeepSpeed's ``WarmupDecayLR``: ``WarmupLR`` (``warmup_max_lr`` 0.001 by default),
     then a linear decay to 0 at ``total_num_steps``:
@@ -89,7 +85,7 @@ class WarmupDecayLR(WarmupLR):
 
     name = "deepspeed.WarmupDecayLR"
 
-    total_num_steps: int = attrs.field(kw_only=True, validator=steps(positive=True))
+    total_num_steps: int = schedkit.field(kw_only=True, validator=steps(positive=True))
     warmup_max_lr: float | tuple[float, ...] | None = _optional_each_group(0.001)
 
     def gamma(self, it: int) -> float:
@@ -101,7 +97,6 @@ class WarmupDecayLR(WarmupLR):
         )
 
 
-@attrs.frozen
 class WarmupCosineLR(ClosedForm):
     """DeepSpeed's ``WarmupCosineLR``: a factor of each group's lr, rising from
     ``warmup_min_ratio`` to 1 over ``warmup_num_steps`` (at least 2; ``log`` or ``linear``
@@ -137,7 +132,6 @@ class WarmupCosineLR(ClosedForm):
         return base * self.ratio(int(step) - 1)
 
 
-@attrs.frozen
 class OneCycle(ClosedForm):
     """DeepSpeed's ``OneCycle``: the lr rises from ``cycle_min_lr`` to ``cycle_max_lr``
     (absolute; lists per group) over ``cycle_first_step_size`` steps and falls back over
@@ -160,15 +154,11 @@ class OneCycle(ClosedForm):
     cycle_max_lr: float | tuple[float, ...] = each_group(ge=0.0)
     decay_lr_rate: float = schedkit.factor(0.0, ge=0.0)
     cycle_first_step_size: int = count(2000, positive=True)
-    cycle_second_step_size: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(steps())
-    )
+    cycle_second_step_size: int | None = schedkit.field(default=None, validator=optional(steps()))
     cycle_first_stair_count: int = count(0)
-    cycle_second_stair_count: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(steps())
-    )
+    cycle_second_stair_count: int | None = schedkit.field(default=None, validator=optional(steps()))
     decay_step_size: int = count(0)
-    cycle_momentum: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    cycle_momentum: bool = schedkit.field(default=True, validator=instance_of(bool))
     cycle_min_mom: float = schedkit.factor(0.8, ge=0.0)
     cycle_max_mom: float = schedkit.factor(0.9, ge=0.0)
     decay_mom_rate: float = schedkit.factor(0.0, ge=0.0)
@@ -236,7 +226,6 @@ class OneCycle(ClosedForm):
         return {"betas[0]": self.momentum, "betas[1]": lambda step: 0.99}
 
 
-@attrs.frozen
 class LRRangeTest(ClosedForm):
     """DeepSpeed's ``LRRangeTest``: ``min_lr * (1 + lr_range_test_step_rate * t /
     lr_range_test_step_size)`` (``lr_range_test_staircase``: ``floor(t / size)``), with
@@ -251,9 +240,7 @@ class LRRangeTest(ClosedForm):
     lr_range_test_min_lr: float | tuple[float, ...] = each_group(0.001, ge=0.0)
     lr_range_test_step_size: int = count(2000, positive=True)
     lr_range_test_step_rate: float = schedkit.factor(1.0)
-    lr_range_test_staircase: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
-    )
+    lr_range_test_staircase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def at(self, step: float, base: float, index: int) -> float:
         low = pick(self.lr_range_test_min_lr, index, "lr_range_test_min_lr")

@@ -15,12 +15,11 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import attrs_spec
+from schedkit.plugin import instance_of, optional, record_spec
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
 from schedkit_compat._base import (
@@ -36,7 +35,6 @@ from schedkit_compat._base import (
 WHERE_EPSILON = 1e-6
 
 
-@attrs.frozen
 class WarmupMultiplier(schedkit.BaseSchedule):
     """What detectron2's three schedulers share: the run, and the warmup in front.
 
@@ -49,11 +47,9 @@ class WarmupMultiplier(schedkit.BaseSchedule):
     warmup_factor: float = schedkit.factor(0.001, ge=0.0)
     warmup_iters: int = count(1000)
     warmup_method: str = schedkit.choice("linear", "constant")
-    rescale_interval: bool = attrs.field(
-        default=False, validator=attrs.validators.instance_of(bool)
-    )
+    rescale_interval: bool = schedkit.field(default=False, validator=instance_of(bool))
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.rescale_interval and self.warmup_iters >= self.max_iter:
             raise SpecError(
                 "with rescale_interval the warmup must be shorter than max_iter", "warmup_iters"
@@ -93,7 +89,6 @@ class WarmupMultiplier(schedkit.BaseSchedule):
         return self.max_iter
 
 
-@attrs.frozen
 class WarmupMultiStepLR(WarmupMultiplier):
     """detectron2's ``WarmupMultiStepLR``: the lr times ``gamma`` at each of ``steps``,
     behind detectron2's warmup. Steps past ``max_iter`` are dropped, as detectron2 does.
@@ -106,10 +101,10 @@ class WarmupMultiStepLR(WarmupMultiplier):
 
     steps: tuple[int, ...] = step_list((30000,), increasing=True)
     gamma: float = schedkit.factor(0.1, ge=0.0)
-    _kept: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+    _kept: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         kept = tuple(s for s in self.steps if s <= self.max_iter)
         if kept and kept[-1] >= self.max_iter:
             raise SpecError(
@@ -127,7 +122,6 @@ class WarmupMultiStepLR(WarmupMultiplier):
         return values[bisect.bisect_right(self._kept, epoch)]
 
 
-@attrs.frozen
 class WarmupCosineLR(WarmupMultiplier):
     """detectron2's ``WarmupCosineLR``: half a cosine from 1 to ``base_lr_end /
     base_lr`` over the run, behind detectron2's warmup.
@@ -164,7 +158,6 @@ class WarmupCosineLR(WarmupMultiplier):
         return end + 0.5 * (1 - end) * (1 + math.cos(math.pi * where))
 
 
-@attrs.frozen
 class WarmupStepWithFixedGammaLR(WarmupMultiplier):
     """detectron2's ``WarmupStepWithFixedGammaLR``: the run in ``num_decays + 1`` equal
     parts, the lr times ``gamma`` at each new part, behind detectron2's warmup.
@@ -204,14 +197,13 @@ NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
 
 def _optional(**bounds: float) -> Any:
     check = schedkit.validators.number(**bounds)
-    return attrs.field(
+    return schedkit.field(
         default=None,
         converter=lambda v: v if v is None else schedkit.validators.to_float(v),
-        validator=attrs.validators.optional(check),
+        validator=optional(check),
     )
 
 
-@attrs.frozen
 class Default(schedkit.BaseRule):
     """detectron2's ``get_default_optimizer_params``: ``weight_decay_norm`` for the
     parameters of norm layers, ``bias_lr_factor`` and ``weight_decay_bias`` for biases,
@@ -237,7 +229,7 @@ class Default(schedkit.BaseRule):
     )
     lr_factor_func: Callable[[str], float] | None = function(optional=True)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         bias = self.bias_lr_factor != 1.0 or self.weight_decay_bias is not None
         if bias and any(name == "bias" for name, _ in self.overrides):
             raise SpecError("Conflicting overrides for 'bias'", "overrides")
@@ -245,7 +237,7 @@ class Default(schedkit.BaseRule):
     def spec(self) -> dict[str, Any]:
         if self.lr_factor_func is not None:
             refuse_spec(self.name, f"the lr_factor_func {self.lr_factor_func!r}")
-        out = attrs_spec(self)
+        out = record_spec(self)
         out["overrides"] = table_spec(self.overrides)
         return out
 
@@ -281,10 +273,7 @@ class Default(schedkit.BaseRule):
 
 
 # -- clipping -------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class ClipValue(Value):
+class ClipValue(Value, kw_only=True):
     """detectron2's ``CLIP_TYPE: value``: every gradient element clipped to
     ``[-clip_value, clip_value]`` (``clip_grad_value_``).
 
@@ -294,8 +283,7 @@ class ClipValue(Value):
     name = "detectron2.value"
 
 
-@attrs.frozen(kw_only=True)
-class ClipNorm(ParamNorm):
+class ClipNorm(ParamNorm, kw_only=True):
     """detectron2's ``CLIP_TYPE: norm``: each parameter's gradient clipped to its own norm
     ``clip_value`` (``clip_grad_norm_`` per parameter), of ``norm_type``.
 
@@ -304,7 +292,7 @@ class ClipNorm(ParamNorm):
 
     name = "detectron2.norm"
 
-    max_norm: float = attrs.field(
+    max_norm: float = schedkit.field(
         alias="clip_value",
         converter=schedkit.validators.to_float,
         validator=schedkit.validators.number(gt=0.0),

@@ -41,12 +41,21 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import StateReader, attrs_spec, number, steps, to_float
+from schedkit.plugin import (
+    Field,
+    StateReader,
+    fields,
+    instance_of,
+    number,
+    optional,
+    record_spec,
+    steps,
+    to_float,
+)
 from schedkit_compat._base import (
     check_one_cycle_warmup,
     count,
@@ -69,32 +78,29 @@ _STRETCH = 64
 
 
 def _bound(default: int) -> Any:
-    return attrs.field(default=default, validator=steps(), kw_only=True)
+    return schedkit.field(default=default, validator=steps(), kw_only=True)
 
 
 def _flag(default: bool) -> Any:
-    return attrs.field(default=default, validator=attrs.validators.instance_of(bool), kw_only=True)
+    return schedkit.field(default=default, validator=instance_of(bool), kw_only=True)
 
 
 def _optional_steps() -> Any:
-    return attrs.field(
-        default=None, validator=attrs.validators.optional(steps(positive=True)), kw_only=True
-    )
+    return schedkit.field(default=None, validator=optional(steps(positive=True)), kw_only=True)
 
 
 def _optional_number(**bounds: float) -> Any:
     check = number(**bounds)
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         if value is not None:
             check(inst, attribute, value)
 
-    return attrs.field(
+    return schedkit.field(
         default=None, converter=lambda v: v if v is None else to_float(v), validator=validate
     )
 
 
-@attrs.frozen
 class Part(schedkit.BaseSchedule):
     """What every mmengine scheduler takes: its range, its unit, and the conversion."""
 
@@ -112,7 +118,7 @@ class Part(schedkit.BaseSchedule):
     convert_to_iter_based: bool = _flag(False)
     steps_per_epoch: int | None = _optional_steps()
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.end <= self.begin:
             raise SpecError(
                 f"end should be larger than begin, but got begin={self.begin}, end={self.end}",
@@ -187,7 +193,7 @@ class Part(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
-        out = attrs_spec(self)
+        out = record_spec(self)
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
         return out
@@ -399,7 +405,6 @@ def _kept(current: float, gamma: float) -> bool:
     return gamma == 1.0 or (current == 0.0 and gamma <= 1.0)
 
 
-@attrs.frozen
 class StepLR(Part):
     """mmengine's ``StepLR`` (``StepMomentum``): the value times ``gamma`` every
     ``step_size`` steps of its range.
@@ -426,7 +431,6 @@ class StepLR(Part):
         return (max(last, 0) // size + 1) * size
 
 
-@attrs.frozen
 class MultiStepLR(Part):
     """mmengine's ``MultiStepLR`` (``MultiStepMomentum``): the value times ``gamma`` at
     each of ``milestones`` (counted from ``begin``; a repeated milestone multiplies again).
@@ -452,7 +456,6 @@ class MultiStepLR(Part):
                    default=None)  # fmt: skip
 
 
-@attrs.frozen
 class ConstantLR(Part):
     """mmengine's ``ConstantLR`` (``ConstantMomentum``): the value times ``factor`` from
     ``begin`` until the last step of the range, then back.
@@ -478,7 +481,6 @@ class ConstantLR(Part):
         return 0 if last < 0 else total if last < total else None
 
 
-@attrs.frozen
 class LinearLR(Part):
     """mmengine's ``LinearLR`` (``LinearMomentum``): the value's factor goes linearly from
     ``start_factor`` to ``end_factor`` over the range ``[begin, end)`` (the usual warmup).
@@ -502,7 +504,6 @@ class LinearLR(Part):
         )
 
 
-@attrs.frozen
 class ExponentialLR(Part):
     """mmengine's ``ExponentialLR`` (``ExponentialMomentum``): the value times ``gamma``
     every step of its range.
@@ -523,7 +524,6 @@ class ExponentialLR(Part):
         return None if _kept(current, self.gamma) else max(last + 1, 1)
 
 
-@attrs.frozen
 class PolyLR(Part):
     """mmengine's ``PolyLR`` (``PolyMomentum``): a polynomial decay of ``power`` to
     ``eta_min`` (absolute) over the range.
@@ -547,7 +547,6 @@ class PolyLR(Part):
         )
 
 
-@attrs.frozen
 class CosineAnnealingLR(Part):
     """mmengine's ``CosineAnnealingLR`` (``CosineAnnealingMomentum``): a half cosine from
     the group's value to ``eta_min`` (absolute) or ``eta_min_ratio`` (of the group's
@@ -563,8 +562,8 @@ class CosineAnnealingLR(Part):
     eta_min: float | None = _optional_number()
     eta_min_ratio: float | None = _optional_number(ge=0.0)
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.eta_min is not None and self.eta_min_ratio is not None:
             raise SpecError("give eta_min or eta_min_ratio, not both", "eta_min_ratio")
 
@@ -593,7 +592,6 @@ def _weights(value: Any) -> tuple[float, ...]:
     return tuple(to_float(x) for x in value)
 
 
-@attrs.frozen
 class CosineRestartLR(Part):
     """mmengine's ``CosineRestartLR`` (``CosineRestartMomentum``): cosine periods of
     ``periods`` steps, each restarting at the initial value times its ``restart_weights``
@@ -607,12 +605,12 @@ class CosineRestartLR(Part):
     name = "mmengine.CosineRestartLR"
 
     periods: tuple[int, ...] = step_list()
-    restart_weights: tuple[float, ...] = attrs.field(default=(1.0,), converter=_weights)
+    restart_weights: tuple[float, ...] = schedkit.field(default=(1.0,), converter=_weights)
     eta_min: float | None = _optional_number()
     eta_min_ratio: float | None = _optional_number(ge=0.0)
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if (self.eta_min is None) == (self.eta_min_ratio is None):
             raise SpecError("give one of eta_min and eta_min_ratio", "eta_min")
         if len(self.periods) != len(self.restart_weights):
@@ -648,7 +646,6 @@ class CosineRestartLR(Part):
         ) + low
 
 
-@attrs.frozen
 class OneCycleLR(Part):
     """mmengine's ``OneCycleLR``: from ``eta_max / div_factor`` up to ``eta_max``
     (absolute; a list per group) over ``pct_start`` of ``total_steps`` (default: the
@@ -669,13 +666,13 @@ class OneCycleLR(Part):
     anneal_strategy: str = schedkit.choice("cos", "linear")
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
-    three_phase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.convert_to_iter_based or self.steps_per_epoch is not None:
             self.check_phases(self.steps_per_epoch)  # in a list, the list's counts too
 
@@ -757,9 +754,6 @@ SCHEDULES: dict[str, type[Part]] = {
 
 
 # -- the momentum schedulers: the same arithmetic on momentum (or betas[0]) ----------------
-
-
-@attrs.frozen
 class StepMomentum(StepLR):
     """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum (give
     the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
@@ -770,7 +764,6 @@ class StepMomentum(StepLR):
     name = "mmengine.StepMomentum"
 
 
-@attrs.frozen
 class MultiStepMomentum(MultiStepLR):
     """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
 
@@ -780,7 +773,6 @@ class MultiStepMomentum(MultiStepLR):
     name = "mmengine.MultiStepMomentum"
 
 
-@attrs.frozen
 class ConstantMomentum(ConstantLR):
     """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
 
@@ -790,7 +782,6 @@ class ConstantMomentum(ConstantLR):
     name = "mmengine.ConstantMomentum"
 
 
-@attrs.frozen
 class LinearMomentum(LinearLR):
     """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
 
@@ -800,7 +791,6 @@ class LinearMomentum(LinearLR):
     name = "mmengine.LinearMomentum"
 
 
-@attrs.frozen
 class ExponentialMomentum(ExponentialLR):
     """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
     momentum.
@@ -811,7 +801,6 @@ class ExponentialMomentum(ExponentialLR):
     name = "mmengine.ExponentialMomentum"
 
 
-@attrs.frozen
 class PolyMomentum(PolyLR):
     """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
 
@@ -821,7 +810,6 @@ class PolyMomentum(PolyLR):
     name = "mmengine.PolyMomentum"
 
 
-@attrs.frozen
 class CosineAnnealingMomentum(CosineAnnealingLR):
     """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
     the momentum.
@@ -832,7 +820,6 @@ class CosineAnnealingMomentum(CosineAnnealingLR):
     name = "mmengine.CosineAnnealingMomentum"
 
 
-@attrs.frozen
 class CosineRestartMomentum(CosineRestartLR):
     """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
     momentum.
@@ -860,14 +847,13 @@ MOMENTUM: dict[str, type[Part]] = {
 }
 
 
-def _parts(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _parts(inst: Any, attribute: Field, value: Any) -> None:
     for i, sub in enumerate(value):
         if not isinstance(sub, Part):
             what = sub.spec().get("type") if hasattr(sub, "spec") else repr(sub)
             raise SpecError(f"expected an mmengine.* scheduler, got {what!r}", f"schedulers[{i}]")
 
 
-@attrs.frozen
 class ParamSchedulerList(schedkit.BaseSchedule):
     """An mmengine ``param_scheduler`` list: every scheduler (an ``mmengine.*`` alias)
     acts on its own ``[begin, end)``, in list order, each from the value the ones before
@@ -888,8 +874,8 @@ class ParamSchedulerList(schedkit.BaseSchedule):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     steps_per_epoch: int | None = _optional_steps()
 
-    def __attrs_post_init__(self) -> None:
-        _parts(self, attrs.fields(type(self)).schedulers, self.schedulers)
+    def __post_init__(self) -> None:
+        _parts(self, fields(type(self)).schedulers, self.schedulers)
         if self.steps_per_epoch is None:
             for i, sub in enumerate(self.schedulers):
                 if sub.convert_to_iter_based:
@@ -917,7 +903,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
-        out = attrs_spec(self)
+        out = record_spec(self)
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
         return out
@@ -927,15 +913,14 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
 
 def _mult() -> Any:
-    return attrs.field(
+    return schedkit.field(
         default=None,
         converter=lambda v: v if v is None else to_float(v),
-        validator=attrs.validators.optional(number(ge=0.0)),
+        validator=optional(number(ge=0.0)),
         kw_only=True,
     )
 
 
-@attrs.frozen
 class Paramwise(schedkit.BaseRule):
     """mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg``.
 
@@ -968,7 +953,7 @@ class Paramwise(schedkit.BaseRule):
     bypass_duplicate: bool = _flag(False)
 
     def spec(self) -> dict[str, Any]:
-        out = attrs_spec(self)
+        out = record_spec(self)
         out["custom_keys"] = table_spec(self.custom_keys)
         return {k: v for k, v in out.items() if v is not None}
 

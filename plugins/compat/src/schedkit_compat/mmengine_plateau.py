@@ -23,12 +23,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import StateReader, attrs_spec, finite_metric, improves
+from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of, record_spec
 from schedkit_compat._base import count, each_group, pick
 from schedkit_compat.mmengine import INF, ParamSchedulerList, Part, _Run
 
@@ -264,7 +263,7 @@ def _history(owner: Any) -> _History:
 
 
 def _box() -> Any:
-    return attrs.field(init=False, eq=False, repr=False, factory=lambda: [None])
+    return schedkit.field(init=False, eq=False, repr=False, factory=lambda: [None])
 
 
 class _Observing:
@@ -308,7 +307,6 @@ class _Observing:
         _history(self).load_state_dict(state)
 
 
-@attrs.frozen
 class ReduceOnPlateauLR(_Observing, Part):
     """mmengine's ``ReduceOnPlateauLR``: after more than ``patience`` validations without
     improvement of the metric, each group's lr becomes ``max(lr * factor, min_value)``
@@ -334,7 +332,7 @@ class ReduceOnPlateauLR(_Observing, Part):
 
     name = "mmengine.ReduceOnPlateauLR"
 
-    monitor: str = attrs.field(default="loss", validator=attrs.validators.instance_of(str))
+    monitor: str = schedkit.field(default="loss", validator=instance_of(str))
     rule: str = schedkit.choice("less", "greater")
     factor: float = schedkit.factor(0.1, ge=0.0, lt=1.0)
     patience: int = count(10)
@@ -345,8 +343,8 @@ class ReduceOnPlateauLR(_Observing, Part):
     eps: float = schedkit.factor(1e-8, ge=0.0)
     _history_box: list[_History | None] = _box()
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if not self.by_epoch:
             raise SpecError(
                 "mmengine's ReduceOnPlateau* step by epochs only (by_epoch = true)", "by_epoch"
@@ -367,13 +365,12 @@ class ReduceOnPlateauLR(_Observing, Part):
         return None
 
     def spec(self) -> dict[str, Any]:
-        out = attrs_spec(self)
+        out = record_spec(self)
         if out.get("steps_per_epoch") is None:
             out.pop("steps_per_epoch", None)
         return out
 
 
-@attrs.frozen
 class ReduceOnPlateauMomentum(ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
     the momentum (give the setup's key: ``momentum``, or ``betas[0]`` for the Adam family),
@@ -393,7 +390,6 @@ PLATEAU: dict[str, type[ReduceOnPlateauLR]] = {
 }
 
 
-@attrs.frozen
 class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
@@ -403,7 +399,7 @@ class ObservingList(_Observing, ParamSchedulerList):
         subs = kwargs.get("schedulers", args[0] if args else None)
         if isinstance(subs, (list, tuple)):  # an iterator is left whole for __init__
             try:  # specs (dicts) as the field's converter makes them schedules
-                convert = attrs.fields(ParamSchedulerList).schedulers.converter
+                convert = fields(ParamSchedulerList).schedulers.converter
                 parts = convert(subs) if callable(convert) else subs
             except schedkit.SchedkitError:
                 parts = ()  # __init__ reports it, with its key path
@@ -412,8 +408,8 @@ class ObservingList(_Observing, ParamSchedulerList):
                 return ParamSchedulerList(*args, **kwargs)
         return super().__new__(cls)
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         monitors: dict[str, int] = {}
         for i, sub in enumerate(self.schedulers):
             if isinstance(sub, ReduceOnPlateauLR):

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, UnplacedParameter
-from schedkit.plugin import attrs_spec
+from schedkit.plugin import optional, record_spec
 from schedkit_compat._base import settings_table, table_spec
 from schedkit_layer_decay.rule import LayerDecay as NativeLayerDecay
 
@@ -21,14 +20,13 @@ NORM_TYPES = (_BatchNorm, _InstanceNorm, torch.nn.GroupNorm, torch.nn.LayerNorm)
 
 
 def _mult() -> Any:
-    return attrs.field(
+    return schedkit.field(
         default=None,
         converter=lambda v: v if v is None else schedkit.validators.to_float(v),
-        validator=attrs.validators.optional(schedkit.validators.number(ge=0.0)),
+        validator=optional(schedkit.validators.number(ge=0.0)),
     )
 
 
-@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` (``paramwise_cfg``).
 
@@ -59,7 +57,7 @@ class LayerDecay(schedkit.BaseRule):
     )
 
     def spec(self) -> dict[str, Any]:
-        out = attrs_spec(self)
+        out = record_spec(self)
         out["custom_keys"] = table_spec(self.custom_keys)
         return out
 

@@ -24,12 +24,11 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar, cast
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import steps
+from schedkit.plugin import Field, instance_of, optional, steps
 from schedkit_clipping.agc import AGC
 from schedkit_compat import torch_
 from schedkit_compat._base import ClosedForm, count, step_list
@@ -41,7 +40,7 @@ def _noise_range(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _check_noise_range(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _check_noise_range(inst: Any, attribute: Field, value: Any) -> None:
     ok = value is None or (
         isinstance(value, int)
         or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value))
@@ -100,19 +99,18 @@ def _goto(scheduler: schedkit.Scheduler, t: int) -> None:
     schedkit.Scheduler.step(scheduler)
 
 
-@attrs.frozen(kw_only=True)
-class Noise:
+class Noise(schedkit.Record, kw_only=True):
     """timm's noise: from step ``noise_range_t`` (or within ``[start, end)``) each value is
     multiplied by ``1 + n``, ``n`` drawn with the seed ``noise_seed + t`` (``normal``:
     ``noise_std`` times a normal draw, redrawn until ``|n| < noise_pct``; else uniform in
     ``[-noise_pct, noise_pct)``)."""
 
-    noise_range_t: int | tuple[int, int] | None = attrs.field(
+    noise_range_t: int | tuple[int, int] | None = schedkit.field(
         default=None, converter=_noise_range, validator=_check_noise_range
     )
     noise_pct: float = schedkit.factor(0.67, gt=0.0)
     noise_std: float = schedkit.factor(1.0, ge=0.0)
-    noise_seed: int = attrs.field(default=42, validator=steps())
+    noise_seed: int = schedkit.field(default=42, validator=steps())
 
     noise_type: ClassVar[str] = "normal"
 
@@ -144,27 +142,26 @@ def draw(kind: str, seed: int, pct: float, std: float) -> float:
     return 2 * (float(torch.rand(1, generator=g).item()) - 0.5) * pct
 
 
-@attrs.frozen(kw_only=True)
-class TimmSchedule(ClosedForm, Noise):
+class TimmSchedule(ClosedForm, Noise, kw_only=True):
     """What timm's schedulers share: the linear warmup from ``warmup_lr_init`` (absolute)
     over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and noise."""
 
     warmup_t: int = count(0)
     warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
-    warmup_prefix: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    warmup_prefix: bool = schedkit.field(default=False, validator=instance_of(bool))
     #: timm's switch: which of ``step(epoch)`` and ``step_update(num_updates)`` moves the
     #: schedule (see :class:`TimmStepping`); durations count what moves it
-    t_in_epochs: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    t_in_epochs: bool = schedkit.field(default=False, validator=instance_of(bool))
     #: with ``t_in_epochs``: the updates of an epoch, when the scheduler is stepped per
     #: update (the schedule holds each epoch's value over its updates, as timm's
     #: ``train.py`` does); durations still count epochs
-    updates_per_epoch: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(steps(positive=True))
+    updates_per_epoch: int | None = schedkit.field(
+        default=None, validator=optional(steps(positive=True))
     )
 
     stepping: ClassVar[type] = TimmStepping
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.updates_per_epoch is not None and not self.t_in_epochs:
             raise SpecError(
                 "updates_per_epoch is for t_in_epochs = true (with t_in_epochs = false the "
@@ -230,8 +227,7 @@ def group_scale(group: Mapping[str, Any], base: float) -> tuple[float | None, fl
     return scale, base / scale
 
 
-@attrs.frozen(kw_only=True)
-class Cycles(TimmSchedule):
+class Cycles(TimmSchedule, kw_only=True):
     """timm's cycles: ``t_initial`` steps, each next one ``cycle_mul`` times longer with its
     peak ``cycle_decay`` times lower, ``cycle_limit`` of them, then ``lr_min``."""
 
@@ -270,8 +266,7 @@ class Cycles(TimmSchedule):
         return self.shape(t_curr, t_i, base * self.cycle_decay**i)
 
 
-@attrs.frozen(kw_only=True)
-class Cosine(Cycles):
+class Cosine(Cycles, kw_only=True):
     """timm's ``cosine`` (``CosineLRScheduler``): SGDR cosine cycles from the lr to
     ``lr_min``; ``k_decay`` bends the curve (``t ** k / T ** k``).
 
@@ -288,8 +283,7 @@ class Cosine(Cycles):
         return low + 0.5 * (top - low) * (1 + math.cos(math.pi * t_curr**k / t_i**k))
 
 
-@attrs.frozen(kw_only=True)
-class Tanh(Cycles):
+class Tanh(Cycles, kw_only=True):
     """timm's ``tanh`` (``TanhLRScheduler``): the lr falls along ``tanh`` from ``lb`` to
     ``ub`` over each cycle. Without ``warmup_prefix`` the warmup rises to the curve's value
     at ``warmup_t``, as timm's.
@@ -302,8 +296,8 @@ class Tanh(Cycles):
     lb: float = schedkit.factor(-7.0)
     ub: float = schedkit.factor(3.0)
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.lb >= self.ub:
             raise SpecError(f"expected lb < ub, got {self.lb} and {self.ub}", "lb")
 
@@ -316,8 +310,7 @@ class Tanh(Cycles):
         return low + 0.5 * (top - low) * (1 - math.tanh(self.lb * (1.0 - tr) + self.ub * tr))
 
 
-@attrs.frozen(kw_only=True)
-class Poly(Cycles):
+class Poly(Cycles, kw_only=True):
     """timm's ``poly`` (``PolyLRScheduler``): ``(1 - t ** k / T ** k) ** power`` from the
     lr to ``lr_min`` over each cycle.
 
@@ -334,8 +327,7 @@ class Poly(Cycles):
         return float(low + (top - low) * (1 - t_curr**k / t_i**k) ** self.power)
 
 
-@attrs.frozen(kw_only=True)
-class Step(TimmSchedule):
+class Step(TimmSchedule, kw_only=True):
     """timm's ``step`` (``StepLRScheduler``): the lr times ``decay_rate`` every ``decay_t``
     steps (the warmup is a prefix by default, as timm's).
 
@@ -346,14 +338,13 @@ class Step(TimmSchedule):
 
     decay_t: float = schedkit.factor(gt=0.0)
     decay_rate: float = schedkit.factor(1.0, ge=0.0)
-    warmup_prefix: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    warmup_prefix: bool = schedkit.field(default=True, validator=instance_of(bool))
 
     def decay(self, t: float, base: float) -> float:
         return float(base * (self.decay_rate ** (t // self.decay_t)))
 
 
-@attrs.frozen(kw_only=True)
-class MultiStep(TimmSchedule):
+class MultiStep(TimmSchedule, kw_only=True):
     """timm's ``multistep`` (``MultiStepLRScheduler``): the lr times ``decay_rate`` at each
     of ``decay_t``, one step early as timm counts (``bisect(decay_t, t + 1)``).
 
@@ -364,14 +355,13 @@ class MultiStep(TimmSchedule):
 
     decay_t: tuple[int, ...] = step_list(increasing=True)
     decay_rate: float = schedkit.factor(1.0, ge=0.0)
-    warmup_prefix: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    warmup_prefix: bool = schedkit.field(default=True, validator=instance_of(bool))
 
     def decay(self, t: float, base: float) -> float:
         return float(base * (self.decay_rate ** bisect.bisect_right(self.decay_t, t + 1)))
 
 
-@attrs.define(eq=False)
-class Plateau(torch_.ReduceLROnPlateau):
+class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
     """timm's ``plateau`` (``PlateauLRScheduler``): torch's ``ReduceLROnPlateau`` (mode
     ``max`` by default) behind timm's warmup: the lr rises from ``warmup_lr_init`` over
     ``warmup_t`` steps, metrics count only after it, and the noise is added to one step's
@@ -387,32 +377,32 @@ class Plateau(torch_.ReduceLROnPlateau):
 
     mode: str = schedkit.choice("max", "min")
     decay_rate: float = schedkit.factor(0.1, gt=0.0, lt=1.0)
-    patience_t: int = attrs.field(default=10, validator=steps())
-    cooldown_t: int = attrs.field(default=0, validator=steps())
+    patience_t: int = schedkit.field(default=10, validator=steps())
+    cooldown_t: int = schedkit.field(default=0, validator=steps())
     lr_min: float = schedkit.factor(0.0, ge=0.0)
-    warmup_t: int = attrs.field(default=0, validator=steps())
+    warmup_t: int = schedkit.field(default=0, validator=steps())
     warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
-    noise_range_t: int | tuple[int, int] | None = attrs.field(
+    noise_range_t: int | tuple[int, int] | None = schedkit.field(
         default=None, converter=_noise_range, validator=_check_noise_range
     )
     noise_type: str = schedkit.choice("normal", "uniform")
     noise_pct: float = schedkit.factor(0.67, gt=0.0)
     noise_std: float = schedkit.factor(1.0, ge=0.0)
-    noise_seed: int = attrs.field(default=42, validator=steps())
+    noise_seed: int = schedkit.field(default=42, validator=steps())
     # torch's names, set from timm's
-    factor: float = attrs.field(init=False, default=0.1)
-    patience: int = attrs.field(init=False, default=10)
-    cooldown: int = attrs.field(init=False, default=0)
-    min_lr: float = attrs.field(init=False, default=0.0)
-    threshold_mode: str = attrs.field(init=False, default="rel")
-    eps: float = attrs.field(init=False, default=1e-8)
+    factor: float = schedkit.field(init=False, default=0.1)
+    patience: int = schedkit.field(init=False, default=10)
+    cooldown: int = schedkit.field(init=False, default=0)
+    min_lr: float = schedkit.field(init=False, default=0.0)
+    threshold_mode: str = schedkit.field(init=False, default="rel")
+    eps: float = schedkit.field(init=False, default=1e-8)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         self.factor = self.decay_rate
         self.patience = self.patience_t
         self.cooldown = self.cooldown_t
         self.min_lr = self.lr_min
-        super().__attrs_post_init__()
+        super().__post_init__()
 
     def noise(self, t: int) -> float:
         return draw(self.noise_type, self.noise_seed + t, self.noise_pct, self.noise_std)
@@ -517,7 +507,6 @@ def _strings(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, set, frozenset)) else value
 
 
-@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """timm's layer-decay groups (``create_optimizer_v2(..., layer_decay=...)``, i.e.
     ``param_groups_layer_decay``): the layers from the model's ``group_matcher()`` (else
@@ -536,10 +525,8 @@ class LayerDecay(schedkit.BaseRule):
 
     layer_decay: float = schedkit.factor(0.75, gt=0.0, le=1.0)
     min_scale: float = schedkit.factor(0.0, ge=0.0, le=1.0)
-    no_weight_decay_list: tuple[str, ...] = attrs.field(default=(), converter=_strings)
-    weight_decay_exclude_1d: bool = attrs.field(
-        default=True, validator=attrs.validators.instance_of(bool)
-    )
+    no_weight_decay_list: tuple[str, ...] = schedkit.field(default=(), converter=_strings)
+    weight_decay_exclude_1d: bool = schedkit.field(default=True, validator=instance_of(bool))
 
     def layers(self, model: torch.nn.Module) -> dict[str, int]:
         """The layer id of every parameter name, as timm numbers them."""
@@ -574,10 +561,7 @@ class LayerDecay(schedkit.BaseRule):
 
 
 # -- clipping -------------------------------------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class TimmAGC(AGC):
+class TimmAGC(AGC, kw_only=True):
     """timm's ``adaptive_clip_grad`` (``--clip-mode agc``): unit-wise AGC with timm's
     arguments ``clip_factor``, ``eps`` and ``norm_type``.
 

@@ -47,13 +47,22 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
-import attrs
 import torch
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import as_steps, attrs_spec, one_of, steps
+from schedkit.plugin import (
+    NOTHING,
+    Field,
+    as_steps,
+    fields,
+    instance_of,
+    one_of,
+    optional,
+    record_spec,
+    steps,
+)
 from schedkit_compat._base import (
     INF,
     REPLAY_LIMIT,
@@ -71,7 +80,7 @@ from schedkit_schedules.one_cycle import _anneal
 from schedkit_schedules.plateau import Plateau
 
 
-def _gamma(default: Any = attrs.NOTHING) -> Any:
+def _gamma(default: Any = NOTHING) -> Any:
     return schedkit.factor(default, ge=0.0)
 
 
@@ -114,7 +123,6 @@ class TorchScheduler:
         )
 
 
-@attrs.frozen
 class StepLR(TorchScheduler, Recursive):
     """torch's ``StepLR``: the lr times ``gamma`` every ``step_size`` steps.
 
@@ -146,7 +154,6 @@ class StepLR(TorchScheduler, Recursive):
         return float(base * self.gamma ** (step // self.step_size))
 
 
-@attrs.frozen
 class MultiStepLR(TorchScheduler, Recursive):
     """torch's ``MultiStepLR``: the lr times ``gamma`` at each milestone.
 
@@ -161,11 +168,11 @@ class MultiStepLR(TorchScheduler, Recursive):
 
     milestones: tuple[int, ...] = step_list()
     gamma: float = _gamma(0.1)
-    _counts: Mapping[int, int] = attrs.field(init=False, eq=False, repr=False)
-    _at: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
-    _sorted: tuple[int, ...] = attrs.field(init=False, eq=False, repr=False)
+    _counts: Mapping[int, int] = schedkit.field(init=False, eq=False, repr=False)
+    _at: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
+    _sorted: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         counts = Counter(self.milestones)
         object.__setattr__(self, "_counts", dict(counts))
         object.__setattr__(self, "_at", tuple(sorted(counts)))
@@ -196,7 +203,6 @@ class MultiStepLR(TorchScheduler, Recursive):
         return float(base * self.gamma ** bisect.bisect_right(self._sorted, step))
 
 
-@attrs.frozen
 class ConstantLR(TorchScheduler, Recursive):
     """torch's ``ConstantLR``: the lr times ``factor`` until ``total_iters``, then the lr.
 
@@ -231,7 +237,6 @@ class ConstantLR(TorchScheduler, Recursive):
         return base * (self.factor + (step >= self.total_iters) * (1 - self.factor))
 
 
-@attrs.frozen
 class LinearLR(TorchScheduler, Recursive):
     """torch's ``LinearLR``: the factor goes linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` steps, then stays. Chainable form, as torch.
@@ -269,7 +274,6 @@ class LinearLR(TorchScheduler, Recursive):
         return base * (s + (e - s) * min(n, step) / n)
 
 
-@attrs.frozen
 class ExponentialLR(TorchScheduler, Recursive):
     """torch's ``ExponentialLR``: the lr times ``gamma`` every step. Chainable form.
 
@@ -294,7 +298,6 @@ class ExponentialLR(TorchScheduler, Recursive):
         return float(base * self.gamma**step)
 
 
-@attrs.frozen
 class PolynomialLR(TorchScheduler, Recursive):
     """torch's ``PolynomialLR``: ``(1 - t / total_iters) ** power`` of the lr, reaching 0
     at ``total_iters``. Chainable form, as torch.
@@ -328,7 +331,6 @@ class PolynomialLR(TorchScheduler, Recursive):
         return float(base * (1.0 - min(n, step) / n) ** self.power)
 
 
-@attrs.frozen
 class CosineAnnealingLR(TorchScheduler, Recursive):
     """torch's ``CosineAnnealingLR``: half a cosine from the lr to ``eta_min`` (absolute)
     over ``T_max`` steps, and on: torch's curve is periodic, back up to the lr at
@@ -360,7 +362,6 @@ class CosineAnnealingLR(TorchScheduler, Recursive):
         return low + (base - low) * (1 + math.cos(math.pi * step / self.T_max)) / 2
 
 
-@attrs.frozen
 class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
     """torch's ``CosineAnnealingWarmRestarts`` (SGDR): a cosine from the lr to ``eta_min``
     over ``T_0`` steps, restarting, each period ``T_mult`` times longer than the last.
@@ -481,7 +482,6 @@ class _Restarts:
 _SCALE_MODES = ("cycle", "iterations")
 
 
-@attrs.frozen
 class CyclicLR(TorchScheduler, ClosedForm):
     """torch's ``CyclicLR``: the lr cycles between ``base_lr`` and ``max_lr`` (absolute;
     a list gives each group its own), ``triangular``, ``triangular2`` or ``exp_range``.
@@ -511,14 +511,14 @@ class CyclicLR(TorchScheduler, ClosedForm):
     base_lr: float | tuple[float, ...] = each_group(ge=0.0)
     max_lr: float | tuple[float, ...] = each_group(ge=0.0)
     step_size_up: int = count(2000, positive=True)
-    step_size_down: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(steps(positive=True))
+    step_size_down: int | None = schedkit.field(
+        default=None, validator=optional(steps(positive=True))
     )
     mode: str = schedkit.choice("triangular", "triangular2", "exp_range")
     gamma: float = schedkit.factor(1.0, gt=0.0)
     scale_fn: Callable[[float], float] | None = function(optional=True)
-    scale_mode: str = attrs.field(default="cycle", validator=one_of(_SCALE_MODES))
-    cycle_momentum: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    scale_mode: str = schedkit.field(default="cycle", validator=one_of(_SCALE_MODES))
+    cycle_momentum: bool = schedkit.field(default=True, validator=instance_of(bool))
     base_momentum: float | tuple[float, ...] = each_group(0.8, ge=0.0)
     max_momentum: float | tuple[float, ...] = each_group(0.9, ge=0.0)
 
@@ -599,7 +599,6 @@ class _Momentum:
         return _Momentum(self.sched, index)
 
 
-@attrs.frozen
 class OneCycleLR(TorchScheduler, ClosedForm):
     """torch's ``OneCycleLR``: from ``max_lr / div_factor`` up to ``max_lr`` (absolute; a
     list gives each group its own) over ``pct_start`` of the run, then down to
@@ -621,12 +620,12 @@ class OneCycleLR(TorchScheduler, ClosedForm):
     total_steps: int = schedkit.duration(positive=True, horizon=True)
     pct_start: float = schedkit.factor(0.3, ge=0.0, le=1.0)
     anneal_strategy: str = schedkit.choice("cos", "linear")
-    cycle_momentum: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
+    cycle_momentum: bool = schedkit.field(default=True, validator=instance_of(bool))
     base_momentum: float = schedkit.factor(0.85, ge=0.0)
     max_momentum: float = schedkit.factor(0.95, ge=0.0)
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
-    three_phase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     @staticmethod
     def translate(params: dict[str, Any]) -> dict[str, Any]:
@@ -644,7 +643,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
             )
         return params
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         check_one_cycle_warmup(self.pct_start, self.total_steps, "torch")
 
     def _phase(self, step: float) -> tuple[float, int, int]:
@@ -688,8 +687,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
         return {"momentum": momentum}
 
 
-@attrs.define(eq=False)
-class ReduceLROnPlateau(TorchScheduler, Plateau):
+class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
     """torch's ``ReduceLROnPlateau``: after ``patience`` steps without improvement each
     group's lr becomes ``max(lr * factor, min_lr)`` (absolute; a list gives each group its
     own), skipped when the change is at most ``eps``, then ``cooldown`` steps pass.
@@ -704,13 +702,13 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
     absolute: ClassVar[Mapping[str, str]] = {}
     accepts_warmup: ClassVar[bool] = False
 
-    min_value: float = attrs.field(init=False, default=0.0)
+    min_value: float = schedkit.field(init=False, default=0.0)
     min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
-    reductions: int = attrs.field(init=False, default=0)
+    reductions: int = schedkit.field(init=False, default=0)
     #: torch's ``min_lrs``: one floor per group, extended when groups are added
-    min_lrs: list[float] = attrs.field(init=False, factory=list)
+    min_lrs: list[float] = schedkit.field(init=False, factory=list)
     #: how many groups are bound: a reduction checks they all have a floor before any is written
-    _n_groups: int = attrs.field(init=False, default=0, eq=False, repr=False)
+    _n_groups: int = schedkit.field(init=False, default=0, eq=False, repr=False)
 
     peer_attributes = (
         "factor",
@@ -732,8 +730,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
 
     from_transformers = None
 
-    def __attrs_post_init__(self) -> None:
-        super().__attrs_post_init__()
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if isinstance(self.min_lr, tuple):
             self.min_lrs = list(self.min_lr)
 
@@ -802,7 +800,7 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
         return _Reduced(self, base, index)
 
     def spec(self) -> dict[str, Any]:
-        return attrs_spec(self)
+        return record_spec(self)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "reductions": self.reductions, "min_lrs": self.min_lrs}
@@ -861,7 +859,6 @@ class _Reduced:
         return current
 
 
-@attrs.frozen
 class LambdaLR(TorchScheduler, ClosedForm):
     """torch's ``LambdaLR``: the lr times ``lr_lambda(step)`` (a list: one function per
     group). In-process only: a function cannot be written as data.
@@ -888,7 +885,6 @@ class LambdaLR(TorchScheduler, ClosedForm):
         refuse_spec(self.name, "lr_lambda")
 
 
-@attrs.frozen
 class MultiplicativeLR(TorchScheduler, Recursive):
     """torch's ``MultiplicativeLR``: each step the lr times ``lr_lambda(step)`` (a list: one
     function per group). In-process only: a function cannot be written as data.
@@ -942,7 +938,7 @@ def _sub_schedulers(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _torch_subs(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _torch_subs(inst: Any, attribute: Field, value: Any) -> None:
     for i, sub in enumerate(value):
         if not isinstance(sub, TorchScheduler) or isinstance(sub, (ReduceLROnPlateau, _Composite)):
             what = sub.spec().get("type") if hasattr(sub, "spec") else repr(sub)
@@ -954,7 +950,6 @@ def _torch_subs(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
             )
 
 
-@attrs.frozen
 class _Composite(TorchScheduler, schedkit.BaseSchedule):
     """torch's schedulers of schedulers: one curve per sub-scheduler and group."""
 
@@ -1017,7 +1012,6 @@ class _Replayed:
         return self.value
 
 
-@attrs.frozen
 class SequentialLR(_Composite):
     """torch's ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
     counting its own steps from there.
@@ -1039,8 +1033,8 @@ class SequentialLR(_Composite):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     milestones: tuple[int, ...] = step_list()
 
-    def __attrs_post_init__(self) -> None:
-        _torch_subs(self, attrs.fields(type(self)).schedulers, self.schedulers)
+    def __post_init__(self) -> None:
+        _torch_subs(self, fields(type(self)).schedulers, self.schedulers)
         if len(self.milestones) != len(self.schedulers) - 1:
             raise SpecError(
                 "Sequential Schedulers expects number of schedulers provided to be one more "
@@ -1092,7 +1086,6 @@ class _InSequence(_Replayed):
         return float(self.curves[i](step - start))
 
 
-@attrs.frozen
 class ChainedScheduler(_Composite):
     """torch's ``ChainedScheduler``: every scheduler steps, in order, each from the lr the
     one before it wrote (so ``ConstantLR`` then ``ExponentialLR`` multiply).
@@ -1108,8 +1101,8 @@ class ChainedScheduler(_Composite):
 
     name = "torch.ChainedScheduler"
 
-    def __attrs_post_init__(self) -> None:
-        _torch_subs(self, attrs.fields(type(self)).schedulers, self.schedulers)
+    def __post_init__(self) -> None:
+        _torch_subs(self, fields(type(self)).schedulers, self.schedulers)
 
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int

@@ -7,12 +7,11 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
-from schedkit.plugin import Column
+from schedkit.plugin import Column, Field, optional
 from schedkit_layer_decay import layouts
 
 
@@ -44,7 +43,7 @@ def _patterns(value: Any) -> Any:
     return value
 
 
-def _check_patterns(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _check_patterns(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, tuple):
         raise SpecError(f"expected a list of [regex, depth] pairs, got {value!r}", attribute.name)
     for i, p in enumerate(value):
@@ -64,7 +63,6 @@ def _check_patterns(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> N
             )
 
 
-@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """Layer-wise lr decay (BEiT, MAE fine-tuning): deeper layers keep more of the lr.
 
@@ -93,15 +91,15 @@ class LayerDecay(schedkit.BaseRule):
     rate: float = schedkit.factor(gt=0.0, le=1.0)
     min_scale: float = schedkit.factor(0.0, ge=0.0, le=1.0)
     layout: str = schedkit.choice("auto", *LAYOUTS[1:])
-    patterns: tuple[tuple[str, int | None], ...] = attrs.field(
+    patterns: tuple[tuple[str, int | None], ...] = schedkit.field(
         default=(), converter=_patterns, validator=_check_patterns
     )
     rest: str = schedkit.choice("error", "top", "bottom")
-    num_layers: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(schedkit.validators.steps(positive=True))
+    num_layers: int | None = schedkit.field(
+        default=None, validator=optional(schedkit.validators.steps(positive=True))
     )
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.layout == "patterns" and not self.patterns:
             raise SpecError("layout 'patterns' needs patterns, got none", "patterns")
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
+from schedkit.plugin import optional
 
 
-@attrs.frozen
 class Bias(schedkit.BaseRule):
     """Bias parameters (named ``bias``): their lr times ``lr_factor`` and, when given, their
     weight decay set to ``weight_decay``: detectron2's ``SOLVER.BIAS_LR_FACTOR`` and
@@ -23,8 +22,8 @@ class Bias(schedkit.BaseRule):
     name = "bias"
 
     lr_factor: float = schedkit.factor(1.0, ge=0.0)
-    weight_decay: float | None = attrs.field(
-        default=None, validator=attrs.validators.optional(schedkit.validators.number(ge=0.0))
+    weight_decay: float | None = schedkit.field(
+        default=None, validator=optional(schedkit.validators.number(ge=0.0))
     )
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:

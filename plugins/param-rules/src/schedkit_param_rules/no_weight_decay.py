@@ -6,12 +6,11 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
-from schedkit.plugin import Column, any_glob
+from schedkit.plugin import Column, Field, any_glob, instance_of, optional
 
 #: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
 NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
@@ -27,7 +26,7 @@ def _strings(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def _check_strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _check_strings(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
         raise schedkit.SpecError(f"expected a list of patterns, got {value!r}", attribute.name)
 
@@ -45,7 +44,6 @@ def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
     return tuple(str(n) for n in fn())
 
 
-@attrs.frozen
 class NoWeightDecay(schedkit.BaseRule):
     """Weight decay ``value`` (default 0) for the parameters decay should not shrink.
 
@@ -62,20 +60,18 @@ class NoWeightDecay(schedkit.BaseRule):
 
     name = "no_weight_decay"
 
-    norms: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    bias: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    one_dim: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    model_list: bool = attrs.field(default=True, validator=attrs.validators.instance_of(bool))
-    norm_names: tuple[str, ...] = attrs.field(
+    norms: bool = schedkit.field(default=True, validator=instance_of(bool))
+    bias: bool = schedkit.field(default=True, validator=instance_of(bool))
+    one_dim: bool = schedkit.field(default=True, validator=instance_of(bool))
+    model_list: bool = schedkit.field(default=True, validator=instance_of(bool))
+    norm_names: tuple[str, ...] = schedkit.field(
         default=("*norm*",), converter=_strings, validator=_check_strings
     )
-    patterns: tuple[str, ...] = attrs.field(
+    patterns: tuple[str, ...] = schedkit.field(
         default=(), converter=_strings, validator=_check_strings
     )
     value: float = schedkit.factor(0.0, ge=0.0)
-    tag: str | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
+    tag: str | None = schedkit.field(default=None, validator=optional(instance_of(str)))
 
     def bind_all(self, model: torch.nn.Module) -> Column:
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns

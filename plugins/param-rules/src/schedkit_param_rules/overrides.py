@@ -7,13 +7,12 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.plugin import MATCH_MODES as MODES
-from schedkit.plugin import SchedkitWarning, first_match, matcher
+from schedkit.plugin import Field, SchedkitWarning, first_match, matcher
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
 
@@ -30,7 +29,7 @@ def _keys(value: Any) -> Any:
     return value
 
 
-def _check_keys(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, tuple) or not value:
         raise SpecError(
             f"expected a table of name patterns to settings, got {value!r}", attribute.name
@@ -56,7 +55,6 @@ def _check_keys(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
                 raise SpecError(f"expected a finite number >= 0, got {v!r}", where)
 
 
-@attrs.frozen
 class Overrides(schedkit.BaseRule):
     """Per-name settings: ``lr`` and ``weight_decay`` (explicit values), ``lr_mult`` and
     ``decay_mult`` (multipliers of the current values) and ``tags``.
@@ -72,12 +70,12 @@ class Overrides(schedkit.BaseRule):
 
     name = "overrides"
 
-    keys: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = attrs.field(
+    keys: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = schedkit.field(
         converter=_keys, validator=_check_keys
     )
     mode: str = schedkit.choice("glob", *[m for m in MODES if m != "glob"])
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         for key, _ in self.keys:
             try:
                 matcher(self.mode, key)

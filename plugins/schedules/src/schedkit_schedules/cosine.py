@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
-import attrs
 import torch
 
 import schedkit
@@ -14,7 +13,6 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
-@attrs.frozen
 class Cosine(schedkit.BaseSchedule):
     """Cosine annealing from 1 down to ``end`` over ``total`` steps, then held.
 
@@ -39,12 +37,12 @@ class Cosine(schedkit.BaseSchedule):
     cycles: float = schedkit.factor(0.5, gt=0.0)
     exponent: float = schedkit.factor(1.0, gt=0.0)
     k_decay: float = schedkit.factor(1.0, gt=0.0)
-    _final: float = attrs.field(init=False, eq=False, repr=False)
-    _w: float = attrs.field(init=False, eq=False, repr=False)
-    _amp: float = attrs.field(init=False, eq=False, repr=False)
-    _plain: bool = attrs.field(init=False, eq=False, repr=False)
+    _final: float = schedkit.field(init=False, eq=False, repr=False)
+    _w: float = schedkit.field(init=False, eq=False, repr=False)
+    _amp: float = schedkit.field(init=False, eq=False, repr=False)
+    _plain: bool = schedkit.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         # constants of the per-step formula, computed in the same order as written out
         object.__setattr__(self, "_w", math.pi * self.cycles * 2.0)
         object.__setattr__(self, "_amp", 1.0 - self.end)

@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
-import attrs
 import torch
 
 import schedkit
@@ -14,7 +13,6 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
-@attrs.frozen
 class CosineRestarts(schedkit.BaseSchedule):
     """Cosine annealing with warm restarts (SGDR, Loshchilov & Hutter, 2017).
 
@@ -33,7 +31,7 @@ class CosineRestarts(schedkit.BaseSchedule):
     period: int = schedkit.duration(positive=True, position=False)
     period_mult: float = schedkit.factor(1.0, ge=1.0, le=1e6)
     decay: float = schedkit.factor(1.0, ge=0.0, le=1.0)
-    limit: int = attrs.field(default=0, validator=schedkit.validators.steps())
+    limit: int = schedkit.field(default=0, validator=schedkit.validators.steps())
     end: float = schedkit.factor(0.0, ge=0.0)
 
     def _cycle(self, step: float) -> tuple[int, float, float]:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step, optional_pair, to_pair
+from schedkit.plugin import bad_step, in_, optional, optional_pair, to_pair
 
 
-@attrs.frozen
 class Cyclic(schedkit.BaseSchedule):
     """Cyclical learning rates (Smith, 2017), torch's ``CyclicLR`` in factors.
 
@@ -29,24 +27,24 @@ class Cyclic(schedkit.BaseSchedule):
 
     high: float = schedkit.factor(gt=0.0)
     step_size_up: int = schedkit.duration(positive=True, position=False)
-    step_size_down: int | None = attrs.field(
-        default=None, validator=attrs.validators.optional(schedkit.validators.steps(positive=True))
+    step_size_down: int | None = schedkit.field(
+        default=None, validator=optional(schedkit.validators.steps(positive=True))
     )
     low: float = schedkit.factor(1.0, ge=0.0)
     mode: str = schedkit.choice("triangular", "triangular2", "exp_range")
     gamma: float = schedkit.factor(1.0, gt=0.0)
-    scale_mode: str | None = attrs.field(
+    scale_mode: str | None = schedkit.field(
         default=None,
-        validator=attrs.validators.optional(attrs.validators.in_(("cycle", "iterations"))),
+        validator=optional(in_(("cycle", "iterations"))),
     )
-    momentum: tuple[float, float] | None = attrs.field(
+    momentum: tuple[float, float] | None = schedkit.field(
         default=None, converter=to_pair, validator=optional_pair(ge=0.0, le=1.0)
     )
-    _total: float = attrs.field(init=False, eq=False, repr=False)
-    _ratio: float = attrs.field(init=False, eq=False, repr=False)
-    _by_cycle: bool = attrs.field(init=False, eq=False, repr=False)
+    _total: float = schedkit.field(init=False, eq=False, repr=False)
+    _ratio: float = schedkit.field(init=False, eq=False, repr=False)
+    _by_cycle: bool = schedkit.field(init=False, eq=False, repr=False)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         down = self.step_size_down if self.step_size_down is not None else self.step_size_up
         total = float(self.step_size_up + down)
         object.__setattr__(self, "_total", total)

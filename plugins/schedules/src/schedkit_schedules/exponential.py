@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
-import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step
+from schedkit.plugin import bad_step, instance_of
 
 
-@attrs.frozen
 class Exponential(schedkit.BaseSchedule):
     """Exponential decay: ``f(t) = rate ** (t / period)``, or ``rate ** floor(t / period)``
     with ``staircase`` (Keras' ExponentialDecay; torch's ExponentialLR is ``period=1``).
@@ -26,7 +24,7 @@ class Exponential(schedkit.BaseSchedule):
 
     rate: float = schedkit.factor(gt=0.0, le=1.0)
     period: int = schedkit.duration(default=1, positive=True, position=False)
-    staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    staircase: bool = schedkit.field(default=False, validator=instance_of(bool))
     end: float = schedkit.factor(0.0, ge=0.0)
 
     def __call__(self, step: float) -> float:

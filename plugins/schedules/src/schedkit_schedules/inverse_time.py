@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import math
 
-import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step
+from schedkit.plugin import bad_step, instance_of
 
 
-@attrs.frozen
 class InverseTime(schedkit.BaseSchedule):
     """Inverse time decay: ``f(t) = 1 / (1 + rate * p) ** exponent`` with ``p = t / period``
     (``floor(t / period)`` with ``staircase``).
@@ -27,7 +25,7 @@ class InverseTime(schedkit.BaseSchedule):
     rate: float = schedkit.factor(ge=0.0)
     period: int = schedkit.duration(default=1, positive=True, position=False)
     exponent: float = schedkit.factor(1.0, gt=0.0)
-    staircase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    staircase: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def __call__(self, step: float) -> float:
         if not step >= 0:

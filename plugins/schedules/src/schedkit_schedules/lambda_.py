@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-import attrs
-
 import schedkit
 from schedkit import SpecError
+from schedkit.plugin import Field
 
 
-def _callable(inst: object, attribute: attrs.Attribute[object], value: object) -> None:
+def _callable(inst: object, attribute: Field, value: object) -> None:
     if not callable(value):
         raise SpecError(f"expected a function of the step, got {value!r}", attribute.name)
 
 
-@attrs.frozen
 class Lambda(schedkit.BaseSchedule):
     """Any function ``fn(step) -> factor``, for experiments in a notebook or script.
 
@@ -32,7 +30,7 @@ class Lambda(schedkit.BaseSchedule):
     name = "lambda"
     in_process_only = True
 
-    fn: Callable[[float], float] = attrs.field(validator=_callable)  # type: ignore[assignment]
+    fn: Callable[[float], float] = schedkit.field(validator=_callable)
 
     def __call__(self, step: float) -> float:
         return float(self.fn(step))

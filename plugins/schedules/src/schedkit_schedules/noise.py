@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import bad_step, steps
+from schedkit.plugin import bad_step, evolve, steps
 
 
-@attrs.frozen
 class Noise(schedkit.BaseSchedule):
     """Multiplicative noise on another schedule, reproducible and resumable (timm's
     ``noise_*`` options): ``f(t) = g(t) * (1 + n(t))`` for ``start <= t < stop``.
@@ -29,11 +27,11 @@ class Noise(schedkit.BaseSchedule):
     kind: str = schedkit.choice("normal", "uniform")
     pct: float = schedkit.factor(0.67, gt=0.0, lt=1.0)
     std: float = schedkit.factor(1.0, gt=0.0)
-    seed: int = attrs.field(default=42, validator=steps())
+    seed: int = schedkit.field(default=42, validator=steps())
     start: int = schedkit.duration(default=0)
     stop: int = schedkit.duration(default=0)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if self.stop and self.stop <= self.start:
             raise SpecError(f"expected stop > start ({self.start}), got {self.stop}", "stop")
         if self.kind == "normal" and self.std > 1000 * self.pct:
@@ -70,7 +68,7 @@ class Noise(schedkit.BaseSchedule):
 
     def shifted(self, steps: int) -> Noise:
         inner = getattr(self.schedule, "shifted", None)
-        return attrs.evolve(self, schedule=inner(steps) if inner else self.schedule)
+        return evolve(self, schedule=inner(steps) if inner else self.schedule)
 
 
 @schedkit.hookimpl

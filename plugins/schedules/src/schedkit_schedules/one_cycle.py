@@ -6,12 +6,11 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import bad_step, optional_pair, to_pair
+from schedkit.plugin import bad_step, instance_of, optional_pair, to_pair
 
 
 def _anneal(kind: str, start: float, end: float, pct: float) -> float:
@@ -24,7 +23,6 @@ def _momentum_pair(value: Any) -> Any:
     return None if value is False else to_pair(value)
 
 
-@attrs.frozen
 class OneCycle(schedkit.BaseSchedule):
     """The 1cycle policy (Smith & Topin, 2018), torch's ``OneCycleLR`` in factors.
 
@@ -46,17 +44,17 @@ class OneCycle(schedkit.BaseSchedule):
     anneal: str = schedkit.choice("cos", "linear")
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
-    three_phase: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
-    momentum: tuple[float, float] | None = attrs.field(
+    three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
+    momentum: tuple[float, float] | None = schedkit.field(
         default=(0.85, 0.95),
         converter=_momentum_pair,
         validator=optional_pair(ge=0.0, le=1.0, names="[base, max]"),
     )
-    _phases: tuple[tuple[float, float, float, int, int], ...] = attrs.field(
+    _phases: tuple[tuple[float, float, float, int, int], ...] = schedkit.field(
         init=False, eq=False, repr=False
     )
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         initial = 1.0 / self.div_factor
         low = initial / self.final_div_factor
         up = float(self.pct_start * self.total) - 1

@@ -5,15 +5,14 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import bad_step, number, to_float
+from schedkit.plugin import Field, bad_step, number, to_float
 
 
-def _factors(inst: object, attribute: attrs.Attribute[Any], value: tuple[float, ...]) -> None:
+def _factors(inst: object, attribute: Field, value: tuple[float, ...]) -> None:
     if not value:
         raise SpecError("expected at least one value, got none", attribute.name)
     check = number(ge=0.0)
@@ -25,7 +24,6 @@ def _to_floats(value: Any) -> Any:
     return tuple(to_float(x) for x in value) if isinstance(value, (list, tuple)) else value
 
 
-@attrs.frozen
 class Piecewise(schedkit.BaseSchedule):
     """Piecewise constant: ``values[i]`` from ``milestones[i-1]`` on (``values[0]`` before
     the first milestone); ``len(values) == len(milestones) + 1``.
@@ -37,12 +35,12 @@ class Piecewise(schedkit.BaseSchedule):
 
     name = "piecewise"
 
-    values_: tuple[float, ...] = attrs.field(
+    values_: tuple[float, ...] = schedkit.field(
         alias="values", converter=_to_floats, validator=_factors
     )
     milestones: tuple[int, ...] = schedkit.durations()
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if len(self.values_) != len(self.milestones) + 1:
             raise SpecError(
                 f"expected {len(self.milestones) + 1} values for "

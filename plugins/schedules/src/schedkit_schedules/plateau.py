@@ -7,16 +7,14 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import StateReader, as_steps, improves, steps
+from schedkit.plugin import StateReader, as_steps, fields, improves, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
-@attrs.define(eq=False)
-class Plateau:
+class Plateau(schedkit.Record, frozen=False, eq=False):
     """Reduce on plateau: multiply the factor by ``factor`` when a metric stops improving.
 
     Fed through ``scheduler.step(metric)``. A metric improves when it beats the best seen by
@@ -36,18 +34,18 @@ class Plateau:
 
     mode: str = schedkit.choice("min", "max")
     factor: float = schedkit.factor(0.1, gt=0.0, lt=1.0)
-    patience: int = attrs.field(default=10, validator=steps())
+    patience: int = schedkit.field(default=10, validator=steps())
     threshold: float = schedkit.factor(1e-4, ge=0.0)
     threshold_mode: str = schedkit.choice("rel", "abs")
-    cooldown: int = attrs.field(default=0, validator=steps())
+    cooldown: int = schedkit.field(default=0, validator=steps())
     min_value: float = schedkit.factor(0.0, ge=0.0)
     eps: float = schedkit.factor(1e-8, ge=0.0)
-    value: float = attrs.field(init=False, default=1.0)
-    best: float = attrs.field(init=False, default=math.inf)
-    bad_steps: int = attrs.field(init=False, default=0)
-    cooldown_left: int = attrs.field(init=False, default=0)
+    value: float = schedkit.field(init=False, default=1.0)
+    best: float = schedkit.field(init=False, default=math.inf)
+    bad_steps: int = schedkit.field(init=False, default=0)
+    cooldown_left: int = schedkit.field(init=False, default=0)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
 
     # -- the schedule -----------------------------------------------------------------
@@ -62,7 +60,7 @@ class Plateau:
     def spec(self) -> dict[str, Any]:
         return {
             "type": self.name,
-            **{f.name: getattr(self, f.name) for f in attrs.fields(type(self)) if f.init},
+            **{f.name: getattr(self, f.name) for f in fields(type(self)) if f.init},
         }
 
     def __eq__(self, other: object) -> bool:

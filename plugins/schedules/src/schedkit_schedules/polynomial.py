@@ -6,15 +6,13 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
-import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step
+from schedkit.plugin import bad_step, instance_of
 from schedkit_schedules._call_form import transformers_call_form
 
 
-@attrs.frozen
 class Polynomial(schedkit.BaseSchedule):
     """Polynomial decay from 1 to ``end`` over ``total`` steps (Keras' PolynomialDecay).
 
@@ -32,7 +30,7 @@ class Polynomial(schedkit.BaseSchedule):
     total: int = schedkit.duration(positive=True, horizon=True)
     power: float = schedkit.factor(1.0, gt=0.0)
     end: float = schedkit.factor(0.0, ge=0.0)
-    cycle: bool = attrs.field(default=False, validator=attrs.validators.instance_of(bool))
+    cycle: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def __call__(self, step: float) -> float:
         if not step >= 0:

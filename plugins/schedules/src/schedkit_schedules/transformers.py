@@ -26,12 +26,22 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
-import attrs
 import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import as_steps, attrs_spec, decay, number, ramp, steps, to_float
+from schedkit.plugin import (
+    Field,
+    as_steps,
+    decay,
+    fields,
+    instance_of,
+    number,
+    ramp,
+    record_spec,
+    steps,
+    to_float,
+)
 
 
 def need(name: str, warmup: int | None, total: int | None) -> tuple[int, int]:
@@ -68,7 +78,6 @@ def _warm(step: float, warmup: int) -> float:
     return float(step) / float(max(1, warmup))
 
 
-@attrs.frozen
 class Polynomial(schedkit.BaseSchedule):
     """transformers' ``polynomial``: linear warmup, then a polynomial decay to ``lr_end``.
 
@@ -85,7 +94,7 @@ class Polynomial(schedkit.BaseSchedule):
     lr_end: float = schedkit.factor(1e-7, ge=0.0)
     power: float = schedkit.factor(1.0, gt=0.0)
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         if not self.lr_init > self.lr_end:
             raise SpecError(
                 f"lr_end ({self.lr_end}) must be smaller than initial lr ({self.lr_init})", "lr_end"
@@ -104,7 +113,6 @@ class Polynomial(schedkit.BaseSchedule):
         return float((lr_range * pct_remaining**self.power + self.lr_end) / self.lr_init)
 
 
-@attrs.frozen
 class CosineWithRestarts(schedkit.BaseSchedule):
     """transformers' ``cosine_with_restarts``: linear warmup, then ``num_cycles`` equal
     half-cosines from 1 to 0, each restarting at 1 (hard restarts); 0 from ``T`` on.
@@ -116,7 +124,7 @@ class CosineWithRestarts(schedkit.BaseSchedule):
 
     num_warmup_steps: int = schedkit.duration(position=False)
     num_training_steps: int = schedkit.duration(positive=True, horizon=True, position=False)
-    num_cycles: int = attrs.field(default=1, validator=attrs.validators.instance_of(int))
+    num_cycles: int = schedkit.field(default=1, validator=instance_of(int))
 
     def __call__(self, step: float) -> float:
         w, total = self.num_warmup_steps, self.num_training_steps
@@ -130,7 +138,6 @@ class CosineWithRestarts(schedkit.BaseSchedule):
         )
 
 
-@attrs.frozen
 class CosineWarmupWithMinLR(schedkit.BaseSchedule):
     """transformers' ``cosine_warmup_with_min_lr``: a warmup from ``1/w`` (or from
     ``warmup_lr_rate``) to 1, then a cosine one step ahead down to ``min_lr_rate``.
@@ -146,7 +153,7 @@ class CosineWarmupWithMinLR(schedkit.BaseSchedule):
     num_training_steps: int = schedkit.duration(positive=True, horizon=True, position=False)
     min_lr_rate: float = schedkit.factor(0.0, ge=0.0)
     num_cycles: float = schedkit.factor(0.5, gt=0.0)
-    warmup_lr_rate: float | None = attrs.field(default=None)
+    warmup_lr_rate: float | None = schedkit.field(default=None)
 
     @classmethod
     def build(
@@ -173,7 +180,6 @@ class CosineWarmupWithMinLR(schedkit.BaseSchedule):
         return max(0.0, factor)
 
 
-@attrs.frozen
 class WarmupStableDecay(schedkit.BaseSchedule):
     """transformers' ``warmup_stable_decay``: warmup from ``min_lr_ratio`` to 1, a stable
     phase at 1, a decay to ``min_lr_ratio`` (linear, cosine or 1-sqrt), then held.
@@ -223,19 +229,18 @@ def _lrs(default: float) -> Any:
     """A number, or one per param group (transformers' ``min_lr`` / ``max_lr``)."""
     check = number(ge=0.0)
 
-    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    def validate(inst: Any, attribute: Field, value: Any) -> None:
         for v in value if isinstance(value, tuple) else (value,):
             check(inst, attribute, v)
 
-    return attrs.field(default=default, converter=_floats_or_list, validator=validate)
+    return schedkit.field(default=default, converter=_floats_or_list, validator=validate)
 
 
 def _flag(default: bool) -> Any:
-    return attrs.field(default=default, validator=attrs.validators.instance_of(bool))
+    return schedkit.field(default=default, validator=instance_of(bool))
 
 
-@attrs.define(eq=False)
-class Greedy:
+class Greedy(schedkit.Record, frozen=False, eq=False):
     """transformers' ``greedy`` (``GreedyLR``): each group's lr divided by ``factor`` after
     more than ``patience`` improving steps (up to ``max_lr``), multiplied by it after more
     than ``patience`` steps without improvement (down to ``min_lr``); a change of at most
@@ -256,32 +261,32 @@ class Greedy:
 
     mode: str = schedkit.choice("min", "max")
     factor: float = schedkit.factor(0.95, gt=0.0, lt=1.0)
-    patience: int = attrs.field(default=10, validator=steps())
+    patience: int = schedkit.field(default=10, validator=steps())
     threshold: float = schedkit.factor(1e-6, ge=0.0)
     threshold_mode: str = schedkit.choice("abs", "rel")
-    cooldown: int = attrs.field(default=0, validator=steps())
-    increase_cooldown: int = attrs.field(default=0, validator=steps())
+    cooldown: int = schedkit.field(default=0, validator=steps())
+    increase_cooldown: int = schedkit.field(default=0, validator=steps())
     min_lr: float | tuple[float, ...] = _lrs(1e-3)
     max_lr: float | tuple[float, ...] = _lrs(1.0)
     eps: float = schedkit.factor(1e-8, ge=0.0)
     smooth: bool = _flag(False)
-    window_size: int = attrs.field(default=50, validator=steps(positive=True))
-    reset_start: int = attrs.field(default=500, validator=steps())
+    window_size: int = schedkit.field(default=50, validator=steps(positive=True))
+    reset_start: int = schedkit.field(default=500, validator=steps())
     verbose: bool = _flag(False)
-    lrs: list[float] = attrs.field(init=False, factory=list)
-    init_lrs: list[float] = attrs.field(init=False, factory=list)
-    best: float = attrs.field(init=False, default=math.inf)
-    bad_steps: int = attrs.field(init=False, default=0)
-    good_steps: int = attrs.field(init=False, default=0)
-    cooldown_left: int = attrs.field(init=False, default=0)
-    increase_cooldown_left: int = attrs.field(init=False, default=0)
-    reset_left: int = attrs.field(init=False, default=0)
-    window: list[float] = attrs.field(init=False, factory=list)
-    window_sum: float = attrs.field(init=False, default=0.0)
+    lrs: list[float] = schedkit.field(init=False, factory=list)
+    init_lrs: list[float] = schedkit.field(init=False, factory=list)
+    best: float = schedkit.field(init=False, default=math.inf)
+    bad_steps: int = schedkit.field(init=False, default=0)
+    good_steps: int = schedkit.field(init=False, default=0)
+    cooldown_left: int = schedkit.field(init=False, default=0)
+    increase_cooldown_left: int = schedkit.field(init=False, default=0)
+    reset_left: int = schedkit.field(init=False, default=0)
+    window: list[float] = schedkit.field(init=False, factory=list)
+    window_sum: float = schedkit.field(init=False, default=0.0)
 
     accepts_warmup: ClassVar[bool] = False
 
-    def __attrs_post_init__(self) -> None:
+    def __post_init__(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.reset_left = self.reset_start
 
@@ -301,7 +306,7 @@ class Greedy:
         return None
 
     def spec(self) -> dict[str, Any]:
-        return attrs_spec(self)
+        return record_spec(self)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Greedy) and self.spec() == other.spec()
@@ -561,7 +566,7 @@ def _plateau(
 
 
 def _greedy(opt: Any, warmup: Steps, total: Steps, kw: Kw) -> Schedule:
-    keys = [f.name for f in attrs.fields(Greedy) if f.init and f.name != "increase_cooldown"]
+    keys = [f.name for f in fields(Greedy) if f.init and f.name != "increase_cooldown"]
     options = {k: kw.pop(k) for k in keys if k in kw}
     if "warmup" in kw:
         options["increase_cooldown"] = kw.pop("warmup")
