@@ -28,8 +28,6 @@ __all__ = [
     "has",
 ]
 
-R = TypeVar("R", bound="Record")
-
 
 class _Nothing:
     """The absence of a default (a field without one is required)."""
@@ -57,9 +55,6 @@ NOTHING: Any = _Nothing()
 
 class FrozenInstanceError(AttributeError):
     """An attempt to change or delete a field of a frozen record."""
-
-
-Validator = Callable[[Any, "Field", Any], None]
 
 
 class Field:
@@ -161,6 +156,10 @@ class Field:
 
     def __repr__(self) -> str:
         return f"Field(name={self.name!r}, default={self.default!r}, init={self.init})"
+
+
+#: ``validator(instance, field, value)``: raises for a bad value
+Validator = Callable[[Any, Field, Any], None]
 
 
 def _all(validators: tuple[Validator, ...]) -> Validator:
@@ -336,7 +335,10 @@ class Record:
                 if f.alias in kwargs:
                     raise TypeError(f"{cls.__name__}() got multiple values for {f.alias!r}")
                 kwargs[f.alias] = value
-        d = self.__dict__
+        # set through object.__setattr__, never through self.__dict__: touching __dict__
+        # makes CPython give the instance a real dict, and every attribute read of the
+        # training loop twice as slow
+        set_ = object.__setattr__
         missing = []
         for f in init:
             if f.alias in kwargs:
@@ -348,7 +350,7 @@ class Record:
             else:
                 missing.append(f.alias)
                 continue
-            d[f.name] = value if f.converter is None else f.converter(value)
+            set_(self, f.name, value if f.converter is None else f.converter(value))
         if missing:
             names = ", ".join(repr(m) for m in missing)
             raise TypeError(f"{cls.__name__}() missing required arguments: {names}")
@@ -358,12 +360,23 @@ class Record:
             )
         for f in cls.__record_later__:
             value = f.factory() if f.factory is not None else f.default
-            d[f.name] = value if f.converter is None else f.converter(value)
+            set_(self, f.name, value if f.converter is None else f.converter(value))
         for f in cls.__record_checked__:
-            f.validator(self, f, d[f.name])  # type: ignore[misc]
+            f.validator(self, f, getattr(self, f.name))  # type: ignore[misc]
         post = getattr(self, "__post_init__", None)
         if post is not None:
             post()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {
+            f.name: getattr(self, f.name)
+            for f in type(self).__record_fields__
+            if hasattr(self, f.name)
+        }
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -372,6 +385,9 @@ class Record:
             if f.repr
         )
         return f"{type(self).__qualname__}({shown})"
+
+
+R = TypeVar("R", bound=Record)
 
 
 def _frozen_setattr(self: Record, name: str, value: Any) -> None:
@@ -383,8 +399,7 @@ def _frozen_delattr(self: Record, name: str) -> None:
 
 
 def _key(self: Record) -> tuple[Any, ...]:
-    d = self.__dict__
-    return tuple(d.get(name, NOTHING) for name in type(self).__record_eq__)
+    return tuple(getattr(self, name, NOTHING) for name in type(self).__record_eq__)
 
 
 def _eq(self: Record, other: Any) -> Any:

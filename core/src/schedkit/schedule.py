@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from schedkit.registry import Registry
 
 _META = "schedkit"
-S = TypeVar("S", bound="BaseSchedule")
 #: Parameters every schedule accepts; they wrap it in :class:`schedkit.compose.Warmup`.
 WARMUP_KEYS = ("warmup", "warmup_start", "warmup_kind", "warmup_mode")
 
@@ -255,6 +254,9 @@ class BaseSchedule(Record):
             out: torch.Tensor = fast(t)
             return out
         return torch.tensor([self(s) for s in t.tolist()], dtype=torch.float64)
+
+
+S = TypeVar("S", bound=BaseSchedule)
 
 
 # -- unresolved schedules -------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 from schedkit._record import Field
 from schedkit.errors import SpecError
 
-Validator = Callable[[Any, "Field", Any], None]
+Validator = Callable[[Any, Field, Any], None]
 
 
 def _fail(attribute: Field, expected: str, value: Any) -> SpecError:
