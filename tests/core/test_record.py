@@ -58,9 +58,11 @@ def test_fields_are_the_annotations_in_order_without_classvars():
     assert [f.name for f in fields(Point)] == ["x", "y", "tags", "_norm"]
     assert [f.name for f in fields(Point3)] == ["x", "tags", "_norm", "z", "y"]
     assert fields(Point).y.default == 0.0
-    assert fields(Point).x.default is NOTHING and fields(Point).x.required
+    assert fields(Point).x.default is NOTHING
+    assert fields(Point).x.required
     assert not fields(Point).tags.required
-    assert fields(Point)._norm.alias == "norm" and not fields(Point)._norm.init
+    assert fields(Point)._norm.alias == "norm"
+    assert not fields(Point)._norm.init
     assert Point.kind == "point"
     assert "x" not in Point.__dict__  # the field object is not left on the class
 
@@ -82,7 +84,8 @@ def test_bad_values_raise_spec_errors_naming_the_field():
     assert "expected a finite number >= 0, got -1.0" in str(e.value)
     with pytest.raises(schedkit.SpecError) as e:
         Counter(count="3")
-    assert e.value.path == "count" and "an instance of int" in str(e.value)
+    assert e.value.path == "count"
+    assert "an instance of int" in str(e.value)
     with pytest.raises(schedkit.SpecError) as e:
         Counter(label=3)
     assert e.value.path == "label"
@@ -125,7 +128,8 @@ def test_equality_and_hash_by_value_identity_when_eq_is_off():
     assert Point(1.0).__eq__(object()) is NotImplemented
     assert len({Point(1.0), Point(1.0), Point(2.0)}) == 2
     a, b = Counter(), Counter()
-    assert a != b and a == a
+    assert a != b
+    assert a == a
     assert hash(a) != hash(b)
 
 
@@ -186,7 +190,8 @@ def test_factories_give_each_instance_its_own_value():
 def test_copies_and_pickles_are_equal_and_still_frozen(x: float, y: float, tags: list[str]):
     p = Point3(x, tags, 1.0, y)
     for other in (copy.copy(p), copy.deepcopy(p), pickle.loads(pickle.dumps(p))):
-        assert other == p and hash(other) == hash(p)
+        assert other == p
+        assert hash(other) == hash(p)
         assert other._norm == p._norm
         with pytest.raises(FrozenInstanceError):
             other.x = 0.0  # type: ignore[misc]
