@@ -384,16 +384,17 @@ def _number(cell: str) -> float:
 
 
 def performance_png() -> bytes:
-    """The performance page's own numbers as bars: ``step()``'s time against its peers, and
-    clipping's time as a multiple of the peer's (read from docs/performance.md, so the chart
-    always matches the tables)."""
+    """The performance page's own numbers as bars: ``step()``'s time against its peers,
+    clipping's time as a multiple of the peer's, and start-up against its 25 ms target (read
+    from docs/performance.md, so the chart always matches the tables)."""
     from matplotlib.figure import Figure
 
     text = (ROOT / "docs" / "performance.md").read_text()
     step = _table(text, "## Step overhead")
     clip = _table(text, "## Clipping")
-    fig = Figure(figsize=(9, 3.6), dpi=150, layout="constrained")
-    left, right = fig.subplots(1, 2, width_ratios=[1.1, 1])
+    start = _table(text, "**Where it stands.**")
+    fig = Figure(figsize=(12, 3.6), dpi=150, layout="constrained")
+    left, right, third = fig.subplots(1, 3, width_ratios=[1.1, 1, 0.8])
     names = [h.replace(" µs", "") for h in step[0][1:5]]
     width = 0.8 / len(names)
     for i, name in enumerate(names):
@@ -417,6 +418,20 @@ def performance_png() -> bytes:
     right.set_title("Clipping, ViT-B/16-shaped gradients", fontsize=10)
     right.legend(fontsize=8)
     right.grid(alpha=0.3, axis="x")
+    rounds = [r[0].split(" (")[0] for r in start[1:]]
+    medians = [_number(r[3]) for r in start[1:]]
+    bests = [_number(r[2]) for r in start[1:]]
+    ys = list(range(len(rounds)))
+    third.barh([y + 0.2 for y in ys], medians, 0.4, label="CPU, median")
+    third.barh([y - 0.2 for y in ys], bests, 0.4, label="CPU, best")
+    third.axvline(25.0, color="0.2", lw=1.0, ls="--", label="target: 25 ms")
+    third.set_yticks(ys)
+    third.set_yticklabels(rounds, fontsize=8)
+    third.invert_yaxis()
+    third.set_xlabel("CPU ms added")
+    third.set_title("Start-up after import torch", fontsize=10)
+    third.legend(fontsize=8)
+    third.grid(alpha=0.3, axis="x")
     return _png(fig)
 
 

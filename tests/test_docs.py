@@ -133,7 +133,7 @@ def test_the_migrating_page_draws_timm_against_its_native_mapping(gen, monkeypat
 
 def test_the_performance_chart_reads_the_pages_numbers(gen, monkeypatch):
     (fig,) = _figures(gen, monkeypatch, gen.performance_png)
-    step, clip = fig.axes
+    step, clip, start = fig.axes
     heights = sorted(round(p.get_height(), 2) for p in step.patches)
     assert 0.51 in heights
     assert 633.0 in heights
@@ -146,6 +146,15 @@ def test_the_performance_chart_reads_the_pages_numbers(gen, monkeypatch):
         "torch",
         "transformers",
         "floor",
+    ]
+    # start-up: each round's median and best CPU time against the target line
+    widths = sorted(round(p.get_width(), 1) for p in start.patches)
+    assert widths == sorted([63.0, 44.0, 46.0, 34.0, 20.0, 16.0])
+    assert [line.get_xdata()[0] for line in start.get_lines()] == [25.0]
+    assert [t.get_text() for t in start.get_yticklabels()] == [
+        "two rounds ago",
+        "last round",
+        "now",
     ]
     assert "](img/performance.png)" in (ROOT / "docs" / "performance.md").read_text()
 
