@@ -13,6 +13,7 @@ class's field table.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -225,6 +226,18 @@ class Fields(tuple[Field, ...]):
         raise AttributeError(f"no field {name!r}")
 
 
+def _own_annotations(cls: type) -> Mapping[str, Any]:
+    """The annotations of ``cls``'s own body, in order (not evaluated)."""
+    own = cls.__dict__.get("__annotations__")  # noqa: RUF063 (unevaluated, and cheap)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
+    if sys.version_info >= (3, 14):  # annotations evaluated lazily (PEP 649)
+        import annotationlib
+
+        return annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF)
+    return {}
+
+
 def _is_classvar(annotation: Any) -> bool:
     if isinstance(annotation, str):
         return annotation.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
@@ -280,7 +293,7 @@ class Record:
                 inherited.pop(f.name, None)
                 inherited[f.name] = f
         mine: list[Field] = []
-        for name, annotation in own.get("__annotations__", {}).items():
+        for name, annotation in _own_annotations(cls).items():
             if _is_classvar(annotation) or name.startswith("__record"):
                 continue
             value = own.get(name, NOTHING)
