@@ -11,6 +11,8 @@ from typing import ClassVar
 
 import attrs
 import pytest
+import typing_extensions
+import typing_extensions as te
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +25,7 @@ from schedkit.plugin import (
     factor,
     field,
     fields,
+    in_,
     instance_of,
     optional,
 )
@@ -237,8 +240,116 @@ def test_a_first_look_up_imports_neither_attrs_nor_the_setup_machinery():
         "schedkit.get_scheduler('cosine', opt, warmup=10, total=100)\n"
         "print(sorted(m for m in ('attr', 'attrs', 'schedkit.setup', 'schedkit.clipping',"
         " 'schedkit.groups') if m in sys.modules))\n"
+        # the aliases whose modules also define their library's rules and clippers
+        "for name in ('timm.cosine', 'mmengine.StepLR', 'detectron2.WarmupMultiStepLR'):\n"
+        "    schedkit.default_registry().get('schedule', name)\n"
+        "print(sorted(m for m in ('attr', 'attrs', 'schedkit.setup') if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
     )
-    assert out.stdout.strip() == "[]"
+    assert out.stdout.split() == ["[]", "[]"]
+
+
+def test_eq_false_compares_by_identity_even_under_a_value_compared_base():
+    class Mine(schedkit.BaseSchedule, frozen=False, eq=False):
+        """A mutable schedule."""
+
+        name = "mine"
+        level: float = factor(1.0)
+
+        def __call__(self, step: float) -> float:
+            return self.level
+
+    a = Mine()
+    seen = {a}
+    a.level = 0.5
+    assert a in seen  # the hash does not follow the mutation
+    assert Mine() != Mine()
+    assert a == a
+
+
+def test_an_attrs_processed_component_is_refused_when_registered():
+    @attrs.define(slots=False, frozen=True)
+    class Legacy(schedkit.BaseSchedule):
+        """Declared the old way."""
+
+        name = "legacy"
+        y: int = 1
+
+        def __call__(self, step: float) -> float:
+            return 1.0
+
+    registry = schedkit.Registry(sources=list)
+
+    class Plugin:
+        @schedkit.hookimpl
+        def schedkit_add_schedules(self, registry: schedkit.Registrar) -> None:
+            registry.add(Legacy)
+
+    with pytest.raises(schedkit.SpecError, match="declare it without an attrs decorator"):
+        registry.register(Plugin(), "legacy-plugin")
+    assert registry.components("schedule") == []
+
+
+def test_an_attrs_field_in_a_record_is_refused():
+    with pytest.raises(TypeError, match=r"Half.low is declared with attrs"):
+
+        class Half(Record):
+            low: float = attrs.field(default=0.1)
+
+
+def test_in_refuses_unhashable_values_with_a_spec_error():
+    class Mode(Record):
+        mode: str = field(default="a", validator=in_({"a", "b"}))
+
+    with pytest.raises(schedkit.SpecError) as e:
+        Mode(mode=["a"])  # type: ignore[arg-type]
+    assert e.value.path == "mode"
+
+
+def test_validators_of_derived_fields_run():
+    def positive(inst: object, f: object, value: int) -> None:
+        if value <= 0:
+            raise schedkit.SpecError("expected > 0", "z")
+
+    class Derived(Record):
+        z: int = field(init=False, default=0, validator=positive)
+
+    with pytest.raises(schedkit.SpecError, match="expected > 0"):
+        Derived()
+
+
+def test_fields_named_like_tuple_methods_are_still_fields_and_fields_copy():
+    class Counts(Record):
+        count: int = 0
+        index: int = 1
+
+    assert fields(Counts).count.name == "count"
+    assert fields(Counts).index.default == 1
+    assert tuple.count(fields(Counts), fields(Counts)[0]) == 1
+    f = fields(Point).y  # its validator is a closure: copied, not picklable (as with attrs)
+    other = copy.deepcopy(f)
+    assert (other.name, other.default, other.alias, other.init) == ("y", 0.0, "y", True)
+    plain = pickle.loads(pickle.dumps(fields(Counts).index))
+    assert (plain.name, plain.default, plain.required) == ("index", 1, False)
+
+
+def test_classvars_of_any_spelling_are_not_fields():
+    class Spelled(Record):
+        a: typing_extensions.ClassVar[int] = 1
+        b: te.ClassVar[int] = 2
+        c: int = 3
+
+    assert [f.name for f in fields(Spelled)] == ["c"]
+
+
+def test_hash_is_cached_and_equal_for_equal_records_and_match_args_follow_init():
+    p = Point(1.0, 2.0)
+    assert hash(p) == hash(p) == hash(Point(1.0, 2.0))
+    assert "_record_hash" not in p.__getstate__()
+    assert Point.__match_args__ == ("x", "y", "tags")
+    assert Named.__match_args__ == ()
+    match p:
+        case Point(x, y):
+            assert (x, y) == (1.0, 2.0)

@@ -13,6 +13,7 @@ class's field table.
 
 from __future__ import annotations
 
+import operator
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -155,6 +156,13 @@ class Field:
     def __setattr__(self, name: str, value: Any) -> None:
         raise FrozenInstanceError(f"a field is frozen: cannot set {name!r}")
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    def __setstate__(self, state: Mapping[str, Any]) -> None:
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
+
     def __repr__(self) -> str:
         return f"Field(name={self.name!r}, default={self.default!r}, init={self.init})"
 
@@ -219,11 +227,26 @@ class Fields(tuple[Field, ...]):
 
     __slots__ = ()
 
+    def __getattribute__(self, name: str) -> Any:
+        # a field named like a tuple method (``count``, ``index``) is still the field
+        if not name.startswith("__"):
+            for f in tuple.__iter__(self):
+                if f.name == name:
+                    return f
+        return super().__getattribute__(name)
+
     def __getattr__(self, name: str) -> Field:
-        for f in self:
-            if f.name == name:
-                return f
         raise AttributeError(f"no field {name!r}")
+
+
+def check_not_attrs(cls: type) -> None:
+    """Refuse a component that attrs has processed: attrs and records would each generate
+    an ``__init__`` from the same fields, and neither would check what the other declared."""
+    if any("__attrs_attrs__" in vars(c) for c in cls.__mro__):
+        raise TypeError(
+            f"{cls.__qualname__} is a schedkit record: declare it without an attrs decorator "
+            "(its fields with schedkit.field and the helpers)"
+        )
 
 
 def _own_annotations(cls: type) -> Mapping[str, Any]:
@@ -239,8 +262,8 @@ def _own_annotations(cls: type) -> Mapping[str, Any]:
 
 
 def _is_classvar(annotation: Any) -> bool:
-    if isinstance(annotation, str):
-        return annotation.startswith(("ClassVar", "typing.ClassVar", "t.ClassVar"))
+    if isinstance(annotation, str):  # ClassVar[...], typing.ClassVar, typing_extensions...
+        return annotation.split("[", 1)[0].strip().rsplit(".", 1)[-1] == "ClassVar"
     return getattr(annotation, "__origin__", None) is ClassVar or annotation is ClassVar
 
 
@@ -260,6 +283,7 @@ class Record:
     __record_checked__: ClassVar[tuple[Field, ...]] = ()
     __record_later__: ClassVar[tuple[Field, ...]] = ()
     __record_eq__: ClassVar[tuple[str, ...]] = ()
+    __record_key__: ClassVar[Callable[[Any], tuple[Any, ...]]]
     __record_frozen__: ClassVar[bool] = True
     __record_eq_on__: ClassVar[bool] = True
     __record_kw_only__: ClassVar[bool] = False
@@ -274,11 +298,7 @@ class Record:
     ) -> None:
         super().__init_subclass__(**kwargs)
         own = cls.__dict__
-        if "__attrs_attrs__" in own:
-            raise TypeError(
-                f"{cls.__qualname__} is a schedkit record: declare it without an attrs "
-                "decorator (its fields with schedkit.field and the helpers)"
-            )
+        check_not_attrs(cls)
         # options not given are inherited, and so are the methods they made
         reconfigure = Record in cls.__bases__ or frozen is not None or eq is not None
         if frozen is None:
@@ -309,15 +329,26 @@ class Record:
         for name, value in list(own.items()):
             if isinstance(value, Field):
                 raise TypeError(f"{cls.__qualname__}.{name} is a field without an annotation")
+            if type(value).__module__.split(".", 1)[0] == "attr":
+                raise TypeError(
+                    f"{cls.__qualname__}.{name} is declared with attrs: a schedkit record "
+                    "declares its fields with schedkit.field and the helpers"
+                )
         every = Fields((*inherited.values(), *mine))
         cls.__record_own__ = tuple(mine)  # type: ignore[attr-defined]
         cls.__record_fields__ = every
         cls.__record_init__ = tuple(f for f in every if f.init)
-        cls.__record_checked__ = tuple(f for f in every if f.init and f.validator is not None)
         cls.__record_later__ = tuple(
             f for f in every if not f.init and (f.default is not NOTHING or f.factory)
         )
+        cls.__record_checked__ = tuple(
+            f for f in every if f.validator is not None and (f.init or f in cls.__record_later__)
+        )
         cls.__record_eq__ = tuple(f.name for f in every if f.eq)
+        cls.__record_key__ = _key_getter(cls.__record_eq__)
+        cls.__match_args__ = tuple(  # type: ignore[attr-defined,misc]
+            f.name for f in cls.__record_init__ if not f.kw_only
+        )
         cls.__record_frozen__ = frozen
         cls.__record_eq_on__ = eq
         cls.__record_kw_only__ = kw_only
@@ -328,7 +359,12 @@ class Record:
                 cls.__setattr__ = setattr_  # type: ignore[method-assign]
             if "__delattr__" not in own:
                 cls.__delattr__ = delattr_  # type: ignore[method-assign]
-            # eq=False generates nothing: the class keeps what it inherits or defines
+            # eq=False: by identity, unless the class defines or inherits an __eq__ of its
+            # own writing (not one a record generated)
+            if not eq and "__eq__" not in own and cls.__eq__ is _eq:
+                cls.__eq__ = object.__eq__  # type: ignore[method-assign]
+                if "__hash__" not in own:
+                    cls.__hash__ = object.__hash__  # type: ignore[method-assign]
             if eq and "__eq__" not in own:
                 cls.__eq__ = _eq  # type: ignore[method-assign,assignment]
                 if "__hash__" not in own or own["__hash__"] is None:
@@ -411,8 +447,21 @@ def _frozen_delattr(self: Record, name: str) -> None:
     raise FrozenInstanceError(f"{type(self).__name__} is frozen: cannot delete {name!r}")
 
 
+def _key_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The eq fields' values of an instance as a tuple, in one C call."""
+    if not names:
+        return lambda inst: ()
+    get = operator.attrgetter(*names)
+    if len(names) == 1:
+        return lambda inst: (get(inst),)
+    return get
+
+
 def _key(self: Record) -> tuple[Any, ...]:
-    return tuple(getattr(self, name, NOTHING) for name in type(self).__record_eq__)
+    try:
+        return type(self).__record_key__(self)
+    except AttributeError:  # a field not set yet (a derived field, before __post_init__)
+        return tuple(getattr(self, name, NOTHING) for name in type(self).__record_eq__)
 
 
 def _eq(self: Record, other: Any) -> Any:
@@ -422,7 +471,17 @@ def _eq(self: Record, other: Any) -> Any:
 
 
 def _hash(self: Record) -> int:
-    return hash((type(self).__qualname__, *_key(self)))
+    # a frozen record's fields never change: its hash is worked out once (caches such as
+    # functools.lru_cache hash a schedule on every call)
+    h: int | None = getattr(self, _HASH, None)
+    if h is None:
+        h = hash((type(self).__qualname__, *_key(self)))
+        object.__setattr__(self, _HASH, h)
+    return h
+
+
+#: where a frozen record keeps its hash (not a field: never compared, copied or shown)
+_HASH = "_record_hash"
 
 
 def fields(cls: type) -> Fields:

@@ -50,7 +50,7 @@ from typing import Any, Literal
 import pluggy
 
 from schedkit import entry_points, hookspecs
-from schedkit._record import Record
+from schedkit._record import Record, check_not_attrs
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
 Kind = Literal["schedule", "rule", "clipper"]
@@ -491,6 +491,10 @@ class Registry:
             raise SpecError(f"{where}: {cls!r} needs a name made of identifiers, got {name!r}")
         if not (cls.__doc__ or "").strip():
             raise SpecError(f"{where}: {kind} {name!r} ({cls.__qualname__}) has no docstring")
+        try:
+            check_not_attrs(cls)
+        except TypeError as e:
+            raise SpecError(f"{where}: {kind} {name!r}: {e}") from None
         if isinstance(aliases, str):
             raise SpecError(f"{where}: aliases of {name!r} must be a list, got {aliases!r}")
         aliases = tuple(aliases)

@@ -168,7 +168,11 @@ def in_(choices: Collection[Any]) -> Validator:
     expected = "one of " + ", ".join(repr(c) for c in choices)
 
     def check(inst: Any, attribute: Field, value: Any) -> None:
-        if value not in choices:
+        try:
+            ok = value in choices
+        except TypeError:  # an unhashable value looked up in a set
+            ok = False
+        if not ok:
             raise _fail(attribute, expected, value)
 
     return check

@@ -250,8 +250,8 @@ class _Replay:
 
 
 def _history(owner: Any) -> _History:
-    """The owner's history, made on first use (attrs leaves frozen classes no place for it
-    at construction)."""
+    """The owner's history, made on first use (a frozen record has no place for it at
+    construction)."""
     history: _History | None = owner._history_box[0]
     if history is None:
         if isinstance(owner, ReduceOnPlateauLR):
