@@ -50,7 +50,16 @@ from __future__ import annotations
 import typing as _typing
 
 from schedkit import _lazy
-from schedkit._record import NOTHING, Field, FrozenInstanceError, Record, evolve, field, fields
+from schedkit._record import (
+    NOTHING,
+    Field,
+    FrozenInstanceError,
+    Record,
+    Validator,
+    evolve,
+    field,
+    fields,
+)
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
@@ -80,7 +89,6 @@ from schedkit.shapes import KINDS as SHAPES
 from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
 from schedkit.state_checks import StateReader
 from schedkit.validators import (
-    Validator,
     in_,
     increasing_steps,
     instance_of,

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from typing import Any
 
-from schedkit._record import Field
+from schedkit._record import Field, Validator
 from schedkit.errors import SpecError
-
-Validator = Callable[[Any, Field, Any], None]
 
 
 def _fail(attribute: Field, expected: str, value: Any) -> SpecError:
@@ -81,14 +79,8 @@ def steps(*, positive: bool = False) -> Validator:
 
 
 def one_of(choices: Collection[str]) -> Validator:
-    """One of a fixed set of strings."""
-    expected = "one of " + ", ".join(repr(c) for c in choices)
-
-    def check(inst: Any, attribute: Field, value: Any) -> None:
-        if value not in choices:
-            raise _fail(attribute, expected, value)
-
-    return check
+    """One of a fixed set of strings (:func:`in_` for choices of any type)."""
+    return in_(choices)
 
 
 def increasing_steps(inst: Any, attribute: Field, value: Any) -> None:
@@ -164,7 +156,7 @@ def optional(validator: Validator) -> Validator:
 
 
 def in_(choices: Collection[Any]) -> Validator:
-    """One of ``choices`` (of any type; :func:`one_of` is the one for strings)."""
+    """One of ``choices``, of any type; an unhashable value is refused like any other."""
     expected = "one of " + ", ".join(repr(c) for c in choices)
 
     def check(inst: Any, attribute: Field, value: Any) -> None:
