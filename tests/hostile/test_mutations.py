@@ -198,7 +198,7 @@ def _make_scheduler(name, params):
     schedule = schedkit.get_schedule(name, **params)
     sched = schedkit.Scheduler(opt, schedule, steps_per_epoch=10, total_steps=100)
     for i in range(3):
-        sched.step(float(i)) if sched._stateful else sched.step()
+        sched.step(metric=float(i)) if sched._stateful else sched.step()
     return sched
 
 

@@ -40,7 +40,8 @@ What is here:
 - **reduce on plateau**: :func:`improves` (torch's test of a better metric) and
   :func:`finite_metric` (a metric as a float, NaN and non-numbers refused);
 - **errors and warnings**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`,
-  :class:`SparseGradientError`, :class:`SchedkitWarning`.
+  :class:`SparseGradientError`, :class:`SchedkitWarning`; :class:`NeedsContextError` (a
+  :class:`SpecError` for what a setup may still give: ``steps_per_epoch``, the total).
 
 The conformance kit a plugin's tests run is :mod:`schedkit.testing`.
 """
@@ -60,6 +61,7 @@ from schedkit._record import (
     field,
     fields,
 )
+from schedkit.durations import NeedsContextError
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
@@ -162,6 +164,7 @@ _LAZY = {
 
 __all__ = [
     "NOTHING",
+    "NeedsContextError",
     "Field",
     "FrozenInstanceError",
     "Record",

@@ -238,6 +238,13 @@ class BaseSchedule(Record):
         """Resolved already: returns itself (see :class:`Unresolved`)."""
         return self
 
+    def per_update(self: S, steps_per_epoch: int | None) -> S:
+        """This schedule as a setup steps it: once per optimizer update (``Built.step()``),
+        ``steps_per_epoch`` updates an epoch (``None``: not given). Itself by default; a
+        schedule that counts epochs of its own (timm's ``t_in_epochs``) takes its updates
+        per epoch from it, or raises :class:`NeedsContextError` when it is not given."""
+        return self
+
     def values(self, steps: Sequence[float] | torch.Tensor) -> torch.Tensor:
         """The factor at each of ``steps`` as a float64 tensor (for plots and checks).
 
@@ -317,6 +324,15 @@ def resolve(
     if fn is None:
         return sched
     out: Schedule = fn(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    return out
+
+
+def per_update(sched: Schedule, steps_per_epoch: int | None) -> Schedule:
+    """``sched`` as a setup steps it, once per update (see :meth:`BaseSchedule.per_update`)."""
+    fn = getattr(sched, "per_update", None)
+    if fn is None:
+        return sched
+    out: Schedule = fn(steps_per_epoch)
     return out
 
 

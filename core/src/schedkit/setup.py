@@ -53,7 +53,7 @@ from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.groups import ParamGroups, build_param_groups
 from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
-from schedkit.schedule import _fields_of, get_schedule, plain, resolve
+from schedkit.schedule import _fields_of, get_schedule, per_update, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
 from schedkit.state_checks import StateReader
 from schedkit.values import ClipResult
@@ -298,7 +298,7 @@ class Setup:
             try:
                 schedulers[entry.name] = Scheduler(
                     optimizer,
-                    entry.schedule,
+                    per_update(entry.schedule, spe),
                     key=entry.key,
                     tags=entry.tags,
                     steps_per_epoch=spe,
@@ -385,7 +385,7 @@ class Built:
             self.optimizer.step()
         for s in self.schedulers.values():
             if metric is not None and s.observes_metrics:
-                s.step(metric)
+                s.step(metric=metric)  # by name: a peer's step may take an epoch first
             else:
                 s.step()
         if zero_grad:
@@ -1057,13 +1057,14 @@ def _dry_run(
             problems.append(e)
     for entry in entries:
         try:
+            schedule = per_update(entry.schedule, spe)
             if opt is None:
-                resolve(entry.schedule, steps_per_epoch=spe, total_steps=total_steps)
+                resolve(schedule, steps_per_epoch=spe, total_steps=total_steps)
             else:
                 _check_values(
                     Scheduler(
                         opt,
-                        entry.schedule,
+                        schedule,
                         key=entry.key,
                         steps_per_epoch=spe,
                         total_steps=total_steps,

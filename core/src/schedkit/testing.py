@@ -183,7 +183,7 @@ def _metric(step: int) -> float:
 
 def _advance(s: Scheduler, step: int, stateful: bool) -> None:
     if stateful:
-        s.step(_metric(step))
+        s.step(metric=_metric(step))  # by name: timm's aliases take an epoch first
     else:
         s.step()
 

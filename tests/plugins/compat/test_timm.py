@@ -35,7 +35,7 @@ def _compare(name, n, scales=None, **params):
     peer = getattr(timm().scheduler, CLASSES[name])
     o1, o2 = _opt(scales), _opt(scales)
     theirs = peer(o1, t_in_epochs=False, **params)
-    ours = schedkit.get_scheduler(name, o2, **params)
+    ours = schedkit.get_scheduler(name, o2, t_in_epochs=False, **params)
     rows1, rows2 = [], []
     for t in range(n):
         rows1.append([g["lr"] for g in o1.param_groups])
@@ -118,10 +118,37 @@ def test_plateau_as_timm_with_warmup_and_noise():
         theirs = peer(o1, **params)
     ours = schedkit.get_scheduler("timm.plateau", o2, **params)
     metrics = [0.1, 0.2, 0.3, 0.5, 0.5, 0.4, 0.45, 0.5, 0.5, 0.5, 0.6, 0.6, 0.6, 0.6, 0.6]
+    o3 = _opt()
+    built_like = schedkit.get_scheduler("timm.plateau", o3, **params)
     for epoch, m in enumerate(metrics, start=1):
         theirs.step(epoch, m)
-        ours.step(m)
-        assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups], epoch
+        if epoch % 2:
+            ours.step(epoch, m)  # timm's positional order
+        else:
+            ours.step(epoch=epoch, metric=m)  # and its keywords
+        ours.step_update(epoch * 10, m)  # does nothing, as timm's
+        built_like.step(metric=m)  # Built.step(metric): the next epoch
+        want = [g["lr"] for g in o1.param_groups]
+        assert [g["lr"] for g in o2.param_groups] == want, epoch
+        assert [g["lr"] for g in o3.param_groups] == want, epoch
+
+
+def test_plateau_steps_as_timms_with_and_without_a_metric():
+    # the old alias took step(metric) only: step(epoch, metric=1.0) raised TypeError
+    peer = timm().scheduler.PlateauLRScheduler
+    o1, o2 = _opt(), _opt()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        theirs = peer(o1, patience_t=2, decay_rate=0.5, noise_range_t=3, noise_pct=0.2)
+    ours = schedkit.get_scheduler(
+        "timm.plateau", o2, patience_t=2, decay_rate=0.5, noise_range_t=3, noise_pct=0.2
+    )
+    for epoch in range(1, 12):
+        metric = None if epoch % 3 == 0 else 1.0
+        theirs.step(epoch, metric=metric)
+        ours.step(epoch, metric=metric)
+        assert [g["lr"] for g in o2.param_groups] == [g["lr"] for g in o1.param_groups], epoch
+    assert o2.param_groups[0]["lr"] < LRS[0] * 0.5  # it did reduce
 
 
 def test_t_in_epochs_must_be_a_bool():
@@ -187,7 +214,7 @@ def test_timms_train_loop_calls_give_timms_floats(config, epochs, per_epoch):
 
 def test_step_without_an_epoch_advances_one_step_as_torch():
     opt = _opt()
-    sched = schedkit.get_scheduler("timm.cosine", opt, t_initial=10, warmup_t=2)
+    sched = schedkit.get_scheduler("timm.cosine", opt, t_initial=10, warmup_t=2, t_in_epochs=False)
     sched.step()
     sched.step()
     assert sched.last_epoch == 2
@@ -195,8 +222,81 @@ def test_step_without_an_epoch_advances_one_step_as_torch():
     assert sched.last_epoch == 2
     sched.step_update(7)
     assert sched.last_epoch == 7
+    by_epoch = schedkit.get_scheduler("timm.cosine", _opt(), t_initial=10)
+    by_epoch.step()
+    assert by_epoch.last_epoch == 1
+    by_epoch.step(4)
+    assert by_epoch.last_epoch == 4
+    by_epoch.step_update(9)  # counting epochs: an update does not move it, as in timm
+    assert by_epoch.last_epoch == 4
     with pytest.raises(TypeError, match="no cycles"):
         schedkit.get_scheduler("timm.step", _opt(), decay_t=3).get_cycle_length()
+
+
+TIMM_CLASSES = {**CLASSES, "timm.plateau": "PlateauLRScheduler"}
+
+
+@pytest.mark.parametrize("name", sorted(TIMM_CLASSES))
+def test_the_parameters_are_timms_names_defaults_and_order(name):
+    """The schedule's constructor is timm's ``__init__`` after the optimizer: the same
+    names, defaults and order; ``initialize`` is the scheduler's (the groups' ``initial_lr``
+    is kept and used, as timm's ``initialize=True``), and ``updates_per_epoch`` is
+    schedkit's, last."""
+    import inspect
+
+    from schedkit.plugin import NOTHING, fields
+
+    peer = getattr(timm().scheduler, TIMM_CLASSES[name])
+    theirs = [
+        (n, p.default)
+        for n, p in inspect.signature(peer.__init__).parameters.items()
+        if n not in ("self", "optimizer", "initialize")
+    ]
+    cls = schedkit.default_registry().get("schedule", name).cls
+    ours = [
+        (f.alias, inspect.Parameter.empty if f.default is NOTHING else f.default)
+        for f in fields(cls)
+        if f.init
+    ]
+    if name != "timm.plateau":
+        assert ours[-1] == ("updates_per_epoch", None)
+        ours = ours[:-1]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("name", sorted(CLASSES))
+def test_timms_default_clock_is_epochs(name):
+    """The most common timm loop, ``step(epoch + 1)`` after each epoch, with each class's
+    defaults: the old aliases counted updates by default and held ``warmup_lr_init``."""
+    params = {"warmup_t": 5, "warmup_lr_init": 1e-3, **_REQUIRED[name]}
+    o1, o2 = _opt(), _opt()
+    theirs = getattr(timm().scheduler, CLASSES[name])(o1, **params)
+    ours = schedkit.get_scheduler(name, o2, **params)
+    assert ours.schedule.t_in_epochs is True
+    for epoch in range(12):
+        for update in range(3):
+            theirs.step_update(epoch * 3 + update + 1)
+            ours.step_update(epoch * 3 + update + 1)
+        theirs.step(epoch + 1)
+        ours.step(epoch + 1)
+        assert [g["lr"] for g in o2.param_groups] == [g["lr"] for g in o1.param_groups], epoch
+    assert o2.param_groups[0]["lr"] > 1e-2  # warmed up, not held at warmup_lr_init
+
+
+_REQUIRED = {
+    "timm.cosine": {"t_initial": 20},
+    "timm.tanh": {"t_initial": 20},
+    "timm.poly": {"t_initial": 20},
+    "timm.step": {"decay_t": 4, "decay_rate": 0.5},
+    "timm.multistep": {"decay_t": [6, 9], "decay_rate": 0.5},
+}
+
+
+def test_plateaus_noise_seed_none_is_timms_42():
+    a = schedkit.get_schedule("timm.plateau", noise_range_t=2)
+    b = schedkit.get_schedule("timm.plateau", noise_range_t=2, noise_seed=42)
+    assert a.noise_seed is None
+    assert [a(t) for t in range(6)] == [b(t) for t in range(6)]
 
 
 class GroupedViT(torch.nn.Module):
@@ -316,7 +416,8 @@ def test_layer_decayed_groups_get_timms_warmup_lr_init_and_lr_min_per_group(
         layer_decay=layer_decay,
     )
     o1 = torch.optim.AdamW(theirs_groups, lr=lr)
-    peer = getattr(timm().scheduler, CLASSES[cls])(o1, t_in_epochs=False, **params)
+    params["t_in_epochs"] = False
+    peer = getattr(timm().scheduler, CLASSES[cls])(o1, **params)
     rule = {"type": "timm.layer_decay", "layer_decay": layer_decay}
     o2 = torch.optim.AdamW(schedkit.build_param_groups(model, [rule], lr=lr, weight_decay=0.05))
     ours = schedkit.get_scheduler(cls, o2, **params)
@@ -340,3 +441,57 @@ def test_layer_decayed_groups_get_timms_warmup_lr_init_and_lr_min_per_group(
         peer.step_update(num_updates=t + 1)
         ours.step()
         ours_on_timms.step()
+
+
+def _setup(run=None, **schedule):
+    data = {
+        "optimizer": {"type": "SGD", "lr": 0.1},
+        "schedules": {"lr": {"type": "timm.cosine", "t_initial": 6, "warmup_t": 2, **schedule}},
+    }
+    if run is not None:
+        data["run"] = run
+    return schedkit.load_setup(data)
+
+
+def test_a_setup_counting_epochs_takes_the_updates_per_epoch_from_run():
+    built = _setup({"steps_per_epoch": 3}).build(torch.nn.Linear(2, 1))
+    sched = built.schedulers["lr"]
+    assert sched.schedule.updates_per_epoch == 3
+    assert built.resolved["schedules"]["lr"]["updates_per_epoch"] == 3
+    o1 = torch.optim.SGD(torch.nn.Linear(2, 1).parameters(), lr=0.1)
+    theirs = timm().scheduler.CosineLRScheduler(o1, t_initial=6, warmup_t=2)
+    for epoch in range(8):  # Built.step() once per update, timm's step(epoch + 1) per epoch
+        for _ in range(3):
+            assert built.optimizer.param_groups[0]["lr"] == o1.param_groups[0]["lr"], epoch
+            built.step()
+        theirs.step(epoch + 1)
+
+
+def test_a_setup_counting_epochs_without_steps_per_epoch_says_both_ways_out():
+    setup = _setup()  # loads: build(steps_per_epoch=...) may still give it
+    (problem,) = setup.problems()
+    assert problem.path == "schedules.lr.t_in_epochs"
+    assert "steps_per_epoch" in str(problem)
+    assert "t_in_epochs = false" in str(problem)
+    with pytest.raises(schedkit.SetupError, match="steps_per_epoch"):
+        setup.build(torch.nn.Linear(2, 1))
+    built = setup.build(torch.nn.Linear(2, 1), steps_per_epoch=4)
+    assert built.schedulers["lr"].schedule.updates_per_epoch == 4
+    # counting updates, or the updates per epoch given in the table: no problem
+    assert _setup(t_in_epochs=False).problems() == []
+    assert _setup(updates_per_epoch=5).problems() == []
+
+
+def test_schedkit_check_lists_the_missing_steps_per_epoch(tmp_path, capsys):
+    from schedkit.cli import main
+
+    path = tmp_path / "timm.toml"
+    path.write_text(
+        '[optimizer]\ntype = "SGD"\nlr = 0.1\n\n'
+        '[schedules.lr]\ntype = "timm.cosine"\nt_initial = 10\n'
+    )
+    assert main(["check", str(path)]) != 0
+    out = capsys.readouterr()
+    text = out.out + out.err
+    assert "schedules.lr.t_in_epochs" in text
+    assert "t_in_epochs = false" in text

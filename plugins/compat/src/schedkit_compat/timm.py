@@ -22,13 +22,13 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import Field, instance_of, optional, steps
+from schedkit.plugin import Field, NeedsContextError, evolve, instance_of, optional, steps
 from schedkit_clipping.agc import AGC
 from schedkit_compat import torch_
 from schedkit_compat._base import ClosedForm, count, step_list
@@ -50,12 +50,13 @@ def _check_noise_range(inst: Any, attribute: Field, value: Any) -> None:
 
 
 class TimmStepping:
-    """timm's stepping API on the scheduler of a ``timm.*`` schedule, as timm's
-    ``train.py`` calls it: ``step_update(num_updates, metric=None)`` after each update and
-    ``step(epoch, metric=None)`` after each epoch. With ``t_in_epochs`` false (schedkit's
-    default) the first moves the schedule to ``num_updates`` and the second does nothing;
-    with ``t_in_epochs`` true, the other way round, as in timm. ``step()`` without an
-    epoch advances one step (torch's convention, what trainers and ``Built.step()`` call).
+    """timm's stepping API on the scheduler of a ``timm.*`` schedule, with timm's
+    positional order and keywords: ``step(epoch, metric=None)`` after each epoch and
+    ``step_update(num_updates, metric=None)`` after each update. With ``t_in_epochs`` true
+    (timm's default) the first sets the schedule to ``epoch`` and the second does
+    nothing; with ``t_in_epochs`` false, the other way round, as in timm. ``step()``
+    without an epoch advances one step (torch's convention, what trainers and
+    ``Built.step()`` call; ``step(metric=m)`` feeds ``timm.plateau`` at that step).
     ``get_cycle_length(cycles=0)`` is timm's, for the cyclic schedules.
 
     With ``t_in_epochs`` true and ``updates_per_epoch`` given, the steps count updates
@@ -67,17 +68,17 @@ class TimmStepping:
     def step(self, epoch: int | None = None, metric: float | None = None) -> None:
         me = cast("schedkit.Scheduler", self)
         if epoch is None:
-            schedkit.Scheduler.step(me)
-        elif getattr(me.schedule, "t_in_epochs", False):
+            schedkit.Scheduler.step(me, metric)
+        elif _counts_epochs(me.schedule):
             per = getattr(me.schedule, "updates_per_epoch", None)
             if per is not None and isinstance(epoch, int) and not isinstance(epoch, bool):
                 epoch *= per  # the steps count updates: go to the epoch's first one
-            _goto(me, epoch)
+            _goto(me, epoch, metric)
 
     def step_update(self, num_updates: int, metric: float | None = None) -> None:
         me = cast("schedkit.Scheduler", self)
-        if not getattr(me.schedule, "t_in_epochs", False):
-            _goto(me, num_updates)
+        if not _counts_epochs(me.schedule):
+            _goto(me, num_updates, metric)
 
     def get_cycle_length(self, cycles: int = 0) -> int:
         me = cast("schedkit.Scheduler", self)
@@ -90,35 +91,49 @@ class TimmStepping:
         return int(length(cycles))
 
 
-def _goto(scheduler: schedkit.Scheduler, t: int) -> None:
+def _counts_epochs(schedule: schedkit.Schedule) -> bool:
+    """timm's ``t_in_epochs``: whether ``step(epoch)`` moves the schedule (else
+    ``step_update``)."""
+    return bool(getattr(schedule, "t_in_epochs", True))
+
+
+def _goto(scheduler: schedkit.Scheduler, t: int, metric: float | None = None) -> None:
     """Move ``scheduler`` to step ``t`` and write its values (timm's schedulers are set to
-    a step, not advanced)."""
+    a step, not advanced); a metric-driven one (``timm.plateau``) observes ``metric`` at
+    ``t``, the others ignore it, as timm's do."""
     if isinstance(t, bool) or not isinstance(t, int) or t < 0:
         raise TypeError(f"expected a whole number of steps >= 0, got {t!r}")
     scheduler.last_epoch = t - 1
-    schedkit.Scheduler.step(scheduler)
+    if metric is not None and scheduler.observes_metrics:
+        schedkit.Scheduler.step(scheduler, metric)
+    else:
+        schedkit.Scheduler.step(scheduler)
 
 
-class Noise(schedkit.Record, kw_only=True):
-    """timm's noise: from step ``noise_range_t`` (or within ``[start, end)``) each value is
-    multiplied by ``1 + n``, ``n`` drawn with the seed ``noise_seed + t`` (``normal``:
-    ``noise_std`` times a normal draw, redrawn until ``|n| < noise_pct``; else uniform in
-    ``[-noise_pct, noise_pct)``)."""
-
-    noise_range_t: int | tuple[int, int] | None = schedkit.field(
-        default=None, converter=_noise_range, validator=_check_noise_range
-    )
-    noise_pct: float = schedkit.factor(0.67, gt=0.0)
-    noise_std: float = schedkit.factor(1.0, ge=0.0)
-    noise_seed: int = schedkit.field(default=42, validator=steps())
-
-    noise_type: ClassVar[str] = "normal"
-
-    def noisy(self, t: int) -> bool:
-        return in_range(self.noise_range_t, t)
-
-    def noise(self, t: int) -> float:
-        return draw(self.noise_type, self.noise_seed + t, self.noise_pct, self.noise_std)
+# -- timm's parameters, declared once; each class lists its own in its timm class's
+# -- order (the same names, defaults and order as the class's __init__)
+T_INITIAL = count(positive=True)
+LR_MIN = schedkit.factor(0.0, ge=0.0)
+CYCLE_MUL = schedkit.factor(1.0, gt=0.0)
+CYCLE_DECAY = schedkit.factor(1.0, ge=0.0)
+CYCLE_LIMIT = count(1)
+WARMUP_T = count(0)
+WARMUP_LR_INIT = schedkit.factor(0.0, ge=0.0)
+WARMUP_PREFIX = schedkit.field(default=False, validator=instance_of(bool))
+#: timm's switch: which of ``step(epoch)`` and ``step_update(num_updates)`` moves the
+#: schedule (see :class:`TimmStepping`); durations count what moves it
+T_IN_EPOCHS = schedkit.field(default=True, validator=instance_of(bool))
+NOISE_RANGE_T = schedkit.field(default=None, converter=_noise_range, validator=_check_noise_range)
+NOISE_PCT = schedkit.factor(0.67, gt=0.0)
+NOISE_STD = schedkit.factor(1.0, ge=0.0)
+NOISE_SEED = schedkit.field(default=42, validator=steps())
+K_DECAY = schedkit.factor(1.0, gt=0.0)
+DECAY_RATE = schedkit.factor(1.0, ge=0.0)
+#: schedkit's, after timm's parameters: with ``t_in_epochs``, the updates of an epoch when
+#: the scheduler is stepped per update (the schedule holds each epoch's value over its
+#: updates, as timm's ``train.py`` does); durations still count epochs. A setup takes it
+#: from ``[run] steps_per_epoch``.
+UPDATES_PER_EPOCH = schedkit.field(default=None, validator=optional(steps(positive=True)))
 
 
 def in_range(r: int | tuple[int, int] | None, t: int) -> bool:
@@ -142,22 +157,24 @@ def draw(kind: str, seed: int, pct: float, std: float) -> float:
     return 2 * (float(torch.rand(1, generator=g).item()) - 0.5) * pct
 
 
-class TimmSchedule(ClosedForm, Noise, kw_only=True):
+class TimmSchedule(ClosedForm, kw_only=True):
     """What timm's schedulers share: the linear warmup from ``warmup_lr_init`` (absolute)
-    over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and noise."""
+    over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and the noise:
+    from step ``noise_range_t`` (or within ``[start, end)``) each value is multiplied by
+    ``1 + n``, ``n`` drawn with the seed ``noise_seed + t`` (``noise_std`` times a normal
+    draw, redrawn until ``|n| < noise_pct``). Each family declares its parameters itself,
+    in its timm class's order."""
 
-    warmup_t: int = count(0)
-    warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
-    warmup_prefix: bool = schedkit.field(default=False, validator=instance_of(bool))
-    #: timm's switch: which of ``step(epoch)`` and ``step_update(num_updates)`` moves the
-    #: schedule (see :class:`TimmStepping`); durations count what moves it
-    t_in_epochs: bool = schedkit.field(default=False, validator=instance_of(bool))
-    #: with ``t_in_epochs``: the updates of an epoch, when the scheduler is stepped per
-    #: update (the schedule holds each epoch's value over its updates, as timm's
-    #: ``train.py`` does); durations still count epochs
-    updates_per_epoch: int | None = schedkit.field(
-        default=None, validator=optional(steps(positive=True))
-    )
+    if TYPE_CHECKING:
+        warmup_t: int
+        warmup_lr_init: float
+        warmup_prefix: bool
+        t_in_epochs: bool
+        noise_range_t: int | tuple[int, int] | None
+        noise_pct: float
+        noise_std: float
+        noise_seed: int
+        updates_per_epoch: int | None
 
     stepping: ClassVar[type] = TimmStepping
 
@@ -169,12 +186,34 @@ class TimmSchedule(ClosedForm, Noise, kw_only=True):
                 "updates_per_epoch",
             )
 
+    def per_update(self, steps_per_epoch: int | None) -> TimmSchedule:
+        """As a setup steps it, once per update (``Built.step()``): with ``t_in_epochs``
+        the epoch's updates are ``updates_per_epoch``, else the run's ``steps_per_epoch``;
+        with neither, a :class:`NeedsContextError` at ``t_in_epochs`` naming both ways
+        out."""
+        if not self.t_in_epochs or self.updates_per_epoch is not None:
+            return self
+        if steps_per_epoch is None:
+            raise NeedsContextError(
+                "t_in_epochs = true counts epochs, and a setup steps once per update: give "
+                "[run] steps_per_epoch (the updates per epoch), or set t_in_epochs = false "
+                "to count updates",
+                "t_in_epochs",
+            )
+        return evolve(self, updates_per_epoch=steps_per_epoch)
+
     def decay(self, t: float, base: float) -> float:
         """The curve after the warmup, at ``t`` counted as timm counts it."""
         raise NotImplementedError
 
     def warmup_target(self, base: float) -> float:
         return base
+
+    def noisy(self, t: int) -> bool:
+        return in_range(self.noise_range_t, t)
+
+    def noise(self, t: int) -> float:
+        return draw("normal", self.noise_seed + t, self.noise_pct, self.noise_std)
 
     def at(self, step: float, base: float, index: int) -> float:
         t = int(step)
@@ -231,11 +270,12 @@ class Cycles(TimmSchedule, kw_only=True):
     """timm's cycles: ``t_initial`` steps, each next one ``cycle_mul`` times longer with its
     peak ``cycle_decay`` times lower, ``cycle_limit`` of them, then ``lr_min``."""
 
-    t_initial: int = count(positive=True)
-    lr_min: float = schedkit.factor(0.0, ge=0.0)
-    cycle_mul: float = schedkit.factor(1.0, gt=0.0)
-    cycle_decay: float = schedkit.factor(1.0, ge=0.0)
-    cycle_limit: int = count(1)
+    if TYPE_CHECKING:
+        t_initial: int
+        lr_min: float
+        cycle_mul: float
+        cycle_decay: float
+        cycle_limit: int
 
     def shape(self, t_curr: float, t_i: float, top: float) -> float:
         raise NotImplementedError
@@ -271,12 +311,26 @@ class Cosine(Cycles, kw_only=True):
     ``lr_min``; ``k_decay`` bends the curve (``t ** k / T ** k``).
 
     Example: ``{type = "timm.cosine", t_initial = 1000, lr_min = 1e-5, warmup_t = 50,
-    warmup_lr_init = 1e-6}``.
+    warmup_lr_init = 1e-6, t_in_epochs = false}``.
     """
 
     name = "timm.cosine"
 
-    k_decay: float = schedkit.factor(1.0, gt=0.0)
+    t_initial: int = T_INITIAL
+    lr_min: float = LR_MIN
+    cycle_mul: float = CYCLE_MUL
+    cycle_decay: float = CYCLE_DECAY
+    cycle_limit: int = CYCLE_LIMIT
+    warmup_t: int = WARMUP_T
+    warmup_lr_init: float = WARMUP_LR_INIT
+    warmup_prefix: bool = WARMUP_PREFIX
+    t_in_epochs: bool = T_IN_EPOCHS
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int = NOISE_SEED
+    k_decay: float = K_DECAY
+    updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
     def shape(self, t_curr: float, t_i: float, top: float) -> float:
         k, low = self.k_decay, self.lr_min
@@ -288,13 +342,27 @@ class Tanh(Cycles, kw_only=True):
     ``ub`` over each cycle. Without ``warmup_prefix`` the warmup rises to the curve's value
     at ``warmup_t``, as timm's.
 
-    Example: ``{type = "timm.tanh", t_initial = 1000, warmup_t = 50}``.
+    Example: ``{type = "timm.tanh", t_initial = 1000, warmup_t = 50, t_in_epochs = false}``.
     """
 
     name = "timm.tanh"
 
+    t_initial: int = T_INITIAL
     lb: float = schedkit.factor(-7.0)
     ub: float = schedkit.factor(3.0)
+    lr_min: float = LR_MIN
+    cycle_mul: float = CYCLE_MUL
+    cycle_decay: float = CYCLE_DECAY
+    cycle_limit: int = CYCLE_LIMIT
+    warmup_t: int = WARMUP_T
+    warmup_lr_init: float = WARMUP_LR_INIT
+    warmup_prefix: bool = WARMUP_PREFIX
+    t_in_epochs: bool = T_IN_EPOCHS
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int = NOISE_SEED
+    updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -314,13 +382,27 @@ class Poly(Cycles, kw_only=True):
     """timm's ``poly`` (``PolyLRScheduler``): ``(1 - t ** k / T ** k) ** power`` from the
     lr to ``lr_min`` over each cycle.
 
-    Example: ``{type = "timm.poly", t_initial = 1000, power = 0.5}``.
+    Example: ``{type = "timm.poly", t_initial = 1000, power = 0.5, t_in_epochs = false}``.
     """
 
     name = "timm.poly"
 
+    t_initial: int = T_INITIAL
     power: float = schedkit.factor(0.5, ge=0.0)
-    k_decay: float = schedkit.factor(1.0, gt=0.0)
+    lr_min: float = LR_MIN
+    cycle_mul: float = CYCLE_MUL
+    cycle_decay: float = CYCLE_DECAY
+    cycle_limit: int = CYCLE_LIMIT
+    warmup_t: int = WARMUP_T
+    warmup_lr_init: float = WARMUP_LR_INIT
+    warmup_prefix: bool = WARMUP_PREFIX
+    t_in_epochs: bool = T_IN_EPOCHS
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int = NOISE_SEED
+    k_decay: float = K_DECAY
+    updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
     def shape(self, t_curr: float, t_i: float, top: float) -> float:
         k, low = self.k_decay, self.lr_min
@@ -337,8 +419,16 @@ class Step(TimmSchedule, kw_only=True):
     name = "timm.step"
 
     decay_t: float = schedkit.factor(gt=0.0)
-    decay_rate: float = schedkit.factor(1.0, ge=0.0)
+    decay_rate: float = DECAY_RATE
+    warmup_t: int = WARMUP_T
+    warmup_lr_init: float = WARMUP_LR_INIT
     warmup_prefix: bool = schedkit.field(default=True, validator=instance_of(bool))
+    t_in_epochs: bool = T_IN_EPOCHS
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int = NOISE_SEED
+    updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
     def decay(self, t: float, base: float) -> float:
         return float(base * (self.decay_rate ** (t // self.decay_t)))
@@ -354,8 +444,16 @@ class MultiStep(TimmSchedule, kw_only=True):
     name = "timm.multistep"
 
     decay_t: tuple[int, ...] = step_list(increasing=True)
-    decay_rate: float = schedkit.factor(1.0, ge=0.0)
+    decay_rate: float = DECAY_RATE
+    warmup_t: int = WARMUP_T
+    warmup_lr_init: float = WARMUP_LR_INIT
     warmup_prefix: bool = schedkit.field(default=True, validator=instance_of(bool))
+    t_in_epochs: bool = T_IN_EPOCHS
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int = NOISE_SEED
+    updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
     def decay(self, t: float, base: float) -> float:
         return float(base * (self.decay_rate ** bisect.bisect_right(self.decay_t, t + 1)))
@@ -364,31 +462,32 @@ class MultiStep(TimmSchedule, kw_only=True):
 class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
     """timm's ``plateau`` (``PlateauLRScheduler``): torch's ``ReduceLROnPlateau`` (mode
     ``max`` by default) behind timm's warmup: the lr rises from ``warmup_lr_init`` over
-    ``warmup_t`` steps, metrics count only after it, and the noise is added to one step's
-    lr and taken back at the next, as timm's.
+    ``warmup_t`` epochs, metrics count only after it, and the noise is added to one
+    epoch's lr and taken back at the next, as timm's.
 
-    Step it with ``scheduler.step(metric)`` when there is a metric (timm's ``step(epoch,
-    metric)``). Its state, unlike timm's, keeps the plateau's counters.
+    Step it as timm's: ``scheduler.step(epoch, metric)`` after each epoch (``metric``
+    may be left out; ``step_update`` does nothing). ``step(metric=m)`` without an epoch
+    (``Built.step(metric)``) is the next epoch. ``noise_seed`` ``None`` is timm's 42. Its
+    state, unlike timm's, keeps the plateau's counters.
 
     Example: ``{type = "timm.plateau", decay_rate = 0.5, patience_t = 3, warmup_t = 2}``.
     """
 
     name = "timm.plateau"
 
-    mode: str = schedkit.choice("max", "min")
     decay_rate: float = schedkit.factor(0.1, gt=0.0, lt=1.0)
     patience_t: int = schedkit.field(default=10, validator=steps())
+    threshold: float = schedkit.factor(1e-4, ge=0.0)
     cooldown_t: int = schedkit.field(default=0, validator=steps())
-    lr_min: float = schedkit.factor(0.0, ge=0.0)
     warmup_t: int = schedkit.field(default=0, validator=steps())
     warmup_lr_init: float = schedkit.factor(0.0, ge=0.0)
-    noise_range_t: int | tuple[int, int] | None = schedkit.field(
-        default=None, converter=_noise_range, validator=_check_noise_range
-    )
+    lr_min: float = schedkit.factor(0.0, ge=0.0)
+    mode: str = schedkit.choice("max", "min")
+    noise_range_t: int | tuple[int, int] | None = NOISE_RANGE_T
     noise_type: str = schedkit.choice("normal", "uniform")
-    noise_pct: float = schedkit.factor(0.67, gt=0.0)
-    noise_std: float = schedkit.factor(1.0, ge=0.0)
-    noise_seed: int = schedkit.field(default=42, validator=steps())
+    noise_pct: float = NOISE_PCT
+    noise_std: float = NOISE_STD
+    noise_seed: int | None = schedkit.field(default=None, validator=optional(steps()))
     # torch's names, set from timm's
     factor: float = schedkit.field(init=False, default=0.1)
     patience: int = schedkit.field(init=False, default=10)
@@ -396,6 +495,10 @@ class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
     min_lr: float = schedkit.field(init=False, default=0.0)
     threshold_mode: str = schedkit.field(init=False, default="rel")
     eps: float = schedkit.field(init=False, default=1e-8)
+
+    stepping: ClassVar[type] = TimmStepping
+    #: timm's plateau counts epochs: ``step(epoch)`` moves it, ``step_update`` does not
+    t_in_epochs: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.factor = self.decay_rate
@@ -405,7 +508,8 @@ class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
         super().__post_init__()
 
     def noise(self, t: int) -> float:
-        return draw(self.noise_type, self.noise_seed + t, self.noise_pct, self.noise_std)
+        seed = 42 if self.noise_seed is None else self.noise_seed
+        return draw(self.noise_type, seed + t, self.noise_pct, self.noise_std)
 
     def observe(self, metric: float, step: int) -> None:
         if step > self.warmup_t:  # timm feeds the plateau only after its warmup
