@@ -302,7 +302,7 @@ def _timm_lrs(total: int, timm_args: dict[str, Any]) -> tuple[str, list[float]]:
     try:
         from timm.scheduler import CosineLRScheduler
     except ImportError:
-        alias = schedkit.get_scheduler("timm.cosine", opt, **timm_args)
+        alias = schedkit.get_scheduler("timm.cosine", opt, t_in_epochs=False, **timm_args)
         lrs = []
         for _ in range(total + 1):
             lrs.append(float(opt.param_groups[0]["lr"]))

@@ -230,8 +230,27 @@ def test_what_is_refused(tmp_path: Path) -> None:
 
 def test_updates_per_epoch_is_for_t_in_epochs() -> None:
     with pytest.raises(schedkit.SpecError, match="updates_per_epoch") as info:
-        schedkit.get_schedule("timm.cosine", t_initial=10, updates_per_epoch=5)
+        schedkit.get_schedule("timm.cosine", t_initial=10, updates_per_epoch=5, t_in_epochs=False)
     assert info.value.path == "updates_per_epoch"
+
+
+def test_the_setups_clock_is_written_as_timms() -> None:
+    """Per epoch (timm's default, the aliases' too): ``t_in_epochs = true`` and the updates
+    per epoch in ``[run]``, which the schedule takes when built; per update
+    (``sched_on_updates``): ``t_in_epochs = false``, durations in updates."""
+    per_epoch = schedkit.convert(
+        "timm", DIR / "timm-vit-finetune.yaml", steps_per_epoch=7, world_size=8
+    )
+    assert "steps_per_epoch = 7  # --steps-per-epoch" in per_epoch.toml
+    assert "t_in_epochs = true" in per_epoch.toml
+    assert "updates_per_epoch" not in per_epoch.toml
+    built = per_epoch.setup().build(float64(TinyViT()))
+    assert built.schedulers["lr"].schedule.updates_per_epoch == 7
+    per_update = schedkit.convert(
+        "timm", DIR / "timm-deit-small.yaml", steps_per_epoch=7, world_size=8
+    )
+    assert "t_in_epochs = false" in per_update.toml
+    assert "steps_per_epoch =" not in per_update.toml
 
 
 def test_per_epoch_setup_resumes_mid_epoch() -> None:

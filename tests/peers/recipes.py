@@ -193,6 +193,7 @@ t_initial = 200
 lr_min = 1e-5
 warmup_t = 20
 warmup_lr_init = 1e-6
+t_in_epochs = false        # counts updates, as t_in_epochs=False (timm's default counts epochs)
 
 [clip]
 type = "norm"

@@ -9,10 +9,11 @@ of ``create_optimizer_v2`` (``opt``, ``opt_eps``, ``opt_betas``, ``momentum``,
 and the clipping (``clip_grad``, ``clip_mode``).
 
 The schedule is stepped as ``train.py`` steps it. Per update (``sched_on_updates:
-true``): durations in epochs times the updates per epoch. Per epoch (timm's default):
-durations in epochs, ``t_in_epochs = true`` and ``updates_per_epoch``, so a scheduler
-stepped once per update (``Built.step()``) holds each epoch's lr over its updates, as
-``train.py``'s ``step(epoch + 1)`` at each epoch end does. A layer-decayed group's
+true``): durations in epochs times the updates per epoch, ``t_in_epochs = false``. Per
+epoch (timm's default): durations in epochs, ``t_in_epochs = true`` (the aliases'
+default too) and ``[run] steps_per_epoch``, so the setup, stepped once per update
+(``Built.step()``), holds each epoch's lr over its updates, as ``train.py``'s
+``step(epoch + 1)`` at each epoch end does. A layer-decayed group's
 ``warmup_lr`` and ``min_lr`` are scaled by its lr scale, as timm's schedulers scale them.
 """
 
@@ -197,8 +198,8 @@ def _schedule(keys: Keys, upe: int, src_upe: str) -> int | None:
     table.update(warm)
     table.update(noisy)
     table["t_in_epochs"] = Sourced(per_epoch, "not " + keys.source("sched_on_updates"))
-    if per_epoch:
-        table["updates_per_epoch"] = Sourced(upe, src_upe)
+    if per_epoch:  # the schedule's updates_per_epoch, as the setup steps once per update
+        draft.run["steps_per_epoch"] = Sourced(upe, "--steps-per-epoch")
     draft.schedules["lr"] = table
     return int(total)
 
