@@ -52,3 +52,22 @@ def test_a_suite_that_cannot_be_fetched_fails_loudly(tmp_path) -> None:
     )
     with pytest.raises(FetchError, match="pip could not download"):
         fetch(missing, tmp_path)
+
+
+def test_an_alias_class_binds_the_peers_positional_arguments_in_order() -> None:
+    import torch
+
+    from tests.peer_suites.shims import no_alias, scheduler_alias
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    cosine = scheduler_alias("timm.cosine", "CosineLRScheduler")
+    sched = cosine(opt, 100, 1e-5, warmup_t=3)
+    assert sched.schedule.t_initial == 100
+    assert sched.schedule.lr_min == 1e-5
+    assert sched.schedule.warmup_t == 3
+    with pytest.raises(TypeError, match="multiple values for 't_initial'"):
+        cosine(opt, 100, t_initial=50)
+    stand_in = no_alias("timm.scheduler.WSDLRScheduler")
+    assert stand_in.__name__ == "WSDLRScheduler"
+    with pytest.raises(NotImplementedError, match="WSDLRScheduler has no schedkit alias"):
+        stand_in(opt, t_initial=10)
