@@ -704,6 +704,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
 
     min_value: float = schedkit.field(init=False, default=0.0)
     min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
+    # torch's order: min_lr before eps (a field declared again takes this position)
+    eps: float = schedkit.factor(1e-8, ge=0.0)
     reductions: int = schedkit.field(init=False, default=0)
     #: torch's ``min_lrs``: one floor per group, extended when groups are added
     min_lrs: list[float] = schedkit.field(init=False, factory=list)
