@@ -983,3 +983,105 @@ def test_one_cycle_with_a_warmup_of_no_length_is_refused_as_torch_divides_by_zer
         )
     assert err.value.path == "pct_start"
     assert opt.param_groups[0]["lr"] == 0.1  # nothing changed
+
+
+# -- what torch's own scheduler tests asked of the aliases ------------------------------
+
+
+# torch's chained part warns of a step order that the loop below does keep
+@pytest.mark.filterwarnings("ignore:Detected call of `lr_scheduler.step\\(\\)`:UserWarning")
+def test_sequential_takes_a_chained_scheduler_as_torch_does():
+    """A ``ChainedScheduler`` as a part of a ``SequentialLR``: torch steps it like any
+    part, and the lrs are torch's."""
+    o1, o2 = _opt(), _opt()
+    theirs = tl.SequentialLR(
+        o1,
+        [
+            tl.ChainedScheduler(
+                [
+                    tl.LinearLR(o1, start_factor=0.2, total_iters=4),
+                    tl.ConstantLR(o1, factor=0.5, total_iters=4),
+                ]
+            ),
+            tl.ExponentialLR(o1, gamma=0.8),
+        ],
+        milestones=[6],
+    )
+    parts = [
+        schedkit.get_scheduler(
+            "torch.ChainedScheduler",
+            o2,
+            schedulers=[
+                schedkit.get_scheduler("torch.LinearLR", o2, start_factor=0.2, total_iters=4),
+                schedkit.get_scheduler("torch.ConstantLR", o2, factor=0.5, total_iters=4),
+            ],
+        ),
+        schedkit.get_scheduler("torch.ExponentialLR", o2, gamma=0.8),
+    ]
+    ours = schedkit.get_scheduler("torch.SequentialLR", o2, schedulers=parts, milestones=[6])
+    for _ in range(14):
+        assert _values(o2, ("lr",)) == _values(o1, ("lr",))
+        o1.step()
+        o2.step()
+        theirs.step()
+        ours.step()
+
+
+def test_sequential_still_refuses_a_plateau_part():
+    opt = _opt()
+    with pytest.raises(SpecError, match="schedulers"):
+        schedkit.get_scheduler(
+            "torch.SequentialLR",
+            opt,
+            schedulers=[
+                {"type": "torch.ReduceLROnPlateau"},
+                {"type": "torch.StepLR", "step_size": 2},
+            ],
+            milestones=[3],
+        )
+
+
+def test_warm_restarts_position_can_be_set_as_in_torch():
+    """``sched.T_cur = t`` moves the position in the period; the next step goes on from it."""
+    o1, o2 = _opt(), _opt()
+    theirs = tl.CosineAnnealingWarmRestarts(o1, T_0=4, T_mult=2, eta_min=0.001)
+    ours = schedkit.get_scheduler(
+        "torch.CosineAnnealingWarmRestarts", o2, T_0=4, T_mult=2, eta_min=0.001
+    )
+    for t in (7, 2, 3.5):
+        theirs.T_cur = t
+        ours.T_cur = t
+        theirs.step()
+        ours.step()
+        assert (ours.T_cur, ours.T_i) == (theirs.T_cur, theirs.T_i)
+        assert _values(o2, ("lr",)) == _values(o1, ("lr",))
+
+
+@pytest.mark.parametrize("bad", [-1, float("nan"), "3", True])
+def test_warm_restarts_position_is_checked(bad):
+    opt = _opt()
+    sched = schedkit.get_scheduler("torch.CosineAnnealingWarmRestarts", opt, T_0=4)
+    before = _values(opt, ("lr",))
+    with pytest.raises(SpecError, match="T_cur"):
+        sched.T_cur = bad
+    assert sched.T_cur == 0
+    assert _values(opt, ("lr",)) == before
+
+
+def test_one_cycle_takes_tensor_momenta_as_torch_does():
+    o1, o2 = _opt(momentum=0.9), _opt(momentum=0.9)
+    kw = {"max_lr": 0.1, "total_steps": 10}
+    theirs = tl.OneCycleLR(o1, base_momentum=0.85, max_momentum=0.95, **kw)
+    ours = schedkit.get_scheduler(
+        "torch.OneCycleLR",
+        o2,
+        base_momentum=torch.as_tensor(0.85, dtype=torch.float64),
+        max_momentum=torch.as_tensor(0.95, dtype=torch.float64),
+        **kw,
+    )
+    for _ in range(9):
+        assert _values(o2, ("lr", "momentum")) == _values(o1, ("lr", "momentum"))
+        o1.step()
+        o2.step()
+        theirs.step()
+        ours.step()

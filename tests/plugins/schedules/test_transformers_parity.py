@@ -413,3 +413,29 @@ def test_call_form_over_drawn_configs_and_resume_by_construction(case, lrs, stop
     for _ in range(stop, total):
         assert [g["lr"] for g in o1.param_groups] == [g["lr"] for g in o2.param_groups]
         o1.step(), o2.step(), theirs.step(), ours.step()
+
+
+def test_warmup_stable_decay_family_takes_get_wsd_schedules_arguments():
+    """``transformers.warmup_stable_decay`` built as ``get_wsd_schedule`` is called, the
+    stable phase left to ``num_training_steps``, gives transformers' lrs."""
+    args = (W, 50)  # num_warmup_steps, num_decay_steps
+    theirs = _trace(
+        lambda o: transformers.get_wsd_schedule(o, *args, num_training_steps=T, min_lr_ratio=0.1)
+    )
+    family = schedkit.get_schedule(
+        "transformers.warmup_stable_decay",
+        num_warmup_steps=W,
+        num_decay_steps=50,
+        num_training_steps=T,
+        min_lr_ratio=0.1,
+    )
+    assert _trace(lambda o: schedkit.get_scheduler(family, o)) == theirs
+    assert schedkit.get_schedule(family.spec()) == family
+    assert "num_stable_steps" not in family.spec()
+
+
+def test_warmup_stable_decay_family_needs_a_stable_phase_or_a_total():
+    with pytest.raises(schedkit.SpecError, match="num_training_steps or num_stable_steps"):
+        schedkit.get_schedule(
+            "transformers.warmup_stable_decay", num_warmup_steps=W, num_decay_steps=50
+        )

@@ -65,6 +65,11 @@ def _floats(value: Any) -> Any:
     return _scalar(value)
 
 
+def scalar(default: Any = NOTHING, **bounds: float) -> Any:
+    """A number, or a one-element tensor as its float (torch takes tensor momenta)."""
+    return schedkit.field(default=default, converter=_scalar, validator=number(**bounds))
+
+
 def each_group(default: Any = NOTHING, **bounds: float) -> Any:
     """A number, or a list with one number per param group (torch's ``max_lr=[...]``)."""
     check = number(**bounds)

@@ -85,8 +85,12 @@ class WarmupDecayLR(WarmupLR):
 
     name = "deepspeed.WarmupDecayLR"
 
-    total_num_steps: int = schedkit.field(kw_only=True, validator=steps(positive=True))
+    # DeepSpeed's order: total_num_steps first (a field declared again takes this position)
+    total_num_steps: int = count(positive=True)
+    warmup_min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     warmup_max_lr: float | tuple[float, ...] | None = _optional_each_group(0.001)
+    warmup_num_steps: int = count(1000, positive=True)
+    warmup_type: str = schedkit.choice("log", "linear")
 
     def gamma(self, it: int) -> float:
         w = max(2, self.warmup_num_steps)

@@ -5,7 +5,8 @@ The schedules take the ``SOLVER`` keys in lower case (``max_iter``, ``steps``, `
 ``base_lr_end``, ``num_decays``) and give detectron2's multiplier (fvcore's param
 schedulers behind ``WarmupParamScheduler`` and ``LRMultiplier``), float for float, times
 each group's base lr. At and past ``max_iter`` the last multiplier is held (detectron2's
-run ends there; fvcore raises past it).
+run ends there; fvcore raises past it). A key left out takes detectron2's config default
+(``max_iter`` 40000, ``steps`` (30000,), ``clip_value`` 1.0...).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ class WarmupMultiplier(schedkit.BaseSchedule):
     curve is compressed into the rest of the run); ``constant`` holds ``warmup_factor``.
     """
 
-    max_iter: int = count(positive=True)
+    max_iter: int = count(40000, positive=True)
     warmup_factor: float = schedkit.factor(0.001, ge=0.0)
     warmup_iters: int = count(1000)
     warmup_method: str = schedkit.choice("linear", "constant")
@@ -224,10 +225,10 @@ class Default(schedkit.BaseRule):
     weight_decay_norm: float | None = _optional(ge=0.0)
     bias_lr_factor: float = schedkit.factor(1.0, ge=0.0)
     weight_decay_bias: float | None = _optional(ge=0.0)
+    lr_factor_func: Callable[[str], float] | None = function(optional=True)
     overrides: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
         ("lr", "weight_decay")
     )
-    lr_factor_func: Callable[[str], float] | None = function(optional=True)
 
     def __post_init__(self) -> None:
         bias = self.bias_lr_factor != 1.0 or self.weight_decay_bias is not None
@@ -282,6 +283,8 @@ class ClipValue(Value, kw_only=True):
 
     name = "detectron2.value"
 
+    clip_value: float = schedkit.factor(1.0, gt=0.0)  # SOLVER.CLIP_GRADIENTS.CLIP_VALUE
+
 
 class ClipNorm(ParamNorm, kw_only=True):
     """detectron2's ``CLIP_TYPE: norm``: each parameter's gradient clipped to its own norm
@@ -293,6 +296,7 @@ class ClipNorm(ParamNorm, kw_only=True):
     name = "detectron2.norm"
 
     max_norm: float = schedkit.field(
+        default=1.0,  # SOLVER.CLIP_GRADIENTS.CLIP_VALUE
         alias="clip_value",
         converter=schedkit.validators.to_float,
         validator=schedkit.validators.number(gt=0.0),

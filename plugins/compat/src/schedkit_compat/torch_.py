@@ -74,6 +74,7 @@ from schedkit_compat._base import (
     function,
     pick,
     refuse_spec,
+    scalar,
     step_list,
 )
 from schedkit_schedules.one_cycle import _anneal
@@ -413,6 +414,23 @@ class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
             return curve.t_cur if name == "T_cur" else curve.t_i
         return super().peer_get(name, scheduler)
 
+    def peer_set(self, name: str, value: Any, scheduler: Any) -> None:
+        """``sched.T_cur = t``, as torch's users reset the position in the period: the
+        next ``step()`` goes on from it (torch's counter)."""
+        if name != "T_cur":
+            super().peer_set(name, value, scheduler)
+        if isinstance(value, torch.Tensor) and value.numel() == 1:
+            value = value.item()
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise SpecError(f"expected a number of steps >= 0, got {value!r}", "T_cur")
+        for curve in scheduler._curves:
+            curve.t_cur = value
+
 
 class _Restarts:
     """One group of ``torch.CosineAnnealingWarmRestarts``, with torch's ``T_cur`` and
@@ -621,8 +639,8 @@ class OneCycleLR(TorchScheduler, ClosedForm):
     pct_start: float = schedkit.factor(0.3, ge=0.0, le=1.0)
     anneal_strategy: str = schedkit.choice("cos", "linear")
     cycle_momentum: bool = schedkit.field(default=True, validator=instance_of(bool))
-    base_momentum: float = schedkit.factor(0.85, ge=0.0)
-    max_momentum: float = schedkit.factor(0.95, ge=0.0)
+    base_momentum: float = scalar(0.85, ge=0.0)
+    max_momentum: float = scalar(0.95, ge=0.0)
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
     three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
@@ -704,6 +722,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
 
     min_value: float = schedkit.field(init=False, default=0.0)
     min_lr: float | tuple[float, ...] = each_group(0.0, ge=0.0)
+    # torch's order: min_lr before eps (a field declared again takes this position)
+    eps: float = schedkit.factor(1e-8, ge=0.0)
     reductions: int = schedkit.field(init=False, default=0)
     #: torch's ``min_lrs``: one floor per group, extended when groups are added
     min_lrs: list[float] = schedkit.field(init=False, factory=list)
@@ -938,9 +958,13 @@ def _sub_schedulers(params: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def _torch_subs(inst: Any, attribute: Field, value: Any) -> None:
+def _torch_subs(inst: Any, attribute: Field, value: Any, chained: bool = False) -> None:
+    """Refuse what torch refuses among ``schedulers``; with ``chained``, a
+    ``ChainedScheduler`` is taken (torch's ``SequentialLR`` steps one like the others)."""
+    taken = ChainedScheduler if chained else ()
     for i, sub in enumerate(value):
-        if not isinstance(sub, TorchScheduler) or isinstance(sub, (ReduceLROnPlateau, _Composite)):
+        refused = isinstance(sub, (ReduceLROnPlateau, _Composite)) and not isinstance(sub, taken)
+        if not isinstance(sub, TorchScheduler) or refused:
             what = sub.spec().get("type") if hasattr(sub, "spec") else repr(sub)
             raise SpecError(
                 f"expected one of torch's chainable or closed-form schedulers, got {what!r} "
@@ -1034,7 +1058,7 @@ class SequentialLR(_Composite):
     milestones: tuple[int, ...] = step_list()
 
     def __post_init__(self) -> None:
-        _torch_subs(self, fields(type(self)).schedulers, self.schedulers)
+        _torch_subs(self, fields(type(self)).schedulers, self.schedulers, chained=True)
         if len(self.milestones) != len(self.schedulers) - 1:
             raise SpecError(
                 "Sequential Schedulers expects number of schedulers provided to be one more "

@@ -37,6 +37,7 @@ from schedkit.plugin import (
     fields,
     instance_of,
     number,
+    optional,
     ramp,
     record_spec,
     steps,
@@ -90,9 +91,10 @@ class Polynomial(schedkit.BaseSchedule):
 
     num_warmup_steps: int = schedkit.duration(position=False)
     num_training_steps: int = schedkit.duration(positive=True, horizon=True, position=False)
-    lr_init: float = schedkit.factor(gt=0.0)
     lr_end: float = schedkit.factor(1e-7, ge=0.0)
     power: float = schedkit.factor(1.0, gt=0.0)
+    #: the optimizer's default lr, which transformers reads from the optimizer (by keyword)
+    lr_init: float = schedkit.field(kw_only=True, converter=to_float, validator=number(gt=0.0))
 
     def __post_init__(self) -> None:
         if not self.lr_init > self.lr_end:
@@ -151,8 +153,8 @@ class CosineWarmupWithMinLR(schedkit.BaseSchedule):
 
     num_warmup_steps: int = schedkit.duration(position=False)
     num_training_steps: int = schedkit.duration(positive=True, horizon=True, position=False)
-    min_lr_rate: float = schedkit.factor(0.0, ge=0.0)
     num_cycles: float = schedkit.factor(0.5, gt=0.0)
+    min_lr_rate: float = schedkit.factor(0.0, ge=0.0)
     warmup_lr_rate: float | None = schedkit.field(default=None)
 
     @classmethod
@@ -163,7 +165,7 @@ class CosineWarmupWithMinLR(schedkit.BaseSchedule):
         cycles = kwargs.pop("num_cycles", 0.5)
         warmup_rate = kwargs.pop("warmup_lr_rate", None)
         no_more("cosine_warmup_with_min_lr", kwargs)
-        return cls(warmup, total, rate, cycles, warmup_rate)
+        return cls(warmup, total, cycles, min_lr_rate=rate, warmup_lr_rate=warmup_rate)
 
     def __call__(self, step: float) -> float:
         current = float(step)
@@ -180,30 +182,62 @@ class CosineWarmupWithMinLR(schedkit.BaseSchedule):
         return max(0.0, factor)
 
 
+def _optional_duration() -> Any:
+    """A number of steps (``"5ep"`` in specs too) that may be left out."""
+    metadata = schedkit.duration(position=False).metadata
+    return schedkit.field(default=None, validator=optional(steps()), metadata=metadata)
+
+
 class WarmupStableDecay(schedkit.BaseSchedule):
     """transformers' ``warmup_stable_decay``: warmup from ``min_lr_ratio`` to 1, a stable
     phase at 1, a decay to ``min_lr_ratio`` (linear, cosine or 1-sqrt), then held.
 
-    Warmup: ``ramp(t/w) * (1 - m) + m``; decay: ``decay(p) * (1 - m) + m``.
+    The parameters in transformers' order (``get_wsd_schedule``): the stable phase is
+    ``num_stable_steps``, or what ``num_training_steps`` leaves after the warmup and the
+    decay. Warmup: ``ramp(t/w) * (1 - m) + m``; decay: ``decay(p) * (1 - m) + m``.
     """
 
     name = "transformers.warmup_stable_decay"
 
     num_warmup_steps: int = schedkit.duration(position=False)
-    num_stable_steps: int = schedkit.duration(position=False)
     num_decay_steps: int = schedkit.duration(position=False)
+    num_training_steps: int | None = _optional_duration()
+    num_stable_steps: int | None = _optional_duration()
     warmup_type: str = schedkit.choice("linear", "cosine", "1-sqrt")
     decay_type: str = schedkit.choice("cosine", "linear", "1-sqrt")
     min_lr_ratio: float = schedkit.factor(0.0, ge=0.0)
     num_cycles: float = schedkit.factor(0.5, gt=0.0)
 
+    def __post_init__(self) -> None:
+        if self.num_stable_steps is None and self.num_training_steps is None:
+            raise SpecError(
+                "Either num_training_steps or num_stable_steps must be specified.",
+                "num_stable_steps",
+            )
+
+    def spec(self) -> dict[str, Any]:
+        """The parameters given (a step count left out is not written as None)."""
+        out = super().spec()
+        for key in ("num_training_steps", "num_stable_steps"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
+
+    @property
+    def stable(self) -> int:
+        """The stable phase's length, as transformers works it out."""
+        if self.num_stable_steps is not None:
+            return self.num_stable_steps
+        assert self.num_training_steps is not None
+        return self.num_training_steps - self.num_warmup_steps - self.num_decay_steps
+
     @property
     def horizon(self) -> int:
-        return self.num_warmup_steps + self.num_stable_steps + self.num_decay_steps
+        return self.num_warmup_steps + self.stable + self.num_decay_steps
 
     def __call__(self, step: float) -> float:
         m = self.min_lr_ratio
-        w, stable, dec = self.num_warmup_steps, self.num_stable_steps, self.num_decay_steps
+        w, stable, dec = self.num_warmup_steps, self.stable, self.num_decay_steps
         if step < w:
             progress = float(step) / float(max(1, w))
             return max(0.0, ramp(self.warmup_type, progress) * (1.0 - m) + m)
@@ -269,10 +303,10 @@ class Greedy(schedkit.Record, frozen=False, eq=False):
     min_lr: float | tuple[float, ...] = _lrs(1e-3)
     max_lr: float | tuple[float, ...] = _lrs(1.0)
     eps: float = schedkit.factor(1e-8, ge=0.0)
+    verbose: bool = _flag(False)
     smooth: bool = _flag(False)
     window_size: int = schedkit.field(default=50, validator=steps(positive=True))
     reset_start: int = schedkit.field(default=500, validator=steps())
-    verbose: bool = _flag(False)
     lrs: list[float] = schedkit.field(init=False, factory=list)
     init_lrs: list[float] = schedkit.field(init=False, factory=list)
     best: float = schedkit.field(init=False, default=math.inf)
@@ -490,7 +524,11 @@ def _cosine_warmup_min(
     w, t = need("cosine_warmup_with_min_lr", warmup, total)
     rate = min_lr_rate(opt, kw.pop("min_lr", None), kw.pop("min_lr_rate", None))
     return CosineWarmupWithMinLR(
-        w, t, rate, kw.pop("num_cycles", 0.5), kw.pop("warmup_lr_rate", None)
+        w,
+        t,
+        kw.pop("num_cycles", 0.5),
+        min_lr_rate=rate,
+        warmup_lr_rate=kw.pop("warmup_lr_rate", None),
     )
 
 
@@ -505,7 +543,9 @@ def _polynomial(
     opt: Any, warmup: int | None, total: int | None, kw: dict[str, Any]
 ) -> schedkit.Schedule:
     w, t = need("polynomial", warmup, total)
-    return Polynomial(w, t, opt.defaults["lr"], kw.pop("lr_end", 1e-7), kw.pop("power", 1.0))
+    return Polynomial(
+        w, t, kw.pop("lr_end", 1e-7), kw.pop("power", 1.0), lr_init=opt.defaults["lr"]
+    )
 
 
 def _constant(
@@ -542,7 +582,7 @@ def _wsd(opt: Any, warmup: Steps, total: Steps, kw: Kw) -> Schedule:
     options = {
         k: kw.pop(k) for k in ("warmup_type", "decay_type", "min_lr_ratio", "num_cycles") if k in kw
     }
-    return WarmupStableDecay(w, stable, decay, **options)
+    return WarmupStableDecay(w, decay, num_stable_steps=stable, **options)
 
 
 def _plateau(
