@@ -46,13 +46,19 @@ def _transformers(name: str) -> Original:
     return read
 
 
-def _timm(module: str, name: str, skip: tuple[str, ...] = ()) -> Original:
+def _timm(
+    module: str, name: str, skip: tuple[str, ...] = (), *, by_keyword: bool = False
+) -> Original:
+    """timm's ``module.name``; ``by_keyword``: its positions do not carry over (a function
+    on the model or the parameters, where the alias is a rule or clipper built by keyword)."""
+
     def read() -> tuple[Param, ...]:
         from tests.peers import torchvision_stub
 
         torchvision_stub.install()
         fn = getattr(importlib.import_module(module), name)
-        return from_signature(fn, ("self", "optimizer", "initialize", *skip))
+        params = from_signature(fn, ("self", "optimizer", "initialize", *skip))
+        return facts(*params, keyword_only=True) if by_keyword else params
 
     return read
 
@@ -116,9 +122,12 @@ ORIGINALS: dict[str, Original] = {
     "timm.poly": _timm("timm.scheduler", "PolyLRScheduler"),
     "timm.plateau": _timm("timm.scheduler", "PlateauLRScheduler"),
     "timm.layer_decay": _timm(
-        "timm.optim._param_groups", "param_groups_layer_decay", ("model", "verbose")
+        "timm.optim._param_groups",
+        "param_groups_layer_decay",
+        ("model", "verbose"),
+        by_keyword=True,
     ),
-    "timm.agc": _timm("timm.utils.agc", "adaptive_clip_grad", ("parameters",)),
+    "timm.agc": _timm("timm.utils.agc", "adaptive_clip_grad", ("parameters",), by_keyword=True),
     # detectron2: its SOLVER keys, and get_default_optimizer_params
     "detectron2.WarmupMultiStepLR": _facts(
         *WARMUP, P("steps", (30000,)), P("gamma", 0.1), keyword_only=True
@@ -246,6 +255,13 @@ DELIBERATE: dict[str, dict[str, str]] = {
         "the call form takes transformers' warmup",
         "increase_cooldown": "transformers' warmup (see warmup)",
     },
+    **{
+        f"timm.{name}": {
+            "updates_per_epoch": "schedkit's: with t_in_epochs, how many updates an epoch "
+            "holds, so a scheduler stepped per update holds each epoch's value"
+        }
+        for name in ("cosine", "tanh", "poly", "step", "multistep")
+    },
     "timm.layer_decay": {
         "weight_decay": "the optimizer's weight decay (the rule scales it per group)",
         "fallback_list": "not taken (timm's fallback for models without a group matcher)",
@@ -296,48 +312,6 @@ DELIBERATE: dict[str, dict[str, str]] = {
     },
 }
 
-#: TEMPORARY: divergences fixed on other branches (timm's aliases); emptied when merged
-PENDING_OTHER_BRANCHES: dict[str, list[str]] = {
-    "timm.agc": [
-        "positional order [] where the original takes ['clip_factor', 'eps', 'norm_type']"
-    ],
-    **{
-        f"timm.{name}": [
-            "'t_in_epochs' defaults to False, the original to True",
-            "extra parameter 'updates_per_epoch'",
-            f"positional order [] where the original takes {order}",
-        ]
-        for name, order in {
-            "cosine": "['t_initial', 'lr_min', 'cycle_mul', 'cycle_decay', 'cycle_limit', "
-            "'warmup_t', 'warmup_lr_init', 'warmup_prefix', 't_in_epochs', 'noise_range_t', "
-            "'noise_pct', 'noise_std', 'noise_seed', 'k_decay']",
-            "tanh": "['t_initial', 'lb', 'ub', 'lr_min', 'cycle_mul', 'cycle_decay', "
-            "'cycle_limit', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', 't_in_epochs', "
-            "'noise_range_t', 'noise_pct', 'noise_std', 'noise_seed']",
-            "poly": "['t_initial', 'power', 'lr_min', 'cycle_mul', 'cycle_decay', "
-            "'cycle_limit', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', 't_in_epochs', "
-            "'noise_range_t', 'noise_pct', 'noise_std', 'noise_seed', 'k_decay']",
-            "step": "['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', 'warmup_prefix', "
-            "'t_in_epochs', 'noise_range_t', 'noise_pct', 'noise_std', 'noise_seed']",
-            "multistep": "['decay_t', 'decay_rate', 'warmup_t', 'warmup_lr_init', "
-            "'warmup_prefix', 't_in_epochs', 'noise_range_t', 'noise_pct', 'noise_std', "
-            "'noise_seed']",
-        }.items()
-    },
-    "timm.layer_decay": [
-        "positional order ['layer_decay', 'min_scale', 'no_weight_decay_list', "
-        "'weight_decay_exclude_1d'] where the original takes ['no_weight_decay_list', "
-        "'weight_decay_exclude_1d', 'layer_decay', 'min_scale']"
-    ],
-    "timm.plateau": [
-        "'noise_seed' defaults to 42, the original to None",
-        "positional order ['threshold', 'mode', 'decay_rate', 'patience_t', 'cooldown_t', "
-        "'lr_min', 'warmup_t', 'warmup_lr_init', 'noise_range_t', 'noise_type', 'noise_pct', "
-        "'noise_std', 'noise_seed'] where the original takes ['decay_rate', 'patience_t', "
-        "'threshold', 'cooldown_t', 'warmup_t', 'warmup_lr_init', 'lr_min', 'mode', "
-        "'noise_range_t', 'noise_type', 'noise_pct', 'noise_std', 'noise_seed']",
-    ],
-}
 
 PLUGINS = ("torch", "transformers", "hf_trainer", "timm", "detectron2", "mmpretrain", "cerebras")
 
@@ -358,7 +332,7 @@ def test_every_alias_is_compared_with_its_original() -> None:
 def test_alias_takes_the_originals_parameters(name: str) -> None:
     cls = _registered()[name]
     found = divergences(of_alias(cls), ORIGINALS[name](), deliberate=DELIBERATE.get(name, ()))
-    assert found == PENDING_OTHER_BRANCHES.get(name, [])
+    assert found == []
 
 
 @pytest.mark.parametrize("name", sorted(DELIBERATE))

@@ -157,7 +157,7 @@ def draw(kind: str, seed: int, pct: float, std: float) -> float:
     return 2 * (float(torch.rand(1, generator=g).item()) - 0.5) * pct
 
 
-class TimmSchedule(ClosedForm, kw_only=True):
+class TimmSchedule(ClosedForm):
     """What timm's schedulers share: the linear warmup from ``warmup_lr_init`` (absolute)
     over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and the noise:
     from step ``noise_range_t`` (or within ``[start, end)``) each value is multiplied by
@@ -266,7 +266,7 @@ def group_scale(group: Mapping[str, Any], base: float) -> tuple[float | None, fl
     return scale, base / scale
 
 
-class Cycles(TimmSchedule, kw_only=True):
+class Cycles(TimmSchedule):
     """timm's cycles: ``t_initial`` steps, each next one ``cycle_mul`` times longer with its
     peak ``cycle_decay`` times lower, ``cycle_limit`` of them, then ``lr_min``."""
 
@@ -306,7 +306,7 @@ class Cycles(TimmSchedule, kw_only=True):
         return self.shape(t_curr, t_i, base * self.cycle_decay**i)
 
 
-class Cosine(Cycles, kw_only=True):
+class Cosine(Cycles):
     """timm's ``cosine`` (``CosineLRScheduler``): SGDR cosine cycles from the lr to
     ``lr_min``; ``k_decay`` bends the curve (``t ** k / T ** k``).
 
@@ -337,7 +337,7 @@ class Cosine(Cycles, kw_only=True):
         return low + 0.5 * (top - low) * (1 + math.cos(math.pi * t_curr**k / t_i**k))
 
 
-class Tanh(Cycles, kw_only=True):
+class Tanh(Cycles):
     """timm's ``tanh`` (``TanhLRScheduler``): the lr falls along ``tanh`` from ``lb`` to
     ``ub`` over each cycle. Without ``warmup_prefix`` the warmup rises to the curve's value
     at ``warmup_t``, as timm's.
@@ -378,7 +378,7 @@ class Tanh(Cycles, kw_only=True):
         return low + 0.5 * (top - low) * (1 - math.tanh(self.lb * (1.0 - tr) + self.ub * tr))
 
 
-class Poly(Cycles, kw_only=True):
+class Poly(Cycles):
     """timm's ``poly`` (``PolyLRScheduler``): ``(1 - t ** k / T ** k) ** power`` from the
     lr to ``lr_min`` over each cycle.
 
@@ -409,7 +409,7 @@ class Poly(Cycles, kw_only=True):
         return float(low + (top - low) * (1 - t_curr**k / t_i**k) ** self.power)
 
 
-class Step(TimmSchedule, kw_only=True):
+class Step(TimmSchedule):
     """timm's ``step`` (``StepLRScheduler``): the lr times ``decay_rate`` every ``decay_t``
     steps (the warmup is a prefix by default, as timm's).
 
@@ -434,7 +434,7 @@ class Step(TimmSchedule, kw_only=True):
         return float(base * (self.decay_rate ** (t // self.decay_t)))
 
 
-class MultiStep(TimmSchedule, kw_only=True):
+class MultiStep(TimmSchedule):
     """timm's ``multistep`` (``MultiStepLRScheduler``): the lr times ``decay_rate`` at each
     of ``decay_t``, one step early as timm counts (``bisect(decay_t, t + 1)``).
 
