@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,37 @@ def _json_int(text: str) -> Any:
     return TooLong(len(text)) if len(text) > MAX_INT_DIGITS + 1 else int(text)
 
 
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},:]')
+
+
+def _json_deep(text: str) -> str:
+    """The key path where JSON ``text`` nests deeper than ``MAX_DEPTH`` (a scan of its
+    brackets, for the error once ``json`` gave up)."""
+    stack: list[list[Any]] = []  # [the bracket, the index or key inside it]
+    last = ""
+    for m in _JSON_TOKENS.finditer(text):
+        t = m.group()
+        if t in "[{":
+            if len(stack) >= MAX_DEPTH:
+                break
+            stack.append([t, 0 if t == "[" else ""])
+        elif t in "]}":
+            if stack:
+                stack.pop()
+        elif t == ",":
+            if stack and stack[-1][0] == "[":
+                stack[-1][1] += 1
+        elif t == ":":
+            if stack:
+                stack[-1][1] = last
+        else:
+            last = t[1:-1]
+    path = ""
+    for bracket, at in stack:
+        path += f"[{at}]" if bracket == "[" else (f".{at}" if path else at)
+    return path
+
+
 def parse_json(text: str, file: str, key: str = "") -> Any:
     """JSON ``text`` (from ``file``; ``key`` names the string value holding it, if one
     does) as data within the bounds of :func:`schedkit.conversion.bounded`, or a
@@ -88,7 +120,10 @@ def parse_json(text: str, file: str, key: str = "") -> Any:
     try:
         data = json.loads(text, parse_int=_json_int)
     except RecursionError:
-        raise SpecError(f"{file}: lists and mappings nested deeper than {MAX_DEPTH}", key) from None
+        where = ".".join(p for p in (key, _json_deep(text)) if p).replace(".[", "[")
+        raise SpecError(
+            f"{file}: lists and mappings nested deeper than {MAX_DEPTH}", where
+        ) from None
     except ValueError as e:  # JSONDecodeError
         raise SpecError(f"{file}: JSON syntax error: {e}", key) from None
     try:

@@ -19,11 +19,9 @@ are strings, numbers or tuples of them.
 from __future__ import annotations
 
 import ast
-import io
 import math
 import operator
 import re
-import tokenize
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -280,25 +278,22 @@ class Evaluator:
         return bounded(out, self.path.name)  # type: ignore[no-any-return]
 
 
+_STATEMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\s*=[^=]", re.MULTILINE)
+
+
 def _too_complex(text: str) -> int:
-    """The first line of the first statement of ``text`` that Python's parser cannot take
-    on its own (called only when the whole file could not be parsed)."""
-    lines = text.splitlines(keepends=True)
-    start = 1
-    try:
-        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
-            if tok.type != tokenize.NEWLINE:
-                continue
-            try:
-                ast.parse("".join(lines[start - 1 : tok.end[0]]))
-            except (RecursionError, MemoryError, ValueError):
-                return start
-            except SyntaxError:
-                pass
-            start = tok.end[0] + 1
-    except (tokenize.TokenError, SyntaxError):
-        pass
-    return start
+    """The line of the first assignment in ``text`` that Python's parser cannot take on
+    its own (called only when the whole file could not be parsed; assignments are found
+    as lines starting ``name =``, so the file is parsed about once more)."""
+    starts = [m.start() for m in _STATEMENT.finditer(text)]
+    for begin, end in zip(starts, [*starts[1:], len(text)], strict=True):
+        try:
+            ast.parse(text[begin:end])
+        except (RecursionError, MemoryError, ValueError):
+            return text.count("\n", 0, begin) + 1
+        except SyntaxError:
+            pass
+    return 1
 
 
 def _bound_at(text: str, line: int) -> str:
