@@ -40,18 +40,18 @@ FACTS = {
 
 
 #: the bytes one conversion reads: the file and its base files together
-MAX_BYTES = 1 << 20
+MAX_BYTES = 1 << 18
 #: the files one conversion reads: the file and its base files, each read counted
 MAX_FILES = 64
 #: the values of one file's data (lists and mappings, their keys and their items), a
 #: value counted each time it is used (a YAML alias as often as it appears)
-MAX_VALUES = 20_000
+MAX_VALUES = 10_000
 #: how deeply lists and mappings nest in one file's data
 MAX_DEPTH = 32
 #: the digits of an integer
 MAX_INT_DIGITS = 1_000
 #: the characters of a string
-MAX_TEXT = 1 << 20
+MAX_TEXT = 1 << 16
 
 _INT_LIMIT = 10**MAX_INT_DIGITS
 
@@ -227,6 +227,8 @@ def convert(
     path = Path(file)
     if not path.is_file():
         raise ConversionError([SpecError("no such file")], where)
+    if path.stat().st_size > MAX_BYTES:  # before any converter, a third party's too
+        raise ConversionError([SpecError(f"{path.name}: more than {MAX_BYTES:,} bytes")], where)
     try:
         draft = known[source](path, facts)
     except SpecError as e:

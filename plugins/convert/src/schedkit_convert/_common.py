@@ -12,13 +12,23 @@ from typing import Any
 import yaml
 
 from schedkit import SpecError
-from schedkit.conversion import MAX_DEPTH, MAX_INT_DIGITS, Draft, Reading, Sourced, TooLong, bounded
+from schedkit.conversion import (
+    MAX_DEPTH,
+    MAX_INT_DIGITS,
+    MAX_VALUES,
+    Draft,
+    Reading,
+    Sourced,
+    TooLong,
+    bounded,
+)
 
 _MISSING = object()
 
 
 class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types here
-    """PyYAML's safe loader, bounded while it composes: at most ``MAX_DEPTH`` nested
+    """PyYAML's safe loader, bounded while it composes: at most ``MAX_VALUES`` nodes
+    (aliases not counted: :func:`bounded` counts them), at most ``MAX_DEPTH`` nested
     lists and mappings (so composing never recurses deeply), integers of at most
     ``MAX_INT_DIGITS`` digits (longer ones are handed to :func:`bounded` as
     :class:`TooLong`), no mapping merged into itself. Aliases are kept as PyYAML keeps
@@ -29,6 +39,7 @@ class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types her
         super().__init__(stream)
         self.keys: list[str] = []
         self.merging: set[int] = set()
+        self.nodes = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
         if parent is None:
@@ -40,6 +51,11 @@ class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML has no types her
         else:
             label = "(a key)"
         self.keys.append(label)
+        self.nodes += 1
+        if self.nodes > MAX_VALUES:
+            raise yaml.composer.ComposerError(
+                None, None, f"more than {MAX_VALUES:,} values", self.peek_event().start_mark
+            )
         if len(self.keys) > MAX_DEPTH:
             raise yaml.composer.ComposerError(
                 None,
