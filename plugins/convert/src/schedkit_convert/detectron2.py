@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from schedkit import SpecError
-from schedkit.conversion import Draft, Facts, Sourced
+from schedkit.conversion import Draft, Facts, Reading, Sourced
 from schedkit_convert._common import Keys, read_mapping
 
 #: detectron2's defaults (config/defaults.py) for the SOLVER keys read here
@@ -66,20 +66,34 @@ def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def read_config(path: Path, seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A detectron2 config with its ``_BASE_`` chain merged (paths relative to each file)."""
-    if path.resolve() in seen:
-        raise SpecError(f"{path}: _BASE_ chain loops back to this file", "_BASE_")
-    data = read_mapping(path)
-    base = data.pop("_BASE_", None)
-    if base is None:
-        return data
-    if not isinstance(base, str):
-        raise SpecError(f"{path}: expected a file name, got {base!r}", "_BASE_")
-    base_path = path.parent / base
-    if not base_path.is_file():
-        raise SpecError(f"{path}: no such base file {base!r}", "_BASE_")
-    return _merge(read_config(base_path, (*seen, path.resolve())), data)
+def read_config(path: Path) -> dict[str, Any]:
+    """A detectron2 config with its ``_BASE_`` chain merged (paths relative to each file).
+
+    The chain is followed in a loop, not by recursion, within the bounds of one
+    conversion (``schedkit.conversion.MAX_FILES`` files, ``MAX_BYTES`` bytes)."""
+    reading = Reading()
+    chain: list[dict[str, Any]] = []
+    seen: list[Path] = []
+    key = ""
+    while True:
+        if path.resolve() in seen:
+            raise SpecError(f"{path}: _BASE_ chain loops back to this file", "_BASE_")
+        seen.append(path.resolve())
+        data = read_mapping(path, reading, key)
+        base = data.pop("_BASE_", None)
+        chain.append(data)
+        if base is None:
+            break
+        if not isinstance(base, str):
+            raise SpecError(f"{path}: expected a file name, got {base!r}", "_BASE_")
+        base_path = path.parent / base
+        if not base_path.is_file():
+            raise SpecError(f"{path}: no such base file {base!r}", "_BASE_")
+        path, key = base_path, "_BASE_"
+    merged = chain.pop()
+    while chain:
+        merged = _merge(merged, chain.pop())
+    return merged
 
 
 def _scale(keys: Keys, facts: Facts) -> tuple[float, str]:

@@ -1,13 +1,15 @@
 """mmengine: a Python config file's ``optim_wrapper``, ``param_scheduler`` and ``train_cfg``.
 
-The file is read, never executed: :mod:`ast` parses it and only plain data is evaluated —
-literal numbers, strings, lists, tuples and dicts, ``dict(...)`` with keywords, the
-arithmetic real configs use (``lr = 5e-4 * 1024 / 512``) and names bound earlier in the
-same file. The ``_base_`` files (paths relative to the file) are read the same way and
-merged as mmengine merges them: a dict of the file updates the base's dict key by key,
-``_delete_=True`` replaces it, anything else replaces. Every other construct (imports,
-other calls, attribute access, comprehensions, lambdas...) is an error naming the file
-and the line.
+The file is read, never executed (:mod:`schedkit_convert._pyconfig`): :mod:`ast` parses
+it and only plain data is evaluated, within bounds — literal numbers, strings, lists,
+tuples and dicts, ``dict(...)`` with keywords, the arithmetic real configs use
+(``lr = 5e-4 * 1024 / 512``) and names bound earlier in the same file. The ``_base_``
+files (paths relative to the file) are read the same way and merged as mmengine merges
+them: a dict of the file updates the base's dict key by key, ``_delete_=True`` replaces
+it, anything else replaces. Every other construct (imports, other calls, attribute
+access, comprehensions, lambdas...) is an error naming the file and the line. The tables
+converted (``optim_wrapper``, ``param_scheduler``, ``train_cfg``, ``auto_scale_lr``) have
+string keys, or each other key is a problem naming its path.
 
 What mmengine builds (0.10): the ``optim_wrapper.optimizer`` (a ``torch.optim`` class
 by name) with ``DefaultOptimWrapperConstructor`` (no ``paramwise_cfg``) or mmpretrain's
@@ -21,9 +23,7 @@ the validation metric: a note in the setup says how to feed it).
 
 from __future__ import annotations
 
-import ast
 import inspect
-import operator
 from pathlib import Path
 from typing import Any
 
@@ -31,20 +31,11 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.conversion import Draft, Facts, Sourced
+from schedkit.conversion import Draft, Facts, Reading, Sourced
 from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
 from schedkit_compat.mmengine_plateau import PLATEAU
+from schedkit_convert._pyconfig import Evaluator
 
-_BINARY: dict[type[ast.operator], Any] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type[ast.unaryop], Any] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 #: the constructors whose grouping schedkit reproduces
 DEFAULT_CONSTRUCTORS = (None, "DefaultOptimWrapperConstructor")
 LAYER_DECAY = "LearningRateDecayOptimWrapperConstructor"
@@ -62,86 +53,6 @@ WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
 
 
 # -- reading the file ---------------------------------------------------------------------
-
-
-class _Reader:
-    """Evaluates the plain-data part of one config file's syntax tree."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.names: dict[str, Any] = {}
-
-    def fail(self, node: ast.AST, what: str) -> SpecError:
-        line = getattr(node, "lineno", 0)
-        return SpecError(
-            f"{self.path.name}, line {line}: {what}; the config is read without running it "
-            "(literals, dict(...), arithmetic and names bound earlier in the file only)"
-        )
-
-    def value(self, node: ast.expr) -> Any:
-        if isinstance(node, ast.Constant):
-            return node.value
-        if isinstance(node, ast.List):
-            return [self.value(e) for e in node.elts]
-        if isinstance(node, ast.Tuple):
-            return tuple(self.value(e) for e in node.elts)
-        if isinstance(node, ast.Dict):
-            out: dict[Any, Any] = {}
-            for k, v in zip(node.keys, node.values, strict=True):
-                if k is None:
-                    raise self.fail(v, "** unpacking is not read")
-                out[self.value(k)] = self.value(v)
-            return out
-        if isinstance(node, ast.Name):
-            if node.id in self.names:
-                return self.names[node.id]
-            raise self.fail(node, f"name {node.id!r} is not bound earlier in the file")
-        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-            a, b = self.value(node.left), self.value(node.right)
-            try:
-                return _BINARY[type(node.op)](a, b)
-            except (TypeError, ZeroDivisionError, OverflowError) as e:
-                raise self.fail(node, f"cannot compute the expression ({e})") from None
-        if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-            try:
-                return _UNARY[type(node.op)](self.value(node.operand))
-            except TypeError as e:
-                raise self.fail(node, f"cannot compute the expression ({e})") from None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "dict" and not node.args:
-                out = {}
-                for kw in node.keywords:
-                    if kw.arg is None:
-                        raise self.fail(kw.value, "** unpacking is not read")
-                    out[kw.arg] = self.value(kw.value)
-                return out
-            raise self.fail(node, f"a call of {node.func.id!r} is not read")
-        if isinstance(node, ast.Call):
-            raise self.fail(node, "a call is not read")
-        if isinstance(node, ast.Attribute):
-            raise self.fail(node, "attribute access is not read")
-        kind = type(node).__name__
-        raise self.fail(node, f"a {kind} expression is not read")
-
-    def module(self, text: str) -> dict[str, Any]:
-        try:
-            tree = ast.parse(text, filename=str(self.path))
-        except SyntaxError as e:
-            raise SpecError(f"{self.path.name}, line {e.lineno}: syntax error: {e.msg}") from None
-        for stmt in tree.body:
-            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
-                continue  # a docstring or a bare string
-            if (
-                isinstance(stmt, ast.Assign)
-                and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], ast.Name)
-            ):
-                self.names[stmt.targets[0].id] = self.value(stmt.value)
-                continue
-            if isinstance(stmt, (ast.Import, ast.ImportFrom)):
-                raise self.fail(stmt, "an import is not read")
-            raise self.fail(stmt, f"a {type(stmt).__name__} statement is not read")
-        return {k: v for k, v in self.names.items() if not k.startswith("__")}
 
 
 def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
@@ -167,27 +78,31 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The config of ``path`` with its ``_base_`` chain merged in, as plain data."""
+def read_config(
+    path: Path, chain: tuple[Path, ...] = (), reading: Reading | None = None, key: str = ""
+) -> dict[str, Any]:
+    """The config of ``path`` with its ``_base_`` chain merged in, as plain data.
+
+    ``reading`` bounds the files and bytes of one conversion (the file and all its bases:
+    ``schedkit.conversion.MAX_FILES`` and ``MAX_BYTES``), so the recursion over bases is
+    at most ``MAX_FILES`` deep; ``key`` is the key that named this file (``_base_``)."""
+    reading = reading or Reading()
     path = path.resolve()
     if path in chain:
-        raise SpecError(f"{path.name}: the _base_ chain comes back to this file")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read {path.name}: {e}") from None
-    own = _Reader(path).module(text)
+        raise SpecError(f"{path.name}: the _base_ chain comes back to this file", "_base_")
+    text = reading.text(path, key)
+    own = Evaluator(path).module(text)
     bases = own.pop("_base_", [])
     if isinstance(bases, str):
         bases = [bases]
     if not isinstance(bases, (list, tuple)) or not all(isinstance(b, str) for b in bases):
-        raise SpecError(f"{path.name}: expected _base_ to be a path or a list of paths")
+        raise SpecError(f"{path.name}: expected _base_ to be a path or a list of paths", "_base_")
     merged: dict[str, Any] = {}
     for b in bases:
         base_path = path.parent / b
         if not base_path.is_file():
-            raise SpecError(f"{path.name}: _base_ file {b!r} not found next to it")
-        data = read_config(base_path, (*chain, path))
+            raise SpecError(f"{path.name}: _base_ file {b!r} not found next to it", "_base_")
+        data = read_config(base_path, (*chain, path), reading, "_base_")
         dup = set(merged) & set(data)
         if dup:
             raise SpecError(f"{path.name}: duplicate keys among the _base_ files: {sorted(dup)}")
@@ -475,10 +390,36 @@ def _train(cfg: dict[str, Any], draft: Draft, facts: Facts) -> None:
             draft.ignored.append(f"train_cfg.{k}")
 
 
+#: the top-level keys converted
+CONVERTED = ("optim_wrapper", "param_scheduler", "train_cfg", "auto_scale_lr")
+
+
+def _key_problems(value: Any, where: str) -> list[SpecError]:
+    """Every dict key under ``value`` that is not a string (mmengine's own tables are
+    keyed by name; ``custom_keys = {0: ...}`` would match no parameter)."""
+    out: list[SpecError] = []
+    stack = [(value, where)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, dict):
+            for k, item in v.items():
+                if not isinstance(k, str):
+                    out.append(SpecError(f"expected string keys, got the key {k!r}", at))
+                else:
+                    stack.append((item, f"{at}.{k}"))
+        elif isinstance(v, (list, tuple)):
+            stack += [(item, f"{at}[{i}]") for i, item in enumerate(v)]
+    return sorted(out, key=str)
+
+
 def convert(path: Path, facts: Facts) -> Draft:
     """An mmengine Python config (with its ``_base_`` chain) as a setup."""
     draft = Draft()
     cfg = read_config(path)
+    for key in CONVERTED:
+        draft.problems += _key_problems(cfg.get(key), key)
+    if draft.problems:
+        return draft
     opt = _optimizer(cfg, draft)
     _schedulers(cfg, draft, facts, opt)
     _train(cfg, draft, facts)

@@ -13,7 +13,6 @@ clipped to ``max_grad_norm`` (global norm) before each optimizer step.
 
 from __future__ import annotations
 
-import json
 import math
 import types
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Sourced
-from schedkit_convert._common import Keys, read_mapping
+from schedkit_convert._common import Keys, parse_json, read_mapping
 
 #: TrainingArguments' defaults (transformers 5) for the keys that matter here
 DEFAULTS: dict[str, Any] = {
@@ -191,10 +190,10 @@ def _schedule(keys: Keys, lr: float, total: tuple[int, str] | None) -> None:
     name = keys.text("lr_scheduler_type")
     kwargs = keys.raw("lr_scheduler_kwargs") or {}
     if isinstance(kwargs, str):
-        try:
-            kwargs = json.loads(kwargs)
-        except json.JSONDecodeError:
-            draft.refuse("lr_scheduler_kwargs", f"expected a JSON object, got {kwargs!r}")
+        try:  # bounded as the file is
+            kwargs = parse_json(kwargs, "the JSON string", "lr_scheduler_kwargs")
+        except SpecError as e:
+            draft.problems.append(e)
             return
     if not isinstance(kwargs, dict):
         draft.refuse("lr_scheduler_kwargs", f"expected a mapping, got {kwargs!r}")
