@@ -169,3 +169,35 @@ def test_the_new_pictures_are_real_pngs(gen):
         height, width = image.shape[:2]
         assert width >= 1000, make.__name__
         assert height >= 450, make.__name__
+
+
+def _bash_blocks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_the_home_pages_first_command_works_from_a_checkout():
+    """schedkit is not on the package index: the first command installs the checkout."""
+    first = _bash_blocks((ROOT / "docs" / "index.md").read_text())[0]
+    assert "pip install schedkit" not in first
+    assert "pip install -c constraints.txt -r requirements.txt" in first
+    assert "schedkit preview examples/vit-finetune.toml" in first
+    assert (ROOT / "examples" / "vit-finetune.toml").is_file()
+
+
+def test_the_main_job_installs_what_schedkit_plot_needs():
+    """The README's main job installs requirements.txt; ``schedkit plot -o x.png`` needs
+    the core's ``plot`` extra (matplotlib), so requirements.txt asks for it."""
+    import re
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    main_job = _bash_blocks(readme.split("## The two commands", 1)[1])[0]
+    assert "-c constraints.txt -r requirements.txt" in main_job
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    core = [line for line in lines if re.match(r"-e \./core\b", line)]
+    assert core == ["-e ./core[plot]"]
+    extras = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("matplotlib") for d in extras["optional-dependencies"]["plot"])
+    assert "torch==" in (ROOT / "constraints.txt").read_text()
