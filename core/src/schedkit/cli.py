@@ -556,7 +556,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             raise SchedkitError(
-                "-o needs matplotlib: pip install 'schedkit-core[plot]' (or matplotlib)"
+                "-o needs matplotlib: pip install matplotlib (a checkout's requirements.txt has it)"
             ) from None
         from schedkit._plot import figure, save
 
