@@ -172,8 +172,36 @@ if griffe is not None:
             return str(value.__forward_arg__)
         return inspect.formatannotation(value)
 
+    def _record_parameters(runtime: type) -> list[Any]:
+        """A record's constructor from its fields (``Record.__init__`` itself takes
+        ``*args, **kwargs`` and reads the class's field table)."""
+        from schedkit._record import NOTHING, fields
+
+        out = []
+        for f in fields(runtime):
+            if not f.init:
+                continue
+            if f.factory is not None:
+                default: str | None = repr(f.factory())
+            else:
+                default = None if f.default is NOTHING else repr(f.default)
+            kind = "keyword_only" if f.kw_only else "positional_or_keyword"
+            out.append(
+                griffe.Parameter(
+                    f.alias,
+                    annotation=_annotation(f.type),
+                    kind=griffe.ParameterKind[kind],
+                    default=default,
+                )
+            )
+        return out
+
     def _parameters(runtime: type) -> Any:
         params = [griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)]
+        from schedkit import Record
+
+        if issubclass(runtime, Record):
+            return griffe.Parameters(*params, *_record_parameters(runtime))
         for p in inspect.signature(runtime).parameters.values():
             if p.name.startswith("_"):
                 continue

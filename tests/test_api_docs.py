@@ -273,8 +273,26 @@ def test_examples_after_the_fields_render_below_the_tables_not_in_the_raises_tab
     assert "Each group's base value is recorded once" in sections[0].value
 
 
-@pytest.mark.parametrize("name", ["Setup", "Conversion", "ParamInfo", "RuleEffect"])
-def test_records_get_their_constructor_as_a_signature(site_objects, name):
+@pytest.mark.parametrize("name", ["Setup", "Conversion", "ParamInfo"])
+def test_attrs_classes_and_named_tuples_get_their_constructor_as_a_signature(site_objects, name):
     init = site_objects[name].all_members["__init__"]
     expected = list(inspect.signature(getattr(schedkit, name)).parameters)
     assert [p.name for p in init.parameters] == ["self", *expected]
+
+
+@pytest.mark.parametrize("name", ["Warmup", "RuleEffect", "ClipResult", "Sequence"])
+def test_records_get_their_fields_as_a_signature(site_objects, name):
+    """``Record.__init__`` takes ``*args, **kwargs``; the page shows the record's fields."""
+    init = site_objects[name].all_members["__init__"]
+    expected = [f.alias for f in schedkit.plugin.fields(getattr(schedkit, name)) if f.init]
+    assert expected
+    assert [p.name for p in init.parameters] == ["self", *expected]
+    assert "args" not in [p.name for p in init.parameters]
+
+
+def test_a_records_defaults_and_annotations_are_shown(site_objects):
+    params = {p.name: p for p in site_objects["Warmup"].all_members["__init__"].parameters}
+    assert params["schedule"].default is None
+    assert str(params["start"].default) == "0.0"
+    assert str(params["kind"].default) == "'linear'"
+    assert str(params["steps"].annotation) == "int"

@@ -222,6 +222,10 @@ def test_every_public_name_has_a_heading_with_its_signature(browser, base_url):
     # a signature names its parameters
     assert "optimizer" in headings["get_scheduler"]
     assert "warmup(schedule" in headings["warmup"].replace(" ", "")
+    # a record shows its fields, not the shared constructor's *args, **kwargs
+    assert "Warmup(schedule" in headings["Warmup"].replace(" ", "")
+    assert "*args" not in headings["Warmup"]
+    assert "batch_size" in headings["Setup"]
 
 
 def test_home_page_has_its_pictures_and_a_screenshot(browser, base_url):
