@@ -10,13 +10,23 @@ listed in mkdocs.yml (nothing is rewritten in the sources):
 - doctest examples (``>>>`` lines, which Markdown reads as nested quotes) become ``pycon``
   code blocks, without their ``# doctest:`` directives.
 
-Private parameters (``_path``-style, for internal callers) are dropped from signatures.
+The sphinx parser reads everything after the first field up to the next one as that
+field's description, so a paragraph or an example after the last field (``:raises:``
+usually) would land in the last table's last row. :func:`split_tail` cuts it off: prose
+joins the description above the tables, examples render as an "Examples" section below
+them.
+
+Private parameters (``_path``-style, for internal callers) are dropped from signatures. A
+record (``schedkit.Record``), attrs class or named tuple has no ``__init__`` in its source, so its
+heading would show no signature: the extension gives it the constructor's signature as the
+running class reports it.
 The hook reference (docs/gen_pages.py) and the meta-tests (tests/test_api_docs.py) use
 :func:`clean` and :func:`leaks` too, so what the tests check is what the site shows.
 """
 
 from __future__ import annotations
 
+import inspect
 import re
 from typing import Any
 
@@ -90,6 +100,39 @@ def markdown(text: str) -> str:
     return "\n".join(out)
 
 
+_FIELD_START = re.compile(
+    r"^:(param|parameter|arg|argument|key|keyword|type|returns?|rtype|raises?|except|exception"
+    r"|var|ivar|cvar|vartype)\b[^:]*:"
+)
+
+
+def split_tail(text: str) -> tuple[str, str, str]:
+    """A docstring cut into its description, its field list and what follows the list.
+
+    The field list starts at the first ``:param``-style line; it ends at the first line after
+    it that is neither blank, nor indented (a field's continuation), nor another field.
+    """
+    lines = text.split("\n")
+    start = next((i for i, line in enumerate(lines) if _FIELD_START.match(line)), None)
+    if start is None:
+        return text, "", ""
+    end = len(lines)
+    for i in range(start + 1, len(lines)):
+        line = lines[i]
+        if line.strip() and not line[0].isspace() and not _FIELD_START.match(line):
+            end = i
+            break
+    head = "\n".join(lines[:start]).strip("\n")
+    fields = "\n".join(lines[start:end]).strip("\n")
+    tail = "\n".join(lines[end:]).strip("\n")
+    return head, fields, tail
+
+
+def has_examples(text: str) -> bool:
+    """Whether ``text`` holds a doctest example (before or after :func:`clean`)."""
+    return any(_PROMPT.match(line) for line in text.splitlines()) or "```pycon" in text
+
+
 def leaks(text: str) -> list[str]:
     """What would still show as raw markup once :func:`clean` ran (empty when nothing)."""
     cleaned = clean(text)
@@ -105,12 +148,123 @@ except ImportError:  # pragma: no cover - only without the docs requirements
 
 if griffe is not None:
 
+    def _generated_init(runtime: Any) -> bool:
+        """A record's, attrs class's or named tuple's constructor, which its source does
+        not spell out."""
+        if not isinstance(runtime, type):
+            return False
+        import attrs
+
+        from schedkit import Record
+
+        return (
+            issubclass(runtime, Record)
+            or attrs.has(runtime)
+            or (issubclass(runtime, tuple) and hasattr(runtime, "_fields"))
+        )
+
+    def _annotation(value: Any) -> str | None:
+        if value is inspect.Parameter.empty:
+            return None
+        if isinstance(value, str):
+            return value
+        if hasattr(value, "__forward_arg__"):
+            return str(value.__forward_arg__)
+        return inspect.formatannotation(value)
+
+    def _record_parameters(runtime: type) -> list[Any]:
+        """A record's constructor from its fields (``Record.__init__`` itself takes
+        ``*args, **kwargs`` and reads the class's field table)."""
+        from schedkit._record import NOTHING, fields
+
+        out = []
+        for f in fields(runtime):
+            if not f.init:
+                continue
+            if f.factory is not None:
+                default: str | None = repr(f.factory())
+            else:
+                default = None if f.default is NOTHING else repr(f.default)
+            kind = "keyword_only" if f.kw_only else "positional_or_keyword"
+            out.append(
+                griffe.Parameter(
+                    f.alias,
+                    annotation=_annotation(f.type),
+                    kind=griffe.ParameterKind[kind],
+                    default=default,
+                )
+            )
+        return out
+
+    def _parameters(runtime: type) -> Any:
+        params = [griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)]
+        from schedkit import Record
+
+        if issubclass(runtime, Record):
+            return griffe.Parameters(*params, *_record_parameters(runtime))
+        for p in inspect.signature(runtime).parameters.values():
+            if p.name.startswith("_"):
+                continue
+            params.append(
+                griffe.Parameter(
+                    p.name,
+                    annotation=_annotation(p.annotation),
+                    kind=griffe.ParameterKind[p.kind.name.lower()],
+                    default=None if p.default is inspect.Parameter.empty else repr(p.default),
+                )
+            )
+        return griffe.Parameters(*params)
+
+    class _WithExamples(griffe.Docstring):  # type: ignore[misc]
+        """A docstring whose examples, cut off after its field list, follow its tables."""
+
+        examples: str = ""
+
+        def parse(self, parser: Any = None, **options: Any) -> list[Any]:
+            sections: list[Any] = super().parse(parser, **options)
+            if self.examples:
+                kind = griffe.DocstringSectionKind.text
+                sections.append(griffe.DocstringSectionExamples([(kind, self.examples)]))
+            return sections
+
     class RenderDocstrings(griffe.Extension):  # type: ignore[misc]
-        """Rewrite every docstring with :func:`clean`; hide private parameters."""
+        """Rewrite every docstring with :func:`clean`, text after the field list out of the
+        last field; hide private parameters."""
 
         def on_instance(self, *, obj: Any, **kwargs: Any) -> None:
-            if obj.docstring is not None:
-                obj.docstring.value = clean(obj.docstring.value)
+            doc = obj.docstring
+            if doc is None:
+                return
+            head, fields, tail = split_tail(doc.value)
+            if not tail:
+                doc.value = clean(doc.value)
+                return
+            if not has_examples(tail):  # prose: it reads as part of the description
+                doc.value = clean("\n\n".join(p for p in (head, tail, fields) if p))
+                return
+            new = _WithExamples(
+                clean("\n\n".join(p for p in (head, fields) if p)),
+                lineno=doc.lineno,
+                endlineno=doc.endlineno,
+                parent=doc.parent,
+                parser=doc.parser,
+                parser_options=doc.parser_options,
+            )
+            new.examples = clean(tail)
+            obj.docstring = new
+
+        def on_class_members(self, *, cls: Any, **kwargs: Any) -> None:
+            if "__init__" in cls.members:
+                return
+            try:
+                runtime = griffe.dynamic_import(cls.path)
+            except ImportError:  # pragma: no cover - every API object imports
+                return
+            if not _generated_init(runtime):
+                return
+            init = griffe.Function("__init__", parent=cls, parameters=_parameters(runtime))
+            init.labels.add("generated")
+            cls.set_member("__init__", init)
 
         def on_function_instance(self, *, func: Any, **kwargs: Any) -> None:
             for name in [p.name for p in func.parameters if p.name.startswith("_")]:

@@ -40,7 +40,9 @@ def section(entry: dict[str, Any]) -> str:
     lang = {".json": "json", ".py": "python"}.get(source.suffix, "yaml")
     return "\n".join(
         [
-            f"### {entry['source']}",
+            # the file names the section: the page's table of contents already lists each
+            # library once, under its own section
+            f"### {entry['source']}: `{entry['file']}`",
             "",
             f"Before: {entry['about']} (`examples/converted/{entry['file']}`).",
             "",

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import inspect
 import io
+import re
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,7 +93,19 @@ def _short(example: dict[str, Any]) -> str:
 
 
 def plot_png(info: schedkit.ComponentInfo) -> bytes | None:
-    """A PNG of each serialisable example over steps (a legend below the axes), or None."""
+    """A PNG of each serialisable example over steps, or None."""
+    fig = plot_figure(info)
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def plot_figure(info: schedkit.ComponentInfo) -> Any:
+    """The family's picture: one panel per example, titled with its parameters, when their
+    lengths differ a lot (a short one is not squashed), else one panel with a legend below
+    it. One y label for the figure, so no label runs past a short panel."""
     from matplotlib.figure import Figure
 
     curves = []
@@ -107,24 +121,26 @@ def plot_png(info: schedkit.ComponentInfo) -> bytes | None:
         curves.append((sched, steps, _curve(sched, steps), _short(dict(example))))
     if not curves:
         return None
-    fig = Figure(figsize=(6.4, 3.0 + 0.22 * len(curves)), dpi=160, layout="constrained")
-    # one panel per example when their lengths differ a lot: a short one is not squashed
     lengths = [c[1][-1] for c in curves]
     separate = max(lengths) > 4 * max(min(lengths), 1) and len(curves) > 1
-    axes = fig.subplots(len(curves) if separate else 1, 1, squeeze=False)[:, 0]
+    panels = len(curves) if separate else 1
+    legend = 0 if separate else 0.2 * len(curves)
+    fig = Figure(figsize=(6.4, 1.0 + 2.0 * panels + legend), dpi=160, layout="constrained")
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
     for i, (_, steps, values, label) in enumerate(curves):
         ax = axes[i if separate else 0]
         ax.plot(steps, values, label=label, lw=1.6)
+        if separate:
+            ax.set_title(label, fontsize=8, loc="left")
     for ax in axes:
-        ax.set_ylabel(_y_label(curves[0][0]), fontsize=8)
         ax.grid(alpha=0.3)
         ax.tick_params(labelsize=8)
-        ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
+    if not separate:
+        fig.legend(fontsize=8, loc="outside lower center", frameon=False)
+    fig.supylabel(_y_label(curves[0][0]), fontsize=8)
     axes[-1].set_xlabel("step", fontsize=8)
     fig.suptitle(info.name, fontsize=10)
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    return fig
 
 
 #: The gallery's order: native families first, then the drop-in aliases by origin.
@@ -140,13 +156,51 @@ def gallery_order(infos: list[schedkit.ComponentInfo]) -> list[schedkit.Componen
     return sorted(infos, key=key)
 
 
+#: Abbreviations whose full stop ends no sentence.
+ABBREVIATIONS = ("e.g", "i.e", "etc", "vs", "cf", "approx")
+
+
 def summary(doc: str) -> str:
-    """A docstring's first sentence, whole (it may run over several lines)."""
+    """A docstring's first sentence, whole (it may run over several lines, and "e.g." or
+    "i.e." inside it does not end it)."""
     paragraph = " ".join(doc.strip().split("\n\n", 1)[0].split())
-    for end in (". ", ".\n"):
-        if end in paragraph + "\n":
-            return (paragraph + "\n").split(end, 1)[0] + "."
+    for stop in re.finditer(r"\.(?=\s|$)", paragraph):
+        before = paragraph[: stop.start()]
+        word = before.rsplit(" ", 1)[-1].lstrip("(").lower()
+        if word in ABBREVIATIONS:
+            continue
+        return before + "."
     return paragraph
+
+
+#: The warmup every schedule accepts (schedkit.get_schedule); the Composition page has the
+#: formulas and a picture of each mode.
+WARMUP_PARAMETERS = {
+    "warmup": 'the warmup\'s length: steps, `"5ep"` or `"10%"` (0: none)',
+    "warmup_start": "the factor the warmup starts from",
+    "warmup_kind": "the ramp's shape: `linear`, `constant`, `exponential`, `cosine` or `1-sqrt`",
+    "warmup_mode": "how the ramp meets the curve: `shift` (a prefix; `total` includes it), "
+    "`overlay` (multiplies it), `replace` (timm's) or `bridge` (fvcore's)",
+}
+COMPOSITION_LINK = "../../composition.md#warmup"
+
+
+def parameter_description(name: str, doc: str) -> str:
+    """What a parameter is: the warmup's own words; else the first clause of the docstring
+    that names it (components describe their parameters in prose), or a pointer to that
+    prose when the clause is too long for a table; else nothing."""
+    if name in WARMUP_PARAMETERS:
+        return f"{WARMUP_PARAMETERS[name]} ([warmup]({COMPOSITION_LINK}))"
+    text = " ".join(doc.split())
+    for clause in re.split(r"(?<=[.;])\s+", text):
+        if f"``{name}``" not in clause:
+            continue
+        clause = clause.rstrip(";:")
+        unbalanced = clause.count("(") != clause.count(")") or clause.count("``") % 2
+        if len(clause) > 200 or unbalanced or "|" in clause:
+            return "see the description above"
+        return markdown(clause)
+    return ""
 
 
 def component_page(info: schedkit.ComponentInfo, image: str | None) -> str:
@@ -159,10 +213,16 @@ def component_page(info: schedkit.ComponentInfo, image: str | None) -> str:
     out += ["", markdown(d["doc"]), ""]
     if image:
         out += [f"![{info.name}]({image})", ""]
-    out += ["## Parameters", "", "| parameter | type | default |", "| --- | --- | --- |"]
+    out += [
+        "## Parameters",
+        "",
+        "| parameter | type | default | description |",
+        "| --- | --- | --- | --- |",
+    ]
     for p in d["parameters"]:
         default = "required" if p["required"] else f"`{p['default']!r}`"
-        out.append(f"| `{p['name']}` | `{p['type']}` | {default} |")
+        about = parameter_description(p["name"], d["doc"])
+        out.append(f"| `{p['name']}` | `{p['type']}` | {default} | {about} |")
     serialisable = [e for e in info.examples if not any(callable(v) for v in e.values())]
     if serialisable and info.kind == "schedule":
         out += ["", "## Examples", ""]
@@ -401,7 +461,7 @@ def performance_png() -> bytes:
         xs = [j + i * width for j in range(len(step) - 1)]
         left.bar(xs, [_number(r[1 + i]) for r in step[1:]], width, label=name)
     left.set_xticks([j + 0.4 - width / 2 for j in range(len(step) - 1)])
-    left.set_xticklabels([f"{r[0]} groups" for r in step[1:]])
+    left.set_xticklabels([f"{r[0]} group{'' if r[0] == '1' else 's'}" for r in step[1:]])
     left.set_yscale("log")
     left.set_ylabel("µs per step() (log)")
     left.set_title("Scheduler.step(): warmup + cosine", fontsize=10)
@@ -418,7 +478,8 @@ def performance_png() -> bytes:
     right.set_title("Clipping, ViT-B/16-shaped gradients", fontsize=10)
     right.legend(fontsize=8)
     right.grid(alpha=0.3, axis="x")
-    rounds = [r[0].split(" (")[0] for r in start[1:]]
+    # each row named by how it was built, wrapped to the panel's width
+    rounds = [textwrap.fill(r[0], 24) for r in start[1:]]
     medians = [_number(r[3]) for r in start[1:]]
     bests = [_number(r[2]) for r in start[1:]]
     ys = list(range(len(rounds)))

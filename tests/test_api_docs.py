@@ -35,6 +35,14 @@ ENTRY_POINTS = {
     "get_rule": schedkit.get_rule,
     "get_clipper": schedkit.get_clipper,
     "convert": schedkit.convert,
+    "Setup": schedkit.Setup,
+    "warmup": schedkit.warmup,
+    "sequence": schedkit.sequence,
+    "chain": schedkit.chain,
+    "scale": schedkit.scale,
+    "stretch": schedkit.stretch,
+    "to_steps": schedkit.to_steps,
+    "resolve": schedkit.resolve,
 }
 
 
@@ -206,3 +214,85 @@ def test_every_documented_parameter_exists():
         if not takes_keywords and not documented <= set(params):
             wrong[name] = sorted(documented - set(params))
     assert wrong == {}
+
+
+def test_the_api_page_documents_every_public_name():
+    page = (ROOT / "docs" / "api.md").read_text()
+    shown = set(re.findall(r"^::: schedkit\.(?:schedule\.)?(\w+)$", page, flags=re.M))
+    public = set(schedkit.__all__) - {"__version__"}
+    assert sorted(public - shown) == []
+
+
+def test_the_text_after_the_field_list_is_cut_off(render):
+    doc = (
+        "Lead.\n\n:param a: one\n    more.\n\n:raises SpecError: bad.\n\n>>> f(1)\n2\n\nThen prose."
+    )
+    assert render.split_tail(doc) == (
+        "Lead.",
+        ":param a: one\n    more.\n\n:raises SpecError: bad.",
+        ">>> f(1)\n2\n\nThen prose.",
+    )
+    assert render.split_tail("Lead.\n\n:param a: x") == ("Lead.", ":param a: x", "")
+    assert render.split_tail("No fields; :class:`X` here.") == (
+        "No fields; :class:`X` here.",
+        "",
+        "",
+    )
+    assert render.has_examples(">>> f(1)")
+    assert not render.has_examples("Then prose.")
+
+
+@pytest.fixture(scope="module")
+def site_objects(render: ModuleType) -> Any:
+    griffe = pytest.importorskip("griffe")
+    return griffe.load(
+        "schedkit",
+        search_paths=[str(ROOT / "core" / "src")],
+        extensions=griffe.load_extensions(render.RenderDocstrings),
+        docstring_parser=griffe.Parser.sphinx,
+    )
+
+
+def test_examples_after_the_fields_render_below_the_tables_not_in_the_raises_table(
+    site_objects,
+):
+    for name in ("get_scheduler", "get_schedule", "build_param_groups"):
+        sections = site_objects[name].docstring.parsed
+        kinds = [s.kind.value for s in sections]
+        assert kinds[-1] == "examples", name
+        raises = next(s for s in sections if s.kind.value == "raises")
+        assert [">>>" in r.description or "pycon" in r.description for r in raises.value] == [
+            False
+        ] * len(raises.value), name
+        (_, examples) = sections[-1].value[0]
+        assert examples.startswith("```pycon\n>>> "), name
+    # prose after the fields joins the description, not the last parameter
+    sections = site_objects["Scheduler"].docstring.parsed
+    last_epoch = [p for p in sections[1].value if p.name == "last_epoch"]
+    assert "Each group's base value" not in last_epoch[0].description
+    assert "Each group's base value is recorded once" in sections[0].value
+
+
+@pytest.mark.parametrize("name", ["Setup", "Conversion", "ParamInfo"])
+def test_attrs_classes_and_named_tuples_get_their_constructor_as_a_signature(site_objects, name):
+    init = site_objects[name].all_members["__init__"]
+    expected = list(inspect.signature(getattr(schedkit, name)).parameters)
+    assert [p.name for p in init.parameters] == ["self", *expected]
+
+
+@pytest.mark.parametrize("name", ["Warmup", "RuleEffect", "ClipResult", "Sequence"])
+def test_records_get_their_fields_as_a_signature(site_objects, name):
+    """``Record.__init__`` takes ``*args, **kwargs``; the page shows the record's fields."""
+    init = site_objects[name].all_members["__init__"]
+    expected = [f.alias for f in schedkit.plugin.fields(getattr(schedkit, name)) if f.init]
+    assert expected
+    assert [p.name for p in init.parameters] == ["self", *expected]
+    assert "args" not in [p.name for p in init.parameters]
+
+
+def test_a_records_defaults_and_annotations_are_shown(site_objects):
+    params = {p.name: p for p in site_objects["Warmup"].all_members["__init__"].parameters}
+    assert params["schedule"].default is None
+    assert str(params["start"].default) == "0.0"
+    assert str(params["kind"].default) == "'linear'"
+    assert str(params["steps"].annotation) == "int"

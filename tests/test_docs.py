@@ -151,11 +151,15 @@ def test_the_performance_chart_reads_the_pages_numbers(gen, monkeypatch):
     widths = sorted(round(p.get_width(), 1) for p in start.patches)
     assert widths == sorted([63.0, 44.0, 46.0, 34.0, 20.0, 16.0])
     assert [line.get_xdata()[0] for line in start.get_lines()] == [25.0]
-    assert [t.get_text() for t in start.get_yticklabels()] == [
-        "two rounds ago",
-        "last round",
-        "now",
+    # each bar says how that build was made, not where it stands in the project's history
+    labels = [" ".join(t.get_text().split()) for t in start.get_yticklabels()]
+    assert labels == [
+        "attrs components, importlib's entry-point scan",
+        "attrs components, raw entry-point scan",
+        "records, raw entry-point scan (this version)",
     ]
+    for label in labels:
+        assert "round" not in label
     assert "](img/performance.png)" in (ROOT / "docs" / "performance.md").read_text()
 
 
@@ -169,3 +173,132 @@ def test_the_new_pictures_are_real_pngs(gen):
         height, width = image.shape[:2]
         assert width >= 1000, make.__name__
         assert height >= 450, make.__name__
+
+
+def _bash_blocks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"```bash\n(.*?)```", text, flags=re.S)
+
+
+def test_the_home_pages_first_command_works_from_a_checkout():
+    """schedkit is not on the package index: the first command installs the checkout."""
+    first = _bash_blocks((ROOT / "docs" / "index.md").read_text())[0]
+    assert "pip install schedkit" not in first
+    assert "pip install -c constraints.txt -r requirements.txt" in first
+    assert "schedkit preview examples/vit-finetune.toml" in first
+    assert (ROOT / "examples" / "vit-finetune.toml").is_file()
+
+
+def test_the_main_job_installs_what_schedkit_plot_needs():
+    """The README's main job installs requirements.txt; ``schedkit plot -o x.png`` needs
+    the core's ``plot`` extra (matplotlib), so requirements.txt asks for it."""
+    import re
+
+    import tomllib
+
+    readme = (ROOT / "README.md").read_text()
+    main_job = _bash_blocks(readme.split("## The two commands", 1)[1])[0]
+    assert "-c constraints.txt -r requirements.txt" in main_job
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    core = [line for line in lines if re.match(r"-e \./core\b", line)]
+    assert core == ["-e ./core[plot]"]
+    extras = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text())["project"]
+    assert any(d.startswith("matplotlib") for d in extras["optional-dependencies"]["plot"])
+    assert "torch==" in (ROOT / "constraints.txt").read_text()
+
+
+def test_summaries_do_not_stop_at_abbreviations(gen):
+    doc = "The product of schedules (e.g. a decay times a bump), i.e. a chain. More.\n\nBody."
+    assert gen.summary(doc) == (
+        "The product of schedules (e.g. a decay times a bump), i.e. a chain."
+    )
+    assert gen.summary("One line\nover two. Second.") == "One line over two."
+    chain = next(i for i in schedkit.registered("schedule") if i.name == "chain")
+    assert gen.summary(chain.doc).endswith("(e.g. a decay times a periodic bump).")
+
+
+def test_every_parameter_table_has_a_description_column_and_the_warmup_is_described(gen):
+    cosine = next(i for i in schedkit.registered("schedule") if i.name == "cosine")
+    page = gen.component_page(cosine, None)
+    assert "| parameter | type | default | description |" in page
+    rows = {
+        line.split("|")[1].strip(" `"): line.split("|")[4].strip()
+        for line in page.splitlines()
+        if line.startswith("| `")
+    }
+    for name in ("warmup", "warmup_start", "warmup_kind", "warmup_mode"):
+        assert "](../../composition.md#warmup)" in rows[name], name
+    assert "`bridge`" in rows["warmup_mode"]
+    assert "`exponential`" in rows["warmup_kind"]
+    assert "``end``" in rows["end"]  # from the docstring's own prose
+    assert gen.parameter_description("x", "Uses ``x`` (never below ``y``; more).") == (
+        "see the description above"
+    )
+    assert gen.parameter_description("nope", "Nothing here.") == ""
+
+
+def _text_boxes(fig):
+    """Window boxes of a figure's labels, titles and legends, and the figure's own box."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    boxes = {}
+    for i, ax in enumerate(fig.axes):
+        for name, art in (("xlabel", ax.xaxis.label), ("ylabel", ax.yaxis.label)):
+            if art.get_text():
+                boxes[f"axes {i} {name}"] = art.get_window_extent(renderer)
+        if ax.get_title(loc="left") or ax.get_title():
+            title = ax._left_title if ax.get_title(loc="left") else ax.title
+            boxes[f"axes {i} title"] = title.get_window_extent(renderer)
+        if ax.get_legend() is not None:
+            boxes[f"axes {i} legend"] = ax.get_legend().get_window_extent(renderer)
+    for j, legend in enumerate(fig.legends):
+        boxes[f"legend {j}"] = legend.get_window_extent(renderer)
+    for name in ("_suptitle", "_supylabel", "_supxlabel"):
+        art = getattr(fig, name, None)
+        if art is not None and art.get_text():
+            boxes[name] = art.get_window_extent(renderer)
+    return boxes, fig.bbox
+
+
+@pytest.mark.parametrize("name", ["cosine", "warmup", "plateau", "torch.OneCycleLR", "wsd"])
+def test_family_pictures_keep_labels_inside_and_apart(gen, name):
+    """The family pages' and the gallery's pictures: no label runs off the figure (a long
+    y label on a short panel did) and no label sits on a legend (the x label did)."""
+    import itertools
+
+    pytest.importorskip("matplotlib")
+    info = next(i for i in schedkit.registered("schedule") if i.name == name)
+    boxes, whole = _text_boxes(gen.plot_figure(info))
+    assert any("label" in k for k in boxes)
+    outside = [
+        k
+        for k, b in boxes.items()
+        if b.x0 < whole.x0 - 1 or b.y0 < whole.y0 - 1 or b.x1 > whole.x1 + 1 or b.y1 > whole.y1 + 1
+    ]
+    assert outside == []
+    overlapping = [
+        (a, b) for (a, x), (b, y) in itertools.combinations(boxes.items(), 2) if x.overlaps(y)
+    ]
+    assert overlapping == []
+
+
+def test_the_migrating_pages_table_of_contents_has_no_duplicates():
+    """The page as built (the converted examples put in): each heading once."""
+    import re
+    from collections import Counter
+
+    spec = importlib.util.spec_from_file_location("gen_convert", ROOT / "docs" / "gen_convert.py")
+    assert spec is not None
+    assert spec.loader is not None
+    gen_convert = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen_convert)
+    text = gen_convert.page((ROOT / "docs" / "migrating.md").read_text())
+    prose = re.sub(r"^```.*?^```", "", text, flags=re.M | re.S)
+    headings = re.findall(r"^#{2,6} (.+)$", prose, flags=re.M)
+    assert len(headings) > 10
+    assert [h for h, n in Counter(h.replace("`", "") for h in headings).items() if n > 1] == []
+    assert "timm: timm-deit-small.yaml" in [h.replace("`", "") for h in headings]

@@ -332,3 +332,78 @@ def test_numpy_is_a_dependency_so_torch_does_not_warn():
     from importlib.metadata import requires
 
     assert any(r.startswith("numpy") for r in requires("schedkit-core") or [])
+
+
+def test_text_plot_labels_its_x_axis_in_steps(run):
+    """The terminal chart of a 125,100-step run ends at step 125100, not at its sample count."""
+    r = run("plot", str(VIT))
+    assert r.returncode == 0, r.stderr
+    first = r.stdout.split("\n\n")[0].splitlines()
+    assert first[0].startswith("lr over 125100 steps")
+    axis = first[-1].split()
+    assert axis == ["0", "step", "125100"]
+
+
+def test_the_terminal_chart_places_samples_at_their_steps():
+    from schedkit.cli import chart
+
+    # samples bunched at the start: the columns follow the steps, not the sample index
+    steps = [0, 1, 2, 3, 100]
+    values = [0.0, 0.0, 0.0, 0.0, 1.0]
+    rows = chart(values, width=11, height=2, steps=steps).splitlines()
+    top = rows[0].split("|", 1)[1]
+    bottom = rows[2].split("|", 1)[1]
+    # each column shows the sample nearest its step: steps 60 to 100 are nearest step 100
+    assert top == "      *****"
+    assert bottom == "******     "
+    assert rows[-1].split() == ["0", "step", "100"]
+    with pytest.raises(ValueError, match="3 values for 2 steps"):
+        chart([1.0, 2.0, 3.0], steps=[0, 1])
+
+
+def test_preview_measures_the_loss_on_the_same_batch_before_and_after():
+    import torch
+
+    from schedkit.cli import preview
+
+    n = 3
+    d = preview(str(VIT), None, None, n)
+    model = tiny_vit()
+    built = load_setup(VIT).build(model)
+    x, y = model.example_batch(seed=0)
+    with torch.no_grad():
+        before = float(torch.nn.functional.cross_entropy(model(x), y))
+    for step in range(n):
+        xb, yb = model.example_batch(seed=step % 4)
+        torch.nn.functional.cross_entropy(model(xb), yb).backward()
+        built.step()
+    with torch.no_grad():
+        after = float(torch.nn.functional.cross_entropy(model(x), y))
+    assert d["loss_first"] == pytest.approx(before, rel=1e-4)
+    assert d["loss_last"] == pytest.approx(after, rel=1e-4)
+    assert d["loss_last"] < d["loss_first"]
+
+
+def test_preview_runs_a_small_model_on_one_thread_and_restores_the_count(monkeypatch):
+    import torch
+
+    from schedkit._example import TinyViT
+    from schedkit.cli import preview
+
+    seen: list[int] = []
+    forward = TinyViT.forward
+
+    def spy(self, x):
+        seen.append(torch.get_num_threads())
+        return forward(self, x)
+
+    monkeypatch.setattr(TinyViT, "forward", spy)
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        preview(str(VIT), None, None, 2)
+        assert seen
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(threads)

@@ -169,6 +169,65 @@ def test_page_loads_cleanly(browser, base_url, page):
     assert browser.find_element("css selector", "h1").text
 
 
+#: Each object heading on the API page: its anchor, the name it shows, and the signature
+#: block under it (empty when there is none).
+API_HEADINGS = """
+return Array.from(document.querySelectorAll('h3.doc-heading')).map(h => {
+    const title = h.cloneNode(true);
+    title.querySelectorAll('.doc-labels, .headerlink, .doc-symbol').forEach(e => e.remove());
+    const next = h.nextElementSibling;
+    const signature = next && next.classList.contains('doc-signature') ? next.textContent : '';
+    return [h.id, title.textContent.trim(), signature.replace(/\\s+/g, ' ').trim()];
+});
+"""
+
+
+def _constructed(obj: Any) -> bool:
+    """Whether a user calls ``obj`` (a function, or a class other than a protocol or an
+    exception without its own constructor): its heading then shows a call signature."""
+    import inspect
+
+    if inspect.isclass(obj):
+        if getattr(obj, "_is_protocol", False):
+            return False
+        if issubclass(obj, BaseException):
+            return "__init__" in vars(obj)
+        return True
+    return inspect.isfunction(obj)
+
+
+def test_every_public_name_has_a_heading_with_its_signature(browser, base_url):
+    import schedkit
+
+    assert _load(browser, base_url + "api/") == []
+    headings = {
+        name: signature for _anchor, name, signature in browser.execute_script(API_HEADINGS)
+    }
+    missing = []
+    for name in sorted(set(schedkit.__all__) - {"__version__"}):
+        if name not in headings:
+            missing.append(name)
+            continue
+        signature = headings[name]
+        obj = getattr(schedkit, name)
+        if _constructed(obj):
+            expected = f"{name}("
+        elif isinstance(obj, type):  # a protocol, or an exception schedkit raises
+            expected = ""
+        else:  # a value: its definition
+            expected = f"{name} = "
+        if not signature.startswith(expected):
+            missing.append(f"{name}: {signature[:40]!r}")
+    assert missing == []
+    # a signature names its parameters
+    assert "optimizer" in headings["get_scheduler"]
+    assert "warmup(schedule" in headings["warmup"].replace(" ", "")
+    # a record shows its fields, not the shared constructor's *args, **kwargs
+    assert "Warmup(schedule" in headings["Warmup"].replace(" ", "")
+    assert "*args" not in headings["Warmup"]
+    assert "batch_size" in headings["Setup"]
+
+
 def test_home_page_has_its_pictures_and_a_screenshot(browser, base_url):
     assert _load(browser, base_url) == []
     sources = browser.execute_script("return Array.from(document.images).map(i => i.src)")

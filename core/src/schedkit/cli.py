@@ -329,6 +329,12 @@ def _values_at(
     return out
 
 
+#: Below this many trainable parameters, ``preview`` runs torch on one thread: each op of a
+#: model that small is too little work to share, and threads contending for a few cores
+#: cost more than they give.
+SMALL_MODEL = 1_000_000
+
+
 def preview(
     setup_path: str,
     model_spec: str | None,
@@ -336,7 +342,11 @@ def preview(
     simulate: int,
     batch_size: int | None = None,
 ) -> dict[str, Any]:
-    """Load, validate, build and simulate a setup; return what ``preview`` prints."""
+    """Load, validate, build and simulate a setup; return what ``preview`` prints.
+
+    The loss is measured on one fixed batch before the first step and after the last, so
+    the two numbers compare the same data. A small model runs on one thread; torch's thread
+    count is restored afterwards."""
     import torch
 
     args = argparse.Namespace(
@@ -346,20 +356,57 @@ def preview(
     _, built = _build(args, model)
     total = _total(built, simulate)
     n = min(simulate, total)
-    losses: list[float] = []
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    threads = torch.get_num_threads()
+    if trainable < SMALL_MODEL:
+        torch.set_num_threads(1)
+    try:
+        simulated = _simulate(model, built, n)
+    finally:
+        torch.set_num_threads(threads)
+    return {
+        "setup": setup_path,
+        "model": model_name,
+        "trainable_params": trainable,
+        "total_steps": total,
+        "optimizer": built.resolved["optimizer"],
+        "groups": built.groups.rows() if built.groups is not None else [],
+        "groups_table": built.groups.table() if built.groups is not None else "",
+        "notes": built.groups.notes if built.groups is not None else [],
+        "schedules": _milestones(built, total),
+        "simulated_steps": n,
+        **simulated,
+    }
+
+
+def _simulate(model: Any, built: Any, n: int) -> dict[str, Any]:
+    """``n`` steps of ``built`` on ``model``: the loss on one batch before and after, the
+    clipper's norms, whether the applied values matched the schedules."""
+    import torch
+
+    batch = getattr(model, "example_batch", None)
+
+    def loss_on(seed: int) -> Any:
+        if batch is None:  # no data: a loss on the weights themselves
+            trainable = (p for p in model.parameters() if p.requires_grad)
+            return sum((p.float() ** 2).sum() for p in trainable) * 1e-3
+        x, y = batch(seed=seed)
+        return torch.nn.functional.cross_entropy(model(x), y)
+
+    def measured() -> float | None:
+        if n == 0:
+            return None
+        with torch.no_grad():
+            return float(loss_on(0))
+
+    loss_first = measured()
     norms: list[float] = []
     clipped = 0
     mismatches = 0
-    batch = getattr(model, "example_batch", None)
     for step in range(n):
-        if batch is not None:
-            x, y = batch(seed=step % 4)  # a small fixed data set, so the loss falls
-            loss = torch.nn.functional.cross_entropy(model(x), y)
-        else:
-            loss = sum((p.float() ** 2).sum() for p in model.parameters() if p.requires_grad) * 1e-3
-        loss.backward()  # type: ignore[no-untyped-call]
+        loss = loss_on(step % 4)  # a small fixed data set, so the loss falls
+        loss.backward()
         built.step()
-        losses.append(float(loss.detach()))
         clip = built.last_clip
         if clip is not None and clip.total_norm is not None:
             norms.append(float(clip.total_norm))
@@ -367,7 +414,7 @@ def preview(
         for s in built.schedulers.values():
             if s.get_last_lr() != s.get_lr():  # per-group aliases have their own curves
                 mismatches += 1
-        _progress(step + 1, n, f"loss {losses[-1]:.4f}")
+        _progress(step + 1, n, f"loss {float(loss.detach()):.4f}")
     clipping = None
     if built.clipper is not None:
         ordered = sorted(norms)
@@ -381,18 +428,8 @@ def preview(
             "norm_max": ordered[-1] if ordered else None,
         }
     return {
-        "setup": setup_path,
-        "model": model_name,
-        "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-        "total_steps": total,
-        "optimizer": built.resolved["optimizer"],
-        "groups": built.groups.rows() if built.groups is not None else [],
-        "groups_table": built.groups.table() if built.groups is not None else "",
-        "notes": built.groups.notes if built.groups is not None else [],
-        "schedules": _milestones(built, total),
-        "simulated_steps": n,
-        "loss_first": losses[0] if losses else None,
-        "loss_last": losses[-1] if losses else None,
+        "loss_first": loss_first,
+        "loss_last": measured(),
         "value_mismatches": mismatches,
         "clipping": clipping,
     }
@@ -420,7 +457,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     verdict = "all match" if d["value_mismatches"] == 0 else "DIFFER from"
     print(
         f"\nsimulated {d['simulated_steps']} steps on the model: "
-        f"loss {d['loss_first']:.4f} -> {d['loss_last']:.4f}; "
+        f"loss on one batch {d['loss_first']:.4f} before -> {d['loss_last']:.4f} after; "
         f"applied values {verdict} the schedules"
     )
     c = d["clipping"]
@@ -461,16 +498,34 @@ def cmd_groups(args: argparse.Namespace) -> int:
     return 0
 
 
-def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
-    """A terminal chart of a curve (when no plotting library is installed)."""
+def chart(
+    values: Sequence[float],
+    width: int = 64,
+    height: int = 12,
+    steps: Sequence[int] | None = None,
+) -> str:
+    """A terminal chart of a curve (when no plotting library is installed).
+
+    ``steps[i]`` is the step ``values[i]`` was sampled at (default: 0, 1, 2...); the x axis
+    is in steps, so a run sampled at a few hundred points still ends at its last step, and
+    each column shows the sample nearest its step."""
+    import bisect
+
     if not values:
         return ""
+    xs = list(steps) if steps is not None else list(range(len(values)))
+    if len(xs) != len(values):
+        raise ValueError(f"{len(values)} values for {len(xs)} steps")
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
-    columns = [
-        values[min(len(values) - 1, round(i * (len(values) - 1) / max(width - 1, 1)))]
-        for i in range(width)
-    ]
+    first, last = xs[0], xs[-1]
+    columns = []
+    for i in range(width):
+        at = first + (last - first) * i / max(width - 1, 1)
+        j = min(bisect.bisect_left(xs, at), len(xs) - 1)
+        if j > 0 and at - xs[j - 1] < xs[j] - at:
+            j -= 1
+        columns.append(values[j])
     rows = []
     for r in range(height, -1, -1):
         level = lo + span * r / height
@@ -478,9 +533,10 @@ def chart(values: Sequence[float], width: int = 64, height: int = 12) -> str:
         label = f"{level:>10.4g} |" if r in (0, height // 2, height) else " " * 10 + " |"
         rows.append(label + line)
     rows.append(" " * 11 + "+" + "-" * width)
-    rows.append(
-        " " * 12 + "0" + " " * (width - 1 - len(str(len(values) - 1))) + str(len(values) - 1)
-    )
+    left, right, middle = str(first), str(last), "step"
+    gap = max(width - len(left) - len(right) - len(middle), 2)
+    axis = left + " " * (gap // 2) + middle + " " * (gap - gap // 2) + right
+    rows.append(" " * 12 + axis)
     return "\n".join(rows)
 
 
@@ -500,7 +556,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
             import matplotlib  # noqa: F401
         except ImportError:
             raise SchedkitError(
-                "-o needs matplotlib: pip install 'schedkit-core[plot]' (or matplotlib)"
+                "-o needs matplotlib: pip install matplotlib (a checkout's requirements.txt has it)"
             ) from None
         from schedkit._plot import figure, save
 
@@ -529,7 +585,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
         for g in shown:
             which = f"group {g['group']}: {g['label']}" if g["group"] >= 0 else g["label"]
             print(f"{key} over {total} steps ({which})")
-            print(chart(g["values"]))
+            print(chart(g["values"], steps=k["steps"]))
             print()
         if len(groups) > 2:
             print(f"({len(groups) - 2} more groups: plot -o FILE.png draws every group)\n")

@@ -156,7 +156,14 @@ class Stretch(BaseSchedule):
 
 
 def sequence(schedules: Iterable[Schedule], milestones: Iterable[Duration]) -> Schedule:
-    """Run ``schedules`` one after another, switching at ``milestones`` (see :class:`Sequence`)."""
+    """Run ``schedules`` one after another, switching at ``milestones`` (see :class:`Sequence`).
+
+    :param schedules: the schedules in order; each starts from its own step 0.
+    :param milestones: the steps (or durations: ``"5ep"``, ``"10%"``) where the next
+        schedule takes over, one fewer than the schedules.
+    :returns: the sequence (unresolved while a duration needs the run's context).
+    :raises SpecError: milestones out of order or of the wrong count.
+    """
     parts, marks = tuple(schedules), tuple(milestones)
     if _pending(*parts) or not all(is_resolved(m) for m in marks):
         return Unresolved("sequence", {"schedules": parts, "milestones": marks})
@@ -164,14 +171,23 @@ def sequence(schedules: Iterable[Schedule], milestones: Iterable[Duration]) -> S
 
 
 def chain(*schedules: Schedule) -> Schedule:
-    """The product of ``schedules`` (see :class:`Chain`)."""
+    """The product of ``schedules`` (see :class:`Chain`).
+
+    :param schedules: the factors, multiplied at every step.
+    :returns: their product.
+    """
     if _pending(*schedules):
         return Unresolved("chain", {"schedules": schedules})
     return Chain(schedules)
 
 
 def scale(schedule: Schedule, factor: float) -> Schedule:
-    """``schedule`` times ``factor`` (see :class:`Scale`)."""
+    """``schedule`` times ``factor`` (see :class:`Scale`).
+
+    :param schedule: the schedule to scale.
+    :param factor: the constant multiplier.
+    :returns: the scaled schedule.
+    """
     if _pending(schedule):
         return Unresolved("scale", {"schedule": schedule, "factor": factor})
     return Scale(schedule, factor)
@@ -180,7 +196,15 @@ def scale(schedule: Schedule, factor: float) -> Schedule:
 def stretch(
     schedule: Schedule, factor: float | None = None, *, total: int | None = None
 ) -> Schedule:
-    """Rescale time by ``factor``, or so that the schedule's horizon becomes ``total``."""
+    """Rescale time by ``factor``, or so that the schedule's horizon becomes ``total``.
+
+    :param schedule: the schedule to stretch.
+    :param factor: how many times longer it runs: ``value(step) = schedule(step / factor)``.
+    :param total: the horizon it is stretched to, instead of a factor.
+    :returns: the stretched schedule (see :class:`Stretch`).
+    :raises SpecError: both or neither of ``factor`` and ``total``, or ``total`` for a
+        schedule without a horizon.
+    """
     if (factor is None) == (total is None):
         raise SpecError("give exactly one of factor and total")
     if total is not None:

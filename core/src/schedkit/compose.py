@@ -187,8 +187,20 @@ def warmup(
     kind: str = "linear",
     mode: str = "shift",
 ) -> Schedule:
-    """Put a warmup of ``steps`` in front of ``schedule`` (see :class:`Warmup`): ``mode``
-    ``shift`` (a prefix), ``overlay``, ``replace`` (timm's) or ``bridge`` (fvcore's)."""
+    """Put a warmup of ``steps`` in front of ``schedule`` (see :class:`Warmup`).
+
+    :param schedule: the schedule the warmup leads into.
+    :param steps: the warmup's length: steps, or a duration (``"1ep"``, ``"5%"``).
+    :param start: the factor the warmup starts from (0 by default).
+    :param kind: the ramp's shape: ``linear``, ``constant``, ``exponential``, ``cosine``
+        or ``1-sqrt``.
+    :param mode: how the ramp meets the schedule: ``shift`` (a prefix; the schedule runs
+        from the end of the warmup), ``overlay`` (the ramp multiplies it), ``replace``
+        (timm's: the ramp, then the schedule on the run's clock) or ``bridge`` (fvcore's:
+        the ramp rises to the schedule's value at its end).
+    :returns: the schedule with its warmup (``schedule`` itself for ``steps=0``).
+    :raises SpecError: an unknown ``kind`` or ``mode``, or a bad ``steps`` or ``start``.
+    """
     if steps == 0 and not isinstance(steps, bool):
         return schedule
     if _pending(schedule) or not is_resolved(steps):

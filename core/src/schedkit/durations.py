@@ -13,8 +13,8 @@ from typing import Any
 
 from schedkit.errors import SpecError
 
-#: What a duration field accepts: steps, or a string such as ``"5ep"`` or ``"10%"``.
 Duration = int | str
+"""What a duration field accepts: steps, or a string such as ``"5ep"`` or ``"10%"``."""
 
 
 class NeedsContextError(SpecError):
@@ -70,6 +70,12 @@ def to_steps(
     value: Duration, *, steps_per_epoch: int | None = None, total_steps: int | None = None
 ) -> int:
     """Resolve a duration to whole steps.
+
+    :param value: steps, epochs (``"5ep"``) or a share of the run (``"10%"``).
+    :param steps_per_epoch: what an epoch is, for durations in epochs.
+    :param total_steps: the run's length, for shares.
+    :returns: the duration in steps.
+    :raises SpecError: a malformed duration, or one whose context was not given.
 
     >>> to_steps("5ep", steps_per_epoch=100)
     500

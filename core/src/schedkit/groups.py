@@ -70,8 +70,8 @@ class BaseRule(Record):
         return lambda infos: [decide(info) for info in infos]
 
 
-#: A rule's decisions for several parameters at once (see :meth:`BaseRule.bind_all`).
 Column = Callable[[Sequence[ParamInfo]], "list[RuleEffect | None]"]
+"""A rule's decisions for several parameters at once (see :meth:`BaseRule.bind_all`)."""
 
 
 class UnplacedParameter(SpecError):

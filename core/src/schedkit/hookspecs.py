@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 PROJECT = "schedkit"
 
 hookspec = pluggy.HookspecMarker(PROJECT)
-#: Mark a plugin function as an implementation of a schedkit hook.
 hookimpl = pluggy.HookimplMarker(PROJECT)
+"""Mark a plugin function as an implementation of a schedkit hook (``@hookimpl``)."""
 
 
 @hookspec

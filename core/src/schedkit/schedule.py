@@ -319,7 +319,14 @@ class Unresolved:
 def resolve(
     sched: Schedule, *, steps_per_epoch: int | None = None, total_steps: int | None = None
 ) -> Schedule:
-    """``sched`` with every duration in steps (itself when nothing needs resolving)."""
+    """``sched`` with every duration in steps (itself when nothing needs resolving).
+
+    :param sched: a schedule, possibly :class:`Unresolved`.
+    :param steps_per_epoch: what an epoch is, for durations in epochs.
+    :param total_steps: the run's length, for shares and a missing ``total``.
+    :returns: the schedule in steps.
+    :raises SpecError: a duration whose context was not given.
+    """
     fn = getattr(sched, "resolve", None)
     if fn is None:
         return sched

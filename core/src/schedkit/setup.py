@@ -154,6 +154,20 @@ class Setup:
 
     ``optimizer`` holds the optimizer's type and arguments (defaults filled in), without the
     learning rate, which is ``lr`` or ``base_lr`` scaled by the batch size at build time.
+    Made by :func:`load_setup` from a TOML file or a dict, which checks every key first.
+
+    :param optimizer: the ``[optimizer]`` table: ``type`` (a ``torch.optim`` class name) and
+        its arguments, without the learning rate.
+    :param lr: the learning rate as is (or ``base_lr`` with ``lr_scaling``).
+    :param base_lr: the learning rate at ``base_batch_size``, scaled to the run's batch size.
+    :param lr_scaling: how ``base_lr`` scales with the batch size: ``"linear"`` or ``"sqrt"``.
+    :param base_batch_size: the batch size ``base_lr`` was tuned for.
+    :param rules: the ``[[rules]]`` tables: param-group rules, applied in order.
+    :param schedules: the ``[schedules.<key>]`` tables, one per scheduled hyperparameter.
+    :param clip: the ``[clip]`` table: the gradient clipper, or ``None`` for none.
+    :param total: the run's length: steps, or epochs as ``"90ep"``.
+    :param steps_per_epoch: resolves durations in epochs (also given at build time).
+    :param batch_size: the run's batch size, for ``lr_scaling`` (also given at build time).
     """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
