@@ -704,13 +704,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always", SchedkitWarning)
             warnings.showwarning = _warning_printer(args.command)
             code: int = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows now, not at the interpreter's exit
     except SchedkitError as e:
         print(f"schedkit {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"schedkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     return code
+
+
+#: the exit status of a command that the end of its pipe stopped (128 + SIGPIPE), as a
+#: command the signal ends gives its shell
+_PIPE_CLOSED = 141
+
+
+def _closed_pipe() -> int:
+    """The reader of the output went away (``schedkit plot --json x.toml | head``): stop
+    quietly, as command-line tools do. What is still buffered goes nowhere, so the flush at
+    the interpreter's exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (a test's buffer)
+        pass
+    return _PIPE_CLOSED
 
 
 def _warning_printer(command: str) -> Any:
