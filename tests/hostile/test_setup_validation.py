@@ -11,7 +11,7 @@ import torch
 
 from schedkit import SpecError
 from schedkit.cli import main
-from schedkit.setup import SetupError, load_setup
+from schedkit.setup import Setup, SetupError, load_setup
 
 OPT = '[optimizer]\ntype = "AdamW"\nlr = 1e-3\n'
 
@@ -56,9 +56,50 @@ def test_sgd_momentum_nan_and_nesterov_without_momentum(tmp_path):
         "optimizer.momentum": "expected a finite number, got nan"
     }
     found = problems(sgd + "nesterov = true\n")
-    assert found["optimizer"].startswith("torch.optim.SGD refuses these options: Nesterov")
+    assert found["optimizer.nesterov"].startswith(
+        "torch.optim.SGD refuses these options: Nesterov"
+    )
     assert _check(tmp_path, sgd + "nesterov = true\n") == 1
     load_setup(sgd + "nesterov = true\nmomentum = 0.9\n").build(torch.nn.Linear(2, 1))
+
+
+@pytest.mark.parametrize(
+    ("options", "path", "message"),
+    [
+        ({"type": "SGD", "nesterov": True}, "optimizer.nesterov", "Nesterov momentum requires"),
+        (
+            {"type": "SGD", "nesterov": True, "momentum": 0.9, "dampening": 0.5},
+            "optimizer.nesterov",
+            "zero dampening",
+        ),
+        ({"type": "SGD", "momentum": -0.5}, "optimizer.momentum", "Invalid momentum value"),
+        ({"type": "Adam", "betas": (0.9, 1.5)}, "optimizer.betas[1]", "at index 1: 1.5"),
+        ({"type": "Adamax", "betas": (-0.1, 0.9)}, "optimizer.betas[0]", "at index 0: -0.1"),
+        ({"type": "Adam", "eps": -1.0}, "optimizer.eps", "Invalid epsilon value: -1.0"),
+        ({"type": "AdamW", "weight_decay": -0.1}, "optimizer.weight_decay", "weight_decay"),
+        ({"type": "NAdam", "momentum_decay": -1.0}, "optimizer.momentum_decay", "momentum_decay"),
+        ({"type": "Rprop", "etas": (1.5, 1.2)}, "optimizer.etas", "Invalid eta values"),
+        ({"type": "RMSprop", "alpha": -1.0}, "optimizer.alpha", "Invalid alpha value"),
+        ({"type": "Adam", "foreach": True, "fused": True}, "optimizer.fused", "cannot be"),
+    ],
+)
+def test_the_optimizers_own_refusals_name_the_option(options, path, message):
+    # a Setup made in code skips the file's checks: torch's own refusal is what is left
+    (problem,) = Setup(options, lr=1e-3).problems()
+    assert isinstance(problem, SpecError)
+    assert problem.path == path
+    assert problem.message.startswith(f"torch.optim.{options['type']} refuses these options: ")
+    assert message in problem.message
+
+
+def test_a_refusal_naming_no_option_falls_back_to_the_table(monkeypatch):
+    def refuse(self, *args, **kwargs):
+        raise ValueError("something is wrong")
+
+    monkeypatch.setattr(torch.optim.SGD, "__init__", refuse)
+    (problem,) = Setup({"type": "SGD", "momentum": 0.9}, lr=0.1).problems()
+    assert problem.path == "optimizer"
+    assert problem.message == "torch.optim.SGD refuses these options: something is wrong"
 
 
 @pytest.mark.parametrize(("name", "why"), [("LBFGS", "per-parameter"), ("SparseAdam", "sparse")])

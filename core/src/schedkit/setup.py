@@ -34,6 +34,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import re
 import sys
 import typing
 import warnings
@@ -1017,11 +1018,40 @@ def _trial_optimizer(optimizer: Mapping[str, Any], lr: float) -> torch.optim.Opt
             p.grad = torch.zeros_like(p)
             opt.step()
     except Exception as e:  # torch's checks raise ValueError, TypeError, RuntimeError...
+        lr_key = next((k for k in ("lr", "base_lr") if k in optimizer), "lr")
+        where = _refused_option(str(e), [*args, lr_key])
         raise SpecError(
             f"torch.optim.{cls.__name__} refuses these options: {_trim(str(e), 200)}",
-            "optimizer",
+            "optimizer" if where is None else f"optimizer.{where}",
         ) from None
     return opt
+
+
+#: how torch's messages name some options in prose ("Invalid epsilon value")
+_OPTION_WORDS = {
+    "eps": ("epsilon",),
+    "betas": ("beta",),
+    "etas": ("eta",),
+    "lr": ("learning rate",),
+    "base_lr": ("learning rate",),
+}
+
+
+def _refused_option(message: str, names: list[str]) -> str | None:
+    """The option a torch optimizer's refusal names first (``Nesterov momentum requires a
+    momentum and zero dampening``: ``nesterov``), with the item of a pair when the message
+    says it (``Invalid beta parameter at index 1``: ``betas[1]``); None when it names none."""
+    found: list[tuple[int, int, str, re.Match[str]]] = []
+    for name in names:
+        for word in (name, name.replace("_", " "), *_OPTION_WORDS.get(name, ())):
+            m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message, re.IGNORECASE)
+            if m is not None:
+                found.append((m.start(), -len(word), name, m))
+    if not found:
+        return None
+    _, _, name, m = min(found, key=lambda f: f[:2])
+    index = re.match(r"[\w ]*? at index (\d+)", message[m.end() :])
+    return f"{name}[{index.group(1)}]" if index else name
 
 
 def _dry_run(
