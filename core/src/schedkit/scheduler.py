@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedkit.errors import SpecError, StateError
+from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.plateaus import finite_metric
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
@@ -202,10 +202,12 @@ def _peer_class(cls: type, names: tuple[str, ...]) -> type:
 def _shared_options(
     schedule: str | Mapping[str, Any], params: dict[str, Any], options: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The scheduler's options that the family takes as parameters of its own too.
+    """The scheduler's options that the family takes as parameters of its own too
+    (:data:`schedkit.registry.SHARED_OPTIONS`: the same meaning for both).
 
     ``total_steps`` is the run's length for the scheduler (durations given as shares) and,
-    for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both.
+    for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both;
+    so does ``steps_per_epoch``, mmengine's epoch length.
     """
     name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
     if not isinstance(name, str):
@@ -303,8 +305,14 @@ class Scheduler(LRScheduler):
     """
 
     def __init__(
-        self, optimizer: Optimizer, schedule: Schedule | str | Mapping[str, Any], **options: Any
+        self,
+        optimizer: Optimizer,
+        schedule: Schedule | str | Mapping[str, Any],
+        /,
+        **options: Any,
     ) -> None:
+        # optimizer and schedule are positional only: a family's own ``schedule`` parameter
+        # (warmup, scale, noise) is one of the options, never a second value for this one
         # a scheduler that fails to build leaves the groups as they were: no initial_<key>
         # recorded for a schedule that never ran, no value written
         groups = getattr(optimizer, "param_groups", [])
@@ -322,6 +330,7 @@ class Scheduler(LRScheduler):
         self,
         optimizer: Optimizer,
         schedule: Schedule | str | Mapping[str, Any],
+        /,
         *,
         key: str = "lr",
         tags: Iterable[str | None] | str | None = None,
@@ -350,7 +359,8 @@ class Scheduler(LRScheduler):
         self._curves: list[Callable[[float], float]] = []
         self._bind()
         if isinstance(schedule, (str, Mapping)):
-            params = _shared_options(schedule, params, {"total_steps": total_steps})
+            shared = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch}
+            params = _shared_options(schedule, params, shared)
             common = set(self.base_values)
             base = common.pop() if len(common) == 1 else None
             base = _absolute_base(schedule, optimizer, self.key, base)
@@ -840,6 +850,13 @@ def get_scheduler(
     ...     "cosine", optimizer, num_warmup_steps=100, num_training_steps=1000
     ... )  # doctest: +SKIP
     """
+    # a family whose own parameters carry transformers' names (``transformers.polynomial``
+    # has ``num_warmup_steps``) takes them as its parameters: no transformers call form there
+    own = _family_fields(name)
+    if num_warmup_steps is not None and "num_warmup_steps" in own:
+        params["num_warmup_steps"], num_warmup_steps = num_warmup_steps, None
+    if num_training_steps is not None and "num_training_steps" in own:
+        params["num_training_steps"], num_training_steps = num_training_steps, None
     if (
         num_warmup_steps is not None
         or num_training_steps is not None
@@ -872,6 +889,19 @@ def get_scheduler(
         last_epoch=last_epoch,
         **params,
     )
+
+
+def _family_fields(name: Any) -> Collection[str]:
+    """The parameter names of the family ``name`` (a registered name or a spec dict) takes;
+    none for a built schedule or a name the registry does not know (its own error later)."""
+    kind = name.get("type") if isinstance(name, Mapping) else name
+    if not isinstance(kind, str):
+        return ()
+    try:
+        info = default_registry().get("schedule", kind)
+    except SchedkitError:
+        return ()
+    return _fields_of(info.cls).keys()
 
 
 def _transformers_call(
