@@ -11,14 +11,14 @@ import torch
 
 from schedkit import SpecError
 from schedkit.cli import main
-from schedkit.setup import Setup, SetupError, load_setup
+from schedkit.setup import Setup, SetupError, loads_setup
 
 OPT = '[optimizer]\ntype = "AdamW"\nlr = 1e-3\n'
 
 
 def problems(text: str) -> dict[str, str]:
     with pytest.raises(SetupError) as e:
-        load_setup(text)
+        loads_setup(text)
     return {p.path: p.message for p in e.value.problems}
 
 
@@ -60,7 +60,7 @@ def test_sgd_momentum_nan_and_nesterov_without_momentum(tmp_path):
         "torch.optim.SGD refuses these options: Nesterov"
     )
     assert _check(tmp_path, sgd + "nesterov = true\n") == 1
-    load_setup(sgd + "nesterov = true\nmomentum = 0.9\n").build(torch.nn.Linear(2, 1))
+    loads_setup(sgd + "nesterov = true\nmomentum = 0.9\n").build(torch.nn.Linear(2, 1))
 
 
 @pytest.mark.parametrize(
@@ -130,7 +130,7 @@ def test_overrides_values_are_finite(override, message):
 
 def test_an_overrides_pattern_matching_nothing_is_a_warning_the_command_prints(tmp_path, capsys):
     text = OPT + '[[rules]]\ntype = "overrides"\nkeys = {"haed.*" = {lr_mult = 10.0}}\n'
-    setup = load_setup(text)
+    setup = loads_setup(text)
     with pytest.warns(UserWarning, match=r"the pattern 'haed\.\*' \(glob\) matches no parameter"):
         setup.build(torch.nn.Linear(2, 1))
     path = tmp_path / "s.toml"
@@ -140,7 +140,7 @@ def test_an_overrides_pattern_matching_nothing_is_a_warning_the_command_prints(t
     assert "schedkit groups: warning: overrides: the pattern 'haed.*' (glob) matches no" in err
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        load_setup(text.replace("haed", "blocks")).build(_vit())
+        loads_setup(text.replace("haed", "blocks")).build(_vit())
 
 
 def _vit():
@@ -155,7 +155,7 @@ def test_two_schedules_on_the_same_key_and_groups():
     )
     assert found["schedules.lr2.key"].startswith("'lr' is already scheduled by [schedules.lr]")
     # different tags: different groups, allowed
-    load_setup(
+    loads_setup(
         OPT + '[schedules.lr]\ntype = "constant"\ntags = ["a"]\n[schedules.lr2]\nkey = "lr"\n'
         'type = "constant"\ntags = ["b"]\n'
     )
@@ -167,7 +167,7 @@ def test_agc_exclude_refuses_a_bare_string():
     assert found["clip.exclude"] == (
         "expected a list of strings, got the string 'head.*': write ['head.*']"
     )
-    load_setup(OPT + '[clip]\ntype = "agc"\nexclude = ["head.*"]\n')
+    loads_setup(OPT + '[clip]\ntype = "agc"\nexclude = ["head.*"]\n')
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_warmups_that_cannot_fit_are_found_by_check(run, schedule, path, message
 def test_epochs_without_steps_per_epoch(tmp_path, capsys):
     """load_setup waits for the build's steps_per_epoch; check and build say what is missing."""
     text = f'[run]\ntotal = "10ep"\n{OPT}[schedules.lr]\ntype = "cosine"\n'
-    setup = load_setup(text)
+    setup = loads_setup(text)
     with pytest.raises(SetupError, match="run.total: '10ep' is in epochs, but steps_per_epoch"):
         setup.build(torch.nn.Linear(2, 1))
     assert _check(tmp_path, text) == 1
@@ -246,7 +246,7 @@ def test_check_ok_means_the_build_steps(tmp_path):
     )
     assert _check(tmp_path, text) == 0
     model = torch.nn.Linear(3, 1)
-    built = load_setup(text).build(model)
+    built = loads_setup(text).build(model)
     for _ in range(3):
         model(torch.randn(2, 3)).sum().backward()
         built.step()

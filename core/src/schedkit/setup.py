@@ -34,6 +34,7 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import os
 import re
 import sys
 import typing
@@ -487,37 +488,39 @@ def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -
 # -- loading and validation -----------------------------------------------------------
 
 
-def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    if isinstance(source, Mapping):
-        return dict(source), "<dict>"
-    where = "<text>"
-    if not isinstance(source, (str, Path)):
-        raise SetupError([SpecError(f"expected a path, TOML text or a dict, got {source!r}")])
-    if isinstance(source, Path) or ("\n" not in source and source.strip().endswith(".toml")):
-        path = Path(source)
-        where = str(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise SetupError([SpecError(f"cannot read the file: {e.strerror}")], where) from None
-        try:
-            text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
-        except UnicodeDecodeError as e:
-            raise SetupError(
-                [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
-                where,
-            ) from None
-    else:
-        text = source.removeprefix("\ufeff")
+def _read_path(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """The data of the TOML file at ``source`` (any suffix), and its name for messages."""
+    path = Path(source)
+    where = str(path)
     try:
-        data = tomllib.loads(text)
+        raw = path.read_bytes()
+    except OSError as e:
+        hint = ""
+        if isinstance(source, str) and ("\n" in source or "=" in source):
+            hint = "; TOML text is read by schedkit.loads_setup(text), a path by load_setup"
+            where = "<path>"  # the text itself is no name to print
+        raise SetupError([SpecError(f"cannot read the file: {e.strerror}{hint}")], where) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
+    except UnicodeDecodeError as e:
+        raise SetupError(
+            [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
+            where,
+        ) from None
+    return _parse(text, where), where
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    """TOML text as data, every problem a :class:`SetupError` naming ``where``."""
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise SetupError([SpecError(f"TOML syntax error: {e}")], where) from None
     except RecursionError:
         raise SetupError([SpecError("TOML nested too deeply to read")], where) from None
     if _depth(data) > _MAX_DEPTH:
         raise SetupError([SpecError(f"nested more than {_MAX_DEPTH} levels deep")], where)
-    return data, where
+    return data
 
 
 #: no setup needs more; deeper data would only make the checks recurse
@@ -1104,14 +1107,45 @@ def _dry_run(
     return problems
 
 
-def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
-    """Read and validate a setup from a TOML file path, TOML text or a dict.
+def load_setup(source: str | os.PathLike[str] | Mapping[str, Any]) -> Setup:
+    """Read and validate a setup from a TOML file, or from the same as a dict.
 
-    :param source: a path to a TOML file, TOML text, or the same as a dict.
+    A string is always a path, whatever its suffix (``setup.cfg`` too); TOML text is read
+    by :func:`loads_setup`.
+
+    :param source: the path of a TOML file (``str`` or ``os.PathLike``), or the setup as a
+        dict of tables.
+    :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
+    :raises SetupError: every problem found, each with its key path; a file that cannot be
+        read, is not UTF-8 or not TOML is one problem naming the file.
+    """
+    if isinstance(source, Mapping):
+        return _load(dict(source), "<dict>")
+    if not isinstance(source, (str, os.PathLike)):
+        raise SetupError(
+            [SpecError(f"expected a path or a dict, got {type(source).__name__}: {source!r:.80}")]
+        )
+    return _load(*_read_path(source))
+
+
+def loads_setup(text: str) -> Setup:
+    """Read and validate a setup from TOML text (what :func:`load_setup` reads from a file).
+
+    :param text: the setup as TOML text.
     :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
     :raises SetupError: every problem found, each with its key path.
+
+    >>> setup = loads_setup('[optimizer]\\ntype = "SGD"\\nlr = 0.1\\n')  # doctest: +SKIP
     """
-    data, where = _read(source)
+    if not isinstance(text, str):
+        raise SetupError(
+            [SpecError(f"expected TOML text (a str), got {type(text).__name__}: {text!r:.80}")]
+        )
+    return _load(_parse(text, "<text>"), "<text>")
+
+
+def _load(data: dict[str, Any], where: str) -> Setup:
+    """The validated setup from the data of a file, text or dict."""
     loader = _Loader(data)
     for k in data:
         if k not in TABLES:
