@@ -62,7 +62,12 @@ def test_every_example_builds_through_get_scheduler(name, example):
 
 @pytest.mark.parametrize(
     ("name", "more"),
-    [("scale", {"factor": 0.5}), ("stretch", {"factor": 2.0}), ("noise", {}), ("warmup", {"steps": 10})],
+    [
+        ("scale", {"factor": 0.5}),
+        ("stretch", {"factor": 2.0}),
+        ("noise", {}),
+        ("warmup", {"steps": 10}),
+    ],
 )
 def test_a_family_parameter_named_schedule_reaches_the_family(name, more):
     opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
@@ -89,7 +94,11 @@ def test_a_transformers_family_takes_its_own_parameters():
 def test_steps_per_epoch_reaches_a_family_that_takes_it():
     opt = torch.optim.SGD(torch.nn.Linear(2, 2).parameters(), lr=0.1)
     sched = schedkit.get_scheduler(
-        "mmengine.StepLR", opt, step_size=1, by_epoch=True, convert_to_iter_based=True,
+        "mmengine.StepLR",
+        opt,
+        step_size=1,
+        by_epoch=True,
+        convert_to_iter_based=True,
         steps_per_epoch=4,
     )
     assert sched.schedule.spec()["steps_per_epoch"] == 4

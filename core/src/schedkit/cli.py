@@ -192,7 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 # -- check / preview ------------------------------------------------------------------
 
 
-def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
+def _check_one(file: str, args: argparse.Namespace, model: Any = None) -> dict[str, Any]:
     as_json = args.json
     from schedkit.setup import SetupError, load_setup
 
@@ -203,6 +203,11 @@ def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
         problems = setup.problems(steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
         if problems:
             raise SetupError(problems, file)
+        if model is not None:  # what only a model tells: names and tags that match nothing
+            try:
+                setup.build(model, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
+            except SetupError as e:
+                raise SetupError(e.problems, file) from None
     except SetupError as e:
         if not as_json:
             print(e, file=sys.stderr)
@@ -215,7 +220,8 @@ def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Each file checked and reported; exit 1 if any fails."""
-    results = [_check_one(f, args) for f in args.files]
+    model = _model(args.model)[0] if args.model else None
+    results = [_check_one(f, args, model) for f in args.files]
     failed = [r["file"] for r in results if not r["ok"]]
     if args.json:
         if len(results) == 1:
@@ -661,6 +667,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--steps-per-epoch", type=_positive, help="as the build will be given it")
     p.add_argument("--batch-size", type=_positive, help="as the build will be given it")
+    p.add_argument(
+        "--model",
+        help="module:factory returning the model: build on it too (rule names and tags that "
+        "match nothing, with the closest)",
+    )
     p.set_defaults(func=cmd_check)
     for name, helptext, func in (
         ("preview", "build a setup on a model and simulate a short run", cmd_preview),

@@ -531,11 +531,11 @@ class Registry:
         except TypeError as e:
             raise SpecError(f"{where}: {kind} {name!r}: {e}") from None
         if kind == "schedule":
-            taken = _scheduler_collisions(cls)
-            if taken:
+            reserved = _scheduler_collisions(cls)
+            if reserved:
                 raise SpecError(
                     f"{where}: schedule {name!r} has parameters named as the scheduler's own "
-                    f"({', '.join(taken)}): get_scheduler(name, optimizer, ...) could never "
+                    f"({', '.join(reserved)}): get_scheduler(name, optimizer, ...) could never "
                     "hand them to it; rename them"
                 )
         if isinstance(aliases, str):

@@ -10,6 +10,7 @@ it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``m
 from __future__ import annotations
 
 import copy
+import difflib
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -47,6 +48,28 @@ def _selected(
     if tags is None:
         return list(groups)
     return [g for g in groups if tags & set(g.get("tags") or (None,))]
+
+
+def _check_tags(groups: list[dict[str, Any]], tags: frozenset[str | None] | None) -> None:
+    """Every tag given selects a group: a tag no group carries is a typo most often, never
+    silently ignored beside one that matches (``None`` needs an untagged group)."""
+    if not tags:
+        return
+    unmatched = [t for t in tags if not _selected(groups, frozenset([t]))]
+    if unmatched and len(unmatched) < len(tags):  # none at all: _bind's error
+        raise _no_group(groups, unmatched)
+
+
+def _no_group(groups: list[dict[str, Any]], tags: Iterable[str | None]) -> SpecError:
+    """The error for tags that select no group: the tags the groups carry, the closest."""
+    present = sorted({t for g in groups for t in g.get("tags") or ()})
+    wanted = sorted(tags, key=str)
+    close = [c for t in wanted if t is not None for c in difflib.get_close_matches(t, present)]
+    hint = f"; did you mean {' or '.join(map(repr, dict.fromkeys(close)))}?" if close else ""
+    return SpecError(
+        f"tags {wanted} match no param group (the groups carry: {present or 'no tags'}){hint}",
+        "tags",
+    )
 
 
 def _as_float(value: Any, where: str) -> float:
@@ -349,6 +372,7 @@ class Scheduler(LRScheduler):
             None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
         )
         _check_resume(optimizer, self.tags, key, last_epoch)
+        _check_tags(optimizer.param_groups, self.tags)
         self.base_values: list[float] = []
         self._bound: list[dict[str, Any]] | None = None
         self._n_groups = -1
@@ -437,12 +461,7 @@ class Scheduler(LRScheduler):
         groups = self.optimizer.param_groups
         chosen = _selected(groups, self.tags)
         if not chosen:
-            present = sorted({t for g in groups for t in g.get("tags", ())})
-            raise SpecError(
-                f"tags {sorted(self.tags or (), key=str)} match no param group "
-                f"(the groups carry: {present or 'no tags'})",
-                "tags",
-            )
+            raise _no_group(groups, self.tags or ())
         field, index, init_key = self._field, self._index, f"initial_{self.key}"
         bases = []
         position = {id(g): i for i, g in enumerate(groups)}

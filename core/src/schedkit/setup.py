@@ -290,7 +290,7 @@ class Setup:
                 model, self.rules, lr=lr, weight_decay=args.pop("weight_decay", 0.0)
             )
         except SpecError as e:
-            raise SetupError([e.at("rules")]) from None
+            raise SetupError([e if e.path.startswith("rules[") else e.at("rules")]) from None
         out_of_range = _group_values_out_of_range(groups)
         if out_of_range:
             raise SetupError(out_of_range)
@@ -786,16 +786,23 @@ class _Loader:
                 )
                 continue
             tags = table.get("tags")
-            mine = (
-                set(tags)
-                if isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-                else None
-            )
+            mine: set[str] | None
+            if tags is not None and (
+                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+            ):
+                # reported once, here: a table whose tags are not understood selects no
+                # groups for the clash check, so no other table is said to clash with it
+                self.problems.append(
+                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
+                )
+                tags, mine = None, set()
+            else:
+                mine = None if tags is None else set(tags)
             clash = next(
                 (
                     other
                     for other, theirs in seen.get(target, [])
-                    if mine is None or theirs is None or mine & theirs
+                    if (mine is None or theirs is None or mine & theirs) and mine != set()
                 ),
                 None,
             )
@@ -809,15 +816,9 @@ class _Loader:
                     )
                 )
                 continue
-            seen.setdefault(target, []).append((key, mine))
+            if mine != set():
+                seen.setdefault(target, []).append((key, mine))
             params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
-            if tags is not None and (
-                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
-            ):
-                self.problems.append(
-                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
-                )
-                tags = None
             if not isinstance(table["type"], str):
                 self.problems.append(
                     SpecError(f"expected a registered name, got {table['type']!r}", f"{path}.type")
