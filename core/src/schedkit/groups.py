@@ -386,9 +386,9 @@ def build_param_groups(
             try:
                 bound.append((label, _column(rule, model)))
             except SpecError as e:  # every rule's problems with the model, not the first's
-                problems += [
-                    p if p.path.startswith("rules[") else p.at(f"rules[{i}]") for p in e.all()
-                ]
+                for p in e.all():
+                    path = p.path if p.path.startswith("rules[") else f"rules[{i}].{p.path}"
+                    problems.append(type(p)(p.message, path.rstrip(".")))
                 continue
             notes = getattr(rule, "placement_notes", None)
             if callable(notes):
