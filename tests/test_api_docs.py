@@ -29,6 +29,7 @@ ENTRY_POINTS = {
     "get_scheduler": schedkit.get_scheduler,
     "get_schedule": schedkit.get_schedule,
     "load_setup": schedkit.load_setup,
+    "loads_setup": schedkit.loads_setup,
     "Setup.build": schedkit.Setup.build,
     "Built": schedkit.Built,
     "build_param_groups": schedkit.build_param_groups,

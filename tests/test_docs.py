@@ -64,7 +64,7 @@ def test_the_migrating_pages_setup_snippets_build():
     for block in re.findall(r"```toml\n(.*?)```", text, re.S):
         table = tomllib.loads(block)
         if "optimizer" in table:  # a whole setup: its values resolve against its optimizer
-            setup = schedkit.load_setup(block)
+            setup = schedkit.loads_setup(block)
             built += [e.schedule.spec()["type"] for e in setup.schedules]
             built += [r.spec()["type"] for r in setup.rules]
             built += [setup.clip["type"]] if setup.clip else []

@@ -99,7 +99,7 @@ def test_toml_blocks(page):
         where = f"{_id(page)}:{line}"
         table = tomllib.loads(body)
         if "optimizer" in table:
-            schedkit.load_setup(body)
+            schedkit.loads_setup(body)
             continue
         for spec in table.get("schedules", {}).values():
             spec = {k: v for k, v in spec.items() if k not in ("key", "tags")}

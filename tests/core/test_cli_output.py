@@ -12,7 +12,7 @@ import pytest
 
 from schedkit._curves import POINTS, curves, sample_steps
 from schedkit._example import tiny_vit
-from schedkit.setup import load_setup
+from schedkit.setup import load_setup, loads_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 VIT = ROOT / "examples" / "vit-finetune.toml"
@@ -247,7 +247,7 @@ def test_patterns_null_depth_is_expressible_and_negative_refused():
         '[optimizer]\ntype = "SGD"\nlr = 0.1\n[[rules]]\ntype = "layer_decay"\nrate = 0.5\n'
         'layout = "patterns"\nrest = "top"\npatterns = [["^embed", 0], ["^blocks\\\\.(\\\\d+)\\\\."]]\n'
     )
-    assert load_setup(setup).to_toml().count('["^blocks') == 1
+    assert loads_setup(setup).to_toml().count('["^blocks') == 1
 
 
 def test_check_takes_many_files_and_reports_each(run, tmp_path):
@@ -269,10 +269,10 @@ def test_check_takes_many_files_and_reports_each(run, tmp_path):
 
 
 def test_base_lr_without_lr_scaling_says_it_is_missing():
-    from schedkit.setup import SetupError
+    from schedkit.setup import SetupError, loads_setup
 
     with pytest.raises(SetupError) as e:
-        load_setup('[optimizer]\ntype = "AdamW"\nbase_lr = 1e-3\n')
+        loads_setup('[optimizer]\ntype = "AdamW"\nbase_lr = 1e-3\n')
     (problem,) = e.value.problems
     assert problem.path == "optimizer.lr_scaling"
     assert problem.message.startswith("missing:")

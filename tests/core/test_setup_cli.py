@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from schedkit.setup import SetupError, load_setup
+from schedkit.setup import SetupError, loads_setup
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "examples" / "quickstart.toml"
@@ -43,7 +43,7 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_setup_builds_and_steps():
-    setup = load_setup(GOOD)
+    setup = loads_setup(GOOD)
     model = torch.nn.Linear(3, 1)
     built = setup.build(model)
     assert built.total_steps == 100
@@ -79,7 +79,7 @@ type = "linear"
 total = -2
 """
     with pytest.raises(SetupError) as e:
-        load_setup(text)
+        loads_setup(text)
     paths = [p.path for p in e.value.problems]
     assert paths == [
         "optimiser",
@@ -100,7 +100,7 @@ total = -2
 
 def test_toml_syntax_error_has_line_and_column():
     with pytest.raises(SetupError, match=r"TOML syntax error: .*\(at line 2, column \d+\)"):
-        load_setup("[run]\ntotal = = 3\n")
+        loads_setup("[run]\ntotal = = 3\n")
 
 
 def test_cli_list_and_show():

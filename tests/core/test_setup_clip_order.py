@@ -36,7 +36,7 @@ def _grads(model: torch.nn.Module, seed: int) -> None:
 
 def test_total_norm_and_clipped_grads_equal_torchs_bit_for_bit():
     built_model, torch_model = _model(), _model()
-    built = schedkit.load_setup(SETUP).build(built_model)
+    built = schedkit.loads_setup(SETUP).build(built_model)
     order = [p for g in built.optimizer.param_groups for p in g["params"]]
     assert [id(p) for p in order] != [id(p) for p in built_model.parameters()]
     differs = False

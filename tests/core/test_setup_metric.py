@@ -32,7 +32,7 @@ end = 0.5
 def _built(text: str = SETUP) -> tuple[torch.nn.Module, schedkit.Built]:
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
-    return model, schedkit.load_setup(text).build(model)
+    return model, schedkit.loads_setup(text).build(model)
 
 
 def _backward(model: torch.nn.Module) -> None:

@@ -19,15 +19,15 @@ def _setup(schedule: str, optimizer: str = 'type = "SGD"\nlr = 0.001', run: str 
 
 
 def test_absolute_end_lr_is_a_share_of_the_optimizers_lr():
-    setup = schedkit.load_setup(_setup('type = "cosine"\ntotal = 100\nend_lr = 1e-5'))
+    setup = schedkit.loads_setup(_setup('type = "cosine"\ntotal = 100\nend_lr = 1e-5'))
     (entry,) = setup.schedules
     assert entry.schedule.spec()["end"] == 1e-5 / 1e-3
-    assert schedkit.load_setup(setup.to_toml()) == setup
+    assert schedkit.loads_setup(setup.to_toml()) == setup
 
 
 def test_absolute_values_scale_per_group_as_timm_scales_lr_min():
     # a group at a tenth of the lr ends at a tenth of end_lr, as timm's lr_scale does
-    setup = schedkit.load_setup(
+    setup = schedkit.loads_setup(
         _setup(
             'type = "cosine"\ntotal = 10\nmin_lr = 1e-5',
             optimizer='type = "SGD"\nlr = 0.001',
@@ -44,18 +44,18 @@ def test_absolute_values_scale_per_group_as_timm_scales_lr_min():
 
 def test_absolute_values_with_base_lr_use_the_run_batch_size():
     opt = 'type = "SGD"\nbase_lr = 0.001\nlr_scaling = "linear"'
-    setup = schedkit.load_setup(
+    setup = schedkit.loads_setup(
         _setup('type = "cosine"\ntotal = 10\nend_lr = 1e-5', opt, "batch_size = 512")
     )
     assert setup.schedules[0].schedule.spec()["end"] == pytest.approx(1e-5 / 2e-3, rel=1e-15)
     with pytest.raises(SetupError, match=r"schedules\.lr\.end_lr: 'end_lr' is an absolute value"):
-        schedkit.load_setup(_setup('type = "cosine"\ntotal = 10\nend_lr = 1e-5', opt))
+        schedkit.loads_setup(_setup('type = "cosine"\ntotal = 10\nend_lr = 1e-5', opt))
 
 
 @pytest.mark.parametrize(("ratio", "total"), [(0.07, 200), (0.06, 1000), (0.1, 37), (0.0, 50)])
 def test_warmup_ratio_is_transformers_rule(ratio, total):
     want = TrainingArguments.get_warmup_steps(SimpleNamespace(warmup_steps=ratio), total)
-    setup = schedkit.load_setup(
+    setup = schedkit.loads_setup(
         _setup(f'type = "cosine"\nwarmup_ratio = {ratio}', run=f"total = {total}")
     )
     got = setup.schedules[0].schedule.spec().get("warmup", 0)
@@ -63,8 +63,8 @@ def test_warmup_ratio_is_transformers_rule(ratio, total):
 
 
 def test_warmup_ratio_differs_from_a_percentage_where_documented():
-    ratio = schedkit.load_setup(_setup('type = "cosine"\nwarmup_ratio = 0.07', run="total = 200"))
-    share = schedkit.load_setup(_setup('type = "cosine"\nwarmup = "7%"', run="total = 200"))
+    ratio = schedkit.loads_setup(_setup('type = "cosine"\nwarmup_ratio = 0.07', run="total = 200"))
+    share = schedkit.loads_setup(_setup('type = "cosine"\nwarmup = "7%"', run="total = 200"))
     assert ratio.schedules[0].schedule.spec()["warmup"] == 15
     model = torch.nn.Linear(1, 1)
     assert share.build(model).schedulers["lr"].schedule.spec()["warmup"] == 14
@@ -72,11 +72,11 @@ def test_warmup_ratio_differs_from_a_percentage_where_documented():
 
 def test_warmup_ratio_errors_name_the_key():
     with pytest.raises(SetupError, match=r"schedules\.lr\.warmup_ratio: warmup_ratio needs"):
-        schedkit.load_setup(_setup('type = "cosine"\ntotal = "10ep"\nwarmup_ratio = 0.1'))
+        schedkit.loads_setup(_setup('type = "cosine"\ntotal = "10ep"\nwarmup_ratio = 0.1'))
     with pytest.raises(SetupError, match=r"schedules\.lr\.warmup_ratio: expected a ratio"):
-        schedkit.load_setup(_setup('type = "cosine"\nwarmup_ratio = 1.5', run="total = 10"))
+        schedkit.loads_setup(_setup('type = "cosine"\nwarmup_ratio = 1.5', run="total = 10"))
     with pytest.raises(SetupError, match="give warmup or warmup_ratio, not both"):
-        schedkit.load_setup(
+        schedkit.loads_setup(
             _setup('type = "cosine"\nwarmup = 3\nwarmup_ratio = 0.1', run="total = 10")
         )
 
@@ -93,7 +93,7 @@ def _transformers_lrs(name, n, **kw):
 
 
 def _setup_lrs(text, n):
-    built = schedkit.load_setup(text).build(torch.nn.Linear(1, 1, bias=False))
+    built = schedkit.loads_setup(text).build(torch.nn.Linear(1, 1, bias=False))
     out = []
     for _ in range(n):
         out.append(built.optimizer.param_groups[0]["lr"])
@@ -153,12 +153,12 @@ def test_transformers_call_form_takes_the_run_total():
 
 def test_transformers_call_form_errors_name_the_key():
     with pytest.raises(SetupError, match=r"schedules\.lr: .*requires `num_training_steps`"):
-        schedkit.load_setup(_setup('type = "cosine"\nnum_warmup_steps = 4'))
+        schedkit.loads_setup(_setup('type = "cosine"\nnum_warmup_steps = 4'))
     with pytest.raises(SetupError, match=r"schedules\.lr\.num_warmup_steps: expected a whole"):
-        schedkit.load_setup(
+        schedkit.loads_setup(
             _setup('type = "cosine"\nnum_warmup_steps = 0.5\nnum_training_steps = 9')
         )
     with pytest.raises(SetupError, match=r"schedules\.lr: .*does not take \['bogus'\]"):
-        schedkit.load_setup(
+        schedkit.loads_setup(
             _setup('type = "cosine"\nnum_warmup_steps = 1\nnum_training_steps = 9\nbogus = 1')
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from schedkit.setup import SetupError, load_setup
+from schedkit.setup import SetupError, load_setup, loads_setup
 from schedkit.testing import assert_plain, roundtrip
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -23,7 +23,7 @@ def tiny():
 
 def problems(text: str) -> dict[str, str]:
     with pytest.raises(SetupError) as e:
-        load_setup(text)
+        loads_setup(text)
     return {p.path: p.message for p in e.value.problems}
 
 
@@ -33,7 +33,7 @@ BASE = '[optimizer]\ntype = "AdamW"\nlr = 1e-3\n'
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_examples_build_step_save_and_round_trip(path):
     setup = load_setup(path)
-    again = load_setup(setup.to_toml())
+    again = loads_setup(setup.to_toml())
     assert again == setup
     assert again.to_toml() == setup.to_toml()
     model = tiny()
@@ -96,7 +96,7 @@ def test_wrong_types_and_ranges():
 
 def test_problems_found_only_at_build_have_paths_too():
     # durations in epochs with no steps_per_epoch anywhere
-    setup = load_setup(BASE + '[run]\ntotal = "10ep"\n[schedules.lr]\ntype = "cosine"\n')
+    setup = loads_setup(BASE + '[run]\ntotal = "10ep"\n[schedules.lr]\ntype = "cosine"\n')
     with pytest.raises(SetupError) as e:
         setup.build(tiny())
     paths = [p.path for p in e.value.problems]
@@ -105,7 +105,7 @@ def test_problems_found_only_at_build_have_paths_too():
     # warmup longer than the run: found at load when the durations are steps, else at build
     found = problems(BASE + '[run]\ntotal = 100\n[schedules.lr]\ntype = "cosine"\nwarmup = 150\n')
     assert found == {"schedules.lr.total": "expected more than the warmup (150 steps), got 100"}
-    setup = load_setup(
+    setup = loads_setup(
         BASE + '[run]\ntotal = "2ep"\n[schedules.lr]\ntype = "cosine"\nwarmup = "3ep"\n'
     )
     with pytest.raises(
@@ -113,7 +113,7 @@ def test_problems_found_only_at_build_have_paths_too():
     ):
         setup.build(tiny(), steps_per_epoch=10)
     # tags that match no group
-    setup = load_setup(BASE + '[schedules.lr]\ntype = "constant"\ntags = ["neck"]\n')
+    setup = loads_setup(BASE + '[schedules.lr]\ntype = "constant"\ntags = ["neck"]\n')
     with pytest.raises(
         SetupError, match="schedules.lr.tags: tags \\['neck'\\] match no param group"
     ):
@@ -131,19 +131,70 @@ def test_nothing_can_be_imported_or_executed_from_a_file():
 
 def test_toml_syntax_error_reports_line_and_column():
     with pytest.raises(SetupError, match=r"TOML syntax error: .*\(at line 4, column 5\)"):
-        load_setup(BASE + "[run\n")
+        loads_setup(BASE + "[run\n")
+
+
+class _Where:
+    """An os.PathLike that is not a pathlib.Path."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def __fspath__(self):
+        return str(self.path)
+
+
+@pytest.mark.parametrize("suffix", ["setup.cfg", "setup", "train.ini"])
+def test_a_path_is_a_path_whatever_its_suffix(tmp_path, suffix):
+    path = tmp_path / suffix
+    path.write_text(BASE + '[schedules.lr]\ntype = "cosine"\ntotal = 10\n')
+    want = loads_setup(path.read_text())
+    assert load_setup(str(path)) == want
+    assert load_setup(path) == want
+    assert load_setup(_Where(path)) == want
+
+
+def test_a_missing_file_is_named_and_text_is_sent_to_loads_setup(tmp_path):
+    missing = tmp_path / "setup.cfg"
+    with pytest.raises(SetupError) as e:
+        load_setup(str(missing))
+    (problem,) = e.value.problems
+    assert problem.message == "cannot read the file: No such file or directory"
+    assert str(e.value).startswith(f"{missing}: 1 problem in the setup:")
+    with pytest.raises(SetupError) as e:
+        load_setup(BASE)
+    (problem,) = e.value.problems
+    assert problem.message.endswith(
+        "; TOML text is read by schedkit.loads_setup(text), a path by load_setup"
+    )
+    assert str(e.value).startswith("<path>: 1 problem in the setup:")
+
+
+@pytest.mark.parametrize(
+    ("call", "value", "message"),
+    [
+        (load_setup, 42, "expected a path or a dict, got int: 42"),
+        (load_setup, b"x.toml", "expected a path or a dict, got bytes: b'x.toml'"),
+        (loads_setup, Path("x.toml"), "expected TOML text (a str), got PosixPath"),
+    ],
+)
+def test_each_entry_point_refuses_the_others_input(call, value, message):
+    with pytest.raises(SetupError) as e:
+        call(value)
+    (problem,) = e.value.problems
+    assert problem.message.startswith(message)
 
 
 def test_lr_scaling_rules_are_recorded():
     text = '[optimizer]\ntype = "AdamW"\nbase_lr = 1.5e-4\nlr_scaling = "linear"\n[run]\nbatch_size = 4096\n'
-    setup = load_setup(text)
+    setup = loads_setup(text)
     built = setup.build(tiny())
     assert built.optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-4 * 16)
     assert built.resolved["optimizer"]["lr"] == pytest.approx(2.4e-3)
     assert built.resolved["optimizer"]["base_lr"] == 1.5e-4
-    sqrt = load_setup(text.replace('"linear"', '"sqrt"')).build(tiny(), batch_size=1024)
+    sqrt = loads_setup(text.replace('"linear"', '"sqrt"')).build(tiny(), batch_size=1024)
     assert sqrt.optimizer.param_groups[0]["lr"] == pytest.approx(1.5e-4 * math.sqrt(4))
-    no_batch = load_setup(text.replace("[run]\nbatch_size = 4096\n", ""))
+    no_batch = loads_setup(text.replace("[run]\nbatch_size = 4096\n", ""))
     with pytest.raises(
         SetupError, match="optimizer.base_lr: lr scaling needs the effective batch size"
     ):
@@ -156,14 +207,14 @@ def test_lr_scaling_rules_are_recorded():
 
 
 def test_to_toml_fills_in_defaults():
-    text = load_setup(BASE + '[schedules.lr]\ntype = "cosine"\ntotal = 10\n').to_toml()
+    text = loads_setup(BASE + '[schedules.lr]\ntype = "cosine"\ntotal = 10\n').to_toml()
     assert "eps = 1e-08" in text  # the optimizer's default
     assert "k_decay = 1.0" in text  # the schedule's default
     assert "warmup" not in text
 
 
 def test_built_step_clips_and_schedules():
-    setup = load_setup(
+    setup = loads_setup(
         BASE
         + '[run]\ntotal = 10\n[schedules.lr]\ntype = "linear"\n[clip]\ntype = "norm"\nmax_norm = 0.01\n'
     )

@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import Scheduler, SpecError, StateError, get_scheduler
-from schedkit.setup import load_setup
+from schedkit.setup import loads_setup
 from tests.helpers import sgd
 
 
@@ -176,7 +176,7 @@ window = 4
 def _built():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 2)
-    built = load_setup(SETUP).build(model)
+    built = loads_setup(SETUP).build(model)
     for _ in range(3):
         model(torch.randn(4, 3)).pow(2).sum().backward()
         built.step()
@@ -212,7 +212,7 @@ def test_built_loads_all_or_nothing(mutate, path):
     source = _built()
     state = copy.deepcopy(source.state_dict())
     mutate(state)
-    target = load_setup(SETUP).build(torch.nn.Linear(3, 2))
+    target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
     before = _everything(target)
     with pytest.raises(StateError) as e:
         target.load_state_dict(state)
@@ -221,7 +221,7 @@ def test_built_loads_all_or_nothing(mutate, path):
 
 
 def test_built_not_a_state():
-    built = load_setup(SETUP).build(torch.nn.Linear(3, 2))
+    built = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
     with pytest.raises(StateError, match="not a schedkit setup state"):
         built.load_state_dict({"format": "x"})
     with pytest.raises(StateError, match="expected a setup state"):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import schedkit
-from schedkit.setup import load_setup
+from schedkit.setup import loads_setup
 from tests.integration.dist_helpers import run
 
 
@@ -88,7 +88,7 @@ def _dcp(rank: int, world: int, out: Path) -> None:
     def make():
         torch.manual_seed(0)
         model = nn.Linear(4, 2)
-        setup = load_setup(
+        setup = loads_setup(
             '[run]\ntotal = 50\n[optimizer]\ntype = "SGD"\nlr = 0.1\n'
             '[schedules.lr]\ntype = "cosine"\nwarmup = 5\n[clip]\ntype = "adaptive"\nwindow = 4\n'
         )
@@ -131,7 +131,7 @@ def test_distributed_checkpoint_with_two_processes(tmp_path):
 
 def test_plain_torch_save_and_weights_only_load_of_everything():
     model = nn.Linear(4, 2)
-    built = load_setup(
+    built = loads_setup(
         '[optimizer]\ntype = "AdamW"\nlr = 0.1\n[schedules.lr]\ntype = "cosine"\ntotal = 9\n'
         '[clip]\ntype = "adaptive"\nmode = "ema"\n'
     ).build(model)

@@ -515,7 +515,7 @@ def run_setup(
     the state at ``stop``."""
     recipe = RECIPES[name]
     model = recipe.model()
-    built = schedkit.load_setup(recipe.setups[variant]).build(model, total_steps=STEPS)
+    built = schedkit.loads_setup(recipe.setups[variant]).build(model, total_steps=STEPS)
     if state is not None:
         model.load_state_dict(state["model"])
         built.load_state_dict(state["built"])

@@ -66,7 +66,7 @@ if _typing.TYPE_CHECKING:
         registered,
     )
     from schedkit.scheduler import Scheduler, get_scheduler
-    from schedkit.setup import Built, Setup, SetupError, load_setup
+    from schedkit.setup import Built, Setup, SetupError, load_setup, loads_setup
     from schedkit.values import ClipResult, ParamInfo, RuleEffect
 
 #: The rest is imported when first used (PEP 562), so ``import schedkit`` stays cheap next
@@ -118,6 +118,7 @@ _LAZY = {
     "Setup": "schedkit.setup",
     "SetupError": "schedkit.setup",
     "load_setup": "schedkit.setup",
+    "loads_setup": "schedkit.setup",
 }
 
 
@@ -178,6 +179,7 @@ __all__ = [
     "get_scheduler",
     "hookimpl",
     "load_setup",
+    "loads_setup",
     "parameter_names",
     "parameter_owners",
     "plugin_errors",

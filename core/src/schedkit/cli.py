@@ -192,7 +192,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 # -- check / preview ------------------------------------------------------------------
 
 
-def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
+def _check_one(file: str, args: argparse.Namespace, model: Any = None) -> dict[str, Any]:
     as_json = args.json
     from schedkit.setup import SetupError, load_setup
 
@@ -203,6 +203,11 @@ def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
         problems = setup.problems(steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
         if problems:
             raise SetupError(problems, file)
+        if model is not None:  # what only a model tells: names and tags that match nothing
+            try:
+                setup.build(model, steps_per_epoch=args.steps_per_epoch, batch_size=args.batch_size)
+            except SetupError as e:
+                raise SetupError(e.problems, file) from None
     except SetupError as e:
         if not as_json:
             print(e, file=sys.stderr)
@@ -215,7 +220,8 @@ def _check_one(file: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Each file checked and reported; exit 1 if any fails."""
-    results = [_check_one(f, args) for f in args.files]
+    model = _model(args.model)[0] if args.model else None
+    results = [_check_one(f, args, model) for f in args.files]
     failed = [r["file"] for r in results if not r["ok"]]
     if args.json:
         if len(results) == 1:
@@ -717,6 +723,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--json", action="store_true")
     p.add_argument("--steps-per-epoch", type=_positive, help="as the build will be given it")
     p.add_argument("--batch-size", type=_positive, help="as the build will be given it")
+    p.add_argument(
+        "--model",
+        help="module:factory returning the model: build on it too (rule names and tags that "
+        "match nothing, with the closest)",
+    )
     p.set_defaults(func=cmd_check)
     for name, helptext, func in (
         ("preview", "build a setup on a model and simulate a short run", cmd_preview),
@@ -760,13 +771,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.simplefilter("always", SchedkitWarning)
             warnings.showwarning = _warning_printer(args.command)
             code: int = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows now, not at the interpreter's exit
     except SchedkitError as e:
         print(f"schedkit {args.command}: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"schedkit {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
     return code
+
+
+#: the exit status of a command that the end of its pipe stopped (128 + SIGPIPE), as a
+#: command the signal ends gives its shell
+_PIPE_CLOSED = 141
+
+
+def _closed_pipe() -> int:
+    """The reader of the output went away (``schedkit plot --json x.toml | head``): stop
+    quietly, as command-line tools do. What is still buffered goes nowhere, so the flush at
+    the interpreter's exit does not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (a test's buffer)
+        pass
+    return _PIPE_CLOSED
 
 
 def _warning_printer(command: str) -> Any:

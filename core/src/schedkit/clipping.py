@@ -23,7 +23,7 @@ from schedkit._record import Field, Record, field
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule
-from schedkit.schedule import _to_schedule, record_spec
+from schedkit.schedule import Unresolved, get_schedule, record_spec
 from schedkit.state_checks import StateReader
 from schedkit.validators import one_of
 from schedkit.values import ClipResult
@@ -220,7 +220,31 @@ class _State:
 
 
 def _optional_schedule(value: Any) -> Any:
-    return None if value is None else _to_schedule(value)
+    """A clipper's ``schedule``: a schedule, a spec dict or a registered name, built now."""
+    if not isinstance(value, (str, Mapping)):
+        return value
+    try:
+        return get_schedule(value)
+    except SpecError as e:
+        raise e.at("schedule") from None
+
+
+def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
+    """The threshold's factor per call: a schedule in steps, refused when built otherwise
+    (not at the first clip)."""
+    if value is None:
+        return
+    if not isinstance(value, Schedule):
+        raise SpecError(
+            f"expected a schedule, a spec table or a registered name, got {value!r}",
+            attribute.name,
+        )
+    if isinstance(value, Unresolved):
+        raise SpecError(
+            "a clipper's schedule counts clipper calls: give its durations in steps, not "
+            f"epochs or shares ({value.spec()})",
+            attribute.name,
+        )
 
 
 class BaseClipper(Record, kw_only=True):
@@ -258,7 +282,9 @@ class BaseClipper(Record, kw_only=True):
     state_version: ClassVar[int] = 1
 
     nonfinite: str = field(default="ignore", validator=one_of(NONFINITE))
-    schedule: Schedule | None = field(default=None, converter=_optional_schedule)
+    schedule: Schedule | None = field(
+        default=None, converter=_optional_schedule, validator=_check_schedule
+    )
     _state: _State = field(init=False, factory=_State, eq=False, repr=False)
 
     def spec(self) -> dict[str, Any]:

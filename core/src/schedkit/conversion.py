@@ -131,10 +131,10 @@ class Conversion:
     ignored: tuple[str, ...] = ()
 
     def setup(self) -> Any:
-        """The converted setup, loaded (:func:`schedkit.load_setup`)."""
-        from schedkit.setup import load_setup
+        """The converted setup, loaded (:func:`schedkit.loads_setup`)."""
+        from schedkit.setup import loads_setup
 
-        return load_setup(self.toml)
+        return loads_setup(self.toml)
 
 
 #: the distribution of the first-party converters (loaded with autoload off)
@@ -241,10 +241,10 @@ def convert(
         text = "\n".join(head) + "\n\n" + dumps(draft)
     except TypeError as e:  # a value TOML has no type for (a YAML date, ...)
         raise ConversionError([SpecError(str(e))], where) from None
-    from schedkit.setup import SetupError, load_setup
+    from schedkit.setup import SetupError, loads_setup
 
     try:
-        load_setup(text)
+        loads_setup(text)
     except SetupError as e:  # a converter's mistake, reported rather than written out
         raise ConversionError(e.problems, where) from None
     return Conversion(source, where, text, tuple(draft.ignored))

@@ -378,16 +378,25 @@ def build_param_groups(
     infos = walk.infos
     bound: list[tuple[str, Column]] = []
     note_makers: list[Callable[[], list[str]]] = []
+    problems: list[SpecError] = []
     token = _WALK.set((id(model), walk))
     try:
         for i, r in enumerate(rules):
             label, rule = _rule(r, i)
-            bound.append((label, _column(rule, model)))
+            try:
+                bound.append((label, _column(rule, model)))
+            except SpecError as e:  # every rule's problems with the model, not the first's
+                for p in e.all():
+                    path = p.path if p.path.startswith("rules[") else f"rules[{i}].{p.path}"
+                    problems.append(type(p)(p.message, path.rstrip(".")))
+                continue
             notes = getattr(rule, "placement_notes", None)
             if callable(notes):
                 note_makers.append(functools.partial(notes, model))
     finally:
         _WALK.reset(token)
+    if problems:
+        raise SpecError(problems[0].message, problems[0].path, problems[1:])
     columns: list[list[RuleEffect | None]] = []
     unplaced: list[str] = []
     # one column of decisions per rule: a tight loop per rule rather than per parameter

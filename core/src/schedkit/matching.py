@@ -6,9 +6,10 @@ the name, and among several matching keys the longest wins (ties: alphabetical o
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from schedkit.errors import SpecError
 
@@ -77,3 +78,40 @@ def first_match(mode: str, patterns: Iterable[str], name: str) -> str | None:
         ordered = sorted(sorted(keys), key=len, reverse=True)
         return next((k for k in ordered if k in name), None)
     return next((k for k in keys if matcher(mode, k)(name)), None)
+
+
+def closest_names(pattern: str, names: Sequence[str], n: int = 3) -> list[str]:
+    """The names (parameter names, or the modules holding them) most like ``pattern``, its
+    wildcards left out: what a mistyped pattern most likely meant."""
+    bare = re.sub(r"[*?\[\]^$\\()+|{}]", "", pattern).strip(".")
+    candidates: dict[str, None] = {}
+    for name in names:
+        parts = name.split(".")
+        for i in range(1, len(parts) + 1):
+            candidates[".".join(parts[:i])] = None
+    return difflib.get_close_matches(bare, list(candidates), n=n, cutoff=0.6)
+
+
+def require_matches(
+    patterns: Iterable[tuple[str, str]], names: Sequence[str], mode: str, where: str
+) -> None:
+    """Raise a :class:`SpecError` when a ``(pattern, key path)`` matches none of ``names``:
+    at the first such pattern's key path, the others with it, each naming the closest
+    names. ``where`` says whose names they are (``the parameters of ViT``). Rules call it in
+    ``bind`` so a mistyped name fails the build, unless the rule says ``missing_ok``."""
+    problems = []
+    for pattern, path in patterns:
+        match = matcher(mode, pattern)
+        if any(match(n) for n in names):
+            continue
+        close = closest_names(pattern, names)
+        hint = f"; closest: {', '.join(map(repr, close))}" if close else ""
+        problems.append(
+            SpecError(
+                f"{pattern!r} ({mode}) matches none of {where}{hint} (a rule meant for models "
+                "that may lack it says missing_ok = true)",
+                path,
+            )
+        )
+    if problems:
+        raise SpecError(problems[0].message, problems[0].path, problems[1:])

@@ -28,7 +28,8 @@ What is here:
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
   :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`;
 - **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
-  :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`;
+  :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`; :func:`require_matches`
+  (a pattern matching no parameter is an error naming the closest, :func:`closest_names`);
 - **models**: :func:`parameter_names`, :func:`parameter_owners`,
   :func:`trainable_parameters`, :class:`UnplacedParameter`;
 - **clipping building blocks** (foreach, per device and dtype, FSDP2 and pipeline aware):
@@ -65,7 +66,7 @@ from schedkit.durations import NeedsContextError
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
-from schedkit.matching import any_glob, first_match, matcher
+from schedkit.matching import any_glob, closest_names, first_match, matcher, require_matches
 from schedkit.plateaus import finite_metric, improves
 from schedkit.protocols import (
     Clipper,
@@ -204,6 +205,7 @@ __all__ = [
     "UnplacedParameter",
     "Validator",
     "any_glob",
+    "closest_names",
     "as_steps",
     "record_spec",
     "by_device_and_dtype",
@@ -235,6 +237,7 @@ __all__ = [
     "ramp",
     "ramp_t",
     "reduce_norm",
+    "require_matches",
     "scale_",
     "schedule",
     "schedules",

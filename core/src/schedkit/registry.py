@@ -74,6 +74,41 @@ FIRST_PARTY = frozenset(
 )
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
+#: The keyword parameters of the scheduler itself (``Scheduler``, ``get_scheduler``). A
+#: schedule family never takes one of these as a parameter of its own (a registration that
+#: does is refused), except those below.
+SCHEDULER_PARAMETERS = frozenset(
+    {
+        "optimizer",
+        "name",
+        "key",
+        "tags",
+        "steps_per_epoch",
+        "total_steps",
+        "follow_optimizer",
+        "last_epoch",
+        "num_warmup_steps",
+        "num_training_steps",
+        "scheduler_specific_kwargs",
+    }
+)
+#: Options the scheduler hands to a family that takes them too: the same meaning for both
+#: (the run's length, mmengine's epoch length).
+SHARED_OPTIONS = frozenset({"steps_per_epoch", "total_steps"})
+#: transformers' call-form arguments: a family's own parameters only when it does not
+#: answer transformers' call form (no ``from_transformers``), so a call means one thing.
+TRANSFORMERS_ARGUMENTS = frozenset({"num_warmup_steps", "num_training_steps"})
+
+
+def _scheduler_collisions(cls: type) -> list[str]:
+    """The parameters of the schedule family ``cls`` that are the scheduler's own."""
+    from schedkit.schedule import _fields_of
+
+    allowed = set(SHARED_OPTIONS)
+    if getattr(cls, "from_transformers", None) is None:
+        allowed |= TRANSFORMERS_ARGUMENTS
+    return sorted(set(_fields_of(cls)) & (SCHEDULER_PARAMETERS - allowed))
+
 
 def _canonical(dist: str) -> str:
     return re.sub(r"[-_.]+", "-", dist).lower()
@@ -495,6 +530,14 @@ class Registry:
             check_not_attrs(cls)
         except TypeError as e:
             raise SpecError(f"{where}: {kind} {name!r}: {e}") from None
+        if kind == "schedule":
+            reserved = _scheduler_collisions(cls)
+            if reserved:
+                raise SpecError(
+                    f"{where}: schedule {name!r} has parameters named as the scheduler's own "
+                    f"({', '.join(reserved)}): get_scheduler(name, optimizer, ...) could never "
+                    "hand them to it; rename them"
+                )
         if isinstance(aliases, str):
             raise SpecError(f"{where}: aliases of {name!r} must be a list, got {aliases!r}")
         aliases = tuple(aliases)

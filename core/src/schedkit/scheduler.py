@@ -10,15 +10,16 @@ it unchanged. Any other hyperparameter works the same way (``weight_decay``, ``m
 from __future__ import annotations
 
 import copy
+import difflib
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
-from schedkit.errors import SpecError, StateError
+from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.plateaus import finite_metric
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
@@ -47,6 +48,28 @@ def _selected(
     if tags is None:
         return list(groups)
     return [g for g in groups if tags & set(g.get("tags") or (None,))]
+
+
+def _check_tags(groups: list[dict[str, Any]], tags: frozenset[str | None] | None) -> None:
+    """Every tag given selects a group: a tag no group carries is a typo most often, never
+    silently ignored beside one that matches (``None`` needs an untagged group)."""
+    if not tags:
+        return
+    unmatched = [t for t in tags if not _selected(groups, frozenset([t]))]
+    if unmatched and len(unmatched) < len(tags):  # none at all: _bind's error
+        raise _no_group(groups, unmatched)
+
+
+def _no_group(groups: list[dict[str, Any]], tags: Iterable[str | None]) -> SpecError:
+    """The error for tags that select no group: the tags the groups carry, the closest."""
+    present = sorted({t for g in groups for t in g.get("tags") or ()})
+    wanted = sorted(tags, key=str)
+    close = [c for t in wanted if t is not None for c in difflib.get_close_matches(t, present)]
+    hint = f"; did you mean {' or '.join(map(repr, dict.fromkeys(close)))}?" if close else ""
+    return SpecError(
+        f"tags {wanted} match no param group (the groups carry: {present or 'no tags'}){hint}",
+        "tags",
+    )
 
 
 def _as_float(value: Any, where: str) -> float:
@@ -202,10 +225,12 @@ def _peer_class(cls: type, names: tuple[str, ...]) -> type:
 def _shared_options(
     schedule: str | Mapping[str, Any], params: dict[str, Any], options: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """The scheduler's options that the family takes as parameters of its own too.
+    """The scheduler's options that the family takes as parameters of its own too
+    (:data:`schedkit.registry.SHARED_OPTIONS`: the same meaning for both).
 
     ``total_steps`` is the run's length for the scheduler (durations given as shares) and,
-    for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both.
+    for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both;
+    so does ``steps_per_epoch``, mmengine's epoch length.
     """
     name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
     if not isinstance(name, str):
@@ -303,8 +328,14 @@ class Scheduler(LRScheduler):
     """
 
     def __init__(
-        self, optimizer: Optimizer, schedule: Schedule | str | Mapping[str, Any], **options: Any
+        self,
+        optimizer: Optimizer,
+        schedule: Schedule | str | Mapping[str, Any],
+        /,
+        **options: Any,
     ) -> None:
+        # optimizer and schedule are positional only: a family's own ``schedule`` parameter
+        # (warmup, scale, noise) is one of the options, never a second value for this one
         # a scheduler that fails to build leaves the groups as they were: no initial_<key>
         # recorded for a schedule that never ran, no value written
         groups = getattr(optimizer, "param_groups", [])
@@ -322,6 +353,7 @@ class Scheduler(LRScheduler):
         self,
         optimizer: Optimizer,
         schedule: Schedule | str | Mapping[str, Any],
+        /,
         *,
         key: str = "lr",
         tags: Iterable[str | None] | str | None = None,
@@ -340,6 +372,7 @@ class Scheduler(LRScheduler):
             None if tags is None else frozenset([tags] if isinstance(tags, str) else tags)
         )
         _check_resume(optimizer, self.tags, key, last_epoch)
+        _check_tags(optimizer.param_groups, self.tags)
         self.base_values: list[float] = []
         self._bound: list[dict[str, Any]] | None = None
         self._n_groups = -1
@@ -350,7 +383,8 @@ class Scheduler(LRScheduler):
         self._curves: list[Callable[[float], float]] = []
         self._bind()
         if isinstance(schedule, (str, Mapping)):
-            params = _shared_options(schedule, params, {"total_steps": total_steps})
+            shared = {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch}
+            params = _shared_options(schedule, params, shared)
             common = set(self.base_values)
             base = common.pop() if len(common) == 1 else None
             base = _absolute_base(schedule, optimizer, self.key, base)
@@ -427,12 +461,7 @@ class Scheduler(LRScheduler):
         groups = self.optimizer.param_groups
         chosen = _selected(groups, self.tags)
         if not chosen:
-            present = sorted({t for g in groups for t in g.get("tags", ())})
-            raise SpecError(
-                f"tags {sorted(self.tags or (), key=str)} match no param group "
-                f"(the groups carry: {present or 'no tags'})",
-                "tags",
-            )
+            raise _no_group(groups, self.tags or ())
         field, index, init_key = self._field, self._index, f"initial_{self.key}"
         bases = []
         position = {id(g): i for i, g in enumerate(groups)}
@@ -840,6 +869,13 @@ def get_scheduler(
     ...     "cosine", optimizer, num_warmup_steps=100, num_training_steps=1000
     ... )  # doctest: +SKIP
     """
+    # a family whose own parameters carry transformers' names (``transformers.polynomial``
+    # has ``num_warmup_steps``) takes them as its parameters: no transformers call form there
+    own = _family_fields(name)
+    if num_warmup_steps is not None and "num_warmup_steps" in own:
+        params["num_warmup_steps"], num_warmup_steps = num_warmup_steps, None
+    if num_training_steps is not None and "num_training_steps" in own:
+        params["num_training_steps"], num_training_steps = num_training_steps, None
     if (
         num_warmup_steps is not None
         or num_training_steps is not None
@@ -872,6 +908,19 @@ def get_scheduler(
         last_epoch=last_epoch,
         **params,
     )
+
+
+def _family_fields(name: Any) -> Collection[str]:
+    """The parameter names of the family ``name`` (a registered name or a spec dict) takes;
+    none for a built schedule or a name the registry does not know (its own error later)."""
+    kind = name.get("type") if isinstance(name, Mapping) else name
+    if not isinstance(kind, str):
+        return ()
+    try:
+        info = default_registry().get("schedule", kind)
+    except SchedkitError:
+        return ()
+    return _fields_of(info.cls).keys()
 
 
 def _transformers_call(

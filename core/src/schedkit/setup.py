@@ -34,6 +34,8 @@ from __future__ import annotations
 import difflib
 import inspect
 import math
+import os
+import re
 import sys
 import typing
 import warnings
@@ -302,7 +304,7 @@ class Setup:
                 model, self.rules, lr=lr, weight_decay=args.pop("weight_decay", 0.0)
             )
         except SpecError as e:
-            raise SetupError([e.at("rules")]) from None
+            raise SetupError([e if e.path.startswith("rules[") else e.at("rules")]) from None
         out_of_range = _group_values_out_of_range(groups)
         if out_of_range:
             raise SetupError(out_of_range)
@@ -500,37 +502,39 @@ def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -
 # -- loading and validation -----------------------------------------------------------
 
 
-def _read(source: str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    if isinstance(source, Mapping):
-        return dict(source), "<dict>"
-    where = "<text>"
-    if not isinstance(source, (str, Path)):
-        raise SetupError([SpecError(f"expected a path, TOML text or a dict, got {source!r}")])
-    if isinstance(source, Path) or ("\n" not in source and source.strip().endswith(".toml")):
-        path = Path(source)
-        where = str(path)
-        try:
-            raw = path.read_bytes()
-        except OSError as e:
-            raise SetupError([SpecError(f"cannot read the file: {e.strerror}")], where) from None
-        try:
-            text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
-        except UnicodeDecodeError as e:
-            raise SetupError(
-                [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
-                where,
-            ) from None
-    else:
-        text = source.removeprefix("\ufeff")
+def _read_path(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    """The data of the TOML file at ``source`` (any suffix), and its name for messages."""
+    path = Path(source)
+    where = str(path)
     try:
-        data = tomllib.loads(text)
+        raw = path.read_bytes()
+    except OSError as e:
+        hint = ""
+        if isinstance(source, str) and ("\n" in source or "=" in source):
+            hint = "; TOML text is read by schedkit.loads_setup(text), a path by load_setup"
+            where = "<path>"  # the text itself is no name to print
+        raise SetupError([SpecError(f"cannot read the file: {e.strerror}{hint}")], where) from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
+    except UnicodeDecodeError as e:
+        raise SetupError(
+            [SpecError(f"not UTF-8 text (byte {e.start}: {raw[e.start : e.start + 1]!r})")],
+            where,
+        ) from None
+    return _parse(text, where), where
+
+
+def _parse(text: str, where: str) -> dict[str, Any]:
+    """TOML text as data, every problem a :class:`SetupError` naming ``where``."""
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise SetupError([SpecError(f"TOML syntax error: {e}")], where) from None
     except RecursionError:
         raise SetupError([SpecError("TOML nested too deeply to read")], where) from None
     if _depth(data) > _MAX_DEPTH:
         raise SetupError([SpecError(f"nested more than {_MAX_DEPTH} levels deep")], where)
-    return data, where
+    return data
 
 
 #: no setup needs more; deeper data would only make the checks recurse
@@ -796,16 +800,23 @@ class _Loader:
                 )
                 continue
             tags = table.get("tags")
-            mine = (
-                set(tags)
-                if isinstance(tags, list) and all(isinstance(t, str) for t in tags)
-                else None
-            )
+            mine: set[str] | None
+            if tags is not None and (
+                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+            ):
+                # reported once, here: a table whose tags are not understood selects no
+                # groups for the clash check, so no other table is said to clash with it
+                self.problems.append(
+                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
+                )
+                tags, mine = None, set()
+            else:
+                mine = None if tags is None else set(tags)
             clash = next(
                 (
                     other
                     for other, theirs in seen.get(target, [])
-                    if mine is None or theirs is None or mine & theirs
+                    if (mine is None or theirs is None or mine & theirs) and mine != set()
                 ),
                 None,
             )
@@ -819,15 +830,9 @@ class _Loader:
                     )
                 )
                 continue
-            seen.setdefault(target, []).append((key, mine))
+            if mine != set():
+                seen.setdefault(target, []).append((key, mine))
             params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
-            if tags is not None and (
-                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
-            ):
-                self.problems.append(
-                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
-                )
-                tags = None
             if not isinstance(table["type"], str):
                 self.problems.append(
                     SpecError(f"expected a registered name, got {table['type']!r}", f"{path}.type")
@@ -1031,11 +1036,40 @@ def _trial_optimizer(optimizer: Mapping[str, Any], lr: float) -> torch.optim.Opt
             p.grad = torch.zeros_like(p)
             opt.step()
     except Exception as e:  # torch's checks raise ValueError, TypeError, RuntimeError...
+        lr_key = next((k for k in ("lr", "base_lr") if k in optimizer), "lr")
+        where = _refused_option(str(e), [*args, lr_key])
         raise SpecError(
             f"torch.optim.{cls.__name__} refuses these options: {_trim(str(e), 200)}",
-            "optimizer",
+            "optimizer" if where is None else f"optimizer.{where}",
         ) from None
     return opt
+
+
+#: how torch's messages name some options in prose ("Invalid epsilon value")
+_OPTION_WORDS = {
+    "eps": ("epsilon",),
+    "betas": ("beta",),
+    "etas": ("eta",),
+    "lr": ("learning rate",),
+    "base_lr": ("learning rate",),
+}
+
+
+def _refused_option(message: str, names: list[str]) -> str | None:
+    """The option a torch optimizer's refusal names first (``Nesterov momentum requires a
+    momentum and zero dampening``: ``nesterov``), with the item of a pair when the message
+    says it (``Invalid beta parameter at index 1``: ``betas[1]``); None when it names none."""
+    found: list[tuple[int, int, str, re.Match[str]]] = []
+    for name in names:
+        for word in (name, name.replace("_", " "), *_OPTION_WORDS.get(name, ())):
+            m = re.search(rf"(?<!\w){re.escape(word)}(?!\w)", message, re.IGNORECASE)
+            if m is not None:
+                found.append((m.start(), -len(word), name, m))
+    if not found:
+        return None
+    _, _, name, m = min(found, key=lambda f: f[:2])
+    index = re.match(r"[\w ]*? at index (\d+)", message[m.end() :])
+    return f"{name}[{index.group(1)}]" if index else name
 
 
 def _dry_run(
@@ -1089,14 +1123,45 @@ def _dry_run(
     return problems
 
 
-def load_setup(source: str | Path | Mapping[str, Any]) -> Setup:
-    """Read and validate a setup from a TOML file path, TOML text or a dict.
+def load_setup(source: str | os.PathLike[str] | Mapping[str, Any]) -> Setup:
+    """Read and validate a setup from a TOML file, or from the same as a dict.
 
-    :param source: a path to a TOML file, TOML text, or the same as a dict.
+    A string is always a path, whatever its suffix (``setup.cfg`` too); TOML text is read
+    by :func:`loads_setup`.
+
+    :param source: the path of a TOML file (``str`` or ``os.PathLike``), or the setup as a
+        dict of tables.
+    :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
+    :raises SetupError: every problem found, each with its key path; a file that cannot be
+        read, is not UTF-8 or not TOML is one problem naming the file.
+    """
+    if isinstance(source, Mapping):
+        return _load(dict(source), "<dict>")
+    if not isinstance(source, (str, os.PathLike)):
+        raise SetupError(
+            [SpecError(f"expected a path or a dict, got {type(source).__name__}: {source!r:.80}")]
+        )
+    return _load(*_read_path(source))
+
+
+def loads_setup(text: str) -> Setup:
+    """Read and validate a setup from TOML text (what :func:`load_setup` reads from a file).
+
+    :param text: the setup as TOML text.
     :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
     :raises SetupError: every problem found, each with its key path.
+
+    >>> setup = loads_setup('[optimizer]\\ntype = "SGD"\\nlr = 0.1\\n')  # doctest: +SKIP
     """
-    data, where = _read(source)
+    if not isinstance(text, str):
+        raise SetupError(
+            [SpecError(f"expected TOML text (a str), got {type(text).__name__}: {text!r:.80}")]
+        )
+    return _load(_parse(text, "<text>"), "<text>")
+
+
+def _load(data: dict[str, Any], where: str) -> Setup:
+    """The validated setup from the data of a file, text or dict."""
     loader = _Loader(data)
     for k in data:
         if k not in TABLES:

@@ -212,6 +212,39 @@ def test_threshold_follows_a_schedule():
     assert state["spec"]["schedule"]["type"] == "linear"
 
 
+def test_a_schedule_by_name_is_built_with_the_clipper():
+    clip = get_clipper("norm", max_norm=1.0, schedule="constant")
+    assert clip.schedule == schedkit.get_schedule("constant")
+    clip(model_with_grads())
+    assert clip.spec()["schedule"] == {"type": "constant", "value": 1.0}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "path", "message"),
+    [
+        ("cosine", "schedule.total", "'cosine' needs this parameter"),
+        ({"type": "cosine"}, "schedule.total", "'cosine' needs this parameter"),
+        ({"type": "cosine", "total": -1}, "schedule.total", "-1 must be >= 0 steps"),
+        (42, "schedule", "expected a schedule, a spec table or a registered name, got 42"),
+        (
+            {"type": "cosine", "total": "5ep"},
+            "schedule",
+            "a clipper's schedule counts clipper calls: give its durations in steps",
+        ),
+    ],
+)
+def test_a_schedule_the_clipper_cannot_follow_is_refused_when_built(schedule, path, message):
+    with pytest.raises(SpecError) as e:
+        get_clipper("norm", max_norm=1.0, schedule=schedule)
+    assert e.value.path == path
+    assert e.value.message.startswith(message)
+
+
+def test_an_unknown_schedule_name_is_refused_when_built():
+    with pytest.raises(schedkit.UnknownNameError, match="unknown schedule 'cosin'; did you mean"):
+        get_clipper("norm", max_norm=1.0, schedule="cosin")
+
+
 def _amp_step(clip_call, seed=0):
     torch.manual_seed(seed)
     m = nn.Linear(4, 3)

@@ -849,7 +849,7 @@ def test_one_cycle_over_drawn_configs_as_torch(params, tensors):
 
 def test_a_torch_warmup_recipe_declared_in_toml():
     """torch's warmup recipe, SequentialLR(LinearLR, CosineAnnealingLR), as a TOML setup."""
-    from schedkit.setup import load_setup
+    from schedkit.setup import loads_setup
 
     text = """
 [optimizer]
@@ -865,7 +865,7 @@ schedulers = [
 ]
 """
     model = torch.nn.Linear(3, 1)
-    built = load_setup(text).build(model)
+    built = loads_setup(text).build(model)
     opt = torch.optim.SGD(torch.nn.Linear(3, 1).parameters(), lr=0.1)
     warm = tl.LinearLR(opt, start_factor=0.1, total_iters=5)
     main = tl.CosineAnnealingLR(opt, T_max=25, eta_min=0.001)

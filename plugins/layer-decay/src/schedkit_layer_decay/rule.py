@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
-from schedkit.plugin import Column, Field, optional
+from schedkit.plugin import Column, Field, instance_of, optional, require_matches
 from schedkit_layer_decay import layouts
 
 
@@ -78,7 +78,8 @@ class LayerDecay(schedkit.BaseRule):
     ``model.layers.N``, ``transformer.h.N``; embeddings at 0), ``resnet`` (torchvision's
     ``layerN.M``), or ``patterns``: ``[regex, depth]`` pairs in order (``depth`` null: the
     regex's first group + 1), where ``rest`` says where unmatched parameters go (``error``,
-    ``top``, ``bottom``). ``num_layers`` overrides the count. TOML has no null: write
+    ``top``, ``bottom``); a regex that matches no parameter is an error naming the closest
+    names, unless ``missing_ok = true``. ``num_layers`` overrides the count. TOML has no null: write
     ``[regex]`` or ``[regex, "auto"]`` for a depth taken from the regex's first group.
     ``schedkit groups`` and ``ParamGroups.explain`` say which layout ``auto`` chose and
     which parameters no block placed (the rest, on top or at the bottom).
@@ -98,6 +99,7 @@ class LayerDecay(schedkit.BaseRule):
     num_layers: int | None = schedkit.field(
         default=None, validator=optional(schedkit.validators.steps(positive=True))
     )
+    missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def __post_init__(self) -> None:
         if self.layout == "patterns" and not self.patterns:
@@ -151,6 +153,13 @@ class LayerDecay(schedkit.BaseRule):
             found, num = layouts.timm_depths(names)
             return found, self.num_layers or num, []
         if layout == "patterns":
+            if not self.missing_ok:
+                require_matches(
+                    [(r, f"patterns[{i}]") for i, (r, _) in enumerate(self.patterns)],
+                    names,
+                    "regex",
+                    f"the parameters of {type(model).__name__}",
+                )
             found, num, unplaced = layouts.from_patterns(self.patterns, names, self.rest)
             return found, self.num_layers or num, unplaced
         if layout == "auto":
@@ -223,7 +232,7 @@ def schedkit_add_rules(registry: schedkit.Registrar) -> None:
             {
                 "rate": 0.5,
                 "layout": "patterns",
-                "patterns": [["^embed", 0], ["^blocks\\.(\\d+)\\."]],
+                "patterns": [["_embed", 0], ["^blocks\\.(\\d+)\\."]],
                 "rest": "top",
             },
         ],

@@ -10,7 +10,15 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
-from schedkit.plugin import Column, Field, any_glob, instance_of, optional
+from schedkit.plugin import (
+    Column,
+    Field,
+    any_glob,
+    instance_of,
+    optional,
+    parameter_names,
+    require_matches,
+)
 
 #: Norm layers by type: batch, group, instance, layer, local-response and RMS norms.
 NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
@@ -53,7 +61,9 @@ class NoWeightDecay(schedkit.BaseRule):
     ``*norm*``); ``bias`` parameters; every 1-D parameter (``one_dim``: gains, biases,
     embeddings' scales); the model's own ``no_weight_decay()`` list, fnmatch patterns as in
     timm (``model_list``); and ``patterns`` (globs on full names). Each switch can be turned
-    off. ``tag`` labels the chosen parameters' groups.
+    off. ``tag`` labels the chosen parameters' groups. A pattern of ``patterns`` that
+    matches no parameter is an error naming the closest names (a typo, most often), unless
+    ``missing_ok = true``; the model's own list and ``norm_names`` may match nothing.
 
     Example: ``{type = "no_weight_decay", one_dim = true}``.
     """
@@ -72,8 +82,16 @@ class NoWeightDecay(schedkit.BaseRule):
     )
     value: float = schedkit.factor(0.0, ge=0.0)
     tag: str | None = schedkit.field(default=None, validator=optional(instance_of(str)))
+    missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def bind_all(self, model: torch.nn.Module) -> Column:
+        if self.patterns and not self.missing_ok:
+            require_matches(
+                [(p, f"patterns[{i}]") for i, p in enumerate(self.patterns)],
+                parameter_names(model),
+                "glob",
+                f"the parameters of {type(model).__name__}",
+            )
         listed = (*_model_list(model), *self.patterns) if self.model_list else self.patterns
         named = any_glob(listed)
         norm_names = any_glob(self.norm_names) if self.norms else None
@@ -121,5 +139,5 @@ _AT_MOST_1 = (1).__ge__
 def schedkit_add_rules(registry: schedkit.Registrar) -> None:
     registry.add(
         NoWeightDecay,
-        examples=[{}, {"one_dim": False, "patterns": ["*.pos_embed"], "tag": "no_decay"}],
+        examples=[{}, {"one_dim": False, "patterns": ["*pos_embed"], "tag": "no_decay"}],
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -12,7 +11,14 @@ import torch
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.plugin import MATCH_MODES as MODES
-from schedkit.plugin import Field, SchedkitWarning, first_match, matcher
+from schedkit.plugin import (
+    Field,
+    first_match,
+    instance_of,
+    matcher,
+    parameter_names,
+    require_matches,
+)
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
 
@@ -74,6 +80,7 @@ class Overrides(schedkit.BaseRule):
         converter=_keys, validator=_check_keys
     )
     mode: str = schedkit.choice("glob", *[m for m in MODES if m != "glob"])
+    missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def __post_init__(self) -> None:
         for key, _ in self.keys:
@@ -90,6 +97,7 @@ class Overrides(schedkit.BaseRule):
                 for k, settings in self.keys
             },
             "mode": self.mode,
+            "missing_ok": self.missing_ok,
         }
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
@@ -102,36 +110,19 @@ class Overrides(schedkit.BaseRule):
                 mults["weight_decay"] = s["decay_mult"]
             effects[key] = RuleEffect(values=values, multipliers=mults, tags=s.get("tags", ()))
 
-        _warn_unmatched(self.mode, table, model)
+        if not self.missing_ok:
+            require_matches(
+                [(k, f"keys.{k}") for k in table],
+                parameter_names(model),
+                self.mode,
+                f"the parameters of {type(model).__name__}",
+            )
 
         def decide(info: ParamInfo) -> RuleEffect | None:
             key = first_match(self.mode, table, info.name)
             return None if key is None else effects[key]
 
         return decide
-
-
-class UnmatchedPatternWarning(SchedkitWarning):
-    """An ``overrides`` pattern matches no parameter of the model (a typo, most often)."""
-
-
-def _warn_unmatched(mode: str, table: Mapping[str, Any], model: torch.nn.Module) -> None:
-    """Warn about patterns that match no parameter: a mistyped name must not pass silently.
-
-    A warning, not an error: one setup often serves several models (a backbone without the
-    head a pattern names), and ``schedkit check`` cannot see the model. The command line
-    prints it.
-    """
-    names = [n for n, _ in model.named_parameters()]
-    for key in table:
-        match = matcher(mode, key)
-        if not any(match(n) for n in names):
-            warnings.warn(
-                f"overrides: the pattern {key!r} ({mode}) matches no parameter of "
-                f"{type(model).__name__}",
-                UnmatchedPatternWarning,
-                stacklevel=4,
-            )
 
 
 @schedkit.hookimpl
