@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from schedkit import SpecError
-from schedkit.conversion import Draft, Sourced
+from schedkit.conversion import Draft, NotThisSource, Sourced, reads
 
 _MISSING = object()
 
 
 def read_mapping(path: Path) -> dict[str, Any]:
     """A JSON or YAML file holding one mapping (YAML is read with ``safe_load``: plain data)."""
+    reads(path)  # never written over by the command
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
@@ -30,11 +31,23 @@ def read_mapping(path: Path) -> dict[str, Any]:
 
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as e:
-            raise SpecError(f"YAML syntax error: {e}") from None
+        except yaml.YAMLError as e:  # where, never the text there (it may be any file's)
+            mark = getattr(e, "problem_mark", None)
+            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            what = getattr(e, "problem", None)
+            raise SpecError(f"YAML syntax error{at}" + (f": {what}" if what else "")) from None
     if not isinstance(data, Mapping):
         raise SpecError(f"expected a mapping of keys to values, got {type(data).__name__}")
     return {str(k): v for k, v in data.items()}
+
+
+def expect_any(data: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Refuse a file holding none of ``keys`` (those that set the converter's optimizer or
+    schedule): it is another library's config, given with the wrong ``--from``."""
+    if not any(k in data for k in keys):
+        raise NotThisSource(
+            f"none of the keys that set the optimizer or the schedule ({', '.join(keys)})"
+        )
 
 
 class Keys:
@@ -98,6 +111,17 @@ class Keys:
         if not isinstance(value, str):
             self.draft.problems.append(
                 SpecError(f"expected a string, got {value!r}", self.path(key))
+            )
+            return None
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        """``key`` as a boolean; a problem (and ``None``) when it is anything else (a string
+        ``'false'`` is not false: a converter decodes strings first where its source does)."""
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            self.draft.problems.append(
+                SpecError(f"expected true or false, got {value!r}", self.path(key))
             )
             return None
         return value

@@ -31,9 +31,10 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.conversion import Draft, Facts, Sourced
+from schedkit.conversion import Draft, Facts, Sourced, reads
 from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
 from schedkit_compat.mmengine_plateau import PLATEAU
+from schedkit_convert._common import expect_any
 
 _BINARY: dict[type[ast.operator], Any] = {
     ast.Add: operator.add,
@@ -59,6 +60,8 @@ PARAMWISE = (
 )
 #: optim_wrapper types that step the optimizer as OptimWrapper does
 WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
+#: the keys that set the optimizer or the schedule (mmcv 1.x names too: refused by name)
+SETS = ("optim_wrapper", "param_scheduler", "optimizer", "lr_config")
 
 
 # -- reading the file ---------------------------------------------------------------------
@@ -170,6 +173,7 @@ def _strip(value: Any) -> Any:
 def read_config(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The config of ``path`` with its ``_base_`` chain merged in, as plain data."""
     path = path.resolve()
+    reads(path)  # never written over by the command
     if path in chain:
         raise SpecError(f"{path.name}: the _base_ chain comes back to this file")
     try:
@@ -479,6 +483,7 @@ def convert(path: Path, facts: Facts) -> Draft:
     """An mmengine Python config (with its ``_base_`` chain) as a setup."""
     draft = Draft()
     cfg = read_config(path)
+    expect_any(cfg, SETS)
     opt = _optimizer(cfg, draft)
     _schedulers(cfg, draft, facts, opt)
     _train(cfg, draft, facts)
