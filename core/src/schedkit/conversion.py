@@ -308,7 +308,9 @@ def convert(
     return Conversion(source, where, text, tuple(draft.ignored), inputs)
 
 
-def _looks_like(path: Path, source: str, known: Mapping[str, Callable[[Path, Facts], Draft]]) -> str:
+def _looks_like(
+    path: Path, source: str, known: Mapping[str, Callable[[Path, Facts], Draft]]
+) -> str:
     """Which other installed converters read ``path`` (said in the error of a wrong
     ``--from``); each is tried with every fact given, as a guess only."""
     facts = Facts(1, 1, 1)
@@ -318,13 +320,16 @@ def _looks_like(path: Path, source: str, known: Mapping[str, Callable[[Path, Fac
             continue
         try:
             fn(path, facts)
-        except Exception:  # noqa: BLE001 - not this one either (a guess, never an error)
+        except Exception:  # not this one either (a guess, never an error)
             continue
         fits.append(name)
     if not fits:
         return "; no installed converter recognises it"
-    return "; it looks like a " + " or ".join(fits) + " config: convert it with " + " or ".join(
-        f"--from {n}" for n in fits
+    return (
+        "; it looks like a "
+        + " or ".join(fits)
+        + " config: convert it with "
+        + " or ".join(f"--from {n}" for n in fits)
     )
 
 
