@@ -186,6 +186,16 @@ def test_a_failed_run_leaves_nothing_behind(tmp_path, capsys, monkeypatch) -> No
     assert "cannot be written: No space left on device" in err
     assert out.read_text() == "kept\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "ds.json", "setup.toml"]
+
+    def interrupted(src: object, dst: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+    code, _, err = run(capsys, "convert", "--from", "deepspeed", str(ds), "-o", str(out), "--force")
+    assert code == 130
+    assert out.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "ds.json", "setup.toml"]
+    monkeypatch.undo()
     code, _, err = run(
         capsys, "convert", "--from", "deepspeed", str(ds), "-o", str(tmp_path / "no" / "x")
     )

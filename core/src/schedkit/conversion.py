@@ -11,6 +11,7 @@ and checks that the result loads as a setup.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import difflib
 import importlib.metadata
@@ -151,14 +152,20 @@ class Conversion:
             raise refuse("is a directory")
         if os.path.lexists(output) and not force:
             raise refuse("exists; give --force to replace it")
-        tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+        made = False
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            made = True
             with open(fd, "w", encoding="utf-8") as f:
                 f.write(self.toml)
             os.replace(tmp, target)
-        except (OSError, UnicodeError) as e:
-            tmp.unlink(missing_ok=True)
+        except BaseException as e:  # Ctrl-C too: the temporary file goes
+            if made:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            if not isinstance(e, (OSError, UnicodeError)):
+                raise
             why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
             raise refuse(f"cannot be written: {why}") from None
         return target
