@@ -54,7 +54,7 @@ def test_a_config_given_to_another_converter_is_refused(path: Path, right: str) 
             schedkit.convert(wrong, path, steps_per_epoch=10, dataset_size=100, world_size=8)
         if path.suffix != ".py" and wrong != "mmengine":  # files these converters can read
             assert f"not a {wrong} config; it looks like a {right} config" in str(info.value)
-            assert f"--from {right}" in str(info.value)
+        assert f"it looks like a {right} config: convert it with --from {right}" in str(info.value)
 
 
 def test_timm_args_as_transformers_and_ds_config_as_timm(tmp_path, capsys) -> None:

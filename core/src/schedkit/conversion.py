@@ -294,6 +294,9 @@ def convert(
         why = f"{e.message}: not a {source} config{_looks_like(path, source, known)}"
         raise ConversionError([SpecError(why, e.path)], where) from None
     except SpecError as e:
+        if not e.path:  # the file itself cannot be read so: perhaps another library's
+            hint = _looks_like(path, source, known, quiet=True)
+            e = SpecError(e.message + hint, e.path, e.others) if hint else e
         raise ConversionError([e], where) from None
     finally:
         _READ.reset(token)
@@ -316,10 +319,15 @@ def convert(
 
 
 def _looks_like(
-    path: Path, source: str, known: Mapping[str, Callable[[Path, Facts], Draft]]
+    path: Path,
+    source: str,
+    known: Mapping[str, Callable[[Path, Facts], Draft]],
+    *,
+    quiet: bool = False,
 ) -> str:
     """Which other installed converters read ``path`` (said in the error of a wrong
-    ``--from``); each is tried with every fact given, as a guess only."""
+    ``--from``); each is tried with every fact given, as a guess only. ``quiet``: nothing
+    when none does."""
     facts = Facts(1, 1, 1)
     fits = []
     for name, fn in sorted(known.items()):
@@ -331,7 +339,7 @@ def _looks_like(
             continue
         fits.append(name)
     if not fits:
-        return "; no installed converter recognises it"
+        return "" if quiet else "; no installed converter recognises it"
     return (
         "; it looks like a "
         + " or ".join(fits)
