@@ -86,7 +86,7 @@ def test_every_unexpressible_key_is_listed(tmp_path: Path) -> None:
         "gradient_clipping",
     ]
     with pytest.raises(schedkit.ConversionError, match=r"optimizer: no optimizer in the config"):
-        schedkit.convert("deepspeed", write(tmp_path, {"gradient_clipping": 1.0}))
+        schedkit.convert("deepspeed", write(tmp_path, {"gradient_clipping": 1.0, "scheduler": {}}))
     data = {"optimizer": {"type": "AdamW", "params": {"lr": 1e-3, "bias_correction": False}}}
     with pytest.raises(schedkit.ConversionError, match=r"bias_correction: torch's AdamW"):
         schedkit.convert("deepspeed", write(tmp_path, data))

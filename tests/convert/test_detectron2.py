@@ -139,8 +139,12 @@ def test_solver_and_converted_setup_agree(
     s["STEPS"] = [x // shrink for x in s.get("STEPS", [])]
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    solver = auto_scale_workers(s, world or 1)
+    assert_trains_alike(auto_scale_workers(s, world or 1), path, world)
 
+
+def assert_trains_alike(solver: Any, path: Path, world: int | None) -> None:
+    """The converted ``path`` and detectron2's solver from ``solver`` (its SOLVER node after
+    auto_scale_workers), stepped side by side over the whole run."""
     model = float64(TinyEncoder())
     ours = copy.deepcopy(model)
     opt, mult, clipper = build(solver, model)

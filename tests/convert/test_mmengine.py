@@ -161,6 +161,8 @@ def test_no_optim_wrapper_and_old_style_optimizer(tmp_path: Path) -> None:
     with pytest.raises(schedkit.ConversionError, match="mmcv 1.x"):
         schedkit.convert("mmengine", write(tmp_path, "optimizer = dict(type='SGD', lr=0.1)\n"))
     with pytest.raises(schedkit.ConversionError, match="no optim_wrapper"):
+        schedkit.convert("mmengine", write(tmp_path, "param_scheduler = []\n"))
+    with pytest.raises(schedkit.ConversionError, match="not a mmengine config"):
         schedkit.convert("mmengine", write(tmp_path, "a = 1\n"))
 
 

@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -458,6 +460,52 @@ max_norm = 1.0
 """
 
 
+# the same two solvers as detectron2's model zoo writes them, converted by `schedkit
+# convert --from detectron2`: a base file with the schedule (tuples as YAML strings, which
+# yacs decodes), a child in a folder of its own with the solver's other keys
+D2_ZOO_BASE = """\
+MODEL:
+  META_ARCHITECTURE: "GeneralizedRCNN"
+DATASETS:
+  TRAIN: ("coco_2017_train",)
+SOLVER:
+  IMS_PER_BATCH: 16
+  BASE_LR: 0.02
+  STEPS: (120, 170)
+  MAX_ITER: 200
+  WARMUP_ITERS: 20
+INPUT:
+  MIN_SIZE_TRAIN: (640, 672, 704, 736, 768, 800)
+"""
+D2_ZOO_CHILD = """\
+_BASE_: "../Base-RCNN-FPN.yaml"
+SOLVER:
+  BIAS_LR_FACTOR: 2.0
+  WEIGHT_DECAY_BIAS: 0.0
+  CLIP_GRADIENTS:
+    ENABLED: True
+    CLIP_TYPE: "norm"
+    CLIP_VALUE: 1.0
+"""
+D2_ZOO_COSINE = """\
+_BASE_: "faster_rcnn_R_50_FPN_1x.yaml"
+SOLVER:
+  LR_SCHEDULER_NAME: "WarmupCosineLR"
+  BASE_LR_END: 2e-4
+"""
+
+
+def _converted_zoo(name: str) -> str:
+    """The setup ``schedkit convert`` writes for ``name`` of the model-zoo-style files."""
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d)
+        (root / "COCO-Detection").mkdir()
+        (root / "Base-RCNN-FPN.yaml").write_text(D2_ZOO_BASE)
+        (root / "COCO-Detection" / "faster_rcnn_R_50_FPN_1x.yaml").write_text(D2_ZOO_CHILD)
+        (root / "COCO-Detection" / "cosine.yaml").write_text(D2_ZOO_COSINE)
+        return str(schedkit.convert("detectron2", root / "COCO-Detection" / name).toml)
+
+
 RECIPES = {
     r.name: r
     for r in [
@@ -473,14 +521,22 @@ RECIPES = {
             _mlp,
             _batch((8, 6), 3),
             _d2_peer("multistep"),
-            {"native": D2_MULTISTEP_NATIVE, "aliases": D2_MULTISTEP_ALIASES},
+            {
+                "native": D2_MULTISTEP_NATIVE,
+                "aliases": D2_MULTISTEP_ALIASES,
+                "converted": _converted_zoo("faster_rcnn_R_50_FPN_1x.yaml"),
+            },
         ),
         Recipe(
             "detectron2-cosine",
             _mlp,
             _batch((8, 6), 3),
             _d2_peer("cosine"),
-            {"native": D2_COSINE_NATIVE, "aliases": D2_COSINE_ALIASES},
+            {
+                "native": D2_COSINE_NATIVE,
+                "aliases": D2_COSINE_ALIASES,
+                "converted": _converted_zoo("cosine.yaml"),
+            },
         ),
         Recipe(
             "transformers-trainer",

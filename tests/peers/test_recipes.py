@@ -1,5 +1,6 @@
 """Recipe equivalence: each peer's real recipe trained 200 steps in float64, once with the
-peer's own functions and once from a schedkit setup (native names, then the aliases):
+peer's own functions and once from a schedkit setup (native names, then the aliases, and
+for detectron2 the setup `schedkit convert` writes from model-zoo style config files):
 every parameter's lr and weight decay at every step, and the final parameters, agree to a
 relative 1e-12; a setup resumed halfway in a fresh process continues bit for bit."""
 
@@ -48,6 +49,8 @@ def _close_params(got: list[torch.Tensor], want: list[torch.Tensor]) -> None:
 
 #: the setups that give the peer's floats exactly (docs/migrating.md says which)
 EXACT = {(name, "aliases") for name in recipes.RECIPES} | {("transformers-trainer", "native")}
+#: a model-zoo style detectron2 config converted by `schedkit convert` gives them too
+EXACT |= {(name, "converted") for name in recipes.RECIPES if name.startswith("detectron2")}
 
 
 @pytest.mark.parametrize(("name", "variant"), CASES)

@@ -6,10 +6,13 @@ values are left out (TOML has no null, and every ``None`` in a spec is a default
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
+
+from schedkit._text import escape, escape_char
+
+_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
 
 
 def value(v: Any) -> str:
@@ -25,7 +28,7 @@ def value(v: Any) -> str:
             return "nan"
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are TOML's
+        return string(v)
     if isinstance(v, Mapping):
         items = [f"{key(k)} = {value(x)}" for k, x in v.items() if x is not None]
         return "{" + ", ".join(items) + "}"
@@ -34,9 +37,34 @@ def value(v: Any) -> str:
     raise TypeError(f"cannot write {v!r} as TOML")
 
 
+def string(s: str) -> str:
+    """A TOML basic string: every character that is not printable escaped (``\\n``,
+    ``\\u202e``...), so the string stays on its line and shows as it is; a lone surrogate
+    (which no TOML string can hold) is a :class:`TypeError`."""
+    out = []
+    for c in s:
+        if c == '"' or c == "\\":
+            out.append("\\" + c)
+        elif c.isprintable():
+            out.append(c)
+        elif "\ud800" <= c <= "\udfff":
+            raise TypeError(f"cannot write {s!r} as TOML: it holds a lone surrogate")
+        elif c in "\n\t\r":
+            out.append(escape_char(c))
+        else:  # TOML escapes are \uNNNN and \UNNNNNNNN only
+            n = ord(c)
+            out.append(f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
+    return '"' + "".join(out) + '"'
+
+
+def comment(text: str) -> str:
+    """A comment's text: one line, every character that is not printable escaped."""
+    return escape(text)
+
+
 def key(k: str) -> str:
-    """A bare key when it can be one, else quoted."""
-    if k and all(c.isalnum() or c in "_-" for c in k):
+    """A bare key when it can be one (ASCII letters, digits, ``_`` and ``-``), else quoted."""
+    if k and all(c in _BARE for c in k):
         return k
     return value(k)
 

@@ -602,6 +602,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from schedkit._text import escape
     from schedkit.conversion import ConversionError, convert
 
     try:
@@ -612,25 +613,29 @@ def cmd_convert(args: argparse.Namespace) -> int:
             dataset_size=args.dataset_size,
             world_size=args.world_size,
         )
-    except ConversionError as e:
+        if args.output:
+            result.write(args.output, force=args.force)
+    except ConversionError as e:  # its text is escaped: keys and names come from the file
         print(f"schedkit convert: {e}", file=sys.stderr)
         return 1
-    if args.output:
-        try:
-            with open(args.output, "w", encoding="utf-8") as f:
-                f.write(result.toml)
-        except OSError as e:
-            print(f"schedkit convert: cannot write {args.output}: {e.strerror}", file=sys.stderr)
-            return 1
-    else:
-        sys.stdout.write(result.toml)
+    if not args.output:
+        _write_stdout(result.toml)
     if args.verbose:
         print(
             f"ignored (no effect on the optimizer, schedules or clipping): "
-            f"{', '.join(result.ignored) or 'none'}",
+            f"{', '.join(escape(k) for k in result.ignored) or 'none'}",
             file=sys.stderr,
         )
     return 0
+
+
+def _write_stdout(text: str) -> None:
+    """``text`` on standard output, as UTF-8 when the terminal's encoding cannot hold it."""
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:
+        sys.stdout.flush()
+        sys.stdout.buffer.write(text.encode("utf-8"))
 
 
 def _add_convert(sub: Any) -> None:
@@ -646,7 +651,15 @@ def _add_convert(sub: Any) -> None:
         "detectron2, ...)",
     )
     p.add_argument("file")
-    p.add_argument("-o", "--output", help="write the setup here (default: standard output)")
+    p.add_argument(
+        "-o",
+        "--output",
+        help="write the setup here (default: standard output); never over the file or its "
+        "base files, and an existing file only with --force",
+    )
+    p.add_argument(
+        "--force", action="store_true", help="replace an existing output file (never an input)"
+    )
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps (or batches) per epoch")
     p.add_argument("--dataset-size", type=int, help="training samples per epoch")
     p.add_argument("--world-size", type=int, help="number of processes (data parallel)")

@@ -17,16 +17,19 @@ file and the key path.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import difflib
 import importlib.metadata
 import os
+import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
-from schedkit import _toml_out, entry_points
+from schedkit import _text, _toml_out, entry_points
 from schedkit.errors import SchedkitError, SpecError
 
 #: the entry-point group converters are declared in
@@ -69,11 +72,17 @@ class ConversionError(SchedkitError, ValueError):
 
     def __init__(self, problems: list[SpecError], file: str = "") -> None:
         self.problems = problems
-        head = f"{file}: " if file else ""
+        # file names, keys and values come from the file: shown escaped, one line each
+        head = f"{_text.escape(file)}: " if file else ""
         n = len(problems)
         lines = [f"{head}{n} problem{'s' if n != 1 else ''} converting the file:"]
-        lines += [f"  {p}" for p in problems]
+        lines += [f"  {_text.escape(str(p))}" for p in problems]
         super().__init__("\n".join(lines))
+
+
+class NotThisSource(SpecError):
+    """Raised by a converter that finds none of the keys that set its source's optimizer or
+    schedule in the file: the file is another library's (a wrong ``--from``)."""
 
 
 @attrs.frozen
@@ -129,12 +138,85 @@ class Conversion:
     file: str
     toml: str
     ignored: tuple[str, ...] = ()
+    #: every file the conversion read (the file and its base files), links resolved
+    inputs: tuple[str, ...] = ()
 
     def setup(self) -> Any:
         """The converted setup, loaded (:func:`schedkit.loads_setup`)."""
         from schedkit.setup import loads_setup
 
         return loads_setup(self.toml)
+
+    def write(self, output: str | Path, *, force: bool = False) -> Path:
+        """Write the setup to ``output`` (through a link, to the file it points at).
+
+        Never over a file the conversion read (the file or any of its base files, compared
+        after resolving links, hard links included); an existing ``output`` only with
+        ``force``. The text goes to a new file beside the target, renamed over it when
+        whole, so a failed write leaves nothing behind and the old file as it was.
+
+        :returns: the path written.
+        :raises ConversionError: the output is an input, exists (without ``force``), or
+            cannot be written.
+        """
+        shown = str(output)
+        target = Path(os.path.realpath(output))
+
+        def refuse(why: str) -> ConversionError:
+            return ConversionError([SpecError(why, "output")], shown)
+
+        for src in self.inputs:
+            if _same_file(target, Path(src)):
+                raise refuse(
+                    f"is {'the file' if src == self.inputs[0] else 'a base file'} being "
+                    f"converted ({src}): schedkit convert never writes over an input"
+                )
+        if target.is_dir():
+            raise refuse("is a directory")
+        if os.path.lexists(output) and not force:
+            raise refuse("exists; give --force to replace it")
+        tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
+        made = False
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            made = True
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write(self.toml)
+            os.replace(tmp, target)
+        except BaseException as e:  # Ctrl-C too: the temporary file goes
+            if made:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+            if not isinstance(e, (OSError, UnicodeError)):
+                raise
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            raise refuse(f"cannot be written: {why}") from None
+        return target
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """The same file: the same resolved path, or the same file on disk (a hard link)."""
+    if a == b:
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist
+        return False
+
+
+#: the files the running conversion has read (see :func:`reads`)
+_READ: contextvars.ContextVar[list[Path] | None] = contextvars.ContextVar(
+    "schedkit_conversion_read", default=None
+)
+
+
+def reads(path: Path) -> None:
+    """Declare that the running conversion reads ``path`` (a converter calls it for every
+    file it opens: the file and its base files), so that the result is never written over
+    it."""
+    read = _READ.get()
+    if read is not None:
+        read.append(path)
 
 
 #: the distribution of the first-party converters (loaded with autoload off)
@@ -229,17 +311,27 @@ def convert(
         raise ConversionError([SpecError("no such file")], where)
     if path.stat().st_size > MAX_BYTES:  # before any converter, a third party's too
         raise ConversionError([SpecError(f"{path.name}: more than {MAX_BYTES:,} bytes")], where)
+    read: list[Path] = [path]
+    token = _READ.set(read)
     try:
         draft = known[source](path, facts)
+    except NotThisSource as e:
+        why = f"{e.message}: not a {source} config{_looks_like(path, source, known)}"
+        raise ConversionError([SpecError(why, e.path)], where) from None
     except SpecError as e:
+        if not e.path:  # the file itself cannot be read so: perhaps another library's
+            hint = _looks_like(path, source, known, quiet=True)
+            e = SpecError(e.message + hint, e.path, e.others) if hint else e
         raise ConversionError([e], where) from None
+    finally:
+        _READ.reset(token)
     if draft.problems:
         raise ConversionError(draft.problems, where)
-    head = [f"# converted by `schedkit convert --from {source}` from {path.name}"]
-    head += [f"# {line}" for line in draft.notes]
     try:
-        text = "\n".join(head) + "\n\n" + dumps(draft)
-    except TypeError as e:  # a value TOML has no type for (a YAML date, ...)
+        text = header(source, path.name, draft.notes) + "\n" + dumps(draft)
+    except SpecError as e:  # a value TOML has no type for (a YAML date, ...)
+        raise ConversionError([e], where) from None
+    except TypeError as e:  # the same in a table's name
         raise ConversionError([SpecError(str(e))], where) from None
     from schedkit.setup import SetupError, loads_setup
 
@@ -247,7 +339,38 @@ def convert(
         loads_setup(text)
     except SetupError as e:  # a converter's mistake, reported rather than written out
         raise ConversionError(e.problems, where) from None
-    return Conversion(source, where, text, tuple(draft.ignored))
+    inputs = tuple(dict.fromkeys(os.path.realpath(p) for p in read))
+    return Conversion(source, where, text, tuple(draft.ignored), inputs)
+
+
+def _looks_like(
+    path: Path,
+    source: str,
+    known: Mapping[str, Callable[[Path, Facts], Draft]],
+    *,
+    quiet: bool = False,
+) -> str:
+    """Which other installed converters read ``path`` (said in the error of a wrong
+    ``--from``); each is tried with every fact given, as a guess only. ``quiet``: nothing
+    when none does."""
+    facts = Facts(1, 1, 1)
+    fits = []
+    for name, fn in sorted(known.items()):
+        if name == source:
+            continue
+        try:
+            fn(path, facts)
+        except Exception:  # not this one either (a guess, never an error)
+            continue
+        fits.append(name)
+    if not fits:
+        return "" if quiet else "; no installed converter recognises it"
+    return (
+        "; it looks like a "
+        + " or ".join(fits)
+        + " config: convert it with "
+        + " or ".join(f"--from {n}" for n in fits)
+    )
 
 
 # -- bounds -------------------------------------------------------------------------------
@@ -348,12 +471,26 @@ def bounded(data: Any, file: str) -> Any:
 # -- writing ------------------------------------------------------------------------------
 
 
+def header(source: str, name: str, notes: list[str]) -> str:
+    """The comment lines on top of a converted setup: where it came from, and the notes.
+    Every text is escaped (:func:`schedkit._toml_out.comment`): a file's name or a note
+    holding a line break stays one comment line."""
+    c = _toml_out.comment
+    lines = [f"# converted by `schedkit convert --from {c(source)}` from {c(name)}"]
+    lines += [f"# {c(line)}" for line in notes]
+    return "\n".join(lines) + "\n"
+
+
 def _lines(table: Mapping[str, Sourced]) -> list[str]:
     out = []
     for k, s in table.items():
         if s.value is None:
             continue
-        out.append(f"{_toml_out.key(k)} = {_toml_out.value(s.value)}  # {s.source}")
+        try:
+            text = f"{_toml_out.key(k)} = {_toml_out.value(s.value)}"
+        except TypeError as e:
+            raise SpecError(str(e), s.source) from None
+        out.append(f"{text}  # {_toml_out.comment(s.source)}")
     return out
 
 

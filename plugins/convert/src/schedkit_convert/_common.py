@@ -17,10 +17,12 @@ from schedkit.conversion import (
     MAX_INT_DIGITS,
     MAX_VALUES,
     Draft,
+    NotThisSource,
     Reading,
     Sourced,
     TooLong,
     bounded,
+    reads,
 )
 
 _MISSING = object()
@@ -175,6 +177,7 @@ def read_mapping(path: Path, reading: Reading | None = None, key: str = "") -> d
     """A JSON or YAML file holding one mapping (YAML is read with PyYAML's safe loader:
     plain data), within the bounds of :mod:`schedkit.conversion` (``reading`` counts the
     files and bytes of one conversion; ``key`` is the key that named a base file)."""
+    reads(path)  # never written over by the command
     text = (reading or Reading()).text(path, key)
     if path.suffix.lower() == ".json":
         data = parse_json(text, path.name)
@@ -185,6 +188,15 @@ def read_mapping(path: Path, reading: Reading | None = None, key: str = "") -> d
             f"{path.name}: expected a mapping of keys to values, got {type(data).__name__}", key
         )
     return {str(k): v for k, v in data.items()}
+
+
+def expect_any(data: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    """Refuse a file holding none of ``keys`` (those that set the converter's optimizer or
+    schedule): it is another library's config, given with the wrong ``--from``."""
+    if not any(k in data for k in keys):
+        raise NotThisSource(
+            f"none of the keys that set the optimizer or the schedule ({', '.join(keys)})"
+        )
 
 
 class Keys:
@@ -248,6 +260,17 @@ class Keys:
         if not isinstance(value, str):
             self.draft.problems.append(
                 SpecError(f"expected a string, got {value!r}", self.path(key))
+            )
+            return None
+        return value
+
+    def flag(self, key: str) -> bool | None:
+        """``key`` as a boolean; a problem (and ``None``) when it is anything else (a string
+        ``'false'`` is not false: a converter decodes strings first where its source does)."""
+        value = self.raw(key)
+        if not isinstance(value, bool):
+            self.draft.problems.append(
+                SpecError(f"expected true or false, got {value!r}", self.path(key))
             )
             return None
         return value

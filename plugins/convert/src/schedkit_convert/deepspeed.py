@@ -18,7 +18,7 @@ import torch
 
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Sourced
-from schedkit_convert._common import Keys, read_mapping
+from schedkit_convert._common import Keys, expect_any, read_mapping
 
 #: DeepSpeed's own optimizers that are not torch's
 NOT_TORCH = (
@@ -172,6 +172,7 @@ def convert(path: Path, facts: Facts) -> Draft:
     """A DeepSpeed ``ds_config.json`` as a setup."""
     draft = Draft()
     data = read_mapping(path)
+    expect_any(data, ("optimizer", "scheduler"))
     cls = _optimizer(data, draft)
     _scheduler(data, draft, cls)
     top = Keys(data, draft, {"gradient_clipping": 1.0})  # DeepSpeed's default

@@ -12,12 +12,13 @@ set, ``DefaultTrainer.auto_scale_workers`` first rescales ``IMS_PER_BATCH``, ``B
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 from typing import Any
 
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Reading, Sourced
-from schedkit_convert._common import Keys, read_mapping
+from schedkit_convert._common import Keys, expect_any, read_mapping
 
 #: detectron2's defaults (config/defaults.py) for the SOLVER keys read here
 DEFAULTS: dict[str, Any] = {
@@ -55,45 +56,80 @@ SCALED = ("BASE_LR", "MAX_ITER", "WARMUP_ITERS", "STEPS")
 SCHEDULERS = ("WarmupMultiStepLR", "WarmupCosineLR", "WarmupStepWithFixedGammaLR")
 
 
-def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
-    """yacs' ``merge_from_file``: the child's values over the base's, node by node."""
+def _merge(base: dict[str, Any], child: dict[str, Any], where: str = "") -> dict[str, Any]:
+    """fvcore's ``load_yaml_with_base`` merge: the child's values over the base's, node by
+    node; a node cannot replace a base's value that is not one."""
     out = dict(base)
     for k, v in child.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
+        if isinstance(v, dict) and k in out:
+            if not isinstance(out[k], dict):
+                raise SpecError(
+                    f"a node cannot be merged over the _BASE_ file's {type(out[k]).__name__}",
+                    f"{where}{k}",
+                )
+            out[k] = _merge(out[k], v, f"{where}{k}.")
         else:
             out[k] = v
     return out
 
 
-def read_config(path: Path) -> dict[str, Any]:
-    """A detectron2 config with its ``_BASE_`` chain merged (paths relative to each file).
+def _base_path(path: Path, base: str) -> Path:
+    """Where fvcore looks for a ``_BASE_`` file: ``~`` expanded, an absolute path as it is,
+    any other relative to the file naming it."""
+    if base.startswith(("https://", "http://")):
+        raise SpecError(f"{path}: a _BASE_ on the web is not read: {base!r}", "_BASE_")
+    return path.parent / Path(base).expanduser()  # an absolute path replaces the parent
 
-    The chain is followed in a loop, not by recursion, within the bounds of one
-    conversion (``schedkit.conversion.MAX_FILES`` files, ``MAX_BYTES`` bytes)."""
-    reading = Reading()
-    chain: list[dict[str, Any]] = []
-    seen: list[Path] = []
-    key = ""
-    while True:
-        if path.resolve() in seen:
-            raise SpecError(f"{path}: _BASE_ chain loops back to this file", "_BASE_")
-        seen.append(path.resolve())
-        data = read_mapping(path, reading, key)
-        base = data.pop("_BASE_", None)
-        chain.append(data)
-        if base is None:
-            break
-        if not isinstance(base, str):
-            raise SpecError(f"{path}: expected a file name, got {base!r}", "_BASE_")
-        base_path = path.parent / base
+
+def read_config(
+    path: Path, seen: tuple[Path, ...] = (), reading: Reading | None = None
+) -> dict[str, Any]:
+    """A detectron2 config with its ``_BASE_`` chain merged (one file or a list of files,
+    merged in order, then the file itself over them), values as in the file (undecoded).
+
+    ``reading`` bounds the files and bytes of one conversion (the file and all its bases:
+    ``schedkit.conversion.MAX_FILES`` and ``MAX_BYTES``), so the recursion over bases is
+    at most ``MAX_FILES`` deep."""
+    reading = reading or Reading()
+    if path.resolve() in seen:
+        raise SpecError(f"{path}: _BASE_ chain loops back to this file", "_BASE_")
+    try:
+        data = read_mapping(path, reading, "_BASE_" if seen else "")
+    except SpecError as e:
+        if not seen:
+            raise
+        # a base file: which one, and the key that named it, never its content
+        raise SpecError(f"base file {str(path)!r}: {e.message}", f"{seen[-1]}: _BASE_") from None
+    base = data.pop("_BASE_", None)
+    if base is None:
+        return data
+    names = base if isinstance(base, list) else [base]
+    if not names or not all(isinstance(b, str) for b in names):
+        raise SpecError(f"{path}: expected a file name or a list of them, got {base!r}", "_BASE_")
+    merged: dict[str, Any] = {}
+    for name in names:
+        base_path = _base_path(path, name)
         if not base_path.is_file():
-            raise SpecError(f"{path}: no such base file {base!r}", "_BASE_")
-        path, key = base_path, "_BASE_"
-    merged = chain.pop()
-    while chain:
-        merged = _merge(merged, chain.pop())
-    return merged
+            raise SpecError(f"{path}: no such base file {name!r}", "_BASE_")
+        merged = _merge(merged, read_config(base_path, (*seen, path.resolve()), reading))
+    return _merge(merged, data)
+
+
+def decode(value: Any, where: str) -> Any:
+    """A value as yacs' ``CfgNode`` holds it: a string that spells a Python literal
+    (``(210000, 250000)``, ``'False'``, ``1e-3``) is that literal, read by
+    :func:`ast.literal_eval` (which evaluates nothing); any other string stays a string;
+    a node's values are decoded the same way."""
+    if isinstance(value, dict):
+        return {k: decode(v, f"{where}.{k}") for k, v in value.items()}
+    if not isinstance(value, str):
+        return value
+    try:
+        return ast.literal_eval(value)
+    except (ValueError, SyntaxError):  # a plain string ('WarmupCosineLR', 'linear')
+        return value
+    except (TypeError, MemoryError, RecursionError):  # yacs itself fails on these
+        raise SpecError(f"yacs cannot decode {value!r}", where) from None
 
 
 def _scale(keys: Keys, facts: Facts) -> tuple[float, str]:
@@ -108,6 +144,13 @@ def _scale(keys: Keys, facts: Facts) -> tuple[float, str]:
     )
     if world == ref:
         return 1.0, ""
+    batch = keys.number("IMS_PER_BATCH", integer=True, ge=1)
+    if batch is not None and batch % ref:
+        raise SpecError(
+            f"auto_scale_workers needs IMS_PER_BATCH ({batch}) to be a multiple of "
+            f"REFERENCE_WORLD_SIZE ({ref})",
+            "SOLVER.REFERENCE_WORLD_SIZE",
+        )
     return world / ref, f" scaled by world_size {world} / SOLVER.REFERENCE_WORLD_SIZE {ref}"
 
 
@@ -117,7 +160,7 @@ def _clip(solver: Keys, draft: Draft) -> None:
         draft.refuse("SOLVER.CLIP_GRADIENTS", f"expected a node, got {raw!r}")
         return
     clip = Keys(raw, draft, CLIP_DEFAULTS, "SOLVER.CLIP_GRADIENTS.")
-    enabled = clip.raw("ENABLED")
+    enabled = clip.flag("ENABLED")
     kind = clip.text("CLIP_TYPE")
     value = clip.number("CLIP_VALUE")
     norm = clip.number("NORM_TYPE")
@@ -146,9 +189,10 @@ def convert(path: Path, facts: Facts) -> Draft:
     """A detectron2 ``config.yaml`` as a setup (its ``SOLVER`` node)."""
     draft = Draft()
     data = read_config(path)
-    raw = data.get("SOLVER") or {}
+    expect_any(data, ("SOLVER",))
+    raw = decode(data["SOLVER"], "SOLVER")
     if not isinstance(raw, dict):
-        raise SpecError(f"expected a node, got {raw!r}", "SOLVER")
+        raise SpecError(f"expected a node of solver keys, got {raw!r}", "SOLVER")
     solver = Keys(raw, draft, DEFAULTS, "SOLVER.")
     try:
         scale, scaled = _scale(solver, facts)
@@ -179,7 +223,7 @@ def convert(path: Path, facts: Facts) -> Draft:
     opt["type"] = Sourced("SGD", "detectron2's build_optimizer")
     opt["lr"] = Sourced(base_lr, src("BASE_LR"))
     opt["momentum"] = solver.sourced("MOMENTUM", solver.number("MOMENTUM", ge=0))
-    opt["nesterov"] = solver.sourced("NESTEROV", bool(solver.raw("NESTEROV")))
+    opt["nesterov"] = solver.sourced("NESTEROV", solver.flag("NESTEROV"))
     opt["weight_decay"] = solver.sourced("WEIGHT_DECAY", solver.number("WEIGHT_DECAY", ge=0))
     rule: dict[str, Sourced] = {
         "type": Sourced("detectron2.default", "get_default_optimizer_params")
@@ -223,7 +267,7 @@ def convert(path: Path, facts: Facts) -> Draft:
         table["warmup_iters"] = Sourced(warmup_iters, src("WARMUP_ITERS"))
         table["warmup_method"] = solver.sourced("WARMUP_METHOD", solver.text("WARMUP_METHOD"))
         table["rescale_interval"] = solver.sourced(
-            "RESCALE_INTERVAL", bool(solver.raw("RESCALE_INTERVAL"))
+            "RESCALE_INTERVAL", solver.flag("RESCALE_INTERVAL")
         )
         draft.schedules["lr"] = table
     if max_iter is not None:

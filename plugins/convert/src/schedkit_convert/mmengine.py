@@ -31,9 +31,10 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.conversion import Draft, Facts, Reading, Sourced
+from schedkit.conversion import Draft, Facts, Reading, Sourced, reads
 from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
 from schedkit_compat.mmengine_plateau import PLATEAU
+from schedkit_convert._common import expect_any
 from schedkit_convert._pyconfig import Evaluator
 
 #: the constructors whose grouping schedkit reproduces
@@ -50,6 +51,8 @@ PARAMWISE = (
 )
 #: optim_wrapper types that step the optimizer as OptimWrapper does
 WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
+#: the keys that set the optimizer or the schedule (mmcv 1.x names too: refused by name)
+SETS = ("optim_wrapper", "param_scheduler", "optimizer", "lr_config")
 
 
 # -- reading the file ---------------------------------------------------------------------
@@ -88,6 +91,7 @@ def read_config(
     at most ``MAX_FILES`` deep; ``key`` is the key that named this file (``_base_``)."""
     reading = reading or Reading()
     path = path.resolve()
+    reads(path)  # never written over by the command
     if path in chain:
         raise SpecError(f"{path.name}: the _base_ chain comes back to this file", "_base_")
     text = reading.text(path, key)
@@ -420,6 +424,7 @@ def convert(path: Path, facts: Facts) -> Draft:
         draft.problems += _key_problems(cfg.get(key), key)
     if draft.problems:
         return draft
+    expect_any(cfg, SETS)
     opt = _optimizer(cfg, draft)
     _schedulers(cfg, draft, facts, opt)
     _train(cfg, draft, facts)

@@ -25,7 +25,7 @@ from typing import Any
 
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Sourced
-from schedkit_convert._common import Keys, read_mapping
+from schedkit_convert._common import Keys, expect_any, read_mapping
 
 #: train.py's argparse defaults for the keys read here
 DEFAULTS: dict[str, Any] = {
@@ -73,6 +73,8 @@ OPTIMIZERS = {
     "adam": ("Adam", None),
     "adamw": ("AdamW", None),
 }
+#: the keys that set the optimizer or the schedule (train.py saves every one of them)
+SETS = ("opt", "lr", "lr_base", "sched", "epochs", "warmup_epochs", "min_lr")
 CYCLES = ("cosine", "tanh", "poly")
 SCHEDULES = (*CYCLES, "step", "multistep", "constant", "none")
 
@@ -233,7 +235,9 @@ def _groups(keys: Keys) -> dict[str, Sourced] | None:
 def convert(path: Path, facts: Facts) -> Draft:
     """A timm ``args.yaml`` as a setup."""
     draft = Draft()
-    keys = Keys(read_mapping(path), draft, DEFAULTS)
+    data = read_mapping(path)
+    expect_any(data, SETS)
+    keys = Keys(data, draft, DEFAULTS)
     opt = keys.text("opt")
     upe = facts.steps_per_epoch
     if upe is None:

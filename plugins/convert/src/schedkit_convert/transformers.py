@@ -20,7 +20,7 @@ from typing import Any
 
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Sourced
-from schedkit_convert._common import Keys, parse_json, read_mapping
+from schedkit_convert._common import Keys, expect_any, parse_json, read_mapping
 
 #: TrainingArguments' defaults (transformers 5) for the keys that matter here
 DEFAULTS: dict[str, Any] = {
@@ -54,6 +54,20 @@ TORCH_OPTIMIZERS: dict[str, tuple[str, dict[str, type]]] = {
 
 #: what a scheduled value's key comes from, besides the arguments of lr_scheduler_kwargs
 #: schedulers that need no run length
+#: the keys that set the optimizer or the schedule (weight_decay and the clipping are
+#: left out: other libraries' files have keys of these names too)
+SETS = (
+    "learning_rate",
+    "lr_scheduler_type",
+    "optim",
+    "max_steps",
+    "num_train_epochs",
+    "warmup_steps",
+    "warmup_ratio",
+    "adam_beta1",
+    "adam_beta2",
+    "adam_epsilon",
+)
 UNTIMED = ("constant", "reduce_lr_on_plateau")
 WARMUP_FIELDS = ("warmup", "num_warmup_steps")
 TOTAL_FIELDS = ("total", "num_training_steps")
@@ -247,7 +261,9 @@ def _schedule(keys: Keys, lr: float, total: tuple[int, str] | None) -> None:
 def convert(path: Path, facts: Facts) -> Draft:
     """A transformers ``TrainingArguments`` file (JSON or YAML) as a setup."""
     draft = Draft()
-    keys = Keys(read_mapping(path), draft, DEFAULTS)
+    data = read_mapping(path)
+    expect_any(data, SETS)
+    keys = Keys(data, draft, DEFAULTS)
     lr = keys.number("learning_rate", ge=0)
     total = _total(keys, facts)
     if lr is not None:
