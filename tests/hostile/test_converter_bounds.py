@@ -243,7 +243,8 @@ def test_the_bytes_bound_counts_the_base_files_too(tmp_path: Path) -> None:
     write(tmp_path, "base.yaml", "SOLVER: {BASE_LR: 0.1}\n" + pad)
     path = write(tmp_path, "config.yaml", "_BASE_: base.yaml\n" + pad)
     msg = str(convert("detectron2", path))
-    assert f"\n  _BASE_: base.yaml: more than {MAX_BYTES:,} bytes to read (bases included)" in msg
+    named = f"config.yaml: _BASE_: base file {str(tmp_path / 'base.yaml')!r}: "
+    assert named + f"base.yaml: more than {MAX_BYTES:,} bytes to read (bases included)" in msg
 
 
 def test_too_many_values_without_aliases(tmp_path: Path) -> None:
@@ -261,7 +262,8 @@ def test_a_detectron2_base_chain_hundreds_of_files_deep(tmp_path: Path) -> None:
         text = f"_BASE_: b{i + 1}.yaml\n" if i < 299 else "SOLVER: {BASE_LR: 0.1}\n"
         write(tmp_path, f"b{i}.yaml", text)
     msg = str(convert("detectron2", tmp_path / "b0.yaml"))
-    assert f"\n  _BASE_: b{MAX_FILES}.yaml: more than {MAX_FILES} files to read" in msg
+    named = f"b{MAX_FILES - 1}.yaml: _BASE_: base file {str(tmp_path / f'b{MAX_FILES}.yaml')!r}: "
+    assert named + f"b{MAX_FILES}.yaml: more than {MAX_FILES} files to read" in msg
 
 
 def test_an_mmengine_base_chain_hundreds_of_files_deep(tmp_path: Path) -> None:
