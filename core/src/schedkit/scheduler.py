@@ -22,11 +22,14 @@ from schedkit.errors import SpecError, StateError
 from schedkit.plateaus import finite_metric
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
-from schedkit.schedule import _fields_of, get_schedule, resolve
+from schedkit.schedule import BaseSchedule, _fields_of, get_schedule, resolve
 from schedkit.state_checks import StateReader, check_number
 
 _KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
 FORMAT = "schedkit.scheduler"
+#: the farthest step a state may hold (schedules are defined up to it; beyond, a step is
+#: no float)
+MAX_STEP = 2**62
 VERSION = 1
 
 
@@ -206,6 +209,7 @@ def _shared_options(
 
     ``total_steps`` is the run's length for the scheduler (durations given as shares) and,
     for aliases such as ``torch.OneCycleLR``, the schedule's own argument: it goes to both.
+    So does ``steps_per_epoch`` (the epoch length of the ``mmengine.*`` aliases).
     """
     name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
     if not isinstance(name, str):
@@ -217,6 +221,28 @@ def _shared_options(
         if value is not None and key in fields and key not in out and not own:
             out[key] = value
     return out
+
+
+def _key(schedule: Any, optimizer: Optimizer, key: str | None) -> str:
+    """The hyperparameter to schedule: ``key``, or the family's own (:meth:`BaseSchedule.
+    own_key`), ``lr`` when neither says; a key other than the family's own is refused."""
+    if isinstance(schedule, (str, Mapping)):
+        name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
+        if not isinstance(name, str):
+            return "lr" if key is None else key
+        cls: Any = default_registry().get("schedule", name).cls
+    else:
+        cls = type(schedule)
+    own = cls.own_key(optimizer) if issubclass(cls, BaseSchedule) else None
+    if own is None:
+        return "lr" if key is None else key
+    if key is not None and key != own:
+        raise SpecError(
+            f"{getattr(cls, 'name', cls.__name__)!r} schedules {own!r} on this optimizer, "
+            f"not {key!r}: give no key (or key={own!r})",
+            "key",
+        )
+    return own
 
 
 def _check_resume(
@@ -264,7 +290,7 @@ def _metric(metric: Any) -> float:
     """``step(metric)``'s metric as a float (what torch's ``float(metrics)`` takes)."""
     try:
         return float(metric)
-    except (TypeError, ValueError, RuntimeError):
+    except (TypeError, ValueError, RuntimeError, OverflowError):
         raise SpecError(f"expected a number, got {metric!r}", "metric") from None
 
 
@@ -275,7 +301,7 @@ def _noop(*args: Any, **kwargs: Any) -> None:
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
-    :type key: str
+    :type key: str | None
     :type tags: Iterable[str | None] | str | None
     :type steps_per_epoch: int | None
     :type total_steps: int | None
@@ -283,7 +309,8 @@ class Scheduler(LRScheduler):
     :type last_epoch: int
     :param optimizer: any ``torch.optim.Optimizer``.
     :param schedule: a schedule, a registered name with ``params``, or a spec dict.
-    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...;
+        a family that picks its own (mmengine's momentum schedulers) takes it by default.
     :param tags: only the groups whose ``tags`` share one of these (default: every group);
         ``None`` among them selects the groups without tags.
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
@@ -323,7 +350,7 @@ class Scheduler(LRScheduler):
         optimizer: Optimizer,
         schedule: Schedule | str | Mapping[str, Any],
         *,
-        key: str = "lr",
+        key: str | None = None,
         tags: Iterable[str | None] | str | None = None,
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
@@ -334,6 +361,7 @@ class Scheduler(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
         self.optimizer = optimizer
+        key = _key(schedule, optimizer, key)
         self.key = key
         self._field, self._index = _parse_key(key)
         self.tags: frozenset[str | None] | None = (
@@ -350,7 +378,9 @@ class Scheduler(LRScheduler):
         self._curves: list[Callable[[float], float]] = []
         self._bind()
         if isinstance(schedule, (str, Mapping)):
-            params = _shared_options(schedule, params, {"total_steps": total_steps})
+            params = _shared_options(
+                schedule, params, {"total_steps": total_steps, "steps_per_epoch": steps_per_epoch}
+            )
             common = set(self.base_values)
             base = common.pop() if len(common) == 1 else None
             base = _absolute_base(schedule, optimizer, self.key, base)
@@ -478,6 +508,8 @@ class Scheduler(LRScheduler):
         continues where it was instead of replaying from the start.
         """
         assert self._per_group is not None
+        if isinstance(self.schedule, BaseSchedule):
+            self.schedule.check_groups(len(self._groups))
         old = self._curves
         self._curves = [
             self._per_group(g, b, i)
@@ -744,7 +776,7 @@ class Scheduler(LRScheduler):
                 f"{len(self._groups)}",
                 "base_values",
             )
-        step = state.integer("step")
+        step = state.integer("step", le=MAX_STEP)
         self._check_curves(state, step, bases)
         schedule_state = state.state.get("schedule_state")
         if self._stateful:
@@ -800,7 +832,7 @@ def get_scheduler(
     num_training_steps: int | None = None,
     scheduler_specific_kwargs: Mapping[str, Any] | None = None,
     *,
-    key: str = "lr",
+    key: str | None = None,
     tags: Iterable[str | None] | str | None = None,
     steps_per_epoch: int | None = None,
     total_steps: int | None = None,
@@ -819,7 +851,8 @@ def get_scheduler(
     :param num_training_steps: transformers' call form: the run's length in steps.
     :param scheduler_specific_kwargs: transformers' call form: the schedule's other arguments
         (``num_cycles``, ``power``, ``lr_end``...), under transformers' names.
-    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...;
+        a family that picks its own (mmengine's momentum schedulers) takes it by default.
     :param tags: only the groups whose ``tags`` share one of these (default: every group).
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
     :param total_steps: the run's total, for durations given as shares (``"10%"``).

@@ -26,7 +26,8 @@ each group's value, so resuming at any step replays nothing, as mmengine resumes
 the optimizer's restored values.
 
 Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
-Adam family (the setup's key says which). ``ReduceOnPlateauLR`` and
+Adam family, as mmengine picks it from the optimizer (a scheduler given another key
+refuses it). ``ReduceOnPlateauLR`` and
 ``ReduceOnPlateauMomentum`` observe a validation metric (``scheduler.step(metric)``), alone
 or in a list (:mod:`schedkit_compat.mmengine_plateau`). ``OneCycleLR`` sets the groups'
 ``initial_lr`` to ``eta_max / div_factor`` as mmengine does; schedulers after it in the
@@ -111,6 +112,9 @@ class Part(schedkit.BaseSchedule):
     scaled: ClassVar[tuple[str, ...]] = ()
     #: the argument mmengine divides by from the second step of the range on (0 refused)
     divisor: ClassVar[str | None] = None
+    #: the arguments that may hold one value per param group (a list of another length
+    #: than the optimizer's groups is refused, as mmengine refuses it)
+    per_group_lists: ClassVar[tuple[str, ...]] = ()
 
     begin: int = _bound(0)
     end: int = _bound(INF)
@@ -137,6 +141,14 @@ class Part(schedkit.BaseSchedule):
                 "its second step on (a ZeroDivisionError with 0)",
                 self.divisor,
             )
+
+    def check_groups(self, count: int) -> None:
+        for name in self.per_group_lists:
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != count:
+                raise SpecError(
+                    f"expected {count} values (one per param group), got {len(value)}", name
+                )
 
     # -- what each scheduler computes -------------------------------------------------
 
@@ -295,8 +307,12 @@ class _Run:
         self.spe = spe
         self._start()
 
-    def _start(self) -> None:
+    def _start(self, current: float | None = None) -> None:
+        """Build the schedulers on the group as mmengine's constructors do: each applies
+        its first step, from ``current`` (the group's value) or the base."""
         state = _Group(self.base)
+        if current is not None:
+            state.value = current
         self.active: list[_Active] = []
         for part in self.parts:
             act = part.setup(state, self.index, self.spe)
@@ -306,6 +322,25 @@ class _Run:
             state.value = act.step(state.value)
         self.value = state.value
         self.step = 0
+
+    def initial(self, step: float, current: float) -> float:
+        """The value the constructor writes at ``step``: at 0, its first step from the
+        group's value ``current`` (another scheduler's, when two share the optimizer)."""
+        if int(step) != 0:
+            return self(step)
+        self._start(current)
+        return self.value
+
+    def follow(self, step: float, current: float) -> float:
+        """The value one step on from the group's value ``current``, as mmengine's
+        ``step()`` updates what is in the group: two schedulers on one optimizer then
+        compose, each reading what the other wrote (any other step: :meth:`__call__`)."""
+        k = int(step)
+        if k != self.step + 1:
+            return self(k)
+        self.value = self._plain(k, current)
+        self.step = k
+        return self.value
 
     def __call__(self, step: float) -> float:
         k = int(step)
@@ -380,7 +415,7 @@ class _Run:
 
     def load_curve_state(self, step: int, state: Any) -> None:
         """Continue from ``state`` (of :meth:`curve_state`) at ``step``, checked first."""
-        value = StateReader(state, what="curve state").number("value")
+        value = StateReader(state, what="curve state").number("value", ge=0.0)
         self._start()
         for act in self.active:
             act.at(step)
@@ -659,6 +694,7 @@ class OneCycleLR(Part):
     """
 
     name = "mmengine.OneCycleLR"
+    per_group_lists = ("eta_max",)
 
     eta_max: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     total_steps: int | None = _optional_steps()
@@ -754,9 +790,27 @@ SCHEDULES: dict[str, type[Part]] = {
 
 
 # -- the momentum schedulers: the same arithmetic on momentum (or betas[0]) ----------------
-class StepMomentum(StepLR):
-    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum (give
-    the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
+class Momentum:
+    """What mmengine's momentum schedulers share: they pick the hyperparameter themselves,
+    ``momentum``, or ``betas[0]`` of the Adam family, from the optimizer's defaults."""
+
+    @classmethod
+    def own_key(cls, optimizer: Any) -> str | None:
+        defaults = getattr(optimizer, "defaults", None) or {}
+        if "momentum" in defaults:
+            return "momentum"
+        if "betas" in defaults:
+            return "betas[0]"
+        raise SpecError(
+            f"mmengine's momentum schedulers need an optimizer with momentum or betas; "
+            f"{type(optimizer).__name__} has neither",
+            "key",
+        )
+
+
+class StepMomentum(Momentum, StepLR):
+    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum
+    (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine picks it).
 
     Example: ``{type = "mmengine.StepMomentum", step_size = 10, gamma = 0.9}``.
     """
@@ -764,7 +818,7 @@ class StepMomentum(StepLR):
     name = "mmengine.StepMomentum"
 
 
-class MultiStepMomentum(MultiStepLR):
+class MultiStepMomentum(Momentum, MultiStepLR):
     """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.MultiStepMomentum", milestones = [8, 11], gamma = 0.9}``.
@@ -773,7 +827,7 @@ class MultiStepMomentum(MultiStepLR):
     name = "mmengine.MultiStepMomentum"
 
 
-class ConstantMomentum(ConstantLR):
+class ConstantMomentum(Momentum, ConstantLR):
     """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.ConstantMomentum", factor = 0.9, end = 5}``.
@@ -782,7 +836,7 @@ class ConstantMomentum(ConstantLR):
     name = "mmengine.ConstantMomentum"
 
 
-class LinearMomentum(LinearLR):
+class LinearMomentum(Momentum, LinearLR):
     """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.LinearMomentum", start_factor = 0.9, end = 10}``.
@@ -791,7 +845,7 @@ class LinearMomentum(LinearLR):
     name = "mmengine.LinearMomentum"
 
 
-class ExponentialMomentum(ExponentialLR):
+class ExponentialMomentum(Momentum, ExponentialLR):
     """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
     momentum.
 
@@ -801,7 +855,7 @@ class ExponentialMomentum(ExponentialLR):
     name = "mmengine.ExponentialMomentum"
 
 
-class PolyMomentum(PolyLR):
+class PolyMomentum(Momentum, PolyLR):
     """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.PolyMomentum", eta_min = 0.85, end = 100}``.
@@ -810,7 +864,7 @@ class PolyMomentum(PolyLR):
     name = "mmengine.PolyMomentum"
 
 
-class CosineAnnealingMomentum(CosineAnnealingLR):
+class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
     the momentum.
 
@@ -820,7 +874,7 @@ class CosineAnnealingMomentum(CosineAnnealingLR):
     name = "mmengine.CosineAnnealingMomentum"
 
 
-class CosineRestartMomentum(CosineRestartLR):
+class CosineRestartMomentum(Momentum, CosineRestartLR):
     """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
     momentum.
 
@@ -889,6 +943,13 @@ class ParamSchedulerList(schedkit.BaseSchedule):
                     sub.check_phases(self.steps_per_epoch)
                 except SpecError as e:
                     raise e.at(f"schedulers[{i}]") from None
+
+    def check_groups(self, count: int) -> None:
+        for i, sub in enumerate(self.schedulers):
+            try:
+                sub.check_groups(count)
+            except SpecError as e:
+                raise e.at(f"schedulers[{i}]") from None
 
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int

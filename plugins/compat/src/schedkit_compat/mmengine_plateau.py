@@ -29,7 +29,7 @@ import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of, record_spec
 from schedkit_compat._base import count, each_group, pick
-from schedkit_compat.mmengine import INF, ParamSchedulerList, Part, _Run
+from schedkit_compat.mmengine import INF, Momentum, ParamSchedulerList, Part, _Run
 
 #: the state's format (a later release converts older ones)
 VERSION = 1
@@ -230,6 +230,24 @@ class _Replay:
         self.generation = self.history.generation
         self.applied = sum(1 for at, _ in self.history.reductions if at <= step)
 
+    def initial(self, step: float, current: float) -> float:
+        """The constructor's value: the run's first step from the group's value."""
+        if int(step) == 0:
+            self._start()
+            self.run.initial(0, current)
+        return self(step)
+
+    def follow(self, step: float, current: float) -> float:
+        """The next step from the group's value ``current`` (another scheduler's, when two
+        share the optimizer), its reductions applied; any other step: :meth:`__call__`."""
+        k = int(step)
+        fell = self.history.reductions
+        behind = self.applied < len(fell) and fell[self.applied][0] < k
+        if self.generation != self.history.generation or k != self.run.step + 1 or behind:
+            return self(k)
+        self.run.follow(k, current)
+        return self(k)
+
     def __call__(self, step: float) -> float:
         k = int(step)
         history = self.history
@@ -331,6 +349,7 @@ class ReduceOnPlateauLR(_Observing, Part):
     """
 
     name = "mmengine.ReduceOnPlateauLR"
+    per_group_lists = ("min_value",)
 
     monitor: str = schedkit.field(default="loss", validator=instance_of(str))
     rule: str = schedkit.choice("less", "greater")
@@ -371,9 +390,10 @@ class ReduceOnPlateauLR(_Observing, Part):
         return out
 
 
-class ReduceOnPlateauMomentum(ReduceOnPlateauLR):
+class ReduceOnPlateauMomentum(Momentum, ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
-    the momentum (give the setup's key: ``momentum``, or ``betas[0]`` for the Adam family),
+    the momentum (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine
+    picks it),
     fed with ``scheduler.step(metric)`` after each validation.
 
     Example: ``{type = "mmengine.ReduceOnPlateauMomentum", patience = 2, factor = 0.9,
