@@ -232,3 +232,140 @@ def test_a_metric_beyond_any_float_is_refused_and_changes_nothing(metric: Any) -
         sched.step(metric)
     assert e.value.path == "metric"
     assert (sched.state_dict(), lrs(opt)) == before
+
+
+# -- mmengine's signatures and public API ---------------------------------------------------
+def _aliases() -> dict[str, type]:
+    from schedkit_compat.mmengine import MOMENTUM, SCHEDULES
+    from schedkit_compat.mmengine_plateau import PLATEAU
+
+    return {**SCHEDULES, **MOMENTUM, **PLATEAU}
+
+
+@pytest.mark.parametrize("name", sorted(_aliases()))
+def test_an_alias_takes_mmengines_arguments_in_mmengines_order(name: str) -> None:
+    import inspect
+
+    from schedkit.plugin import NOTHING, fields
+
+    peer = getattr(scheduler, name)
+    # the LR/Momentum classes pass (optimizer, param_name, *args) to their ParamScheduler
+    base = next(c for c in peer.__mro__ if c.__name__.endswith("ParamScheduler"))
+    params = list(inspect.signature(base.__init__).parameters.values())[3:]
+    theirs = [(p.name, None if p.default is p.empty else p.default) for p in params]
+    init = [f for f in fields(_aliases()[name]) if f.init]
+    ours = [(f.name, None if f.default is NOTHING else f.default) for f in init if not f.kw_only]
+    assert ours == theirs
+    # the differences, keyword-only after mmengine's (docs/migrating.md says why)
+    assert [f.name for f in init if f.kw_only] == ["convert_to_iter_based", "steps_per_epoch"]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "attrs"),
+    [
+        ("CosineAnnealingLR", {"begin": 5, "end": 100}, ["T_max", "eta_min", "begin", "end"]),
+        ("StepLR", {"step_size": 3, "begin": 2, "end": 20}, ["step_size", "gamma", "by_epoch"]),
+        ("MultiStepLR", {"milestones": [2, 4, 4]}, ["milestones", "gamma"]),
+        ("LinearLR", {"end": 7, "verbose": True}, ["start_factor", "total_iters", "verbose"]),
+        ("PolyLR", {"end": 12, "power": 2.0}, ["eta_min", "power", "total_iters"]),
+        ("CosineRestartLR", {"periods": [3, 4], "restart_weights": [1, 0.5], "eta_min": 0.0},
+         ["periods", "cumulative_periods", "eta_min"]),
+        ("OneCycleLR", {"eta_max": 0.2, "end": 30}, ["eta_max", "total_steps", "div_factor"]),
+    ],
+)  # fmt: skip
+def test_the_scheduler_has_mmengines_attributes_and_methods(
+    name: str, params: dict[str, Any], attrs: list[str]
+) -> None:
+    theirs, ours = sgd(), sgd()
+    peer = getattr(scheduler, name)(theirs, **params)
+    sched = schedkit.get_scheduler(f"mmengine.{name}", ours, **params)
+    for _ in range(6):
+        assert sched.last_step == peer.last_step
+        assert sched.get_last_value() == peer.get_last_value()
+        for attr in attrs:
+            assert getattr(sched, attr) == getattr(peer, attr), attr
+        theirs.step()
+        peer.step()
+        sched.step()
+    with pytest.raises(SpecError) as e:
+        sched.begin = 3  # type: ignore[attr-defined]
+    assert e.value.path == "begin"
+
+
+def test_t_max_is_the_ranges_length_and_converted_with_the_epoch_length() -> None:
+    sched = schedkit.get_scheduler("mmengine.CosineAnnealingLR", sgd(), begin=5, end=100)
+    assert sched.T_max == 95  # type: ignore[attr-defined]
+    theirs = sgd()
+    peer = scheduler.CosineAnnealingLR.build_iter_from_epoch(
+        theirs, T_max=10, begin=2, end=12, epoch_length=7
+    )
+    ours = sgd()
+    sched = schedkit.get_scheduler(
+        "mmengine.CosineAnnealingLR", ours, T_max=10, begin=2, end=12,
+        convert_to_iter_based=True, steps_per_epoch=7,
+    )  # fmt: skip
+    for attr in ("T_max", "begin", "end", "by_epoch"):
+        assert getattr(sched, attr) == getattr(peer, attr), attr
+    _lockstep(theirs, [peer], ours, [sched], 90)
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("StepLR", {"step_size": 3, "gamma": 0.5, "last_step": 4}),
+        ("CosineAnnealingLR", {"end": 20, "last_step": 6}),
+        ("LinearLR", {"end": 10, "last_step": 2, "begin": 1}),
+        ("MultiStepLR", {"milestones": [6, 9], "last_step": 3, "end": 30}),
+    ],
+)
+def test_last_step_resumes_by_construction_as_mmengine(name: str, params: dict[str, Any]) -> None:
+    def restored() -> torch.optim.Optimizer:  # what an optimizer's loaded state holds
+        opt = sgd()
+        for g, lr in zip(opt.param_groups, (0.03, 0.02, 0.001), strict=True):
+            g["initial_lr"], g["lr"] = g["lr"], lr
+        return opt
+
+    theirs, ours = restored(), restored()
+    peer = getattr(scheduler, name)(theirs, **params)
+    sched = schedkit.get_scheduler(f"mmengine.{name}", ours, **params)
+    for _ in range(25):
+        assert sched.last_step == peer.last_step
+        assert lrs(ours) == lrs(theirs)
+        theirs.step()
+        peer.step()
+        sched.step()
+
+
+@pytest.mark.parametrize("bad", [-2, 1.5, True, "3"])
+def test_a_bad_last_step_is_refused(bad: Any) -> None:
+    opt = sgd()
+    with pytest.raises(SpecError) as e:
+        schedkit.get_scheduler("mmengine.StepLR", opt, step_size=2, last_step=bad)
+    assert e.value.path == "last_step"
+    assert "initial_lr" not in opt.param_groups[0]
+
+
+def test_verbose_and_last_step_are_left_out_of_the_spec_at_their_defaults() -> None:
+    sched = schedkit.get_scheduler("mmengine.StepLR", sgd(), step_size=2, verbose=False)
+    assert "verbose" not in sched.schedule.spec()
+    assert "last_step" not in sched.schedule.spec()
+    sched = schedkit.get_scheduler("mmengine.StepLR", sgd(), step_size=2, verbose=True)
+    assert sched.schedule.spec()["verbose"] is True
+    assert schedkit.get_schedule(sched.schedule.spec()) == sched.schedule
+
+
+def test_plateau_schedulers_take_mmengines_metrics_keyword() -> None:
+    theirs, ours = sgd(), sgd()
+    peer = scheduler.ReduceOnPlateauLR(theirs, patience=1, factor=0.5)
+    sched = schedkit.get_scheduler("mmengine.ReduceOnPlateauLR", ours, patience=1, factor=0.5)
+    for loss in [3.0, 2.0, 2.5, 2.6, 2.7, 2.8]:
+        peer.step()
+        peer.step(metrics={"loss": loss})
+        sched.step(metrics={"loss": loss})
+        assert lrs(ours) == lrs(theirs)
+        for attr in ("best", "num_bad_epochs", "cooldown_counter", "min_values", "patience"):
+            assert getattr(sched, attr) == getattr(peer, attr), attr
+    assert sched.get_last_value() == peer.get_last_value()
+    assert lrs(ours)[0] == 0.025
+    with pytest.raises(TypeError, match="not both"):
+        sched.step(1.0, metrics={"loss": 1.0})

@@ -233,7 +233,7 @@ def _key(schedule: Any, optimizer: Optimizer, key: str | None) -> str:
         cls: Any = default_registry().get("schedule", name).cls
     else:
         cls = type(schedule)
-    own = cls.own_key(optimizer) if issubclass(cls, BaseSchedule) else None
+    own: str | None = cls.own_key(optimizer) if issubclass(cls, BaseSchedule) else None
     if own is None:
         return "lr" if key is None else key
     if key is not None and key != own:
@@ -776,7 +776,9 @@ class Scheduler(LRScheduler):
                 f"{len(self._groups)}",
                 "base_values",
             )
-        step = state.integer("step", le=MAX_STEP)
+        step = state.integer("step")
+        if step > MAX_STEP:
+            raise StateError("expected a whole number <= 2**62 (the farthest step)", "step")
         self._check_curves(state, step, bases)
         schedule_state = state.state.get("schedule_state")
         if self._stateful:

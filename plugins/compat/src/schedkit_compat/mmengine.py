@@ -40,12 +40,12 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 
 import schedkit
-from schedkit import ParamInfo, RuleEffect, SpecError
+from schedkit import ParamInfo, RuleEffect, SpecError, StateError
 from schedkit.plugin import (
     Field,
     StateReader,
@@ -78,12 +78,30 @@ MAX_REPLAY = 1_000_000
 _STRETCH = 64
 
 
-def _bound(default: int) -> Any:
-    return schedkit.field(default=default, validator=steps(), kw_only=True)
+def _bound(default: int, *, kw_only: bool = True) -> Any:
+    return schedkit.field(default=default, validator=steps(), kw_only=kw_only)
 
 
-def _flag(default: bool) -> Any:
-    return schedkit.field(default=default, validator=instance_of(bool), kw_only=True)
+def _flag(default: bool, *, kw_only: bool = True) -> Any:
+    return schedkit.field(default=default, validator=instance_of(bool), kw_only=kw_only)
+
+
+def _whole_from_minus_one(inst: Any, attribute: Field, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+        raise SpecError(f"expected a whole number >= -1, got {value!r}", attribute.name)
+
+
+def _last_step(*, kw_only: bool = True) -> Any:
+    return schedkit.field(default=-1, validator=_whole_from_minus_one, kw_only=kw_only)
+
+
+# mmengine's arguments common to every scheduler, in its positional order after the
+# scheduler's own (each alias declares them there, so its signature is mmengine's):
+#     begin: int = _bound(0, kw_only=False)
+#     end: int = _bound(INF, kw_only=False)
+#     last_step: int = _last_step(kw_only=False)
+#     by_epoch: bool = _flag(True, kw_only=False)
+#     verbose: bool = _flag(False, kw_only=False)
 
 
 def _optional_steps() -> Any:
@@ -102,8 +120,34 @@ def _optional_number(**bounds: float) -> Any:
     )
 
 
+class MMEngineStepping:
+    """mmengine's scheduler methods on the scheduler of an ``mmengine.*`` alias:
+    ``get_last_value()`` (the values last applied, one per scheduled group)."""
+
+    def get_last_value(self) -> list[float]:
+        return cast("schedkit.Scheduler", self).get_last_lr()
+
+
+#: the arguments mmengine multiplies by the epoch length in ``build_iter_from_epoch``
+_SCALED = ("step_size", "milestones", "T_max", "periods", "total_steps")
+
+
 class Part(schedkit.BaseSchedule):
-    """What every mmengine scheduler takes: its range, its unit, and the conversion."""
+    """What every mmengine scheduler takes: its range, its unit, and the conversion.
+
+    Its scheduler has mmengine's methods (:class:`MMEngineStepping`) and attributes:
+    ``sched.last_step``, ``sched.begin``, ``sched.end``, ``sched.T_max``... as mmengine's
+    object holds them (converted to iterations with ``convert_to_iter_based``)."""
+
+    stepping: ClassVar[type] = MMEngineStepping
+    #: mmengine's attributes of the scheduler object, read through the alias's scheduler
+    peer_attributes: ClassVar[tuple[str, ...]] = (
+        "begin",
+        "end",
+        "by_epoch",
+        "last_step",
+        "verbose",
+    )
 
     accepts_warmup: ClassVar[bool] = False
     #: the most updates one call replays past the last value computed (:data:`MAX_REPLAY`)
@@ -118,7 +162,11 @@ class Part(schedkit.BaseSchedule):
 
     begin: int = _bound(0)
     end: int = _bound(INF)
+    #: mmengine's resume by construction: the counter of the last step taken
+    last_step: int = _last_step()
     by_epoch: bool = _flag(True)
+    #: mmengine prints each update; accepted, and the alias prints nothing
+    verbose: bool = _flag(False)
     convert_to_iter_based: bool = _flag(False)
     steps_per_epoch: int | None = _optional_steps()
 
@@ -149,6 +197,32 @@ class Part(schedkit.BaseSchedule):
                 raise SpecError(
                     f"expected {count} values (one per param group), got {len(value)}", name
                 )
+
+    # -- mmengine's attributes ---------------------------------------------------------
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        """mmengine's attribute ``name`` of the scheduler object at the scheduler's step."""
+        act = self.setup(_Group(1.0), 0, self.steps_per_epoch)
+        if name in ("begin", "end", "by_epoch"):
+            return getattr(act, name)
+        if name == "last_step":
+            act.at(scheduler.last_epoch)
+            return act.last_step
+        if name == "total_iters":
+            return self.total_iters(act)
+        value = getattr(self, name)
+        if name in _SCALED:
+            value = self.scale(name, value, act)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    def peer_set(self, name: str, value: Any, scheduler: Any) -> None:
+        raise SpecError(
+            f"{name!r} is fixed when the scheduler is built (its schedule is immutable data); "
+            "build a new scheduler with the new value",
+            name,
+        )
 
     # -- what each scheduler computes -------------------------------------------------
 
@@ -205,9 +279,12 @@ class Part(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
+        """Every argument, but those left as mmengine's defaults that describe the call
+        rather than the schedule (``last_step``, ``verbose``, ``steps_per_epoch``)."""
         out = record_spec(self)
-        if out.get("steps_per_epoch") is None:
-            out.pop("steps_per_epoch", None)
+        for name, default in (("last_step", -1), ("verbose", False), ("steps_per_epoch", None)):
+            if out.get(name) == default and type(out.get(name)) is type(default):
+                out.pop(name, None)
         return out
 
 
@@ -237,6 +314,7 @@ class _Active:
         "global_step",
         "index",
         "last_step",
+        "offset",
         "part",
         "spe",
     )
@@ -260,7 +338,9 @@ class _Active:
         self.spe = spe
         self.every = spe is None or not by_epoch
         self.global_step = -1
-        self.last_step = -1
+        #: mmengine's ``last_step`` counts on from the constructor's (``last_step=k``)
+        self.offset = part.last_step + 1
+        self.last_step = part.last_step
 
     def step(self, current: float) -> float:
         """mmengine's ``_ParamScheduler.step()`` on the group's value ``current``."""
@@ -274,15 +354,16 @@ class _Active:
         """Set the counters as they are after schedkit step ``step``."""
         g = step if self.every else step // self.spe  # type: ignore[operator]
         self.global_step = g
-        self.last_step = min(g, self.end - 1) - self.begin if g >= self.begin else -1
+        last = min(g, self.end - 1) - self.begin if g >= self.begin else -1
+        self.last_step = last + self.offset
 
     def next_change(self, current: float) -> int | None:
         """The first schedkit step after the counters' at which this scheduler may change
         ``current`` (``None``: never, as long as the value stays ``current``)."""
         last = self.part.next_change(self, self.last_step, current)
-        if last is None or self.begin + last >= self.end:
+        if last is None or self.begin + last - self.offset >= self.end:
             return None
-        g = self.begin + last
+        g = self.begin + last - self.offset
         return g if self.every else g * self.spe  # type: ignore[operator]
 
 
@@ -413,9 +494,21 @@ class _Run:
         """The state at ``step``: the group's value there (the counters follow from it)."""
         return {"value": self(step)}
 
+    def _own_value(self, step: int, value: float) -> bool:
+        """Whether ``value`` is what the schedulers themselves reach at ``step`` (their
+        recurrence may round a value to just below 0, which a state then holds)."""
+        try:
+            return _Run(self.parts, self.base, self.index, self.spe)(step) == value
+        except SpecError:
+            return False
+
     def load_curve_state(self, step: int, state: Any) -> None:
         """Continue from ``state`` (of :meth:`curve_state`) at ``step``, checked first."""
-        value = StateReader(state, what="curve state").number("value", ge=0.0)
+        value = StateReader(state, what="curve state").number("value")
+        if value < 0.0 and not self._own_value(step, value):
+            raise StateError(
+                f"expected a value >= 0 (a learning rate or momentum), got {value}", "value"
+            )
         self._start()
         for act in self.active:
             act.at(step)
@@ -448,10 +541,16 @@ class StepLR(Part):
     """
 
     name = "mmengine.StepLR"
+    peer_attributes = (*Part.peer_attributes, "step_size", "gamma")
     scaled = ("step_size",)
 
     step_size: int = count(positive=True)
     gamma: float = schedkit.factor(0.1, ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         size = self.scale("step_size", self.step_size, act)
@@ -474,9 +573,19 @@ class MultiStepLR(Part):
     """
 
     name = "mmengine.MultiStepLR"
+    peer_attributes = (*Part.peer_attributes, "milestones", "gamma")
 
     milestones: tuple[int, ...] = step_list()
     gamma: float = schedkit.factor(0.1, ge=0.0)
+    last_step: int = _last_step(kw_only=False)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        value = super().peer_get(name, scheduler)
+        return Counter(value) if name == "milestones" else value  # mmengine's is a Counter
 
     def value(self, act: _Active, current: float) -> float:
         found = Counter(self.scale("milestones", self.milestones, act))
@@ -499,9 +608,15 @@ class ConstantLR(Part):
     """
 
     name = "mmengine.ConstantLR"
+    peer_attributes = (*Part.peer_attributes, "factor", "total_iters")
     divisor = "factor"  # divided by when the value is restored
 
     factor: float = _factor(1.0 / 3)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         total = self.total_iters(act)
@@ -525,10 +640,16 @@ class LinearLR(Part):
     """
 
     name = "mmengine.LinearLR"
+    peer_attributes = (*Part.peer_attributes, "start_factor", "end_factor", "total_iters")
     divisor = "start_factor"  # torch's LinearLR refuses 0 too; a warmup starts at e.g. 1e-3
 
     start_factor: float = _factor(1.0 / 3)
     end_factor: float = _factor(1.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -547,8 +668,14 @@ class ExponentialLR(Part):
     """
 
     name = "mmengine.ExponentialLR"
+    peer_attributes = (*Part.peer_attributes, "gamma")
 
     gamma: float = schedkit.factor(ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -568,9 +695,15 @@ class PolyLR(Part):
     """
 
     name = "mmengine.PolyLR"
+    peer_attributes = (*Part.peer_attributes, "eta_min", "power", "total_iters")
 
     eta_min: float = schedkit.factor(0.0)
     power: float = schedkit.factor(1.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -592,15 +725,30 @@ class CosineAnnealingLR(Part):
     """
 
     name = "mmengine.CosineAnnealingLR"
+    peer_attributes = (*Part.peer_attributes, "T_max", "eta_min", "eta_min_ratio")
 
-    T_max: int | None = _optional_steps()
+    T_max: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     eta_min: float | None = _optional_number()
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
     eta_min_ratio: float | None = _optional_number(ge=0.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.eta_min is not None and self.eta_min_ratio is not None:
             raise SpecError("give eta_min or eta_min_ratio, not both", "eta_min_ratio")
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        value = super().peer_get(name, scheduler)
+        if name == "T_max" and value is None:
+            act = self.setup(_Group(1.0), 0, self.steps_per_epoch)
+            return act.end - act.begin  # mmengine's T_max: the range's length by default
+        if name == "eta_min" and value is None and self.eta_min_ratio is None:
+            return 0.0  # mmengine's eta_min when neither is given
+        return value
 
     def _eta_min(self, base: float) -> float:
         if self.eta_min_ratio is not None:
@@ -638,11 +786,24 @@ class CosineRestartLR(Part):
     """
 
     name = "mmengine.CosineRestartLR"
+    peer_attributes = (
+        *Part.peer_attributes,
+        "periods",
+        "restart_weights",
+        "eta_min",
+        "eta_min_ratio",
+        "cumulative_periods",
+    )
 
     periods: tuple[int, ...] = step_list()
     restart_weights: tuple[float, ...] = schedkit.field(default=(1.0,), converter=_weights)
     eta_min: float | None = _optional_number()
     eta_min_ratio: float | None = _optional_number(ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -654,6 +815,12 @@ class CosineRestartLR(Part):
             )
         if any(p <= 0 for p in self.periods):
             raise SpecError(f"expected positive periods, got {list(self.periods)}", "periods")
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "cumulative_periods":
+            periods = super().peer_get("periods", scheduler)
+            return [sum(periods[: i + 1]) for i in range(len(periods))]
+        return super().peer_get(name, scheduler)
 
     def next_change(self, act: _Active, last: int, current: float) -> int | None:
         # after the last period the value is kept
@@ -694,15 +861,27 @@ class OneCycleLR(Part):
     """
 
     name = "mmengine.OneCycleLR"
+    peer_attributes = (
+        *Part.peer_attributes,
+        "eta_max",
+        "total_steps",
+        "div_factor",
+        "final_div_factor",
+    )
     per_group_lists = ("eta_max",)
 
     eta_max: float | tuple[float, ...] = each_group(0.0, ge=0.0)
-    total_steps: int | None = _optional_steps()
+    total_steps: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     pct_start: float = _factor(0.3)
     anneal_strategy: str = schedkit.choice("cos", "linear")
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
     three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
@@ -729,6 +908,11 @@ class OneCycleLR(Part):
         act = super().setup(state, index, spe)
         self.check_phases(spe)
         return act
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "total_steps":
+            return self._total(self.setup(_Group(1.0), 0, self.steps_per_epoch))
+        return super().peer_get(name, scheduler)
 
     def _total(self, act: _Active) -> int:
         return int(self.scale("total_steps", self.total_steps, act) or (act.end - act.begin))
@@ -923,6 +1107,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
     name = "mmengine.param_scheduler"
     accepts_warmup: ClassVar[bool] = False
+    stepping: ClassVar[type] = MMEngineStepping
     max_replay: ClassVar[int] = MAX_REPLAY
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)

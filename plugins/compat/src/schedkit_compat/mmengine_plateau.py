@@ -21,15 +21,25 @@ reductions and has mmengine's floats.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of, record_spec
+from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of
 from schedkit_compat._base import count, each_group, pick
-from schedkit_compat.mmengine import INF, Momentum, ParamSchedulerList, Part, _Run
+from schedkit_compat.mmengine import (
+    INF,
+    MMEngineStepping,
+    Momentum,
+    ParamSchedulerList,
+    Part,
+    _bound,
+    _flag,
+    _last_step,
+    _Run,
+)
 
 #: the state's format (a later release converts older ones)
 VERSION = 1
@@ -267,6 +277,20 @@ class _Replay:
 # -- the aliases --------------------------------------------------------------------------
 
 
+class PlateauStepping(MMEngineStepping):
+    """mmengine's ``step(metrics=...)`` by keyword, besides schedkit's ``step(metric)``
+    (each the epoch's ``step()`` and then mmengine's ``step(metrics)``)."""
+
+    def step(
+        self, metric: Any = None, epoch: Any = None, *, metrics: Mapping[str, Any] | None = None
+    ) -> None:
+        if metrics is not None:
+            if metric is not None:
+                raise TypeError("step() takes the metric or mmengine's metrics, not both")
+            metric = metrics
+        schedkit.Scheduler.step(cast("schedkit.Scheduler", self), metric, epoch)
+
+
 def _history(owner: Any) -> _History:
     """The owner's history, made on first use (a frozen record has no place for it at
     construction)."""
@@ -350,6 +374,25 @@ class ReduceOnPlateauLR(_Observing, Part):
 
     name = "mmengine.ReduceOnPlateauLR"
     per_group_lists = ("min_value",)
+    stepping = PlateauStepping
+    peer_attributes = (
+        "begin",
+        "end",
+        "by_epoch",
+        "verbose",
+        "monitor",
+        "rule",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_rule",
+        "cooldown",
+        "eps",
+        "min_values",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
 
     monitor: str = schedkit.field(default="loss", validator=instance_of(str))
     rule: str = schedkit.choice("less", "greater")
@@ -360,6 +403,11 @@ class ReduceOnPlateauLR(_Observing, Part):
     cooldown: int = count(0)
     min_value: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     eps: float = schedkit.factor(1e-8, ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
     _history_box: list[_History | None] = _box()
 
     def __post_init__(self) -> None:
@@ -375,6 +423,19 @@ class ReduceOnPlateauLR(_Observing, Part):
                 "convert_to_iter_based",
             )
 
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        watch = _history(self).watches[0]
+        if name == "min_values":
+            n = len(scheduler.base_values)
+            return [pick(self.min_value, i, "min_value") for i in range(n)]
+        if name == "best":
+            return watch.best
+        if name == "num_bad_epochs":
+            return watch.bad
+        if name == "cooldown_counter":
+            return watch.cooldown_left
+        return super().peer_get(name, scheduler)
+
     def value(self, act: Any, current: float) -> float:
         """An epoch's ``step()`` leaves the value alone: it moves only on a reduction."""
         return current
@@ -382,12 +443,6 @@ class ReduceOnPlateauLR(_Observing, Part):
     def next_change(self, act: Any, last: int, current: float) -> int | None:
         """Never by its own updates (the reductions are applied apart): a replay skips it."""
         return None
-
-    def spec(self) -> dict[str, Any]:
-        out = record_spec(self)
-        if out.get("steps_per_epoch") is None:
-            out.pop("steps_per_epoch", None)
-        return out
 
 
 class ReduceOnPlateauMomentum(Momentum, ReduceOnPlateauLR):
@@ -414,6 +469,7 @@ class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
     _history_box: list[_History | None] = _box()
+    stepping = PlateauStepping
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         subs = kwargs.get("schedulers", args[0] if args else None)
