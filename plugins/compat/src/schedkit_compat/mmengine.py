@@ -1,11 +1,15 @@
 """``mmengine.*``: mmengine's parameter schedulers (``mmengine.optim.scheduler``).
 
-Each alias takes the arguments of its mmengine class, ``begin``/``end``/``by_epoch``/
-``convert_to_iter_based`` included, and computes mmengine's floats: mmengine updates
-the value from the one before (its chainable form), and so do the aliases, for every
-param group. ``mmengine.param_scheduler`` composes a ``param_scheduler`` list as
-mmengine does: every scheduler acts on ``[begin, end)`` of its own count, each updating
-the value the ones before it wrote, in list order, so schedulers active at once multiply.
+Each alias takes the arguments of its mmengine class in its order (``begin``, ``end``,
+``last_step``, ``by_epoch``, ``verbose``), then ``convert_to_iter_based`` and
+``steps_per_epoch`` by keyword, and computes mmengine's floats: mmengine updates the
+value from the one before (its chainable form), and so do the aliases, for every param
+group. Two aliases on one optimizer compose as mmengine's schedulers do, each updating
+the value the other wrote. ``mmengine.param_scheduler`` composes a ``param_scheduler``
+list as mmengine does: every scheduler acts on ``[begin, end)`` of its own count, each
+updating the value the ones before it wrote, in list order, so schedulers active at once
+multiply. The scheduler of an alias has mmengine's ``get_last_value()``, ``last_step``
+and attributes (``T_max``, ``milestones``...).
 
 Steps: with ``steps_per_epoch`` (on the list or the alias), a schedkit step is one
 training iteration, as mmengine's runner counts them: the iteration-based schedulers
