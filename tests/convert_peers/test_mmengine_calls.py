@@ -369,3 +369,15 @@ def test_plateau_schedulers_take_mmengines_metrics_keyword() -> None:
     assert lrs(ours)[0] == 0.025
     with pytest.raises(TypeError, match="not both"):
         sched.step(1.0, metrics={"loss": 1.0})
+
+
+@pytest.mark.parametrize("bad", [1e400, 10**400, float("nan"), 2**62 + 1, -2])
+def test_setting_a_step_beyond_any_float_is_refused_and_changes_nothing(bad: Any) -> None:
+    opt, sched = _stepped()
+    before = (sched.state_dict(), lrs(opt))
+    with pytest.raises(SpecError) as e:
+        sched.last_epoch = bad
+    assert e.value.path == "last_epoch"
+    assert (sched.state_dict(), lrs(opt)) == before
+    sched.step()
+    assert sched.last_epoch == 4

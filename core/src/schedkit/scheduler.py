@@ -662,7 +662,13 @@ class Scheduler(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
-        self._step = int(value)
+        try:
+            step = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise SpecError(f"expected a whole number, got {value!r}", "last_epoch") from None
+        if not -1 <= step <= MAX_STEP:
+            raise SpecError("expected a whole number >= -1 and <= 2**62", "last_epoch")
+        self._step = step
 
     @property
     def steps(self) -> int:
