@@ -355,7 +355,7 @@ def test_a_list_monitors_one_metric() -> None:
 
 
 def test_a_min_value_list_shorter_than_the_groups_is_refused_at_binding() -> None:
-    with pytest.raises(SpecError, match="has 2 values, but group 2"):
+    with pytest.raises(SpecError, match="expected 3 values .one per param group., got 2"):
         schedkit.get_scheduler("mmengine.ReduceOnPlateauLR", sgd(), min_value=[0.0, 0.1])
 
 

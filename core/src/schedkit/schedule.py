@@ -190,6 +190,17 @@ class BaseSchedule(Record):
     def __call__(self, step: float) -> float:
         raise NotImplementedError
 
+    @classmethod
+    def own_key(cls, optimizer: Any) -> str | None:
+        """The hyperparameter the family schedules by itself on ``optimizer`` (mmengine's
+        momentum schedulers: ``momentum``, or ``betas[0]`` of the Adam family), or None: the
+        scheduler's ``key`` (``lr`` by default). A scheduler given another key refuses it."""
+        return None
+
+    def check_groups(self, count: int) -> None:
+        """Called when a scheduler binds ``count`` param groups: a family holding one
+        value per group (``eta_max=[...]``) refuses a list of another length."""
+
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this schedule."""
         return record_spec(self)

@@ -23,11 +23,14 @@ from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.plateaus import finite_metric
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
-from schedkit.schedule import _fields_of, get_schedule, resolve
+from schedkit.schedule import BaseSchedule, _fields_of, get_schedule, resolve
 from schedkit.state_checks import StateReader, check_number
 
 _KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
 FORMAT = "schedkit.scheduler"
+#: the farthest step a state may hold (schedules are defined up to it; beyond, a step is
+#: no float)
+MAX_STEP = 2**62
 VERSION = 1
 
 
@@ -244,6 +247,28 @@ def _shared_options(
     return out
 
 
+def _key(schedule: Any, optimizer: Optimizer, key: str | None) -> str:
+    """The hyperparameter to schedule: ``key``, or the family's own (:meth:`BaseSchedule.
+    own_key`), ``lr`` when neither says; a key other than the family's own is refused."""
+    if isinstance(schedule, (str, Mapping)):
+        name = schedule.get("type") if isinstance(schedule, Mapping) else schedule
+        if not isinstance(name, str):
+            return "lr" if key is None else key
+        cls: Any = default_registry().get("schedule", name).cls
+    else:
+        cls = type(schedule)
+    own: str | None = cls.own_key(optimizer) if issubclass(cls, BaseSchedule) else None
+    if own is None:
+        return "lr" if key is None else key
+    if key is not None and key != own:
+        raise SpecError(
+            f"{getattr(cls, 'name', cls.__name__)!r} schedules {own!r} on this optimizer, "
+            f"not {key!r}: give no key (or key={own!r})",
+            "key",
+        )
+    return own
+
+
 def _check_resume(
     optimizer: Optimizer, tags: frozenset[str | None] | None, key: str, last_epoch: Any
 ) -> None:
@@ -289,7 +314,7 @@ def _metric(metric: Any) -> float:
     """``step(metric)``'s metric as a float (what torch's ``float(metrics)`` takes)."""
     try:
         return float(metric)
-    except (TypeError, ValueError, RuntimeError):
+    except (TypeError, ValueError, RuntimeError, OverflowError):
         raise SpecError(f"expected a number, got {metric!r}", "metric") from None
 
 
@@ -300,7 +325,7 @@ def _noop(*args: Any, **kwargs: Any) -> None:
 class Scheduler(LRScheduler):
     """Apply ``base * schedule(step)`` to one hyperparameter of an optimizer's param groups.
 
-    :type key: str
+    :type key: str | None
     :type tags: Iterable[str | None] | str | None
     :type steps_per_epoch: int | None
     :type total_steps: int | None
@@ -308,7 +333,8 @@ class Scheduler(LRScheduler):
     :type last_epoch: int
     :param optimizer: any ``torch.optim.Optimizer``.
     :param schedule: a schedule, a registered name with ``params``, or a spec dict.
-    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...;
+        a family that picks its own (mmengine's momentum schedulers) takes it by default.
     :param tags: only the groups whose ``tags`` share one of these (default: every group);
         ``None`` among them selects the groups without tags.
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
@@ -355,7 +381,7 @@ class Scheduler(LRScheduler):
         schedule: Schedule | str | Mapping[str, Any],
         /,
         *,
-        key: str = "lr",
+        key: str | None = None,
         tags: Iterable[str | None] | str | None = None,
         steps_per_epoch: int | None = None,
         total_steps: int | None = None,
@@ -366,6 +392,7 @@ class Scheduler(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
         self.optimizer = optimizer
+        key = _key(schedule, optimizer, key)
         self.key = key
         self._field, self._index = _parse_key(key)
         self.tags: frozenset[str | None] | None = (
@@ -507,6 +534,8 @@ class Scheduler(LRScheduler):
         continues where it was instead of replaying from the start.
         """
         assert self._per_group is not None
+        if isinstance(self.schedule, BaseSchedule):
+            self.schedule.check_groups(len(self._groups))
         old = self._curves
         self._curves = [
             self._per_group(g, b, i)
@@ -659,7 +688,13 @@ class Scheduler(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
-        self._step = int(value)
+        try:
+            step = int(value)
+        except (TypeError, ValueError, OverflowError):
+            raise SpecError(f"expected a whole number, got {value!r}", "last_epoch") from None
+        if not -1 <= step <= MAX_STEP:
+            raise SpecError("expected a whole number >= -1 and <= 2**62", "last_epoch")
+        self._step = step
 
     @property
     def steps(self) -> int:
@@ -774,6 +809,8 @@ class Scheduler(LRScheduler):
                 "base_values",
             )
         step = state.integer("step")
+        if step > MAX_STEP:
+            raise StateError("expected a whole number <= 2**62 (the farthest step)", "step")
         self._check_curves(state, step, bases)
         schedule_state = state.state.get("schedule_state")
         if self._stateful:
@@ -829,7 +866,7 @@ def get_scheduler(
     num_training_steps: int | None = None,
     scheduler_specific_kwargs: Mapping[str, Any] | None = None,
     *,
-    key: str = "lr",
+    key: str | None = None,
     tags: Iterable[str | None] | str | None = None,
     steps_per_epoch: int | None = None,
     total_steps: int | None = None,
@@ -848,7 +885,8 @@ def get_scheduler(
     :param num_training_steps: transformers' call form: the run's length in steps.
     :param scheduler_specific_kwargs: transformers' call form: the schedule's other arguments
         (``num_cycles``, ``power``, ``lr_end``...), under transformers' names.
-    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...
+    :param key: the hyperparameter: ``"lr"`` (default), ``"weight_decay"``, ``"betas[0]"``...;
+        a family that picks its own (mmengine's momentum schedulers) takes it by default.
     :param tags: only the groups whose ``tags`` share one of these (default: every group).
     :param steps_per_epoch: resolves durations given in epochs (``"5ep"``).
     :param total_steps: the run's total, for durations given as shares (``"10%"``).

@@ -58,7 +58,10 @@ def check_number(
     """``value`` as a float when it is a real number within the bounds, else StateError."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise StateError(f"expected a number, got {_short(value)}", where)
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond any float
+        raise StateError(f"expected a finite number, got {_short(value)}", where) from None
     if math.isnan(x) or (not inf and math.isinf(x)):
         raise StateError(f"expected a {'' if inf else 'finite '}number, got {x}", where)
     if (ge is not None and x < ge) or (le is not None and x > le):

@@ -1,11 +1,15 @@
 """``mmengine.*``: mmengine's parameter schedulers (``mmengine.optim.scheduler``).
 
-Each alias takes the arguments of its mmengine class, ``begin``/``end``/``by_epoch``/
-``convert_to_iter_based`` included, and computes mmengine's floats: mmengine updates
-the value from the one before (its chainable form), and so do the aliases, for every
-param group. ``mmengine.param_scheduler`` composes a ``param_scheduler`` list as
-mmengine does: every scheduler acts on ``[begin, end)`` of its own count, each updating
-the value the ones before it wrote, in list order, so schedulers active at once multiply.
+Each alias takes the arguments of its mmengine class in its order (``begin``, ``end``,
+``last_step``, ``by_epoch``, ``verbose``), then ``convert_to_iter_based`` and
+``steps_per_epoch`` by keyword, and computes mmengine's floats: mmengine updates the
+value from the one before (its chainable form), and so do the aliases, for every param
+group. Two aliases on one optimizer compose as mmengine's schedulers do, each updating
+the value the other wrote. ``mmengine.param_scheduler`` composes a ``param_scheduler``
+list as mmengine does: every scheduler acts on ``[begin, end)`` of its own count, each
+updating the value the ones before it wrote, in list order, so schedulers active at once
+multiply. The scheduler of an alias has mmengine's ``get_last_value()``, ``last_step``
+and attributes (``T_max``, ``milestones``...).
 
 Steps: with ``steps_per_epoch`` (on the list or the alias), a schedkit step is one
 training iteration, as mmengine's runner counts them: the iteration-based schedulers
@@ -26,7 +30,8 @@ each group's value, so resuming at any step replays nothing, as mmengine resumes
 the optimizer's restored values.
 
 Momentum schedulers (``LinearMomentum``...) schedule ``momentum``, or ``betas[0]`` of the
-Adam family (the setup's key says which). ``ReduceOnPlateauLR`` and
+Adam family, as mmengine picks it from the optimizer (a scheduler given another key
+refuses it). ``ReduceOnPlateauLR`` and
 ``ReduceOnPlateauMomentum`` observe a validation metric (``scheduler.step(metric)``), alone
 or in a list (:mod:`schedkit_compat.mmengine_plateau`). ``OneCycleLR`` sets the groups'
 ``initial_lr`` to ``eta_max / div_factor`` as mmengine does; schedulers after it in the
@@ -39,12 +44,12 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import torch
 
 import schedkit
-from schedkit import ParamInfo, RuleEffect, SpecError
+from schedkit import ParamInfo, RuleEffect, SpecError, StateError
 from schedkit.plugin import (
     Field,
     StateReader,
@@ -77,12 +82,30 @@ MAX_REPLAY = 1_000_000
 _STRETCH = 64
 
 
-def _bound(default: int) -> Any:
-    return schedkit.field(default=default, validator=steps(), kw_only=True)
+def _bound(default: int, *, kw_only: bool = True) -> Any:
+    return schedkit.field(default=default, validator=steps(), kw_only=kw_only)
 
 
-def _flag(default: bool) -> Any:
-    return schedkit.field(default=default, validator=instance_of(bool), kw_only=True)
+def _flag(default: bool, *, kw_only: bool = True) -> Any:
+    return schedkit.field(default=default, validator=instance_of(bool), kw_only=kw_only)
+
+
+def _whole_from_minus_one(inst: Any, attribute: Field, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < -1:
+        raise SpecError(f"expected a whole number >= -1, got {value!r}", attribute.name)
+
+
+def _last_step(*, kw_only: bool = True) -> Any:
+    return schedkit.field(default=-1, validator=_whole_from_minus_one, kw_only=kw_only)
+
+
+# mmengine's arguments common to every scheduler, in its positional order after the
+# scheduler's own (each alias declares them there, so its signature is mmengine's):
+#     begin: int = _bound(0, kw_only=False)
+#     end: int = _bound(INF, kw_only=False)
+#     last_step: int = _last_step(kw_only=False)
+#     by_epoch: bool = _flag(True, kw_only=False)
+#     verbose: bool = _flag(False, kw_only=False)
 
 
 def _optional_steps() -> Any:
@@ -101,8 +124,34 @@ def _optional_number(**bounds: float) -> Any:
     )
 
 
+class MMEngineStepping:
+    """mmengine's scheduler methods on the scheduler of an ``mmengine.*`` alias:
+    ``get_last_value()`` (the values last applied, one per scheduled group)."""
+
+    def get_last_value(self) -> list[float]:
+        return cast("schedkit.Scheduler", self).get_last_lr()
+
+
+#: the arguments mmengine multiplies by the epoch length in ``build_iter_from_epoch``
+_SCALED = ("step_size", "milestones", "T_max", "periods", "total_steps")
+
+
 class Part(schedkit.BaseSchedule):
-    """What every mmengine scheduler takes: its range, its unit, and the conversion."""
+    """What every mmengine scheduler takes: its range, its unit, and the conversion.
+
+    Its scheduler has mmengine's methods (:class:`MMEngineStepping`) and attributes:
+    ``sched.last_step``, ``sched.begin``, ``sched.end``, ``sched.T_max``... as mmengine's
+    object holds them (converted to iterations with ``convert_to_iter_based``)."""
+
+    stepping: ClassVar[type] = MMEngineStepping
+    #: mmengine's attributes of the scheduler object, read through the alias's scheduler
+    peer_attributes: ClassVar[tuple[str, ...]] = (
+        "begin",
+        "end",
+        "by_epoch",
+        "last_step",
+        "verbose",
+    )
 
     accepts_warmup: ClassVar[bool] = False
     #: the most updates one call replays past the last value computed (:data:`MAX_REPLAY`)
@@ -111,10 +160,17 @@ class Part(schedkit.BaseSchedule):
     scaled: ClassVar[tuple[str, ...]] = ()
     #: the argument mmengine divides by from the second step of the range on (0 refused)
     divisor: ClassVar[str | None] = None
+    #: the arguments that may hold one value per param group (a list of another length
+    #: than the optimizer's groups is refused, as mmengine refuses it)
+    per_group_lists: ClassVar[tuple[str, ...]] = ()
 
     begin: int = _bound(0)
     end: int = _bound(INF)
+    #: mmengine's resume by construction: the counter of the last step taken
+    last_step: int = _last_step()
     by_epoch: bool = _flag(True)
+    #: mmengine prints each update; accepted, and the alias prints nothing
+    verbose: bool = _flag(False)
     convert_to_iter_based: bool = _flag(False)
     steps_per_epoch: int | None = _optional_steps()
 
@@ -137,6 +193,40 @@ class Part(schedkit.BaseSchedule):
                 "its second step on (a ZeroDivisionError with 0)",
                 self.divisor,
             )
+
+    def check_groups(self, count: int) -> None:
+        for name in self.per_group_lists:
+            value = getattr(self, name)
+            if isinstance(value, tuple) and len(value) != count:
+                raise SpecError(
+                    f"expected {count} values (one per param group), got {len(value)}", name
+                )
+
+    # -- mmengine's attributes ---------------------------------------------------------
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        """mmengine's attribute ``name`` of the scheduler object at the scheduler's step."""
+        act = self.setup(_Group(1.0), 0, self.steps_per_epoch)
+        if name in ("begin", "end", "by_epoch"):
+            return getattr(act, name)
+        if name == "last_step":
+            act.at(scheduler.last_epoch)
+            return act.last_step
+        if name == "total_iters":
+            return self.total_iters(act)
+        value = getattr(self, name)
+        if name in _SCALED:
+            value = self.scale(name, value, act)
+        if isinstance(value, tuple):
+            return list(value)
+        return value
+
+    def peer_set(self, name: str, value: Any, scheduler: Any) -> None:
+        raise SpecError(
+            f"{name!r} is fixed when the scheduler is built (its schedule is immutable data); "
+            "build a new scheduler with the new value",
+            name,
+        )
 
     # -- what each scheduler computes -------------------------------------------------
 
@@ -193,9 +283,12 @@ class Part(schedkit.BaseSchedule):
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
     def spec(self) -> dict[str, Any]:
+        """Every argument, but those left as mmengine's defaults that describe the call
+        rather than the schedule (``last_step``, ``verbose``, ``steps_per_epoch``)."""
         out = record_spec(self)
-        if out.get("steps_per_epoch") is None:
-            out.pop("steps_per_epoch", None)
+        for name, default in (("last_step", -1), ("verbose", False), ("steps_per_epoch", None)):
+            if out.get(name) == default and type(out.get(name)) is type(default):
+                out.pop(name, None)
         return out
 
 
@@ -225,6 +318,7 @@ class _Active:
         "global_step",
         "index",
         "last_step",
+        "offset",
         "part",
         "spe",
     )
@@ -248,7 +342,9 @@ class _Active:
         self.spe = spe
         self.every = spe is None or not by_epoch
         self.global_step = -1
-        self.last_step = -1
+        #: mmengine's ``last_step`` counts on from the constructor's (``last_step=k``)
+        self.offset = part.last_step + 1
+        self.last_step = part.last_step
 
     def step(self, current: float) -> float:
         """mmengine's ``_ParamScheduler.step()`` on the group's value ``current``."""
@@ -262,15 +358,16 @@ class _Active:
         """Set the counters as they are after schedkit step ``step``."""
         g = step if self.every else step // self.spe  # type: ignore[operator]
         self.global_step = g
-        self.last_step = min(g, self.end - 1) - self.begin if g >= self.begin else -1
+        last = min(g, self.end - 1) - self.begin if g >= self.begin else -1
+        self.last_step = last + self.offset
 
     def next_change(self, current: float) -> int | None:
         """The first schedkit step after the counters' at which this scheduler may change
         ``current`` (``None``: never, as long as the value stays ``current``)."""
         last = self.part.next_change(self, self.last_step, current)
-        if last is None or self.begin + last >= self.end:
+        if last is None or self.begin + last - self.offset >= self.end:
             return None
-        g = self.begin + last
+        g = self.begin + last - self.offset
         return g if self.every else g * self.spe  # type: ignore[operator]
 
 
@@ -295,8 +392,12 @@ class _Run:
         self.spe = spe
         self._start()
 
-    def _start(self) -> None:
+    def _start(self, current: float | None = None) -> None:
+        """Build the schedulers on the group as mmengine's constructors do: each applies
+        its first step, from ``current`` (the group's value) or the base."""
         state = _Group(self.base)
+        if current is not None:
+            state.value = current
         self.active: list[_Active] = []
         for part in self.parts:
             act = part.setup(state, self.index, self.spe)
@@ -306,6 +407,25 @@ class _Run:
             state.value = act.step(state.value)
         self.value = state.value
         self.step = 0
+
+    def initial(self, step: float, current: float) -> float:
+        """The value the constructor writes at ``step``: at 0, its first step from the
+        group's value ``current`` (another scheduler's, when two share the optimizer)."""
+        if int(step) != 0:
+            return self(step)
+        self._start(current)
+        return self.value
+
+    def follow(self, step: float, current: float) -> float:
+        """The value one step on from the group's value ``current``, as mmengine's
+        ``step()`` updates what is in the group: two schedulers on one optimizer then
+        compose, each reading what the other wrote (any other step: :meth:`__call__`)."""
+        k = int(step)
+        if k != self.step + 1:
+            return self(k)
+        self.value = self._plain(k, current)
+        self.step = k
+        return self.value
 
     def __call__(self, step: float) -> float:
         k = int(step)
@@ -378,9 +498,21 @@ class _Run:
         """The state at ``step``: the group's value there (the counters follow from it)."""
         return {"value": self(step)}
 
+    def _own_value(self, step: int, value: float) -> bool:
+        """Whether ``value`` is what the schedulers themselves reach at ``step`` (their
+        recurrence may round a value to just below 0, which a state then holds)."""
+        try:
+            return _Run(self.parts, self.base, self.index, self.spe)(step) == value
+        except SpecError:
+            return False
+
     def load_curve_state(self, step: int, state: Any) -> None:
         """Continue from ``state`` (of :meth:`curve_state`) at ``step``, checked first."""
         value = StateReader(state, what="curve state").number("value")
+        if value < 0.0 and not self._own_value(step, value):
+            raise StateError(
+                f"expected a value >= 0 (a learning rate or momentum), got {value}", "value"
+            )
         self._start()
         for act in self.active:
             act.at(step)
@@ -413,10 +545,16 @@ class StepLR(Part):
     """
 
     name = "mmengine.StepLR"
+    peer_attributes = (*Part.peer_attributes, "step_size", "gamma")
     scaled = ("step_size",)
 
     step_size: int = count(positive=True)
     gamma: float = schedkit.factor(0.1, ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         size = self.scale("step_size", self.step_size, act)
@@ -439,9 +577,19 @@ class MultiStepLR(Part):
     """
 
     name = "mmengine.MultiStepLR"
+    peer_attributes = (*Part.peer_attributes, "milestones", "gamma")
 
     milestones: tuple[int, ...] = step_list()
     gamma: float = schedkit.factor(0.1, ge=0.0)
+    last_step: int = _last_step(kw_only=False)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        value = super().peer_get(name, scheduler)
+        return Counter(value) if name == "milestones" else value  # mmengine's is a Counter
 
     def value(self, act: _Active, current: float) -> float:
         found = Counter(self.scale("milestones", self.milestones, act))
@@ -464,9 +612,15 @@ class ConstantLR(Part):
     """
 
     name = "mmengine.ConstantLR"
+    peer_attributes = (*Part.peer_attributes, "factor", "total_iters")
     divisor = "factor"  # divided by when the value is restored
 
     factor: float = _factor(1.0 / 3)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         total = self.total_iters(act)
@@ -490,10 +644,16 @@ class LinearLR(Part):
     """
 
     name = "mmengine.LinearLR"
+    peer_attributes = (*Part.peer_attributes, "start_factor", "end_factor", "total_iters")
     divisor = "start_factor"  # torch's LinearLR refuses 0 too; a warmup starts at e.g. 1e-3
 
     start_factor: float = _factor(1.0 / 3)
     end_factor: float = _factor(1.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -512,8 +672,14 @@ class ExponentialLR(Part):
     """
 
     name = "mmengine.ExponentialLR"
+    peer_attributes = (*Part.peer_attributes, "gamma")
 
     gamma: float = schedkit.factor(ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -533,9 +699,15 @@ class PolyLR(Part):
     """
 
     name = "mmengine.PolyLR"
+    peer_attributes = (*Part.peer_attributes, "eta_min", "power", "total_iters")
 
     eta_min: float = schedkit.factor(0.0)
     power: float = schedkit.factor(1.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def value(self, act: _Active, current: float) -> float:
         if act.last_step == 0:
@@ -557,15 +729,30 @@ class CosineAnnealingLR(Part):
     """
 
     name = "mmengine.CosineAnnealingLR"
+    peer_attributes = (*Part.peer_attributes, "T_max", "eta_min", "eta_min_ratio")
 
-    T_max: int | None = _optional_steps()
+    T_max: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     eta_min: float | None = _optional_number()
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
     eta_min_ratio: float | None = _optional_number(ge=0.0)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.eta_min is not None and self.eta_min_ratio is not None:
             raise SpecError("give eta_min or eta_min_ratio, not both", "eta_min_ratio")
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        value = super().peer_get(name, scheduler)
+        if name == "T_max" and value is None:
+            act = self.setup(_Group(1.0), 0, self.steps_per_epoch)
+            return act.end - act.begin  # mmengine's T_max: the range's length by default
+        if name == "eta_min" and value is None and self.eta_min_ratio is None:
+            return 0.0  # mmengine's eta_min when neither is given
+        return value
 
     def _eta_min(self, base: float) -> float:
         if self.eta_min_ratio is not None:
@@ -603,11 +790,24 @@ class CosineRestartLR(Part):
     """
 
     name = "mmengine.CosineRestartLR"
+    peer_attributes = (
+        *Part.peer_attributes,
+        "periods",
+        "restart_weights",
+        "eta_min",
+        "eta_min_ratio",
+        "cumulative_periods",
+    )
 
     periods: tuple[int, ...] = step_list()
     restart_weights: tuple[float, ...] = schedkit.field(default=(1.0,), converter=_weights)
     eta_min: float | None = _optional_number()
     eta_min_ratio: float | None = _optional_number(ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -619,6 +819,12 @@ class CosineRestartLR(Part):
             )
         if any(p <= 0 for p in self.periods):
             raise SpecError(f"expected positive periods, got {list(self.periods)}", "periods")
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "cumulative_periods":
+            periods = super().peer_get("periods", scheduler)
+            return [sum(periods[: i + 1]) for i in range(len(periods))]
+        return super().peer_get(name, scheduler)
 
     def next_change(self, act: _Active, last: int, current: float) -> int | None:
         # after the last period the value is kept
@@ -659,14 +865,27 @@ class OneCycleLR(Part):
     """
 
     name = "mmengine.OneCycleLR"
+    peer_attributes = (
+        *Part.peer_attributes,
+        "eta_max",
+        "total_steps",
+        "div_factor",
+        "final_div_factor",
+    )
+    per_group_lists = ("eta_max",)
 
     eta_max: float | tuple[float, ...] = each_group(0.0, ge=0.0)
-    total_steps: int | None = _optional_steps()
+    total_steps: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     pct_start: float = _factor(0.3)
     anneal_strategy: str = schedkit.choice("cos", "linear")
     div_factor: float = schedkit.factor(25.0, gt=0.0)
     final_div_factor: float = schedkit.factor(1e4, gt=0.0)
     three_phase: bool = schedkit.field(default=False, validator=instance_of(bool))
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
 
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
@@ -693,6 +912,11 @@ class OneCycleLR(Part):
         act = super().setup(state, index, spe)
         self.check_phases(spe)
         return act
+
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        if name == "total_steps":
+            return self._total(self.setup(_Group(1.0), 0, self.steps_per_epoch))
+        return super().peer_get(name, scheduler)
 
     def _total(self, act: _Active) -> int:
         return int(self.scale("total_steps", self.total_steps, act) or (act.end - act.begin))
@@ -754,9 +978,27 @@ SCHEDULES: dict[str, type[Part]] = {
 
 
 # -- the momentum schedulers: the same arithmetic on momentum (or betas[0]) ----------------
-class StepMomentum(StepLR):
-    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum (give
-    the setup's key: ``momentum``, or ``betas[0]`` for the Adam family).
+class Momentum:
+    """What mmengine's momentum schedulers share: they pick the hyperparameter themselves,
+    ``momentum``, or ``betas[0]`` of the Adam family, from the optimizer's defaults."""
+
+    @classmethod
+    def own_key(cls, optimizer: Any) -> str | None:
+        defaults = getattr(optimizer, "defaults", None) or {}
+        if "momentum" in defaults:
+            return "momentum"
+        if "betas" in defaults:
+            return "betas[0]"
+        raise SpecError(
+            f"mmengine's momentum schedulers need an optimizer with momentum or betas; "
+            f"{type(optimizer).__name__} has neither",
+            "key",
+        )
+
+
+class StepMomentum(Momentum, StepLR):
+    """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum
+    (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine picks it).
 
     Example: ``{type = "mmengine.StepMomentum", step_size = 10, gamma = 0.9}``.
     """
@@ -764,7 +1006,7 @@ class StepMomentum(StepLR):
     name = "mmengine.StepMomentum"
 
 
-class MultiStepMomentum(MultiStepLR):
+class MultiStepMomentum(Momentum, MultiStepLR):
     """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.MultiStepMomentum", milestones = [8, 11], gamma = 0.9}``.
@@ -773,7 +1015,7 @@ class MultiStepMomentum(MultiStepLR):
     name = "mmengine.MultiStepMomentum"
 
 
-class ConstantMomentum(ConstantLR):
+class ConstantMomentum(Momentum, ConstantLR):
     """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.ConstantMomentum", factor = 0.9, end = 5}``.
@@ -782,7 +1024,7 @@ class ConstantMomentum(ConstantLR):
     name = "mmengine.ConstantMomentum"
 
 
-class LinearMomentum(LinearLR):
+class LinearMomentum(Momentum, LinearLR):
     """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.LinearMomentum", start_factor = 0.9, end = 10}``.
@@ -791,7 +1033,7 @@ class LinearMomentum(LinearLR):
     name = "mmengine.LinearMomentum"
 
 
-class ExponentialMomentum(ExponentialLR):
+class ExponentialMomentum(Momentum, ExponentialLR):
     """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
     momentum.
 
@@ -801,7 +1043,7 @@ class ExponentialMomentum(ExponentialLR):
     name = "mmengine.ExponentialMomentum"
 
 
-class PolyMomentum(PolyLR):
+class PolyMomentum(Momentum, PolyLR):
     """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
 
     Example: ``{type = "mmengine.PolyMomentum", eta_min = 0.85, end = 100}``.
@@ -810,7 +1052,7 @@ class PolyMomentum(PolyLR):
     name = "mmengine.PolyMomentum"
 
 
-class CosineAnnealingMomentum(CosineAnnealingLR):
+class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
     the momentum.
 
@@ -820,7 +1062,7 @@ class CosineAnnealingMomentum(CosineAnnealingLR):
     name = "mmengine.CosineAnnealingMomentum"
 
 
-class CosineRestartMomentum(CosineRestartLR):
+class CosineRestartMomentum(Momentum, CosineRestartLR):
     """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
     momentum.
 
@@ -869,6 +1111,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
     name = "mmengine.param_scheduler"
     accepts_warmup: ClassVar[bool] = False
+    stepping: ClassVar[type] = MMEngineStepping
     max_replay: ClassVar[int] = MAX_REPLAY
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
@@ -889,6 +1132,13 @@ class ParamSchedulerList(schedkit.BaseSchedule):
                     sub.check_phases(self.steps_per_epoch)
                 except SpecError as e:
                     raise e.at(f"schedulers[{i}]") from None
+
+    def check_groups(self, count: int) -> None:
+        for i, sub in enumerate(self.schedulers):
+            try:
+                sub.check_groups(count)
+            except SpecError as e:
+                raise e.at(f"schedulers[{i}]") from None
 
     def per_group(
         self, group: Mapping[str, Any], base: float, index: int

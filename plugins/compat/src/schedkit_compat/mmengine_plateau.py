@@ -21,15 +21,25 @@ reductions and has mmengine's floats.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of, record_spec
+from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of
 from schedkit_compat._base import count, each_group, pick
-from schedkit_compat.mmengine import INF, ParamSchedulerList, Part, _Run
+from schedkit_compat.mmengine import (
+    INF,
+    MMEngineStepping,
+    Momentum,
+    ParamSchedulerList,
+    Part,
+    _bound,
+    _flag,
+    _last_step,
+    _Run,
+)
 
 #: the state's format (a later release converts older ones)
 VERSION = 1
@@ -230,6 +240,24 @@ class _Replay:
         self.generation = self.history.generation
         self.applied = sum(1 for at, _ in self.history.reductions if at <= step)
 
+    def initial(self, step: float, current: float) -> float:
+        """The constructor's value: the run's first step from the group's value."""
+        if int(step) == 0:
+            self._start()
+            self.run.initial(0, current)
+        return self(step)
+
+    def follow(self, step: float, current: float) -> float:
+        """The next step from the group's value ``current`` (another scheduler's, when two
+        share the optimizer), its reductions applied; any other step: :meth:`__call__`."""
+        k = int(step)
+        fell = self.history.reductions
+        behind = self.applied < len(fell) and fell[self.applied][0] < k
+        if self.generation != self.history.generation or k != self.run.step + 1 or behind:
+            return self(k)
+        self.run.follow(k, current)
+        return self(k)
+
     def __call__(self, step: float) -> float:
         k = int(step)
         history = self.history
@@ -247,6 +275,20 @@ class _Replay:
 
 
 # -- the aliases --------------------------------------------------------------------------
+
+
+class PlateauStepping(MMEngineStepping):
+    """mmengine's ``step(metrics=...)`` by keyword, besides schedkit's ``step(metric)``
+    (each the epoch's ``step()`` and then mmengine's ``step(metrics)``)."""
+
+    def step(
+        self, metric: Any = None, epoch: Any = None, *, metrics: Mapping[str, Any] | None = None
+    ) -> None:
+        if metrics is not None:
+            if metric is not None:
+                raise TypeError("step() takes the metric or mmengine's metrics, not both")
+            metric = metrics
+        schedkit.Scheduler.step(cast("schedkit.Scheduler", self), metric, epoch)
 
 
 def _history(owner: Any) -> _History:
@@ -331,6 +373,26 @@ class ReduceOnPlateauLR(_Observing, Part):
     """
 
     name = "mmengine.ReduceOnPlateauLR"
+    per_group_lists = ("min_value",)
+    stepping = PlateauStepping
+    peer_attributes = (
+        "begin",
+        "end",
+        "by_epoch",
+        "verbose",
+        "monitor",
+        "rule",
+        "factor",
+        "patience",
+        "threshold",
+        "threshold_rule",
+        "cooldown",
+        "eps",
+        "min_values",
+        "best",
+        "num_bad_epochs",
+        "cooldown_counter",
+    )
 
     monitor: str = schedkit.field(default="loss", validator=instance_of(str))
     rule: str = schedkit.choice("less", "greater")
@@ -341,6 +403,11 @@ class ReduceOnPlateauLR(_Observing, Part):
     cooldown: int = count(0)
     min_value: float | tuple[float, ...] = each_group(0.0, ge=0.0)
     eps: float = schedkit.factor(1e-8, ge=0.0)
+    begin: int = _bound(0, kw_only=False)
+    end: int = _bound(INF, kw_only=False)
+    last_step: int = _last_step(kw_only=False)
+    by_epoch: bool = _flag(True, kw_only=False)
+    verbose: bool = _flag(False, kw_only=False)
     _history_box: list[_History | None] = _box()
 
     def __post_init__(self) -> None:
@@ -356,6 +423,19 @@ class ReduceOnPlateauLR(_Observing, Part):
                 "convert_to_iter_based",
             )
 
+    def peer_get(self, name: str, scheduler: Any) -> Any:
+        watch = _history(self).watches[0]
+        if name == "min_values":
+            n = len(scheduler.base_values)
+            return [pick(self.min_value, i, "min_value") for i in range(n)]
+        if name == "best":
+            return watch.best
+        if name == "num_bad_epochs":
+            return watch.bad
+        if name == "cooldown_counter":
+            return watch.cooldown_left
+        return super().peer_get(name, scheduler)
+
     def value(self, act: Any, current: float) -> float:
         """An epoch's ``step()`` leaves the value alone: it moves only on a reduction."""
         return current
@@ -364,16 +444,11 @@ class ReduceOnPlateauLR(_Observing, Part):
         """Never by its own updates (the reductions are applied apart): a replay skips it."""
         return None
 
-    def spec(self) -> dict[str, Any]:
-        out = record_spec(self)
-        if out.get("steps_per_epoch") is None:
-            out.pop("steps_per_epoch", None)
-        return out
 
-
-class ReduceOnPlateauMomentum(ReduceOnPlateauLR):
+class ReduceOnPlateauMomentum(Momentum, ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
-    the momentum (give the setup's key: ``momentum``, or ``betas[0]`` for the Adam family),
+    the momentum (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine
+    picks it),
     fed with ``scheduler.step(metric)`` after each validation.
 
     Example: ``{type = "mmengine.ReduceOnPlateauMomentum", patience = 2, factor = 0.9,
@@ -394,6 +469,7 @@ class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
     _history_box: list[_History | None] = _box()
+    stepping = PlateauStepping
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         subs = kwargs.get("schedulers", args[0] if args else None)
