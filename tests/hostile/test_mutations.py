@@ -41,6 +41,9 @@ HOSTILE = [
     0.0,
     1e300,
     2**63,
+    10**400,  # no float holds it: float() raises OverflowError
+    -(10**400),
+    10**5000,  # too long even to print (Python's limit on int-to-text conversion)
     "x",
     "10ep",
     "100%",

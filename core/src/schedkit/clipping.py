@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from schedkit._numbers import show
 from schedkit._record import Field, Record, field
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
@@ -489,7 +490,7 @@ class BaseClipper(Record, kw_only=True):
         reader = StateReader(state, what="clipper state")
         if reader.state.get("format") != "schedkit.clipper":
             raise StateError(
-                f"not a schedkit clipper state (format {reader.state.get('format')!r})"
+                f"not a schedkit clipper state (format {show(reader.state.get('format'))})"
             )
         reader.integer("version", ge=1, le=1)
         if reader.get("spec") != self.spec():
@@ -502,7 +503,7 @@ class BaseClipper(Record, kw_only=True):
         step = reader.integer("step")
         skipped = reader.integer("skipped", le=step)
         if not isinstance(reader.state.get("extra") or {}, Mapping):
-            raise StateError(f"expected a table, got {reader.state.get('extra')!r}", "extra")
+            raise StateError(f"expected a table, got {show(reader.state.get('extra'))}", "extra")
         extra = self._checked_extra(reader.state)
         return step, skipped, self._check_extra(StateReader(extra, "extra"))
 
