@@ -90,6 +90,16 @@ def test_parameters_no_float_holds(name, params, path, message):
     assert [dict(g, params=None) for g in opt.param_groups] == before
 
 
+def test_a_norm_type_no_float_holds():
+    """The old code raised OverflowError converting it to a float."""
+    with pytest.raises(SpecError) as e:
+        schedkit.get_clipper("norm", max_norm=1.0, norm_type=HUGE)
+    assert (e.value.path, e.value.message) == (
+        "norm_type",
+        "expected a norm type > 0 or 'inf', got an integer of about 10**400",
+    )
+
+
 def test_timm_past_the_float_range_is_at_its_floor():
     """Where timm's cycle arithmetic leaves the float range (it raises OverflowError or a
     math domain error), every cycle is over: the floor, as at any step after the last."""

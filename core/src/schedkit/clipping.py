@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit._numbers import show
+from schedkit._numbers import as_real, show
 from schedkit._record import Field, Record, field
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
@@ -132,7 +132,8 @@ def norm_type(value: Any) -> Any:
     if isinstance(value, str) and value.lower() in ("inf", "infinity"):
         return math.inf
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        real = as_real(value)  # an int no float holds is left for the check to refuse
+        return value if real is None else real
     return value
 
 
@@ -144,7 +145,7 @@ def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
         or not value > 0
         or math.isnan(value)
     ):
-        raise SpecError(f"expected a norm type > 0 or 'inf', got {value!r}", attribute.name)
+        raise SpecError(f"expected a norm type > 0 or 'inf', got {show(value)}", attribute.name)
 
 
 # -- targets ----------------------------------------------------------------------------
