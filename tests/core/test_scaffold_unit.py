@@ -55,7 +55,10 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path, capsys):
     ("name", "message"),
     [
         ("bad\n", "'bad\\n' is not a plugin name"),  # `$` matched before the final newline
-        ("a" * 300, "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa..."),
+        (
+            "a" * 300,
+            "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...",
+        ),
     ],
 )
 def test_new_plugin_matches_the_whole_name(name, message, tmp_path, capsys):
