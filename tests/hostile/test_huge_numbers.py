@@ -90,6 +90,33 @@ def test_parameters_no_float_holds(name, params, path, message):
     assert [dict(g, params=None) for g in opt.param_groups] == before
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "path", "message"),
+    [
+        ({"min_lr": HUGE}, "min_lr", "expected a number, got an integer of about 10**400"),
+        (
+            {"min_lr_rate": -HUGE},
+            "min_lr_rate",
+            "expected a number, got an integer of about -10**400",
+        ),
+        ({"min_lr_rate": "x"}, "min_lr_rate", "expected a number, got 'x'"),
+    ],
+)
+def test_transformers_call_form_numbers(kwargs, path, message):
+    """The old code raised OverflowError (or ValueError) from float()."""
+    opt = sgd(2)
+    with pytest.raises(SpecError) as e:
+        get_scheduler(
+            "cosine_with_min_lr",
+            opt,
+            num_warmup_steps=1,
+            num_training_steps=100,
+            scheduler_specific_kwargs=kwargs,
+        )
+    assert (e.value.path, e.value.message) == (path, message)
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.2]
+
+
 def test_a_norm_type_no_float_holds():
     """The old code raised OverflowError converting it to a float."""
     with pytest.raises(SpecError) as e:

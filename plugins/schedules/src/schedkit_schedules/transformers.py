@@ -33,6 +33,7 @@ from schedkit import SpecError, StateError
 from schedkit.plugin import (
     Field,
     StateReader,
+    as_real,
     as_steps,
     check_number,
     decay,
@@ -69,12 +70,23 @@ def min_lr_rate(
     if min_lr is not None and rate is not None:
         raise SpecError("Only one of min_lr or min_lr_rate should be set")
     if min_lr is not None:
-        return float(min_lr / optimizer.defaults["lr"])
+        return float(_real(min_lr, "min_lr") / _real(optimizer.defaults["lr"], "lr"))
     if rate is None:
         raise SpecError(
             "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
         )
-    return float(rate)
+    return _real(rate, "min_lr_rate")
+
+
+def _real(value: Any, name: str) -> float:
+    """A number of transformers' arguments as a float, or SpecError naming it (a string, a
+    number no float holds); the schedule's own validation judges its range."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    real = as_real(value)
+    if real is None:
+        raise SpecError(f"expected a number, got {show(value)}", name)
+    return real
 
 
 def _warm(step: float, warmup: int) -> float:
