@@ -49,3 +49,55 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path, capsys):
     assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 0
     assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bad\n", "'bad\\n' is not a plugin name"),  # `$` matched before the final newline
+        (
+            "a" * 300,
+            "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...",
+        ),
+    ],
+)
+def test_new_plugin_matches_the_whole_name(name, message, tmp_path, capsys):
+    """The old code took "bad\\n" (and wrote a broken pyproject.toml) and raised OSError
+    (file name too long) for a 300-character name."""
+    assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"schedkit new-plugin: {message}")
+    assert "at most 64 characters" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def _file(tmp_path):
+    (tmp_path / "file").write_text("x")
+    return tmp_path / "file" / "sub", f"{tmp_path / 'file'} is not a folder"
+
+
+def _dangling_target(tmp_path):
+    (tmp_path / "schedkit-ok").symlink_to(tmp_path / "nowhere")
+    return tmp_path, f"{tmp_path / 'schedkit-ok'} exists already"
+
+
+def _dangling_dir(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "nowhere")
+    return tmp_path / "link" / "sub", f"{tmp_path / 'link'} is a link to nothing"
+
+
+def _proc(tmp_path):
+    return "/proc/schedkit-test", "cannot write /proc/schedkit-test"
+
+
+@pytest.mark.parametrize("target", [_file, _dangling_target, _dangling_dir, _proc])
+def test_new_plugin_targets_it_cannot_write(target, tmp_path, capsys):
+    """The old code gave a raw traceback (NotADirectoryError, FileExistsError, OSError)."""
+    where, message = target(tmp_path)
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert main(["new-plugin", "ok", "--dir", str(where)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"schedkit new-plugin: {message}"), err
+    assert "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -41,6 +41,9 @@ HOSTILE = [
     0.0,
     1e300,
     2**63,
+    10**400,  # no float holds it: float() raises OverflowError
+    -(10**400),
+    10**5000,  # too long even to print (Python's limit on int-to-text conversion)
     "x",
     "10ep",
     "100%",
@@ -266,6 +269,90 @@ def test_a_mutated_clipper_state_loads_exactly_or_changes_nothing(data):
         target.load_state_dict(state)
     except StateError:
         assert _same(target.state_dict(), before)
+        return
+    loaded = target.state_dict()
+    for k in ("step", "skipped", "spec"):
+        assert loaded[k] == state[k], k
+
+
+def _stateful_cases():
+    """Every registered family (each example) whose scheduler state carries more than the
+    step: a schedule state (plateaus, greedy) or each group's curve state (recurrences)."""
+    for info in schedkit.default_registry().components("schedule"):
+        for params in info.examples:
+            try:
+                state = _make_scheduler(info.name, dict(params)).state_dict()
+            except SpecError:  # holds a Python function: no spec, no state to load
+                continue
+            if state.get("schedule_state") is not None or state.get("curves") is not None:
+                yield info.name, dict(params)
+
+
+STATEFUL = list(_stateful_cases())
+#: values no float holds, past 2**62, not numbers, not finite
+NUMBERS = [10**400, -(10**400), 2**62 + 1, 2**63, math.nan, math.inf, -math.inf, True, "1", -1]
+
+
+def _leaves(state):
+    return [p for p in _paths(state) if p and not isinstance(_at(state, p), (dict, list))]
+
+
+def _at(data, path):
+    for k in path:
+        data = data[k]
+    return data
+
+
+def _lrs(sched):
+    return repr([dict(g, params=None) for g in sched.optimizer.param_groups])
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data())
+def test_every_stateful_family_loads_a_hostile_number_exactly_or_changes_nothing(data):
+    """Any entry of a stateful scheduler's state replaced by a number no float holds, a
+    step past 2**62, NaN, an infinity, a bool or a string: the state loads, or StateError
+    leaves the optimizer's values and the scheduler's state bit for bit as they were."""
+    name, params = data.draw(st.sampled_from(STATEFUL))
+    state = copy.deepcopy(_make_scheduler(name, params).state_dict())
+    path = data.draw(st.sampled_from(_leaves(state)))
+    _parent(state, path)[path[-1]] = data.draw(st.sampled_from(NUMBERS))
+    target = _make_scheduler(name, params)
+    before = (repr(target.state_dict()), _lrs(target))
+    try:
+        target.load_state_dict(state)
+    except StateError:
+        assert (repr(target.state_dict()), _lrs(target)) == before
+        return
+    loaded = target.state_dict()
+    for k in ("step", "schedule", "version", "key"):
+        assert loaded[k] == state[k], k
+    assert loaded["base_values"] == [float(b) for b in state["base_values"]]
+    for g in target.optimizer.param_groups:
+        assert math.isfinite(g["lr"]), g["lr"]
+
+
+def test_the_stateful_families_are_all_there():
+    names = {name for name, _ in STATEFUL}
+    assert {"plateau", "torch.ReduceLROnPlateau", "transformers.greedy", "timm.plateau"} <= names
+    assert "mmengine.ReduceOnPlateauLR" in names
+    assert "mmengine.param_scheduler" in names
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_every_clipper_loads_a_hostile_number_exactly_or_changes_nothing(data):
+    """The clippers' states the same way (steps, counts, an adaptive clipper's history)."""
+    name, params = data.draw(st.sampled_from(CLIPPERS))
+    state = copy.deepcopy(_make_clipper(name, params).state_dict())
+    path = data.draw(st.sampled_from(_leaves(state)))
+    _parent(state, path)[path[-1]] = data.draw(st.sampled_from(NUMBERS))
+    target = _make_clipper(name, params)
+    before = repr(target.state_dict())
+    try:
+        target.load_state_dict(state)
+    except StateError:
+        assert repr(target.state_dict()) == before
         return
     loaded = target.state_dict()
     for k in ("step", "skipped", "spec"):

@@ -284,3 +284,166 @@ def test_clipper_state_checks():
     with pytest.raises(StateError, match="extra.ema"):
         ema.load_state_dict({**good, "extra": {**good["extra"], "ema": torch.tensor(math.inf)}})
     ema.load_state_dict(good)
+
+
+# -- numbers no float holds, steps past 2**62 ------------------------------------------------
+
+HUGE = 10**400  # float(HUGE) raises OverflowError
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        (
+            {"step": HUGE},
+            "step",
+            "expected a whole number <= 2**62, got an integer of about 10**400",
+        ),
+        ({"step": 2**62 + 1}, "step", "expected a whole number <= 2**62"),
+        ({"step": -HUGE}, "step", "expected a whole number >= 0, got an integer of about -10**400"),
+        (
+            {"base_values": [HUGE, 0.2]},
+            "base_values[0]",
+            "expected a finite number, got an integer of about 10**400 (too large for a float)",
+        ),
+        (
+            {"base_values": [0.1, -HUGE]},
+            "base_values[1]",
+            "expected a finite number, got an integer of about -10**400 (too large for a float)",
+        ),
+        ({"version": HUGE}, "version", "scheduler state version an integer of about 10**400 is"),
+        ({"version": 10**5000}, "version", "scheduler state version an integer of about 10**5000"),
+    ],
+)
+def test_numbers_no_float_holds_are_refused_and_change_nothing(change, path, message):
+    """The old code raised OverflowError from float() (base values), or took the step and
+    then failed computing its value."""
+    sched = Scheduler(sgd(2), "cosine", total=100)
+    state = {**sched.state_dict(), **change}
+    other = Scheduler(sgd(2), "cosine", total=100)
+    other.step()
+    before = _snapshot(other)
+    with pytest.raises(StateError) as e:
+        other.load_state_dict(state)
+    assert (e.value.path, e.value.message[: len(message)]) == (path, message)
+    assert _snapshot(other) == before
+
+
+@pytest.mark.parametrize("step", [10**400, 2**62 + 1])
+def test_a_deepspeed_state_at_a_huge_step_changes_no_lr(step):
+    """The old code wrote the loaded lr into the optimizer's groups, then raised
+    OverflowError from DeepSpeed's decay arithmetic."""
+    sched = get_scheduler("deepspeed.WarmupDecayLR", sgd(2), total_num_steps=100)
+    state = {**sched.state_dict(), "step": step}
+    other = get_scheduler("deepspeed.WarmupDecayLR", sgd(2), total_num_steps=100)
+    for _ in range(3):
+        other.step()
+    before = _snapshot(other)
+    with pytest.raises(StateError, match=r"^step: expected a whole number <= 2\*\*62"):
+        other.load_state_dict(state)
+    assert _snapshot(other) == before
+    other.load_state_dict({**state, "step": 2**62})  # the far end itself loads
+    assert other.steps == 2**62
+    assert [g["lr"] for g in other.optimizer.param_groups] == [0.0, 0.0]
+
+
+def test_a_state_whose_values_are_not_finite_changes_nothing():
+    """Every value loading would write is computed on trial objects first: torch's
+    ExponentialLR with gamma 2 is inf by step 10**6, and the old code wrote inf lrs."""
+    sched = get_scheduler("torch.ExponentialLR", sgd(2), gamma=2.0)
+    state = {**sched.state_dict(), "step": 10**6}
+    other = get_scheduler("torch.ExponentialLR", sgd(2), gamma=2.0)
+    other.step()
+    before = _snapshot(other)
+    with pytest.raises(StateError) as e:
+        other.load_state_dict(state)
+    assert e.value.path == "step"
+    assert e.value.message == "the schedule's value at step 1000000 is inf, not a finite number"
+    assert _snapshot(other) == before
+
+
+DEEPSPEED_SETUP = """
+[run]
+total = 20
+[optimizer]
+type = "AdamW"
+lr = 1e-3
+[schedules.lr]
+type = "deepspeed.WarmupDecayLR"
+total_num_steps = 20
+warmup_num_steps = 4
+"""
+
+
+@pytest.mark.parametrize(
+    ("step", "message"),
+    [
+        (10**400, "expected a whole number <= 2**62, got an integer of about 10**400"),
+        (-(10**400), "expected a whole number >= 0, got an integer of about -10**400"),
+    ],
+)
+def test_built_with_a_huge_step_loads_nothing(step, message):
+    """The old code loaded the optimizer's state and wrote the scheduler's lr, then raised
+    OverflowError."""
+    model = torch.nn.Linear(3, 2)
+    source = loads_setup(DEEPSPEED_SETUP).build(model)
+    model(torch.randn(4, 3)).pow(2).sum().backward()
+    source.step()
+    state = copy.deepcopy(source.state_dict())
+    state["schedulers"]["lr"]["step"] = step
+    target = loads_setup(DEEPSPEED_SETUP).build(torch.nn.Linear(3, 2))
+    before = (copy.deepcopy(target.optimizer.state_dict()), target.schedulers["lr"].state_dict())
+    with pytest.raises(StateError) as e:
+        target.load_state_dict(state)
+    assert (e.value.path, e.value.message) == ("schedulers.lr.step", message)
+    after = (target.optimizer.state_dict(), target.schedulers["lr"].state_dict())
+    assert _equal(after, before)
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "message"),
+    [
+        ({"best": 10**400}, "schedule_state.best", "expected a finite number, got an integer"),
+        ({"lrs": [0.1, 10**400]}, "schedule_state.lrs[1]", "expected a finite number, got an"),
+        ({"lrs": [0.1]}, "schedule_state.lrs", "1 lrs for 2 init_lrs"),
+        ({"window_sum": math.nan}, "schedule_state.window_sum", "expected a finite number"),
+        ({"bad_steps": 10**400}, "schedule_state.bad_steps", "expected a whole number <= 2**62"),
+        ({"reset_left": -1}, "schedule_state.reset_left", "expected a whole number >= 0"),
+    ],
+)
+def test_a_greedy_state_is_checked_entry_by_entry(change, path, message):
+    """The old code took float() of each entry: OverflowError for 10**400, a NaN window
+    sum taken, a shorter lrs list taken and then grown again by the groups' curves."""
+    sched = Scheduler(sgd(2), schedkit.get_schedule("transformers.greedy"))
+    for m in (1.0, 2.0):
+        sched.step(m)
+    state = sched.state_dict()
+    state["schedule_state"] = {**state["schedule_state"], **change}
+    other = Scheduler(sgd(2), schedkit.get_schedule("transformers.greedy"))
+    other.step(1.0)
+    before = _snapshot(other)
+    with pytest.raises(StateError) as e:
+        other.load_state_dict(state)
+    assert (e.value.path, e.value.message[: len(message)]) == (path, message)
+    assert _snapshot(other) == before
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        (10**400, "expected a number, got an integer of about 10**400"),
+        (-(10**400), "expected a number, got an integer of about -10**400"),
+        ("x", "expected a number, got 'x'"),
+    ],
+)
+def test_a_metric_no_float_holds_is_refused_before_anything_changes(metric, message):
+    """The old code raised OverflowError from float(metric)."""
+    sched = _plateau()
+    sched.step(1.0)
+    before = _snapshot(sched)
+    with pytest.raises(SpecError) as e:
+        sched.step(metric)
+    assert (e.value.path, e.value.message) == ("metric", message)
+    assert _snapshot(sched) == before
+    with pytest.raises(SpecError, match="^metric: expected a finite number, got "):
+        sched.checked_metric(metric)

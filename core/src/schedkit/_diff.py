@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from schedkit._numbers import show
+
 
 def spec_diff(saved: Any, current: Any, path: str = "") -> list[str]:
     """One line per differing field: ``path: <saved> in the state, <current> here``."""
@@ -13,9 +15,9 @@ def spec_diff(saved: Any, current: Any, path: str = "") -> list[str]:
         for k in [*saved, *(k for k in current if k not in saved)]:
             where = f"{path}.{k}" if path else str(k)
             if k not in current:
-                out.append(f"{where}: {saved[k]!r} in the state, absent here")
+                out.append(f"{where}: {show(saved[k])} in the state, absent here")
             elif k not in saved:
-                out.append(f"{where}: absent in the state, {current[k]!r} here")
+                out.append(f"{where}: absent in the state, {show(current[k])} here")
             else:
                 out += spec_diff(saved[k], current[k], where)
         return out
@@ -30,4 +32,4 @@ def spec_diff(saved: Any, current: Any, path: str = "") -> list[str]:
         return out
     if saved == current:
         return []
-    return [f"{path or 'spec'}: {saved!r} in the state, {current!r} here"]
+    return [f"{path or 'spec'}: {show(saved)} in the state, {show(current)} here"]

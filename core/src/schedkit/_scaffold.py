@@ -9,11 +9,16 @@ tests (the conformance kit over the whole distribution, plus its values), a READ
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
 
 from schedkit.errors import SchedkitError
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+#: a plugin name; matched whole (``fullmatch``: ``$`` would let a final newline through)
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: the longest name: the folder, package and test file names built from it stay far below
+#: the 255 bytes file systems allow
+MAX_NAME = 64
 
 PYPROJECT = """\
 [build-system]
@@ -145,17 +150,23 @@ Add components by adding modules, each with its own entry point in `pyproject.to
 
 
 def write_plugin(name: str, where: Path | str = ".") -> Path:
-    """Write the distribution ``schedkit-NAME`` into ``where``; return its folder."""
-    if not _NAME.match(name):
+    """Write the distribution ``schedkit-NAME`` into ``where``; return its folder.
+
+    Everything is checked before anything is written, and a write that fails (a folder
+    that cannot be made, a full disk) removes what was written: the folder is there
+    whole, or not at all. Problems are :class:`SchedkitError` naming the path.
+    """
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or len(name) > MAX_NAME:
+        shown = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
         raise SchedkitError(
-            f"new-plugin: {name!r} is not a plugin name: lowercase letters, digits and "
-            "underscores, starting with a letter (it becomes the schedule's name)"
+            f"{shown} is not a plugin name: lowercase letters, digits and "
+            f"underscores, starting with a letter, at most {MAX_NAME} characters (it becomes "
+            "the schedule's name)"
         )
     dist = f"schedkit-{name.replace('_', '-')}"
     package = f"schedkit_{name}"
     root = Path(where) / dist
-    if root.exists():
-        raise SchedkitError(f"new-plugin: {root} exists already; choose another name or --dir")
+    _check_target(Path(where), root)
     cls = "".join(part.capitalize() for part in name.split("_"))
     fields = {"name": name, "dist": dist, "package": package, "cls": cls}
     files = {
@@ -166,8 +177,31 @@ def write_plugin(name: str, where: Path | str = ".") -> Path:
         f"src/{package}/schedule.py": SCHEDULE,
         f"tests/test_{name}.py": TEST,
     }
-    for rel, template in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(template.format(**fields) if template else "")
+    made_parent = not Path(where).exists()
+    try:
+        for rel, template in files.items():
+            path = root / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(template.format(**fields) if template else "")
+    except OSError as e:
+        shutil.rmtree(Path(where) if made_parent else root, ignore_errors=True)
+        raise SchedkitError(f"cannot write {e.filename or root}: {_reason(e)}") from None
     return root
+
+
+def _check_target(where: Path, root: Path) -> None:
+    """Refuse a target that is there already (a dangling link included) or a ``--dir``
+    that is not a folder, before anything is written."""
+    if root.exists() or root.is_symlink():
+        raise SchedkitError(f"{root} exists already; choose another name or --dir")
+    for parent in (where, *where.parents):
+        if parent.is_symlink() and not parent.exists():
+            raise SchedkitError(f"{parent} is a link to nothing")
+        if parent.exists():
+            if not parent.is_dir():
+                raise SchedkitError(f"{parent} is not a folder")
+            break
+
+
+def _reason(error: OSError) -> str:
+    return error.strerror or type(error).__name__

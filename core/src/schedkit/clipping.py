@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch.utils.hooks import RemovableHandle
 
+from schedkit._numbers import as_real, show
 from schedkit._record import Field, Record, field
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.matching import any_glob
@@ -131,7 +132,8 @@ def norm_type(value: Any) -> Any:
     if isinstance(value, str) and value.lower() in ("inf", "infinity"):
         return math.inf
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        real = as_real(value)  # an int no float holds is left for the check to refuse
+        return value if real is None else real
     return value
 
 
@@ -143,7 +145,7 @@ def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
         or not value > 0
         or math.isnan(value)
     ):
-        raise SpecError(f"expected a norm type > 0 or 'inf', got {value!r}", attribute.name)
+        raise SpecError(f"expected a norm type > 0 or 'inf', got {show(value)}", attribute.name)
 
 
 # -- targets ----------------------------------------------------------------------------
@@ -515,7 +517,7 @@ class BaseClipper(Record, kw_only=True):
         reader = StateReader(state, what="clipper state")
         if reader.state.get("format") != "schedkit.clipper":
             raise StateError(
-                f"not a schedkit clipper state (format {reader.state.get('format')!r})"
+                f"not a schedkit clipper state (format {show(reader.state.get('format'))})"
             )
         reader.integer("version", ge=1, le=1)
         if reader.get("spec") != self.spec():
@@ -528,7 +530,7 @@ class BaseClipper(Record, kw_only=True):
         step = reader.integer("step")
         skipped = reader.integer("skipped", le=step)
         if not isinstance(reader.state.get("extra") or {}, Mapping):
-            raise StateError(f"expected a table, got {reader.state.get('extra')!r}", "extra")
+            raise StateError(f"expected a table, got {show(reader.state.get('extra'))}", "extra")
         extra = self._checked_extra(reader.state)
         return step, skipped, self._check_extra(StateReader(extra, "extra"))
 

@@ -11,6 +11,7 @@ import math
 import re
 from typing import Any
 
+from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import SpecError
 
 Duration = int | str
@@ -21,14 +22,15 @@ class NeedsContextError(SpecError):
     """A duration that cannot be resolved yet: it needs ``steps_per_epoch`` or the total."""
 
 
-_PATTERN = re.compile(r"^\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ep|%)?\s*$")
+#: matched whole (``fullmatch``), as every pattern that validates
+_PATTERN = re.compile(r"\s*(?P<num>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ep|%)?\s*")
 
 
 def _split(value: str) -> tuple[float, str]:
-    m = _PATTERN.match(value)
+    m = _PATTERN.fullmatch(value)
     if m is None:
         raise SpecError(
-            f"{value!r} is not a duration; expected steps (1000), epochs ('5ep') or a share "
+            f"{show(value)} is not a duration; expected steps (1000), epochs ('5ep') or a share "
             "of the total ('10%')"
         )
     return float(m.group("num")), m.group("unit") or ""
@@ -40,19 +42,19 @@ def check_duration(value: Any) -> Duration:
         if isinstance(value, float) and value.is_integer() and value >= 0:
             return int(value)
         raise SpecError(
-            f"{value!r} is not a duration; expected a whole number of steps, 'Nep' or 'N%'"
+            f"{show(value)} is not a duration; expected a whole number of steps, 'Nep' or 'N%'"
         )
     if isinstance(value, int):
         if value < 0:
-            raise SpecError(f"{value} must be >= 0 steps")
+            raise SpecError(f"{show(value)} must be >= 0 steps")
         return value
     number, unit = _split(value)
     if unit == "":
         if not number.is_integer():
-            raise SpecError(f"{value!r}: steps must be a whole number")
+            raise SpecError(f"{show(value)}: steps must be a whole number")
         return int(number)
     if unit == "%" and number > 100:
-        raise SpecError(f"{value!r} is more than the whole run")
+        raise SpecError(f"{show(value)} is more than the whole run")
     return value.strip()
 
 
@@ -88,15 +90,29 @@ def to_steps(
     number, unit = _split(value)
     if unit == "ep":
         if steps_per_epoch is None:
-            raise NeedsContextError(f"{value!r} is in epochs, but steps_per_epoch was not given")
-        if steps_per_epoch <= 0:
-            raise SpecError(f"steps_per_epoch={steps_per_epoch} must be positive")
+            raise NeedsContextError(
+                f"{show(value)} is in epochs, but steps_per_epoch was not given"
+            )
+        _check_count(steps_per_epoch, "steps_per_epoch")
         return _round(number * steps_per_epoch)
     if total_steps is None:
         raise NeedsContextError(
-            f"{value!r} is a share of the total, but the total number of steps is unknown"
+            f"{show(value)} is a share of the total, but the total number of steps is unknown"
         )
+    _check_count(total_steps, "total_steps")
     return _round(number / 100.0 * total_steps)
+
+
+def _check_count(value: Any, name: str) -> None:
+    """``steps_per_epoch`` or ``total_steps``: a number from 1 (0 for the total) to
+    ``2**62``, so a duration computed from it fits a float."""
+    low = 0 if name == "total_steps" else 1
+    if as_real(value) is None:
+        raise SpecError(f"{name}={show(value)} must be a whole number")
+    if value < low:
+        raise SpecError(f"{name}={show(value)} must be positive")
+    if value > MAX_STEPS:
+        raise SpecError(f"{name}={show(value)} must be at most 2**62")
 
 
 def _round(x: float) -> int:

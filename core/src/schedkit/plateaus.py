@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from schedkit._numbers import show
 from schedkit.errors import SpecError
 
 
@@ -32,6 +33,16 @@ def improves(
     return metric > best + threshold
 
 
+def metric_float(metric: Any, where: str = "metric") -> float:
+    """``metric`` as a float, as torch's ``float(metrics)`` takes it (NaN included), or a
+    :class:`SpecError` at ``where`` for what ``float`` refuses: a string, a tensor of more
+    than one element, an int beyond the float range."""
+    try:
+        return float(metric)
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise SpecError(f"expected a number, got {show(metric)}", where) from None
+
+
 def finite_metric(metric: Any, where: str = "metric") -> float:
     """``metric`` as a float (a number, or a one-element tensor), or a
     :class:`SpecError` at ``where`` for anything else, NaN and infinities included: a
@@ -40,8 +51,8 @@ def finite_metric(metric: Any, where: str = "metric") -> float:
         raise SpecError(f"expected a finite number, got {metric!r}", where)
     try:
         value = float(metric)
-    except (TypeError, ValueError, RuntimeError):
-        raise SpecError(f"expected a finite number, got {metric!r}", where) from None
+    except (TypeError, ValueError, RuntimeError, OverflowError):
+        raise SpecError(f"expected a finite number, got {show(metric)}", where) from None
     if not math.isfinite(value):
         raise SpecError(f"expected a finite number, got {value!r}", where)
     return value

@@ -36,8 +36,12 @@ What is here:
   :func:`by_device_and_dtype`, :func:`norms`, :func:`total_norm`, :func:`scale_`,
   :func:`materialise`, :func:`reduce_norm`, :func:`norm_type`, :func:`check_norm_type`,
   :func:`check_exclude`, :data:`NONFINITE`;
+- **numbers**: :func:`as_real` (a number as a float, or None for what no float holds:
+  ``10**400``, a string, a bool), :func:`show` (a value for a message, huge ints named by
+  their size), :data:`MAX_STEPS` (``2**62``, the most steps schedkit takes);
 - **state**: :class:`StateReader` (reads a saved state, raising :class:`StateError` with
-  the key path, for ``load_state_dict`` that checks everything before applying anything);
+  the key path, for ``load_state_dict`` that checks everything before applying anything)
+  and :func:`check_number` (one number of a state, checked the same way);
 - **reduce on plateau**: :func:`improves` (torch's test of a better metric) and
   :func:`finite_metric` (a metric as a float, NaN and non-numbers refused);
 - **errors and warnings**: :class:`SchedkitError`, :class:`SpecError`, :class:`StateError`,
@@ -52,6 +56,7 @@ from __future__ import annotations
 import typing as _typing
 
 from schedkit import _lazy
+from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit._record import (
     NOTHING,
     Field,
@@ -90,7 +95,7 @@ from schedkit.schedule import (
 )
 from schedkit.shapes import KINDS as SHAPES
 from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
-from schedkit.state_checks import StateReader
+from schedkit.state_checks import StateReader, check_number
 from schedkit.validators import (
     in_,
     increasing_steps,
@@ -164,8 +169,12 @@ _LAZY = {
 
 
 __all__ = [
+    "MAX_STEPS",
     "NOTHING",
     "NeedsContextError",
+    "as_real",
+    "check_number",
+    "show",
     "Field",
     "FrozenInstanceError",
     "Record",

@@ -72,7 +72,8 @@ FIRST_PARTY = frozenset(
         "schedkit-compat",
     }
 )
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+#: a component name, matched whole (``fullmatch``: ``$`` lets a final newline through)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 #: The keyword parameters of the scheduler itself (``Scheduler``, ``get_scheduler``). A
 #: schedule family never takes one of these as a parameter of its own (a registration that
@@ -522,7 +523,7 @@ class Registry:
                 f"{where}: registry.add expects a class, got {cls!r} ({type(cls).__name__})"
             )
         name = name or getattr(cls, "name", None)
-        if not isinstance(name, str) or not _NAME.match(name):
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise SpecError(f"{where}: {cls!r} needs a name made of identifiers, got {name!r}")
         if not (cls.__doc__ or "").strip():
             raise SpecError(f"{where}: {kind} {name!r} ({cls.__qualname__}) has no docstring")
@@ -547,7 +548,7 @@ class Registry:
                 raise SpecError(f"{where}: an example of {name!r} is not a mapping: {ex!r}")
         scan = self._analysed()
         for n in (name, *aliases):
-            if not isinstance(n, str) or not _NAME.match(n):
+            if not isinstance(n, str) or not _NAME.fullmatch(n):
                 raise SpecError(f"{where}: alias {n!r} of {name!r} is not a valid name")
             owner = scan.owner(n)
             if owner is not None and _key(owner) != key:

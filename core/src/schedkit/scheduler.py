@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import math
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
@@ -19,23 +20,22 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from schedkit._numbers import MAX_STEPS, as_real, show, too_large
 from schedkit.errors import SchedkitError, SpecError, StateError
-from schedkit.plateaus import finite_metric
+from schedkit.plateaus import finite_metric, metric_float
 from schedkit.protocols import Schedule, StatefulSchedule
 from schedkit.registry import default_registry
 from schedkit.schedule import BaseSchedule, _fields_of, get_schedule, resolve
 from schedkit.state_checks import StateReader, check_number
 
-_KEY = re.compile(r"^(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?$")
+#: matched whole (``fullmatch``: ``$`` would let "lr\n" through)
+_KEY = re.compile(r"(?P<field>[A-Za-z_][A-Za-z0-9_]*)(?:\[(?P<index>\d+)\])?")
 FORMAT = "schedkit.scheduler"
-#: the farthest step a state may hold (schedules are defined up to it; beyond, a step is
-#: no float)
-MAX_STEP = 2**62
 VERSION = 1
 
 
 def _parse_key(key: str) -> tuple[str, int | None]:
-    m = _KEY.match(key) if isinstance(key, str) else None
+    m = _KEY.fullmatch(key) if isinstance(key, str) else None
     if m is None:
         raise SpecError(
             f"expected a param-group key such as 'lr' or 'betas[0]', got {key!r}", "key"
@@ -82,9 +82,11 @@ def _as_float(value: Any, where: str) -> float:
                 f"expected a number or a one-element tensor, got shape {tuple(value.shape)}", where
             )
         return float(value.item())
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SpecError(f"expected a number, got {value!r}", where)
-    return float(value)
+    x = as_real(value)
+    if x is None:
+        why = " (too large for a float)" if too_large(value) else ""
+        raise SpecError(f"expected a number, got {show(value)}{why}", where)
+    return x
 
 
 def _writer(
@@ -276,7 +278,9 @@ def _check_resume(
     if last_epoch == -1:
         return
     if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-        raise SpecError(f"expected a whole number >= -1, got {last_epoch!r}", "last_epoch")
+        raise SpecError(f"expected a whole number >= -1, got {show(last_epoch)}", "last_epoch")
+    if last_epoch >= MAX_STEPS:
+        raise SpecError(f"expected a whole number < 2**62, got {show(last_epoch)}", "last_epoch")
     init_key = f"initial_{key}"
     for i, g in enumerate(optimizer.param_groups):
         if _selected([g], tags) and init_key not in g:
@@ -310,12 +314,16 @@ def _absolute_base(
     return _as_float(default, f"optimizer.defaults.{key}")
 
 
-def _metric(metric: Any) -> float:
-    """``step(metric)``'s metric as a float (what torch's ``float(metrics)`` takes)."""
-    try:
-        return float(metric)
-    except (TypeError, ValueError, RuntimeError, OverflowError):
-        raise SpecError(f"expected a number, got {metric!r}", "metric") from None
+def _step_number(value: Any, where: str, *, low: int = 0) -> int:
+    """A step count from a user (``last_epoch``, a step to go to): a whole number from
+    ``low`` to ``2**62`` (an integral float is taken as its int), else SpecError."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_STEPS:
+        raise SpecError(
+            f"expected a whole number of steps from {low} to 2**62, got {show(value)}", where
+        )
+    return value
 
 
 def _noop(*args: Any, **kwargs: Any) -> None:
@@ -608,7 +616,7 @@ class Scheduler(LRScheduler):
                 return
             if metric is None:
                 raise TypeError("step() of a metric-driven schedule needs the metric")
-            observed = _metric(self._named_metric(metric))
+            observed = metric_float(self._named_metric(metric))
             step = self._step + 1
             if epoch is not None:
                 to_epoch = getattr(self.schedule, "epoch_step", None)
@@ -688,13 +696,7 @@ class Scheduler(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
-        try:
-            step = int(value)
-        except (TypeError, ValueError, OverflowError):
-            raise SpecError(f"expected a whole number, got {value!r}", "last_epoch") from None
-        if not -1 <= step <= MAX_STEP:
-            raise SpecError("expected a whole number >= -1 and <= 2**62", "last_epoch")
-        self._step = step
+        self._step = _step_number(value, "last_epoch", low=-1)
 
     @property
     def steps(self) -> int:
@@ -766,20 +768,20 @@ class Scheduler(LRScheduler):
         state = StateReader(state_dict, what="scheduler state")
         if state.state.get("format") != FORMAT:
             raise StateError(
-                f"not a schedkit scheduler state (format {state.state.get('format')!r})"
+                f"not a schedkit scheduler state (format {show(state.state.get('format'))})"
             )
         version = state.get("version")
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise StateError(f"expected a version >= 1, got {version!r}", "version")
+            raise StateError(f"expected a version >= 1, got {show(version)}", "version")
         if version > VERSION:
             raise StateError(
-                f"scheduler state version {version!r} is newer than this schedkit reads "
+                f"scheduler state version {show(version)} is newer than this schedkit reads "
                 f"({VERSION})",
                 "version",
             )
         if state.get("key") != self.key:
             raise StateError(
-                f"the state schedules {state.get('key')!r}, this scheduler {self.key!r}", "key"
+                f"the state schedules {show(state.get('key'))}, this scheduler {self.key!r}", "key"
             )
         mine = self.schedule.spec()
         if state.get("schedule") != mine:
@@ -796,11 +798,11 @@ class Scheduler(LRScheduler):
             not isinstance(saved_tags, (list, tuple)) or sorted(saved_tags, key=str) != tags
         ):
             raise StateError(
-                f"the state targets tags {saved_tags!r}, this scheduler {tags!r}", "tags"
+                f"the state targets tags {show(saved_tags)}, this scheduler {tags!r}", "tags"
             )
         raw = state.get("base_values")
         if not isinstance(raw, (list, tuple)):
-            raise StateError(f"expected a list of numbers, got {raw!r}", "base_values")
+            raise StateError(f"expected a list of numbers, got {show(raw)}", "base_values")
         bases = [check_number(b, f"base_values[{i}]", ge=0.0) for i, b in enumerate(raw)]
         if len(bases) != len(self._groups):
             raise StateError(
@@ -809,10 +811,11 @@ class Scheduler(LRScheduler):
                 "base_values",
             )
         step = state.integer("step")
-        if step > MAX_STEP:
+        if step > MAX_STEPS:
             raise StateError("expected a whole number <= 2**62 (the farthest step)", "step")
         self._check_curves(state, step, bases)
         schedule_state = state.state.get("schedule_state")
+        trial = self.schedule
         if self._stateful:
             # a copy takes the schedule's state first: a bad one leaves ours untouched
             trial = copy.deepcopy(self.schedule)
@@ -820,14 +823,50 @@ class Scheduler(LRScheduler):
                 trial.load_state_dict(schedule_state)  # type: ignore[attr-defined]
             except StateError as e:
                 raise e.at("schedule_state") from None
-            except (KeyError, TypeError, ValueError, AttributeError) as e:
-                raise StateError(f"cannot be loaded: {e!r}", "schedule_state") from None
+            except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as e:
+                raise StateError(f"cannot be loaded: {show(e)}", "schedule_state") from None
         elif schedule_state is not None:
             raise StateError(
                 f"expected None ({self.schedule.spec()['type']!r} keeps no history)",
                 "schedule_state",
             )
+        self._check_values(trial, step, bases, state.state.get("curves"))
         return step, bases, schedule_state
+
+    def _check_values(self, schedule: Schedule, step: int, bases: list[float], curves: Any) -> None:
+        """Compute, on trial objects, every value loading the state would write: one that
+        cannot be computed (an overflow at a far step) or is not finite is a StateError at
+        ``step``, raised before anything is changed."""
+        values: list[Any] = []
+        try:
+            per_group = getattr(schedule, "per_group", None)
+            if per_group is not None:
+                for i, (g, b) in enumerate(zip(self._groups, bases, strict=True)):
+                    curve = per_group(g, b, i)
+                    if self._curve_states():
+                        curve.load_curve_state(step, curves[i])
+                    values.append(curve(step))
+            else:
+                factor = schedule(step)
+                values += [b * factor for b in bases]
+            companions = getattr(schedule, "companions", None)
+            for curve in (companions() if companions is not None else {}).values():
+                each = getattr(curve, "per_group", None)
+                if each is not None:
+                    values += [each(i)(float(step)) for i in range(len(self._groups))]
+                else:
+                    values.append(curve(step))
+        except (ArithmeticError, ValueError) as e:
+            raise StateError(
+                f"the schedule cannot be computed at step {step}: {show(e)}", "step"
+            ) from None
+        for v in values:
+            x = as_real(v) if not isinstance(v, torch.Tensor) else float(v)
+            if x is None or not math.isfinite(x):
+                raise StateError(
+                    f"the schedule's value at step {step} is {show(v)}, not a finite number",
+                    "step",
+                )
 
     def _check_curves(self, state: StateReader, step: int, bases: list[float]) -> None:
         """Check the groups' curve states (:meth:`_curve_states`) on trial curves."""
@@ -842,7 +881,7 @@ class Scheduler(LRScheduler):
         if not isinstance(curves, (list, tuple)) or len(curves) != len(self._groups):
             raise StateError(
                 f"expected a list of {len(self._groups)} curve states (one per group), got "
-                f"{curves!r:.80}",
+                f"{show(curves)}",
                 "curves",
             )
         assert self._per_group is not None

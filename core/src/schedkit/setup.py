@@ -48,6 +48,7 @@ import attrs
 import torch
 
 from schedkit import _toml_out
+from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
 from schedkit.durations import NeedsContextError, check_duration, to_steps
@@ -101,9 +102,9 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
     }
     if not isinstance(name, str) or name not in classes:
         same = [n for n in classes if isinstance(name, str) and n.lower() == name.lower()]
-        close = same or difflib.get_close_matches(str(name), classes, n=2, cutoff=0.5)
+        close = same or difflib.get_close_matches(show(name), classes, n=2, cutoff=0.5)
         hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
-        raise SpecError(f"unknown optimizer {name!r}{hint} (torch.optim classes only)")
+        raise SpecError(f"unknown optimizer {show(name)}{hint} (torch.optim classes only)")
     if name in _REFUSED:
         raise SpecError(f"{name} cannot be used in a setup: {_REFUSED[name]}")
     return classes[name]
@@ -424,7 +425,9 @@ class Built:
         naming the key path)."""
         reader = StateReader(state, what="setup state")
         if reader.state.get("format") != "schedkit.built":
-            raise StateError(f"not a schedkit setup state (format {reader.state.get('format')!r})")
+            raise StateError(
+                f"not a schedkit setup state (format {show(reader.state.get('format'))})"
+            )
         reader.integer("version", ge=1, le=1)
         _check_optimizer_state(self.optimizer, reader.get("optimizer"))
         saved = reader.mapping("schedulers")
@@ -530,6 +533,8 @@ def _parse(text: str, where: str) -> dict[str, Any]:
         data = tomllib.loads(text.removeprefix("\ufeff"))
     except tomllib.TOMLDecodeError as e:
         raise SetupError([SpecError(f"TOML syntax error: {e}")], where) from None
+    except ValueError as e:  # an integer of more digits than Python converts from text
+        raise SetupError([SpecError(f"TOML value not read: {e}")], where) from None
     except RecursionError:
         raise SetupError([SpecError("TOML nested too deeply to read")], where) from None
     if _depth(data) > _MAX_DEPTH:
@@ -564,7 +569,8 @@ def _unknown(key: str, known: Any, path: str) -> SpecError:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A real number a float can hold (not a bool, not an int beyond the float range)."""
+    return as_real(v) is not None
 
 
 def _check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
@@ -575,28 +581,28 @@ def _check_option(name: str, value: Any, param: inspect.Parameter) -> str | None
     if isinstance(default, bool) or args == {bool, type(None)}:
         if isinstance(value, bool) or (value is None and default is None):
             return None
-        return f"expected true or false, got {value!r}"
+        return f"expected true or false, got {show(value)}"
     if _is_number(default):
         if not _is_number(value) or not math.isfinite(value):
-            return f"expected a finite number, got {value!r}"
+            return f"expected a finite number, got {show(value)}"
         if abs(value) > _FLOAT32_MAX:
-            return f"expected a number a float32 parameter can take, got {value!r}"
+            return f"expected a number a float32 parameter can take, got {show(value)}"
         if value < 0 and default >= 0:
-            return f"expected a number >= 0, got {value!r}"
+            return f"expected a number >= 0, got {show(value)}"
         return None
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)) or len(value) != len(default):
-            return f"expected a list of {len(default)} numbers, got {value!r}"
+            return f"expected a list of {len(default)} numbers, got {show(value)}"
         for i, (v, d) in enumerate(zip(value, default, strict=True)):
             if v is None and d is None:
                 continue
             if not _is_number(v) or not math.isfinite(v):
-                return f"expected finite numbers, got {value!r} (item {i})"
+                return f"expected finite numbers, got {show(value)} (item {i})"
             if name == "betas" and not 0.0 <= v < 1.0:
-                return f"expected numbers in [0, 1), got {value!r}"
+                return f"expected numbers in [0, 1), got {show(value)}"
         return None
     if _is_number(value) and not math.isfinite(value):
-        return f"expected a finite number, got {value!r}"
+        return f"expected a finite number, got {show(value)}"
     return None
 
 
@@ -613,7 +619,7 @@ def _group_values_out_of_range(groups: Any) -> list[SpecError]:
             if _is_number(v) and not (math.isfinite(v) and abs(v) <= _FLOAT32_MAX):
                 out.append(
                     SpecError(
-                        f"the rules give param group {i} {k} = {v!r}: more than float32 "
+                        f"the rules give param group {i} {k} = {show(v)}: more than float32 "
                         "parameters take",
                         "rules",
                     )
@@ -645,7 +651,10 @@ def _positive_int(value: Any, path: str, problems: list[SpecError]) -> int | Non
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        problems.append(SpecError(f"expected a positive whole number, got {value!r}", path))
+        problems.append(SpecError(f"expected a positive whole number, got {show(value)}", path))
+        return None
+    if value > MAX_STEPS:
+        problems.append(SpecError(f"expected a whole number <= 2**62, got {show(value)}", path))
         return None
     return value
 
@@ -658,7 +667,7 @@ class _Loader:
     def table(self, name: str) -> Mapping[str, Any]:
         value = self.data.get(name, {})
         if not isinstance(value, Mapping):
-            self.problems.append(SpecError(f"expected a table, got {value!r}", name))
+            self.problems.append(SpecError(f"expected a table, got {show(value)}", name))
             return {}
         return value
 
@@ -725,14 +734,10 @@ class _Loader:
         for k in ("lr", "base_lr"):
             v = keys.get(k)
             if v is not None and (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or v < 0
-                or not math.isfinite(v)
-                or v > _FLOAT32_MAX
+                not _is_number(v) or v < 0 or not math.isfinite(v) or v > _FLOAT32_MAX
             ):
                 self.problems.append(
-                    SpecError(f"expected a learning rate >= 0, got {v!r}", f"optimizer.{k}")
+                    SpecError(f"expected a learning rate >= 0, got {show(v)}", f"optimizer.{k}")
                 )
         if "base_lr" in keys and "lr_scaling" not in keys:
             self.problems.append(
@@ -746,7 +751,7 @@ class _Loader:
             self.problems.append(
                 SpecError(
                     f"expected one of {', '.join(map(repr, SCALINGS))}, "
-                    f"got {keys.get('lr_scaling')!r}",
+                    f"got {show(keys.get('lr_scaling'))}",
                     "optimizer.lr_scaling",
                 )
             )
@@ -796,7 +801,7 @@ class _Loader:
                 continue
             if field in _NOT_HYPERPARAMETERS:
                 self.problems.append(
-                    SpecError(f"{target!r} is not a hyperparameter a schedule can drive", where)
+                    SpecError(f"{show(target)} is not a hyperparameter a schedule can drive", where)
                 )
                 continue
             tags = table.get("tags")
@@ -807,7 +812,7 @@ class _Loader:
                 # reported once, here: a table whose tags are not understood selects no
                 # groups for the clash check, so no other table is said to clash with it
                 self.problems.append(
-                    SpecError(f"expected a list of strings, got {tags!r}", f"{path}.tags")
+                    SpecError(f"expected a list of strings, got {show(tags)}", f"{path}.tags")
                 )
                 tags, mine = None, set()
             else:
@@ -823,7 +828,7 @@ class _Loader:
             if clash is not None:
                 self.problems.append(
                     SpecError(
-                        f"{target!r} is already scheduled by [schedules.{clash}] for the same "
+                        f"{show(target)} is already scheduled by [schedules.{clash}] for the same "
                         "groups; one schedule per hyperparameter and group (compose them: "
                         "sequence, chain, scale; or give each its own tags)",
                         where,
@@ -835,7 +840,9 @@ class _Loader:
             params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
             if not isinstance(table["type"], str):
                 self.problems.append(
-                    SpecError(f"expected a registered name, got {table['type']!r}", f"{path}.type")
+                    SpecError(
+                        f"expected a registered name, got {show(table['type'])}", f"{path}.type"
+                    )
                 )
                 continue
             try:
@@ -899,13 +906,13 @@ def _reference_lr(data: Mapping[str, Any]) -> float | None:
         batch: Any = run.get("batch_size") if isinstance(run, Mapping) else None
         per: Any = opt.get("base_batch_size", 256)
         numbers = (base, batch, per)
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+        if not all(_is_number(v) for v in numbers):
             return None
         if per <= 0 or batch < 0 or opt.get("lr_scaling") not in SCALINGS:
             return None
         ratio = batch / per
         lr = base * (ratio if opt.get("lr_scaling") == "linear" else math.sqrt(ratio))
-    ok = isinstance(lr, (int, float)) and not isinstance(lr, bool) and math.isfinite(lr)
+    ok = _is_number(lr) and math.isfinite(lr)
     return float(lr) if ok and lr > 0 else None
 
 
@@ -932,7 +939,7 @@ def _absolute_base(
     lr = _reference_lr(data)
     if lr is None:
         raise SpecError(
-            f"{absolute[0]!r} is an absolute value, resolved against [optimizer] lr; with "
+            f"{show(absolute[0])} is an absolute value, resolved against [optimizer] lr; with "
             "base_lr scaling that needs [run] batch_size (or give the factor instead)",
             f"{path}.{absolute[0]}",
         )
@@ -943,7 +950,7 @@ def _ratio_steps(ratio: Any, total: int, where: str) -> int:
     """transformers' ``get_warmup_steps``: ``ceil(total * ratio)``, in float as transformers
     computes it (``0.07`` of 200 steps is 15, where ``"7%"`` rounds to 14)."""
     if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < 1:
-        raise SpecError(f"expected a ratio in [0, 1), got {ratio!r}", where)
+        raise SpecError(f"expected a ratio in [0, 1), got {show(ratio)}", where)
     return math.ceil(total * ratio)
 
 
@@ -989,7 +996,9 @@ def _transformers_form(
     total = rest.pop("num_training_steps", None)
     specific = rest.pop("scheduler_specific_kwargs", {})
     if not isinstance(specific, Mapping):
-        raise SpecError(f"expected a table, got {specific!r}", f"{path}.scheduler_specific_kwargs")
+        raise SpecError(
+            f"expected a table, got {show(specific)}", f"{path}.scheduler_specific_kwargs"
+        )
     if total is None:
         run = data.get("run")
         run_total = run.get("total") if isinstance(run, Mapping) else None
@@ -998,7 +1007,7 @@ def _transformers_form(
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
-            raise SpecError(f"expected a whole number of steps, got {value!r}", f"{path}.{key}")
+            raise SpecError(f"expected a whole number of steps, got {show(value)}", f"{path}.{key}")
     if "warmup_ratio" in rest:
         where = f"{path}.warmup_ratio"
         if warmup is not None:

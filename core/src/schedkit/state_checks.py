@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import StateError
 
 
@@ -19,7 +20,7 @@ class StateReader:
 
     def __init__(self, state: Any, path: str = "", what: str = "state") -> None:
         if not isinstance(state, Mapping):
-            raise StateError(f"expected a {what} (a dict), got {_short(state)}", path)
+            raise StateError(f"expected a {what} (a dict), got {show(state)}", path)
         self.state = state
         self.path = path
 
@@ -32,15 +33,10 @@ class StateReader:
             raise StateError("missing from the state", self.where(key))
         return self.state[key]
 
-    def integer(self, key: str, *, ge: int = 0, le: int | None = None) -> int:
-        """A whole number (not a bool, not a float) within the bounds."""
-        value = self.get(key)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise StateError(f"expected a whole number, got {_short(value)}", self.where(key))
-        if value < ge or (le is not None and value > le):
-            bound = f">= {ge}" + (f" and <= {le}" if le is not None else "")
-            raise StateError(f"expected a whole number {bound}, got {value}", self.where(key))
-        return value
+    def integer(self, key: str, *, ge: int = 0, le: int | None = MAX_STEPS) -> int:
+        """A whole number (not a bool, not a float) within the bounds; at most
+        :data:`~schedkit._numbers.MAX_STEPS` unless ``le`` says otherwise."""
+        return check_integer(self.get(key), self.where(key), ge=ge, le=le)
 
     def number(
         self, key: str, *, ge: float | None = None, le: float | None = None, inf: bool = False
@@ -52,16 +48,31 @@ class StateReader:
         return StateReader(self.get(key), self.where(key), what)
 
 
+def check_integer(value: Any, where: str, *, ge: int = 0, le: int | None = MAX_STEPS) -> int:
+    """``value`` when it is a whole number (not a bool, not a float) within the bounds, else
+    StateError."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StateError(f"expected a whole number, got {show(value)}", where)
+    if value < ge:
+        raise StateError(f"expected a whole number >= {ge}, got {show(value)}", where)
+    if le is not None and value > le:
+        limit = "2**62" if le == MAX_STEPS else str(le)
+        raise StateError(f"expected a whole number <= {limit}, got {show(value)}", where)
+    return value
+
+
 def check_number(
     value: Any, where: str, *, ge: float | None = None, le: float | None = None, inf: bool = False
 ) -> float:
-    """``value`` as a float when it is a real number within the bounds, else StateError."""
+    """``value`` as a float when it is a real number within the bounds, else StateError (an
+    int beyond the float range included)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise StateError(f"expected a number, got {_short(value)}", where)
-    try:
-        x = float(value)
-    except OverflowError:  # an int beyond any float
-        raise StateError(f"expected a finite number, got {_short(value)}", where) from None
+        raise StateError(f"expected a number, got {show(value)}", where)
+    x = as_real(value)
+    if x is None:
+        raise StateError(
+            f"expected a finite number, got {show(value)} (too large for a float)", where
+        )
     if math.isnan(x) or (not inf and math.isinf(x)):
         raise StateError(f"expected a {'' if inf else 'finite '}number, got {x}", where)
     if (ge is not None and x < ge) or (le is not None and x > le):
@@ -69,9 +80,3 @@ def check_number(
         parts += [f"<= {le:g}"] if le is not None else []
         raise StateError(f"expected a number {' and '.join(parts)}, got {x}", where)
     return x
-
-
-def _short(value: Any) -> str:
-    """A value for an error message, cut short (a state may hold large tensors)."""
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

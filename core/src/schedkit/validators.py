@@ -11,18 +11,21 @@ import math
 from collections.abc import Collection
 from typing import Any
 
+from schedkit._numbers import MAX_STEPS, as_real, show, too_large
 from schedkit._record import Field, Validator
 from schedkit.errors import SpecError
 
 
-def _fail(attribute: Field, expected: str, value: Any) -> SpecError:
-    return SpecError(f"expected {expected}, got {value!r}", attribute.name)
+def _fail(attribute: Field, expected: str, value: Any, why: str = "") -> SpecError:
+    return SpecError(f"expected {expected}, got {show(value)}{why}", attribute.name)
 
 
 def to_float(value: Any) -> Any:
-    """Convert ints (not bools) to float so that ``end=0`` and ``end=0.0`` are one spec."""
+    """Convert ints (not bools) to float so that ``end=0`` and ``end=0.0`` are one spec; an
+    int no float can hold is left for the validator to refuse."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        x = as_real(value)
+        return value if x is None else x
     return value
 
 
@@ -46,23 +49,25 @@ def number(
     expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
 
     def check(inst: Any, attribute: Field, value: Any) -> None:
+        x = as_real(value)
         ok = (
-            isinstance(value, (int, float))
-            and not isinstance(value, bool)
-            and math.isfinite(value)
+            x is not None
+            and math.isfinite(x)
             and (gt is None or value > gt)
             and (ge is None or value >= ge)
             and (lt is None or value < lt)
             and (le is None or value <= le)
         )
         if not ok:
-            raise _fail(attribute, expected, value)
+            why = " (too large for a float)" if too_large(value) else ""
+            raise _fail(attribute, expected, value, why)
 
     return check
 
 
 def steps(*, positive: bool = False) -> Validator:
-    """A whole number of steps (resolved duration)."""
+    """A whole number of steps (resolved duration), at most ``2**62``
+    (:data:`~schedkit._numbers.MAX_STEPS`)."""
     expected = "a positive whole number of steps" if positive else "a whole number of steps >= 0"
 
     def check(inst: Any, attribute: Field, value: Any) -> None:
@@ -74,6 +79,8 @@ def steps(*, positive: bool = False) -> Validator:
             )
         if not isinstance(value, int) or isinstance(value, bool) or value < (1 if positive else 0):
             raise _fail(attribute, expected, value)
+        if value > MAX_STEPS:
+            raise _fail(attribute, "a whole number of steps <= 2**62", value)
 
     return check
 
@@ -126,7 +133,7 @@ def strings(inst: Any, attribute: Field, value: Any) -> None:
     """A list of strings; a bare string is refused with a hint to put it in a list."""
     if isinstance(value, str):
         raise SpecError(
-            f"expected a list of strings, got the string {value!r}: write [{value!r}]",
+            f"expected a list of strings, got the string {show(value)}: write [{show(value)}]",
             attribute.name,
         )
     if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):

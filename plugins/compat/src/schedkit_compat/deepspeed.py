@@ -11,11 +11,12 @@ own lr); a list gives each group its own.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import schedkit
-from schedkit.plugin import Field, instance_of, number, optional, steps, to_float
+from schedkit import SpecError
+from schedkit.plugin import Field, instance_of, number, optional, show, steps, to_float
 from schedkit_compat._base import ClosedForm, count, each_group, pick
 
 
@@ -222,6 +223,23 @@ class OneCycle(ClosedForm):
             return self.cycle_max_mom
         interval = (k - total) / self.decay_step_size
         return self.cycle_max_mom * (1 + self.decay_mom_rate * interval)
+
+    def per_group(
+        self, group: Mapping[str, Any], base: float, index: int
+    ) -> Callable[[float], float]:
+        """Each group's lr curve; with ``cycle_momentum``, a group's ``betas`` must be a
+        pair: DeepSpeed replaces it with ``(momentum, 0.99)``, which would drop the items
+        of a longer one (an optimizer with three betas then fails at its step)."""
+        betas = group.get("betas")
+        pair = isinstance(betas, (tuple, list)) and len(betas) == 2
+        if self.cycle_momentum and betas is not None and not pair:
+            raise SpecError(
+                f"expected a pair (beta1, beta2), got {show(betas)}: DeepSpeed's OneCycle "
+                "writes (momentum, 0.99) into betas (give cycle_momentum = false to leave "
+                "them alone)",
+                f"param_groups[{index}].betas",
+            )
+        return super().per_group(group, base, index)
 
     def companions(self) -> dict[str, Callable[[float], float]]:
         """beta1 cycled inversely and beta2 set to 0.99, with ``cycle_momentum``."""

@@ -12,6 +12,7 @@ run ends there; fvcore raises past it). A key left out takes detectron2's config
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -20,7 +21,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import instance_of, optional, record_spec
+from schedkit.plugin import instance_of, optional, record_spec, show, steps
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
 from schedkit_compat._base import (
@@ -159,6 +160,21 @@ class WarmupCosineLR(WarmupMultiplier):
         return end + 0.5 * (1 - end) * (1 + math.cos(math.pi * where))
 
 
+#: the most decays: fvcore builds a list of ``num_decays + 1`` values (10**9 of them exhaust
+#: the memory); no run has more parts than this
+MAX_DECAYS = 1 << 16
+
+
+def _decays(inst: Any, attribute: Any, value: Any) -> None:
+    steps(positive=True)(inst, attribute, value)
+    if value > MAX_DECAYS:
+        raise SpecError(
+            f"expected at most {MAX_DECAYS} decays, got {show(value)}: detectron2 builds a list "
+            "of num_decays + 1 values, and that many exhaust the memory",
+            attribute.name,
+        )
+
+
 class WarmupStepWithFixedGammaLR(WarmupMultiplier):
     """detectron2's ``WarmupStepWithFixedGammaLR``: the run in ``num_decays + 1`` equal
     parts, the lr times ``gamma`` at each new part, behind detectron2's warmup.
@@ -170,13 +186,21 @@ class WarmupStepWithFixedGammaLR(WarmupMultiplier):
     name = "detectron2.WarmupStepWithFixedGammaLR"
 
     gamma: float = schedkit.factor(0.1, gt=0.0)
-    num_decays: int = count(3, positive=True)
+    num_decays: int = schedkit.field(default=3, validator=_decays)
 
     def main(self, where: float) -> float:
-        values = [1.0]
-        for _ in range(self.num_decays):
-            values.append(values[-1] * self.gamma)
+        values = _fixed_gamma_values(self.gamma, self.num_decays)
         return values[min(int((where + WHERE_EPSILON) * len(values)), len(values) - 1)]
+
+
+@functools.lru_cache(maxsize=8)
+def _fixed_gamma_values(gamma: float, num_decays: int) -> tuple[float, ...]:
+    """fvcore's values, each the one before times ``gamma`` (its rounding, not ``gamma**k``),
+    computed once per schedule instead of at every step."""
+    values = [1.0]
+    for _ in range(num_decays):
+        values.append(values[-1] * gamma)
+    return tuple(values)
 
 
 # -- param groups ---------------------------------------------------------------------

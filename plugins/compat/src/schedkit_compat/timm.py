@@ -28,7 +28,16 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import Field, NeedsContextError, evolve, instance_of, optional, steps
+from schedkit.plugin import (
+    MAX_STEPS,
+    Field,
+    NeedsContextError,
+    evolve,
+    instance_of,
+    optional,
+    show,
+    steps,
+)
 from schedkit_clipping.agc import AGC
 from schedkit_compat import torch_
 from schedkit_compat._base import ClosedForm, count, step_list
@@ -45,8 +54,12 @@ def _check_noise_range(inst: Any, attribute: Field, value: Any) -> None:
         isinstance(value, int)
         or (isinstance(value, tuple) and len(value) == 2 and all(isinstance(v, int) for v in value))
     )
-    if not ok or isinstance(value, bool):
-        raise SpecError(f"expected a step or [start, end] steps, got {value!r}", attribute.name)
+    items = value if isinstance(value, tuple) else () if value is None else (value,)
+    if not ok or isinstance(value, bool) or any(abs(v) > MAX_STEPS for v in items):
+        raise SpecError(
+            f"expected a step or [start, end] steps, at most 2**62, got {show(value)}",
+            attribute.name,
+        )
 
 
 class TimmStepping:
@@ -291,10 +304,32 @@ class Cycles(TimmSchedule):
             t = math.floor(-self.t_initial * (mul**cycles - 1) / (1 - mul))
         return t + self.warmup_t if self.warmup_prefix else t
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        try:  # timm's get_cycle_length: cycle_mul ** cycle_limit must be a float
+            self.cycle_length()
+        except OverflowError:
+            raise SpecError(
+                f"cycle_mul ** cycle_limit = {self.cycle_mul:g} ** {self.cycle_limit} is "
+                "more than a float holds (timm's get_cycle_length raises OverflowError)",
+                "cycle_limit",
+            ) from None
+
     def decay(self, t: float, base: float) -> float:
         mul, n = self.cycle_mul, self.t_initial
         if mul != 1:
-            i = math.floor(math.log(1 - t / n * (1 - mul), mul))
+            x = 1 - t / n * (1 - mul)
+            # where timm raises, every cycle is over (x <= 0: cycle_mul < 1 shortens the
+            # cycles, which then end at a finite step), or the logarithm is taken in parts
+            if x <= 0:
+                log = math.inf
+            elif math.isfinite(x):
+                log = math.log(x, mul)
+            else:
+                log = math.log(t / n * (mul - 1), mul)
+            i = math.floor(log) if math.isfinite(log) else self.cycle_limit
+            if i >= self.cycle_limit:
+                return self.lr_min
             t_i = mul**i * n
             t_curr = t - (1 - mul**i) / (1 - mul) * n
         else:

@@ -53,14 +53,17 @@ from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import (
+    MAX_STEPS,
     NOTHING,
     Field,
+    as_real,
     as_steps,
     fields,
     instance_of,
     one_of,
     optional,
     record_spec,
+    show,
     steps,
 )
 from schedkit_compat._base import (
@@ -88,8 +91,9 @@ def _gamma(default: Any = NOTHING) -> Any:
 def _whole_epoch(epoch: Any) -> int:
     if isinstance(epoch, torch.Tensor) and epoch.numel() == 1:
         epoch = epoch.item()
-    if isinstance(epoch, bool) or not isinstance(epoch, (int, float)) or not math.isfinite(epoch):
-        raise SpecError(f"expected an epoch number, got {epoch!r}", "epoch")
+    number = as_real(epoch)
+    if number is None or not math.isfinite(number) or number > MAX_STEPS:
+        raise SpecError(f"expected an epoch number up to 2**62, got {show(epoch)}", "epoch")
     if epoch < 0 or epoch != int(epoch):
         raise SpecError(
             f"expected a whole epoch >= 0, got {epoch!r} (only "

@@ -24,6 +24,7 @@ from schedkit.conversion import (
     bounded,
     reads,
 )
+from schedkit.plugin import MAX_STEPS, as_real, show
 
 _MISSING = object()
 
@@ -239,19 +240,26 @@ class Keys:
     def number(self, key: str, *, integer: bool = False, ge: float | None = None) -> Any:
         """``key`` as a number; a problem (and ``None``) when it is not one."""
         value = self.raw(key)
-        bad = isinstance(value, bool) or not isinstance(value, (int, float))
+        real = as_real(value)  # None for what no float holds (10**400), strings, bools
+        bad = real is None or not math.isfinite(real)
         if not bad and integer and isinstance(value, float):
             bad = not value.is_integer()
             value = int(value) if not bad else value
-        if not bad and not math.isfinite(value):
-            bad = True
+        if not bad and integer and value > MAX_STEPS:
+            what = "a whole number <= 2**62"
+            self.draft.problems.append(
+                SpecError(f"expected {what}, got {show(value)}", self.path(key))
+            )
+            return None
         if not bad and ge is not None and value < ge:
             bad = True
         if bad:
             what = "a whole number" if integer else "a number"
             if ge is not None:
                 what += f" >= {ge:g}"
-            self.draft.problems.append(SpecError(f"expected {what}, got {value!r}", self.path(key)))
+            self.draft.problems.append(
+                SpecError(f"expected {what}, got {show(value)}", self.path(key))
+            )
             return None
         return value
 

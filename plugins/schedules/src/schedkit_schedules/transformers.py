@@ -32,7 +32,10 @@ import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import (
     Field,
+    StateReader,
+    as_real,
     as_steps,
+    check_number,
     decay,
     fields,
     instance_of,
@@ -40,6 +43,7 @@ from schedkit.plugin import (
     optional,
     ramp,
     record_spec,
+    show,
     steps,
     to_float,
 )
@@ -67,12 +71,23 @@ def min_lr_rate(
     if min_lr is not None and rate is not None:
         raise SpecError("Only one of min_lr or min_lr_rate should be set")
     if min_lr is not None:
-        return float(min_lr / optimizer.defaults["lr"])
+        return float(_real(min_lr, "min_lr") / _real(optimizer.defaults["lr"], "lr"))
     if rate is None:
         raise SpecError(
             "One of min_lr or min_lr_rate should be set through the `lr_scheduler_kwargs`"
         )
-    return float(rate)
+    return _real(rate, "min_lr_rate")
+
+
+def _real(value: Any, name: str) -> float:
+    """A number of transformers' arguments as a float, or SpecError naming it (a string, a
+    number no float holds); the schedule's own validation judges its range."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    real = as_real(value)
+    if real is None:
+        raise SpecError(f"expected a number, got {show(value)}", name)
+    return real
 
 
 def _warm(step: float, warmup: int) -> float:
@@ -463,28 +478,40 @@ class Greedy(schedkit.Record, frozen=False, eq=False):
         return {k: copy.copy(getattr(self, k)) for k in self._STATE}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        if not isinstance(state, Mapping):
-            raise StateError(f"expected a transformers.greedy state (a dict), got {state!r:.80}")
-        try:
-            values: dict[str, Any] = {
-                "lrs": [float(v) for v in state["lrs"]],
-                "init_lrs": [float(v) for v in state["init_lrs"]],
-                "best": float(state["best"]),
-                "bad_steps": int(state["bad_steps"]),
-                "good_steps": int(state["good_steps"]),
-                "cooldown_left": int(state["cooldown_left"]),
-                "increase_cooldown_left": int(state["increase_cooldown_left"]),
-                "reset_left": int(state["reset_left"]),
-                "window": [float(v) for v in state["window"]],
-                "window_sum": float(state["window_sum"]),
-            }
-        except (KeyError, TypeError, ValueError) as e:
-            raise StateError(f"not a transformers.greedy state: {e}") from None
+        """Take a state from :meth:`state_dict`, every entry checked first (numbers that a
+        float holds, counts >= 0, as many ``lrs`` as ``init_lrs``); a bad one raises
+        StateError naming it and changes nothing."""
+        reader = StateReader(state, what="transformers.greedy state")
+        lists = {
+            k: self._numbers(reader, k, ge)
+            for k, ge in (("lrs", 0.0), ("init_lrs", 0.0), ("window", None))
+        }
+        if len(lists["lrs"]) != len(lists["init_lrs"]):
+            raise StateError(
+                f"{len(lists['lrs'])} lrs for {len(lists['init_lrs'])} init_lrs: expected "
+                "one of each per group",
+                "lrs",
+            )
+        values: dict[str, Any] = {
+            **lists,
+            "best": reader.number("best", inf=True),
+            "window_sum": reader.number("window_sum"),
+        }
+        for k in ("bad_steps", "good_steps", "cooldown_left", "increase_cooldown_left"):
+            values[k] = reader.integer(k)
+        values["reset_left"] = reader.integer("reset_left")
         for k, v in values.items():
             if k == "lrs":
                 self.lrs[:] = v  # the groups' curves hold this list
             else:
                 setattr(self, k, v)
+
+    @staticmethod
+    def _numbers(reader: StateReader, key: str, ge: float | None) -> list[float]:
+        value = reader.get(key)
+        if not isinstance(value, (list, tuple)):
+            raise StateError(f"expected a list of numbers, got {show(value)}", reader.where(key))
+        return [check_number(v, f"{reader.where(key)}[{i}]", ge=ge) for i, v in enumerate(value)]
 
 
 # -- transformers' call form ----------------------------------------------------------
