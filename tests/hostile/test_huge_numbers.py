@@ -130,11 +130,19 @@ def test_a_norm_type_no_float_holds():
 def test_timm_past_the_float_range_is_at_its_floor():
     """Where timm's cycle arithmetic leaves the float range (it raises OverflowError or a
     math domain error), every cycle is over: the floor, as at any step after the last."""
-    far = get_scheduler("timm.cosine", sgd(2), t_initial=10, lr_min=1e-5, cycle_mul=1e300)
+    far = get_scheduler(
+        "timm.cosine", sgd(2), t_initial=10, lr_min=1e-5, cycle_mul=1e300, t_in_epochs=False
+    )
     far.step_update(2**62)
     assert _lrs(far) == [1e-5, 1e-5]
     short = get_scheduler(
-        "timm.cosine", sgd(2), t_initial=10, lr_min=1e-5, cycle_mul=0.5, cycle_limit=3
+        "timm.cosine",
+        sgd(2),
+        t_initial=10,
+        lr_min=1e-5,
+        cycle_mul=0.5,
+        cycle_limit=3,
+        t_in_epochs=False,
     )
     short.step_update(100)
     assert _lrs(short) == [1e-5, 1e-5]
@@ -157,7 +165,7 @@ def test_timm_past_the_float_range_is_at_its_floor():
 )
 def test_moving_a_scheduler_to_a_huge_step_changes_nothing(move, path, message):
     """The old code set the step, then raised OverflowError computing its value."""
-    sched = get_scheduler("timm.cosine", sgd(2), t_initial=10)
+    sched = get_scheduler("timm.cosine", sgd(2), t_initial=10, t_in_epochs=False)
     sched.step()
     before = (sched.last_epoch, _lrs(sched))
     with pytest.raises(SpecError) as e:
