@@ -100,7 +100,6 @@ DELIBERATE: dict[str, dict[str, str]] = {
 }
 
 
-
 def _registered() -> dict[str, type]:
     return {
         info.name: info.cls
