@@ -448,8 +448,8 @@ def bounded(data: Any, file: str) -> Any:
             count += len(value) * (2 if isinstance(value, dict) else 1)
             if count > MAX_VALUES:
                 raise SpecError(
-                    f"{file}: more than {MAX_VALUES:,} values (a YAML alias counts its values "
-                    "each time it is used)",
+                    f"{file}: more than {MAX_VALUES:,} values (a shared value, such as a "
+                    "YAML alias or a name used twice, counts each time it is used)",
                     path,
                 )
             inner = (*above, id(value))
