@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -167,6 +169,77 @@ def test_a_new_output_gets_the_usual_permissions(tmp_path, capsys) -> None:
     finally:
         os.umask(old)
     assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_replaced_file_keeps_its_permissions(tmp_path, capsys) -> None:
+    """The old code left a replaced 0600 file 0644: a private file became world-readable."""
+    ds = write_json(tmp_path / "ds.json", DS)
+    out = tmp_path / "setup.toml"
+    out.write_text("private\n")
+    out.chmod(0o600)
+    old = os.umask(0o022)
+    try:
+        code, _, _ = run(
+            capsys, "convert", "--from", "deepspeed", str(ds), "-o", str(out), "--force"
+        )
+    finally:
+        os.umask(old)
+    assert code == 0
+    assert out.stat().st_mode & 0o777 == 0o600
+    assert tomllib.loads(out.read_text())["optimizer"]["lr"] == 0.001
+
+
+def test_a_fifo_is_written_into_not_replaced(tmp_path, capsys) -> None:
+    """The old code asked for --force, then renamed a regular file over the FIFO."""
+    ds = write_json(tmp_path / "ds.json", DS)
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    code, out, err = run(capsys, "convert", "--from", "deepspeed", str(ds), "-o", str(fifo))
+    reader.join(10)
+    assert (code, out, err) == (0, "", "")
+    assert tomllib.loads(got[0].decode())["optimizer"]["lr"] == 0.001
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds.json", "pipe"]
+
+
+def test_an_open_files_path_is_written_in_place(tmp_path) -> None:
+    """``/proc/self/fd/N`` (what ``/dev/stdout`` links to) names a stream the caller holds:
+    written into, without --force, even when it is a regular file (a shell's ``> file``)."""
+    ds = write_json(tmp_path / "ds.json", DS)
+    held = tmp_path / "held.toml"
+    held.write_text("")
+    with held.open("rb") as f:
+        inode = os.fstat(f.fileno()).st_ino
+        schedkit.convert("deepspeed", ds).write(f"/proc/self/fd/{f.fileno()}")
+        assert os.stat(held).st_ino == inode  # the same file, not one renamed over it
+    assert tomllib.loads(held.read_text())["optimizer"]["lr"] == 0.001
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds.json", "held.toml"]
+
+
+@pytest.mark.parametrize("where", ["-", "/dev/stdout"])
+def test_dash_and_dev_stdout_print(where, tmp_path, capsys, monkeypatch) -> None:
+    """``-o /dev/stdout`` said "exists; give --force"; ``-o -`` wrote a file named "-"."""
+    monkeypatch.chdir(tmp_path)
+    ds = write_json(tmp_path / "ds.json", DS)
+    code, out, err = run(capsys, "convert", "--from", "deepspeed", str(ds), "-o", where)
+    assert (code, err) == (0, "")
+    assert out == schedkit.convert("deepspeed", ds).toml
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ds.json"]
+
+
+def test_a_directory_is_still_refused(tmp_path, capsys) -> None:
+    ds = write_json(tmp_path / "ds.json", DS)
+    (tmp_path / "d").mkdir()
+    for force in ((), ("--force",)):
+        code, _, err = run(
+            capsys, "convert", "--from", "deepspeed", str(ds), "-o", str(tmp_path / "d"), *force
+        )
+        assert code == 1
+        assert "output: is a directory" in err
+    assert list((tmp_path / "d").iterdir()) == []
 
 
 def test_a_failed_run_leaves_nothing_behind(tmp_path, capsys, monkeypatch) -> None:

@@ -5,6 +5,7 @@ tests/integration/test_scaffold.py)."""
 from __future__ import annotations
 
 import importlib.util
+import types
 
 import pytest
 import tomllib
@@ -49,6 +50,51 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path, capsys):
     assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 0
     assert main(["new-plugin", "twice", "--dir", str(tmp_path)]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "owner"),
+    [
+        ("cosine", "the entry point 'cosine' of schedkit-schedules"),
+        ("warmup", "the entry point 'warmup' of schedkit-core"),
+        ("timm", "the entry point 'timm' of schedkit-compat"),
+    ],
+)
+def test_new_plugin_refuses_a_name_another_plugin_owns(name, owner, tmp_path, capsys):
+    """The old code wrote schedkit-cosine, whose schedule the registry then refused."""
+    assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert f"{name!r} is taken: {owner}" in err
+    assert "choose another name" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_new_plugin_refuses_a_name_registered_in_process(tmp_path, fresh_registry, capsys):
+    class Flat(schedkit.Schedule):
+        """A constant 1."""
+
+        name = "flat_in_process"
+
+        def __call__(self, step):
+            return 1.0
+
+        def spec(self):
+            return {"type": "flat_in_process"}
+
+    @schedkit.hookimpl
+    def schedkit_add_schedules(registry):
+        registry.add(Flat, aliases=["flat_alias"])
+
+    fresh_registry().register(
+        types.SimpleNamespace(schedkit_add_schedules=schedkit_add_schedules), name="flat"
+    )
+    for name in ("flat_in_process", "flat_alias"):
+        assert main(["new-plugin", name, "--dir", str(tmp_path)]) == 1
+        assert (
+            f"{name!r} is taken: the schedule {name!r} of a plugin registered in-process "
+            "(plugin 'flat') is registered" in capsys.readouterr().err
+        )
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(

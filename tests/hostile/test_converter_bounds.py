@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import schedkit
-from schedkit.conversion import MAX_BYTES, MAX_DEPTH, MAX_FILES, MAX_TEXT, MAX_VALUES
+from schedkit import SpecError
+from schedkit.conversion import MAX_BYTES, MAX_DEPTH, MAX_FILES, MAX_TEXT, MAX_VALUES, bounded
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples" / "converted"
@@ -137,6 +138,19 @@ def test_yaml_alias_expansion_is_bounded(
     assert msg.startswith(f"{path}: 1 problem converting the file:")
     assert f"\n  {key}[" in msg
     assert f"{name}: more than {MAX_VALUES:,} values" in msg
+
+
+@pytest.mark.parametrize("file", ["args.yaml", "config.py"])
+def test_the_value_count_message_fits_yaml_and_python_configs(file: str) -> None:
+    """It spoke of YAML aliases only, for an mmengine ``.py`` config too."""
+    shared = [0] * 4_000
+    with pytest.raises(SpecError) as caught:
+        bounded({"a": shared, "b": [shared, shared]}, file)
+    assert caught.value.path == "a"  # the third use of the shared list, counted last
+    assert caught.value.message == (
+        f"{file}: more than {MAX_VALUES:,} values (a shared value, such as a YAML alias or a "
+        "name used twice, counts each time it is used)"
+    )
 
 
 def command(*argv: str) -> subprocess.CompletedProcess[str]:

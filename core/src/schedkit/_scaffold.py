@@ -163,6 +163,13 @@ def write_plugin(name: str, where: Path | str = ".") -> Path:
             f"underscores, starting with a letter, at most {MAX_NAME} characters (it becomes "
             "the schedule's name)"
         )
+    taken = _taken(name)
+    if taken:
+        raise SchedkitError(
+            f"{name!r} is taken: {taken}. A name belongs to the plugin that declares it and "
+            "no plugin can register another's (nor a name in its namespace, "
+            f"{name!r}.<anything>); choose another name"
+        )
     dist = f"schedkit-{name.replace('_', '-')}"
     package = f"schedkit_{name}"
     root = Path(where) / dist
@@ -187,6 +194,30 @@ def write_plugin(name: str, where: Path | str = ".") -> Path:
         shutil.rmtree(Path(where) if made_parent else root, ignore_errors=True)
         raise SchedkitError(f"cannot write {e.filename or root}: {_reason(e)}") from None
     return root
+
+
+def _taken(name: str) -> str | None:
+    """Who has ``name`` already, if anyone, in the default registry: an installed entry
+    point named ``name`` or in its namespace (``name.x``), which the new plugin's entry
+    point would clash with, or a registered component or alias of that name."""
+    from schedkit.registry import default_registry
+
+    def inside(n: str) -> bool:
+        return n == name or n.startswith(name + ".")
+
+    registry = default_registry()
+    for src in registry.sources():
+        if inside(src.name):
+            return (
+                f"the entry point {src.name!r} of {src.distribution or 'an unnamed distribution'}"
+                f" ({src.value}) declares it"
+            )
+    for c in registry.components():
+        for n in (c.name, *c.aliases):
+            if inside(n):
+                owner = c.distribution or "a plugin registered in-process"
+                return f"the {c.kind} {n!r} of {owner} (plugin {c.plugin!r}) is registered"
+    return None
 
 
 def _check_target(where: Path, root: Path) -> None:

@@ -605,6 +605,9 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from schedkit._text import escape
     from schedkit.conversion import ConversionError, convert
 
+    # "-" and /dev/stdout print, as without -o: through sys.stdout, whatever it is (a
+    # terminal, a pipe, a shell's "> file"), never opened again nor renamed over
+    output = None if args.output in ("-", "/dev/stdout") else args.output
     try:
         result = convert(
             args.source,
@@ -613,12 +616,12 @@ def cmd_convert(args: argparse.Namespace) -> int:
             dataset_size=args.dataset_size,
             world_size=args.world_size,
         )
-        if args.output:
-            result.write(args.output, force=args.force)
+        if output:
+            result.write(output, force=args.force)
     except ConversionError as e:  # its text is escaped: keys and names come from the file
         print(f"schedkit convert: {e}", file=sys.stderr)
         return 1
-    if not args.output:
+    if not output:
         _write_stdout(result.toml)
     if args.verbose:
         print(
@@ -654,11 +657,14 @@ def _add_convert(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        help="write the setup here (default: standard output); never over the file or its "
-        "base files, and an existing file only with --force",
+        help="write the setup here (default, or - or /dev/stdout: standard output); never "
+        "over the file or its base files, and an existing regular file only with --force "
+        "(a device or FIFO is written into, not replaced)",
     )
     p.add_argument(
-        "--force", action="store_true", help="replace an existing output file (never an input)"
+        "--force",
+        action="store_true",
+        help="replace an existing regular output file, keeping its permissions (never an input)",
     )
     p.add_argument("--steps-per-epoch", type=int, help="optimizer steps (or batches) per epoch")
     p.add_argument("--dataset-size", type=int, help="training samples per epoch")

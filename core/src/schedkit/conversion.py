@@ -22,7 +22,9 @@ import contextvars
 import difflib
 import importlib.metadata
 import os
+import re
 import secrets
+import stat
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -151,13 +153,16 @@ class Conversion:
         """Write the setup to ``output`` (through a link, to the file it points at).
 
         Never over a file the conversion read (the file or any of its base files, compared
-        after resolving links, hard links included); an existing ``output`` only with
-        ``force``. The text goes to a new file beside the target, renamed over it when
-        whole, so a failed write leaves nothing behind and the old file as it was.
+        after resolving links, hard links included), nor a directory. A missing or regular
+        ``output`` gets a new file beside it, renamed over it when whole, so a failed write
+        leaves nothing behind and the old file as it was; an existing regular file only
+        with ``force``, and the new one keeps its permission bits. Anything else (a
+        terminal or other device, a FIFO, ``/dev/stdout`` or another ``/dev/fd/N``) is
+        written in place, without ``force``: renaming over it would replace it.
 
         :returns: the path written.
-        :raises ConversionError: the output is an input, exists (without ``force``), or
-            cannot be written.
+        :raises ConversionError: the output is an input, a directory, exists (a regular
+            file, without ``force``), or cannot be written.
         """
         shown = str(output)
         target = Path(os.path.realpath(output))
@@ -165,22 +170,37 @@ class Conversion:
         def refuse(why: str) -> ConversionError:
             return ConversionError([SpecError(why, "output")], shown)
 
+        def failed(e: OSError | UnicodeError) -> ConversionError:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+            return refuse(f"cannot be written: {why}")
+
         for src in self.inputs:
             if _same_file(target, Path(src)):
                 raise refuse(
                     f"is {'the file' if src == self.inputs[0] else 'a base file'} being "
                     f"converted ({src}): schedkit convert never writes over an input"
                 )
-        if target.is_dir():
+        try:
+            st: os.stat_result | None = os.stat(output)  # through links, /dev/stdout's too
+        except FileNotFoundError:
+            st = None
+        except OSError as e:
+            raise failed(e) from None
+        if st is not None and stat.S_ISDIR(st.st_mode):
             raise refuse("is a directory")
+        if st is not None and (not stat.S_ISREG(st.st_mode) or _open_stream(output)):
+            return self._write_in_place(output, regular=stat.S_ISREG(st.st_mode), fail=failed)
         if os.path.lexists(output) and not force:
             raise refuse("exists; give --force to replace it")
         tmp = target.parent / f".{target.name}.{secrets.token_hex(8)}.tmp"
         made = False
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # the umask applies
+            # a replaced file's bits, set before any text is in it; a new one: the umask's
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666 if st is None else 0o600)
             made = True
             with open(fd, "w", encoding="utf-8") as f:
+                if st is not None:
+                    os.fchmod(fd, stat.S_IMODE(st.st_mode) & 0o777)
                 f.write(self.toml)
             os.replace(tmp, target)
         except BaseException as e:  # Ctrl-C too: the temporary file goes
@@ -189,9 +209,41 @@ class Conversion:
                     tmp.unlink()
             if not isinstance(e, (OSError, UnicodeError)):
                 raise
-            why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-            raise refuse(f"cannot be written: {why}") from None
+            raise failed(e) from None
         return target
+
+    def _write_in_place(
+        self,
+        output: str | Path,
+        *,
+        regular: bool,
+        fail: Callable[[OSError | UnicodeError], ConversionError],
+    ) -> Path:
+        """Write into the existing ``output`` (a device, a FIFO, an open stream's path):
+        opened for writing, never created nor renamed over; a FIFO waits for its reader."""
+        try:
+            fd = os.open(output, os.O_WRONLY | (os.O_TRUNC if regular else 0))
+            with open(fd, "w", encoding="utf-8") as f:
+                f.write(self.toml)
+        except (OSError, UnicodeError) as e:
+            raise fail(e) from None
+        return Path(output)
+
+
+def _open_stream(path: str | Path) -> bool:
+    """Whether ``path`` names a process's open file (``/dev/stdout``, ``/dev/fd/1``,
+    ``/proc/self/fd/1``, or a link to one): the stream the caller gave, written in place
+    even when it is a regular file (a shell's ``> file``), never renamed over."""
+    p = os.path.abspath(path)
+    for _ in range(40):  # the kernel's limit of links followed
+        if p.startswith("/dev/fd/") or re.fullmatch(r"/proc/[^/]+/fd/\d+", p):
+            return True
+        try:
+            link = os.readlink(p)
+        except OSError:  # not a link (or nothing there)
+            return False
+        p = os.path.normpath(os.path.join(os.path.dirname(p), link))
+    return False
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -448,8 +500,8 @@ def bounded(data: Any, file: str) -> Any:
             count += len(value) * (2 if isinstance(value, dict) else 1)
             if count > MAX_VALUES:
                 raise SpecError(
-                    f"{file}: more than {MAX_VALUES:,} values (a YAML alias counts its values "
-                    "each time it is used)",
+                    f"{file}: more than {MAX_VALUES:,} values (a shared value, such as a "
+                    "YAML alias or a name used twice, counts each time it is used)",
                     path,
                 )
             inner = (*above, id(value))

@@ -233,6 +233,33 @@ def test_step_without_an_epoch_advances_one_step_as_torch():
         schedkit.get_scheduler("timm.step", _opt(), decay_t=3).get_cycle_length()
 
 
+@pytest.mark.parametrize("t_in_epochs", [True, False])
+@pytest.mark.parametrize("call", ["step", "step_update"])
+@pytest.mark.parametrize("bad", [-1, "3", 2.5, True, float("nan")])
+def test_a_step_that_is_not_a_whole_count_is_refused_whichever_call_moves_it(
+    t_in_epochs, call, bad
+):
+    opt = _opt()
+    sched = schedkit.get_scheduler("timm.cosine", opt, t_initial=10, t_in_epochs=t_in_epochs)
+    sched.step(2) if t_in_epochs else sched.step_update(2)
+    before = ([g["lr"] for g in opt.param_groups], sched.last_epoch, sched.state_dict())
+    with pytest.raises(SpecError) as caught:
+        getattr(sched, call)(bad)
+    assert caught.value.path == ("epoch" if call == "step" else "num_updates")
+    assert caught.value.message == f"expected a whole number of steps >= 0, got {bad!r}"
+    assert ([g["lr"] for g in opt.param_groups], sched.last_epoch, sched.state_dict()) == before
+
+
+def test_a_float_epoch_without_a_fraction_is_that_step_as_in_timm():
+    theirs_opt, ours_opt = _opt(), _opt()
+    theirs = timm().scheduler.CosineLRScheduler(theirs_opt, t_initial=10)
+    ours = schedkit.get_scheduler("timm.cosine", ours_opt, t_initial=10)
+    theirs.step(3.0)
+    ours.step(3.0)
+    assert ours.last_epoch == 3
+    assert [g["lr"] for g in ours_opt.param_groups] == [g["lr"] for g in theirs_opt.param_groups]
+
+
 TIMM_CLASSES = {**CLASSES, "timm.plateau": "PlateauLRScheduler"}
 
 

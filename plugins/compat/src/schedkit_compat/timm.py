@@ -2,12 +2,14 @@
 
 The schedules take the arguments of timm's scheduler classes (``t_initial``, ``lr_min``,
 ``warmup_t``, ``warmup_lr_init``, ``warmup_prefix``, ``cycle_mul``, ``cycle_decay``,
-``cycle_limit``, ``k_decay``, ``noise_*``...) and are stepped per update by default: step
-``t`` of the scheduler is timm's ``step_update(num_updates=t)`` (``t_in_epochs=False``),
-for every param group, with timm's floats. Their schedulers also take timm's own calls
-(``step(epoch, metric)``, ``step_update(num_updates, metric)``, ``get_cycle_length()``),
-and ``t_in_epochs = true`` counts epochs, as in timm (with ``updates_per_epoch``, a
-scheduler stepped per update holds each epoch's value over its updates). A group carrying timm's
+``cycle_limit``, ``k_decay``, ``noise_*``...) and count epochs by default, as timm does
+(``t_in_epochs = true``): ``step(epoch)`` sets the schedule to ``epoch`` and
+``step_update`` does nothing; with ``updates_per_epoch``, a scheduler stepped per update
+holds each epoch's value over its updates. With ``t_in_epochs = false`` they are stepped
+per update: step ``t`` of the scheduler is timm's ``step_update(num_updates=t)``, for
+every param group, with timm's floats. Their schedulers take timm's own calls
+(``step(epoch, metric)``, ``step_update(num_updates, metric)``, ``get_cycle_length()``).
+A group carrying timm's
 ``lr_scale`` gets the value times it, as timm's schedulers do, ``warmup_lr_init`` and
 ``lr_min`` included; so does a group from ``timm.layer_decay`` (which writes the scaled lr
 and keeps the scale as ``timm_lr_scale``).
@@ -19,6 +21,7 @@ import bisect
 import fnmatch
 import itertools
 import math
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
@@ -82,16 +85,19 @@ class TimmStepping:
         me = cast("schedkit.Scheduler", self)
         if epoch is None:
             schedkit.Scheduler.step(me, metric)
-        elif _counts_epochs(me.schedule):
+            return
+        t = _whole(epoch, "epoch")  # checked whichever call moves the schedule
+        if _counts_epochs(me.schedule):
             per = getattr(me.schedule, "updates_per_epoch", None)
-            if per is not None and isinstance(epoch, int) and not isinstance(epoch, bool):
-                epoch *= per  # the steps count updates: go to the epoch's first one
-            _goto(me, epoch, metric)
+            if per is not None:
+                t *= per  # the steps count updates: go to the epoch's first one
+            _goto(me, t, metric)
 
     def step_update(self, num_updates: int, metric: float | None = None) -> None:
         me = cast("schedkit.Scheduler", self)
+        t = _whole(num_updates, "num_updates")
         if not _counts_epochs(me.schedule):
-            _goto(me, num_updates, metric)
+            _goto(me, t, metric)
 
     def get_cycle_length(self, cycles: int = 0) -> int:
         me = cast("schedkit.Scheduler", self)
@@ -110,12 +116,30 @@ def _counts_epochs(schedule: schedkit.Schedule) -> bool:
     return bool(getattr(schedule, "t_in_epochs", True))
 
 
+def _whole(t: object, name: str) -> int:
+    """``t`` as a step count, else a :class:`SpecError` at ``name``. timm's own
+    ``step``/``step_update`` compute with any number: an integer, or a float with no
+    fraction (``3.0``, what ``epoch + 1`` gives on a float epoch), is that step; a
+    fractional step has no value in schedkit's schedules, which count whole steps;
+    a negative one, a bool or a string is a mistake (timm gives a nonsense rate or a raw
+    ``TypeError``)."""
+    if isinstance(t, float) and math.isfinite(t) and t.is_integer():
+        t = int(t)
+    if not isinstance(t, bool):
+        try:
+            n = operator.index(t)  # type: ignore[arg-type]
+        except TypeError:
+            pass
+        else:
+            if n >= 0:
+                return n
+    raise SpecError(f"expected a whole number of steps >= 0, got {t!r}", name)
+
+
 def _goto(scheduler: schedkit.Scheduler, t: int, metric: float | None = None) -> None:
-    """Move ``scheduler`` to step ``t`` and write its values (timm's schedulers are set to
-    a step, not advanced); a metric-driven one (``timm.plateau``) observes ``metric`` at
-    ``t``, the others ignore it, as timm's do."""
-    if isinstance(t, bool) or not isinstance(t, int) or t < 0:
-        raise TypeError(f"expected a whole number of steps >= 0, got {t!r}")
+    """Move ``scheduler`` to step ``t`` (checked by :func:`_whole`) and write its values
+    (timm's schedulers are set to a step, not advanced); a metric-driven one
+    (``timm.plateau``) observes ``metric`` at ``t``, the others ignore it, as timm's do."""
     scheduler.last_epoch = t - 1
     if metric is not None and scheduler.observes_metrics:
         schedkit.Scheduler.step(scheduler, metric)
