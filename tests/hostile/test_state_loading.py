@@ -220,6 +220,43 @@ def test_built_loads_all_or_nothing(mutate, path):
     assert _equal(_everything(target), before)
 
 
+def _group0(**change):
+    return lambda s: s["optimizer"]["param_groups"][0].update(change)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "message"),
+    [
+        (_group0(eps=10**400), "optimizer.param_groups[0].eps", "too large for a float"),
+        (_group0(eps=math.nan), "optimizer.param_groups[0].eps", "expected a finite number"),
+        (_group0(eps=math.inf), "optimizer.param_groups[0].eps", "expected a finite number"),
+        (_group0(eps="x"), "optimizer.param_groups[0].eps", "expected a number, got 'x'"),
+        (_group0(betas=(0.9, math.nan)), "optimizer.param_groups[0].betas", "finite number"),
+        (_group0(betas=(0.9,)), "optimizer.param_groups[0].betas", "expected 2 values"),
+        (_group0(lr=torch.tensor(math.nan)), "optimizer.param_groups[0].lr", "finite values"),
+    ],
+)
+def test_built_refuses_a_bad_group_hyperparameter(mutate, path, message):
+    """The old code loaded these: the next step raised a raw OverflowError, or made the
+    weights NaN."""
+    state = copy.deepcopy(_built().state_dict())
+    mutate(state)
+    target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
+    before = _everything(target)
+    with pytest.raises(StateError, match=message) as e:
+        target.load_state_dict(state)
+    assert e.value.path == path
+    assert _equal(_everything(target), before)
+
+
+def test_built_loads_a_tensor_lr():
+    state = copy.deepcopy(_built().state_dict())
+    state["optimizer"]["param_groups"][0]["lr"] = torch.tensor(1e-3)
+    target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
+    target.load_state_dict(state)
+    assert target.schedulers["lr"].steps == 3
+
+
 def test_built_not_a_state():
     built = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
     with pytest.raises(StateError, match="not a schedkit setup state"):

@@ -58,7 +58,7 @@ from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, per_update, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
-from schedkit.state_checks import StateReader
+from schedkit.state_checks import StateReader, check_number
 from schedkit.values import ClipResult
 
 if sys.version_info >= (3, 11):
@@ -479,8 +479,39 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer, state: Any) -> None
                 f"the state has {n} parameters in this group, the optimizer {len(mine['params'])}",
                 f"optimizer.param_groups[{i}].params",
             )
+        for key, value in saved.items():
+            if key not in _NOT_HYPERPARAMETERS and isinstance(key, str):
+                _check_group_value(value, mine.get(key), f"optimizer.param_groups[{i}].{key}")
     if not isinstance(reader.get("state"), Mapping):
         raise StateError("expected a dict of per-parameter state", "optimizer.state")
+
+
+def _numeric(value: Any) -> bool:
+    """An int, float or tensor (not a bool), whatever its size."""
+    return isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool)
+
+
+def _check_group_value(value: Any, mine: Any, where: str) -> None:
+    """One saved hyperparameter of a param group: a number (or each number of a tuple such
+    as ``betas``) finite and within the float range, since torch's own state never holds
+    another; a tensor (a tensor ``lr``) with finite values; a number where this optimizer
+    has one. Flags and names (bools, ``None``, text) are the optimizer's to judge."""
+    if isinstance(value, (tuple, list)) and (
+        any(_numeric(v) for v in value) or isinstance(mine, (tuple, list))
+    ):
+        if isinstance(mine, (tuple, list)) and len(value) != len(mine):
+            raise StateError(f"expected {len(mine)} values, got {show(value)}", where)
+        for v in value:
+            _check_group_value(v, 0.0, where)
+        return
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise StateError(f"expected finite values, got {show(value)}", where)
+        return
+    if _numeric(value):
+        check_number(value, where)
+    elif _numeric(mine):
+        raise StateError(f"expected a number, got {show(value)}", where)
 
 
 def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
