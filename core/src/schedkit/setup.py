@@ -47,7 +47,7 @@ from typing import Any
 import attrs
 import torch
 
-from schedkit import _toml_out
+from schedkit import _text, _toml_out
 from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
@@ -79,10 +79,11 @@ class SetupError(SchedkitError, ValueError):
 
     def __init__(self, problems: list[SpecError], source: str = "") -> None:
         self.problems = [q for p in problems for q in p.all()]
-        head = f"{source}: " if source else ""
+        # file names, keys and values come from the file: shown escaped, one line each
+        head = f"{_text.escape(source)}: " if source else ""
         n = len(self.problems)
         lines = [f"{head}{n} problem{'s' if n != 1 else ''} in the setup:"]
-        lines += [f"  {_trim(str(p))}" for p in self.problems]
+        lines += [f"  {_trim(_text.escape(str(p)))}" for p in self.problems]
         super().__init__("\n".join(lines))
 
 
