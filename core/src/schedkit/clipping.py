@@ -21,7 +21,7 @@ from torch.utils.hooks import RemovableHandle
 
 from schedkit._numbers import as_real, show
 from schedkit._record import Field, Record, field
-from schedkit.errors import SchedkitError, SpecError, StateError
+from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule
 from schedkit.schedule import Unresolved, get_schedule, record_spec
@@ -229,6 +229,9 @@ def _optional_schedule(value: Any) -> Any:
         return get_schedule(value)
     except SpecError as e:
         raise e.at("schedule") from None
+    except UnknownNameError as e:  # its message keeps the closest names
+        own = isinstance(value, Mapping) and value.get("type") == e.name
+        raise SpecError(str(e), "schedule.type" if own else "schedule") from None
 
 
 def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
