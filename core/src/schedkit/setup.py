@@ -543,12 +543,13 @@ def _read_path(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     where = str(path)
     try:
         raw = path.read_bytes()
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a name with a null character
+        reason = e.strerror if isinstance(e, OSError) else str(e)
         hint = ""
         if isinstance(source, str) and ("\n" in source or "=" in source):
             hint = "; TOML text is read by schedkit.loads_setup(text), a path by load_setup"
             where = "<path>"  # the text itself is no name to print
-        raise SetupError([SpecError(f"cannot read the file: {e.strerror}{hint}")], where) from None
+        raise SetupError([SpecError(f"cannot read the file: {reason}{hint}")], where) from None
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
     except UnicodeDecodeError as e:
