@@ -111,7 +111,8 @@ def test_a_hostile_table_or_file_name_reaches_the_terminal_escaped(tmp_path, cap
     )
     code, out, err = _run(capsys, command, str(path))
     assert code == 1
-    assert "\x1b" not in out + err and "\x07" not in out + err
+    assert "\x1b" not in out + err
+    assert "\x07" not in out + err
     assert "1 problem in the setup:" in err
     assert "schedules.w\\x1b]0;pwned\\x07d: expected a param-group key" in err
     if name != "setup.toml":
@@ -126,5 +127,6 @@ def test_a_hostile_file_name_is_escaped_when_ok_and_in_other_errors(tmp_path, ca
     assert out == f"{tmp_path}/x\\x1b[31my.toml: ok\n"
     code, out, err = _run(capsys, "show", "x\x1b[2J\u202ey")
     assert code == 1
-    assert "\x1b" not in err and "\u202e" not in err
+    assert "\x1b" not in err
+    assert "\u202e" not in err
     assert err.count("\n") == 1
