@@ -502,8 +502,9 @@ def _check_group_value(value: Any, mine: Any, where: str) -> None:
     ):
         if isinstance(mine, (tuple, list)) and len(value) != len(mine):
             raise StateError(f"expected {len(mine)} values, got {show(value)}", where)
-        for v in value:
-            _check_group_value(v, 0.0, where)
+        ours = mine if isinstance(mine, (tuple, list)) else [None] * len(value)
+        for v, m in zip(value, ours, strict=True):
+            _check_group_value(v, m, where)
         return
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
