@@ -252,9 +252,10 @@ def test_built_refuses_a_bad_group_hyperparameter(mutate, path, message):
 def test_built_loads_a_tensor_lr_and_text_entries():
     state = copy.deepcopy(_built().state_dict())
     state["optimizer"]["param_groups"][0]["lr"] = torch.tensor(1e-3)
-    state["optimizer"]["param_groups"][0]["param_names"] = ["weight", "bias"]  # torch's named groups
+    names = ["weight", "bias"]  # torch's groups built from named parameters
+    state["optimizer"]["param_groups"][0]["param_names"] = names
     target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
-    target.optimizer.param_groups[0]["param_names"] = ["weight", "bias"]
+    target.optimizer.param_groups[0]["param_names"] = list(names)
     target.load_state_dict(state)
     assert target.schedulers["lr"].steps == 3
 
