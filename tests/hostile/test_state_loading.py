@@ -487,3 +487,13 @@ def test_a_metric_no_float_holds_is_refused_before_anything_changes(metric, mess
     assert _snapshot(sched) == before
     with pytest.raises(SpecError, match="^metric: expected a finite number, got "):
         sched.checked_metric(metric)
+
+
+def test_a_huge_clipper_state_version_is_named_not_printed():
+    """The old message formatted the int itself: a raw ValueError past 4300 digits."""
+    clip = schedkit.get_clipper("agc")
+    state = {**clip.state_dict(), "state_version": 10**5000}
+    before = clip.state_dict()
+    with pytest.raises(StateError, match=r"state version an integer of about 10\*\*5000"):
+        clip.load_state_dict(state)
+    assert clip.state_dict() == before

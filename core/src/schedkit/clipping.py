@@ -370,7 +370,7 @@ class BaseClipper(Record, kw_only=True):
         """Convert a saved strategy state of an older :attr:`state_version` (default:
         refuse it with a :class:`~schedkit.StateError`)."""
         raise StateError(
-            f"{self.name}: the state was saved with state version {version}; this clipper "
+            f"{self.name}: the state was saved with state version {show(version)}; this clipper "
             f"reads version {self.state_version} and cannot convert it"
         )
 
