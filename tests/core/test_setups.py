@@ -170,6 +170,15 @@ def test_a_missing_file_is_named_and_text_is_sent_to_loads_setup(tmp_path):
     assert str(e.value).startswith("<path>: 1 problem in the setup:")
 
 
+def test_a_file_name_with_a_null_character_cannot_be_read():
+    """The old code raised the raw ValueError ``embedded null byte``."""
+    with pytest.raises(SetupError) as e:
+        load_setup("a\x00b.toml")
+    (problem,) = e.value.problems
+    assert (problem.path, problem.message) == ("", "cannot read the file: embedded null byte")
+    assert str(e.value).startswith("a\\x00b.toml: 1 problem in the setup:")
+
+
 @pytest.mark.parametrize(
     ("call", "value", "message"),
     [

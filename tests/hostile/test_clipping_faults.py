@@ -163,3 +163,32 @@ def test_sparse_gradients_are_refused_naming_the_parameter(name):
         clip(model)
     assert torch.equal(model["fc"].weight.grad, before)
     assert "nonfinite" in _fields_of(info.cls)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "path", "message"),
+    [
+        ("nope", "schedule", "unknown schedule 'nope'"),
+        (
+            {"type": "cosin", "total": 10},
+            "schedule.type",
+            "unknown schedule 'cosin'; did you mean 'cosine'?",
+        ),
+    ],
+)
+def test_an_unknown_clipper_schedule_names_its_key(schedule, path, message):
+    """The old code raised UnknownNameError without a path (``clip.type`` in a setup)."""
+    with pytest.raises(schedkit.SpecError) as e:
+        schedkit.get_clipper("norm", max_norm=1.0, schedule=schedule)
+    assert (e.value.path, e.value.message) == (path, message)
+
+
+def test_an_unknown_clipper_schedule_in_a_setup_names_its_key():
+    from schedkit.setup import SetupError, loads_setup
+
+    text = '[optimizer]\ntype = "SGD"\nlr = 0.1\n[clip]\ntype = "norm"\nmax_norm = 1.0\n'
+    with pytest.raises(SetupError) as e:
+        loads_setup(text + 'schedule = {type = "cosin", total = 10}\n')
+    assert [(p.path, p.message) for p in e.value.problems] == [
+        ("clip.schedule.type", "unknown schedule 'cosin'; did you mean 'cosine'?")
+    ]

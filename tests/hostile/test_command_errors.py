@@ -96,3 +96,37 @@ def test_ctrl_c_exits_130_with_one_line(capsys, monkeypatch):
     code, _, err = _run(capsys, "check", EXAMPLE)
     assert code == 130
     assert err == "schedkit check: interrupted\n"
+
+
+_EVIL_TABLE = "w\\u001b]0;pwned\\u0007d"  # as the TOML file spells it
+
+
+@pytest.mark.parametrize("command", ["check", "plot", "preview"])
+@pytest.mark.parametrize("name", ["setup.toml", "x\x1b[31my.toml"])
+def test_a_hostile_table_or_file_name_reaches_the_terminal_escaped(tmp_path, capsys, command, name):
+    path = tmp_path / name
+    path.write_text(
+        f'[run]\ntotal = 10\n[optimizer]\ntype = "SGD"\nlr = 0.1\n'
+        f'[schedules."{_EVIL_TABLE}"]\ntype = "cosine"\n'
+    )
+    code, out, err = _run(capsys, command, str(path))
+    assert code == 1
+    assert "\x1b" not in out + err
+    assert "\x07" not in out + err
+    assert "1 problem in the setup:" in err
+    assert "schedules.w\\x1b]0;pwned\\x07d: expected a param-group key" in err
+    if name != "setup.toml":
+        assert "x\\x1b[31my.toml: 1 problem" in err
+
+
+def test_a_hostile_file_name_is_escaped_when_ok_and_in_other_errors(tmp_path, capsys):
+    path = tmp_path / "x\x1b[31my.toml"
+    path.write_text('[optimizer]\ntype = "SGD"\nlr = 0.1\n')
+    code, out, err = _run(capsys, "check", str(path))
+    assert code == 0
+    assert out == f"{tmp_path}/x\\x1b[31my.toml: ok\n"
+    code, out, err = _run(capsys, "show", "x\x1b[2J\u202ey")
+    assert code == 1
+    assert "\x1b" not in err
+    assert "\u202e" not in err
+    assert err.count("\n") == 1

@@ -245,6 +245,39 @@ def test_setup_names_no_text_holds():
     assert e.value.problems[0].message.startswith("TOML value not read: Exceeds the limit")
 
 
+_HUGE = 10**5000
+
+
+@pytest.mark.parametrize(
+    ("rule", "path", "message"),
+    [
+        ({"type": _HUGE}, "rules[0]", "a rule name must be a string, got an integer of about"),
+        (
+            {"type": "overrides", "keys": {"a*": {"tags": [_HUGE]}}},
+            "rules[0].keys.a*.tags",
+            "expected a list of tags, got a tuple holding a number too long to print",
+        ),
+        (
+            {"type": "overrides", "keys": {"a*": {"lr": 10**400}}},
+            "rules[0].keys.a*.lr",
+            "expected a finite number >= 0, got an integer of about 10**400",
+        ),
+        (
+            {"type": "overrides", "keys": {"a*": _HUGE}},
+            "rules[0].keys.a*",
+            "expected a table of settings, got an integer of about 10**5000",
+        ),
+    ],
+)
+def test_rules_no_float_or_text_holds(rule, path, message):
+    """The old code raised ValueError (printing the int) or OverflowError (math.isfinite)."""
+    with pytest.raises(SetupError) as e:
+        load_setup({"optimizer": {"type": "SGD", "lr": 0.1}, "rules": [rule]})
+    (problem,) = e.value.problems
+    assert problem.path == path
+    assert problem.message.startswith(message)
+
+
 def test_converter_numbers_no_float_holds(tmp_path):
     """The converters' numbers: the old code raised OverflowError from math.isfinite."""
     path = tmp_path / "ds_config.json"

@@ -220,6 +220,46 @@ def test_built_loads_all_or_nothing(mutate, path):
     assert _equal(_everything(target), before)
 
 
+def _group0(**change):
+    return lambda s: s["optimizer"]["param_groups"][0].update(change)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "path", "message"),
+    [
+        (_group0(eps=10**400), "optimizer.param_groups[0].eps", "too large for a float"),
+        (_group0(eps=math.nan), "optimizer.param_groups[0].eps", "expected a finite number"),
+        (_group0(eps=math.inf), "optimizer.param_groups[0].eps", "expected a finite number"),
+        (_group0(eps="x"), "optimizer.param_groups[0].eps", "expected a number, got 'x'"),
+        (_group0(betas=(0.9, math.nan)), "optimizer.param_groups[0].betas", "finite number"),
+        (_group0(betas=(0.9,)), "optimizer.param_groups[0].betas", "expected 2 values"),
+        (_group0(lr=torch.tensor(math.nan)), "optimizer.param_groups[0].lr", "finite values"),
+    ],
+)
+def test_built_refuses_a_bad_group_hyperparameter(mutate, path, message):
+    """The old code loaded these: the next step raised a raw OverflowError, or made the
+    weights NaN."""
+    state = copy.deepcopy(_built().state_dict())
+    mutate(state)
+    target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
+    before = _everything(target)
+    with pytest.raises(StateError, match=message) as e:
+        target.load_state_dict(state)
+    assert e.value.path == path
+    assert _equal(_everything(target), before)
+
+
+def test_built_loads_a_tensor_lr_and_text_entries():
+    state = copy.deepcopy(_built().state_dict())
+    state["optimizer"]["param_groups"][0]["lr"] = torch.tensor(1e-3)
+    names = ["weight", "bias"]  # torch's groups built from named parameters
+    state["optimizer"]["param_groups"][0]["param_names"] = names
+    target = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
+    target.optimizer.param_groups[0]["param_names"] = list(names)
+    target.load_state_dict(state)
+    assert target.schedulers["lr"].steps == 3
+
+
 def test_built_not_a_state():
     built = loads_setup(SETUP).build(torch.nn.Linear(3, 2))
     with pytest.raises(StateError, match="not a schedkit setup state"):
@@ -447,3 +487,13 @@ def test_a_metric_no_float_holds_is_refused_before_anything_changes(metric, mess
     assert _snapshot(sched) == before
     with pytest.raises(SpecError, match="^metric: expected a finite number, got "):
         sched.checked_metric(metric)
+
+
+def test_a_huge_clipper_state_version_is_named_not_printed():
+    """The old message formatted the int itself: a raw ValueError past 4300 digits."""
+    clip = schedkit.get_clipper("agc")
+    state = {**clip.state_dict(), "state_version": 10**5000}
+    before = clip.state_dict()
+    with pytest.raises(StateError, match=r"state version an integer of about 10\*\*5000"):
+        clip.load_state_dict(state)
+    assert clip.state_dict() == before

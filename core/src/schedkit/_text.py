@@ -27,3 +27,9 @@ def escape(text: str) -> str:
     if text.isprintable():
         return text
     return "".join(c if c.isprintable() else escape_char(c) for c in text)
+
+
+def escape_lines(text: str) -> str:
+    """``text`` with each of its lines escaped (:func:`escape`), its line breaks kept: a
+    message of several lines made of untrusted text, printed as it is laid out."""
+    return "\n".join(escape(line) for line in text.split("\n"))

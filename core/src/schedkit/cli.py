@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from schedkit._record import NOTHING, Field
+from schedkit._text import escape, escape_lines
 from schedkit.errors import SchedkitError, SchedkitWarning, UnknownNameError
 from schedkit.registry import KINDS, default_registry
 from schedkit.schedule import _fields_of, plain
@@ -214,7 +215,7 @@ def _check_one(file: str, args: argparse.Namespace, model: Any = None) -> dict[s
         found = [{"path": p.path, "message": p.message} for p in e.problems]
         return {"file": file, "ok": False, "problems": found}
     if not as_json:
-        print(f"{file}: ok")
+        print(f"{escape(file)}: ok")
     return {"file": file, "ok": True, "setup": setup.to_dict()}
 
 
@@ -448,7 +449,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
         return 0 if d["value_mismatches"] == 0 else 1
     shown = {k: v for k, v in d["optimizer"].items() if k != "type" and v is not False}
     opt = ", ".join(f"{k}={v}" for k, v in shown.items())
-    print(f"setup      {d['setup']}")
+    print(f"setup      {escape(d['setup'])}")
     print(f"model      {d['model']}: {d['trainable_params']:,} trainable parameters")
     print(f"optimizer  {d['optimizer']['type']}({opt})")
     print(f"run        {d['total_steps']} steps\n")
@@ -602,7 +603,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from schedkit._text import escape
     from schedkit.conversion import ConversionError, convert
 
     # "-" and /dev/stdout print, as without -o: through sys.stdout, whatever it is (a
@@ -791,8 +791,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _warning_printer(args.command)
             code: int = args.func(args)
             sys.stdout.flush()  # a closed pipe shows now, not at the interpreter's exit
-    except SchedkitError as e:
-        print(f"schedkit {args.command}: {e}", file=sys.stderr)
+    except SchedkitError as e:  # its text may hold a file's keys and names: escaped
+        print(f"schedkit {args.command}: {escape_lines(str(e))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"schedkit {args.command}: interrupted", file=sys.stderr)
@@ -822,7 +822,7 @@ def _closed_pipe() -> int:
 
 def _warning_printer(command: str) -> Any:
     def show(message: Any, category: Any, *args: Any, **kwargs: Any) -> None:
-        print(f"schedkit {command}: warning: {message}", file=sys.stderr)
+        print(f"schedkit {command}: warning: {escape(str(message))}", file=sys.stderr)
 
     return show
 

@@ -21,7 +21,7 @@ from torch.utils.hooks import RemovableHandle
 
 from schedkit._numbers import as_real, show
 from schedkit._record import Field, Record, field
-from schedkit.errors import SchedkitError, SpecError, StateError
+from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule
 from schedkit.schedule import Unresolved, get_schedule, record_spec
@@ -229,6 +229,9 @@ def _optional_schedule(value: Any) -> Any:
         return get_schedule(value)
     except SpecError as e:
         raise e.at("schedule") from None
+    except UnknownNameError as e:  # its message keeps the closest names
+        own = isinstance(value, Mapping) and value.get("type") == e.name
+        raise SpecError(str(e), "schedule.type" if own else "schedule") from None
 
 
 def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
@@ -367,7 +370,7 @@ class BaseClipper(Record, kw_only=True):
         """Convert a saved strategy state of an older :attr:`state_version` (default:
         refuse it with a :class:`~schedkit.StateError`)."""
         raise StateError(
-            f"{self.name}: the state was saved with state version {version}; this clipper "
+            f"{self.name}: the state was saved with state version {show(version)}; this clipper "
             f"reads version {self.state_version} and cannot convert it"
         )
 

@@ -50,6 +50,7 @@ from typing import Any, Literal
 import pluggy
 
 from schedkit import entry_points, hookspecs
+from schedkit._numbers import show
 from schedkit._record import Record, check_not_attrs
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
@@ -624,7 +625,7 @@ class Registry:
     def get(self, kind: Kind, name: str) -> ComponentInfo:
         """The component of ``kind`` registered as ``name`` (or an alias of it)."""
         if not isinstance(name, str):
-            raise SpecError(f"a {kind} name must be a string, got {name!r}")
+            raise SpecError(f"a {kind} name must be a string, got {show(name)}")
         scan = self._analysed()
         owner = scan.owner(name)
         info = self._find(kind, name)

@@ -499,6 +499,7 @@ class Scheduler(LRScheduler):
             raise _no_group(groups, self.tags or ())
         field, index, init_key = self._field, self._index, f"initial_{self.key}"
         bases = []
+        missing: list[tuple[dict[str, Any], Any]] = []  # groups without their initial value
         position = {id(g): i for i, g in enumerate(groups)}
         for i, g in enumerate(chosen):
             where = f"param_groups[{position[id(g)]}].{self.key}"
@@ -520,8 +521,16 @@ class Scheduler(LRScheduler):
             initial = g.get(init_key)
             if initial is None:
                 initial = value.clone() if isinstance(value, torch.Tensor) else value
-                g[init_key] = initial
+                missing.append((g, initial))
             bases.append(_as_float(initial, where))
+        # everything checked before anything is set: a refused rebind (a group added that
+        # a per-group list has no value for) leaves the scheduler and the groups as they
+        # were, and refuses the next step the same way
+        if self._per_group is not None and isinstance(self.schedule, BaseSchedule):
+            self.schedule.check_groups(len(chosen))
+        companions = self._companions_for(chosen) if self._companions else []
+        for g, initial in missing:
+            g[init_key] = initial
         self.base_values = bases
         self._groups = chosen
         self._bound = groups
@@ -529,8 +538,7 @@ class Scheduler(LRScheduler):
         self._write = _writer(chosen, bases, self._field, self._index)
         if self._per_group is not None:
             self._bind_curves()
-        if self._companions:
-            self._bind_companions()
+        self._companions = companions
         if self.key == "lr":
             self.base_lrs = list(bases)
 
@@ -573,18 +581,22 @@ class Scheduler(LRScheduler):
         ``per_group(index) -> curve`` gives each group its own); ``momentum`` is
         written to ``betas[0]`` on optimizers that have betas instead (Adam), as torch does.
         """
-        self._companions = []
+        self._companions = self._companions_for(self._groups)
+
+    def _companions_for(
+        self, groups: list[dict[str, Any]]
+    ) -> list[tuple[Callable[[float], float], Callable[[float], None]]]:
+        """:meth:`_bind_companions`' (value, writer) pairs for ``groups``, set nowhere."""
+        out: list[tuple[Callable[[float], float], Callable[[float], None]]] = []
         companions = getattr(self.schedule, "companions", None)
         if companions is None:
-            return
+            return out
         for name, curve in companions().items():
             key = name
-            if name == "momentum" and all(
-                "momentum" not in g and "betas" in g for g in self._groups
-            ):
+            if name == "momentum" and all("momentum" not in g and "betas" in g for g in groups):
                 key = "betas[0]"
             field, index = _parse_key(key)
-            for g in self._groups:
+            for g in groups:
                 if field not in g:
                     raise SpecError(
                         f"the schedule drives {name!r} too, but a scheduled group has no {field!r}",
@@ -593,13 +605,11 @@ class Scheduler(LRScheduler):
             per_group = getattr(curve, "per_group", None)
             if per_group is not None:
                 # one curve per group (torch's per-group momentum lists), given the step
-                curves = [per_group(i) for i in range(len(self._groups))]
-                write = _group_writer(self._groups, curves, field, index, None)
-                self._companions.append((float, write))
+                curves = [per_group(i) for i in range(len(groups))]
+                out.append((float, _group_writer(groups, curves, field, index, None)))
                 continue
-            self._companions.append(
-                (curve, _writer(self._groups, [1.0] * len(self._groups), field, index))
-            )
+            out.append((curve, _writer(groups, [1.0] * len(groups), field, index)))
+        return out
 
     # -- stepping ---------------------------------------------------------------------
 
@@ -632,10 +642,10 @@ class Scheduler(LRScheduler):
             self.schedule.observe(observed, step)  # type: ignore[attr-defined]
         else:
             step = self._step + 1
-        self._step = step
         groups = self.optimizer.param_groups
         if groups is not self._bound or len(groups) != self._n_groups:
-            self._bind()
+            self._bind()  # before the step is counted: a refused rebind changes nothing
+        self._step = step
         self._write(self._value(step))
         if self._companions:
             for value, write in self._companions:

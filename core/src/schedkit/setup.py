@@ -47,7 +47,7 @@ from typing import Any
 import attrs
 import torch
 
-from schedkit import _toml_out
+from schedkit import _text, _toml_out
 from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
@@ -58,7 +58,7 @@ from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, per_update, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
-from schedkit.state_checks import StateReader
+from schedkit.state_checks import StateReader, check_number
 from schedkit.values import ClipResult
 
 if sys.version_info >= (3, 11):
@@ -79,10 +79,11 @@ class SetupError(SchedkitError, ValueError):
 
     def __init__(self, problems: list[SpecError], source: str = "") -> None:
         self.problems = [q for p in problems for q in p.all()]
-        head = f"{source}: " if source else ""
+        # file names, keys and values come from the file: shown escaped, one line each
+        head = f"{_text.escape(source)}: " if source else ""
         n = len(self.problems)
         lines = [f"{head}{n} problem{'s' if n != 1 else ''} in the setup:"]
-        lines += [f"  {_trim(str(p))}" for p in self.problems]
+        lines += [f"  {_trim(_text.escape(str(p)))}" for p in self.problems]
         super().__init__("\n".join(lines))
 
 
@@ -479,8 +480,40 @@ def _check_optimizer_state(optimizer: torch.optim.Optimizer, state: Any) -> None
                 f"the state has {n} parameters in this group, the optimizer {len(mine['params'])}",
                 f"optimizer.param_groups[{i}].params",
             )
+        for key, value in saved.items():
+            if key not in _NOT_HYPERPARAMETERS and isinstance(key, str):
+                _check_group_value(value, mine.get(key), f"optimizer.param_groups[{i}].{key}")
     if not isinstance(reader.get("state"), Mapping):
         raise StateError("expected a dict of per-parameter state", "optimizer.state")
+
+
+def _numeric(value: Any) -> bool:
+    """An int, float or tensor (not a bool), whatever its size."""
+    return isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool)
+
+
+def _check_group_value(value: Any, mine: Any, where: str) -> None:
+    """One saved hyperparameter of a param group: a number (or each number of a tuple such
+    as ``betas``) finite and within the float range, since torch's own state never holds
+    another; a tensor (a tensor ``lr``) with finite values; a number where this optimizer
+    has one. Flags and names (bools, ``None``, text) are the optimizer's to judge."""
+    if isinstance(value, (tuple, list)) and (
+        any(_numeric(v) for v in value) or isinstance(mine, (tuple, list))
+    ):
+        if isinstance(mine, (tuple, list)) and len(value) != len(mine):
+            raise StateError(f"expected {len(mine)} values, got {show(value)}", where)
+        ours = mine if isinstance(mine, (tuple, list)) else [None] * len(value)
+        for v, m in zip(value, ours, strict=True):
+            _check_group_value(v, m, where)
+        return
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise StateError(f"expected finite values, got {show(value)}", where)
+        return
+    if _numeric(value):
+        check_number(value, where)
+    elif _numeric(mine):
+        raise StateError(f"expected a number, got {show(value)}", where)
 
 
 def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
@@ -511,12 +544,13 @@ def _read_path(source: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     where = str(path)
     try:
         raw = path.read_bytes()
-    except OSError as e:
+    except (OSError, ValueError) as e:  # ValueError: a name with a null character
+        reason = e.strerror if isinstance(e, OSError) else str(e)
         hint = ""
         if isinstance(source, str) and ("\n" in source or "=" in source):
             hint = "; TOML text is read by schedkit.loads_setup(text), a path by load_setup"
             where = "<path>"  # the text itself is no name to print
-        raise SetupError([SpecError(f"cannot read the file: {e.strerror}{hint}")], where) from None
+        raise SetupError([SpecError(f"cannot read the file: {reason}{hint}")], where) from None
     try:
         text = raw.decode("utf-8-sig")  # a byte-order mark some editors write is dropped
     except UnicodeDecodeError as e:

@@ -241,8 +241,9 @@ def test_a_schedule_the_clipper_cannot_follow_is_refused_when_built(schedule, pa
 
 
 def test_an_unknown_schedule_name_is_refused_when_built():
-    with pytest.raises(schedkit.UnknownNameError, match="unknown schedule 'cosin'; did you mean"):
+    with pytest.raises(SpecError, match="unknown schedule 'cosin'; did you mean") as e:
         get_clipper("norm", max_norm=1.0, schedule="cosin")
+    assert e.value.path == "schedule"
 
 
 def _amp_step(clip_call, seed=0):

@@ -322,3 +322,25 @@ def test_the_list_class_built_from_specs_observes_its_plateau():
     assert opt.param_groups[0]["lr"] == 0.1 * 0.1  # mmengine's default factor
     plain = ObservingList(schedulers=[{"type": "mmengine.LinearLR"}])
     assert type(plain) is ParamSchedulerList
+
+
+def test_a_group_added_that_a_per_group_list_has_no_value_for_refuses_each_step() -> None:
+    """The step is refused before anything is set: step count, groups and lrs unchanged,
+    and the next step refused the same way (not stepped with a writer for fewer groups)."""
+    ps = [torch.nn.Parameter(torch.zeros(1)) for _ in range(3)]
+    opt = torch.optim.SGD([{"params": [ps[0]]}, {"params": [ps[1]], "lr": 0.05}], lr=0.1)
+    s = schedkit.get_scheduler(
+        "mmengine.OneCycleLR", opt, eta_max=[0.5, 0.2], total_steps=20, by_epoch=False
+    )
+    for _ in range(5):
+        s.step()
+    opt.add_param_group({"params": [ps[2]], "lr": 0.01})
+    before = ([dict(g, params=None) for g in opt.param_groups], s.state_dict(), s.get_lr())
+    for _ in range(2):
+        with pytest.raises(schedkit.SpecError, match="expected 3 values") as info:
+            s.step()
+        assert info.value.path == "eta_max"
+        after = ([dict(g, params=None) for g in opt.param_groups], s.state_dict(), s.get_lr())
+        assert after == before
+        assert s.last_epoch == 5
+        assert "initial_lr" not in opt.param_groups[2]

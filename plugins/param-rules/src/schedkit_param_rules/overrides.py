@@ -13,11 +13,13 @@ from schedkit import ParamInfo, RuleEffect, SpecError
 from schedkit.plugin import MATCH_MODES as MODES
 from schedkit.plugin import (
     Field,
+    as_real,
     first_match,
     instance_of,
     matcher,
     parameter_names,
     require_matches,
+    show,
 )
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
@@ -38,12 +40,12 @@ def _keys(value: Any) -> Any:
 def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, tuple) or not value:
         raise SpecError(
-            f"expected a table of name patterns to settings, got {value!r}", attribute.name
+            f"expected a table of name patterns to settings, got {show(value)}", attribute.name
         )
     for key, settings in value:
         if not isinstance(settings, tuple):
             raise SpecError(
-                f"expected a table of settings, got {settings!r}", f"{attribute.name}.{key}"
+                f"expected a table of settings, got {show(settings)}", f"{attribute.name}.{key}"
             )
         for name, v in settings:
             where = f"{attribute.name}.{key}.{name}"
@@ -51,14 +53,11 @@ def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
                 raise SpecError(f"unknown setting (expected one of: {', '.join(SETTINGS)})", where)
             if name == "tags":
                 if not isinstance(v, (list, tuple)) or not all(isinstance(t, str) for t in v):
-                    raise SpecError(f"expected a list of tags, got {v!r}", where)
-            elif (
-                isinstance(v, bool)
-                or not isinstance(v, (int, float))
-                or not math.isfinite(v)
-                or v < 0
-            ):
-                raise SpecError(f"expected a finite number >= 0, got {v!r}", where)
+                    raise SpecError(f"expected a list of tags, got {show(v)}", where)
+            else:
+                x = as_real(v)  # None for a bool, text, or an int beyond the float range
+                if x is None or not math.isfinite(x) or x < 0:
+                    raise SpecError(f"expected a finite number >= 0, got {show(v)}", where)
 
 
 class Overrides(schedkit.BaseRule):
