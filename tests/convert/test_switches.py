@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.metadata
-
 import pytest
 
 import schedkit
-from schedkit import entry_points
+from schedkit import conversion
+from schedkit._sources import PluginSource
 from schedkit.conversion import GROUP, converters, sources
 
 FIRST = {"deepspeed", "detectron2", "mmengine", "timm", "transformers"}
@@ -16,16 +15,15 @@ FIRST = {"deepspeed", "detectron2", "mmengine", "timm", "transformers"}
 @pytest.fixture
 def stranger(monkeypatch):
     """A third party's converter beside the first-party ones."""
-    real = entry_points.find
+    real = conversion.entry_points
 
     def find(group: str):
         found = list(real(group))
         if group == GROUP:
-            ep = importlib.metadata.EntryPoint("fairseq", "their_pkg:convert", GROUP)
-            found.append((ep, "their-converters", "1.0"))
+            found.append(PluginSource("fairseq", "their_pkg:convert", "their-converters"))
         return found
 
-    monkeypatch.setattr(entry_points, "find", find)
+    monkeypatch.setattr(conversion, "entry_points", find)
 
 
 def test_by_default_every_installed_converter(stranger, monkeypatch):

@@ -1,4 +1,5 @@
-"""The start-up scan of entry points gives what ``importlib.metadata`` gives."""
+"""The entry points the registry and the converters see are ``importlib.metadata``'s, with
+each distribution's name and version read only when asked for."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from schedkit import entry_points
+from schedkit import _sources
 
 
 def _slow(group: str) -> list[tuple[str, str, str, str | None, str | None]]:
@@ -23,7 +24,9 @@ def _slow(group: str) -> list[tuple[str, str, str, str | None, str | None]]:
 
 
 def _fast(group: str) -> list[tuple[str, str, str, str | None, str | None]]:
-    return [(ep.name, ep.value, ep.group, n, v) for ep, n, v in entry_points.find(group)]
+    return [
+        (s.name, s.value, group, s.distribution, s.version) for s in _sources.entry_points(group)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -106,3 +109,23 @@ def test_the_metadata_header_as_the_email_parser_reads_it(tmp_path, monkeypatch)
     fast = sorted(_fast("grp"))
     assert fast == sorted(_slow("grp"))
     assert ("a", "odd:a", "grp", "Odd", "1.0") in fast
+
+
+def test_a_look_up_reads_no_distribution_metadata(tmp_path, monkeypatch):
+    """Start-up reads the ``entry_points.txt`` files and no ``METADATA``: names and
+    versions are read when a listing or a message needs them."""
+    _dist(tmp_path, "lazy_dist-1.0.dist-info", "Lazy.Dist", "1.0", "[grp]\nl = lazy:l\n")
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    read: list[str] = []
+    real = importlib.metadata.PathDistribution.read_text
+
+    def read_text(self, filename):
+        read.append(filename)
+        return real(self, filename)
+
+    monkeypatch.setattr(importlib.metadata.PathDistribution, "read_text", read_text)
+    (src,) = _sources.entry_points("grp")
+    assert (src.name, src.value, src.project) == ("l", "lazy:l", "lazy-dist")
+    assert "METADATA" not in read
+    assert (src.distribution, src.version) == ("Lazy.Dist", "1.0")
+    assert "METADATA" in read

@@ -425,12 +425,21 @@ def test_the_first_party_table_matches_the_declared_entry_points():
 
     import tomllib
 
-    from schedkit._first_party import PROVIDERS
+    from schedkit._first_party import CONVERTERS, DISTRIBUTIONS, PROVIDERS
 
+    root = Path(__file__).resolve().parents[2]
     declared = {}
-    for pyproject in Path(__file__).resolve().parents[2].glob("plugins/*/pyproject.toml"):
+    converters = set()
+    for pyproject in [root / "core" / "pyproject.toml", *root.glob("plugins/*/pyproject.toml")]:
         data = tomllib.loads(pyproject.read_text())
         dist = data["project"]["name"]
-        for name in data["project"].get("entry-points", {}).get("schedkit", {}):
+        eps = data["project"].get("entry-points", {})
+        for name in eps.get("schedkit", {}):
             declared[name] = dist
+        if eps.get("schedkit.converters"):
+            converters.add(dist)
     assert declared == PROVIDERS
+    assert converters == {CONVERTERS}
+    # the meta-distribution installs every first-party distribution, and only those
+    meta = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert {d.partition("=")[0] for d in meta} == DISTRIBUTIONS

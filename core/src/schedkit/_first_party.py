@@ -1,13 +1,18 @@
-"""Which first-party distribution provides which plugin name.
+"""The first-party distributions, in one place: which plugin names each declares, and
+which distribution holds the converters.
 
-With only ``schedkit-core`` installed, ``unknown schedule 'cosine'`` can then say
-``pip install schedkit-schedules``. A test keeps this table equal to the entry points
-declared in ``plugins/*/pyproject.toml``.
+They load even with ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD=1`` (the registry and the
+converters); and with only ``schedkit-core`` installed, ``unknown schedule 'cosine'`` can
+say ``pip install schedkit-schedules``. A test keeps this table equal to the entry points
+declared in ``core/pyproject.toml`` and ``plugins/*/pyproject.toml``, and to the
+distributions the ``schedkit`` meta-distribution installs.
 """
 
 from __future__ import annotations
 
-_BY_DISTRIBUTION: dict[str, tuple[str, ...]] = {
+#: first-party distribution -> the entry points of the group ``schedkit`` it declares
+PLUGINS: dict[str, tuple[str, ...]] = {
+    "schedkit-core": ("compose", "warmup", "sequence", "chain", "scale", "stretch"),
     "schedkit-schedules": (
         "constant",
         "linear",
@@ -51,7 +56,11 @@ _BY_DISTRIBUTION: dict[str, tuple[str, ...]] = {
     ),
 }
 
+#: the distribution of the first-party converters (the group ``schedkit.converters``)
+CONVERTERS = "schedkit-convert"
+
+#: every first-party distribution (canonical names)
+DISTRIBUTIONS = frozenset({*PLUGINS, CONVERTERS})
+
 #: plugin name -> the first-party distribution that declares it
-PROVIDERS: dict[str, str] = {
-    name: dist for dist, names in _BY_DISTRIBUTION.items() for name in names
-}
+PROVIDERS: dict[str, str] = {name: dist for dist, names in PLUGINS.items() for name in names}

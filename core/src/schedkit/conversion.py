@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import difflib
-import importlib.metadata
 import os
 import re
 import secrets
@@ -31,7 +30,8 @@ from typing import Any
 
 import attrs
 
-from schedkit import _text, _toml_out, entry_points
+from schedkit import _text, _toml_out
+from schedkit._sources import PluginSource, Switches, entry_points
 from schedkit.errors import SchedkitError, SpecError
 
 #: the entry-point group converters are declared in
@@ -271,22 +271,12 @@ def reads(path: Path) -> None:
         read.append(path)
 
 
-#: the distribution of the first-party converters (loaded with autoload off)
-FIRST_PARTY = "schedkit-convert"
-
-
-def _enabled() -> list[importlib.metadata.EntryPoint]:
+def _enabled() -> list[PluginSource]:
     """The converters' entry points the registry's switches leave on: none named in
     ``SCHEDKIT_DISABLED_PLUGINS`` (by source or distribution), and with
     ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD`` only the first-party ones."""
-    from schedkit.registry import Switches
-
     switches = Switches(os.environ)
-    return [
-        ep
-        for ep, dist, _ in entry_points.find(GROUP)
-        if switches.skip_reason({ep.name}, dist, {FIRST_PARTY}) is None
-    ]
+    return [ep for ep in entry_points(GROUP) if switches.skip_reason({ep.name}, ep.project) is None]
 
 
 def converters() -> dict[str, Callable[[Path, Facts], Draft]]:
@@ -298,8 +288,10 @@ def converters() -> dict[str, Callable[[Path, Facts], Draft]]:
     return out
 
 
-def _lazy(ep: importlib.metadata.EntryPoint) -> Callable[[Path, Facts], Draft]:
+def _lazy(ep: PluginSource) -> Callable[[Path, Facts], Draft]:
     def call(path: Path, facts: Facts) -> Draft:
+        if ep.load is None:
+            raise ImportError(f"entry point {ep.name} = {ep.value} cannot be loaded")
         fn: Callable[[Path, Facts], Draft] = ep.load()
         return fn(path, facts)
 
@@ -336,7 +328,7 @@ def convert(
     """
     where = str(file)
     known = converters()
-    if source not in known and source in {ep.name for ep, _, _ in entry_points.find(GROUP)}:
+    if source not in known and source in {ep.name for ep in entry_points(GROUP)}:
         raise ConversionError(
             [
                 SpecError(

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from schedkit.registry import Registrar
+    from schedkit._registrar import Registrar
 
 PROJECT = "schedkit"
 

@@ -40,330 +40,59 @@ Environment switches, read when a registry is created:
 from __future__ import annotations
 
 import difflib
+import functools
 import os
-import re
 import threading
 import traceback
-from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import Any, Literal
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import pluggy
 
-from schedkit import entry_points, hookspecs
+from schedkit import hookspecs
 from schedkit._numbers import show
-from schedkit._record import Record, check_not_attrs
+from schedkit._registrar import (
+    HOOKS,
+    KINDS,
+    SCHEDULER_PARAMETERS,
+    SHARED_OPTIONS,
+    TRANSFORMERS_ARGUMENTS,
+    ComponentInfo,
+    Kind,
+    Registrar,
+    checked,
+    where,
+)
+from schedkit._sources import GROUP, Ownership, PluginKey, PluginSource, Switches, installed_sources
+from schedkit._sources import key as _key
+from schedkit._sources import prefixes as _prefixes
+from schedkit._sources import shown as _dist
+from schedkit._sources import truthy as _truthy
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
-Kind = Literal["schedule", "rule", "clipper"]
-KINDS: tuple[Kind, ...] = ("schedule", "rule", "clipper")
-_HOOKS: dict[Kind, str] = {
-    "schedule": "schedkit_add_schedules",
-    "rule": "schedkit_add_rules",
-    "clipper": "schedkit_add_clippers",
-}
-GROUP = "schedkit"
-#: Distributions whose plugins load even with SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD=1.
-FIRST_PARTY = frozenset(
-    {
-        "schedkit-core",
-        "schedkit-schedules",
-        "schedkit-layer-decay",
-        "schedkit-param-rules",
-        "schedkit-clipping",
-        "schedkit-compat",
-    }
-)
-#: a component name, matched whole (``fullmatch``: ``$`` lets a final newline through)
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+__all__ = [
+    "GROUP",
+    "KINDS",
+    "SCHEDULER_PARAMETERS",
+    "SHARED_OPTIONS",
+    "TRANSFORMERS_ARGUMENTS",
+    "ComponentInfo",
+    "Kind",
+    "PluginProblem",
+    "PluginSource",
+    "Registrar",
+    "Registry",
+    "Switches",
+    "default_registry",
+    "installed_sources",
+    "plugin_errors",
+    "register",
+    "registered",
+    "set_default_registry",
+]
 
-#: The keyword parameters of the scheduler itself (``Scheduler``, ``get_scheduler``). A
-#: schedule family never takes one of these as a parameter of its own (a registration that
-#: does is refused), except those below.
-SCHEDULER_PARAMETERS = frozenset(
-    {
-        "optimizer",
-        "name",
-        "key",
-        "tags",
-        "steps_per_epoch",
-        "total_steps",
-        "follow_optimizer",
-        "last_epoch",
-        "num_warmup_steps",
-        "num_training_steps",
-        "scheduler_specific_kwargs",
-    }
-)
-#: Options the scheduler hands to a family that takes them too: the same meaning for both
-#: (the run's length, mmengine's epoch length).
-SHARED_OPTIONS = frozenset({"steps_per_epoch", "total_steps"})
-#: transformers' call-form arguments: a family's own parameters only when it does not
-#: answer transformers' call form (no ``from_transformers``), so a call means one thing.
-TRANSFORMERS_ARGUMENTS = frozenset({"num_warmup_steps", "num_training_steps"})
-
-
-def _scheduler_collisions(cls: type) -> list[str]:
-    """The parameters of the schedule family ``cls`` that are the scheduler's own."""
-    from schedkit.schedule import _fields_of
-
-    allowed = set(SHARED_OPTIONS)
-    if getattr(cls, "from_transformers", None) is None:
-        allowed |= TRANSFORMERS_ARGUMENTS
-    return sorted(set(_fields_of(cls)) & (SCHEDULER_PARAMETERS - allowed))
-
-
-def _canonical(dist: str) -> str:
-    return re.sub(r"[-_.]+", "-", dist).lower()
-
-
-def _truthy(value: str | None) -> bool:
-    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
-
-
-class PluginSource:
-    """One entry point of the group ``schedkit``, with the distribution that declares it.
-
-    A plain immutable record (a generated class costs a few hundred microseconds to create,
-    and this one is created on every start-up).
-    """
-
-    __slots__ = ("distribution", "load", "name", "value", "version")
-
-    name: str
-    value: str
-    distribution: str | None
-    version: str | None
-    load: Callable[[], Any] | None
-
-    def __init__(
-        self,
-        name: str,
-        value: str,
-        distribution: str | None = None,
-        version: str | None = None,
-        load: Callable[[], Any] | None = None,
-    ) -> None:
-        set_ = object.__setattr__
-        set_(self, "name", name)
-        set_(self, "value", value)
-        set_(self, "distribution", distribution)
-        set_(self, "version", version)
-        set_(self, "load", load)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"PluginSource is immutable: cannot set {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"PluginSource is immutable: cannot delete {name!r}")
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # copy, deepcopy and pickle rebuild it through __init__ (slots and a refusing
-        # __setattr__ leave them no other way)
-        return (PluginSource, (self.name, self.value, self.distribution, self.version, self.load))
-
-    def _key(self) -> tuple[str, str, str | None, str | None]:
-        return (self.name, self.value, self.distribution, self.version)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PluginSource):
-            return NotImplemented
-        return self._key() == other._key()
-
-    def __hash__(self) -> int:
-        return hash(self._key())
-
-    def __repr__(self) -> str:
-        return (
-            f"PluginSource(name={self.name!r}, value={self.value!r}, "
-            f"distribution={self.distribution!r}, version={self.version!r})"
-        )
-
-
-class ComponentInfo(Record):
-    """A registered component: what ``schedkit list`` shows."""
-
-    name: str
-    kind: Kind
-    cls: type
-    plugin: str
-    distribution: str | None
-    version: str | None
-    aliases: tuple[str, ...] = ()
-    examples: tuple[Mapping[str, Any], ...] = ()
-
-    @property
-    def doc(self) -> str:
-        """The component's docstring, dedented."""
-        import inspect
-
-        return inspect.getdoc(self.cls) or ""
-
-
-def installed_sources() -> list[PluginSource]:
-    """Every entry point of the group ``schedkit`` in the installed distributions."""
-    seen: set[tuple[str, str, str | None]] = set()
-    out: list[PluginSource] = []
-    for ep, dist_name, version in entry_points.find(GROUP):
-        key = (ep.name, ep.value, dist_name)
-        if key in seen:
-            continue
-        seen.add(key)
-        out.append(PluginSource(ep.name, ep.value, dist_name, version, ep.load))
-    return out
-
-
-class Registrar:
-    """What a hook receives: ``registry.add(cls, name=..., aliases=..., examples=...)``.
-
-    Registrations are collected and checked while the hook runs, then committed together
-    when every hook of the plugin has returned: a plugin whose hook raises, or adds a
-    malformed component, registers nothing.
-    """
-
-    def __init__(
-        self,
-        registry: Registry,
-        kind: Kind,
-        source: PluginSource,
-        staged: list[ComponentInfo] | None = None,
-        key: PluginKey | None = None,
-    ) -> None:
-        self._registry = registry
-        self.kind: Kind = kind
-        self._source = source
-        self._staged: list[ComponentInfo] = [] if staged is None else staged
-        self._key = key
-
-    def add(
-        self,
-        cls: type,
-        *,
-        name: str | None = None,
-        aliases: Iterable[str] = (),
-        examples: Iterable[Mapping[str, Any]] = (),
-    ) -> None:
-        """Register ``cls`` under ``name`` (default: ``cls.name``) and its aliases.
-
-        :param name: the registered name; it must belong to this plugin's entry point (the
-            entry point's own name, or a name under it: ``torch.StepLR`` for ``torch``), or
-            be declared by no entry point at all.
-        :param examples: parameter sets that build a valid instance (used by the
-            conformance kit, ``schedkit show`` and the docs gallery).
-        :raises SpecError: a malformed registration (not a class, a bad name, no
-            docstring); the whole plugin is rejected.
-        :raises ConflictError: a name owned by another plugin, or added twice.
-        """
-        info = self._registry._check_add(
-            self.kind, self._source, self._key, cls, name, aliases, examples
-        )
-        for other in self._staged:
-            if other.kind == self.kind and {other.name, *other.aliases} & {
-                info.name,
-                *info.aliases,
-            }:
-                raise ConflictError(
-                    f"plugin {self._source.name!r} registers the {self.kind} "
-                    f"{info.name!r} (or one of its aliases) twice",
-                    plugins=[self._source.name],
-                    distributions=[self._source.distribution],
-                )
-        self._staged.append(info)
-
-
-#: A plugin's identity: its distribution (canonical name) and the module it names.
-PluginKey = tuple[str, str]
 #: What :func:`plugin_errors` reports.
 PluginProblem = PluginImportError | ConflictError
-
-
-def _key(src: PluginSource) -> PluginKey:
-    return (_canonical(src.distribution or ""), src.value)
-
-
-def _dist(src: PluginSource) -> str:
-    return src.distribution or "an unnamed distribution"
-
-
-def _prefixes(name: str) -> list[str]:
-    """``a.b.c`` -> ``["a.b.c", "a.b", "a"]``: the entry-point names that could own it."""
-    parts = name.split(".")
-    return [".".join(parts[:i]) for i in range(len(parts), 0, -1)]
-
-
-class _Scan:
-    """What the entry points declare, worked out once: plugins, owners and conflicts."""
-
-    def __init__(self, active: list[PluginSource]) -> None:
-        self.primary: dict[PluginKey, PluginSource] = {}
-        self.declared: dict[str, dict[PluginKey, PluginSource]] = {}
-        for src in active:
-            self.primary.setdefault(_key(src), src)
-            self.declared.setdefault(src.name, {})[_key(src)] = src
-        self.conflicts: dict[PluginKey, ConflictError] = {}
-        self.problems: list[ConflictError] = []
-        for name, owners in self.declared.items():
-            if len(owners) > 1:
-                self._conflict(
-                    list(owners.values()),
-                    f"the plugin name {name!r} is declared by several distributions",
-                )
-            for outer in _prefixes(name)[1:]:
-                for inner in owners.values():
-                    for src in self.declared.get(outer, {}).values():
-                        if _canonical(src.distribution or "") != _canonical(
-                            inner.distribution or ""
-                        ):
-                            self._conflict(
-                                [src, inner],
-                                f"the plugin name {inner.name!r} lies in the namespace of the "
-                                f"plugin {outer!r} of another distribution",
-                            )
-
-    def _conflict(self, parties: list[PluginSource], what: str) -> None:
-        listed = ", ".join(f"{_dist(s)} ({s.name} = {s.value})" for s in parties)
-        dists = sorted({_dist(s) for s in parties})
-        err = ConflictError(
-            f"{what}: {listed}. Neither is loaded: schedkit never lets one plugin shadow "
-            "another. Uninstall one, or disable one with SCHEDKIT_DISABLED_PLUGINS="
-            + " or SCHEDKIT_DISABLED_PLUGINS=".join(dists),
-            plugins=[s.name for s in parties],
-            distributions=[s.distribution for s in parties],
-        )
-        self.problems.append(err)
-        for s in parties:
-            self.conflicts.setdefault(_key(s), err)
-
-    def owner(self, name: str) -> PluginSource | None:
-        """The entry point that owns ``name`` (the longest declared prefix), if any."""
-        for prefix in _prefixes(name):
-            owners = self.declared.get(prefix)
-            if owners:
-                return next(iter(owners.values()))
-        return None
-
-
-class Switches:
-    """The plugin switches of an environment, read once: ``SCHEDKIT_DISABLED_PLUGINS``
-    (entry-point or distribution names) and ``SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD`` (first
-    party only). The registry and the converters (:mod:`schedkit.conversion`) obey them."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.autoload = not _truthy(env.get("SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD"))
-        self.disabled = frozenset(
-            s.strip() for s in env.get("SCHEDKIT_DISABLED_PLUGINS", "").split(",") if s.strip()
-        )
-        self._disabled_dists = frozenset(_canonical(d) for d in self.disabled)
-
-    def skip_reason(
-        self, names: Iterable[str], distribution: str | None, first_party: Collection[str]
-    ) -> str | None:
-        """Why the entry points ``names`` of ``distribution`` are not loaded, if they are not."""
-        dist = _canonical(distribution) if distribution else None
-        if self.disabled.intersection(names) or (dist and dist in self._disabled_dists):
-            return "disabled by SCHEDKIT_DISABLED_PLUGINS"
-        if not self.autoload and dist not in first_party:
-            return "not first-party, and SCHEDKIT_DISABLE_PLUGIN_AUTOLOAD is set"
-        return None
 
 
 class Registry:
@@ -377,7 +106,7 @@ class Registry:
         env = os.environ if env is None else env
         self._sources_fn = sources
         self._sources: list[PluginSource] | None = None
-        self._scan: _Scan | None = None
+        self._scan: Ownership | None = None
         self._names: dict[PluginKey, set[str]] | None = None
         self._switches = Switches(env)
         self.autoload = self._switches.autoload
@@ -407,12 +136,12 @@ class Registry:
                     self._sources = list(self._sources_fn())
         return self._sources
 
-    def _analysed(self) -> _Scan:
+    def _analysed(self) -> Ownership:
         if self._scan is None:
             with self._lock:
                 if self._scan is None:
                     active = [s for s in self.sources() if self._skip_reason(s) is None]
-                    self._scan = _Scan(active)
+                    self._scan = Ownership(active)
         return self._scan
 
     def _names_by_plugin(self) -> dict[PluginKey, set[str]]:
@@ -428,7 +157,7 @@ class Registry:
     def _skip_reason(self, src: PluginSource) -> str | None:
         # a module is one plugin: disabling any of its entry-point names disables it
         names = self._names_by_plugin().get(_key(src), set()) | {src.name}
-        return self._switches.skip_reason(names, src.distribution, FIRST_PARTY)
+        return self._switches.skip_reason(names, src.project)
 
     def _load_plugin(self, key: PluginKey, strict: bool) -> None:
         """Import one plugin and commit what its hooks register (under the lock)."""
@@ -460,10 +189,11 @@ class Registry:
             # registrar, so every registration is attributed to its plugin and distribution.
             staged: list[ComponentInfo] = []
             for kind in KINDS:
-                caller = getattr(self._pm.hook, _HOOKS[kind])
+                caller = getattr(self._pm.hook, HOOKS[kind])
                 for impl in caller.get_hookimpls():
                     if impl.plugin is plugin:
-                        registrar = Registrar(self, kind, src, staged, key)
+                        check = functools.partial(self._check_add, src=src, key=key)
+                        registrar = Registrar(check, kind, src, staged)
                         impl.function(**{arg: registrar for arg in impl.argnames})
             self._commit(staged)
         except BaseException:
@@ -504,58 +234,29 @@ class Registry:
                 raise ConflictError(
                     f"a plugin named {pname!r} is already registered", plugins=[pname]
                 )
-            self._register_plugin(plugin, PluginSource(pname, repr(plugin), None, None), None)
+            self._register_plugin(plugin, PluginSource(pname, repr(plugin)), None)
             self._in_process.add(pname)
 
     def _check_add(
         self,
         kind: Kind,
-        src: PluginSource,
-        key: PluginKey | None,
         cls: Any,
         name: str | None,
         aliases: Iterable[str],
         examples: Iterable[Mapping[str, Any]],
+        *,
+        src: PluginSource,
+        key: PluginKey | None,
     ) -> ComponentInfo:
         """Validate one registration; nothing is changed yet."""
-        where = f"plugin {src.name!r} ({src.distribution or 'registered in-process'})"
-        if not isinstance(cls, type):
-            raise SpecError(
-                f"{where}: registry.add expects a class, got {cls!r} ({type(cls).__name__})"
-            )
-        name = name or getattr(cls, "name", None)
-        if not isinstance(name, str) or not _NAME.fullmatch(name):
-            raise SpecError(f"{where}: {cls!r} needs a name made of identifiers, got {name!r}")
-        if not (cls.__doc__ or "").strip():
-            raise SpecError(f"{where}: {kind} {name!r} ({cls.__qualname__}) has no docstring")
-        try:
-            check_not_attrs(cls)
-        except TypeError as e:
-            raise SpecError(f"{where}: {kind} {name!r}: {e}") from None
-        if kind == "schedule":
-            reserved = _scheduler_collisions(cls)
-            if reserved:
-                raise SpecError(
-                    f"{where}: schedule {name!r} has parameters named as the scheduler's own "
-                    f"({', '.join(reserved)}): get_scheduler(name, optimizer, ...) could never "
-                    "hand them to it; rename them"
-                )
-        if isinstance(aliases, str):
-            raise SpecError(f"{where}: aliases of {name!r} must be a list, got {aliases!r}")
-        aliases = tuple(aliases)
-        examples = tuple(examples)
-        for ex in examples:
-            if not isinstance(ex, Mapping):
-                raise SpecError(f"{where}: an example of {name!r} is not a mapping: {ex!r}")
+        name, aliases, examples = checked(kind, src, cls, name, aliases, examples)
         scan = self._analysed()
         for n in (name, *aliases):
-            if not isinstance(n, str) or not _NAME.fullmatch(n):
-                raise SpecError(f"{where}: alias {n!r} of {name!r} is not a valid name")
             owner = scan.owner(n)
             if owner is not None and _key(owner) != key:
                 raise ConflictError(
-                    f"{where} registers the {kind} {n!r}, but that name belongs to the entry "
-                    f"point {owner.name!r} of {_dist(owner)} ({owner.value}). "
+                    f"{where(src)} registers the {kind} {n!r}, but that name belongs to the "
+                    f"entry point {owner.name!r} of {_dist(owner)} ({owner.value}). "
                     f"Plugin {src.name!r} is not loaded: a plugin registers only the names "
                     "of its own entry points (or names no entry point declares).",
                     plugins=[src.name, owner.name],
@@ -575,9 +276,7 @@ class Registry:
         # entry points registers each component under its own one)
         owner = scan.owner(name)
         plugin = owner.name if owner is not None else src.name
-        return ComponentInfo(
-            name, kind, cls, plugin, src.distribution, src.version, aliases, examples
-        )
+        return ComponentInfo(name, kind, cls, plugin, src, aliases, examples)
 
     def _commit(self, staged: list[ComponentInfo]) -> None:
         """Add a plugin's checked registrations; a free name taken twice answers to neither."""
@@ -665,7 +364,7 @@ class Registry:
                 if why:
                     notes.append(f"plugin {src.name!r} ({src.distribution}) is {why}")
         if not notes:
-            installed = {_canonical(s.distribution or "") for s in self.sources()}
+            installed = {s.project or "" for s in self.sources()}
             hint = _first_party_hint(name, installed)
             if hint:
                 notes.append(hint)

@@ -436,7 +436,7 @@ def components_of(distribution: str) -> list[ComponentInfo]:
 
     Problems of that distribution's plugins (broken, in conflict) fail here, by name.
     """
-    from schedkit.registry import _canonical
+    from schedkit._sources import canonical as _canonical
 
     want = _canonical(distribution)
     reg = default_registry()
