@@ -52,8 +52,8 @@ class PluginSource:
     def _metadata(self) -> tuple[str | None, str | None]:
         if self.dist is None:
             return self.project, None
-        md = self.dist.metadata
-        if md is None:  # a metadata folder without METADATA
+        md: Any = self.dist.metadata
+        if md is None:  # a metadata folder without METADATA (Python 3.12 and later)
             return self.project, None
         return md["Name"] or self.project, md["Version"]
 
