@@ -6,194 +6,162 @@ Everything public is importable from here; the modules behind it are private.
 import typing as _typing
 
 from schedkit import _lazy
-from schedkit._record import Record, field
 
-# Imported at once: small, and two of their names (``schedule``, ``durations``) are also
-# the names of modules, which an import of the module would otherwise bind here.
-from schedkit.durations import Duration, to_steps
-from schedkit.errors import (
-    ConflictError,
-    PluginImportError,
-    SchedkitError,
-    SchedkitWarning,
-    SpecError,
-    StateError,
-    UnknownNameError,
-)
-from schedkit.schedule import (
-    BaseSchedule,
-    Unresolved,
-    choice,
-    duration,
-    durations,
-    factor,
-    get_schedule,
-    resolve,
-    schedule,
-    schedules,
-)
+# The imports below are the table ``_EXPORTS`` written out for type checkers (each name
+# re-exported ``as`` itself); tests/core/test_exports.py checks that they match it and
+# prints the lines to add or remove.
+from schedkit._record import Record as Record
+from schedkit._record import field as field
+from schedkit.durations import Duration as Duration
+from schedkit.durations import to_steps as to_steps
+from schedkit.errors import ConflictError as ConflictError
+from schedkit.errors import PluginImportError as PluginImportError
+from schedkit.errors import SchedkitError as SchedkitError
+from schedkit.errors import SchedkitWarning as SchedkitWarning
+from schedkit.errors import SpecError as SpecError
+from schedkit.errors import StateError as StateError
+from schedkit.errors import UnknownNameError as UnknownNameError
+from schedkit.schedule import BaseSchedule as BaseSchedule
+from schedkit.schedule import Unresolved as Unresolved
+from schedkit.schedule import choice as choice
+from schedkit.schedule import duration as duration
+from schedkit.schedule import durations as durations
+from schedkit.schedule import factor as factor
+from schedkit.schedule import get_schedule as get_schedule
+from schedkit.schedule import resolve as resolve
+from schedkit.schedule import schedule as schedule
+from schedkit.schedule import schedules as schedules
 
 if _typing.TYPE_CHECKING:
-    from schedkit.clipping import BaseClipper, SparseGradientError
-    from schedkit.combine import Chain, Scale, Sequence, Stretch, chain, scale, sequence, stretch
-    from schedkit.components import get_clipper, get_rule
-    from schedkit.compose import Warmup, warmup
-    from schedkit.conversion import Conversion, ConversionError, convert
-    from schedkit.groups import (
-        BaseRule,
-        ParamGroups,
-        UnplacedParameter,
-        build_param_groups,
-        parameter_names,
-        parameter_owners,
-        trainable_parameters,
-    )
-    from schedkit.hookspecs import hookimpl
-    from schedkit.protocols import (
-        Clipper,
-        ParamRule,
-        Schedule,
-        Stateful,
-        StatefulSchedule,
-    )
-    from schedkit.registry import (
-        ComponentInfo,
-        Registrar,
-        Registry,
-        default_registry,
-        plugin_errors,
-        register,
-        registered,
-    )
-    from schedkit.scheduler import Scheduler, get_scheduler
-    from schedkit.setup import Built, Setup, SetupError, load_setup, loads_setup
-    from schedkit.values import ClipResult, ParamInfo, RuleEffect
+    from schedkit._registrar import ComponentInfo as ComponentInfo
+    from schedkit._registrar import Registrar as Registrar
+    from schedkit.clipping import BaseClipper as BaseClipper
+    from schedkit.clipping import SparseGradientError as SparseGradientError
+    from schedkit.combine import Chain as Chain
+    from schedkit.combine import Scale as Scale
+    from schedkit.combine import Sequence as Sequence
+    from schedkit.combine import Stretch as Stretch
+    from schedkit.combine import chain as chain
+    from schedkit.combine import scale as scale
+    from schedkit.combine import sequence as sequence
+    from schedkit.combine import stretch as stretch
+    from schedkit.components import get_clipper as get_clipper
+    from schedkit.components import get_rule as get_rule
+    from schedkit.compose import Warmup as Warmup
+    from schedkit.compose import warmup as warmup
+    from schedkit.conversion import Conversion as Conversion
+    from schedkit.conversion import ConversionError as ConversionError
+    from schedkit.conversion import convert as convert
+    from schedkit.groups import BaseRule as BaseRule
+    from schedkit.groups import ParamGroups as ParamGroups
+    from schedkit.groups import UnplacedParameter as UnplacedParameter
+    from schedkit.groups import build_param_groups as build_param_groups
+    from schedkit.groups import parameter_names as parameter_names
+    from schedkit.groups import parameter_owners as parameter_owners
+    from schedkit.groups import trainable_parameters as trainable_parameters
+    from schedkit.hookspecs import hookimpl as hookimpl
+    from schedkit.protocols import Clipper as Clipper
+    from schedkit.protocols import ParamRule as ParamRule
+    from schedkit.protocols import Schedule as Schedule
+    from schedkit.protocols import Stateful as Stateful
+    from schedkit.protocols import StatefulSchedule as StatefulSchedule
+    from schedkit.registry import Registry as Registry
+    from schedkit.registry import default_registry as default_registry
+    from schedkit.registry import plugin_errors as plugin_errors
+    from schedkit.registry import register as register
+    from schedkit.registry import registered as registered
+    from schedkit.scheduler import Scheduler as Scheduler
+    from schedkit.scheduler import get_scheduler as get_scheduler
+    from schedkit.setup import Built as Built
+    from schedkit.setup import Setup as Setup
+    from schedkit.setup import SetupError as SetupError
+    from schedkit.setup import load_setup as load_setup
+    from schedkit.setup import loads_setup as loads_setup
+    from schedkit.values import ClipResult as ClipResult
+    from schedkit.values import ParamInfo as ParamInfo
+    from schedkit.values import RuleEffect as RuleEffect
 
-#: The rest is imported when first used (PEP 562), so ``import schedkit`` stays cheap next
-#: to ``import torch``: a script that only schedules never loads TOML setups or clippers.
-_LAZY = {
+#: Every public name and the module it comes from, one a line: ``__all__``, the look-up
+#: of a name on first use (PEP 562) and the imports above all follow it.
+_EXPORTS: dict[str, str] = {
     "BaseClipper": "schedkit.clipping",
-    "SparseGradientError": "schedkit.clipping",
-    "get_clipper": "schedkit.components",
-    "get_rule": "schedkit.components",
+    "BaseRule": "schedkit.groups",
+    "BaseSchedule": "schedkit.schedule",
+    "Built": "schedkit.setup",
     "Chain": "schedkit.combine",
-    "Scale": "schedkit.combine",
-    "Sequence": "schedkit.combine",
-    "Stretch": "schedkit.combine",
-    "Warmup": "schedkit.compose",
-    "chain": "schedkit.combine",
-    "scale": "schedkit.combine",
-    "sequence": "schedkit.combine",
-    "stretch": "schedkit.combine",
-    "warmup": "schedkit.compose",
+    "ClipResult": "schedkit.values",
+    "Clipper": "schedkit.protocols",
+    "ComponentInfo": "schedkit._registrar",
+    "ConflictError": "schedkit.errors",
     "Conversion": "schedkit.conversion",
     "ConversionError": "schedkit.conversion",
-    "convert": "schedkit.conversion",
-    "BaseRule": "schedkit.groups",
+    "Duration": "schedkit.durations",
     "ParamGroups": "schedkit.groups",
-    "UnplacedParameter": "schedkit.groups",
-    "build_param_groups": "schedkit.groups",
-    "parameter_names": "schedkit.groups",
-    "parameter_owners": "schedkit.groups",
-    "trainable_parameters": "schedkit.groups",
-    "hookimpl": "schedkit.hookspecs",
-    "Clipper": "schedkit.protocols",
-    "ClipResult": "schedkit.values",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
+    "PluginImportError": "schedkit.errors",
+    "Record": "schedkit._record",
+    "Registrar": "schedkit._registrar",
+    "Registry": "schedkit.registry",
     "RuleEffect": "schedkit.values",
+    "Scale": "schedkit.combine",
+    "SchedkitError": "schedkit.errors",
+    "SchedkitWarning": "schedkit.errors",
     "Schedule": "schedkit.protocols",
+    "Scheduler": "schedkit.scheduler",
+    "Sequence": "schedkit.combine",
+    "Setup": "schedkit.setup",
+    "SetupError": "schedkit.setup",
+    "SparseGradientError": "schedkit.clipping",
+    "SpecError": "schedkit.errors",
+    "StateError": "schedkit.errors",
     "Stateful": "schedkit.protocols",
     "StatefulSchedule": "schedkit.protocols",
-    "ComponentInfo": "schedkit.registry",
-    "Registrar": "schedkit.registry",
-    "Registry": "schedkit.registry",
+    "Stretch": "schedkit.combine",
+    "UnknownNameError": "schedkit.errors",
+    "UnplacedParameter": "schedkit.groups",
+    "Unresolved": "schedkit.schedule",
+    "Warmup": "schedkit.compose",
+    "build_param_groups": "schedkit.groups",
+    "chain": "schedkit.combine",
+    "choice": "schedkit.schedule",
+    "convert": "schedkit.conversion",
     "default_registry": "schedkit.registry",
+    "duration": "schedkit.schedule",
+    "durations": "schedkit.schedule",
+    "factor": "schedkit.schedule",
+    "field": "schedkit._record",
+    "get_clipper": "schedkit.components",
+    "get_rule": "schedkit.components",
+    "get_schedule": "schedkit.schedule",
+    "get_scheduler": "schedkit.scheduler",
+    "hookimpl": "schedkit.hookspecs",
+    "load_setup": "schedkit.setup",
+    "loads_setup": "schedkit.setup",
+    "parameter_names": "schedkit.groups",
+    "parameter_owners": "schedkit.groups",
     "plugin_errors": "schedkit.registry",
     "register": "schedkit.registry",
     "registered": "schedkit.registry",
-    "Scheduler": "schedkit.scheduler",
-    "get_scheduler": "schedkit.scheduler",
-    "Built": "schedkit.setup",
-    "Setup": "schedkit.setup",
-    "SetupError": "schedkit.setup",
-    "load_setup": "schedkit.setup",
-    "loads_setup": "schedkit.setup",
+    "resolve": "schedkit.schedule",
+    "scale": "schedkit.combine",
+    "schedule": "schedkit.schedule",
+    "schedules": "schedkit.schedule",
+    "sequence": "schedkit.combine",
+    "stretch": "schedkit.combine",
+    "to_steps": "schedkit.durations",
+    "trainable_parameters": "schedkit.groups",
+    "warmup": "schedkit.compose",
 }
 
+#: Imported at once: small, and two of their names (``schedule``, ``durations``) are also
+#: the names of modules, which an import of the module would otherwise bind here. The rest
+#: is imported when first used, so ``import schedkit`` stays cheap next to ``import torch``:
+#: a script that only schedules never loads TOML setups or clippers.
+_EAGER = ("schedkit._record", "schedkit.durations", "schedkit.errors", "schedkit.schedule")
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Record",
-    "field",
-    "BaseClipper",
-    "BaseRule",
-    "BaseSchedule",
-    "Built",
-    "Chain",
-    "ClipResult",
-    "Clipper",
-    "ComponentInfo",
-    "ConflictError",
-    "Conversion",
-    "ConversionError",
-    "Duration",
-    "ParamGroups",
-    "ParamInfo",
-    "ParamRule",
-    "PluginImportError",
-    "Registrar",
-    "Registry",
-    "RuleEffect",
-    "Scale",
-    "SchedkitError",
-    "SchedkitWarning",
-    "Schedule",
-    "Scheduler",
-    "Sequence",
-    "Setup",
-    "SparseGradientError",
-    "SetupError",
-    "SpecError",
-    "StateError",
-    "Stateful",
-    "StatefulSchedule",
-    "Stretch",
-    "UnknownNameError",
-    "UnplacedParameter",
-    "Unresolved",
-    "Warmup",
-    "__version__",
-    "build_param_groups",
-    "chain",
-    "choice",
-    "convert",
-    "default_registry",
-    "duration",
-    "durations",
-    "factor",
-    "get_clipper",
-    "get_rule",
-    "get_schedule",
-    "get_scheduler",
-    "hookimpl",
-    "load_setup",
-    "loads_setup",
-    "parameter_names",
-    "parameter_owners",
-    "plugin_errors",
-    "register",
-    "registered",
-    "resolve",
-    "scale",
-    "schedule",
-    "schedules",
-    "sequence",
-    "stretch",
-    "to_steps",
-    "trainable_parameters",
-    "warmup",
-]
+__all__ = [*_EXPORTS, "__version__"]
 
-__getattr__, __dir__ = _lazy.exports("schedkit", _LAZY, globals(), __all__)
+__getattr__, __dir__ = _lazy.exports("schedkit", _EXPORTS, globals(), __all__)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Sequence
 from schedkit.errors import SpecError
 
 MODES = ("exact", "glob", "regex", "substring")
+#: the same, as :mod:`schedkit.plugin` names it
+MATCH_MODES = MODES
 
 
 def matcher(mode: str, pattern: str) -> Callable[[str], bool]:

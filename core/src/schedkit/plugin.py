@@ -56,205 +56,209 @@ from __future__ import annotations
 import typing as _typing
 
 from schedkit import _lazy
-from schedkit._numbers import MAX_STEPS, as_real, show
-from schedkit._record import (
-    NOTHING,
-    Field,
-    FrozenInstanceError,
-    Record,
-    Validator,
-    evolve,
-    field,
-    fields,
-)
-from schedkit.durations import NeedsContextError
-from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
-from schedkit.hookspecs import hookimpl
-from schedkit.matching import MODES as MATCH_MODES
-from schedkit.matching import any_glob, closest_names, first_match, matcher, require_matches
-from schedkit.plateaus import finite_metric, improves
-from schedkit.protocols import (
-    Clipper,
-    GroupSchedule,
-    ParamRule,
-    Schedule,
-    Stateful,
-    StatefulSchedule,
-)
-from schedkit.registry import Registrar
-from schedkit.schedule import (
-    BaseSchedule,
-    choice,
-    duration,
-    durations,
-    factor,
-    plain,
-    record_spec,
-    schedule,
-    schedules,
-)
-from schedkit.shapes import KINDS as SHAPES
-from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
-from schedkit.state_checks import StateReader, check_number
-from schedkit.validators import (
-    in_,
-    increasing_steps,
-    instance_of,
-    number,
-    one_of,
-    optional,
-    optional_pair,
-    steps,
-    strings,
-    to_float,
-    to_pair,
-    to_strings,
-)
+
+# The imports below are the table ``_EXPORTS`` written out for type checkers (each name
+# re-exported ``as`` itself); tests/core/test_exports.py checks that they match it and
+# prints the lines to add or remove.
+from schedkit._numbers import MAX_STEPS as MAX_STEPS
+from schedkit._numbers import as_real as as_real
+from schedkit._numbers import show as show
+from schedkit._record import NOTHING as NOTHING
+from schedkit._record import Field as Field
+from schedkit._record import FrozenInstanceError as FrozenInstanceError
+from schedkit._record import Record as Record
+from schedkit._record import Validator as Validator
+from schedkit._record import evolve as evolve
+from schedkit._record import field as field
+from schedkit._record import fields as fields
+from schedkit._registrar import Registrar as Registrar
+from schedkit.durations import NeedsContextError as NeedsContextError
+from schedkit.errors import SchedkitError as SchedkitError
+from schedkit.errors import SchedkitWarning as SchedkitWarning
+from schedkit.errors import SpecError as SpecError
+from schedkit.errors import StateError as StateError
+from schedkit.hookspecs import hookimpl as hookimpl
+from schedkit.matching import MATCH_MODES as MATCH_MODES
+from schedkit.matching import any_glob as any_glob
+from schedkit.matching import closest_names as closest_names
+from schedkit.matching import first_match as first_match
+from schedkit.matching import matcher as matcher
+from schedkit.matching import require_matches as require_matches
+from schedkit.plateaus import finite_metric as finite_metric
+from schedkit.plateaus import improves as improves
+from schedkit.protocols import Clipper as Clipper
+from schedkit.protocols import GroupSchedule as GroupSchedule
+from schedkit.protocols import ParamRule as ParamRule
+from schedkit.protocols import Schedule as Schedule
+from schedkit.protocols import Stateful as Stateful
+from schedkit.protocols import StatefulSchedule as StatefulSchedule
+from schedkit.schedule import BaseSchedule as BaseSchedule
+from schedkit.schedule import choice as choice
+from schedkit.schedule import duration as duration
+from schedkit.schedule import durations as durations
+from schedkit.schedule import factor as factor
+from schedkit.schedule import plain as plain
+from schedkit.schedule import record_spec as record_spec
+from schedkit.schedule import schedule as schedule
+from schedkit.schedule import schedules as schedules
+from schedkit.shapes import SHAPES as SHAPES
+from schedkit.shapes import as_steps as as_steps
+from schedkit.shapes import bad_step as bad_step
+from schedkit.shapes import decay as decay
+from schedkit.shapes import decay_t as decay_t
+from schedkit.shapes import lerp as lerp
+from schedkit.shapes import ramp as ramp
+from schedkit.shapes import ramp_t as ramp_t
+from schedkit.state_checks import StateReader as StateReader
+from schedkit.state_checks import check_number as check_number
+from schedkit.validators import in_ as in_
+from schedkit.validators import increasing_steps as increasing_steps
+from schedkit.validators import instance_of as instance_of
+from schedkit.validators import number as number
+from schedkit.validators import one_of as one_of
+from schedkit.validators import optional as optional
+from schedkit.validators import optional_pair as optional_pair
+from schedkit.validators import steps as steps
+from schedkit.validators import strings as strings
+from schedkit.validators import to_float as to_float
+from schedkit.validators import to_pair as to_pair
+from schedkit.validators import to_strings as to_strings
 
 if _typing.TYPE_CHECKING:
-    from schedkit.clipping import (
-        NONFINITE,
-        BaseClipper,
-        SparseGradientError,
-        Target,
-        by_device_and_dtype,
-        check_exclude,
-        check_norm_type,
-        materialise,
-        name_matcher,
-        norm_type,
-        norms,
-        reduce_norm,
-        scale_,
-        total_norm,
-    )
-    from schedkit.groups import (
-        BaseRule,
-        Column,
-        UnplacedParameter,
-        parameter_names,
-        parameter_owners,
-        trainable_parameters,
-    )
-    from schedkit.values import ClipResult, ParamInfo, RuleEffect
+    from schedkit.clipping import NONFINITE as NONFINITE
+    from schedkit.clipping import BaseClipper as BaseClipper
+    from schedkit.clipping import SparseGradientError as SparseGradientError
+    from schedkit.clipping import Target as Target
+    from schedkit.clipping import by_device_and_dtype as by_device_and_dtype
+    from schedkit.clipping import check_exclude as check_exclude
+    from schedkit.clipping import check_norm_type as check_norm_type
+    from schedkit.clipping import materialise as materialise
+    from schedkit.clipping import name_matcher as name_matcher
+    from schedkit.clipping import norm_type as norm_type
+    from schedkit.clipping import norms as norms
+    from schedkit.clipping import reduce_norm as reduce_norm
+    from schedkit.clipping import scale_ as scale_
+    from schedkit.clipping import total_norm as total_norm
+    from schedkit.groups import BaseRule as BaseRule
+    from schedkit.groups import Column as Column
+    from schedkit.groups import UnplacedParameter as UnplacedParameter
+    from schedkit.groups import parameter_names as parameter_names
+    from schedkit.groups import parameter_owners as parameter_owners
+    from schedkit.groups import trainable_parameters as trainable_parameters
+    from schedkit.values import ClipResult as ClipResult
+    from schedkit.values import ParamInfo as ParamInfo
+    from schedkit.values import RuleEffect as RuleEffect
 
-#: Clipping and param-group helpers, and the values rules and clippers pass around, are
-#: imported when first used (PEP 562): a schedule plugin that needs none of them keeps
-#: them, and torch's hooks machinery, off the start-up path.
-_LAZY = {
-    "NONFINITE": "schedkit.clipping",
+#: Every name of the facade and the module it comes from, one a line: ``__all__``, the
+#: look-up of a name on first use (PEP 562) and the imports above all follow it.
+_EXPORTS: dict[str, str] = {
     "BaseClipper": "schedkit.clipping",
+    "BaseRule": "schedkit.groups",
+    "BaseSchedule": "schedkit.schedule",
+    "ClipResult": "schedkit.values",
+    "Clipper": "schedkit.protocols",
+    "Column": "schedkit.groups",
+    "Field": "schedkit._record",
+    "FrozenInstanceError": "schedkit._record",
+    "GroupSchedule": "schedkit.protocols",
+    "MATCH_MODES": "schedkit.matching",
+    "MAX_STEPS": "schedkit._numbers",
+    "NONFINITE": "schedkit.clipping",
+    "NOTHING": "schedkit._record",
+    "NeedsContextError": "schedkit.durations",
+    "ParamInfo": "schedkit.values",
+    "ParamRule": "schedkit.protocols",
+    "Record": "schedkit._record",
+    "Registrar": "schedkit._registrar",
+    "RuleEffect": "schedkit.values",
+    "SHAPES": "schedkit.shapes",
+    "SchedkitError": "schedkit.errors",
+    "SchedkitWarning": "schedkit.errors",
+    "Schedule": "schedkit.protocols",
     "SparseGradientError": "schedkit.clipping",
+    "SpecError": "schedkit.errors",
+    "StateError": "schedkit.errors",
+    "StateReader": "schedkit.state_checks",
+    "Stateful": "schedkit.protocols",
+    "StatefulSchedule": "schedkit.protocols",
     "Target": "schedkit.clipping",
+    "UnplacedParameter": "schedkit.groups",
+    "Validator": "schedkit._record",
+    "any_glob": "schedkit.matching",
+    "as_real": "schedkit._numbers",
+    "as_steps": "schedkit.shapes",
+    "bad_step": "schedkit.shapes",
     "by_device_and_dtype": "schedkit.clipping",
     "check_exclude": "schedkit.clipping",
     "check_norm_type": "schedkit.clipping",
+    "check_number": "schedkit.state_checks",
+    "choice": "schedkit.schedule",
+    "closest_names": "schedkit.matching",
+    "decay": "schedkit.shapes",
+    "decay_t": "schedkit.shapes",
+    "duration": "schedkit.schedule",
+    "durations": "schedkit.schedule",
+    "evolve": "schedkit._record",
+    "factor": "schedkit.schedule",
+    "field": "schedkit._record",
+    "fields": "schedkit._record",
+    "finite_metric": "schedkit.plateaus",
+    "first_match": "schedkit.matching",
+    "hookimpl": "schedkit.hookspecs",
+    "improves": "schedkit.plateaus",
+    "in_": "schedkit.validators",
+    "increasing_steps": "schedkit.validators",
+    "instance_of": "schedkit.validators",
+    "lerp": "schedkit.shapes",
+    "matcher": "schedkit.matching",
     "materialise": "schedkit.clipping",
     "name_matcher": "schedkit.clipping",
     "norm_type": "schedkit.clipping",
     "norms": "schedkit.clipping",
-    "reduce_norm": "schedkit.clipping",
-    "scale_": "schedkit.clipping",
-    "total_norm": "schedkit.clipping",
-    "BaseRule": "schedkit.groups",
-    "Column": "schedkit.groups",
-    "UnplacedParameter": "schedkit.groups",
+    "number": "schedkit.validators",
+    "one_of": "schedkit.validators",
+    "optional": "schedkit.validators",
+    "optional_pair": "schedkit.validators",
     "parameter_names": "schedkit.groups",
     "parameter_owners": "schedkit.groups",
+    "plain": "schedkit.schedule",
+    "ramp": "schedkit.shapes",
+    "ramp_t": "schedkit.shapes",
+    "record_spec": "schedkit.schedule",
+    "reduce_norm": "schedkit.clipping",
+    "require_matches": "schedkit.matching",
+    "scale_": "schedkit.clipping",
+    "schedule": "schedkit.schedule",
+    "schedules": "schedkit.schedule",
+    "show": "schedkit._numbers",
+    "steps": "schedkit.validators",
+    "strings": "schedkit.validators",
+    "to_float": "schedkit.validators",
+    "to_pair": "schedkit.validators",
+    "to_strings": "schedkit.validators",
+    "total_norm": "schedkit.clipping",
     "trainable_parameters": "schedkit.groups",
-    "ClipResult": "schedkit.values",
-    "ParamInfo": "schedkit.values",
-    "RuleEffect": "schedkit.values",
 }
 
+#: Imported at once. Clipping and param-group helpers, and the values rules and clippers
+#: pass around, are imported when first used: a schedule plugin that needs none of them
+#: keeps them, and torch's hooks machinery, off the start-up path.
+_EAGER = (
+    "schedkit._numbers",
+    "schedkit._record",
+    "schedkit._registrar",
+    "schedkit.durations",
+    "schedkit.errors",
+    "schedkit.hookspecs",
+    "schedkit.matching",
+    "schedkit.plateaus",
+    "schedkit.protocols",
+    "schedkit.schedule",
+    "schedkit.shapes",
+    "schedkit.state_checks",
+    "schedkit.validators",
+)
 
-__all__ = [
-    "MAX_STEPS",
-    "NOTHING",
-    "NeedsContextError",
-    "as_real",
-    "check_number",
-    "show",
-    "Field",
-    "FrozenInstanceError",
-    "Record",
-    "evolve",
-    "field",
-    "fields",
-    "in_",
-    "instance_of",
-    "optional",
-    "SchedkitWarning",
-    "SparseGradientError",
-    "StateReader",
-    "bad_step",
-    "strings",
-    "to_strings",
-    "MATCH_MODES",
-    "NONFINITE",
-    "SHAPES",
-    "BaseClipper",
-    "BaseRule",
-    "BaseSchedule",
-    "ClipResult",
-    "Clipper",
-    "Column",
-    "GroupSchedule",
-    "ParamInfo",
-    "ParamRule",
-    "Registrar",
-    "RuleEffect",
-    "SchedkitError",
-    "Schedule",
-    "SpecError",
-    "StateError",
-    "Stateful",
-    "StatefulSchedule",
-    "Target",
-    "UnplacedParameter",
-    "Validator",
-    "any_glob",
-    "closest_names",
-    "as_steps",
-    "record_spec",
-    "by_device_and_dtype",
-    "check_exclude",
-    "check_norm_type",
-    "choice",
-    "decay",
-    "decay_t",
-    "duration",
-    "durations",
-    "factor",
-    "finite_metric",
-    "first_match",
-    "hookimpl",
-    "improves",
-    "increasing_steps",
-    "lerp",
-    "materialise",
-    "matcher",
-    "name_matcher",
-    "norm_type",
-    "norms",
-    "number",
-    "one_of",
-    "optional_pair",
-    "parameter_names",
-    "parameter_owners",
-    "plain",
-    "ramp",
-    "ramp_t",
-    "reduce_norm",
-    "require_matches",
-    "scale_",
-    "schedule",
-    "schedules",
-    "steps",
-    "to_float",
-    "to_pair",
-    "total_norm",
-    "trainable_parameters",
-]
+__all__ = [*_EXPORTS]
 
-__getattr__, __dir__ = _lazy.exports("schedkit.plugin", _LAZY, globals(), __all__)
+__getattr__, __dir__ = _lazy.exports("schedkit.plugin", _EXPORTS, globals(), __all__)

@@ -19,6 +19,8 @@ X = TypeVar("X", float, torch.Tensor)
 
 #: Names of the anneal shapes a family may offer (``decay_kind``, ``anneal``...).
 KINDS = ("linear", "cosine", "1-sqrt")
+#: the same, as :mod:`schedkit.plugin` names it
+SHAPES = KINDS
 
 
 def decay(kind: str, a: float) -> float:
