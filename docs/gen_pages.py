@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import schedkit
-from schedkit import hookspecs
+from schedkit import _toml_out, hookspecs
 from schedkit.cli import describe
 
 
@@ -41,21 +41,11 @@ markdown = _load_markdown()
 KIND_DIRS = {"schedule": "schedules", "rule": "rules", "clipper": "clippers"}
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + "}"
-    return repr(value)
-
-
 def example_toml(name: str, example: dict[str, Any]) -> str:
-    lines = ["[schedules.lr]", f'type = "{name}"']
-    lines += [f"{k} = {_toml_value(v)}" for k, v in example.items()]
+    """A registration's example as a setup's schedule table (keys and strings quoted and
+    escaped by tomlkit, through the writer of ``Setup.to_toml``)."""
+    lines = ["[schedules.lr]", f"type = {_toml_out.value(name)}"]
+    lines += [f"{_toml_out.key(k)} = {_toml_out.value(v)}" for k, v in example.items()]
     return "\n".join(lines)
 
 

@@ -1,60 +1,78 @@
-"""Writing setups back as TOML: the small subset a resolved setup needs.
+"""Writing TOML with ``tomlkit``: setups, and converted setups with a comment beside every
+value. It is imported on use: reading setups and scheduling never need it.
 
-Tables, arrays of tables, inline tables, arrays, strings, numbers and booleans; ``None``
-values are left out (TOML has no null, and every ``None`` in a spec is a default).
+What this module adds to them: ``None`` values are left out (TOML has no null, and every
+``None`` in a spec is a default), and every character that is not printable is escaped
+(``\\u202e``, ``\\u2028``...), so that each string stays on its line and shows as it is; a
+lone surrogate, which no TOML string can hold, is a :class:`TypeError`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
-from schedkit._text import escape, escape_char
+from schedkit._text import escape
 
-_BARE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
-
-
-def value(v: Any) -> str:
-    """One TOML value."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        if math.isnan(v):
-            return "nan"
-        return repr(v)
-    if isinstance(v, str):
-        return string(v)
-    if isinstance(v, Mapping):
-        items = [f"{key(k)} = {value(x)}" for k, x in v.items() if x is not None]
-        return "{" + ", ".join(items) + "}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {v!r} as TOML")
+#: what to install for :meth:`schedkit.Setup.to_toml` and ``schedkit convert``
+EXTRA = "pip install 'schedkit-core[toml]'"
 
 
-def string(s: str) -> str:
-    """A TOML basic string: every character that is not printable escaped (``\\n``,
-    ``\\u202e``...), so the string stays on its line and shows as it is; a lone surrogate
-    (which no TOML string can hold) is a :class:`TypeError`."""
+def printable(text: str) -> str:
+    """``text`` (a TOML document or value) with every character that is not printable,
+    other than line breaks, as a ``\\u`` escape. The writers quote every string with basic
+    (double) quotes and escape what TOML requires, so what is left stands inside a string."""
+    if text.isprintable():
+        return text
     out = []
-    for c in s:
-        if c == '"' or c == "\\":
-            out.append("\\" + c)
-        elif c.isprintable():
+    for c in text:
+        if c.isprintable() or c == "\n":
             out.append(c)
         elif "\ud800" <= c <= "\udfff":
-            raise TypeError(f"cannot write {s!r} as TOML: it holds a lone surrogate")
-        elif c in "\n\t\r":
-            out.append(escape_char(c))
+            raise TypeError(f"cannot write {text!r} as TOML: it holds a lone surrogate")
         else:  # TOML escapes are \uNNNN and \UNNNNNNNN only
             n = ord(c)
             out.append(f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}")
-    return '"' + "".join(out) + '"'
+    return "".join(out)
+
+
+def _plain(v: Any) -> Any:
+    """A value as the writers take it: mappings without ``None``, lists for tuples."""
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items() if x is not None}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _tomlkit() -> Any:
+    try:
+        import tomlkit
+    except ImportError:
+        raise ImportError(f"writing a converted setup needs tomlkit: {EXTRA}") from None
+    return tomlkit
+
+
+def dumps(data: Mapping[str, Any]) -> str:
+    """A setup's document (tables, arrays of tables, values on one line)."""
+    tomlkit = _tomlkit()
+    return printable(tomlkit.dumps(_item(tomlkit, data, inline=False)))
+
+
+def value(v: Any) -> str:
+    """One TOML value (a mapping as an inline table); a value TOML cannot hold is a
+    :class:`TypeError`."""
+    return printable(_item(_tomlkit(), v).as_string())
+
+
+def string(s: str) -> str:
+    """A TOML basic string, every character that is not printable escaped."""
+    return value(s)
+
+
+def key(k: str) -> str:
+    """A bare key when it can be one (ASCII letters, digits, ``_`` and ``-``), else quoted."""
+    return printable(_tomlkit().key(k).as_string())
 
 
 def comment(text: str) -> str:
@@ -62,32 +80,66 @@ def comment(text: str) -> str:
     return escape(text)
 
 
-def key(k: str) -> str:
-    """A bare key when it can be one (ASCII letters, digits, ``_`` and ``-``), else quoted."""
-    if k and all(c in _BARE for c in k):
-        return k
-    return value(k)
+def _item(tomlkit: Any, v: Any, inline: bool = True) -> Any:
+    """A value as tomlkit writes it: ``None`` left out, a mapping as an inline table (or,
+    with ``inline=False``, tables and arrays of tables as tomlkit lays them out)."""
+    if not inline:
+        return tomlkit.item(_plain(v))
+    if isinstance(v, Mapping):
+        table = tomlkit.inline_table()
+        for k, x in v.items():
+            if x is not None:
+                table.append(k, _item(tomlkit, x))
+        return table
+    if isinstance(v, (list, tuple)):
+        array = tomlkit.array()
+        array.extend(_item(tomlkit, x) for x in v)
+        return array
+    # what a setup holds: no dates and times, which a setup never takes
+    if not isinstance(v, (bool, int, float, str)):
+        raise TypeError(f"cannot write {v!r} as TOML")
+    if isinstance(v, str) and any("\ud800" <= c <= "\udfff" for c in v):
+        raise TypeError(f"cannot write {v!r} as TOML: it holds a lone surrogate")
+    return tomlkit.item(v)
 
 
-def dumps(data: Mapping[str, Any]) -> str:
-    """A two-level document: top-level tables of scalars, tables of tables, arrays of tables."""
-    lines: list[str] = []
-    for name, table in data.items():
-        if isinstance(table, list):
-            for item in table:
-                lines += ["", f"[[{key(name)}]]"]
-                lines += [f"{key(k)} = {value(v)}" for k, v in item.items() if v is not None]
-        elif (
-            isinstance(table, Mapping)
-            and table
-            and all(isinstance(v, Mapping) for v in table.values())
-        ):
-            for sub, inner in table.items():
-                lines += ["", f"[{key(name)}.{key(sub)}]"]
-                lines += [f"{key(k)} = {value(v)}" for k, v in inner.items() if v is not None]
-        elif isinstance(table, Mapping):
-            lines += ["", f"[{key(name)}]"]
-            lines += [f"{key(k)} = {value(v)}" for k, v in table.items() if v is not None]
-        else:
-            lines.insert(0, f"{key(name)} = {value(table)}")
-    return "\n".join(lines).lstrip("\n") + "\n"
+class Commented:
+    """A document whose every value has a comment beside it (a converted setup: the key
+    each value came from)."""
+
+    def __init__(self) -> None:
+        self._tomlkit = _tomlkit()
+        self._doc = self._tomlkit.document()
+
+    def table(self, rows: list[tuple[str, Any, str]]) -> Any:
+        """A table of ``(key, value, comment)`` rows; a value TOML cannot hold is a
+        :class:`TypeError`."""
+        table = self._tomlkit.table()
+        for k, v, note in rows:
+            item = _item(self._tomlkit, v)
+            item.comment(comment(note))
+            item.trivia.comment_ws = "  "
+            table.append(k, item)
+        return table
+
+    def add(self, name: str, table: Any) -> None:
+        """``[name]``."""
+        self._doc.append(name, table)
+
+    def add_array(self, name: str, tables: list[Any]) -> None:
+        """``[[name]]``, once per table."""
+        array = self._tomlkit.aot()
+        for t in tables:
+            array.append(t)
+        self._doc.append(name, array)
+
+    def add_tables(self, name: str, tables: Mapping[str, Any]) -> None:
+        """``[name.key]`` for each table."""
+        outer = self._tomlkit.table(is_super_table=True)
+        for k, t in tables.items():
+            outer.append(k, t)
+        self._doc.append(name, outer)
+
+    def dumps(self) -> str:
+        """The document's text."""
+        return printable(self._tomlkit.dumps(self._doc))

@@ -525,30 +525,31 @@ def header(source: str, name: str, notes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _lines(table: Mapping[str, Sourced]) -> list[str]:
-    out = []
+def _table(doc: _toml_out.Commented, table: Mapping[str, Sourced]) -> Any:
+    rows = []
     for k, s in table.items():
         if s.value is None:
             continue
         try:
-            text = f"{_toml_out.key(k)} = {_toml_out.value(s.value)}"
+            _toml_out.key(k)
+            _toml_out.value(s.value)
         except TypeError as e:
             raise SpecError(str(e), s.source) from None
-        out.append(f"{text}  # {_toml_out.comment(s.source)}")
-    return out
+        rows.append((k, s.value, s.source))
+    return doc.table(rows)
 
 
 def dumps(draft: Draft) -> str:
     """The draft as a setup's TOML, every value followed by a comment naming its source."""
-    lines: list[str] = []
+    doc = _toml_out.Commented()
     for name in ("run", "optimizer"):
         table: dict[str, Sourced] = getattr(draft, name)
         if table:
-            lines += ["", f"[{name}]", *_lines(table)]
-    for rule in draft.rules:
-        lines += ["", "[[rules]]", *_lines(rule)]
-    for key, sched in draft.schedules.items():
-        lines += ["", f"[schedules.{_toml_out.key(key)}]", *_lines(sched)]
+            doc.add(name, _table(doc, table))
+    if draft.rules:
+        doc.add_array("rules", [_table(doc, rule) for rule in draft.rules])
+    if draft.schedules:
+        doc.add_tables("schedules", {k: _table(doc, s) for k, s in draft.schedules.items()})
     if draft.clip:
-        lines += ["", "[clip]", *_lines(draft.clip)]
-    return "\n".join(lines).lstrip("\n") + "\n"
+        doc.add("clip", _table(doc, draft.clip))
+    return doc.dumps()
