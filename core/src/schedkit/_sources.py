@@ -34,7 +34,7 @@ def truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # a __dict__ for the cached metadata, whatever attrs' version
 class PluginSource:
     """One entry point, with the distribution that declares it.
 
