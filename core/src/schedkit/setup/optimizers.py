@@ -58,10 +58,22 @@ def _plain_default(value: Any) -> bool:
     return False
 
 
+def parameters(cls: type[torch.optim.Optimizer]) -> Mapping[str, inspect.Parameter]:
+    """The parameters of ``cls.__init__``, read once per class (``inspect.signature``
+    parses the whole signature each time)."""
+    found = _PARAMETERS.get(cls)
+    if found is None:
+        found = _PARAMETERS[cls] = inspect.signature(cls.__init__).parameters
+    return found
+
+
+_PARAMETERS: dict[type, Mapping[str, inspect.Parameter]] = {}
+
+
 def optimizer_defaults(cls: type[torch.optim.Optimizer]) -> dict[str, Any]:
     """The optimizer's keyword defaults that are plain data (filled into resolved setups)."""
     out = {}
-    for name, p in inspect.signature(cls.__init__).parameters.items():
+    for name, p in parameters(cls).items():
         if name in ("self", "params", "lr") or p.default is inspect.Parameter.empty:
             continue
         if _plain_default(p.default):

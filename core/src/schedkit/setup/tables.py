@@ -3,7 +3,6 @@ registry, every problem collected with its key path (none raised on the first)."
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -19,7 +18,12 @@ from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule
 from schedkit.scheduler import _parse_key
 from schedkit.setup.call_forms import absolute_base_lr, transformers_form, warmup_from_ratio
-from schedkit.setup.optimizers import check_option, optimizer_class, optimizer_defaults
+from schedkit.setup.optimizers import (
+    check_option,
+    optimizer_class,
+    optimizer_defaults,
+    parameters,
+)
 from schedkit.setup.problems import (
     FLOAT32_MAX,
     LR_KEYS,
@@ -89,7 +93,7 @@ class TableReader:
         except SpecError as e:
             self.problems.append(e.at("optimizer.type"))
             return {"type": out["type"], **lr_keys}
-        sig = inspect.signature(cls.__init__).parameters
+        sig = parameters(cls)
         accepted = [n for n in sig if n not in ("self", "params", "lr")]
         defaults = optimizer_defaults(cls)
         for k, v in list(out.items()):
