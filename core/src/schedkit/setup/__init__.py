@@ -39,6 +39,8 @@ The package, by responsibility: :mod:`~schedkit.setup.reading` (the file and its
 
 from __future__ import annotations
 
+from typing import Any
+
 from schedkit.setup.built import Built
 from schedkit.setup.call_forms import TRANSFORMERS_KEYS
 from schedkit.setup.loading import load_setup, loads_setup
@@ -46,6 +48,14 @@ from schedkit.setup.optimizers import optimizer_class, optimizer_defaults
 from schedkit.setup.problems import LR_KEYS, RUN_KEYS, SCALINGS, TABLES, SetupError
 from schedkit.setup.recipe import Setup
 from schedkit.setup.tables import ScheduleEntry
+
+# shown and pickled under the package's name, as before the split (tracebacks, reprs)
+_public: Any
+for _public in (Built, ScheduleEntry, Setup, SetupError, load_setup, loads_setup):
+    _public.__module__ = __name__
+for _public in (optimizer_class, optimizer_defaults):
+    _public.__module__ = __name__
+del _public
 
 __all__ = [
     "LR_KEYS",
