@@ -10,7 +10,10 @@ mmpretrain/mmengine constructors' layout) and a single group (the floor):
   full-size tensors and with every tensor shrunk to one element (the per-tensor-overhead
   regime that dominates on accelerators);
 - build time against a bare loop over ``named_parameters()``, and build time as the number
-  of tensors grows to 100,000.
+  of tensors grows to 100,000;
+- building a whole ViT-B setup (param groups with layer decay, the AdamW optimizer, the
+  warmup + cosine scheduler) against timm's own ``create_optimizer_v2(layer_decay=...)`` and
+  ``create_scheduler_v2``, on timm's ``vit_base_patch16_224`` (skipped without timm).
 """
 
 from __future__ import annotations
@@ -82,6 +85,83 @@ def interleaved(
     return best[0] * 1e3, best[1] * 1e3
 
 
+#: the recipe timm's train.py runs with ``--opt adamw --layer-decay 0.65 --sched cosine``
+TIMM_RECIPE = """\
+[run]
+total = "100ep"
+steps_per_epoch = 1251
+
+[optimizer]
+type = "AdamW"
+lr = 1e-3
+weight_decay = 0.05
+
+[[rules]]
+type = "layer_decay"
+rate = 0.65
+layout = "timm"
+
+[[rules]]
+type = "no_weight_decay"
+
+[schedules.lr]
+type = "cosine"
+warmup = "5ep"
+end_lr = 1e-5
+warmup_start = 0.01
+warmup_mode = "replace"
+"""
+
+
+def timm_setup(rounds: int) -> None:
+    """A whole ViT-B setup built by schedkit and by timm's own factories, same model."""
+    try:
+        sys.path.insert(0, str(Path(__file__).parents[1]))
+        from tests.peers import torchvision_stub
+
+        torchvision_stub.install()  # timm's package imports torchvision; its ViT uses none
+        import timm.models.vision_transformer as vit
+        import timm.optim
+        import timm.scheduler
+    except ImportError as e:
+        print(f"timm comparison skipped: {e}\n")
+        return
+    model = vit.VisionTransformer(
+        img_size=224, patch_size=16, embed_dim=768, depth=12, num_heads=12
+    )
+    setup = schedkit.loads_setup(TIMM_RECIPE)
+
+    def ours() -> None:
+        setup.build(model)
+
+    def loaded() -> None:
+        schedkit.loads_setup(TIMM_RECIPE).build(model)
+
+    def theirs() -> None:
+        opt = timm.optim.create_optimizer_v2(
+            model, "adamw", lr=1e-3, weight_decay=0.05, layer_decay=0.65
+        )
+        timm.scheduler.create_scheduler_v2(
+            opt,
+            "cosine",
+            num_epochs=100,
+            warmup_epochs=5,
+            warmup_lr=1e-5,
+            min_lr=1e-5,
+            step_on_epochs=False,
+            updates_per_epoch=1251,
+        )
+
+    a, b = interleaved(ours, theirs, rounds=rounds, number=5)
+    c, _ = interleaved(loaded, theirs, rounds=max(1, rounds // 3), number=5)
+    print("ViT-B setup: layer decay 0.65, no weight decay, AdamW, warmup + cosine")
+    print(
+        f"  schedkit Setup.build: {a:.3f} ms; timm create_optimizer_v2 + create_scheduler_v2: "
+        f"{b:.3f} ms"
+    )
+    print(f"  ratio {a / b:.2f}x (loads_setup + build: {c:.3f} ms, {c / b:.2f}x)\n")
+
+
 def wide(n_tensors: int) -> nn.Module:
     """A model with ``n_tensors`` parameters in 1000-block ViT-like naming."""
     m = nn.Module()
@@ -134,6 +214,7 @@ def main() -> int:
     print(f"build ViT-B groups: {a:.3f} ms; bare loop over named_parameters(): {b:.3f} ms")
     print(f"ratio {a / b:.2f}x")
     print(f"groups {n_groups} for {distinct} distinct (lr, weight_decay) settings\n")
+    timm_setup(rounds=3 * args.repeat)
     print("build time as the model grows")
     for n in (1_000, 10_000, 100_000):
         m = wide(n)

@@ -236,3 +236,41 @@ def test_built_step_clips_and_schedules():
     total = torch.nn.utils.get_total_norm([p.grad for p in model.parameters()])
     assert total.item() == pytest.approx(0.01, rel=1e-4)
     assert built.optimizer.param_groups[0]["lr"] == pytest.approx(1e-3 * 0.9)
+
+
+def test_a_setup_is_validated_once_and_without_torchs_compiler(monkeypatch):
+    import schedkit.setup.recipe as recipe
+
+    calls = []
+    real = recipe.dry_run
+    monkeypatch.setattr(recipe, "dry_run", lambda *a, **k: calls.append(1) or real(*a, **k))
+    setup = load_setup(ROOT / "examples" / "vit-finetune.toml")
+    assert setup.problems() == []
+    setup.build(tiny())
+    assert len(calls) == 1  # the load's validation; check and build find it done
+    setup.build(tiny(), steps_per_epoch=100)  # another run length: validated for it, once
+    setup.build(tiny(), steps_per_epoch=100)
+    assert len(calls) == 2
+
+
+def test_check_does_not_import_torchs_compiler():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, schedkit\n"
+        f"s = schedkit.load_setup({str(ROOT / 'examples' / 'vit-finetune.toml')!r})\n"
+        "assert s.problems() == []\n"
+        "print('torch._dynamo' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True
+    )
+    assert out.stdout.strip() == "False"
+
+
+def test_torch_still_refuses_an_option_at_load():
+    found = problems('[optimizer]\ntype = "SGD"\nlr = 0.1\nnesterov = true\n')
+    assert "nesterov" in found["optimizer.nesterov"].lower()
+    found = problems('[optimizer]\ntype = "Adam"\nlr = 0.1\nfused = true\nforeach = true\n')
+    assert list(found) == ["optimizer.fused"]

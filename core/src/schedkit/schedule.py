@@ -136,8 +136,18 @@ def _meta(field: Field) -> dict[str, Any]:
     return dict(field.metadata.get(_META, {}))
 
 
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def plain(value: Any) -> Any:
     """``value`` as plain data: schedules become specs, tuples lists."""
+    kind = type(value)
+    if value is None or kind in _SCALARS:  # the common cases first: no Protocol check
+        return value
+    if kind is dict:
+        return {str(k): plain(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [plain(v) for v in value]
     if isinstance(value, Schedule):
         return value.spec()
     if isinstance(value, (list, tuple)):

@@ -1,0 +1,93 @@
+"""Reading and validating a setup from a TOML file, TOML text or a dict."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from schedkit.errors import SpecError
+from schedkit.setup.problems import LR_KEYS, TABLES, SetupError, unknown_key
+from schedkit.setup.reading import parse_toml, read_path
+from schedkit.setup.recipe import Setup
+from schedkit.setup.tables import TableReader
+from schedkit.setup.validation import dry_run, waiting
+
+
+def load_setup(source: str | os.PathLike[str] | Mapping[str, Any]) -> Setup:
+    """Read and validate a setup from a TOML file, or from the same as a dict.
+
+    A string is always a path, whatever its suffix (``setup.cfg`` too); TOML text is read
+    by :func:`loads_setup`.
+
+    :param source: the path of a TOML file (``str`` or ``os.PathLike``), or the setup as a
+        dict of tables.
+    :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
+    :raises SetupError: every problem found, each with its key path; a file that cannot be
+        read, is not UTF-8 or not TOML is one problem naming the file.
+    """
+    if isinstance(source, Mapping):
+        return _load(dict(source), "<dict>")
+    if not isinstance(source, (str, os.PathLike)):
+        raise SetupError(
+            [SpecError(f"expected a path or a dict, got {type(source).__name__}: {source!r:.80}")]
+        )
+    return _load(*read_path(source))
+
+
+def loads_setup(text: str) -> Setup:
+    """Read and validate a setup from TOML text (what :func:`load_setup` reads from a file).
+
+    :param text: the setup as TOML text.
+    :returns: the :class:`Setup`, ready to :meth:`Setup.build` over a model.
+    :raises SetupError: every problem found, each with its key path.
+
+    >>> setup = loads_setup('[optimizer]\\ntype = "SGD"\\nlr = 0.1\\n')  # doctest: +SKIP
+    """
+    if not isinstance(text, str):
+        raise SetupError(
+            [SpecError(f"expected TOML text (a str), got {type(text).__name__}: {text!r:.80}")]
+        )
+    return _load(parse_toml(text, "<text>"), "<text>")
+
+
+def _load(data: dict[str, Any], where: str) -> Setup:
+    """The validated setup from the data of a file, text or dict."""
+    loader = TableReader(data)
+    for k in data:
+        if k not in TABLES:
+            loader.problems.append(unknown_key(k, TABLES, k))
+    total, spe, batch = loader.run()
+    optimizer = loader.optimizer()
+    rules = loader.rules()
+    entries = loader.schedules(total)
+    clip = loader.clip()
+    lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
+    setup = Setup(
+        optimizer,
+        lr=lr_keys.get("lr"),
+        base_lr=lr_keys.get("base_lr"),
+        lr_scaling=lr_keys.get("lr_scaling"),
+        base_batch_size=lr_keys.get("base_batch_size", 256),
+        rules=rules,
+        schedules=entries,
+        clip=clip,
+        total=total,
+        steps_per_epoch=spe,
+        batch_size=batch,
+    )
+    if any(p.path.startswith("optimizer") for p in loader.problems):
+        found = dry_run(None, None, entries, total, spe, None)  # the schedules alone
+    else:
+        # the lr a build without arguments uses (base_lr scaled by [run] batch_size), so
+        # that build finds this validation done; base_lr as is when the batch comes later
+        lr: float | None
+        try:
+            lr = setup.learning_rate()
+        except SpecError:
+            lr = lr_keys.get("base_lr")
+        found = setup._model_free_problems(lr, spe, None)
+    problems = loader.problems + [p for p in found if not waiting(p)]
+    if problems:
+        raise SetupError(problems, where)
+    return setup

@@ -1,0 +1,279 @@
+"""A setup's tables read into components: each key checked, each component built by the
+registry, every problem collected with its key path (none raised on the first)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from schedkit._numbers import show
+from schedkit.components import build as build_component
+from schedkit.durations import check_duration
+from schedkit.errors import SchedkitError, SpecError
+from schedkit.protocols import Schedule
+from schedkit.registry import default_registry
+from schedkit.schedule import _fields_of, get_schedule
+from schedkit.scheduler import _parse_key
+from schedkit.setup.call_forms import absolute_base_lr, transformers_form, warmup_from_ratio
+from schedkit.setup.optimizers import (
+    check_option,
+    optimizer_class,
+    optimizer_defaults,
+    parameters,
+)
+from schedkit.setup.problems import (
+    FLOAT32_MAX,
+    LR_KEYS,
+    NOT_HYPERPARAMETERS,
+    RUN_KEYS,
+    SCALINGS,
+    is_number,
+    positive_int,
+    unknown_key,
+)
+
+
+@attrs.frozen
+class ScheduleEntry:
+    """One ``[schedules.<key>]`` table: the hyperparameter, its schedule and target tags."""
+
+    name: str
+    schedule: Schedule
+    tags: tuple[str, ...] | None = None
+    #: the hyperparameter; the table's name unless the table says ``key = ...``
+    key: str = ""
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key:
+            object.__setattr__(self, "key", self.name)
+
+
+class TableReader:
+    def __init__(self, data: Mapping[str, Any]) -> None:
+        self.data = data
+        self.problems: list[SpecError] = []
+
+    def table(self, name: str) -> Mapping[str, Any]:
+        value = self.data.get(name, {})
+        if not isinstance(value, Mapping):
+            self.problems.append(SpecError(f"expected a table, got {show(value)}", name))
+            return {}
+        return value
+
+    def run(self) -> tuple[int | str | None, int | None, int | None]:
+        run = self.table("run")
+        for k in run:
+            if k not in RUN_KEYS:
+                self.problems.append(unknown_key(k, RUN_KEYS, f"run.{k}"))
+        total = run.get("total")
+        if total is not None:
+            try:
+                total = check_duration(total)
+            except SpecError as e:
+                self.problems.append(e.at("run.total"))
+                total = None
+        spe = positive_int(run.get("steps_per_epoch"), "run.steps_per_epoch", self.problems)
+        batch = positive_int(run.get("batch_size"), "run.batch_size", self.problems)
+        return total, spe, batch
+
+    def optimizer(self) -> dict[str, Any]:
+        opt = self.data.get("optimizer")
+        if not isinstance(opt, Mapping) or "type" not in opt:
+            self.problems.append(
+                SpecError("expected a table with a 'type' (e.g. type = \"AdamW\")", "optimizer")
+            )
+            return {"type": "SGD", "lr": 0.0}
+        out = dict(opt)
+        lr_keys = {k: out.pop(k) for k in LR_KEYS if k in out}
+        try:
+            cls = optimizer_class(out["type"])
+        except SpecError as e:
+            self.problems.append(e.at("optimizer.type"))
+            return {"type": out["type"], **lr_keys}
+        sig = parameters(cls)
+        accepted = [n for n in sig if n not in ("self", "params", "lr")]
+        defaults = optimizer_defaults(cls)
+        for k, v in list(out.items()):
+            if k == "type":
+                continue
+            if k not in accepted:
+                self.problems.append(unknown_key(k, [*accepted, *LR_KEYS], f"optimizer.{k}"))
+                del out[k]
+            else:
+                problem = check_option(k, v, sig[k])
+                if problem is not None:
+                    self.problems.append(SpecError(problem, f"optimizer.{k}"))
+        self._lr(lr_keys)
+        return {
+            "type": out["type"],
+            **defaults,
+            **{k: v for k, v in out.items() if k != "type"},
+            **lr_keys,
+        }
+
+    def _lr(self, keys: Mapping[str, Any]) -> None:
+        if "lr" in keys and "base_lr" in keys:
+            self.problems.append(
+                SpecError("give lr, or base_lr with lr_scaling, not both", "optimizer.base_lr")
+            )
+        if "lr" not in keys and "base_lr" not in keys:
+            self.problems.append(
+                SpecError("expected lr (or base_lr with lr_scaling)", "optimizer.lr")
+            )
+        for k in ("lr", "base_lr"):
+            v = keys.get(k)
+            if v is not None and (
+                not is_number(v) or v < 0 or not math.isfinite(v) or v > FLOAT32_MAX
+            ):
+                self.problems.append(
+                    SpecError(f"expected a learning rate >= 0, got {show(v)}", f"optimizer.{k}")
+                )
+        if "base_lr" in keys and "lr_scaling" not in keys:
+            self.problems.append(
+                SpecError(
+                    "missing: base_lr is scaled by the batch size, say how "
+                    f"({' or '.join(map(repr, SCALINGS))}), or give lr instead",
+                    "optimizer.lr_scaling",
+                )
+            )
+        elif "base_lr" in keys and keys.get("lr_scaling") not in SCALINGS:
+            self.problems.append(
+                SpecError(
+                    f"expected one of {', '.join(map(repr, SCALINGS))}, "
+                    f"got {show(keys.get('lr_scaling'))}",
+                    "optimizer.lr_scaling",
+                )
+            )
+        if "lr_scaling" in keys and "base_lr" not in keys:
+            self.problems.append(
+                SpecError(
+                    "lr_scaling scales base_lr; give base_lr instead of lr", "optimizer.lr_scaling"
+                )
+            )
+        positive_int(keys.get("base_batch_size"), "optimizer.base_batch_size", self.problems)
+
+    def rules(self) -> tuple[Any, ...]:
+        rules = self.data.get("rules", [])
+        if not isinstance(rules, list):
+            self.problems.append(SpecError("expected [[rules]] tables", "rules"))
+            return ()
+        out = []
+        for i, spec in enumerate(rules):
+            path = f"rules[{i}]"
+            try:
+                if not isinstance(spec, Mapping) or "type" not in spec:
+                    raise SpecError("expected a table with a 'type'", path)
+                out.append(build_component("rule", spec, {}, path))
+            except SpecError as e:
+                self.problems.append(e if e.path.startswith(path) else e.at(path))
+            except SchedkitError as e:
+                self.problems.append(SpecError(str(e), f"{path}.type"))
+        return tuple(out)
+
+    def schedules(self, total: int | str | None) -> tuple[ScheduleEntry, ...]:
+        tables = self.table("schedules")
+        out = []
+        seen: dict[str, list[tuple[str, set[str] | None]]] = {}
+        for key, table in tables.items():
+            path = f"schedules.{key}"
+            if not isinstance(table, Mapping) or "type" not in table:
+                self.problems.append(
+                    SpecError("expected a table with a 'type' (e.g. type = \"cosine\")", path)
+                )
+                continue
+            target = table.get("key", key)
+            where = f"{path}.key" if "key" in table else path
+            try:
+                field, _ = _parse_key(target)
+            except SpecError as e:
+                self.problems.append(SpecError(e.message, where))
+                continue
+            if field in NOT_HYPERPARAMETERS:
+                self.problems.append(
+                    SpecError(f"{show(target)} is not a hyperparameter a schedule can drive", where)
+                )
+                continue
+            tags = table.get("tags")
+            mine: set[str] | None
+            if tags is not None and (
+                not isinstance(tags, list) or not all(isinstance(t, str) for t in tags)
+            ):
+                # reported once, here: a table whose tags are not understood selects no
+                # groups for the clash check, so no other table is said to clash with it
+                self.problems.append(
+                    SpecError(f"expected a list of strings, got {show(tags)}", f"{path}.tags")
+                )
+                tags, mine = None, set()
+            else:
+                mine = None if tags is None else set(tags)
+            clash = next(
+                (
+                    other
+                    for other, theirs in seen.get(target, [])
+                    if (mine is None or theirs is None or mine & theirs) and mine != set()
+                ),
+                None,
+            )
+            if clash is not None:
+                self.problems.append(
+                    SpecError(
+                        f"{show(target)} is already scheduled by [schedules.{clash}] for the same "
+                        "groups; one schedule per hyperparameter and group (compose them: "
+                        "sequence, chain, scale; or give each its own tags)",
+                        where,
+                    )
+                )
+                continue
+            if mine != set():
+                seen.setdefault(target, []).append((key, mine))
+            params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
+            if not isinstance(table["type"], str):
+                self.problems.append(
+                    SpecError(
+                        f"expected a registered name, got {show(table['type'])}", f"{path}.type"
+                    )
+                )
+                continue
+            try:
+                info = default_registry().get("schedule", table["type"])
+                called = transformers_form(table["type"], info.cls, params, self.data, path)
+                if called is not None:
+                    out.append(
+                        ScheduleEntry(key, called, None if tags is None else tuple(tags), target)
+                    )
+                    continue
+                if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
+                    params["total"] = total
+                warmup_from_ratio(params, self.data, path)
+                base = absolute_base_lr(info.cls, params, self.data, path)
+                sched = get_schedule(
+                    table["type"], _path=path, _base=base, _from_data=True, **params
+                )
+            except SpecError as e:
+                self.problems.append(e if e.path.startswith(path) else e.at(path))
+                continue
+            except SchedkitError as e:
+                self.problems.append(SpecError(str(e), f"{path}.type"))
+                continue
+            out.append(ScheduleEntry(key, sched, None if tags is None else tuple(tags), target))
+        return tuple(out)
+
+    def clip(self) -> dict[str, Any] | None:
+        spec = self.data.get("clip")
+        if spec is None:
+            return None
+        if not isinstance(spec, Mapping) or "type" not in spec:
+            self.problems.append(
+                SpecError("expected a table with a 'type' (e.g. type = \"norm\")", "clip")
+            )
+            return None
+        try:
+            return dict(build_component("clipper", spec, {}, "clip").spec())
+        except SpecError as e:
+            self.problems.append(e if e.path.startswith("clip") else e.at("clip"))
+        except SchedkitError as e:
+            self.problems.append(SpecError(str(e), "clip.type"))
+        return None
