@@ -3,7 +3,8 @@
 Run: ``python benchmarks/clipping.py`` (or ``tox -e bench``). At full size and with every
 tensor shrunk to one element (the per-tensor-overhead regime):
 
-- schedkit ``norm`` vs ``torch.nn.utils.clip_grad_norm_`` (target: at most 1.1x);
+- schedkit ``norm`` vs ``torch.nn.utils.clip_grad_norm_`` (target: at most 1.05x);
+- schedkit ``value`` vs ``torch.nn.utils.clip_grad_value_`` (target: at most 1.05x);
 - ``param_norm`` vs detectron2's per-parameter loop (``clip_grad_norm_`` on each parameter;
   target: at least 5x faster in the overhead regime, no slower at full size);
 - ``agc`` vs timm's ``adaptive_clip_grad`` (target: at least 2x faster in the overhead
@@ -82,6 +83,7 @@ def measure(
         p.grad = torch.randn_like(p) * 1e-3
     # huge thresholds: the measured work is the same whether or not anything is clipped
     norm = schedkit.get_clipper("norm", max_norm=1e9)
+    value = schedkit.get_clipper("value", clip_value=1e9)
     param_norm = schedkit.get_clipper("param_norm", max_norm=1e9)
     agc = schedkit.get_clipper("agc", clip_factor=1e9)
 
@@ -93,6 +95,8 @@ def measure(
         {
             "norm": lambda: norm(params),
             "clip_grad_norm_": lambda: torch.nn.utils.clip_grad_norm_(params, 1e9),
+            "value": lambda: value(params),
+            "clip_grad_value_": lambda: torch.nn.utils.clip_grad_value_(params, 1e9),
             "param_norm": lambda: param_norm(params),
             "detectron2 loop": d2_loop,
             "agc": lambda: agc(params),
@@ -103,6 +107,7 @@ def measure(
     )
     return [
         ("norm", t["norm"], "clip_grad_norm_", t["clip_grad_norm_"]),
+        ("value", t["value"], "clip_grad_value_", t["clip_grad_value_"]),
         ("param_norm", t["param_norm"], "detectron2 loop", t["detectron2 loop"]),
         ("agc", t["agc"], "timm agc", t["timm agc"]),
     ]

@@ -50,7 +50,7 @@ class Adaptive(schedkit.BaseClipper, kw_only=True):
         else:
             extra["history"] = torch.zeros(self.window, dtype=torch.float64)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
         if not grads:
             # nothing to clip and nothing learned: a norm of 0 in the history would scale

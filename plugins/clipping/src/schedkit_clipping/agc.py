@@ -40,7 +40,7 @@ class AGC(schedkit.BaseClipper, kw_only=True):
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
     exclude: tuple[str, ...] = schedkit.field(default=(), converter=to_strings, validator=strings)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         check_exclude(self.name, self.exclude, target)
         skip = name_matcher(self.exclude)
         flat_p, flat_g, rest = [], [], []

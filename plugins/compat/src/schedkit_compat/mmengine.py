@@ -278,7 +278,7 @@ class Part(schedkit.BaseSchedule):
     def __call__(self, step: float) -> float:
         return _curve(self)(step)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         run = _Run((self,), 1.0, 0, self.steps_per_epoch)
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 
@@ -1148,7 +1148,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
     def __call__(self, step: float) -> float:
         return _curve(self)(step)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         run = _Run(tuple(self.schedulers), 1.0, 0, self.steps_per_epoch)
         return torch.tensor([run(s) for s in t.tolist()], dtype=torch.float64)
 

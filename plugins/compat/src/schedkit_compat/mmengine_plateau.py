@@ -338,7 +338,7 @@ class _Observing:
     def __call__(self, step: float) -> float:
         return _history(self).value(step)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         history = _history(self)
         return torch.tensor([history.value(s) for s in t.tolist()], dtype=torch.float64)
 

@@ -998,7 +998,7 @@ class _Composite(TorchScheduler, schedkit.BaseSchedule):
     def __call__(self, step: float) -> float:
         return float(self.per_group({}, 1.0, 0)(step))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         """The curve for a base of 1.0 at ``t``, one pass forward (for plots)."""
         curve = self.per_group({}, 1.0, 0)
         return torch.tensor([float(curve(s)) for s in t.tolist()], dtype=torch.float64)

@@ -53,7 +53,7 @@ class CosineRestarts(schedkit.BaseSchedule):
         peak = self.decay**i
         return self.end + 0.5 * (peak - self.end) * (1.0 + math.cos(math.pi * t_cur / t_i))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         if self.period_mult == 1.0:
             i = torch.div(t, self.period, rounding_mode="floor")
             t_i = torch.full_like(t, float(self.period))

@@ -79,7 +79,7 @@ class Cyclic(schedkit.BaseSchedule):
         height = (self.high - self.low) * s
         return float(self.low + height * self._scale(cycle if self._by_cycle else step))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         cycle = torch.floor(1 + t / self._total)
         x = 1.0 + t / self._total - cycle
         s = torch.where(x <= self._ratio, x / self._ratio, (x - 1) / (self._ratio - 1))

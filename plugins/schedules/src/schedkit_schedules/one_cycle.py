@@ -93,7 +93,7 @@ class OneCycle(schedkit.BaseSchedule):
         _, a, b, _, _ = self._phases[i]
         return _anneal(self.anneal, a, b, pct)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         out = torch.empty_like(t)
         done = torch.zeros_like(t, dtype=torch.bool)
         start = 0.0
