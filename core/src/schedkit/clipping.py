@@ -31,6 +31,16 @@ from schedkit.values import ClipResult
 
 NONFINITE = ("ignore", "error", "skip")
 
+try:  # torch's grouping for foreach kernels (C++), the one its clipping functions use
+    from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype as _group
+except ImportError:  # pragma: no cover - a torch without it groups in Python
+    _group = None  # type: ignore[assignment]
+
+#: the tensor types foreach kernels take as they are (a DTensor or other subclass does not)
+_PLAIN = frozenset({torch.Tensor, torch.nn.Parameter})
+#: the devices with foreach kernels
+_FOREACH_DEVICES = ("cpu", "cuda")
+
 
 class SparseGradientError(SchedkitError, TypeError):
     """A clipper was given a sparse gradient, which no strategy clips; names the parameter."""
@@ -40,18 +50,38 @@ class SparseGradientError(SchedkitError, TypeError):
 
 
 def by_device_and_dtype(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """``tensors`` grouped so each group can go to one foreach kernel."""
-    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-    for t in tensors:
-        groups.setdefault((t.device, t.dtype), []).append(t)
-    return list(groups.values())
+    """``tensors`` grouped so each group can go to one foreach kernel (torch's own grouping,
+    the one ``clip_grad_norm_`` uses, so norms are summed in torch's order)."""
+    if not tensors:
+        return []
+    if _group is None:
+        groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
+        for t in tensors:
+            groups.setdefault((t.device, t.dtype), []).append(t)
+        return list(groups.values())
+    return [ts for [ts], _ in _group([list(tensors)]).values()]
+
+
+def _plain(tensors: Sequence[torch.Tensor]) -> bool:
+    """Whether every tensor is a plain tensor (no DTensor or other subclass): one pass of
+    ``type()``, as torch's ``_has_foreach_support`` makes."""
+    return {type(t) for t in tensors} <= _PLAIN
+
+
+def _foreach_ok(group: Sequence[torch.Tensor], plain: bool) -> bool:
+    return group[0].device.type in _FOREACH_DEVICES and (plain or _plain(group))
 
 
 def norms(tensors: Sequence[torch.Tensor], norm_type: float) -> list[torch.Tensor]:
-    """The norm of each tensor (0-dim tensors), foreach where the device supports it."""
+    """The norm of each tensor (0-dim tensors), foreach where the device supports it; in the
+    order of :func:`by_device_and_dtype`'s groups (one group: the order given)."""
+    return _norms(tensors, norm_type, _plain(tensors))
+
+
+def _norms(tensors: Sequence[torch.Tensor], norm_type: float, plain: bool) -> list[torch.Tensor]:
     out: list[torch.Tensor] = []
     for group in by_device_and_dtype(tensors):
-        if group[0].device.type in ("cpu", "cuda") and not _is_dtensor(group[0]):
+        if _foreach_ok(group, plain):
             out.extend(torch._foreach_norm(group, norm_type))
         else:
             out.extend(torch.linalg.vector_norm(g, norm_type) for g in group)
@@ -62,10 +92,12 @@ def total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tenso
     """The norm of all ``tensors`` as one vector: ``torch.nn.utils.get_total_norm``'s formula."""
     if not tensors:
         return torch.tensor(0.0)
-    if any(_is_dtensor(t) for t in tensors):  # FSDP2: torch's own function handles DTensors
+    plain = _plain(tensors)
+    # FSDP2: torch's own function handles DTensors
+    if not plain and any(_is_dtensor(t) for t in tensors):
         return torch.nn.utils.get_total_norm(tensors, norm_type)
     first = tensors[0].device
-    each = norms(tensors, norm_type)
+    each = _norms(tensors, norm_type, plain)
     out: torch.Tensor = torch.linalg.vector_norm(
         torch.stack([n.to(first) for n in each]), norm_type
     )
@@ -97,7 +129,7 @@ def scale_(tensors: Sequence[torch.Tensor], coef: torch.Tensor) -> None:
     """Multiply every tensor in place by ``coef`` (a 0-dim tensor), foreach per device."""
     for group in by_device_and_dtype(tensors):
         c = coef.to(group[0].device)
-        if group[0].device.type in ("cpu", "cuda"):
+        if group[0].device.type in _FOREACH_DEVICES:
             torch._foreach_mul_(group, c)
         else:
             for g in group:
@@ -110,6 +142,8 @@ def _is_dtensor(t: torch.Tensor) -> bool:
 
 def materialise(t: torch.Tensor) -> torch.Tensor:
     """A DTensor norm (FSDP2) as the full value on every rank; a plain tensor as it is."""
+    if type(t) in _PLAIN:
+        return t
     full = getattr(t, "full_tensor", None)
     return full() if callable(full) else t
 
@@ -166,39 +200,45 @@ class Target:
     def __init__(self, target: Any, names: Mapping[int, str] | None = None) -> None:
         self._named = dict(names or {})
         self._pairs: list[tuple[str, torch.Tensor]] | None = None
+        self._source: Any = None
         self.has_names = bool(self._named) or isinstance(target, torch.nn.Module)
         if isinstance(target, torch.optim.Optimizer):
-            self.params = [
-                p for g in target.param_groups for p in g["params"] if p.grad is not None
-            ]
-            self._source: Any = target
+            self._source = target
+            items: list[Any] = [p for g in target.param_groups for p in g["params"]]
         elif isinstance(target, torch.nn.Module):
-            self._pairs = [(n, p) for n, p in target.named_parameters() if p.grad is not None]
-            self.params = [p for _, p in self._pairs]
+            self._pairs = list(target.named_parameters())
+            items = [p for _, p in self._pairs]
         elif isinstance(target, torch.Tensor):
-            self.params = [target] if target.grad is not None else []
-            self._source = None
+            items = [target]
         else:
             items = list(target)
             if items and isinstance(items[0], tuple):
-                self._pairs = [(n, p) for n, p in items if p.grad is not None]
-                self.params = [p for _, p in self._pairs]
+                self._pairs = items
+                items = [p for _, p in items]
                 self.has_names = True
-            else:
-                self.params = [p for p in items if p.grad is not None]
-                self._source = None
+        # each gradient is read once (a parameter's .grad costs a call into torch)
+        grads = [p.grad for p in items]
+        self._grads: list[torch.Tensor] = [g for g in grads if g is not None]
+        if len(self._grads) == len(items):
+            self.params: list[torch.Tensor] = items
+        else:
+            kept = [i for i, g in enumerate(grads) if g is not None]
+            self.params = [items[i] for i in kept]
+            if self._pairs is not None:
+                self._pairs = [self._pairs[i] for i in kept]
 
     @property
     def grads(self) -> list[torch.Tensor]:
-        """The gradients of :attr:`params`, in order: clip them in place."""
-        return [p.grad for p in self.params if p.grad is not None]
+        """The gradients of :attr:`params`, in order, as they were when the target was made:
+        clip them in place."""
+        return self._grads
 
     @property
     def names(self) -> list[str]:
         """A name for each clipped parameter: its own, or where it sits."""
         if self._pairs is not None:
             return [n for n, _ in self._pairs]
-        if isinstance(getattr(self, "_source", None), torch.optim.Optimizer):
+        if self._source is not None:
             where = {
                 id(p): f"param_groups[{gi}]['params'][{pi}]"
                 for gi, g in enumerate(self._source.param_groups)
@@ -341,11 +381,12 @@ class BaseClipper(Record, kw_only=True):
             applied when the strategy has them; ``ClipResult(total_norm=total,
             skipped=True)`` when :meth:`finite` returned False.
         """
-        return self._clip(target, factor, process_group)
-
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
-        """The former name of :meth:`clip`, still called by its default implementation."""
-        raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
+        # a strategy written against the former private name still works
+        legacy = getattr(self, "_clip", None)
+        if legacy is None:
+            raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
+        result: ClipResult = legacy(target, factor, process_group)
+        return result
 
     def __post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
@@ -455,6 +496,7 @@ class BaseClipper(Record, kw_only=True):
             )
         for p in target.params:
             p.grad = None
+        target._grads = []
         self._state.skipped += 1
         return False
 
@@ -548,12 +590,12 @@ class BaseClipper(Record, kw_only=True):
 def _require_dense(name: str, target: Target) -> None:
     """Refuse sparse gradients (``nn.Embedding(sparse=True)``) before anything is changed."""
     strided = torch.strided
-    for p in target.params:
-        g = p.grad
-        if g is not None and g.layout is not strided:
-            bad = next(n for n, q in zip(target.names, target.params, strict=True) if q is p)
+    if {g.layout for g in target.grads} <= {strided}:
+        return
+    for n, g in zip(target.names, target.grads, strict=True):
+        if g.layout is not strided:
             raise SparseGradientError(
-                f"{name}: the gradient of {bad!r} is sparse ({g.layout}); clippers take dense "
+                f"{name}: the gradient of {n!r} is sparse ({g.layout}); clippers take dense "
                 "gradients (build the module with sparse=False, or leave the parameter out of "
                 "the clipped ones)"
             )
