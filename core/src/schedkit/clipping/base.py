@@ -1,28 +1,26 @@
-"""What every gradient clipper shares: targets, the non-finite policy, AMP and distributed
-checks, scheduled thresholds, state, and attaching to an optimizer.
+"""The base class of gradient clippers: the call, the non-finite policy, AMP checks,
+scheduled thresholds, the strategy's own state, and attaching to an optimizer.
 
 A strategy subclasses :class:`BaseClipper` and implements
 ``clip(target, factor, process_group)`` returning a :class:`~schedkit.ClipResult`; a
 strategy with history declares it in ``initial_state()`` and reads and writes it through
-``self.state`` (see :class:`BaseClipper`). The norms and scalings below are the shared,
-foreach-vectorised building blocks (the same formulas as ``torch.nn.utils``, so results
-agree with torch's functions to the last bit). Plugin authors import all of this from
-:mod:`schedkit.plugin`.
+``self.state`` (see :class:`BaseClipper`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit._numbers import as_real, show
+from schedkit._numbers import show
 from schedkit._record import Field, Record, field
-from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
-from schedkit.matching import any_glob
+from schedkit.clipping.target import Target, _require_dense
+from schedkit.clipping.tensors import _NARROW, _wide_norm, materialise, reduce_norm, total_norm
+from schedkit.errors import SpecError, StateError, UnknownNameError
 from schedkit.protocols import Schedule
 from schedkit.schedule import Unresolved, get_schedule, record_spec
 from schedkit.state_checks import StateReader
@@ -30,222 +28,6 @@ from schedkit.validators import one_of
 from schedkit.values import ClipResult
 
 NONFINITE = ("ignore", "error", "skip")
-
-try:  # torch's grouping for foreach kernels (C++), the one its clipping functions use
-    from torch.utils._foreach_utils import _group_tensors_by_device_and_dtype as _group
-except ImportError:  # pragma: no cover - a torch without it groups in Python
-    _group = None  # type: ignore[assignment]
-
-#: the tensor types foreach kernels take as they are (a DTensor or other subclass does not)
-_PLAIN = frozenset({torch.Tensor, torch.nn.Parameter})
-#: the devices with foreach kernels
-_FOREACH_DEVICES = ("cpu", "cuda")
-
-
-class SparseGradientError(SchedkitError, TypeError):
-    """A clipper was given a sparse gradient, which no strategy clips; names the parameter."""
-
-
-# -- tensors ----------------------------------------------------------------------------
-
-
-def by_device_and_dtype(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """``tensors`` grouped so each group can go to one foreach kernel (torch's own grouping,
-    the one ``clip_grad_norm_`` uses, so norms are summed in torch's order)."""
-    if not tensors:
-        return []
-    if _group is None:
-        groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-        for t in tensors:
-            groups.setdefault((t.device, t.dtype), []).append(t)
-        return list(groups.values())
-    return [ts for [ts], _ in _group([list(tensors)]).values()]
-
-
-def _plain(tensors: Sequence[torch.Tensor]) -> bool:
-    """Whether every tensor is a plain tensor (no DTensor or other subclass): one pass of
-    ``type()``, as torch's ``_has_foreach_support`` makes."""
-    return {type(t) for t in tensors} <= _PLAIN
-
-
-def _foreach_ok(group: Sequence[torch.Tensor], plain: bool) -> bool:
-    return group[0].device.type in _FOREACH_DEVICES and (plain or _plain(group))
-
-
-def norms(tensors: Sequence[torch.Tensor], norm_type: float) -> list[torch.Tensor]:
-    """The norm of each tensor (0-dim tensors), foreach where the device supports it; in the
-    order of :func:`by_device_and_dtype`'s groups (one group: the order given)."""
-    return _norms(tensors, norm_type, _plain(tensors))
-
-
-def _norms(tensors: Sequence[torch.Tensor], norm_type: float, plain: bool) -> list[torch.Tensor]:
-    out: list[torch.Tensor] = []
-    for group in by_device_and_dtype(tensors):
-        if _foreach_ok(group, plain):
-            out.extend(torch._foreach_norm(group, norm_type))
-        else:
-            out.extend(torch.linalg.vector_norm(g, norm_type) for g in group)
-    return out
-
-
-def total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tensor:
-    """The norm of all ``tensors`` as one vector: ``torch.nn.utils.get_total_norm``'s formula."""
-    if not tensors:
-        return torch.tensor(0.0)
-    plain = _plain(tensors)
-    # FSDP2: torch's own function handles DTensors
-    if not plain and any(_is_dtensor(t) for t in tensors):
-        return torch.nn.utils.get_total_norm(tensors, norm_type)
-    first = tensors[0].device
-    each = _norms(tensors, norm_type, plain)
-    out: torch.Tensor = torch.linalg.vector_norm(
-        torch.stack([n.to(first) for n in each]), norm_type
-    )
-    return out
-
-
-#: float types whose range a norm of finite values can overflow (fp16 tops out at 65504)
-_NARROW = (torch.float16,)
-
-
-def _wide_norm(
-    grads: Sequence[torch.Tensor], norm_type: float, process_group: Any, narrow: torch.Tensor
-) -> torch.Tensor:
-    """The norm in float32 when the narrow one overflowed although every gradient is finite.
-
-    An overflowing norm is not a non-finite gradient: the non-finite policy must not see it.
-    Costs one host sync, and only for float16 gradients; whenever nothing overflows the
-    norm is ``clip_grad_norm_``'s, in the gradients' dtype.
-    """
-    if not all(bool(torch.isfinite(g).all()) for g in grads):
-        return narrow
-    wide = materialise(total_norm([g.float() for g in grads], norm_type))
-    if process_group is not None:
-        wide = reduce_norm(wide, norm_type, process_group)
-    return wide
-
-
-def scale_(tensors: Sequence[torch.Tensor], coef: torch.Tensor) -> None:
-    """Multiply every tensor in place by ``coef`` (a 0-dim tensor), foreach per device."""
-    for group in by_device_and_dtype(tensors):
-        c = coef.to(group[0].device)
-        if group[0].device.type in _FOREACH_DEVICES:
-            torch._foreach_mul_(group, c)
-        else:
-            for g in group:
-                g.mul_(c)
-
-
-def _is_dtensor(t: torch.Tensor) -> bool:
-    return type(t).__name__ == "DTensor"
-
-
-def materialise(t: torch.Tensor) -> torch.Tensor:
-    """A DTensor norm (FSDP2) as the full value on every rank; a plain tensor as it is."""
-    if type(t) in _PLAIN:
-        return t
-    full = getattr(t, "full_tensor", None)
-    return full() if callable(full) else t
-
-
-def reduce_norm(local: torch.Tensor, norm_type: float, group: Any) -> torch.Tensor:
-    """Combine per-rank norms over ``group`` (pipeline stages holding different parameters)."""
-    import torch.distributed as dist
-
-    if math.isinf(norm_type):
-        out = local.clone()
-        dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
-        return out
-    powered = local.double() ** norm_type
-    dist.all_reduce(powered, op=dist.ReduceOp.SUM, group=group)
-    return (powered ** (1.0 / norm_type)).to(local.dtype)
-
-
-def norm_type(value: Any) -> Any:
-    """``"inf"`` (TOML has no infinity literal) as ``math.inf``; ints as floats."""
-    if isinstance(value, str) and value.lower() in ("inf", "infinity"):
-        return math.inf
-    if isinstance(value, int) and not isinstance(value, bool):
-        real = as_real(value)  # an int no float holds is left for the check to refuse
-        return value if real is None else real
-    return value
-
-
-def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
-    """A p-norm order: a number > 0, or infinity."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, float)
-        or not value > 0
-        or math.isnan(value)
-    ):
-        raise SpecError(f"expected a norm type > 0 or 'inf', got {show(value)}", attribute.name)
-
-
-# -- targets ----------------------------------------------------------------------------
-
-
-class Target:
-    """The parameters a call clips (those with a gradient), and their names on demand.
-
-    What :meth:`BaseClipper.clip` receives, whatever the caller passed (parameters,
-    ``(name, parameter)`` pairs, a module or an optimizer). ``params``: the parameters that
-    have a gradient, in order; ``grads``: their gradients (clip these in place);
-    ``names``: a name for each (its own, or where it sits, such as
-    ``param_groups[0]['params'][3]``); ``has_names``: whether real names were given
-    (``exclude`` patterns need them). Names are only built when needed (an error message,
-    ``exclude`` patterns), so the common call costs no more than collecting the gradients.
-    """
-
-    def __init__(self, target: Any, names: Mapping[int, str] | None = None) -> None:
-        self._named = dict(names or {})
-        self._pairs: list[tuple[str, torch.Tensor]] | None = None
-        self._source: Any = None
-        self.has_names = bool(self._named) or isinstance(target, torch.nn.Module)
-        if isinstance(target, torch.optim.Optimizer):
-            self._source = target
-            items: list[Any] = [p for g in target.param_groups for p in g["params"]]
-        elif isinstance(target, torch.nn.Module):
-            self._pairs = list(target.named_parameters())
-            items = [p for _, p in self._pairs]
-        elif isinstance(target, torch.Tensor):
-            items = [target]
-        else:
-            items = list(target)
-            if items and isinstance(items[0], tuple):
-                self._pairs = items
-                items = [p for _, p in items]
-                self.has_names = True
-        # each gradient is read once (a parameter's .grad costs a call into torch)
-        grads = [p.grad for p in items]
-        self._grads: list[torch.Tensor] = [g for g in grads if g is not None]
-        if len(self._grads) == len(items):
-            self.params: list[torch.Tensor] = items
-        else:
-            kept = [i for i, g in enumerate(grads) if g is not None]
-            self.params = [items[i] for i in kept]
-            if self._pairs is not None:
-                self._pairs = [self._pairs[i] for i in kept]
-
-    @property
-    def grads(self) -> list[torch.Tensor]:
-        """The gradients of :attr:`params`, in order, as they were when the target was made:
-        clip them in place."""
-        return self._grads
-
-    @property
-    def names(self) -> list[str]:
-        """A name for each clipped parameter: its own, or where it sits."""
-        if self._pairs is not None:
-            return [n for n, _ in self._pairs]
-        if self._source is not None:
-            where = {
-                id(p): f"param_groups[{gi}]['params'][{pi}]"
-                for gi, g in enumerate(self._source.param_groups)
-                for pi, p in enumerate(g["params"])
-            }
-            return [self._named.get(id(p), where[id(p)]) for p in self.params]
-        return [self._named.get(id(p), f"parameters[{i}]") for i, p in enumerate(self.params)]
 
 
 # -- the base class ---------------------------------------------------------------------
@@ -587,20 +369,6 @@ class BaseClipper(Record, kw_only=True):
         return dict(extra.state)
 
 
-def _require_dense(name: str, target: Target) -> None:
-    """Refuse sparse gradients (``nn.Embedding(sparse=True)``) before anything is changed."""
-    strided = torch.strided
-    if {g.layout for g in target.grads} <= {strided}:
-        return
-    for n, g in zip(target.names, target.grads, strict=True):
-        if g.layout is not strided:
-            raise SparseGradientError(
-                f"{name}: the gradient of {n!r} is sparse ({g.layout}); clippers take dense "
-                "gradients (build the module with sparse=False, or leave the parameter out of "
-                "the clipped ones)"
-            )
-
-
 def _unscale(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
     """Unscale ``optimizer``'s gradients once, as ``GradScaler`` allows."""
     if not getattr(scaler, "is_enabled", lambda: False)():
@@ -621,20 +389,4 @@ def _require_unscaled(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
         raise RuntimeError(
             "the gradients are still scaled by the GradScaler: step with scaler.step(optimizer) "
             "(it unscales first) or call scaler.unscale_(optimizer) before optimizer.step()"
-        )
-
-
-def name_matcher(patterns: Iterable[str]) -> Callable[[str], object]:
-    """A predicate: does a parameter name match one of the glob ``patterns`` (truthy)?"""
-    match = any_glob(patterns)
-    return match if match is not None else (lambda name: False)
-
-
-def check_exclude(name: str, exclude: Sequence[str], target: Target) -> None:
-    """``exclude`` needs names: refuse a target that has none."""
-    if exclude and not target.has_names:
-        raise SpecError(
-            f"{name}: exclude={list(exclude)} needs parameter names: pass the model, "
-            "(name, parameter) pairs, or attach(optimizer, model=model)",
-            "exclude",
         )
