@@ -26,7 +26,8 @@ What is here:
   :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :func:`strings`,
   :func:`to_strings`, :data:`Validator`;
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
-  :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`;
+  :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`,
+  :func:`anneal` (torch's ``OneCycleLR`` phase anneal);
 - **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
   :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`; :func:`require_matches`
   (a pattern matching no parameter is an error naming the closest, :func:`closest_names`);
@@ -94,6 +95,7 @@ from schedkit.schedule import (
     schedules,
 )
 from schedkit.shapes import KINDS as SHAPES
+from schedkit.shapes import anneal as anneal
 from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
 from schedkit.state_checks import StateReader, check_number
 from schedkit.validators import (
@@ -216,6 +218,7 @@ __all__ = [
     "any_glob",
     "closest_names",
     "as_steps",
+    "anneal",
     "record_spec",
     "by_device_and_dtype",
     "check_exclude",

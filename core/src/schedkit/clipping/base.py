@@ -359,11 +359,18 @@ class BaseClipper(Record, kw_only=True):
         if not isinstance(reader.state.get("extra") or {}, Mapping):
             raise StateError(f"expected a table, got {show(reader.state.get('extra'))}", "extra")
         extra = self._checked_extra(reader.state)
-        return step, skipped, self._check_extra(StateReader(extra, "extra"))
+        return step, skipped, self.check_extra(StateReader(extra, "extra"))
 
-    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
-        """A strategy's own history, checked beyond :meth:`initial_state`'s entries and
-        types (override for the strategy's own ranges and shapes)."""
+    def check_extra(self, extra: StateReader) -> dict[str, Any]:
+        """The strategy's own saved history (``extra``, already matched to
+        :meth:`initial_state`'s entries and types), checked for the strategy's own ranges
+        and shapes: return what to restore, or raise :class:`~schedkit.StateError` through
+        ``extra``'s readers (which name the key path). Nothing is applied before it returns.
+        Default: the history as it is (refused when the strategy declares none)."""
+        legacy = getattr(self, "_check_extra", None)  # the former private name still works
+        if legacy is not None:
+            checked: dict[str, Any] = legacy(extra)
+            return checked
         if extra.state and not self.initial_state():
             raise StateError(f"{self.name!r} keeps no history, got {sorted(extra.state)}", "extra")
         return dict(extra.state)

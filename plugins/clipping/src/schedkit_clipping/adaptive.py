@@ -86,7 +86,7 @@ class Adaptive(schedkit.BaseClipper, kw_only=True):
         extra["history"], extra["count"] = history, count
         return torch.nanquantile(history[: min(count, self.window)], self.percentile / 100.0)
 
-    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
+    def check_extra(self, extra: StateReader) -> dict[str, Any]:
         count = extra.integer("count")
         if self.mode == "ema":
             ema = extra.get("ema")
