@@ -354,3 +354,42 @@ def test_the_api_page_lists_the_plugin_author_api():
         assert (
             f"- {name}\n" in text or name in lines or f"::: schedkit.{name}" in lines or headed
         ), name
+
+
+def _plugin_imports() -> dict[str, set[str]]:
+    """Each first-party plugin module -> the plugin modules it imports, at any level (in a
+    function, under ``TYPE_CHECKING``)."""
+    modules = {
+        ".".join(p for p in f.relative_to(ROOT).with_suffix("").parts[3:] if p != "__init__"): f
+        for f in PLUGIN_FILES
+    }
+    edges: dict[str, set[str]] = {m: set() for m in modules}
+    for name, path in modules.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            edges[name] |= {t for t in targets if t in modules and t != name}
+    return edges
+
+
+def test_no_first_party_plugin_module_imports_one_that_imports_it_back():
+    edges = _plugin_imports()
+    assert "schedkit_compat.mmengine_plateau" in edges["schedkit_compat.mmengine"]
+
+    def reached(start: str) -> set[str]:
+        seen: set[str] = set()
+        todo = [start]
+        while todo:
+            for nxt in edges[todo.pop()] - seen:
+                seen.add(nxt)
+                todo.append(nxt)
+        return seen
+
+    circles = sorted(
+        f"{a} -> {b} -> ... -> {a}" for a in edges for b in edges[a] if a in reached(b)
+    )
+    assert not circles, "\n".join(circles)
