@@ -138,7 +138,11 @@ class BaseClipper(Record, kw_only=True):
         ranks holding *different* parameters (pipeline stages) whose norms combine into one."""
         if scaler is not None and isinstance(target, torch.optim.Optimizer):
             _unscale(scaler, target)
-        tgt = target if isinstance(target, Target) else Target(target, names)
+        if isinstance(target, Target):
+            tgt = target
+            tgt._reread()
+        else:
+            tgt = Target(target, names)
         _require_dense(self.name, tgt)
         factor = 1.0
         if self.schedule is not None:

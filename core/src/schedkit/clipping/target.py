@@ -63,6 +63,11 @@ class Target:
             if self._pairs is not None:
                 self._pairs = [self._pairs[i] for i in kept]
 
+    def _reread(self) -> None:
+        """Read the gradients again: a target given to a clipper call, perhaps made before
+        this step's backward pass."""
+        self._grads = [g for g in (p.grad for p in self.params) if g is not None]
+
     @property
     def grads(self) -> list[torch.Tensor]:
         """The gradients of :attr:`params`, in order, as they were when the target was made:
