@@ -54,7 +54,7 @@ class Sequence(BaseSchedule):
         i = bisect.bisect_right(self.milestones, step)
         return self.schedules[i](step - self._starts[i])
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         idx = torch.bucketize(t, torch.tensor(self.milestones, dtype=t.dtype), right=True)
         out = torch.empty_like(t)
         for i, part in enumerate(self.schedules):
@@ -89,7 +89,7 @@ class Chain(BaseSchedule):
             f *= s(step)
         return f
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         out = torch.ones_like(t)
         for s in self.schedules:
             out = out * _values(s, t)
@@ -115,7 +115,7 @@ class Scale(BaseSchedule):
     def __call__(self, step: float) -> float:
         return self.factor * self.schedule(step)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         return self.factor * _values(self.schedule, t)
 
     @property
@@ -141,7 +141,7 @@ class Stretch(BaseSchedule):
     def __call__(self, step: float) -> float:
         return self.schedule(step / self.factor)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         return _values(self.schedule, t / self.factor)
 
     @property

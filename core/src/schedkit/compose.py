@@ -121,7 +121,7 @@ class Warmup(BaseSchedule):
             r = shapes.lerp(start, self._target, shapes.ramp(kind, a))
         return r * self.schedule(step) if self.mode == "overlay" else r
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         a = (t / self.steps).clamp(max=1.0)
         r: torch.Tensor
         start = self._from

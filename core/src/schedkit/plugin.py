@@ -26,7 +26,8 @@ What is here:
   :func:`to_float`, :func:`to_pair`, :func:`optional_pair`, :func:`strings`,
   :func:`to_strings`, :data:`Validator`;
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
-  :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`;
+  :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`,
+  :func:`anneal` (torch's ``OneCycleLR`` phase anneal);
 - **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
   :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`; :func:`require_matches`
   (a pattern matching no parameter is an error naming the closest, :func:`closest_names`);
@@ -102,6 +103,7 @@ from schedkit.schedule import record_spec as record_spec
 from schedkit.schedule import schedule as schedule
 from schedkit.schedule import schedules as schedules
 from schedkit.shapes import SHAPES as SHAPES
+from schedkit.shapes import anneal as anneal
 from schedkit.shapes import as_steps as as_steps
 from schedkit.shapes import bad_step as bad_step
 from schedkit.shapes import decay as decay
@@ -210,6 +212,7 @@ _EXPORTS: dict[str, str] = {
     "increasing_steps": "schedkit.validators",
     "instance_of": "schedkit.validators",
     "lerp": "schedkit.shapes",
+    "anneal": "schedkit.shapes",
     "matcher": "schedkit.matching",
     "materialise": "schedkit.clipping",
     "name_matcher": "schedkit.clipping",

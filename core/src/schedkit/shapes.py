@@ -67,6 +67,15 @@ def lerp(start: Any, end: Any, w: X) -> X:
     return out
 
 
+def anneal(kind: str, start: float, end: float, pct: float) -> float:
+    """torch's ``OneCycleLR`` anneal from ``start`` to ``end`` at ``pct`` (0 to 1) of a phase:
+    ``kind`` ``"cos"`` (``end + (start - end) / 2 * (cos(pi * pct) + 1)``) or ``"linear"``
+    (``(end - start) * pct + start``), torch's floats exactly."""
+    if kind == "cos":
+        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+    return (end - start) * pct + start
+
+
 def as_steps(steps: object) -> torch.Tensor:
     """Steps (a sequence or a tensor) as a float64 tensor; negative or NaN steps are refused."""
     if isinstance(steps, torch.Tensor):

@@ -297,3 +297,19 @@ def test_clipper_errors():
         get_clipper("norm", max_norm=1.0).load_state_dict(
             get_clipper("norm", max_norm=2.0).state_dict()
         )
+
+
+def test_a_target_kept_across_steps_clips_each_steps_gradients():
+    """A Target reads the gradients once per call, and again when it is given to the next
+    call (set_to_none=True gives every step new gradient tensors)."""
+    from schedkit.plugin import Target
+
+    p = torch.nn.Parameter(torch.ones(3))
+    p.grad = torch.full((3,), 10.0)
+    target = Target([p])
+    clipper = schedkit.get_clipper("value", clip_value=1.0)
+    clipper(target)
+    assert p.grad.tolist() == [1.0, 1.0, 1.0]
+    p.grad = torch.full((3,), -5.0)
+    clipper(target)
+    assert p.grad.tolist() == [-1.0, -1.0, -1.0]

@@ -207,7 +207,7 @@ def test_a_plateau_list_resumes_from_its_curves_without_replaying(monkeypatch):
     state = sched.state_dict()
     assert len(state["curves"]) == 3
     opt2, resumed = make()
-    from schedkit_compat import mmengine
+    from schedkit_compat import mmengine_schedulers as mmengine
 
     updates = []
     real_plain = mmengine._Run._plain

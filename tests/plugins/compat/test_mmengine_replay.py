@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit_compat import mmengine as mm
+from schedkit_compat import mmengine_schedulers as mm  # where the replay reads MAX_REPLAY
 
 INF = mm.INF
 

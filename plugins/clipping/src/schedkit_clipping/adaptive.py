@@ -50,7 +50,7 @@ class Adaptive(schedkit.BaseClipper, kw_only=True):
         else:
             extra["history"] = torch.zeros(self.window, dtype=torch.float64)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
         if not grads:
             # nothing to clip and nothing learned: a norm of 0 in the history would scale
@@ -86,7 +86,7 @@ class Adaptive(schedkit.BaseClipper, kw_only=True):
         extra["history"], extra["count"] = history, count
         return torch.nanquantile(history[: min(count, self.window)], self.percentile / 100.0)
 
-    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
+    def check_extra(self, extra: StateReader) -> dict[str, Any]:
         count = extra.integer("count")
         if self.mode == "ema":
             ema = extra.get("ema")

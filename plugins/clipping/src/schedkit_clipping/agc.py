@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -40,18 +41,23 @@ class AGC(schedkit.BaseClipper, kw_only=True):
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
     exclude: tuple[str, ...] = schedkit.field(default=(), converter=to_strings, validator=strings)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         check_exclude(self.name, self.exclude, target)
-        skip = name_matcher(self.exclude)
-        flat_p, flat_g, rest = [], [], []
-        for name, p in zip(target.names, target.params, strict=True):
-            if self.exclude and skip(name):
-                continue
+        pairs: Iterable[tuple[torch.Tensor, torch.Tensor]] = zip(
+            target.params, target.grads, strict=True
+        )
+        if self.exclude:  # names are built only when patterns need them
+            skip = name_matcher(self.exclude)
+            pairs = [(p, g) for n, (p, g) in zip(target.names, pairs, strict=True) if not skip(n)]
+        flat_p: list[torch.Tensor] = []
+        flat_g: list[torch.Tensor] = []
+        rest: list[tuple[torch.Tensor, torch.Tensor]] = []
+        for p, g in pairs:
             if p.ndim <= 1:
                 flat_p.append(p.detach())
-                flat_g.append(p.grad)
+                flat_g.append(g)
             else:
-                rest.append(p)
+                rest.append((p, g))
         clip = self.clip_factor * factor
         with torch.no_grad():
             for group_p, group_g in _paired(flat_p, flat_g):
@@ -64,10 +70,8 @@ class AGC(schedkit.BaseClipper, kw_only=True):
                     g_norm < max_norm, torch.ones_like(g_norm), max_norm / g_norm.clamp(min=1e-6)
                 )
                 torch._foreach_mul_(group_g, list(coef.unbind()))
-            for p in rest:
+            for p, g in rest:
                 dims = tuple(range(1, p.ndim))
-                g = p.grad
-                assert g is not None
                 p_norm = torch.linalg.vector_norm(
                     p.detach(), self.norm_type, dim=dims, keepdim=True
                 ).clamp_(min=self.eps)

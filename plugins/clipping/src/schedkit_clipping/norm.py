@@ -33,7 +33,7 @@ class Norm(schedkit.BaseClipper, kw_only=True):
     max_norm: float = schedkit.factor(gt=0.0)
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
         total = self.global_norm(target, self.norm_type, process_group)
         if not self.finite(target, total):

@@ -34,7 +34,7 @@ class ParamNorm(schedkit.BaseClipper, kw_only=True):
     max_norm: float = schedkit.factor(gt=0.0)
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
         if not grads:
             return ClipResult(total_norm=torch.tensor(0.0), clip_coef=torch.ones(0))

@@ -25,7 +25,7 @@ class Value(schedkit.BaseClipper, kw_only=True):
 
     clip_value: float = schedkit.factor(gt=0.0)
 
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
+    def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         limit = self.clip_value * factor
         for group in by_device_and_dtype(target.grads):
             if group[0].device.type in ("cpu", "cuda"):

@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import NOTHING, Field, instance_of, optional
+from schedkit.plugin import NOTHING, Field, instance_of, optional, steps
 from schedkit_compat._base import Absolute, count, each_group, function, refuse_spec, step_list
 
 
@@ -71,9 +71,7 @@ class ConstantLR(CerebrasLR):
     name = "cerebras.ConstantLR"
 
     learning_rate: float = _lr()
-    total_iters: int | None = schedkit.field(
-        default=None, validator=optional(schedkit.validators.steps())
-    )
+    total_iters: int | None = schedkit.field(default=None, validator=optional(steps()))
 
     def value(self, step: float) -> float:
         return self.learning_rate
@@ -447,7 +445,7 @@ class CyclicLR(CerebrasLR):
     max_lr: float = _lr()
     step_size_up: int = count(2000, positive=True)
     step_size_down: int | None = schedkit.field(
-        default=None, validator=optional(schedkit.validators.steps(positive=True))
+        default=None, validator=optional(steps(positive=True))
     )
     mode: str = schedkit.choice("triangular", "triangular2", "exp_range")
     gamma: float = schedkit.factor(1.0, gt=0.0)

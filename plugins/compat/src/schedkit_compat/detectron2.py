@@ -21,7 +21,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import instance_of, optional, record_spec, show, steps
+from schedkit.plugin import instance_of, number, optional, record_spec, show, steps, to_float
 from schedkit_clipping.param_norm import ParamNorm
 from schedkit_clipping.value import Value
 from schedkit_compat._base import (
@@ -221,10 +221,10 @@ NORM_TYPES: tuple[type[torch.nn.Module], ...] = (
 
 
 def _optional(**bounds: float) -> Any:
-    check = schedkit.validators.number(**bounds)
+    check = number(**bounds)
     return schedkit.field(
         default=None,
-        converter=lambda v: v if v is None else schedkit.validators.to_float(v),
+        converter=lambda v: v if v is None else to_float(v),
         validator=optional(check),
     )
 
@@ -322,8 +322,8 @@ class ClipNorm(ParamNorm, kw_only=True):
     max_norm: float = schedkit.field(
         default=1.0,  # SOLVER.CLIP_GRADIENTS.CLIP_VALUE
         alias="clip_value",
-        converter=schedkit.validators.to_float,
-        validator=schedkit.validators.number(gt=0.0),
+        converter=to_float,
+        validator=number(gt=0.0),
     )
 
 

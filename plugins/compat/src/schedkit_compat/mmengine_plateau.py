@@ -29,7 +29,7 @@ import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import StateReader, fields, finite_metric, improves, instance_of
 from schedkit_compat._base import count, each_group, pick
-from schedkit_compat.mmengine import (
+from schedkit_compat.mmengine_schedulers import (
     INF,
     MMEngineStepping,
     Momentum,
@@ -191,7 +191,7 @@ class _History:
 
 class _Replay:
     """One group's value: the list replayed as mmengine's runner steps it (the schedulers'
-    own updates, :class:`schedkit_compat.mmengine._Run`), with each reduction applied
+    own updates, :class:`schedkit_compat.mmengine_schedulers._Run`), with each reduction applied
     after the updates of its step. Going forward costs one update per scheduler and step;
     a step before the last one asked, or reductions changed behind it, replays from the
     start.
@@ -338,7 +338,7 @@ class _Observing:
     def __call__(self, step: float) -> float:
         return _history(self).value(step)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         history = _history(self)
         return torch.tensor([history.value(s) for s in t.tolist()], dtype=torch.float64)
 

@@ -11,7 +11,7 @@ from torch.nn.modules.instancenorm import _InstanceNorm
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, UnplacedParameter
-from schedkit.plugin import optional, record_spec
+from schedkit.plugin import number, optional, record_spec, to_float
 from schedkit_compat._base import settings_table, table_spec
 from schedkit_layer_decay.rule import LayerDecay as NativeLayerDecay
 
@@ -22,8 +22,8 @@ NORM_TYPES = (_BatchNorm, _InstanceNorm, torch.nn.GroupNorm, torch.nn.LayerNorm)
 def _mult() -> Any:
     return schedkit.field(
         default=None,
-        converter=lambda v: v if v is None else schedkit.validators.to_float(v),
-        validator=optional(schedkit.validators.number(ge=0.0)),
+        converter=lambda v: v if v is None else to_float(v),
+        validator=optional(number(ge=0.0)),
     )
 
 

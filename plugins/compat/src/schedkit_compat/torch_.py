@@ -56,6 +56,7 @@ from schedkit.plugin import (
     MAX_STEPS,
     NOTHING,
     Field,
+    anneal,
     as_real,
     as_steps,
     fields,
@@ -80,7 +81,6 @@ from schedkit_compat._base import (
     scalar,
     step_list,
 )
-from schedkit_schedules.one_cycle import _anneal
 from schedkit_schedules.plateau import Plateau
 
 
@@ -694,7 +694,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
         initial = high / self.div_factor
         values = (initial, high, initial / self.final_div_factor)
         pct, a, b = self._phase(step)
-        return _anneal(self.anneal_strategy, values[a], values[b], pct)
+        return anneal(self.anneal_strategy, values[a], values[b], pct)
 
     def companions(self) -> dict[str, Callable[[float], float]]:
         """The momentum, cycled inversely (absolute values), with ``cycle_momentum``."""
@@ -704,7 +704,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
 
         def momentum(step: float) -> float:
             pct, a, b = self._phase(step)
-            return _anneal(self.anneal_strategy, values[a], values[b], pct)
+            return anneal(self.anneal_strategy, values[a], values[b], pct)
 
         return {"momentum": momentum}
 
@@ -796,7 +796,7 @@ class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
         self.min_lrs.extend([self.min_lr] * (index + 1 - len(self.min_lrs)))
         return self.min_lr
 
-    def _reduce(self) -> None:
+    def reduce(self) -> None:
         if self._n_groups:
             self._floor(self._n_groups - 1)  # torch checks min_lrs before reducing any group
         self.reductions += 1
@@ -998,7 +998,7 @@ class _Composite(TorchScheduler, schedkit.BaseSchedule):
     def __call__(self, step: float) -> float:
         return float(self.per_group({}, 1.0, 0)(step))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         """The curve for a base of 1.0 at ``t``, one pass forward (for plots)."""
         curve = self.per_group({}, 1.0, 0)
         return torch.tensor([float(curve(s)) for s in t.tolist()], dtype=torch.float64)

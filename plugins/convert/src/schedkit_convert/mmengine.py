@@ -32,10 +32,11 @@ import torch
 import schedkit
 from schedkit import SpecError
 from schedkit.conversion import Draft, Facts, Reading, Sourced, reads
-from schedkit_compat.mmengine import INF, MOMENTUM, SCHEDULES
-from schedkit_compat.mmengine_plateau import PLATEAU
 from schedkit_convert._common import expect_any
 from schedkit_convert._pyconfig import Evaluator
+
+#: mmengine's "no end" (its ``INF``): an ``end`` of it is left out
+INF = int(1e9)
 
 #: the constructors whose grouping schedkit reproduces
 DEFAULT_CONSTRUCTORS = (None, "DefaultOptimWrapperConstructor")
@@ -311,8 +312,9 @@ def _schedulers(
             continue
         item = dict(item)
         kind = item.pop("type")
-        target = moms if kind in MOMENTUM or kind == "ReduceOnPlateauMomentum" else lrs
-        if kind not in SCHEDULES and kind not in MOMENTUM and kind not in PLATEAU:
+        # mmengine names its momentum schedulers *Momentum
+        target = moms if kind.endswith("Momentum") else lrs
+        if not _reproduced(kind):
             draft.refuse(
                 f"{where}.type", f"{kind!r} is not one of mmengine's schedulers schedkit reproduces"
             )
@@ -332,7 +334,7 @@ def _schedulers(
             "type": f"mmengine.{kind}",
             **{k: list(v) if isinstance(v, tuple) else v for k, v in item.items()},
         }
-        if kind in PLATEAU and not _plateau(spec, where, draft):
+        if kind.startswith("ReduceOnPlateau") and not _plateau(spec, where, draft):
             continue
         target.append(spec)
     spe = None
@@ -352,6 +354,19 @@ def _schedulers(
             table["steps_per_epoch"] = Sourced(spe, "--steps-per-epoch (mmengine's epoch_length)")
         table["schedulers"] = Sourced(parts, "param_scheduler")
         draft.schedules[key] = table
+
+
+def _reproduced(kind: str) -> bool:
+    """Whether schedkit has an alias of mmengine's scheduler class ``kind``: a registered
+    ``mmengine.*`` schedule (the compat plugin's, found as any plugin's would be) other than
+    the list."""
+    name = f"mmengine.{kind}"
+    if kind == "param_scheduler":
+        return False
+    try:
+        return schedkit.default_registry().get("schedule", name).name == name
+    except schedkit.UnknownNameError:
+        return False
 
 
 def _plateau(spec: dict[str, Any], where: str, draft: Draft) -> bool:

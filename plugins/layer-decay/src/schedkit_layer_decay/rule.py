@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError, UnplacedParameter
-from schedkit.plugin import Column, Field, instance_of, optional, require_matches
+from schedkit.plugin import Column, Field, instance_of, optional, require_matches, steps
 from schedkit_layer_decay import layouts
 
 
@@ -96,9 +96,7 @@ class LayerDecay(schedkit.BaseRule):
         default=(), converter=_patterns, validator=_check_patterns
     )
     rest: str = schedkit.choice("error", "top", "bottom")
-    num_layers: int | None = schedkit.field(
-        default=None, validator=optional(schedkit.validators.steps(positive=True))
-    )
+    num_layers: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
     def __post_init__(self) -> None:

@@ -8,7 +8,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect
-from schedkit.plugin import optional
+from schedkit.plugin import number, optional
 
 
 class Bias(schedkit.BaseRule):
@@ -22,9 +22,7 @@ class Bias(schedkit.BaseRule):
     name = "bias"
 
     lr_factor: float = schedkit.factor(1.0, ge=0.0)
-    weight_decay: float | None = schedkit.field(
-        default=None, validator=optional(schedkit.validators.number(ge=0.0))
-    )
+    weight_decay: float | None = schedkit.field(default=None, validator=optional(number(ge=0.0)))
 
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         values = {} if self.weight_decay is None else {"weight_decay": self.weight_decay}

@@ -30,7 +30,7 @@ class Constant(schedkit.BaseSchedule):
     def horizon(self) -> int:
         return 0
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         return torch.full_like(t, self.value)
 
     #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)

@@ -66,7 +66,7 @@ class Cosine(schedkit.BaseSchedule):
             return self._at(step / self.total)
         return self._at(_k_progress(step, self.total, self.k_decay))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         t = t.clamp(max=self.total)
         if self.k_decay == 1.0:
             p = t / self.total

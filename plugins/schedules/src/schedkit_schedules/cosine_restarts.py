@@ -9,7 +9,7 @@ from typing import ClassVar
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step
+from schedkit.plugin import bad_step, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
@@ -31,7 +31,7 @@ class CosineRestarts(schedkit.BaseSchedule):
     period: int = schedkit.duration(positive=True, position=False)
     period_mult: float = schedkit.factor(1.0, ge=1.0, le=1e6)
     decay: float = schedkit.factor(1.0, ge=0.0, le=1.0)
-    limit: int = schedkit.field(default=0, validator=schedkit.validators.steps())
+    limit: int = schedkit.field(default=0, validator=steps())
     end: float = schedkit.factor(0.0, ge=0.0)
 
     def _cycle(self, step: float) -> tuple[int, float, float]:
@@ -53,7 +53,7 @@ class CosineRestarts(schedkit.BaseSchedule):
         peak = self.decay**i
         return self.end + 0.5 * (peak - self.end) * (1.0 + math.cos(math.pi * t_cur / t_i))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         if self.period_mult == 1.0:
             i = torch.div(t, self.period, rounding_mode="floor")
             t_i = torch.full_like(t, float(self.period))

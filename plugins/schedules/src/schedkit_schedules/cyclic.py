@@ -8,7 +8,7 @@ from collections.abc import Callable
 import torch
 
 import schedkit
-from schedkit.plugin import bad_step, in_, optional, optional_pair, to_pair
+from schedkit.plugin import bad_step, in_, optional, optional_pair, steps, to_pair
 
 
 class Cyclic(schedkit.BaseSchedule):
@@ -28,7 +28,7 @@ class Cyclic(schedkit.BaseSchedule):
     high: float = schedkit.factor(gt=0.0)
     step_size_up: int = schedkit.duration(positive=True, position=False)
     step_size_down: int | None = schedkit.field(
-        default=None, validator=optional(schedkit.validators.steps(positive=True))
+        default=None, validator=optional(steps(positive=True))
     )
     low: float = schedkit.factor(1.0, ge=0.0)
     mode: str = schedkit.choice("triangular", "triangular2", "exp_range")
@@ -79,7 +79,7 @@ class Cyclic(schedkit.BaseSchedule):
         height = (self.high - self.low) * s
         return float(self.low + height * self._scale(cycle if self._by_cycle else step))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         cycle = torch.floor(1 + t / self._total)
         x = 1.0 + t / self._total - cycle
         s = torch.where(x <= self._ratio, x / self._ratio, (x - 1) / (self._ratio - 1))

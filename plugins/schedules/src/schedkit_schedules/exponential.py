@@ -39,7 +39,7 @@ class Exponential(schedkit.BaseSchedule):
             value = math.inf
         return max(value, self.end) if math.isfinite(value) else _overflow(self.rate)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         p = t / self.period
         if self.staircase:
             p = torch.floor(p)

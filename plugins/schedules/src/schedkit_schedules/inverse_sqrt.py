@@ -30,7 +30,7 @@ class InverseSqrt(schedkit.BaseSchedule):
             raise bad_step(step)
         return 1.0 / math.sqrt((step + self.timescale) / self.timescale)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         return 1.0 / torch.sqrt((t + self.timescale) / self.timescale)
 
     #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)

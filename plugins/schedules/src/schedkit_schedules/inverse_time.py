@@ -41,7 +41,7 @@ class InverseTime(schedkit.BaseSchedule):
                 return 0.0
         return 1.0 / denominator
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         p = t / self.period
         if self.staircase:
             p = torch.floor(p)

@@ -36,7 +36,7 @@ class Linear(schedkit.BaseSchedule):
             return self.end
         return self.end + (self.start - self.end) * ((self.total - step) / self.total)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         t = t.clamp(max=self.total)
         return self.end + (self.start - self.end) * ((self.total - t) / self.total)
 

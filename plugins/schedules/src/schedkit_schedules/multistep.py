@@ -45,7 +45,7 @@ class MultiStep(schedkit.BaseSchedule):
             raise bad_step(step)
         return float(self.gamma ** bisect.bisect_right(self.milestones, step))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         n = torch.bucketize(t, torch.tensor(self.milestones, dtype=t.dtype), right=True)
         return self.gamma ** n.to(torch.float64)
 

@@ -10,13 +10,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import bad_step, instance_of, optional_pair, to_pair
-
-
-def _anneal(kind: str, start: float, end: float, pct: float) -> float:
-    if kind == "cos":
-        return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
-    return (end - start) * pct + start
+from schedkit.plugin import anneal, bad_step, instance_of, optional_pair, to_pair
 
 
 def _momentum_pair(value: Any) -> Any:
@@ -91,9 +85,9 @@ class OneCycle(schedkit.BaseSchedule):
             raise bad_step(step)
         i, pct = self._where(step)
         _, a, b, _, _ = self._phases[i]
-        return _anneal(self.anneal, a, b, pct)
+        return anneal(self.anneal, a, b, pct)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         out = torch.empty_like(t)
         done = torch.zeros_like(t, dtype=torch.bool)
         start = 0.0
@@ -117,7 +111,7 @@ class OneCycle(schedkit.BaseSchedule):
         def momentum(step: float) -> float:
             i, pct = self._where(step)
             _, _, _, m0, m1 = self._phases[i]
-            return _anneal(self.anneal, values[m0], values[m1], pct)
+            return anneal(self.anneal, values[m0], values[m1], pct)
 
         return {"momentum": momentum}
 

@@ -54,7 +54,7 @@ class Piecewise(schedkit.BaseSchedule):
             raise bad_step(step)
         return self.values_[bisect.bisect_right(self.milestones, step)]
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         n = torch.bucketize(t, torch.tensor(self.milestones, dtype=t.dtype), right=True)
         return torch.tensor(self.values_, dtype=torch.float64)[n]
 

@@ -99,12 +99,15 @@ class Plateau(schedkit.Record, frozen=False, eq=False):
             self.cooldown_left -= 1
             self.bad_steps = 0
         if self.bad_steps > self.patience:
-            self._reduce()
+            self.reduce()
             self.cooldown_left = self.cooldown
             self.bad_steps = 0
 
-    def _reduce(self) -> None:
-        """The plateau ended: multiply the factor (what torch does to each group's lr)."""
+    def reduce(self) -> None:
+        """The plateau ended: multiply the factor (what torch does to each group's lr).
+
+        Called by :meth:`observe`; a subclass that keeps its history otherwise (torch's
+        ``ReduceLROnPlateau`` alias counts the reductions) overrides it."""
         new = max(self.value * self.factor, self.min_value)
         if self.value - new > self.eps:
             self.value = new

@@ -47,7 +47,7 @@ class Polynomial(schedkit.BaseSchedule):
         left = max(0.0, 1.0 - step / horizon)
         return float((1.0 - self.end) * left**self.power + self.end)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         if self.cycle:
             horizon = self.total * torch.clamp(torch.ceil(t / self.total), min=1.0)
         else:

@@ -54,7 +54,7 @@ class RangeTest(schedkit.BaseSchedule):
             return float(self.start * (self.end / self.start) ** p)
         return self.start + (self.end - self.start) * p
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         t = t.clamp(max=self.total)
         if self.step_size > 1:
             t = torch.floor(t / self.step_size) * self.step_size

@@ -26,7 +26,7 @@ class Step(schedkit.BaseSchedule):
             raise bad_step(step)
         return float(self.gamma ** (step // self.step_size))
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         return self.gamma ** torch.div(t, self.step_size, rounding_mode="floor")
 
 

@@ -42,7 +42,7 @@ class Tanh(schedkit.BaseSchedule):
             1.0 - math.tanh(self.lb * (1.0 - r) + self.ub * r)
         )
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         r = t.clamp(max=self.total) / self.total
         return self.end + 0.5 * (1.0 - self.end) * (
             1.0 - torch.tanh(self.lb * (1.0 - r) + self.ub * r)

@@ -51,7 +51,7 @@ class WSD(schedkit.BaseSchedule):
         progress = float(step - start) / float(self.decay)
         return self.end + (1.0 - self.end) * decay_shape(self.decay_kind, progress)
 
-    def _values(self, t: torch.Tensor) -> torch.Tensor:
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         start = self.total - self.decay
         progress = ((t - start) / self.decay).clamp(0.0, 1.0)
         return self.end + (1.0 - self.end) * decay_t(self.decay_kind, progress)

@@ -1,28 +1,26 @@
-"""What every gradient clipper shares: targets, the non-finite policy, AMP and distributed
-checks, scheduled thresholds, state, and attaching to an optimizer.
+"""The base class of gradient clippers: the call, the non-finite policy, AMP checks,
+scheduled thresholds, the strategy's own state, and attaching to an optimizer.
 
 A strategy subclasses :class:`BaseClipper` and implements
 ``clip(target, factor, process_group)`` returning a :class:`~schedkit.ClipResult`; a
 strategy with history declares it in ``initial_state()`` and reads and writes it through
-``self.state`` (see :class:`BaseClipper`). The norms and scalings below are the shared,
-foreach-vectorised building blocks (the same formulas as ``torch.nn.utils``, so results
-agree with torch's functions to the last bit). Plugin authors import all of this from
-:mod:`schedkit.plugin`.
+``self.state`` (see :class:`BaseClipper`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit._numbers import as_real, show
+from schedkit._numbers import show
 from schedkit._record import Field, Record, field
-from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
-from schedkit.matching import any_glob
+from schedkit.clipping.target import Target, _require_dense
+from schedkit.clipping.tensors import _NARROW, _wide_norm, materialise, reduce_norm, total_norm
+from schedkit.errors import SpecError, StateError, UnknownNameError
 from schedkit.protocols import Schedule
 from schedkit.schedule import Unresolved, get_schedule, record_spec
 from schedkit.state_checks import StateReader
@@ -30,182 +28,6 @@ from schedkit.validators import one_of
 from schedkit.values import ClipResult
 
 NONFINITE = ("ignore", "error", "skip")
-
-
-class SparseGradientError(SchedkitError, TypeError):
-    """A clipper was given a sparse gradient, which no strategy clips; names the parameter."""
-
-
-# -- tensors ----------------------------------------------------------------------------
-
-
-def by_device_and_dtype(tensors: Sequence[torch.Tensor]) -> list[list[torch.Tensor]]:
-    """``tensors`` grouped so each group can go to one foreach kernel."""
-    groups: dict[tuple[torch.device, torch.dtype], list[torch.Tensor]] = {}
-    for t in tensors:
-        groups.setdefault((t.device, t.dtype), []).append(t)
-    return list(groups.values())
-
-
-def norms(tensors: Sequence[torch.Tensor], norm_type: float) -> list[torch.Tensor]:
-    """The norm of each tensor (0-dim tensors), foreach where the device supports it."""
-    out: list[torch.Tensor] = []
-    for group in by_device_and_dtype(tensors):
-        if group[0].device.type in ("cpu", "cuda") and not _is_dtensor(group[0]):
-            out.extend(torch._foreach_norm(group, norm_type))
-        else:
-            out.extend(torch.linalg.vector_norm(g, norm_type) for g in group)
-    return out
-
-
-def total_norm(tensors: Sequence[torch.Tensor], norm_type: float) -> torch.Tensor:
-    """The norm of all ``tensors`` as one vector: ``torch.nn.utils.get_total_norm``'s formula."""
-    if not tensors:
-        return torch.tensor(0.0)
-    if any(_is_dtensor(t) for t in tensors):  # FSDP2: torch's own function handles DTensors
-        return torch.nn.utils.get_total_norm(tensors, norm_type)
-    first = tensors[0].device
-    each = norms(tensors, norm_type)
-    out: torch.Tensor = torch.linalg.vector_norm(
-        torch.stack([n.to(first) for n in each]), norm_type
-    )
-    return out
-
-
-#: float types whose range a norm of finite values can overflow (fp16 tops out at 65504)
-_NARROW = (torch.float16,)
-
-
-def _wide_norm(
-    grads: Sequence[torch.Tensor], norm_type: float, process_group: Any, narrow: torch.Tensor
-) -> torch.Tensor:
-    """The norm in float32 when the narrow one overflowed although every gradient is finite.
-
-    An overflowing norm is not a non-finite gradient: the non-finite policy must not see it.
-    Costs one host sync, and only for float16 gradients; whenever nothing overflows the
-    norm is ``clip_grad_norm_``'s, in the gradients' dtype.
-    """
-    if not all(bool(torch.isfinite(g).all()) for g in grads):
-        return narrow
-    wide = materialise(total_norm([g.float() for g in grads], norm_type))
-    if process_group is not None:
-        wide = reduce_norm(wide, norm_type, process_group)
-    return wide
-
-
-def scale_(tensors: Sequence[torch.Tensor], coef: torch.Tensor) -> None:
-    """Multiply every tensor in place by ``coef`` (a 0-dim tensor), foreach per device."""
-    for group in by_device_and_dtype(tensors):
-        c = coef.to(group[0].device)
-        if group[0].device.type in ("cpu", "cuda"):
-            torch._foreach_mul_(group, c)
-        else:
-            for g in group:
-                g.mul_(c)
-
-
-def _is_dtensor(t: torch.Tensor) -> bool:
-    return type(t).__name__ == "DTensor"
-
-
-def materialise(t: torch.Tensor) -> torch.Tensor:
-    """A DTensor norm (FSDP2) as the full value on every rank; a plain tensor as it is."""
-    full = getattr(t, "full_tensor", None)
-    return full() if callable(full) else t
-
-
-def reduce_norm(local: torch.Tensor, norm_type: float, group: Any) -> torch.Tensor:
-    """Combine per-rank norms over ``group`` (pipeline stages holding different parameters)."""
-    import torch.distributed as dist
-
-    if math.isinf(norm_type):
-        out = local.clone()
-        dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
-        return out
-    powered = local.double() ** norm_type
-    dist.all_reduce(powered, op=dist.ReduceOp.SUM, group=group)
-    return (powered ** (1.0 / norm_type)).to(local.dtype)
-
-
-def norm_type(value: Any) -> Any:
-    """``"inf"`` (TOML has no infinity literal) as ``math.inf``; ints as floats."""
-    if isinstance(value, str) and value.lower() in ("inf", "infinity"):
-        return math.inf
-    if isinstance(value, int) and not isinstance(value, bool):
-        real = as_real(value)  # an int no float holds is left for the check to refuse
-        return value if real is None else real
-    return value
-
-
-def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
-    """A p-norm order: a number > 0, or infinity."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, float)
-        or not value > 0
-        or math.isnan(value)
-    ):
-        raise SpecError(f"expected a norm type > 0 or 'inf', got {show(value)}", attribute.name)
-
-
-# -- targets ----------------------------------------------------------------------------
-
-
-class Target:
-    """The parameters a call clips (those with a gradient), and their names on demand.
-
-    What :meth:`BaseClipper.clip` receives, whatever the caller passed (parameters,
-    ``(name, parameter)`` pairs, a module or an optimizer). ``params``: the parameters that
-    have a gradient, in order; ``grads``: their gradients (clip these in place);
-    ``names``: a name for each (its own, or where it sits, such as
-    ``param_groups[0]['params'][3]``); ``has_names``: whether real names were given
-    (``exclude`` patterns need them). Names are only built when needed (an error message,
-    ``exclude`` patterns), so the common call costs no more than collecting the gradients.
-    """
-
-    def __init__(self, target: Any, names: Mapping[int, str] | None = None) -> None:
-        self._named = dict(names or {})
-        self._pairs: list[tuple[str, torch.Tensor]] | None = None
-        self.has_names = bool(self._named) or isinstance(target, torch.nn.Module)
-        if isinstance(target, torch.optim.Optimizer):
-            self.params = [
-                p for g in target.param_groups for p in g["params"] if p.grad is not None
-            ]
-            self._source: Any = target
-        elif isinstance(target, torch.nn.Module):
-            self._pairs = [(n, p) for n, p in target.named_parameters() if p.grad is not None]
-            self.params = [p for _, p in self._pairs]
-        elif isinstance(target, torch.Tensor):
-            self.params = [target] if target.grad is not None else []
-            self._source = None
-        else:
-            items = list(target)
-            if items and isinstance(items[0], tuple):
-                self._pairs = [(n, p) for n, p in items if p.grad is not None]
-                self.params = [p for _, p in self._pairs]
-                self.has_names = True
-            else:
-                self.params = [p for p in items if p.grad is not None]
-                self._source = None
-
-    @property
-    def grads(self) -> list[torch.Tensor]:
-        """The gradients of :attr:`params`, in order: clip them in place."""
-        return [p.grad for p in self.params if p.grad is not None]
-
-    @property
-    def names(self) -> list[str]:
-        """A name for each clipped parameter: its own, or where it sits."""
-        if self._pairs is not None:
-            return [n for n, _ in self._pairs]
-        if isinstance(getattr(self, "_source", None), torch.optim.Optimizer):
-            where = {
-                id(p): f"param_groups[{gi}]['params'][{pi}]"
-                for gi, g in enumerate(self._source.param_groups)
-                for pi, p in enumerate(g["params"])
-            }
-            return [self._named.get(id(p), where[id(p)]) for p in self.params]
-        return [self._named.get(id(p), f"parameters[{i}]") for i, p in enumerate(self.params)]
 
 
 # -- the base class ---------------------------------------------------------------------
@@ -316,7 +138,11 @@ class BaseClipper(Record, kw_only=True):
         ranks holding *different* parameters (pipeline stages) whose norms combine into one."""
         if scaler is not None and isinstance(target, torch.optim.Optimizer):
             _unscale(scaler, target)
-        tgt = target if isinstance(target, Target) else Target(target, names)
+        if isinstance(target, Target):
+            tgt = target
+            tgt._reread()
+        else:
+            tgt = Target(target, names)
         _require_dense(self.name, tgt)
         factor = 1.0
         if self.schedule is not None:
@@ -341,11 +167,12 @@ class BaseClipper(Record, kw_only=True):
             applied when the strategy has them; ``ClipResult(total_norm=total,
             skipped=True)`` when :meth:`finite` returned False.
         """
-        return self._clip(target, factor, process_group)
-
-    def _clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
-        """The former name of :meth:`clip`, still called by its default implementation."""
-        raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
+        # a strategy written against the former private name still works
+        legacy = getattr(self, "_clip", None)
+        if legacy is None:
+            raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
+        result: ClipResult = legacy(target, factor, process_group)
+        return result
 
     def __post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
@@ -455,6 +282,7 @@ class BaseClipper(Record, kw_only=True):
             )
         for p in target.params:
             p.grad = None
+        target._grads = []
         self._state.skipped += 1
         return False
 
@@ -535,28 +363,21 @@ class BaseClipper(Record, kw_only=True):
         if not isinstance(reader.state.get("extra") or {}, Mapping):
             raise StateError(f"expected a table, got {show(reader.state.get('extra'))}", "extra")
         extra = self._checked_extra(reader.state)
-        return step, skipped, self._check_extra(StateReader(extra, "extra"))
+        return step, skipped, self.check_extra(StateReader(extra, "extra"))
 
-    def _check_extra(self, extra: StateReader) -> dict[str, Any]:
-        """A strategy's own history, checked beyond :meth:`initial_state`'s entries and
-        types (override for the strategy's own ranges and shapes)."""
+    def check_extra(self, extra: StateReader) -> dict[str, Any]:
+        """The strategy's own saved history (``extra``, already matched to
+        :meth:`initial_state`'s entries and types), checked for the strategy's own ranges
+        and shapes: return what to restore, or raise :class:`~schedkit.StateError` through
+        ``extra``'s readers (which name the key path). Nothing is applied before it returns.
+        Default: the history as it is (refused when the strategy declares none)."""
+        legacy = getattr(self, "_check_extra", None)  # the former private name still works
+        if legacy is not None:
+            checked: dict[str, Any] = legacy(extra)
+            return checked
         if extra.state and not self.initial_state():
             raise StateError(f"{self.name!r} keeps no history, got {sorted(extra.state)}", "extra")
         return dict(extra.state)
-
-
-def _require_dense(name: str, target: Target) -> None:
-    """Refuse sparse gradients (``nn.Embedding(sparse=True)``) before anything is changed."""
-    strided = torch.strided
-    for p in target.params:
-        g = p.grad
-        if g is not None and g.layout is not strided:
-            bad = next(n for n, q in zip(target.names, target.params, strict=True) if q is p)
-            raise SparseGradientError(
-                f"{name}: the gradient of {bad!r} is sparse ({g.layout}); clippers take dense "
-                "gradients (build the module with sparse=False, or leave the parameter out of "
-                "the clipped ones)"
-            )
 
 
 def _unscale(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
@@ -579,20 +400,4 @@ def _require_unscaled(scaler: Any, optimizer: torch.optim.Optimizer) -> None:
         raise RuntimeError(
             "the gradients are still scaled by the GradScaler: step with scaler.step(optimizer) "
             "(it unscales first) or call scaler.unscale_(optimizer) before optimizer.step()"
-        )
-
-
-def name_matcher(patterns: Iterable[str]) -> Callable[[str], object]:
-    """A predicate: does a parameter name match one of the glob ``patterns`` (truthy)?"""
-    match = any_glob(patterns)
-    return match if match is not None else (lambda name: False)
-
-
-def check_exclude(name: str, exclude: Sequence[str], target: Target) -> None:
-    """``exclude`` needs names: refuse a target that has none."""
-    if exclude and not target.has_names:
-        raise SpecError(
-            f"{name}: exclude={list(exclude)} needs parameter names: pass the model, "
-            "(name, parameter) pairs, or attach(optimizer, model=model)",
-            "exclude",
         )
