@@ -25,13 +25,7 @@ PLUGIN_PACKAGES = sorted({f.relative_to(ROOT).parts[3] for f in PLUGIN_FILES})
 PUBLIC = {
     "schedkit": set(schedkit.__all__),
     "schedkit.plugin": set(plugin.__all__),
-    "schedkit.conversion": {
-        n
-        for n, v in vars(conversion).items()
-        if not n.startswith("_")
-        and not inspect.ismodule(v)
-        and getattr(v, "__module__", conversion.__name__) == conversion.__name__
-    },
+    "schedkit.conversion": set(conversion.__all__),
 }
 
 
