@@ -1,0 +1,405 @@
+"""The learning-rate range test (Smith, 2015, "Cyclical Learning Rates for Training Neural
+Networks", section 3.3) on a setup: train a few steps while the peak lr sweeps from
+``min_lr`` to ``max_lr``, record the smoothed loss, suggest the lr of its steepest descent,
+then put the model back as it was.
+
+Every group's lr is the sweep's lr times the group's share of the setup's peak, so layer
+decay and per-rule factors hold while the peak sweeps; the setup's optimizer arguments, its
+other hyperparameters (as built) and its clipper apply as in training. ``like`` picks whose
+conventions the sweep follows: Lightning's ``Tuner.lr_find`` or torch-lr-finder's
+``LRFinder.range_test``; with the same losses, each gives that library's lrs, smoothed
+losses, stopping step and suggestion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import os
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import Any
+
+import attrs
+import numpy as np
+import torch
+
+from schedkit import Built, Setup, SpecError, load_setup
+from schedkit._numbers import as_real, show
+
+MODES = ("exponential", "linear")
+LIKE = ("lightning", "torch-lr-finder")
+
+
+@attrs.frozen
+class LRFinderResult:
+    """What :func:`find_lr` recorded: one entry per step, in order.
+
+    :param lrs: the peak lr of each step (each group's lr is this times its share).
+    :param losses: the smoothed losses, on which the suggestion is made.
+    :param raw_losses: the losses as ``loss_fn`` returned them.
+    :param suggestion: the peak lr at the steepest descent of ``losses``, or ``None`` when
+        too few steps remain after the skipped ones.
+    :param index: the step of the suggestion, or ``None``.
+    :param mode: ``"exponential"`` or ``"linear"``: how the lr grew.
+    :param stopped_early: whether the loss diverged before the last step.
+    :param key: the ``[optimizer]`` key the setup spells its lr with: ``lr`` or ``base_lr``.
+    :param per_peak: that key's value per unit of peak lr (``base_lr / lr``; 1 for ``lr``).
+    """
+
+    lrs: tuple[float, ...]
+    losses: tuple[float, ...]
+    raw_losses: tuple[float, ...]
+    suggestion: float | None
+    index: int | None
+    mode: str = "exponential"
+    stopped_early: bool = False
+    key: str = "lr"
+    per_peak: float = 1.0
+
+    def toml_line(self) -> str:
+        """The suggestion as a line of the setup's ``[optimizer]`` table: ``lr = 3.2e-04``
+        (``base_lr = ...`` for a setup that scales a base lr with the batch size).
+
+        :raises SpecError: when there is no suggestion.
+        """
+        if self.suggestion is None:
+            raise SpecError(
+                f"no suggestion from {len(self.lrs)} steps: make num_training larger, or "
+                "skip_begin / skip_end smaller",
+                "suggestion",
+            )
+        return f"{self.key} = {self.suggestion * self.per_peak:.1e}"
+
+    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+        """The smoothed loss against the lr, the suggestion marked: a matplotlib ``Figure``
+        (the ``plot`` extra), written to ``path`` as a PNG when one is given."""
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 4.2), dpi=150, layout="constrained")
+        ax = fig.subplots()
+        ax.plot(self.lrs, self.losses, color="C0", lw=1.5, label="smoothed loss")
+        if self.index is not None and self.suggestion is not None:
+            ax.plot(
+                [self.suggestion],
+                [self.losses[self.index]],
+                "o",
+                color="red",
+                markersize=8,
+                label=f"steepest descent: {self.toml_line()}",
+            )
+        if self.mode == "exponential":
+            ax.set_xscale("log")
+        ax.set_xlabel("peak learning rate")
+        ax.set_ylabel("loss")
+        ax.grid(alpha=0.3)
+        ax.legend(frameon=False)
+        if path is not None:
+            fig.savefig(os.fspath(path), format="png")
+        return fig
+
+
+def sweep(min_lr: float, max_lr: float, num_training: int, mode: str, like: str) -> list[float]:
+    """The lr of each step. Lightning's first step uses ``min_lr`` and step ``k >= 1`` the
+    point ``(k + 1) / num_training`` of the way (so the last step reaches ``max_lr``);
+    torch-lr-finder's step ``k`` the point ``k / (num_training - 1)``. Exponential mode
+    interpolates the logarithm, linear the lr."""
+    out = []
+    for k in range(num_training):
+        if like == "lightning":
+            r = (k + 1) / num_training if k > 0 else 0.0
+        else:
+            r = k / (num_training - 1)
+        if like == "lightning" and k == 0:
+            out.append(min_lr)
+        elif mode == "exponential":
+            out.append(min_lr * (max_lr / min_lr) ** r)
+        else:
+            out.append(min_lr + r * (max_lr - min_lr))
+    return out
+
+
+def suggest(
+    lrs: Iterable[float], losses: Iterable[float], skip_begin: int, skip_end: int, like: str
+) -> int | None:
+    """The step of the steepest descent of ``losses`` once the first ``skip_begin`` and the
+    last ``skip_end`` steps are left out, or ``None`` with fewer than two steps left.
+    Lightning: the least gradient against the lr (``torch.gradient`` with the lrs as
+    coordinates, in torch's default dtype), non-finite losses dropped. torch-lr-finder:
+    the least gradient against the step number (``numpy.gradient``), no loss dropped
+    (a non-finite gradient, which it would pick, is never picked here)."""
+    lrs, losses = list(lrs), list(losses)
+    keep = list(range(skip_begin, len(losses) - skip_end))
+    if like == "lightning":
+        finite = torch.isfinite(torch.tensor([losses[i] for i in keep]))
+        keep = [i for i, f in zip(keep, finite.tolist(), strict=True) if f]
+    if len(keep) < 2:
+        return None
+    if like == "lightning":
+        y, x = torch.tensor([losses[i] for i in keep]), torch.tensor([lrs[i] for i in keep])
+        return keep[int(torch.gradient(y, spacing=[x])[0].argmin())]
+    grad = np.gradient(np.array([losses[i] for i in keep], dtype=np.float64))
+    return keep[int(np.where(np.isfinite(grad), grad, np.inf).argmin())]
+
+
+def find_lr(
+    setup: Setup | Built | str | os.PathLike[str],
+    model: torch.nn.Module,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    batches: Iterable[Any],
+    *,
+    min_lr: float = 1e-8,
+    max_lr: float = 1.0,
+    num_training: int = 100,
+    mode: str = "exponential",
+    early_stop_threshold: float | None = 4.0,
+    beta: float = 0.98,
+    skip_begin: int = 10,
+    skip_end: int = 1,
+    like: str = "lightning",
+    batch_size: int | None = None,
+    steps_per_epoch: int | None = None,
+    total_steps: int | None = None,
+) -> LRFinderResult:
+    """The lr range test of ``setup`` on ``model``; the model, its buffers, gradients and
+    training flags, the random number generators and (given a :class:`Built`) the optimizer,
+    schedulers and clipper are restored afterwards, bit for bit.
+
+    The defaults are Lightning's ``lr_find``. torch-lr-finder's defaults are
+    ``like="torch-lr-finder", beta=0.95, early_stop_threshold=5.0, skip_end=5`` (its
+    ``smooth_f`` is ``1 - beta``).
+
+    :param setup: a :class:`Setup`, the path of a setup file, or a :class:`Built` over ``model``.
+    :param model: the model; it trains in training mode for up to ``num_training`` steps.
+    :param loss_fn: ``loss_fn(model, batch)``: the batch's loss, a scalar tensor.
+    :param batches: the training batches; iterated again (or cycled) when they run out.
+    :param min_lr: the peak lr of the first step.
+    :param max_lr: the peak lr the last step reaches.
+    :param num_training: the number of steps.
+    :param mode: ``"exponential"`` (log-spaced lrs) or ``"linear"``.
+    :param early_stop_threshold: stop when the smoothed loss exceeds this times the best
+        so far; ``None`` never stops early. A non-finite loss always stops.
+    :param beta: the smoothing: an exponential moving average keeping ``beta`` of the past.
+    :param skip_begin: steps left out at the beginning when suggesting.
+    :param skip_end: steps left out at the end when suggesting.
+    :param like: whose conventions: ``"lightning"`` or ``"torch-lr-finder"``.
+    :param batch_size: as in :meth:`Setup.build`, for an lr scaled with the batch size.
+    :param steps_per_epoch: as in :meth:`Setup.build`; defaults to ``len(batches)`` for a
+        setup that needs it.
+    :param total_steps: as in :meth:`Setup.build`.
+    :returns: the :class:`LRFinderResult`.
+    :raises SpecError: a bad argument, named; no batches; a first loss that is not a finite
+        scalar.
+
+    >>> result = schedkit.find_lr("train.toml", model, loss_fn, loader)  # doctest: +SKIP
+    >>> print(result.toml_line())  # doctest: +SKIP
+    lr = 3.2e-04
+    """
+    _check(min_lr, max_lr, num_training, mode, early_stop_threshold, beta, skip_begin, skip_end)
+    if like not in LIKE:
+        raise SpecError(f"expected one of {', '.join(LIKE)}, got {show(like)}", "like")
+    if not callable(loss_fn):
+        raise SpecError(f"expected loss_fn(model, batch), got {show(loss_fn)}", "loss_fn")
+    stream = _cycle(batches)
+    built, key, per_peak, peak = _built(
+        setup, model, batches, num_training, batch_size, steps_per_epoch, total_steps
+    )
+    groups = built.optimizer.param_groups
+    shares = [float(g.get("initial_lr", g["lr"])) / peak for g in groups]
+    lrs = sweep(min_lr, max_lr, num_training, mode, like)
+    raw: list[float] = []
+    smooth: list[float] = []
+    stopped = False
+    thr = early_stop_threshold
+    with _restored(model, built if isinstance(setup, Built) else None):
+        model.train()
+        built.optimizer.zero_grad(set_to_none=True)
+        avg, best = 0.0, 0.0
+        for k, lr in enumerate(lrs):
+            for g, share in zip(groups, shares, strict=True):
+                _set_lr(g, lr * share)
+            loss: Any = loss_fn(model, next(stream))
+            value = _loss_value(loss, k)
+            if math.isfinite(value):
+                loss.backward()
+                if built.clipper is not None:
+                    built.clipper(model)
+                built.optimizer.step()
+                built.optimizer.zero_grad(set_to_none=True)
+            raw.append(value)
+            if like == "lightning":
+                avg = beta * avg + (1 - beta) * value
+                s = avg / (1 - beta ** (k + 2))  # Lightning counts steps from 1 here
+                diverged = k > 0 and thr is not None and s > thr * best
+                best = s if k == 0 or s < best else best
+            else:
+                f = 1 - beta
+                s = value if k == 0 else f * value + (1 - f) * smooth[-1]
+                best = s if k == 0 or s < best else best
+                diverged = thr is not None and s > thr * best
+            smooth.append(s)
+            if diverged or not math.isfinite(s):
+                stopped = k < num_training - 1
+                break
+    lrs = lrs[: len(smooth)]
+    index = suggest(lrs, smooth, skip_begin, skip_end, like)
+    return LRFinderResult(
+        tuple(lrs),
+        tuple(smooth),
+        tuple(raw),
+        None if index is None else lrs[index],
+        index,
+        mode,
+        stopped,
+        key,
+        per_peak,
+    )
+
+
+def _check(
+    min_lr: Any,
+    max_lr: Any,
+    num_training: Any,
+    mode: Any,
+    threshold: Any,
+    beta: Any,
+    skip_begin: Any,
+    skip_end: Any,
+) -> None:
+    for name, value in (("min_lr", min_lr), ("max_lr", max_lr)):
+        v = as_real(value)
+        if v is None or not 0 < v < math.inf:
+            raise SpecError(f"expected a positive finite number, got {show(value)}", name)
+    if not min_lr < max_lr:
+        raise SpecError(f"expected more than min_lr ({show(min_lr)}), got {show(max_lr)}", "max_lr")
+    for name, value, low in (("num_training", num_training, 2), ("skip_begin", skip_begin, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise SpecError(f"expected an int of at least {low}, got {show(value)}", name)
+    if isinstance(skip_end, bool) or not isinstance(skip_end, int) or skip_end < 0:
+        raise SpecError(f"expected an int of at least 0, got {show(skip_end)}", "skip_end")
+    if mode not in MODES:
+        raise SpecError(f"expected one of {', '.join(MODES)}, got {show(mode)}", "mode")
+    t = as_real(threshold)
+    if threshold is not None and (t is None or math.isnan(t) or t <= 0):
+        raise SpecError(
+            f"expected a positive number or None (never stop), got {show(threshold)}",
+            "early_stop_threshold",
+        )
+    b = as_real(beta)
+    if b is None or not 0 <= b < 1:
+        raise SpecError(f"expected a number in [0, 1), got {show(beta)}", "beta")
+
+
+def _cycle(batches: Iterable[Any]) -> Iterator[Any]:
+    """``batches`` again and again: an iterable is iterated anew (a loader reshuffles), an
+    iterator's batches are kept and cycled."""
+    if not isinstance(batches, Iterable):
+        raise SpecError(f"expected an iterable of batches, got {show(batches)}", "batches")
+
+    def gen() -> Iterator[Any]:
+        source: Iterable[Any] = batches
+        if isinstance(batches, Iterator):
+            kept = []
+            for batch in batches:
+                kept.append(batch)
+                yield batch
+            source = kept
+        while True:
+            empty = True
+            for batch in source:
+                empty = False
+                yield batch
+            if empty:
+                raise SpecError("no batches: expected at least one", "batches")
+
+    return gen()
+
+
+def _built(
+    setup: Any,
+    model: Any,
+    batches: Iterable[Any],
+    num_training: int,
+    batch_size: int | None,
+    steps_per_epoch: int | None,
+    total_steps: int | None,
+) -> tuple[Built, str, float, float]:
+    """The setup built over ``model``, the key its lr is spelled with, that key's value per
+    unit of peak lr, and the peak lr."""
+    if not isinstance(model, torch.nn.Module):
+        raise SpecError(f"expected a torch.nn.Module, got {show(model)}", "model")
+    if isinstance(setup, (str, os.PathLike)):
+        setup = load_setup(setup)
+    if isinstance(setup, Built):
+        built = setup
+        mine = {id(p) for p in model.parameters()}
+        if any(id(p) not in mine for g in built.optimizer.param_groups for p in g["params"]):
+            raise SpecError("the built setup trains parameters that are not the model's", "setup")
+    elif isinstance(setup, Setup):
+        if steps_per_epoch is None and setup.steps_per_epoch is None:
+            steps_per_epoch = (len(batches) or None) if isinstance(batches, Sized) else None
+        if total_steps is None and setup.total is None:
+            total_steps = num_training  # the schedules do not run: any length builds them
+        built = setup.build(
+            model, steps_per_epoch=steps_per_epoch, total_steps=total_steps, batch_size=batch_size
+        )
+    else:
+        raise SpecError(f"expected a Setup, a setup file or a Built, got {show(setup)}", "setup")
+    table = built.resolved["optimizer"]
+    peak = float(table["lr"])
+    if not peak > 0:
+        raise SpecError(f"the setup's lr is {show(peak)}: expected a positive one", "optimizer.lr")
+    if table.get("base_lr") is not None:
+        return built, "base_lr", float(table["base_lr"]) / peak, peak
+    return built, "lr", 1.0, peak
+
+
+@contextlib.contextmanager
+def _restored(model: torch.nn.Module, built: Built | None) -> Iterator[None]:
+    """Put back, whatever happens inside: every parameter and buffer (the same tensors, with
+    the same values), the gradients, the training flags, the random number generators, and
+    the built setup's optimizer, schedulers and clipper."""
+    tensors = [
+        (m, n, t, t.detach().clone())
+        for m in model.modules()
+        for n, t in [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)]
+    ]
+    grads = [(p, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
+    flags = [(m, m.training) for m in model.modules()]
+    state = None if built is None else copy.deepcopy(built.state_dict())
+    last_clip = None if built is None else built.last_clip
+    cuda = sorted({t.device.index or 0 for *_, t, _ in tensors if t.device.type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for m, n, t, saved in tensors:
+                    if getattr(m, n, None) is not t:
+                        setattr(m, n, t)
+                    t.copy_(saved)
+            for p, g in grads:
+                p.grad = g
+            for m, training in flags:
+                m.training = training
+            if built is not None and state is not None:
+                built.load_state_dict(state)
+                built.last_clip = last_clip
+
+
+def _set_lr(group: dict[str, Any], lr: float) -> None:
+    if isinstance(group["lr"], torch.Tensor):
+        group["lr"].fill_(lr)
+    else:
+        group["lr"] = lr
+
+
+def _loss_value(loss: Any, step: int) -> float:
+    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
+        raise SpecError(f"expected a scalar float tensor, got {show(loss)}", "loss_fn")
+    value = float(loss.detach())
+    if step == 0 and not math.isfinite(value):
+        raise SpecError(f"the first step's loss is {value}: expected a finite one", "loss_fn")
+    if not loss.requires_grad:
+        raise SpecError("the loss has no gradient: computed under torch.no_grad()?", "loss_fn")
+    return value
