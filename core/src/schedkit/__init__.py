@@ -49,6 +49,7 @@ if _typing.TYPE_CHECKING:
         trainable_parameters,
     )
     from schedkit.hookspecs import hookimpl
+    from schedkit.lr_finder import LRFinderResult, find_lr
     from schedkit.protocols import (
         Clipper,
         ParamRule,
@@ -97,6 +98,8 @@ _LAZY = {
     "parameter_owners": "schedkit.groups",
     "trainable_parameters": "schedkit.groups",
     "hookimpl": "schedkit.hookspecs",
+    "LRFinderResult": "schedkit.lr_finder",
+    "find_lr": "schedkit.lr_finder",
     "Clipper": "schedkit.protocols",
     "ClipResult": "schedkit.values",
     "ParamInfo": "schedkit.values",
@@ -139,6 +142,7 @@ __all__ = [
     "Conversion",
     "ConversionError",
     "Duration",
+    "LRFinderResult",
     "ParamGroups",
     "ParamInfo",
     "ParamRule",
@@ -173,6 +177,7 @@ __all__ = [
     "duration",
     "durations",
     "factor",
+    "find_lr",
     "get_clipper",
     "get_rule",
     "get_schedule",
