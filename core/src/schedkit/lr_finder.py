@@ -13,19 +13,18 @@ losses, stopping step and suggestion.
 
 from __future__ import annotations
 
-import contextlib
-import copy
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Sized
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
 import numpy as np
 import torch
 
-from schedkit import Built, Setup, SpecError, load_setup
+from schedkit import Built, Setup, SpecError
 from schedkit._numbers import as_real, show
+from schedkit._trial import built_setup, cycle, loss_value, restored, set_lr
 
 MODES = ("exponential", "linear")
 LIKE = ("lightning", "torch-lr-finder")
@@ -104,19 +103,14 @@ def sweep(min_lr: float, max_lr: float, num_training: int, mode: str, like: str)
     point ``(k + 1) / num_training`` of the way (so the last step reaches ``max_lr``);
     torch-lr-finder's step ``k`` the point ``k / (num_training - 1)``. Exponential mode
     interpolates the logarithm, linear the lr."""
-    out = []
-    for k in range(num_training):
-        if like == "lightning":
-            r = (k + 1) / num_training if k > 0 else 0.0
-        else:
-            r = k / (num_training - 1)
-        if like == "lightning" and k == 0:
-            out.append(min_lr)
-        elif mode == "exponential":
-            out.append(min_lr * (max_lr / min_lr) ** r)
-        else:
-            out.append(min_lr + r * (max_lr - min_lr))
-    return out
+    return [_lr_at(k, min_lr, max_lr, num_training, mode, like) for k in range(num_training)]
+
+
+def _lr_at(k: int, low: float, high: float, n: int, mode: str, like: str) -> float:
+    if like == "lightning" and k == 0:
+        return low
+    r = (k + 1) / n if like == "lightning" else k / (n - 1)
+    return low * (high / low) ** r if mode == "exponential" else low + r * (high - low)
 
 
 def suggest(
@@ -200,26 +194,27 @@ def find_lr(
         raise SpecError(f"expected one of {', '.join(LIKE)}, got {show(like)}", "like")
     if not callable(loss_fn):
         raise SpecError(f"expected loss_fn(model, batch), got {show(loss_fn)}", "loss_fn")
-    stream = _cycle(batches)
-    built, key, per_peak, peak = _built(
+    stream = cycle(batches)
+    built, key, per_peak, peak = built_setup(
         setup, model, batches, num_training, batch_size, steps_per_epoch, total_steps
     )
     groups = built.optimizer.param_groups
     shares = [float(g.get("initial_lr", g["lr"])) / peak for g in groups]
-    lrs = sweep(min_lr, max_lr, num_training, mode, like)
+    lrs: list[float] = []
     raw: list[float] = []
     smooth: list[float] = []
     stopped = False
     thr = early_stop_threshold
-    with _restored(model, built if isinstance(setup, Built) else None):
+    with restored(model, built if isinstance(setup, Built) else None):
         model.train()
         built.optimizer.zero_grad(set_to_none=True)
         avg, best = 0.0, 0.0
-        for k, lr in enumerate(lrs):
+        for k in range(num_training):
+            lrs.append(_lr_at(k, min_lr, max_lr, num_training, mode, like))
             for g, share in zip(groups, shares, strict=True):
-                _set_lr(g, lr * share)
+                set_lr(g, lrs[-1] * share)
             loss: Any = loss_fn(model, next(stream))
-            value = _loss_value(loss, k)
+            value = loss_value(loss, k)
             if math.isfinite(value):
                 loss.backward()
                 if built.clipper is not None:
@@ -241,7 +236,6 @@ def find_lr(
             if diverged or not math.isfinite(s):
                 stopped = k < num_training - 1
                 break
-    lrs = lrs[: len(smooth)]
     index = suggest(lrs, smooth, skip_begin, skip_end, like)
     return LRFinderResult(
         tuple(lrs),
@@ -288,118 +282,3 @@ def _check(
     b = as_real(beta)
     if b is None or not 0 <= b < 1:
         raise SpecError(f"expected a number in [0, 1), got {show(beta)}", "beta")
-
-
-def _cycle(batches: Iterable[Any]) -> Iterator[Any]:
-    """``batches`` again and again: an iterable is iterated anew (a loader reshuffles), an
-    iterator's batches are kept and cycled."""
-    if not isinstance(batches, Iterable):
-        raise SpecError(f"expected an iterable of batches, got {show(batches)}", "batches")
-
-    def gen() -> Iterator[Any]:
-        source: Iterable[Any] = batches
-        if isinstance(batches, Iterator):
-            kept = []
-            for batch in batches:
-                kept.append(batch)
-                yield batch
-            source = kept
-        while True:
-            empty = True
-            for batch in source:
-                empty = False
-                yield batch
-            if empty:
-                raise SpecError("no batches: expected at least one", "batches")
-
-    return gen()
-
-
-def _built(
-    setup: Any,
-    model: Any,
-    batches: Iterable[Any],
-    num_training: int,
-    batch_size: int | None,
-    steps_per_epoch: int | None,
-    total_steps: int | None,
-) -> tuple[Built, str, float, float]:
-    """The setup built over ``model``, the key its lr is spelled with, that key's value per
-    unit of peak lr, and the peak lr."""
-    if not isinstance(model, torch.nn.Module):
-        raise SpecError(f"expected a torch.nn.Module, got {show(model)}", "model")
-    if isinstance(setup, (str, os.PathLike)):
-        setup = load_setup(setup)
-    if isinstance(setup, Built):
-        built = setup
-        mine = {id(p) for p in model.parameters()}
-        if any(id(p) not in mine for g in built.optimizer.param_groups for p in g["params"]):
-            raise SpecError("the built setup trains parameters that are not the model's", "setup")
-    elif isinstance(setup, Setup):
-        if steps_per_epoch is None and setup.steps_per_epoch is None:
-            steps_per_epoch = (len(batches) or None) if isinstance(batches, Sized) else None
-        if total_steps is None and setup.total is None:
-            total_steps = num_training  # the schedules do not run: any length builds them
-        built = setup.build(
-            model, steps_per_epoch=steps_per_epoch, total_steps=total_steps, batch_size=batch_size
-        )
-    else:
-        raise SpecError(f"expected a Setup, a setup file or a Built, got {show(setup)}", "setup")
-    table = built.resolved["optimizer"]
-    peak = float(table["lr"])
-    if not peak > 0:
-        raise SpecError(f"the setup's lr is {show(peak)}: expected a positive one", "optimizer.lr")
-    if table.get("base_lr") is not None:
-        return built, "base_lr", float(table["base_lr"]) / peak, peak
-    return built, "lr", 1.0, peak
-
-
-@contextlib.contextmanager
-def _restored(model: torch.nn.Module, built: Built | None) -> Iterator[None]:
-    """Put back, whatever happens inside: every parameter and buffer (the same tensors, with
-    the same values), the gradients, the training flags, the random number generators, and
-    the built setup's optimizer, schedulers and clipper."""
-    tensors = [
-        (m, n, t, t.detach().clone())
-        for m in model.modules()
-        for n, t in [*m.named_parameters(recurse=False), *m.named_buffers(recurse=False)]
-    ]
-    grads = [(p, None if p.grad is None else p.grad.detach().clone()) for p in model.parameters()]
-    flags = [(m, m.training) for m in model.modules()]
-    state = None if built is None else copy.deepcopy(built.state_dict())
-    last_clip = None if built is None else built.last_clip
-    cuda = sorted({t.device.index or 0 for *_, t, _ in tensors if t.device.type == "cuda"})
-    with torch.random.fork_rng(devices=cuda):
-        try:
-            yield
-        finally:
-            with torch.no_grad():
-                for m, n, t, saved in tensors:
-                    if getattr(m, n, None) is not t:
-                        setattr(m, n, t)
-                    t.copy_(saved)
-            for p, g in grads:
-                p.grad = g
-            for m, training in flags:
-                m.training = training
-            if built is not None and state is not None:
-                built.load_state_dict(state)
-                built.last_clip = last_clip
-
-
-def _set_lr(group: dict[str, Any], lr: float) -> None:
-    if isinstance(group["lr"], torch.Tensor):
-        group["lr"].fill_(lr)
-    else:
-        group["lr"] = lr
-
-
-def _loss_value(loss: Any, step: int) -> float:
-    if not isinstance(loss, torch.Tensor) or loss.numel() != 1 or not loss.is_floating_point():
-        raise SpecError(f"expected a scalar float tensor, got {show(loss)}", "loss_fn")
-    value = float(loss.detach())
-    if step == 0 and not math.isfinite(value):
-        raise SpecError(f"the first step's loss is {value}: expected a finite one", "loss_fn")
-    if not loss.requires_grad:
-        raise SpecError("the loss has no gradient: computed under torch.no_grad()?", "loss_fn")
-    return value
