@@ -132,7 +132,10 @@ def suggest(
     if like == "lightning":
         y, x = torch.tensor([losses[i] for i in keep]), torch.tensor([lrs[i] for i in keep])
         return keep[int(torch.gradient(y, spacing=[x])[0].argmin())]
-    grad = np.gradient(np.array([losses[i] for i in keep], dtype=np.float64))
+    with np.errstate(invalid="ignore"):  # inf - inf: a NaN gradient, never picked
+        grad = np.gradient(np.array([losses[i] for i in keep], dtype=np.float64))
+    if not np.isfinite(grad).any():
+        return None
     return keep[int(np.where(np.isfinite(grad), grad, np.inf).argmin())]
 
 
