@@ -6,6 +6,7 @@ built setup's optimizer and clipper, and the random number generators exactly as
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -568,3 +569,130 @@ def _plain(value: object) -> object:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+# -- the command's logic ----------------------------------------------------------------------
+
+USER_CODE = """
+import torch
+from torch import nn
+
+
+def regressor():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 1))
+
+
+def classifier():
+    torch.manual_seed(0)
+    return nn.Linear(4, 3)
+
+
+def pairs():
+    g = torch.Generator().manual_seed(0)
+    out = []
+    for _ in range(4):
+        x = torch.randn(8, 4, generator=g)
+        out.append((x, x.sum(dim=1, keepdim=True)))
+    return out
+
+
+LABELLED = [(torch.randn(8, 4), torch.randint(0, 3, (8,))) for _ in range(4)]
+
+
+class WithLoss(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Linear(4, 1)
+
+    def forward(self, x, labels):
+        return {"loss": nn.functional.mse_loss(self.net(x), labels)}
+
+
+def mappings():
+    return [{"x": x, "labels": y} for x, y in pairs()]
+
+
+def l1(model, batch):
+    return nn.functional.l1_loss(model(batch[0]), batch[1])
+
+
+def broken():
+    raise OSError("no data here")
+"""
+
+
+@pytest.fixture
+def user_code(tmp_path, monkeypatch):
+    (tmp_path / "user_code_lr.py").write_text(USER_CODE)
+    (tmp_path / "train.toml").write_text(SGD)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_command_prints_the_sweep_the_suggestion_and_the_toml_line(user_code):
+    from schedkit._find_lr_command import run
+
+    text = run(
+        "train.toml",
+        "user_code_lr:regressor",
+        "user_code_lr:pairs",
+        min_lr=1e-4,
+        max_lr=10.0,
+        num_training=40,
+        plot=str(user_code / "lr.png"),
+    )
+    lines = text.splitlines()
+    assert re.fullmatch(
+        r"lr range test of train.toml on user_code_lr:regressor: (\d+) steps, peak lr "
+        r"1.0e-04 to \d.\de[+-]\d\d \(exponential\)",
+        lines[0],
+    )
+    assert "steepest descent at step " in text
+    assert lines[-2:] == ["[optimizer]", lines[-1]]
+    assert lines[-1].startswith("lr = ")
+    assert schedkit.loads_setup(SGD.replace("lr = 0.1", lines[-1])).lr is not None
+    if (user_code / "lr.png").exists():  # matplotlib installed
+        assert "  plot: " + str(user_code / "lr.png") in lines
+
+
+def test_the_command_takes_a_loss_labels_mappings_and_a_loader_object(user_code):
+    from schedkit._find_lr_command import run
+
+    for model, data, loss in [
+        ("user_code_lr:classifier", "user_code_lr:LABELLED", None),
+        ("user_code_lr:WithLoss", "user_code_lr:mappings", None),
+        ("user_code_lr:regressor", "user_code_lr:pairs", "user_code_lr:l1"),
+    ]:
+        text = run("train.toml", model, data, loss=loss, num_training=20, mode="linear")
+        assert "(linear)" in text
+        assert text.splitlines()[-1].startswith("lr = ")
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "message"),
+    [
+        (("user_code_lr", "user_code_lr:pairs"), "--model", "module:name"),
+        (("user_code_lr:nothing", "user_code_lr:pairs"), "--model", "nothing"),
+        (("no_such_module_here:f", "user_code_lr:pairs"), "--model", "no_such_module_here"),
+        (("user_code_lr:LABELLED", "user_code_lr:pairs"), "--model", "not callable"),
+        (("user_code_lr:pairs", "user_code_lr:pairs"), "--model", "not a torch.nn.Module"),
+        (("user_code_lr:broken", "user_code_lr:pairs"), "--model", "OSError: no data here"),
+        (("user_code_lr:regressor", "user_code_lr:broken"), "--data", "OSError"),
+        (("user_code_lr:regressor", "user_code_lr:"), "--data", "module:name"),
+    ],
+)
+def test_the_command_names_the_option_that_is_wrong(user_code, args, option, message):
+    from schedkit._find_lr_command import run
+
+    with pytest.raises(schedkit.SpecError, match=message) as e:
+        run("train.toml", *args, num_training=5)
+    assert e.value.path == option
+
+
+def test_the_command_without_a_suggestion_says_what_to_do(user_code):
+    from schedkit._find_lr_command import run
+
+    with pytest.raises(schedkit.SpecError, match="make num_training larger"):
+        run("train.toml", "user_code_lr:regressor", "user_code_lr:pairs", num_training=5)

@@ -89,6 +89,9 @@ class LRFinderResult:
             )
         if self.mode == "exponential":
             ax.set_xscale("log")
+        if self.stopped_early and len(self.losses) > 2:  # the diverging step leaves the frame
+            low, high = min(self.losses), max(self.losses[:-1])
+            ax.set_ylim(top=high + 0.1 * (high - low or abs(high) or 1.0))
         ax.set_xlabel("peak learning rate")
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
