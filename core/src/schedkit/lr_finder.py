@@ -70,22 +70,30 @@ class LRFinderResult:
             )
         return f"{self.key} = {self.suggestion * self.per_peak:.1e}"
 
-    def plot(self, path: str | os.PathLike[str] | None = None) -> Any:
+    def plot(self, path: str | os.PathLike[str] | None = None, *, ax: Any = None) -> Any:
         """The smoothed loss against the lr, the suggestion marked: a matplotlib ``Figure``
-        (the ``plot`` extra), written to ``path`` as a PNG when one is given."""
-        from matplotlib.figure import Figure
+        (the ``plot`` extra), written to ``path`` as a PNG when one is given.
 
-        fig = Figure(figsize=(7, 4.2), dpi=150, layout="constrained")
-        ax = fig.subplots()
+        :param path: where to write the PNG, or ``None``.
+        :param ax: the matplotlib ``Axes`` to draw in; a new figure's without one.
+        """
+        if ax is None:
+            from matplotlib.figure import Figure
+
+            ax = Figure(figsize=(7, 4.2), dpi=150, layout="constrained").subplots()
+        fig = ax.figure
         ax.plot(self.lrs, self.losses, color="C0", lw=1.5, label="smoothed loss")
         if self.index is not None and self.suggestion is not None:
+            line = self.toml_line()
+            if self.key != "lr":
+                line = f"lr = {self.suggestion:.1e}, {line}"
             ax.plot(
                 [self.suggestion],
                 [self.losses[self.index]],
                 "o",
                 color="red",
                 markersize=8,
-                label=f"steepest descent: {self.toml_line()}",
+                label=f"steepest descent: {line}",
             )
         if self.mode == "exponential":
             ax.set_xscale("log")
