@@ -330,7 +330,7 @@ def schedule_png(spec: dict[str, Any], title: str, total: int = 1000) -> bytes:
     return _png(fig)
 
 
-def lr_find_png() -> bytes:
+def lr_find_png(steps: int = 100) -> bytes:
     """The lr finder on ``examples/vit-finetune.toml`` and the example ViT, learning a few
     batches of random labels: the same sweep under each peer's conventions, side by side."""
     from matplotlib.figure import Figure
@@ -352,6 +352,7 @@ def lr_find_png() -> bytes:
             lambda m, b: functional.cross_entropy(m(b[0]), b[1]),
             data,
             min_lr=1e-6,
+            num_training=steps,
             like=like,
             **extra,
         )

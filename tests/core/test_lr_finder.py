@@ -120,13 +120,15 @@ def test_it_sweeps_records_and_suggests():
     assert result.key == "lr"
 
 
-def test_a_setup_file_path_and_a_setup_object_give_the_same_result(tmp_path):
+def test_a_setup_file_a_dict_and_a_setup_object_give_the_same_result(tmp_path):
     path = tmp_path / "train.toml"
     path.write_text(SGD)
     a = schedkit.find_lr(str(path), Net(), mse, batches(), num_training=15)
     b = schedkit.find_lr(path, Net(), mse, batches(), num_training=15)
     c = schedkit.find_lr(schedkit.loads_setup(SGD), Net(), mse, batches(), num_training=15)
-    assert a == b == c
+    table = {"optimizer": {"type": "SGD", "lr": 0.1}}
+    d = schedkit.find_lr(table, Net(), mse, batches(), num_training=15)
+    assert a == b == c == d
 
 
 def test_the_smoothing_is_a_bias_corrected_moving_average():
@@ -696,3 +698,30 @@ def test_the_command_without_a_suggestion_says_what_to_do(user_code):
 
     with pytest.raises(schedkit.SpecError, match="make num_training larger"):
         run("train.toml", "user_code_lr:regressor", "user_code_lr:pairs", num_training=5)
+
+
+def test_the_docs_figure_shows_both_conventions_on_the_vit_example(monkeypatch):
+    pytest.importorskip("matplotlib")
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    spec = importlib.util.spec_from_file_location("gen_pages", root / "docs" / "gen_pages.py")
+    assert spec is not None
+    assert spec.loader is not None
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    figures = []
+    monkeypatch.setattr(gen, "_png", lambda fig: figures.append(fig) or b"\x89PNG")
+    gen.lr_find_png(steps=20)
+    (fig,) = figures
+    left, right = fig.axes
+    assert left.get_title() == 'like="lightning"'
+    assert right.get_title() == 'like="torch-lr-finder"'
+    for ax in (left, right):
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert labels[1].startswith("steepest descent: lr = ")
+        assert "base_lr = " in labels[1]  # vit-finetune.toml scales a base lr
+    page = (root / "docs" / "while-it-trains.md").read_text()
+    assert "](img/lr-find.png)" in page
+    assert "(while-it-trains.md)" in (root / "docs" / "index.md").read_text()

@@ -5,7 +5,6 @@ losses, picks the lr ours picks."""
 
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
@@ -214,7 +213,7 @@ def _torch_lr_finder_suggestion(finder: object, skip_start: int, skip_end: int) 
     return float(lr)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(finite, min_size=2, max_size=40),
     st.sampled_from(["exponential", "linear"]),
@@ -237,13 +236,3 @@ def test_torch_lr_finder_suggests_what_we_suggest(values, mode, skip_start, skip
         return
     assert index is not None
     assert _torch_lr_finder_suggestion(finder, skip_start, skip_end) == lrs[index]
-
-
-def test_a_copy_of_the_model_is_not_needed_by_either_peer():
-    """Both peers restore the model too; so do we (the same model object trains again)."""
-    model = net()
-    before = copy.deepcopy(model.state_dict())
-    batches = list(torch.utils.data.DataLoader(data(), batch_size=8))
-    schedkit.find_lr(SETUP, model, mse, batches, min_lr=1e-3, max_lr=50.0, num_training=20)
-    for k, v in model.state_dict().items():
-        assert torch.equal(v, before[k])

@@ -7,7 +7,7 @@ import contextlib
 import copy
 import math
 import os
-from collections.abc import Iterable, Iterator, Sized
+from collections.abc import Iterable, Iterator, Mapping, Sized
 from typing import Any
 
 import torch
@@ -124,7 +124,7 @@ def built_setup(
     unit of peak lr, and the peak lr."""
     if not isinstance(model, torch.nn.Module):
         raise SpecError(f"expected a torch.nn.Module, got {show(model)}", "model")
-    if isinstance(setup, (str, os.PathLike)):
+    if isinstance(setup, (str, os.PathLike, Mapping)):
         setup = load_setup(setup)
     if isinstance(setup, Built):
         built = setup

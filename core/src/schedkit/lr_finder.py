@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -151,7 +151,7 @@ def suggest(
 
 
 def find_lr(
-    setup: Setup | Built | str | os.PathLike[str],
+    setup: Setup | Built | str | os.PathLike[str] | Mapping[str, Any],
     model: torch.nn.Module,
     loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
     batches: Iterable[Any],
@@ -177,7 +177,8 @@ def find_lr(
     ``like="torch-lr-finder", beta=0.95, early_stop_threshold=5.0, skip_end=5`` (its
     ``smooth_f`` is ``1 - beta``).
 
-    :param setup: a :class:`Setup`, the path of a setup file, or a :class:`Built` over ``model``.
+    :param setup: a :class:`Setup`, a setup file or dict (as :func:`load_setup` reads), or
+        a :class:`Built` over ``model``.
     :param model: the model; it trains in training mode for up to ``num_training`` steps.
     :param loss_fn: ``loss_fn(model, batch)``: the batch's loss, a scalar tensor.
     :param batches: the training batches; iterated again (or cycled) when they run out.
@@ -194,7 +195,8 @@ def find_lr(
     :param batch_size: as in :meth:`Setup.build`, for an lr scaled with the batch size.
     :param steps_per_epoch: as in :meth:`Setup.build`; defaults to ``len(batches)`` for a
         setup that needs it.
-    :param total_steps: as in :meth:`Setup.build`.
+    :param total_steps: as in :meth:`Setup.build`; defaults to ``num_training`` for a setup
+        without a run length (the sweep replaces its schedules).
     :returns: the :class:`LRFinderResult`.
     :raises SpecError: a bad argument, named; no batches; a first loss that is not a finite
         scalar.
