@@ -170,8 +170,8 @@ def find_lr(
     total_steps: int | None = None,
 ) -> LRFinderResult:
     """The lr range test of ``setup`` on ``model``; the model, its buffers, gradients and
-    training flags, the random number generators and (given a :class:`Built`) the optimizer,
-    schedulers and clipper are restored afterwards, bit for bit.
+    training flags, the random number generators and (given a :class:`Built`) the optimizer
+    and clipper are restored afterwards, bit for bit (the schedulers are never stepped).
 
     The defaults are Lightning's ``lr_find``. torch-lr-finder's defaults are
     ``like="torch-lr-finder", beta=0.95, early_stop_threshold=5.0, skip_end=5`` (its
