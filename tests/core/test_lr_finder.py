@@ -725,3 +725,20 @@ def test_the_docs_figure_shows_both_conventions_on_the_vit_example(monkeypatch):
     page = (root / "docs" / "while-it-trains.md").read_text()
     assert "](img/lr-find.png)" in page
     assert "(while-it-trains.md)" in (root / "docs" / "index.md").read_text()
+
+
+def test_the_command_without_matplotlib_says_so(user_code, monkeypatch):
+    import sys
+
+    from schedkit._find_lr_command import run
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
+    with pytest.raises(schedkit.SpecError, match="needs matplotlib") as e:
+        run(
+            "train.toml",
+            "user_code_lr:regressor",
+            "user_code_lr:pairs",
+            num_training=20,
+            plot="lr.png",
+        )
+    assert e.value.path == "--plot"

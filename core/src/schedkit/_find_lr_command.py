@@ -81,7 +81,11 @@ def report(result: LRFinderResult, setup: str, model: str, plot: str | None = No
         f"smoothed loss {result.losses[result.index]:.4g}"
     )
     if plot is not None:
-        result.plot(plot)
+        try:
+            result.plot(plot)
+        except ImportError:
+            message = "needs matplotlib: pip install 'schedkit-core[plot]'"
+            raise SpecError(message, "--plot") from None
         lines.append(f"  plot: {plot}")
     lines += ["", "[optimizer]", line]
     return "\n".join(lines) + "\n"
