@@ -320,6 +320,37 @@ def schedule_png(spec: dict[str, Any], title: str, total: int = 1000) -> bytes:
     return _png(fig)
 
 
+def lr_find_png(steps: int = 100) -> bytes:
+    """The lr finder on ``examples/vit-finetune.toml`` and the example ViT, learning a few
+    batches of random labels: the same sweep under each peer's conventions, side by side."""
+    from matplotlib.figure import Figure
+    from torch.nn import functional
+
+    from schedkit._example import tiny_vit
+
+    fig = Figure(figsize=(11, 4), dpi=150, layout="constrained")
+    for ax, (like, extra) in zip(
+        fig.subplots(1, 2),
+        [("lightning", {}), ("torch-lr-finder", {"beta": 0.95, "skip_end": 5})],
+        strict=True,
+    ):
+        model = tiny_vit()
+        data = [model.example_batch(batch=32, seed=i) for i in range(4)]
+        result = schedkit.find_lr(
+            ROOT / "examples" / "vit-finetune.toml",
+            model,
+            lambda m, b: functional.cross_entropy(m(b[0]), b[1]),
+            data,
+            min_lr=1e-6,
+            num_training=steps,
+            like=like,
+            **extra,
+        )
+        result.plot(ax=ax)
+        ax.set_title(f'like="{like}"', fontsize=10)
+    return _png(fig)
+
+
 def warmup_modes_png() -> bytes:
     """The four ``warmup_mode`` values on the composition page's main curve (a cosine to
     0.05 over 100 steps, a 30-step warmup from 0.1), the curves its table samples."""
@@ -507,6 +538,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
         ),
     }
     pictures["img/warmup-modes.png"] = warmup_modes_png()
+    pictures["img/lr-find.png"] = lr_find_png()
     pictures["img/migrating-timm.png"] = migrating_timm_png()
     pictures["img/performance.png"] = performance_png()
     for path, data in pictures.items():

@@ -60,6 +60,8 @@ if _typing.TYPE_CHECKING:
     from schedkit.groups import parameter_owners as parameter_owners
     from schedkit.groups import trainable_parameters as trainable_parameters
     from schedkit.hookspecs import hookimpl as hookimpl
+    from schedkit.lr_finder import LRFinderResult as LRFinderResult
+    from schedkit.lr_finder import find_lr as find_lr
     from schedkit.protocols import Clipper as Clipper
     from schedkit.protocols import ParamRule as ParamRule
     from schedkit.protocols import Schedule as Schedule
@@ -96,6 +98,7 @@ _EXPORTS: dict[str, str] = {
     "Conversion": "schedkit.conversion",
     "ConversionError": "schedkit.conversion",
     "Duration": "schedkit.durations",
+    "LRFinderResult": "schedkit.lr_finder",
     "ParamGroups": "schedkit.groups",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
@@ -131,6 +134,7 @@ _EXPORTS: dict[str, str] = {
     "durations": "schedkit.schedule",
     "factor": "schedkit.schedule",
     "field": "schedkit._record",
+    "find_lr": "schedkit.lr_finder",
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
     "get_schedule": "schedkit.schedule",
