@@ -774,9 +774,10 @@ def test_schedkit_find_lr_errors_are_one_line_with_the_option(user_code, capsys)
     from schedkit.cli import main
 
     code = main(["find-lr", "train.toml", "--model", "user_code_lr", "--data", "x:y"])
-    out, err = capsys.readouterr()
+    _out, err = capsys.readouterr()
     assert code == 1
-    assert err.startswith("schedkit find-lr: ") and "--model" in err
+    assert err.startswith("schedkit find-lr: ")
+    assert "--model" in err
     assert "Traceback" not in err
     with pytest.raises(SystemExit) as e:
         main(["find-lr", "train.toml", "--model", "a:b", "--data", "c:d", "--max-lr", "-1"])
