@@ -5,8 +5,10 @@ Everything public is importable from here; the modules behind it are private.
 
 import typing as _typing
 
+from attrs import field
+
 from schedkit import _lazy
-from schedkit._record import Record, field
+from schedkit._classes import Record  # deprecated: components are attrs classes
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
 # the names of modules, which an import of the module would otherwise bind here.
@@ -35,9 +37,19 @@ from schedkit.schedule import (
 
 if _typing.TYPE_CHECKING:
     from schedkit.clipping import BaseClipper, SparseGradientError
-    from schedkit.combine import Chain, Scale, Sequence, Stretch, chain, scale, sequence, stretch
     from schedkit.components import get_clipper, get_rule
-    from schedkit.compose import Warmup, warmup
+    from schedkit.compose import (
+        Chain,
+        Scale,
+        Sequence,
+        Stretch,
+        Warmup,
+        chain,
+        scale,
+        sequence,
+        stretch,
+        warmup,
+    )
     from schedkit.conversion import Conversion, ConversionError, convert
     from schedkit.groups import (
         BaseRule,
@@ -76,15 +88,15 @@ _LAZY = {
     "SparseGradientError": "schedkit.clipping",
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
-    "Chain": "schedkit.combine",
-    "Scale": "schedkit.combine",
-    "Sequence": "schedkit.combine",
-    "Stretch": "schedkit.combine",
+    "Chain": "schedkit.compose",
+    "Scale": "schedkit.compose",
+    "Sequence": "schedkit.compose",
+    "Stretch": "schedkit.compose",
     "Warmup": "schedkit.compose",
-    "chain": "schedkit.combine",
-    "scale": "schedkit.combine",
-    "sequence": "schedkit.combine",
-    "stretch": "schedkit.combine",
+    "chain": "schedkit.compose",
+    "scale": "schedkit.compose",
+    "sequence": "schedkit.compose",
+    "stretch": "schedkit.compose",
     "warmup": "schedkit.compose",
     "Conversion": "schedkit.conversion",
     "ConversionError": "schedkit.conversion",
@@ -125,7 +137,6 @@ _LAZY = {
 __version__ = "0.1.0"
 
 __all__ = [
-    "Record",
     "field",
     "BaseClipper",
     "BaseRule",

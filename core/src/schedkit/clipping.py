@@ -16,11 +16,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
+import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
 from schedkit._numbers import as_real, show
-from schedkit._record import Field, Record, field
+from schedkit._classes import Component
 from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule
@@ -137,7 +138,7 @@ def norm_type(value: Any) -> Any:
     return value
 
 
-def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
+def check_norm_type(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A p-norm order: a number > 0, or infinity."""
     if (
         isinstance(value, bool)
@@ -234,7 +235,7 @@ def _optional_schedule(value: Any) -> Any:
         raise SpecError(str(e), "schedule.type" if own else "schedule") from None
 
 
-def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
+def _check_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """The threshold's factor per call: a schedule in steps, refused when built otherwise
     (not at the first clip)."""
     if value is None:
@@ -252,7 +253,8 @@ def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
         )
 
 
-class BaseClipper(Record, kw_only=True):
+@attrs.frozen(kw_only=True)
+class BaseClipper(Component, kw_only=True):
     """Base class of gradient clippers.
 
     ``nonfinite``: what a non-finite gradient norm does: ``ignore`` (torch's default: clip
@@ -261,7 +263,7 @@ class BaseClipper(Record, kw_only=True):
     and count it in ``skipped_steps``). ``schedule``: the threshold follows a schedule,
     ``threshold * schedule(step)`` (e.g. a ``max_norm`` warmup), one step per call.
 
-    **Writing a strategy** (a subclass with a ``name``, a
+    **Writing a strategy** (an ``@attrs.frozen(kw_only=True)`` subclass with a ``name``, a
     docstring and validated fields):
 
     - implement :meth:`clip`: clip ``target.grads`` in place, threshold times ``factor``;
@@ -275,7 +277,7 @@ class BaseClipper(Record, kw_only=True):
       it is saved by :meth:`state_dict` and checked and restored by
       :meth:`load_state_dict`. Bump :attr:`state_version` when its layout changes and
       convert older states in :meth:`upgrade_state`. A subclass that defines
-      ``__post_init__`` calls ``super().__post_init__()`` first.
+      ``__attrs_post_init__`` calls ``super().__attrs_post_init__()`` first.
     """
 
     name: ClassVar[str] = ""
@@ -286,11 +288,11 @@ class BaseClipper(Record, kw_only=True):
     #: the layout version of the strategy's own state (:meth:`initial_state`)
     state_version: ClassVar[int] = 1
 
-    nonfinite: str = field(default="ignore", validator=one_of(NONFINITE))
-    schedule: Schedule | None = field(
+    nonfinite: str = attrs.field(default="ignore", validator=one_of(NONFINITE))
+    schedule: Schedule | None = attrs.field(
         default=None, converter=_optional_schedule, validator=_check_schedule
     )
-    _state: _State = field(init=False, factory=_State, eq=False, repr=False)
+    _state: _State = attrs.field(init=False, factory=_State, eq=False, repr=False)
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this clipper."""
@@ -347,8 +349,11 @@ class BaseClipper(Record, kw_only=True):
         """The former name of :meth:`clip`, still called by its default implementation."""
         raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
+
+    #: the name an undecorated strategy's ``__post_init__`` calls on its base
+    __post_init__ = __attrs_post_init__
 
     def initial_state(self) -> dict[str, Any]:
         """The strategy's own state before the first step (default: none).

@@ -13,13 +13,14 @@ What is here:
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
 - **values rules and clippers pass around**: :class:`ParamInfo`, :class:`RuleEffect`,
   :data:`Column`, :class:`ClipResult`, :class:`Target`;
-- **records** (how components are declared): :class:`Record` (the base class of
-  :class:`BaseSchedule`, :class:`BaseRule` and :class:`BaseClipper`), :func:`field`,
-  :func:`fields`, :func:`evolve`, :class:`Field`, :data:`NOTHING`,
+- **attrs** (components are ``@attrs.frozen`` classes): :func:`field` (``attrs.field``),
+  :func:`fields` (``attrs.fields``, for a component declared without the decorator too),
+  :func:`evolve`, :class:`Field` (``attrs.Attribute``), :data:`NOTHING`,
   :class:`FrozenInstanceError`;
-- **field helpers** (fields with validation, key paths and durations):
+- **field helpers** (attrs fields with validation, key paths and durations):
   :func:`duration`, :func:`durations`, :func:`factor`, :func:`choice`, :func:`schedule`,
-  :func:`schedules`; and :func:`record_spec` / :func:`plain` for a ``spec()`` of one's own;
+  :func:`schedules`; and :func:`attrs_spec` (also named ``record_spec``) / :func:`plain`
+  for a ``spec()`` of one's own;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
   :func:`instance_of`, :func:`optional`, :func:`in_`,
@@ -57,16 +58,11 @@ import typing as _typing
 
 from schedkit import _lazy
 from schedkit._numbers import MAX_STEPS, as_real, show
-from schedkit._record import (
-    NOTHING,
-    Field,
-    FrozenInstanceError,
-    Record,
-    Validator,
-    evolve,
-    field,
-    fields,
-)
+from attrs import NOTHING, evolve, field
+from attrs import Attribute as Field
+from attrs.exceptions import FrozenInstanceError
+
+from schedkit._classes import Record, fields
 from schedkit.durations import NeedsContextError
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
@@ -82,8 +78,9 @@ from schedkit.protocols import (
     StatefulSchedule,
 )
 from schedkit.registry import Registrar
-from schedkit.schedule import (
-    BaseSchedule,
+from schedkit._base import BaseSchedule
+from schedkit._fields import (
+    attrs_spec,
     choice,
     duration,
     durations,
@@ -97,6 +94,7 @@ from schedkit.shapes import KINDS as SHAPES
 from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
 from schedkit.state_checks import StateReader, check_number
 from schedkit.validators import (
+    Validator,
     in_,
     increasing_steps,
     instance_of,
@@ -177,7 +175,6 @@ __all__ = [
     "show",
     "Field",
     "FrozenInstanceError",
-    "Record",
     "evolve",
     "field",
     "fields",
@@ -217,6 +214,7 @@ __all__ = [
     "closest_names",
     "as_steps",
     "record_spec",
+    "attrs_spec",
     "by_device_and_dtype",
     "check_exclude",
     "check_norm_type",

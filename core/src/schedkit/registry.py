@@ -51,7 +51,8 @@ import pluggy
 
 from schedkit import entry_points, hookspecs
 from schedkit._numbers import show
-from schedkit._record import Record, check_not_attrs
+from schedkit._classes import Component as Record
+from schedkit._classes import finalize
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
 Kind = Literal["schedule", "rule", "clipper"]
@@ -104,7 +105,7 @@ TRANSFORMERS_ARGUMENTS = frozenset({"num_warmup_steps", "num_training_steps"})
 
 def _scheduler_collisions(cls: type) -> list[str]:
     """The parameters of the schedule family ``cls`` that are the scheduler's own."""
-    from schedkit.schedule import _fields_of
+    from schedkit._fields import _fields_of
 
     allowed = set(SHARED_OPTIONS)
     if getattr(cls, "from_transformers", None) is None:
@@ -529,8 +530,8 @@ class Registry:
         if not (cls.__doc__ or "").strip():
             raise SpecError(f"{where}: {kind} {name!r} ({cls.__qualname__}) has no docstring")
         try:
-            check_not_attrs(cls)
-        except TypeError as e:
+            finalize(cls)  # an undecorated component is made an attrs class
+        except Exception as e:
             raise SpecError(f"{where}: {kind} {name!r}: {e}") from None
         if kind == "schedule":
             reserved = _scheduler_collisions(cls)

@@ -1,0 +1,146 @@
+"""The class system of components (schedules, rules, clippers): attrs classes.
+
+A first-party component is an ``@attrs.frozen`` class, its fields declared with
+``attrs.field`` or schedkit's helpers built on it (``schedkit.duration``, ``factor``...).
+A component may also be declared without the decorator, its fields annotated class
+attributes (the form the documentation showed for a while)::
+
+    class Rex(schedkit.BaseSchedule):
+        name = "rex"
+        total: int = schedkit.duration()
+
+Such a class is made an attrs class in place (``attrs.define(slots=False)``, frozen unless
+it says ``frozen=False``) the first time it is built, registered or its fields are read:
+never at class creation, so that an ``@attrs.frozen`` written above it still sees the
+field declarations. :func:`finalize` does it; :class:`Component` is the base that calls it.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+import attrs
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+
+    def dataclass_transform(**kwargs: Any) -> Any:
+        return lambda cls: cls
+
+
+__all__ = ["Component", "Record", "fields", "finalize", "has"]
+
+C = TypeVar("C", bound=type)
+
+_lock = threading.RLock()
+#: class keywords (``class X(Base, frozen=False)``) an undecorated component may give
+_OPTIONS = ("frozen", "eq", "kw_only")
+
+
+def _is_attrs(cls: type) -> bool:
+    return "__attrs_attrs__" in cls.__dict__
+
+
+def _finalize_one(cls: type) -> None:
+    options: dict[str, bool] = dict(getattr(cls, "__component_options__", {}))
+    own = cls.__dict__
+    post = own.get("__post_init__")
+    if post is not None and "__attrs_post_init__" not in own:
+        # the undecorated form's hook, called after the fields are set as attrs calls its own
+        type.__setattr__(cls, "__attrs_post_init__", post)
+    attrs.define(
+        cls,
+        slots=False,
+        frozen=options.get("frozen", True),
+        eq=options.get("eq", True),
+        kw_only=options.get("kw_only", False),
+        auto_detect=True,
+    )
+
+
+def finalize(cls: C) -> C:
+    """Make the component class ``cls`` (and its undecorated bases) attrs classes, in place.
+
+    A class attrs already processed (``@attrs.frozen`` on it) is returned as it is.
+    """
+    if _is_attrs(cls):
+        return cls
+    with _lock:
+        for base in reversed(cls.__mro__):
+            if (
+                base is not object
+                and issubclass(base, Component)
+                and base not in _UNDECLARED
+                and not _is_attrs(base)
+            ):
+                _finalize_one(base)
+    return cls
+
+
+def has(cls: Any) -> bool:
+    """Whether ``cls`` is an attrs class or a component (made one when first used)."""
+    return isinstance(cls, type) and (attrs.has(cls) or issubclass(cls, Component))
+
+
+def fields(cls: type) -> Any:
+    """``attrs.fields(cls)``, for an undecorated component too (finalized first)."""
+    if isinstance(cls, type) and issubclass(cls, Component):
+        finalize(cls)
+    return attrs.fields(cls)
+
+
+@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
+class Component:
+    """Base of components: ``BaseSchedule``, ``BaseRule``, ``BaseClipper``.
+
+    An undecorated subclass becomes an attrs class the first time it is built; its class
+    keywords ``frozen``, ``eq``, ``kw_only`` (inherited by its own subclasses) are the
+    options it is made with. A decorated subclass (``@attrs.frozen``) is attrs' as usual.
+    """
+
+    __slots__ = ()
+    __component_options__: ClassVar[dict[str, bool]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        given = {k: kwargs.pop(k) for k in _OPTIONS if k in kwargs}
+        super().__init_subclass__(**kwargs)
+        if given:
+            cls.__component_options__ = {**cls.__component_options__, **given}
+
+    if not TYPE_CHECKING:
+
+        def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+            # an undecorated subclass is made an attrs class before its first instance; the
+            # __init__ attrs writes is then the one type.__call__ runs
+            if "__attrs_attrs__" not in cls.__dict__:
+                finalize(cls)
+            return object.__new__(cls)
+
+
+#: the bases themselves, never finalized (they have no fields and hold the generated
+#: methods' place for nothing)
+_UNDECLARED: set[type] = {Component}
+
+
+class Record(Component):
+    """Deprecated: the base class components had for a while. Declare a component as an
+    ``@attrs.frozen`` subclass of ``BaseSchedule``, ``BaseRule`` or ``BaseClipper``; a plain
+    value as an ``@attrs.frozen`` class. A subclass still works (made an attrs class)."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        if Record in cls.__bases__ and not _is_attrs(cls):
+            warnings.warn(
+                "schedkit.Record is deprecated: declare the class with @attrs.frozen "
+                "(a component as a subclass of BaseSchedule, BaseRule or BaseClipper)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        super().__init_subclass__(**kwargs)
+
+
+_UNDECLARED.add(Record)
