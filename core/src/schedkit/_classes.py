@@ -47,6 +47,11 @@ def _is_attrs(cls: type) -> bool:
 def _finalize_one(cls: type) -> None:
     options: dict[str, bool] = dict(getattr(cls, "__component_options__", {}))
     own = cls.__dict__
+    own_setattr, own_getstate, own_eq = (
+        "__setattr__" in own,
+        "__getstate__" in own,
+        "__eq__" in own,
+    )
     post = own.get("__post_init__")
     if post is not None and "__attrs_post_init__" not in own:
         # the undecorated form's hook, called after the fields are set as attrs calls its own
@@ -59,6 +64,31 @@ def _finalize_one(cls: type) -> None:
         kw_only=options.get("kw_only", False),
         auto_detect=True,
     )
+    if not options.get("frozen", True) and not own_setattr:
+        # attrs keeps a frozen base's __setattr__; the class said it takes changes
+        type.__setattr__(cls, "__setattr__", object.__setattr__)
+        type.__setattr__(cls, "__delattr__", object.__delattr__)
+    if not options.get("eq", True) and not own_eq:
+        # by identity, not by the (value-compared) base's fields
+        for name in ("__eq__", "__ne__", "__hash__"):
+            type.__setattr__(cls, name, getattr(object, name))
+    if not own_getstate:
+        # the slotted bases' pickling would see their own fields only
+        type.__setattr__(cls, "__getstate__", _getstate)
+        type.__setattr__(cls, "__setstate__", _setstate)
+
+
+def _getstate(self: Any) -> dict[str, Any]:
+    state = dict(self.__dict__)
+    for a in attrs.fields(type(self)):
+        if a.name not in state and hasattr(self, a.name):
+            state[a.name] = getattr(self, a.name)
+    return state
+
+
+def _setstate(self: Any, state: dict[str, Any]) -> None:
+    for name, value in state.items():
+        object.__setattr__(self, name, value)
 
 
 def finalize(cls: C) -> C:
