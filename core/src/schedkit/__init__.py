@@ -8,7 +8,7 @@ import typing as _typing
 from attrs import field
 
 from schedkit import _lazy
-from schedkit._classes import Record  # deprecated: components are attrs classes
+from schedkit._classes import Record as Record  # deprecated: components are attrs classes
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
 # the names of modules, which an import of the module would otherwise bind here.

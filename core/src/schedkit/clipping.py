@@ -20,8 +20,8 @@ import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit._numbers import as_real, show
 from schedkit._classes import Component
+from schedkit._numbers import as_real, show
 from schedkit.errors import SchedkitError, SpecError, StateError, UnknownNameError
 from schedkit.matching import any_glob
 from schedkit.protocols import Schedule

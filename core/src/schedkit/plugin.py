@@ -56,13 +56,26 @@ from __future__ import annotations
 
 import typing as _typing
 
-from schedkit import _lazy
-from schedkit._numbers import MAX_STEPS, as_real, show
 from attrs import NOTHING, evolve, field
 from attrs import Attribute as Field
 from attrs.exceptions import FrozenInstanceError
 
-from schedkit._classes import Record, fields
+from schedkit import _lazy
+from schedkit._base import BaseSchedule
+from schedkit._classes import Record as Record  # deprecated: components are attrs classes
+from schedkit._classes import fields
+from schedkit._fields import (
+    attrs_spec,
+    choice,
+    duration,
+    durations,
+    factor,
+    plain,
+    record_spec,
+    schedule,
+    schedules,
+)
+from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.durations import NeedsContextError
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
 from schedkit.hookspecs import hookimpl
@@ -78,18 +91,6 @@ from schedkit.protocols import (
     StatefulSchedule,
 )
 from schedkit.registry import Registrar
-from schedkit._base import BaseSchedule
-from schedkit._fields import (
-    attrs_spec,
-    choice,
-    duration,
-    durations,
-    factor,
-    plain,
-    record_spec,
-    schedule,
-    schedules,
-)
 from schedkit.shapes import KINDS as SHAPES
 from schedkit.shapes import as_steps, bad_step, decay, decay_t, lerp, ramp, ramp_t
 from schedkit.state_checks import StateReader, check_number

@@ -50,9 +50,9 @@ from typing import Any, Literal
 import pluggy
 
 from schedkit import entry_points, hookspecs
-from schedkit._numbers import show
 from schedkit._classes import Component as Record
 from schedkit._classes import finalize
+from schedkit._numbers import show
 from schedkit.errors import ConflictError, PluginImportError, SpecError, UnknownNameError
 
 Kind = Literal["schedule", "rule", "clipper"]
