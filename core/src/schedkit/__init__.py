@@ -5,10 +5,9 @@ Everything public is importable from here; the modules behind it are private.
 
 import typing as _typing
 
-from attrs import field
-
 from schedkit import _lazy
 from schedkit._classes import Record as Record  # deprecated: components are attrs classes
+from schedkit._classes import field
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
 # the names of modules, which an import of the module would otherwise bind here.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
@@ -31,11 +32,56 @@ else:
         return lambda cls: cls
 
 
-__all__ = ["Component", "Record", "fields", "finalize", "has"]
+__all__ = ["Component", "Record", "field", "fields", "finalize", "has"]
 
 C = TypeVar("C", bound=type)
 
 _lock = threading.RLock()
+
+
+def field(
+    *,
+    default: Any = attrs.NOTHING,
+    factory: Callable[[], Any] | None = None,
+    converter: Callable[[Any], Any] | None = None,
+    validator: Any = None,
+    init: bool = True,
+    eq: bool = True,
+    repr: bool = True,
+    kw_only: bool = False,
+    metadata: Mapping[str, Any] | None = None,
+    alias: str | None = None,
+) -> Any:
+    """A field of a component: ``attrs.field`` with the arguments components use.
+
+    :param default: the value when none is given (without it or ``factory``, required).
+    :param factory: called for a fresh default per instance (a list, a dict).
+    :param converter: applied to the value first, defaults included.
+    :param validator: ``validator(instance, attribute, value)`` (or a list of them), run
+        once every field is set; schedkit's raise :class:`SpecError` naming the field.
+    :param init: False: not a constructor argument (a derived value, set in
+        ``__attrs_post_init__`` with ``object.__setattr__``).
+    :param eq: False: left out of equality and hashing.
+    :param repr: False: left out of the repr.
+    :param kw_only: the constructor takes it by keyword only.
+    :param metadata: read by schedkit's helpers (durations, nested schedules).
+    :param alias: its constructor name (default: the name without leading underscores).
+    :returns: the declaration, typed ``Any`` so it fits any annotation.
+    """
+    return attrs.field(
+        default=default,
+        factory=factory,
+        converter=converter,
+        validator=validator,
+        init=init,
+        eq=eq,
+        repr=repr,
+        kw_only=kw_only,
+        metadata=metadata,
+        alias=alias,
+    )
+
+
 #: class keywords (``class X(Base, frozen=False)``) an undecorated component may give
 _OPTIONS = ("frozen", "eq", "kw_only")
 
@@ -122,7 +168,7 @@ def fields(cls: type) -> Any:
     return attrs.fields(cls)
 
 
-@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field,))
+@dataclass_transform(frozen_default=True, field_specifiers=(attrs.field, field))
 class Component:
     """Base of components: ``BaseSchedule``, ``BaseRule``, ``BaseClipper``.
 

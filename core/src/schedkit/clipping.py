@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import torch
@@ -352,8 +352,9 @@ class BaseClipper(Component, kw_only=True):
     def __attrs_post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
 
-    #: the name an undecorated strategy's ``__post_init__`` calls on its base
-    __post_init__ = __attrs_post_init__
+    if not TYPE_CHECKING:
+        #: the name an undecorated strategy's ``__post_init__`` calls on its base
+        __post_init__ = __attrs_post_init__
 
     def initial_state(self) -> dict[str, Any]:
         """The strategy's own state before the first step (default: none).

@@ -13,7 +13,8 @@ What is here:
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
 - **values rules and clippers pass around**: :class:`ParamInfo`, :class:`RuleEffect`,
   :data:`Column`, :class:`ClipResult`, :class:`Target`;
-- **attrs** (components are ``@attrs.frozen`` classes): :func:`field` (``attrs.field``),
+- **attrs** (components are ``@attrs.frozen`` classes): :func:`field` (``attrs.field``
+  with the arguments components use),
   :func:`fields` (``attrs.fields``, for a component declared without the decorator too),
   :func:`evolve`, :class:`Field` (``attrs.Attribute``), :data:`NOTHING`,
   :class:`FrozenInstanceError`;
@@ -56,14 +57,13 @@ from __future__ import annotations
 
 import typing as _typing
 
-from attrs import NOTHING, evolve, field
-from attrs import Attribute as Field
+from attrs import NOTHING, evolve
 from attrs.exceptions import FrozenInstanceError
 
 from schedkit import _lazy
 from schedkit._base import BaseSchedule
 from schedkit._classes import Record as Record  # deprecated: components are attrs classes
-from schedkit._classes import fields
+from schedkit._classes import field, fields
 from schedkit._fields import (
     attrs_spec,
     choice,
@@ -109,6 +109,14 @@ from schedkit.validators import (
     to_pair,
     to_strings,
 )
+
+if _typing.TYPE_CHECKING:
+    import attrs
+
+    #: the attribute a validator receives (``attrs.Attribute``)
+    Field: _typing.TypeAlias = attrs.Attribute[_typing.Any]
+else:
+    pass
 
 if _typing.TYPE_CHECKING:
     from schedkit.clipping import (
@@ -174,7 +182,6 @@ __all__ = [
     "as_real",
     "check_number",
     "show",
-    "Field",
     "FrozenInstanceError",
     "evolve",
     "field",
