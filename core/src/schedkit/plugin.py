@@ -116,7 +116,9 @@ if _typing.TYPE_CHECKING:
     #: the attribute a validator receives (``attrs.Attribute``)
     Field: _typing.TypeAlias = attrs.Attribute[_typing.Any]
 else:
-    pass
+    import attrs as _attrs
+
+    Field = _attrs.Attribute
 
 if _typing.TYPE_CHECKING:
     from schedkit.clipping import (
