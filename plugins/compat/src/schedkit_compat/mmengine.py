@@ -137,7 +137,7 @@ class MMEngineStepping:
 _SCALED = ("step_size", "milestones", "T_max", "periods", "total_steps")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Part(schedkit.BaseSchedule):
     """What every mmengine scheduler takes: its range, its unit, and the conversion.
 
@@ -539,7 +539,7 @@ def _kept(current: float, gamma: float) -> bool:
     return gamma == 1.0 or (current == 0.0 and gamma <= 1.0)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class StepLR(Part):
     """mmengine's ``StepLR`` (``StepMomentum``): the value times ``gamma`` every
     ``step_size`` steps of its range.
@@ -572,7 +572,7 @@ class StepLR(Part):
         return (max(last, 0) // size + 1) * size
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class MultiStepLR(Part):
     """mmengine's ``MultiStepLR`` (``MultiStepMomentum``): the value times ``gamma`` at
     each of ``milestones`` (counted from ``begin``; a repeated milestone multiplies again).
@@ -608,7 +608,7 @@ class MultiStepLR(Part):
                    default=None)  # fmt: skip
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ConstantLR(Part):
     """mmengine's ``ConstantLR`` (``ConstantMomentum``): the value times ``factor`` from
     ``begin`` until the last step of the range, then back.
@@ -640,7 +640,7 @@ class ConstantLR(Part):
         return 0 if last < 0 else total if last < total else None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class LinearLR(Part):
     """mmengine's ``LinearLR`` (``LinearMomentum``): the value's factor goes linearly from
     ``start_factor`` to ``end_factor`` over the range ``[begin, end)`` (the usual warmup).
@@ -670,7 +670,7 @@ class LinearLR(Part):
         )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ExponentialLR(Part):
     """mmengine's ``ExponentialLR`` (``ExponentialMomentum``): the value times ``gamma``
     every step of its range.
@@ -697,7 +697,7 @@ class ExponentialLR(Part):
         return None if _kept(current, self.gamma) else max(last + 1, 1)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class PolyLR(Part):
     """mmengine's ``PolyLR`` (``PolyMomentum``): a polynomial decay of ``power`` to
     ``eta_min`` (absolute) over the range.
@@ -727,7 +727,7 @@ class PolyLR(Part):
         )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CosineAnnealingLR(Part):
     """mmengine's ``CosineAnnealingLR`` (``CosineAnnealingMomentum``): a half cosine from
     the group's value to ``eta_min`` (absolute) or ``eta_min_ratio`` (of the group's
@@ -788,7 +788,7 @@ def _weights(value: Any) -> tuple[float, ...]:
     return tuple(to_float(x) for x in value)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CosineRestartLR(Part):
     """mmengine's ``CosineRestartLR`` (``CosineRestartMomentum``): cosine periods of
     ``periods`` steps, each restarting at the initial value times its ``restart_weights``
@@ -862,7 +862,7 @@ class CosineRestartLR(Part):
         ) + low
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class OneCycleLR(Part):
     """mmengine's ``OneCycleLR``: from ``eta_max / div_factor`` up to ``eta_max``
     (absolute; a list per group) over ``pct_start`` of ``total_steps`` (default: the
@@ -1007,7 +1007,7 @@ class Momentum:
         )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class StepMomentum(Momentum, StepLR):
     """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum
     (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine picks it).
@@ -1018,7 +1018,7 @@ class StepMomentum(Momentum, StepLR):
     name = "mmengine.StepMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class MultiStepMomentum(Momentum, MultiStepLR):
     """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
 
@@ -1028,7 +1028,7 @@ class MultiStepMomentum(Momentum, MultiStepLR):
     name = "mmengine.MultiStepMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ConstantMomentum(Momentum, ConstantLR):
     """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
 
@@ -1038,7 +1038,7 @@ class ConstantMomentum(Momentum, ConstantLR):
     name = "mmengine.ConstantMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class LinearMomentum(Momentum, LinearLR):
     """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
 
@@ -1048,7 +1048,7 @@ class LinearMomentum(Momentum, LinearLR):
     name = "mmengine.LinearMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ExponentialMomentum(Momentum, ExponentialLR):
     """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
     momentum.
@@ -1059,7 +1059,7 @@ class ExponentialMomentum(Momentum, ExponentialLR):
     name = "mmengine.ExponentialMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class PolyMomentum(Momentum, PolyLR):
     """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
 
@@ -1069,7 +1069,7 @@ class PolyMomentum(Momentum, PolyLR):
     name = "mmengine.PolyMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
     the momentum.
@@ -1080,7 +1080,7 @@ class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     name = "mmengine.CosineAnnealingMomentum"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class CosineRestartMomentum(Momentum, CosineRestartLR):
     """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
     momentum.
@@ -1115,7 +1115,7 @@ def _parts(inst: Any, attribute: Field, value: Any) -> None:
             raise SpecError(f"expected an mmengine.* scheduler, got {what!r}", f"schedulers[{i}]")
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ParamSchedulerList(schedkit.BaseSchedule):
     """An mmengine ``param_scheduler`` list: every scheduler (an ``mmengine.*`` alias)
     acts on its own ``[begin, end)``, in list order, each from the value the ones before
@@ -1191,7 +1191,7 @@ def _mult() -> Any:
     )
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Paramwise(schedkit.BaseRule):
     """mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg``.
 

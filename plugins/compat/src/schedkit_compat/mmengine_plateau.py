@@ -350,7 +350,7 @@ class _Observing:
         _history(self).load_state_dict(state)
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ReduceOnPlateauLR(_Observing, Part):
     """mmengine's ``ReduceOnPlateauLR``: after more than ``patience`` validations without
     improvement of the metric, each group's lr becomes ``max(lr * factor, min_value)``
@@ -447,7 +447,7 @@ class ReduceOnPlateauLR(_Observing, Part):
         return None
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ReduceOnPlateauMomentum(Momentum, ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
     the momentum (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine
@@ -468,7 +468,7 @@ PLATEAU: dict[str, type[ReduceOnPlateauLR]] = {
 }
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
