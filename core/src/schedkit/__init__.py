@@ -6,7 +6,6 @@ Everything public is importable from here; the modules behind it are private.
 import typing as _typing
 
 from schedkit import _lazy
-from schedkit._classes import Record as Record  # deprecated: components are attrs classes
 from schedkit._classes import field
 
 # Imported at once: small, and two of their names (``schedule``, ``durations``) are also
@@ -206,4 +205,12 @@ __all__ = [
     "warmup",
 ]
 
-__getattr__, __dir__ = _lazy.exports("schedkit", _LAZY, globals(), __all__)
+_getattr, __dir__ = _lazy.exports("schedkit", _LAZY, globals(), __all__)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name == "Record":  # deprecated (components are attrs classes), so left out of dir()
+        from schedkit._classes import Record
+
+        return Record
+    return _getattr(name)
