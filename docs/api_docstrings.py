@@ -16,10 +16,9 @@ usually) would land in the last table's last row. :func:`split_tail` cuts it off
 joins the description above the tables, examples render as an "Examples" section below
 them.
 
-Private parameters (``_path``-style, for internal callers) are dropped from signatures. A
-record (``schedkit.Record``), attrs class or named tuple has no ``__init__`` in its source, so its
-heading would show no signature: the extension gives it the constructor's signature as the
-running class reports it.
+Private parameters (``_path``-style, for internal callers) are dropped from signatures. An
+attrs class or named tuple has no ``__init__`` in its source, so its heading would show no
+signature: the extension gives it the constructor's signature from its fields.
 The hook reference (docs/gen_pages.py) and the meta-tests (tests/test_api_docs.py) use
 :func:`clean` and :func:`leaks` too, so what the tests check is what the site shows.
 """
@@ -149,19 +148,17 @@ except ImportError:  # pragma: no cover - only without the docs requirements
 if griffe is not None:
 
     def _generated_init(runtime: Any) -> bool:
-        """A record's, attrs class's or named tuple's constructor, which its source does
-        not spell out."""
+        """An attrs class's or named tuple's constructor, which its source does not spell
+        out."""
         if not isinstance(runtime, type):
             return False
-        import attrs
+        from schedkit.plugin import fields
 
-        from schedkit import Record
-
-        return (
-            issubclass(runtime, Record)
-            or attrs.has(runtime)
-            or (issubclass(runtime, tuple) and hasattr(runtime, "_fields"))
-        )
+        try:
+            fields(runtime)  # an attrs class, or a component declared without the decorator
+        except Exception:
+            return issubclass(runtime, tuple) and hasattr(runtime, "_fields")
+        return True
 
     def _annotation(value: Any) -> str | None:
         if value is inspect.Parameter.empty:
@@ -172,19 +169,21 @@ if griffe is not None:
             return str(value.__forward_arg__)
         return inspect.formatannotation(value)
 
-    def _record_parameters(runtime: type) -> list[Any]:
-        """A record's constructor from its fields (``Record.__init__`` itself takes
-        ``*args, **kwargs`` and reads the class's field table)."""
-        from schedkit._record import NOTHING, fields
+    def _attrs_parameters(runtime: type) -> list[Any]:
+        """An attrs class's constructor from its fields: the annotations as written and a
+        factory's value as the default (the generated ``__init__`` shows ``NOTHING``)."""
+        import attrs
+
+        from schedkit.plugin import fields
 
         out = []
         for f in fields(runtime):
             if not f.init:
                 continue
-            if f.factory is not None:
-                default: str | None = repr(f.factory())
+            if isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+                default: str | None = repr(f.default.factory())
             else:
-                default = None if f.default is NOTHING else repr(f.default)
+                default = None if f.default is attrs.NOTHING else repr(f.default)
             kind = "keyword_only" if f.kw_only else "positional_or_keyword"
             out.append(
                 griffe.Parameter(
@@ -198,10 +197,10 @@ if griffe is not None:
 
     def _parameters(runtime: type) -> Any:
         params = [griffe.Parameter("self", kind=griffe.ParameterKind.positional_or_keyword)]
-        from schedkit import Record
+        import attrs
 
-        if issubclass(runtime, Record):
-            return griffe.Parameters(*params, *_record_parameters(runtime))
+        if attrs.has(runtime):
+            return griffe.Parameters(*params, *_attrs_parameters(runtime))
         for p in inspect.signature(runtime).parameters.values():
             if p.name.startswith("_"):
                 continue

@@ -19,6 +19,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import attrs
+
 from schedkit.plugin import NOTHING, fields
 
 
@@ -76,10 +78,10 @@ def of_alias(cls: type, skip: Iterable[str] = ()) -> tuple[Param, ...]:
     for f in fields(cls):
         if not f.init or f.alias in left_out:
             continue
-        if f.default is not NOTHING:
+        if isinstance(f.default, attrs.Factory):  # type: ignore[arg-type]
+            default = f.default.factory()
+        elif f.default is not NOTHING:
             default = f.default
-        elif f.factory is not None:
-            default = f.factory()
         else:
             default = REQUIRED
         out.append(Param(f.alias, default, not f.kw_only))

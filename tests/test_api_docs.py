@@ -282,8 +282,8 @@ def test_attrs_classes_and_named_tuples_get_their_constructor_as_a_signature(sit
 
 
 @pytest.mark.parametrize("name", ["Warmup", "RuleEffect", "ClipResult", "Sequence"])
-def test_records_get_their_fields_as_a_signature(site_objects, name):
-    """``Record.__init__`` takes ``*args, **kwargs``; the page shows the record's fields."""
+def test_components_get_their_fields_as_a_signature(site_objects, name):
+    """attrs writes ``__init__`` at run time; the page shows the class's fields."""
     init = site_objects[name].all_members["__init__"]
     expected = [f.alias for f in schedkit.plugin.fields(getattr(schedkit, name)) if f.init]
     assert expected
@@ -291,7 +291,7 @@ def test_records_get_their_fields_as_a_signature(site_objects, name):
     assert "args" not in [p.name for p in init.parameters]
 
 
-def test_a_records_defaults_and_annotations_are_shown(site_objects):
+def test_a_components_defaults_and_annotations_are_shown(site_objects):
     params = {p.name: p for p in site_objects["Warmup"].all_members["__init__"].parameters}
     assert params["schedule"].default is None
     assert str(params["start"].default) == "0.0"

@@ -147,17 +147,12 @@ def test_the_performance_chart_reads_the_pages_numbers(gen, monkeypatch):
         "transformers",
         "floor",
     ]
-    # start-up: each round's median and best CPU time against the target line
-    widths = sorted(round(p.get_width(), 1) for p in start.patches)
-    assert widths == sorted([63.0, 44.0, 46.0, 34.0, 20.0, 16.0])
-    assert [line.get_xdata()[0] for line in start.get_lines()] == [25.0]
-    # each bar says how that build was made, not where it stands in the project's history
+    # start-up: schedkit's and each peer's share of torch's instructions, against the 3% bar
+    widths = sorted(round(p.get_width(), 4) for p in start.patches)
+    assert widths == sorted([1.34, 41.2, 0.0256, 0.0032])
+    assert [line.get_xdata()[0] for line in start.get_lines()] == [3.0]
     labels = [" ".join(t.get_text().split()) for t in start.get_yticklabels()]
-    assert labels == [
-        "attrs components, importlib's entry-point scan",
-        "attrs components, raw entry-point scan",
-        "records, raw entry-point scan (this version)",
-    ]
+    assert labels == ["schedkit", "transformers", "timm", "fvcore"]
     for label in labels:
         assert "round" not in label
     assert "](img/performance.png)" in (ROOT / "docs" / "performance.md").read_text()

@@ -308,20 +308,17 @@ def test_the_declared_state_is_saved_versioned_checked_and_upgraded(fresh_regist
     assert fresh.state["seen"] == 3
 
 
-def test_a_clipper_still_implementing_the_former_private_name_works():
-    class Legacy(plugin.BaseClipper, kw_only=True):
-        """Halves every gradient, through the former private method."""
+def test_a_clipper_without_clip_says_so_when_called():
+    class Idle(plugin.BaseClipper, kw_only=True):
+        """Implements no clip()."""
 
-        name = "legacy_half"
-
-        def _clip(self, target, factor, process_group):
-            torch._foreach_mul_(target.grads, 0.5)
-            return plugin.ClipResult()
+        name = "idle_clip"
 
     p = torch.nn.Parameter(torch.ones(2))
     p.grad = torch.ones(2)
-    Legacy()([p])
-    assert p.grad.tolist() == [0.5, 0.5]
+    with pytest.raises(NotImplementedError, match="Idle implements no clip"):
+        Idle()([p])
+    assert p.grad.tolist() == [1.0, 1.0]
 
 
 def test_show_gives_a_duration_field_as_a_duration():

@@ -31,8 +31,7 @@ def test_import_and_first_lookup_load_no_setup_clipping_or_rules():
         "schedkit.clipping",
         "schedkit.groups",
         "tomllib",
-        # the composites other than the warmup, and the values of rules and clippers
-        "schedkit.combine",
+        # the values of rules and clippers
         "schedkit.values",
         # the metadata of every installed distribution is not parsed (entry_points.py)
         "email.parser",

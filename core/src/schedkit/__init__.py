@@ -10,8 +10,7 @@ from schedkit import _lazy
 # The imports below are the table ``_EXPORTS`` written out for type checkers (each name
 # re-exported ``as`` itself); tests/core/test_exports.py checks that they match it and
 # prints the lines to add or remove.
-from schedkit._record import Record as Record
-from schedkit._record import field as field
+from schedkit._classes import field as field
 from schedkit.durations import Duration as Duration
 from schedkit.durations import to_steps as to_steps
 from schedkit.errors import ConflictError as ConflictError
@@ -37,14 +36,14 @@ if _typing.TYPE_CHECKING:
     from schedkit._registrar import Registrar as Registrar
     from schedkit.clipping import BaseClipper as BaseClipper
     from schedkit.clipping import SparseGradientError as SparseGradientError
-    from schedkit.combine import Chain as Chain
-    from schedkit.combine import Scale as Scale
-    from schedkit.combine import Sequence as Sequence
-    from schedkit.combine import Stretch as Stretch
-    from schedkit.combine import chain as chain
-    from schedkit.combine import scale as scale
-    from schedkit.combine import sequence as sequence
-    from schedkit.combine import stretch as stretch
+    from schedkit.compose import Chain as Chain
+    from schedkit.compose import Scale as Scale
+    from schedkit.compose import Sequence as Sequence
+    from schedkit.compose import Stretch as Stretch
+    from schedkit.compose import chain as chain
+    from schedkit.compose import scale as scale
+    from schedkit.compose import sequence as sequence
+    from schedkit.compose import stretch as stretch
     from schedkit.components import get_clipper as get_clipper
     from schedkit.components import get_rule as get_rule
     from schedkit.compose import Warmup as Warmup
@@ -90,7 +89,7 @@ _EXPORTS: dict[str, str] = {
     "BaseRule": "schedkit.groups",
     "BaseSchedule": "schedkit.schedule",
     "Built": "schedkit.setup",
-    "Chain": "schedkit.combine",
+    "Chain": "schedkit.compose",
     "ClipResult": "schedkit.values",
     "Clipper": "schedkit.protocols",
     "ComponentInfo": "schedkit._registrar",
@@ -103,16 +102,15 @@ _EXPORTS: dict[str, str] = {
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
     "PluginImportError": "schedkit.errors",
-    "Record": "schedkit._record",
     "Registrar": "schedkit._registrar",
     "Registry": "schedkit.registry",
     "RuleEffect": "schedkit.values",
-    "Scale": "schedkit.combine",
+    "Scale": "schedkit.compose",
     "SchedkitError": "schedkit.errors",
     "SchedkitWarning": "schedkit.errors",
     "Schedule": "schedkit.protocols",
     "Scheduler": "schedkit.scheduler",
-    "Sequence": "schedkit.combine",
+    "Sequence": "schedkit.compose",
     "Setup": "schedkit.setup",
     "SetupError": "schedkit.setup",
     "SparseGradientError": "schedkit.clipping",
@@ -120,20 +118,20 @@ _EXPORTS: dict[str, str] = {
     "StateError": "schedkit.errors",
     "Stateful": "schedkit.protocols",
     "StatefulSchedule": "schedkit.protocols",
-    "Stretch": "schedkit.combine",
+    "Stretch": "schedkit.compose",
     "UnknownNameError": "schedkit.errors",
     "UnplacedParameter": "schedkit.groups",
     "Unresolved": "schedkit.schedule",
     "Warmup": "schedkit.compose",
     "build_param_groups": "schedkit.groups",
-    "chain": "schedkit.combine",
+    "chain": "schedkit.compose",
     "choice": "schedkit.schedule",
     "convert": "schedkit.conversion",
     "default_registry": "schedkit.registry",
     "duration": "schedkit.schedule",
     "durations": "schedkit.schedule",
     "factor": "schedkit.schedule",
-    "field": "schedkit._record",
+    "field": "schedkit._classes",
     "find_lr": "schedkit.lr_finder",
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
@@ -148,11 +146,11 @@ _EXPORTS: dict[str, str] = {
     "register": "schedkit.registry",
     "registered": "schedkit.registry",
     "resolve": "schedkit.schedule",
-    "scale": "schedkit.combine",
+    "scale": "schedkit.compose",
     "schedule": "schedkit.schedule",
     "schedules": "schedkit.schedule",
-    "sequence": "schedkit.combine",
-    "stretch": "schedkit.combine",
+    "sequence": "schedkit.compose",
+    "stretch": "schedkit.compose",
     "to_steps": "schedkit.durations",
     "trainable_parameters": "schedkit.groups",
     "warmup": "schedkit.compose",
@@ -162,10 +160,18 @@ _EXPORTS: dict[str, str] = {
 #: the names of modules, which an import of the module would otherwise bind here. The rest
 #: is imported when first used, so ``import schedkit`` stays cheap next to ``import torch``:
 #: a script that only schedules never loads TOML setups or clippers.
-_EAGER = ("schedkit._record", "schedkit.durations", "schedkit.errors", "schedkit.schedule")
+_EAGER = ("schedkit._classes", "schedkit.durations", "schedkit.errors", "schedkit.schedule")
 
 __version__ = "0.1.0"
 
 __all__ = [*_EXPORTS, "__version__"]
 
-__getattr__, __dir__ = _lazy.exports("schedkit", _EXPORTS, globals(), __all__)
+_getattr, __dir__ = _lazy.exports("schedkit", _EXPORTS, globals(), __all__)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name == "Record":  # deprecated (components are attrs classes), so left out of dir()
+        from schedkit._classes import Record
+
+        return Record
+    return _getattr(name)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from schedkit.combine import Chain, Scale, Sequence, Stretch
-from schedkit.compose import Warmup
+from schedkit.compose import Chain, Scale, Sequence, Stretch, Warmup
 from schedkit.hookspecs import hookimpl
 from schedkit.registry import Registrar
 

@@ -181,12 +181,13 @@ def checked(
 
 
 def _check_class(src: PluginSource, kind: Kind, name: str, cls: type) -> None:
-    """How the component's class is declared."""
-    from schedkit._record import check_not_attrs
+    """How the component's class is declared: an undecorated component (a subclass of a
+    schedkit base class without ``@attrs.frozen``) is made an attrs class here."""
+    from schedkit._classes import finalize
 
     try:
-        check_not_attrs(cls)
-    except TypeError as e:
+        finalize(cls)
+    except Exception as e:
         raise SpecError(f"{where(src)}: {kind} {name!r}: {e}") from None
 
 
@@ -194,10 +195,6 @@ def _init_names(cls: type) -> set[str]:
     """The keyword names the constructor of a component class takes."""
     if attrs.has(cls):
         return {a.alias or a.name for a in attrs.fields(cls) if a.init}
-    from schedkit import _record
-
-    if _record.has(cls):
-        return {f.alias or f.name for f in _record.fields(cls) if f.init}
     return set()
 
 

@@ -31,7 +31,7 @@ version = "0.1.0"
 description = "A schedkit plugin: the {name} schedule."
 readme = "README.md"
 requires-python = ">=3.10"
-dependencies = ["schedkit-core>=0.1,<0.2"]
+dependencies = ["schedkit-core>=0.1,<0.2", "attrs>=23.1"]
 
 [project.optional-dependencies]
 # pytest, hypothesis and the conformance kit's pytest plugin
@@ -55,11 +55,13 @@ SCHEDULE = '''\
 
 from __future__ import annotations
 
+import attrs
 import torch
 
 from schedkit.plugin import BaseSchedule, Registrar, duration, factor, hookimpl
 
 
+@attrs.frozen
 class {cls}(BaseSchedule):
     """Linear decay from 1 to ``end`` over ``total`` steps, then flat:
     ``f(t) = 1 - (1 - end) * min(t, total) / total``.

@@ -21,9 +21,10 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
+import attrs
 import torch
 
-from schedkit._record import Record
+from schedkit._classes import Component
 from schedkit.components import build
 from schedkit.errors import SpecError
 from schedkit.protocols import ParamRule
@@ -31,10 +32,11 @@ from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
 
-class BaseRule(Record):
+@attrs.frozen
+class BaseRule(Component):
     """Base class of param-group rules: a ``name``, ``spec()`` from the fields, ``bind()``.
 
-    Subclasses are records (:class:`schedkit.Record`) with validated fields; ``bind(model)`` returns
+    Subclasses are ``attrs.frozen`` classes with validated fields; ``bind(model)`` returns
     the function that decides for each parameter.
 
     **Writing a rule**: implement one of

@@ -13,13 +13,15 @@ What is here:
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
 - **values rules and clippers pass around**: :class:`ParamInfo`, :class:`RuleEffect`,
   :data:`Column`, :class:`ClipResult`, :class:`Target`;
-- **records** (how components are declared): :class:`Record` (the base class of
-  :class:`BaseSchedule`, :class:`BaseRule` and :class:`BaseClipper`), :func:`field`,
-  :func:`fields`, :func:`evolve`, :class:`Field`, :data:`NOTHING`,
+- **attrs** (components are ``@attrs.frozen`` classes): :func:`field` (``attrs.field``
+  with the arguments components use),
+  :func:`fields` (``attrs.fields``, for a component declared without the decorator too),
+  :func:`evolve`, :class:`Field` (``attrs.Attribute``), :data:`NOTHING`,
   :class:`FrozenInstanceError`;
-- **field helpers** (fields with validation, key paths and durations):
+- **field helpers** (attrs fields with validation, key paths and durations):
   :func:`duration`, :func:`durations`, :func:`factor`, :func:`choice`, :func:`schedule`,
-  :func:`schedules`; and :func:`record_spec` / :func:`plain` for a ``spec()`` of one's own;
+  :func:`schedules`; and :func:`attrs_spec` (also named ``record_spec``) / :func:`plain`
+  for a ``spec()`` of one's own;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
   :func:`instance_of`, :func:`optional`, :func:`in_`,
@@ -64,14 +66,12 @@ from schedkit import _lazy
 from schedkit._numbers import MAX_STEPS as MAX_STEPS
 from schedkit._numbers import as_real as as_real
 from schedkit._numbers import show as show
-from schedkit._record import NOTHING as NOTHING
-from schedkit._record import Field as Field
-from schedkit._record import FrozenInstanceError as FrozenInstanceError
-from schedkit._record import Record as Record
-from schedkit._record import Validator as Validator
-from schedkit._record import evolve as evolve
-from schedkit._record import field as field
-from schedkit._record import fields as fields
+from schedkit._classes import NOTHING as NOTHING
+from schedkit._classes import Field as Field
+from schedkit._classes import FrozenInstanceError as FrozenInstanceError
+from schedkit._classes import evolve as evolve
+from schedkit._classes import field as field
+from schedkit._classes import fields as fields
 from schedkit._registrar import Registrar as Registrar
 from schedkit.durations import NeedsContextError as NeedsContextError
 from schedkit.errors import SchedkitError as SchedkitError
@@ -99,6 +99,7 @@ from schedkit.schedule import duration as duration
 from schedkit.schedule import durations as durations
 from schedkit.schedule import factor as factor
 from schedkit.schedule import plain as plain
+from schedkit.schedule import attrs_spec as attrs_spec
 from schedkit.schedule import record_spec as record_spec
 from schedkit.schedule import schedule as schedule
 from schedkit.schedule import schedules as schedules
@@ -113,6 +114,7 @@ from schedkit.shapes import ramp as ramp
 from schedkit.shapes import ramp_t as ramp_t
 from schedkit.state_checks import StateReader as StateReader
 from schedkit.state_checks import check_number as check_number
+from schedkit.validators import Validator as Validator
 from schedkit.validators import in_ as in_
 from schedkit.validators import increasing_steps as increasing_steps
 from schedkit.validators import instance_of as instance_of
@@ -160,17 +162,16 @@ _EXPORTS: dict[str, str] = {
     "ClipResult": "schedkit.values",
     "Clipper": "schedkit.protocols",
     "Column": "schedkit.groups",
-    "Field": "schedkit._record",
-    "FrozenInstanceError": "schedkit._record",
+    "Field": "schedkit._classes",
+    "FrozenInstanceError": "schedkit._classes",
     "GroupSchedule": "schedkit.protocols",
     "MATCH_MODES": "schedkit.matching",
     "MAX_STEPS": "schedkit._numbers",
     "NONFINITE": "schedkit.clipping",
-    "NOTHING": "schedkit._record",
+    "NOTHING": "schedkit._classes",
     "NeedsContextError": "schedkit.durations",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
-    "Record": "schedkit._record",
     "Registrar": "schedkit._registrar",
     "RuleEffect": "schedkit.values",
     "SHAPES": "schedkit.shapes",
@@ -185,11 +186,12 @@ _EXPORTS: dict[str, str] = {
     "StatefulSchedule": "schedkit.protocols",
     "Target": "schedkit.clipping",
     "UnplacedParameter": "schedkit.groups",
-    "Validator": "schedkit._record",
+    "Validator": "schedkit.validators",
     "anneal": "schedkit.shapes",
     "any_glob": "schedkit.matching",
     "as_real": "schedkit._numbers",
     "as_steps": "schedkit.shapes",
+    "attrs_spec": "schedkit.schedule",
     "bad_step": "schedkit.shapes",
     "by_device_and_dtype": "schedkit.clipping",
     "check_exclude": "schedkit.clipping",
@@ -201,10 +203,10 @@ _EXPORTS: dict[str, str] = {
     "decay_t": "schedkit.shapes",
     "duration": "schedkit.schedule",
     "durations": "schedkit.schedule",
-    "evolve": "schedkit._record",
+    "evolve": "schedkit._classes",
     "factor": "schedkit.schedule",
-    "field": "schedkit._record",
-    "fields": "schedkit._record",
+    "field": "schedkit._classes",
+    "fields": "schedkit._classes",
     "finite_metric": "schedkit.plateaus",
     "first_match": "schedkit.matching",
     "hookimpl": "schedkit.hookspecs",
@@ -248,7 +250,7 @@ _EXPORTS: dict[str, str] = {
 #: keeps them, and torch's hooks machinery, off the start-up path.
 _EAGER = (
     "schedkit._numbers",
-    "schedkit._record",
+    "schedkit._classes",
     "schedkit._registrar",
     "schedkit.durations",
     "schedkit.errors",
@@ -264,4 +266,12 @@ _EAGER = (
 
 __all__ = [*_EXPORTS]
 
-__getattr__, __dir__ = _lazy.exports("schedkit.plugin", _EXPORTS, globals(), __all__)
+_getattr, __dir__ = _lazy.exports("schedkit.plugin", _EXPORTS, globals(), __all__)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name == "Record":  # deprecated (components are attrs classes), so left out of dir()
+        from schedkit._classes import Record
+
+        return Record
+    return _getattr(name)

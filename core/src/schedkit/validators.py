@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
+import attrs
+
 from schedkit._numbers import MAX_STEPS, as_real, show, too_large
-from schedkit._record import Field, Validator
 from schedkit.errors import SpecError
 
+#: ``validator(instance, attribute, value)``: raises :class:`SpecError` for a bad value
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
 
-def _fail(attribute: Field, expected: str, value: Any, why: str = "") -> SpecError:
+
+def _fail(attribute: attrs.Attribute[Any], expected: str, value: Any, why: str = "") -> SpecError:
     return SpecError(f"expected {expected}, got {show(value)}{why}", attribute.name)
 
 
@@ -48,7 +52,7 @@ def number(
         parts.append(f"<= {le:g}")
     expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
 
-    def check(inst: Any, attribute: Field, value: Any) -> None:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         x = as_real(value)
         ok = (
             x is not None
@@ -70,7 +74,7 @@ def steps(*, positive: bool = False) -> Validator:
     (:data:`~schedkit._numbers.MAX_STEPS`)."""
     expected = "a positive whole number of steps" if positive else "a whole number of steps >= 0"
 
-    def check(inst: Any, attribute: Field, value: Any) -> None:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if isinstance(value, str):
             raise SpecError(
                 f"{value!r} is a duration that needs resolving (steps_per_epoch or the total); "
@@ -90,7 +94,7 @@ def one_of(choices: Collection[str]) -> Validator:
     return in_(choices)
 
 
-def increasing_steps(inst: Any, attribute: Field, value: Any) -> None:
+def increasing_steps(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A tuple of step counts, each >= 0 and strictly increasing."""
     check = steps()
     for v in value:
@@ -112,7 +116,7 @@ def optional_pair(
     """``None`` or a pair of finite numbers within the bounds."""
     check = number(ge=ge, le=le)
 
-    def validate(inst: Any, attribute: Field, value: Any) -> None:
+    def validate(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is None:
             return
         if not (isinstance(value, tuple) and len(value) == 2):
@@ -129,7 +133,7 @@ def to_strings(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
-def strings(inst: Any, attribute: Field, value: Any) -> None:
+def strings(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A list of strings; a bare string is refused with a hint to put it in a list."""
     if isinstance(value, str):
         raise SpecError(
@@ -145,7 +149,7 @@ def instance_of(kind: type | tuple[type, ...]) -> Validator:
     names = kind if isinstance(kind, tuple) else (kind,)
     expected = "an instance of " + " or ".join(getattr(k, "__name__", repr(k)) for k in names)
 
-    def check(inst: Any, attribute: Field, value: Any) -> None:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, kind):
             raise _fail(attribute, expected, value)
 
@@ -155,7 +159,7 @@ def instance_of(kind: type | tuple[type, ...]) -> Validator:
 def optional(validator: Validator) -> Validator:
     """None, or what ``validator`` accepts."""
 
-    def check(inst: Any, attribute: Field, value: Any) -> None:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if value is not None:
             validator(inst, attribute, value)
 
@@ -166,7 +170,7 @@ def in_(choices: Collection[Any]) -> Validator:
     """One of ``choices``, of any type; an unhashable value is refused like any other."""
     expected = "one of " + ", ".join(repr(c) for c in choices)
 
-    def check(inst: Any, attribute: Field, value: Any) -> None:
+    def check(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         try:
             ok = value in choices
         except TypeError:  # an unhashable value looked up in a set

@@ -1,9 +1,8 @@
 """The values rules and clippers pass around: what a rule sees of a parameter
 (:class:`ParamInfo`), what it decides (:class:`RuleEffect`), and what a clipping call did
 (:class:`ClipResult`). Apart from the protocols (:mod:`schedkit.protocols`), so that a
-program that only schedules never creates these classes. Records, like the components that
-hand them out: a plugin that defines a rule or a clipper beside its schedules (the aliases
-of timm, mmengine, detectron2) imports no attrs on a first look-up.
+program that only schedules never creates these classes. attrs classes, like the components
+that hand them out.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from schedkit._record import Record, field
+import attrs
 
 if TYPE_CHECKING:
     import torch
@@ -32,19 +31,21 @@ def _tags(value: Iterable[str]) -> frozenset[str]:
     return frozenset(value)
 
 
-class RuleEffect(Record):
+@attrs.frozen
+class RuleEffect:
     """What a rule decides for one parameter.
 
     ``values`` are explicit settings (they replace what earlier rules set), ``multipliers``
     scale the current value of a key, and ``tags`` label the parameter's group.
     """
 
-    values: Mapping[str, Any] = field(factory=dict)
-    multipliers: Mapping[str, float] = field(factory=dict)
-    tags: frozenset[str] = field(factory=frozenset, converter=_tags)
+    values: Mapping[str, Any] = attrs.field(factory=dict)
+    multipliers: Mapping[str, float] = attrs.field(factory=dict)
+    tags: frozenset[str] = attrs.field(factory=frozenset, converter=_tags)
 
 
-class ClipResult(Record):
+@attrs.frozen
+class ClipResult:
     """The outcome of one clipping call.
 
     ``total_norm`` is the pre-clip norm as a 0-dim tensor where the strategy computes one

@@ -8,7 +8,8 @@ import inspect
 import sys
 from typing import Any
 
-from schedkit._record import NOTHING, Field
+import attrs
+
 from schedkit.cli._output import print_json, table
 from schedkit.errors import SchedkitError, UnknownNameError
 from schedkit.registry import default_registry
@@ -84,7 +85,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     return code
 
 
-def _type_name(f: Field) -> str:
+def _type_name(f: attrs.Attribute[Any]) -> str:
     """What a parameter takes: ``duration`` (steps, ``"5ep"`` or ``"10%"``) for fields
     declared with the duration helpers, whatever their annotation; else the annotation."""
     from schedkit.schedule import _meta
@@ -113,13 +114,15 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
         info = found[0]
     params = []
     for key, f in _fields_of(info.cls).items():
-        default: Any = f.default if f.factory is None else f.factory()
-        default = None if default is NOTHING else plain(default)
+        default: Any = f.default
+        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+            default = default.factory()
+        default = None if default is attrs.NOTHING else plain(default)
         params.append(
             {
                 "name": key,
                 "type": _type_name(f),
-                "required": f.required,
+                "required": f.default is attrs.NOTHING,
                 "default": default,
             }
         )

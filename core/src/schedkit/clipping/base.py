@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
 from schedkit._numbers import show
-from schedkit._record import Field, Record, field
+from schedkit._classes import Component
 from schedkit.clipping.target import Target, _require_dense
 from schedkit.clipping.tensors import _NARROW, _wide_norm, materialise, reduce_norm, total_norm
 from schedkit.errors import SpecError, StateError, UnknownNameError
@@ -56,7 +57,7 @@ def _optional_schedule(value: Any) -> Any:
         raise SpecError(str(e), "schedule.type" if own else "schedule") from None
 
 
-def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
+def _check_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """The threshold's factor per call: a schedule in steps, refused when built otherwise
     (not at the first clip)."""
     if value is None:
@@ -74,7 +75,8 @@ def _check_schedule(inst: Any, attribute: Field, value: Any) -> None:
         )
 
 
-class BaseClipper(Record, kw_only=True):
+@attrs.frozen(kw_only=True)
+class BaseClipper(Component, kw_only=True):
     """Base class of gradient clippers.
 
     ``nonfinite``: what a non-finite gradient norm does: ``ignore`` (torch's default: clip
@@ -83,7 +85,7 @@ class BaseClipper(Record, kw_only=True):
     and count it in ``skipped_steps``). ``schedule``: the threshold follows a schedule,
     ``threshold * schedule(step)`` (e.g. a ``max_norm`` warmup), one step per call.
 
-    **Writing a strategy** (a subclass with a ``name``, a
+    **Writing a strategy** (an ``@attrs.frozen(kw_only=True)`` subclass with a ``name``, a
     docstring and validated fields):
 
     - implement :meth:`clip`: clip ``target.grads`` in place, threshold times ``factor``;
@@ -97,7 +99,7 @@ class BaseClipper(Record, kw_only=True):
       it is saved by :meth:`state_dict` and checked and restored by
       :meth:`load_state_dict`. Bump :attr:`state_version` when its layout changes and
       convert older states in :meth:`upgrade_state`. A subclass that defines
-      ``__post_init__`` calls ``super().__post_init__()`` first.
+      ``__attrs_post_init__`` calls ``super().__attrs_post_init__()`` first.
     """
 
     name: ClassVar[str] = ""
@@ -108,11 +110,11 @@ class BaseClipper(Record, kw_only=True):
     #: the layout version of the strategy's own state (:meth:`initial_state`)
     state_version: ClassVar[int] = 1
 
-    nonfinite: str = field(default="ignore", validator=one_of(NONFINITE))
-    schedule: Schedule | None = field(
+    nonfinite: str = attrs.field(default="ignore", validator=one_of(NONFINITE))
+    schedule: Schedule | None = attrs.field(
         default=None, converter=_optional_schedule, validator=_check_schedule
     )
-    _state: _State = field(init=False, factory=_State, eq=False, repr=False)
+    _state: _State = attrs.field(init=False, factory=_State, eq=False, repr=False)
 
     def spec(self) -> dict[str, Any]:
         """Plain-data description, every parameter included, that rebuilds this clipper."""
@@ -167,15 +169,14 @@ class BaseClipper(Record, kw_only=True):
             applied when the strategy has them; ``ClipResult(total_norm=total,
             skipped=True)`` when :meth:`finite` returned False.
         """
-        # a strategy written against the former private name still works
-        legacy = getattr(self, "_clip", None)
-        if legacy is None:
-            raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
-        result: ClipResult = legacy(target, factor, process_group)
-        return result
+        raise NotImplementedError(f"{type(self).__name__} implements no clip() method")
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         self._state.extra.update(self.initial_state())
+
+    if not TYPE_CHECKING:
+        #: the name an undecorated strategy's ``__post_init__`` calls on its base
+        __post_init__ = __attrs_post_init__
 
     def initial_state(self) -> dict[str, Any]:
         """The strategy's own state before the first step (default: none).
@@ -371,10 +372,6 @@ class BaseClipper(Record, kw_only=True):
         and shapes: return what to restore, or raise :class:`~schedkit.StateError` through
         ``extra``'s readers (which name the key path). Nothing is applied before it returns.
         Default: the history as it is (refused when the strategy declares none)."""
-        legacy = getattr(self, "_check_extra", None)  # the former private name still works
-        if legacy is not None:
-            checked: dict[str, Any] = legacy(extra)
-            return checked
         if extra.state and not self.initial_state():
             raise StateError(f"{self.name!r} keeps no history, got {sorted(extra.state)}", "extra")
         return dict(extra.state)

@@ -10,10 +10,10 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import torch
 
 from schedkit._numbers import as_real, show
-from schedkit._record import Field
 from schedkit.errors import SpecError
 
 _group: Any
@@ -153,7 +153,7 @@ def norm_type(value: Any) -> Any:
     return value
 
 
-def check_norm_type(inst: Any, attribute: Field, value: Any) -> None:
+def check_norm_type(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A p-norm order: a number > 0, or infinity."""
     if (
         isinstance(value, bool)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
 import torch
 
 import schedkit
 
 
+@attrs.frozen
 class EmbeddingsLR(schedkit.BaseRule):
     """Multiply the lr of ``nn.Embedding`` weights by ``lr_mult`` and tag their group
     ``embeddings``, so a scheduler can drive them on their own.

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import attrs
 import torch
 
 import schedkit
 
 
+@attrs.frozen
 class Sawtooth(schedkit.BaseSchedule):
     """A sawtooth: ``f(t) = low + (1 - low) * (t mod period) / period``.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import torch
 
 from schedkit.plugin import (
@@ -17,7 +18,8 @@ from schedkit.plugin import (
 )
 
 
-class Spike(BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class Spike(BaseClipper):
     """Clip gradient spikes: scale the global norm down to ``ratio`` times the running mean
     of the earlier norms (an exponential moving average with ``decay``). The first step
     only records its norm.

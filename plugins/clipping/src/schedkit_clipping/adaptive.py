@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -19,7 +20,8 @@ from schedkit.plugin import (
 )
 
 
-class Adaptive(schedkit.BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class Adaptive(schedkit.BaseClipper):
     """Clip the global norm to a threshold learned from recent norms (AutoClip, Seetharaman
     et al., 2020): the ``percentile`` of the last ``window`` gradient norms (this one
     included), or with ``mode = "ema"`` an exponential moving average of the norms (decay
@@ -40,7 +42,7 @@ class Adaptive(schedkit.BaseClipper, kw_only=True):
     factor: float = schedkit.factor(1.0, gt=0.0)
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         # the whole state exists from the start, so checkpoint loaders that fill a fresh
         # object's state in place (torch.distributed.checkpoint) find every entry
         extra = self._state.extra

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -20,7 +21,8 @@ from schedkit.plugin import (
 )
 
 
-class AGC(schedkit.BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class AGC(schedkit.BaseClipper):
     """Adaptive gradient clipping (Brock et al., 2021, NFNets), unit-wise as in timm's
     ``adaptive_clip_grad``: a unit's gradient is scaled down when its norm exceeds
     ``clip_factor`` times the norm of its weights (at least ``eps``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -16,7 +17,8 @@ from schedkit.plugin import (
 )
 
 
-class Norm(schedkit.BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class Norm(schedkit.BaseClipper):
     """Clip the global gradient norm to ``max_norm``: ``g *= min(max_norm / (norm + 1e-6), 1)``.
 
     The norm of all gradients as one vector, of any ``norm_type`` (2, 1, ``"inf"``, p):

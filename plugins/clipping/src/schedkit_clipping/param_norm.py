@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -18,7 +19,8 @@ from schedkit.plugin import (
 )
 
 
-class ParamNorm(schedkit.BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class ParamNorm(schedkit.BaseClipper):
     """Clip each parameter's gradient to its own norm ``max_norm``: detectron2's
     per-parameter ``CLIP_TYPE: norm`` (``clip_grad_norm_`` called on each parameter).
 

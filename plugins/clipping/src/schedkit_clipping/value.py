@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -11,7 +12,8 @@ from schedkit import ClipResult
 from schedkit.plugin import Target, by_device_and_dtype
 
 
-class Value(schedkit.BaseClipper, kw_only=True):
+@attrs.frozen(kw_only=True)
+class Value(schedkit.BaseClipper):
     """Clip every gradient element to ``[-clip_value, clip_value]``.
 
     ``torch.nn.utils.clip_grad_value_``'s result, foreach per device and dtype; detectron2's

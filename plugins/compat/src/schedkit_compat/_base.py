@@ -14,6 +14,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
+import attrs
 import torch
 
 import schedkit
@@ -157,6 +158,7 @@ def refuse_spec(name: str, what: str) -> NoReturn:
 
 
 # -- per-group curves -----------------------------------------------------------------
+@attrs.frozen
 class ClosedForm(schedkit.BaseSchedule):
     """An alias whose value is a function of the step and of the group (its base value,
     its position); ``at(step, base, index)`` computes it in the original's arithmetic."""
@@ -256,6 +258,7 @@ class Recurrence:
         return self._set(k, closed)
 
 
+@attrs.frozen
 class Recursive(schedkit.BaseSchedule):
     """An alias whose values are computed from the previous value (torch's chainable form).
 
@@ -304,6 +307,7 @@ class Recursive(schedkit.BaseSchedule):
         return Recurrence(self, base, index)
 
 
+@attrs.frozen
 class Absolute(ClosedForm):
     """An alias whose values are absolute (Cerebras): every scheduled group gets the value,
     whatever its own lr; ``value(step)`` computes it."""

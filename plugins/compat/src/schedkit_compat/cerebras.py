@@ -18,6 +18,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
+import attrs
+
 import schedkit
 from schedkit import SpecError
 from schedkit.plugin import NOTHING, Field, instance_of, optional, steps
@@ -42,6 +44,7 @@ def _check_tags(inst: Any, attribute: Field, value: Any) -> None:
         )
 
 
+@attrs.frozen
 class CerebrasLR(Absolute):
     """What every Cerebras alias shares: ``param_group_tags``, and absolute values."""
 
@@ -62,6 +65,7 @@ def _lr(default: Any = NOTHING) -> Any:
     return schedkit.factor(default, ge=0.0)
 
 
+@attrs.frozen
 class ConstantLR(CerebrasLR):
     """Cerebras' ``ConstantLR``: ``learning_rate`` at every step.
 
@@ -77,6 +81,7 @@ class ConstantLR(CerebrasLR):
         return self.learning_rate
 
 
+@attrs.frozen
 class PolynomialLR(CerebrasLR):
     """Cerebras' ``PolynomialLR``: from ``initial_learning_rate`` to ``end_learning_rate``
     as ``(1 - t / total_iters) ** power`` of the difference, then held.
@@ -108,6 +113,7 @@ class PolynomialLR(CerebrasLR):
         return float((1 - step / n) ** self.power * diff + self.end_learning_rate)
 
 
+@attrs.frozen
 class LinearLR(PolynomialLR):
     """Cerebras' ``LinearLR``: ``PolynomialLR`` with ``power = 1``.
 
@@ -120,6 +126,7 @@ class LinearLR(PolynomialLR):
     power: float = schedkit.field(default=1.0, init=False)
 
 
+@attrs.frozen
 class ExponentialLR(CerebrasLR):
     """Cerebras' ``ExponentialLR``: ``initial_learning_rate * decay_rate ** (t /
     total_iters)``, with ``staircase`` the exponent floored.
@@ -142,6 +149,7 @@ class ExponentialLR(CerebrasLR):
         return float(self.decay_rate**power * self.initial_learning_rate)
 
 
+@attrs.frozen
 class InverseExponentialTimeDecayLR(CerebrasLR):
     """Cerebras' ``InverseExponentialTimeDecayLR`` (Keras' ``InverseTimeDecay``):
     ``initial_learning_rate / (1 + decay_rate * t ** step_exponent / total_iters)``,
@@ -166,6 +174,7 @@ class InverseExponentialTimeDecayLR(CerebrasLR):
         return self.initial_learning_rate / (alpha * self.decay_rate + 1.0)
 
 
+@attrs.frozen
 class InverseSquareRootDecayLR(CerebrasLR):
     """Cerebras' ``InverseSquareRootDecayLR``: ``initial_learning_rate * scale /
     sqrt(max(t, warmup_steps))``.
@@ -188,6 +197,7 @@ class InverseSquareRootDecayLR(CerebrasLR):
         )
 
 
+@attrs.frozen
 class CosineDecayLR(CerebrasLR):
     """Cerebras' ``CosineDecayLR`` (Keras' ``CosineDecay``): half a cosine from
     ``initial_learning_rate`` to ``end_learning_rate`` over ``total_iters``, then held.
@@ -210,6 +220,7 @@ class CosineDecayLR(CerebrasLR):
         )
 
 
+@attrs.frozen
 class SequentialLR(CerebrasLR):
     """Cerebras' ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
     counting its steps from its own start.
@@ -225,7 +236,7 @@ class SequentialLR(CerebrasLR):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     milestones: tuple[int, ...] = step_list()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if len(self.milestones) != len(self.schedulers) - 1:
             raise SpecError(
                 "Sequential Schedulers expects number of schedulers provided to be one more "
@@ -240,6 +251,7 @@ class SequentialLR(CerebrasLR):
         return float(self.schedulers[i](step - start))
 
 
+@attrs.frozen
 class PiecewiseConstantLR(CerebrasLR):
     """Cerebras' ``PiecewiseConstantLR``: ``learning_rates[i]`` from ``milestones[i - 1]``
     on (one more rate than milestones).
@@ -253,7 +265,7 @@ class PiecewiseConstantLR(CerebrasLR):
     learning_rates: tuple[float, ...] = each_group(ge=0.0)
     milestones: tuple[int, ...] = step_list()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if not isinstance(self.learning_rates, tuple):
             raise SpecError("expected a list of learning rates", "learning_rates")
         if len(self.learning_rates) != len(self.milestones) + 1:
@@ -267,6 +279,7 @@ class PiecewiseConstantLR(CerebrasLR):
         return self.learning_rates[bisect.bisect_right(self.milestones, step)]
 
 
+@attrs.frozen
 class MultiStepLR(CerebrasLR):
     """Cerebras' ``MultiStepLR``: ``initial_learning_rate``, times ``gamma`` at each
     milestone reached.
@@ -289,6 +302,7 @@ class MultiStepLR(CerebrasLR):
         return value
 
 
+@attrs.frozen
 class StepLR(CerebrasLR):
     """Cerebras' ``StepLR``: ``initial_learning_rate * gamma ** floor(t / step_size)``.
 
@@ -311,6 +325,7 @@ def _half_cosine(initial: float, low: float, ratio: float) -> float:
     return (math.cos(ratio * math.pi) + 1) / 2 * (initial - low) + low
 
 
+@attrs.frozen
 class CosineAnnealingLR(CerebrasLR):
     """Cerebras' ``CosineAnnealingLR``: a cosine from ``initial_learning_rate`` to
     ``eta_min`` over ``T_max`` steps, periodic past it (as torch's).
@@ -329,6 +344,7 @@ class CosineAnnealingLR(CerebrasLR):
         return _half_cosine(self.initial_learning_rate, self.eta_min, step / self.T_max)
 
 
+@attrs.frozen
 class CosineAnnealingWarmRestarts(CerebrasLR):
     """Cerebras' ``CosineAnnealingWarmRestarts``: a cosine from ``initial_learning_rate``
     to ``eta_min`` over ``T_0`` steps, restarting every ``T_0`` steps (``T_mult`` must be
@@ -349,7 +365,7 @@ class CosineAnnealingWarmRestarts(CerebrasLR):
     T_mult: int = count(1, positive=True)
     eta_min: float = _lr(0.0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.T_mult != 1:
             raise SpecError(
                 "Unsupported value of Parameters 'T_mult' for LR scheduler type "
@@ -362,6 +378,7 @@ class CosineAnnealingWarmRestarts(CerebrasLR):
         return _half_cosine(self.initial_learning_rate, self.eta_min, t_cur / self.T_0)
 
 
+@attrs.frozen
 class MultiplicativeLR(CerebrasLR):
     """Cerebras' ``MultiplicativeLR``: ``initial_learning_rate * coefficient ** t``.
 
@@ -378,6 +395,7 @@ class MultiplicativeLR(CerebrasLR):
         return float(self.coefficient**step * self.initial_learning_rate)
 
 
+@attrs.frozen
 class LambdaLR(CerebrasLR):
     """Cerebras' ``LambdaLR``: ``initial_learning_rate * lr_lambda(t)``, in-process only.
 
@@ -401,6 +419,7 @@ class LambdaLR(CerebrasLR):
         refuse_spec(self.name, "lr_lambda")
 
 
+@attrs.frozen
 class ChainedScheduler(CerebrasLR):
     """Cerebras' ``ChainedScheduler``: the first schedule's value times each following
     schedule's value over its ``initial_learning_rate``.
@@ -414,7 +433,7 @@ class ChainedScheduler(CerebrasLR):
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         for i, s in enumerate(self.schedulers[1:], 1):
             if not getattr(s, "initial_learning_rate", None):
                 raise SpecError(
@@ -430,6 +449,7 @@ class ChainedScheduler(CerebrasLR):
         return value
 
 
+@attrs.frozen
 class CyclicLR(CerebrasLR):
     """Cerebras' ``CyclicLR``: between ``base_lr`` and ``max_lr`` (absolute),
     ``triangular``, ``triangular2`` or ``exp_range``; the mode sets the scale mode, as in
@@ -468,6 +488,7 @@ class CyclicLR(CerebrasLR):
         return height * scale + self.base_lr
 
 
+@attrs.frozen
 class OneCycleLR(CerebrasLR):
     """Cerebras' ``OneCycleLR``: from ``initial_learning_rate`` up to ``max_lr`` over
     ``pct_start`` of ``total_steps``, then down to ``initial_learning_rate /
@@ -516,6 +537,7 @@ def _adjustment(group: Mapping[str, Any]) -> float:
     return float(group.get("adjust_learning_rate", group.get("adjust_val", 1.0)))
 
 
+@attrs.frozen
 class ScalePerParamLR(CerebrasLR):
     """Cerebras' ``ScalePerParamLR``: the wrapped schedule's value times each group's
     ``adjust_learning_rate`` (µP's per-layer lr scaling; 1.0 where a group has none).

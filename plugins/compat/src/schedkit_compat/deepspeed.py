@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
+
 import schedkit
 from schedkit import SpecError
 from schedkit.plugin import Field, instance_of, number, optional, show, steps, to_float
@@ -45,6 +47,7 @@ def _optional_each_group(default: Any) -> Any:
     return schedkit.field(default=default, converter=convert, validator=validate)
 
 
+@attrs.frozen
 class WarmupLR(ClosedForm):
     """DeepSpeed's ``WarmupLR``: from ``warmup_min_lr`` to ``warmup_max_lr`` (absolute;
     without it, each group's own lr) over ``warmup_num_steps`` (at least 2), along
@@ -75,6 +78,7 @@ class WarmupLR(ClosedForm):
         return low + (high - low) * self.gamma(int(step) - 1)
 
 
+@attrs.frozen
 class WarmupDecayLR(WarmupLR):
     """DeepSpeed's ``WarmupDecayLR``: ``WarmupLR`` (``warmup_max_lr`` 0.001 by default),
     then a linear decay to 0 at ``total_num_steps``:
@@ -102,6 +106,7 @@ class WarmupDecayLR(WarmupLR):
         )
 
 
+@attrs.frozen
 class WarmupCosineLR(ClosedForm):
     """DeepSpeed's ``WarmupCosineLR``: a factor of each group's lr, rising from
     ``warmup_min_ratio`` to 1 over ``warmup_num_steps`` (at least 2; ``log`` or ``linear``
@@ -137,6 +142,7 @@ class WarmupCosineLR(ClosedForm):
         return base * self.ratio(int(step) - 1)
 
 
+@attrs.frozen
 class OneCycle(ClosedForm):
     """DeepSpeed's ``OneCycle``: the lr rises from ``cycle_min_lr`` to ``cycle_max_lr``
     (absolute; lists per group) over ``cycle_first_step_size`` steps and falls back over
@@ -248,6 +254,7 @@ class OneCycle(ClosedForm):
         return {"betas[0]": self.momentum, "betas[1]": lambda step: 0.99}
 
 
+@attrs.frozen
 class LRRangeTest(ClosedForm):
     """DeepSpeed's ``LRRangeTest``: ``min_lr * (1 + lr_range_test_step_rate * t /
     lr_range_test_step_size)`` (``lr_range_test_staircase``: ``floor(t / size)``), with

@@ -17,6 +17,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -37,6 +38,7 @@ from schedkit_compat._base import (
 WHERE_EPSILON = 1e-6
 
 
+@attrs.frozen
 class WarmupMultiplier(schedkit.BaseSchedule):
     """What detectron2's three schedulers share: the run, and the warmup in front.
 
@@ -51,7 +53,7 @@ class WarmupMultiplier(schedkit.BaseSchedule):
     warmup_method: str = schedkit.choice("linear", "constant")
     rescale_interval: bool = schedkit.field(default=False, validator=instance_of(bool))
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.rescale_interval and self.warmup_iters >= self.max_iter:
             raise SpecError(
                 "with rescale_interval the warmup must be shorter than max_iter", "warmup_iters"
@@ -91,6 +93,7 @@ class WarmupMultiplier(schedkit.BaseSchedule):
         return self.max_iter
 
 
+@attrs.frozen
 class WarmupMultiStepLR(WarmupMultiplier):
     """detectron2's ``WarmupMultiStepLR``: the lr times ``gamma`` at each of ``steps``,
     behind detectron2's warmup. Steps past ``max_iter`` are dropped, as detectron2 does.
@@ -105,8 +108,8 @@ class WarmupMultiStepLR(WarmupMultiplier):
     gamma: float = schedkit.factor(0.1, ge=0.0)
     _kept: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         kept = tuple(s for s in self.steps if s <= self.max_iter)
         if kept and kept[-1] >= self.max_iter:
             raise SpecError(
@@ -124,6 +127,7 @@ class WarmupMultiStepLR(WarmupMultiplier):
         return values[bisect.bisect_right(self._kept, epoch)]
 
 
+@attrs.frozen
 class WarmupCosineLR(WarmupMultiplier):
     """detectron2's ``WarmupCosineLR``: half a cosine from 1 to ``base_lr_end /
     base_lr`` over the run, behind detectron2's warmup.
@@ -175,6 +179,7 @@ def _decays(inst: Any, attribute: Any, value: Any) -> None:
         )
 
 
+@attrs.frozen
 class WarmupStepWithFixedGammaLR(WarmupMultiplier):
     """detectron2's ``WarmupStepWithFixedGammaLR``: the run in ``num_decays + 1`` equal
     parts, the lr times ``gamma`` at each new part, behind detectron2's warmup.
@@ -229,6 +234,7 @@ def _optional(**bounds: float) -> Any:
     )
 
 
+@attrs.frozen
 class Default(schedkit.BaseRule):
     """detectron2's ``get_default_optimizer_params``: ``weight_decay_norm`` for the
     parameters of norm layers, ``bias_lr_factor`` and ``weight_decay_bias`` for biases,
@@ -254,7 +260,7 @@ class Default(schedkit.BaseRule):
         ("lr", "weight_decay")
     )
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         bias = self.bias_lr_factor != 1.0 or self.weight_decay_bias is not None
         if bias and any(name == "bias" for name, _ in self.overrides):
             raise SpecError("Conflicting overrides for 'bias'", "overrides")
@@ -298,7 +304,8 @@ class Default(schedkit.BaseRule):
 
 
 # -- clipping -------------------------------------------------------------------------
-class ClipValue(Value, kw_only=True):
+@attrs.frozen(kw_only=True)
+class ClipValue(Value):
     """detectron2's ``CLIP_TYPE: value``: every gradient element clipped to
     ``[-clip_value, clip_value]`` (``clip_grad_value_``).
 
@@ -310,7 +317,8 @@ class ClipValue(Value, kw_only=True):
     clip_value: float = schedkit.factor(1.0, gt=0.0)  # SOLVER.CLIP_GRADIENTS.CLIP_VALUE
 
 
-class ClipNorm(ParamNorm, kw_only=True):
+@attrs.frozen(kw_only=True)
+class ClipNorm(ParamNorm):
     """detectron2's ``CLIP_TYPE: norm``: each parameter's gradient clipped to its own norm
     ``clip_value`` (``clip_grad_norm_`` per parameter), of ``norm_type``.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+import attrs
 import torch
 
 import schedkit
@@ -14,6 +15,7 @@ from schedkit import ParamInfo, RuleEffect
 PATTERNS = (r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)")
 
 
+@attrs.frozen
 class NoDecay(schedkit.BaseRule):
     """The transformers Trainer's decay-parameter rule (``Trainer.create_optimizer``): weight
     decay 0 for every parameter inside a ``torch.nn.LayerNorm`` and every parameter whose

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, cast
 
+import attrs
 import torch
 
 import schedkit
@@ -349,6 +350,7 @@ class _Observing:
         _history(self).load_state_dict(state)
 
 
+@attrs.frozen(cache_hash=True)
 class ReduceOnPlateauLR(_Observing, Part):
     """mmengine's ``ReduceOnPlateauLR``: after more than ``patience`` validations without
     improvement of the metric, each group's lr becomes ``max(lr * factor, min_value)``
@@ -410,8 +412,8 @@ class ReduceOnPlateauLR(_Observing, Part):
     verbose: bool = _flag(False, kw_only=False)
     _history_box: list[_History | None] = _box()
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if not self.by_epoch:
             raise SpecError(
                 "mmengine's ReduceOnPlateau* step by epochs only (by_epoch = true)", "by_epoch"
@@ -445,6 +447,7 @@ class ReduceOnPlateauLR(_Observing, Part):
         return None
 
 
+@attrs.frozen(cache_hash=True)
 class ReduceOnPlateauMomentum(Momentum, ReduceOnPlateauLR):
     """mmengine's ``ReduceOnPlateauMomentum``: ``mmengine.ReduceOnPlateauLR``'s values for
     the momentum (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine
@@ -465,6 +468,7 @@ PLATEAU: dict[str, type[ReduceOnPlateauLR]] = {
 }
 
 
+@attrs.frozen(cache_hash=True)
 class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
@@ -484,8 +488,8 @@ class ObservingList(_Observing, ParamSchedulerList):
                 return ParamSchedulerList(*args, **kwargs)
         return super().__new__(cls)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         monitors: dict[str, int] = {}
         for i, sub in enumerate(self.schedulers):
             if isinstance(sub, ReduceOnPlateauLR):

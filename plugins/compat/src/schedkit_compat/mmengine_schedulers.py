@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, cast
 
+import attrs
 import torch
 
 import schedkit
@@ -104,6 +105,7 @@ class MMEngineStepping:
 _SCALED = ("step_size", "milestones", "T_max", "periods", "total_steps")
 
 
+@attrs.frozen(cache_hash=True)
 class Part(schedkit.BaseSchedule):
     """What every mmengine scheduler takes: its range, its unit, and the conversion.
 
@@ -142,7 +144,7 @@ class Part(schedkit.BaseSchedule):
     convert_to_iter_based: bool = _flag(False)
     steps_per_epoch: int | None = _optional_steps()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.end <= self.begin:
             raise SpecError(
                 f"end should be larger than begin, but got begin={self.begin}, end={self.end}",
@@ -505,6 +507,7 @@ def _kept(current: float, gamma: float) -> bool:
     return gamma == 1.0 or (current == 0.0 and gamma <= 1.0)
 
 
+@attrs.frozen(cache_hash=True)
 class StepLR(Part):
     """mmengine's ``StepLR`` (``StepMomentum``): the value times ``gamma`` every
     ``step_size`` steps of its range.
@@ -537,6 +540,7 @@ class StepLR(Part):
         return (max(last, 0) // size + 1) * size
 
 
+@attrs.frozen(cache_hash=True)
 class MultiStepLR(Part):
     """mmengine's ``MultiStepLR`` (``MultiStepMomentum``): the value times ``gamma`` at
     each of ``milestones`` (counted from ``begin``; a repeated milestone multiplies again).
@@ -572,6 +576,7 @@ class MultiStepLR(Part):
                    default=None)  # fmt: skip
 
 
+@attrs.frozen(cache_hash=True)
 class ConstantLR(Part):
     """mmengine's ``ConstantLR`` (``ConstantMomentum``): the value times ``factor`` from
     ``begin`` until the last step of the range, then back.
@@ -603,6 +608,7 @@ class ConstantLR(Part):
         return 0 if last < 0 else total if last < total else None
 
 
+@attrs.frozen(cache_hash=True)
 class LinearLR(Part):
     """mmengine's ``LinearLR`` (``LinearMomentum``): the value's factor goes linearly from
     ``start_factor`` to ``end_factor`` over the range ``[begin, end)`` (the usual warmup).
@@ -632,6 +638,7 @@ class LinearLR(Part):
         )
 
 
+@attrs.frozen(cache_hash=True)
 class ExponentialLR(Part):
     """mmengine's ``ExponentialLR`` (``ExponentialMomentum``): the value times ``gamma``
     every step of its range.
@@ -658,6 +665,7 @@ class ExponentialLR(Part):
         return None if _kept(current, self.gamma) else max(last + 1, 1)
 
 
+@attrs.frozen(cache_hash=True)
 class PolyLR(Part):
     """mmengine's ``PolyLR`` (``PolyMomentum``): a polynomial decay of ``power`` to
     ``eta_min`` (absolute) over the range.
@@ -687,6 +695,7 @@ class PolyLR(Part):
         )
 
 
+@attrs.frozen(cache_hash=True)
 class CosineAnnealingLR(Part):
     """mmengine's ``CosineAnnealingLR`` (``CosineAnnealingMomentum``): a half cosine from
     the group's value to ``eta_min`` (absolute) or ``eta_min_ratio`` (of the group's
@@ -708,8 +717,8 @@ class CosineAnnealingLR(Part):
     verbose: bool = _flag(False, kw_only=False)
     eta_min_ratio: float | None = _optional_number(ge=0.0)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if self.eta_min is not None and self.eta_min_ratio is not None:
             raise SpecError("give eta_min or eta_min_ratio, not both", "eta_min_ratio")
 
@@ -747,6 +756,7 @@ def _weights(value: Any) -> tuple[float, ...]:
     return tuple(to_float(x) for x in value)
 
 
+@attrs.frozen(cache_hash=True)
 class CosineRestartLR(Part):
     """mmengine's ``CosineRestartLR`` (``CosineRestartMomentum``): cosine periods of
     ``periods`` steps, each restarting at the initial value times its ``restart_weights``
@@ -777,8 +787,8 @@ class CosineRestartLR(Part):
     by_epoch: bool = _flag(True, kw_only=False)
     verbose: bool = _flag(False, kw_only=False)
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if (self.eta_min is None) == (self.eta_min_ratio is None):
             raise SpecError("give one of eta_min and eta_min_ratio", "eta_min")
         if len(self.periods) != len(self.restart_weights):
@@ -820,6 +830,7 @@ class CosineRestartLR(Part):
         ) + low
 
 
+@attrs.frozen(cache_hash=True)
 class OneCycleLR(Part):
     """mmengine's ``OneCycleLR``: from ``eta_max / div_factor`` up to ``eta_max``
     (absolute; a list per group) over ``pct_start`` of ``total_steps`` (default: the
@@ -858,8 +869,8 @@ class OneCycleLR(Part):
     def initial(self, index: int) -> float:
         return pick(self.eta_max, index, "eta_max") / self.div_factor
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if not self.convert_to_iter_based or self.steps_per_epoch is not None:
             self.check_phases(self.steps_per_epoch)  # in a list, the list's counts too
 
@@ -964,6 +975,7 @@ class Momentum:
         )
 
 
+@attrs.frozen(cache_hash=True)
 class StepMomentum(Momentum, StepLR):
     """mmengine's ``StepMomentum``: ``mmengine.StepLR``'s values for the momentum
     (``momentum``, or ``betas[0]`` for the Adam family, picked as mmengine picks it).
@@ -974,6 +986,7 @@ class StepMomentum(Momentum, StepLR):
     name = "mmengine.StepMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class MultiStepMomentum(Momentum, MultiStepLR):
     """mmengine's ``MultiStepMomentum``: ``mmengine.MultiStepLR``'s values for the momentum.
 
@@ -983,6 +996,7 @@ class MultiStepMomentum(Momentum, MultiStepLR):
     name = "mmengine.MultiStepMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class ConstantMomentum(Momentum, ConstantLR):
     """mmengine's ``ConstantMomentum``: ``mmengine.ConstantLR``'s values for the momentum.
 
@@ -992,6 +1006,7 @@ class ConstantMomentum(Momentum, ConstantLR):
     name = "mmengine.ConstantMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class LinearMomentum(Momentum, LinearLR):
     """mmengine's ``LinearMomentum``: ``mmengine.LinearLR``'s values for the momentum.
 
@@ -1001,6 +1016,7 @@ class LinearMomentum(Momentum, LinearLR):
     name = "mmengine.LinearMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class ExponentialMomentum(Momentum, ExponentialLR):
     """mmengine's ``ExponentialMomentum``: ``mmengine.ExponentialLR``'s values for the
     momentum.
@@ -1011,6 +1027,7 @@ class ExponentialMomentum(Momentum, ExponentialLR):
     name = "mmengine.ExponentialMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class PolyMomentum(Momentum, PolyLR):
     """mmengine's ``PolyMomentum``: ``mmengine.PolyLR``'s values for the momentum.
 
@@ -1020,6 +1037,7 @@ class PolyMomentum(Momentum, PolyLR):
     name = "mmengine.PolyMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     """mmengine's ``CosineAnnealingMomentum``: ``mmengine.CosineAnnealingLR``'s values for
     the momentum.
@@ -1030,6 +1048,7 @@ class CosineAnnealingMomentum(Momentum, CosineAnnealingLR):
     name = "mmengine.CosineAnnealingMomentum"
 
 
+@attrs.frozen(cache_hash=True)
 class CosineRestartMomentum(Momentum, CosineRestartLR):
     """mmengine's ``CosineRestartMomentum``: ``mmengine.CosineRestartLR``'s values for the
     momentum.
@@ -1064,6 +1083,7 @@ def _parts(inst: Any, attribute: Field, value: Any) -> None:
             raise SpecError(f"expected an mmengine.* scheduler, got {what!r}", f"schedulers[{i}]")
 
 
+@attrs.frozen(cache_hash=True)
 class ParamSchedulerList(schedkit.BaseSchedule):
     """An mmengine ``param_scheduler`` list: every scheduler (an ``mmengine.*`` alias)
     acts on its own ``[begin, end)``, in list order, each from the value the ones before
@@ -1085,7 +1105,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     steps_per_epoch: int | None = _optional_steps()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         _parts(self, fields(type(self)).schedulers, self.schedulers)
         if self.steps_per_epoch is None:
             for i, sub in enumerate(self.schedulers):
@@ -1139,6 +1159,7 @@ def _mult() -> Any:
     )
 
 
+@attrs.frozen(cache_hash=True)
 class Paramwise(schedkit.BaseRule):
     """mmengine's ``DefaultOptimWrapperConstructor`` with a ``paramwise_cfg``.
 

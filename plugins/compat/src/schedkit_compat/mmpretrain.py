@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.instancenorm import _InstanceNorm
@@ -27,6 +28,7 @@ def _mult() -> Any:
     )
 
 
+@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` (``paramwise_cfg``).
 

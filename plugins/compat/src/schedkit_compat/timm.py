@@ -27,6 +27,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+import attrs
 import torch
 
 import schedkit
@@ -194,6 +195,7 @@ def draw(kind: str, seed: int, pct: float, std: float) -> float:
     return 2 * (float(torch.rand(1, generator=g).item()) - 0.5) * pct
 
 
+@attrs.frozen
 class TimmSchedule(ClosedForm):
     """What timm's schedulers share: the linear warmup from ``warmup_lr_init`` (absolute)
     over ``warmup_t`` steps (``warmup_prefix``: the curve starts after it), and the noise:
@@ -215,7 +217,7 @@ class TimmSchedule(ClosedForm):
 
     stepping: ClassVar[type] = TimmStepping
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.updates_per_epoch is not None and not self.t_in_epochs:
             raise SpecError(
                 "updates_per_epoch is for t_in_epochs = true (with t_in_epochs = false the "
@@ -303,6 +305,7 @@ def group_scale(group: Mapping[str, Any], base: float) -> tuple[float | None, fl
     return scale, base / scale
 
 
+@attrs.frozen
 class Cycles(TimmSchedule):
     """timm's cycles: ``t_initial`` steps, each next one ``cycle_mul`` times longer with its
     peak ``cycle_decay`` times lower, ``cycle_limit`` of them, then ``lr_min``."""
@@ -328,8 +331,8 @@ class Cycles(TimmSchedule):
             t = math.floor(-self.t_initial * (mul**cycles - 1) / (1 - mul))
         return t + self.warmup_t if self.warmup_prefix else t
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         try:  # timm's get_cycle_length: cycle_mul ** cycle_limit must be a float
             self.cycle_length()
         except OverflowError:
@@ -365,6 +368,7 @@ class Cycles(TimmSchedule):
         return self.shape(t_curr, t_i, base * self.cycle_decay**i)
 
 
+@attrs.frozen
 class Cosine(Cycles):
     """timm's ``cosine`` (``CosineLRScheduler``): SGDR cosine cycles from the lr to
     ``lr_min``; ``k_decay`` bends the curve (``t ** k / T ** k``).
@@ -396,6 +400,7 @@ class Cosine(Cycles):
         return low + 0.5 * (top - low) * (1 + math.cos(math.pi * t_curr**k / t_i**k))
 
 
+@attrs.frozen
 class Tanh(Cycles):
     """timm's ``tanh`` (``TanhLRScheduler``): the lr falls along ``tanh`` from ``lb`` to
     ``ub`` over each cycle. Without ``warmup_prefix`` the warmup rises to the curve's value
@@ -423,8 +428,8 @@ class Tanh(Cycles):
     noise_seed: int = NOISE_SEED
     updates_per_epoch: int | None = UPDATES_PER_EPOCH
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if self.lb >= self.ub:
             raise SpecError(f"expected lb < ub, got {self.lb} and {self.ub}", "lb")
 
@@ -437,6 +442,7 @@ class Tanh(Cycles):
         return low + 0.5 * (top - low) * (1 - math.tanh(self.lb * (1.0 - tr) + self.ub * tr))
 
 
+@attrs.frozen
 class Poly(Cycles):
     """timm's ``poly`` (``PolyLRScheduler``): ``(1 - t ** k / T ** k) ** power`` from the
     lr to ``lr_min`` over each cycle.
@@ -468,6 +474,7 @@ class Poly(Cycles):
         return float(low + (top - low) * (1 - t_curr**k / t_i**k) ** self.power)
 
 
+@attrs.frozen
 class Step(TimmSchedule):
     """timm's ``step`` (``StepLRScheduler``): the lr times ``decay_rate`` every ``decay_t``
     steps (the warmup is a prefix by default, as timm's).
@@ -493,6 +500,7 @@ class Step(TimmSchedule):
         return float(base * (self.decay_rate ** (t // self.decay_t)))
 
 
+@attrs.frozen
 class MultiStep(TimmSchedule):
     """timm's ``multistep`` (``MultiStepLRScheduler``): the lr times ``decay_rate`` at each
     of ``decay_t``, one step early as timm counts (``bisect(decay_t, t + 1)``).
@@ -518,7 +526,8 @@ class MultiStep(TimmSchedule):
         return float(base * (self.decay_rate ** bisect.bisect_right(self.decay_t, t + 1)))
 
 
-class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
+@attrs.define(eq=False)
+class Plateau(torch_.ReduceLROnPlateau):
     """timm's ``plateau`` (``PlateauLRScheduler``): torch's ``ReduceLROnPlateau`` (mode
     ``max`` by default) behind timm's warmup: the lr rises from ``warmup_lr_init`` over
     ``warmup_t`` epochs, metrics count only after it, and the noise is added to one
@@ -559,12 +568,12 @@ class Plateau(torch_.ReduceLROnPlateau, frozen=False, eq=False):
     #: timm's plateau counts epochs: ``step(epoch)`` moves it, ``step_update`` does not
     t_in_epochs: ClassVar[bool] = True
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         self.factor = self.decay_rate
         self.patience = self.patience_t
         self.cooldown = self.cooldown_t
         self.min_lr = self.lr_min
-        super().__post_init__()
+        super().__attrs_post_init__()
 
     def noise(self, t: int) -> float:
         seed = 42 if self.noise_seed is None else self.noise_seed
@@ -670,6 +679,7 @@ def _strings(value: Any) -> Any:
     return tuple(value) if isinstance(value, (list, set, frozenset)) else value
 
 
+@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """timm's layer-decay groups (``create_optimizer_v2(..., layer_decay=...)``, i.e.
     ``param_groups_layer_decay``): the layers from the model's ``group_matcher()`` (else
@@ -724,7 +734,8 @@ class LayerDecay(schedkit.BaseRule):
 
 
 # -- clipping -------------------------------------------------------------------------
-class TimmAGC(AGC, kw_only=True):
+@attrs.frozen(kw_only=True)
+class TimmAGC(AGC):
     """timm's ``adaptive_clip_grad`` (``--clip-mode agc``): unit-wise AGC with timm's
     arguments ``clip_factor``, ``eps`` and ``norm_type``.
 

@@ -47,6 +47,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
 
+import attrs
 import torch
 from torch.optim.lr_scheduler import EPOCH_DEPRECATION_WARNING
 
@@ -128,6 +129,7 @@ class TorchScheduler:
         )
 
 
+@attrs.frozen
 class StepLR(TorchScheduler, Recursive):
     """torch's ``StepLR``: the lr times ``gamma`` every ``step_size`` steps.
 
@@ -159,6 +161,7 @@ class StepLR(TorchScheduler, Recursive):
         return float(base * self.gamma ** (step // self.step_size))
 
 
+@attrs.frozen
 class MultiStepLR(TorchScheduler, Recursive):
     """torch's ``MultiStepLR``: the lr times ``gamma`` at each milestone.
 
@@ -177,7 +180,7 @@ class MultiStepLR(TorchScheduler, Recursive):
     _at: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
     _sorted: tuple[int, ...] = schedkit.field(init=False, eq=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         counts = Counter(self.milestones)
         object.__setattr__(self, "_counts", dict(counts))
         object.__setattr__(self, "_at", tuple(sorted(counts)))
@@ -208,6 +211,7 @@ class MultiStepLR(TorchScheduler, Recursive):
         return float(base * self.gamma ** bisect.bisect_right(self._sorted, step))
 
 
+@attrs.frozen
 class ConstantLR(TorchScheduler, Recursive):
     """torch's ``ConstantLR``: the lr times ``factor`` until ``total_iters``, then the lr.
 
@@ -242,6 +246,7 @@ class ConstantLR(TorchScheduler, Recursive):
         return base * (self.factor + (step >= self.total_iters) * (1 - self.factor))
 
 
+@attrs.frozen
 class LinearLR(TorchScheduler, Recursive):
     """torch's ``LinearLR``: the factor goes linearly from ``start_factor`` to
     ``end_factor`` over ``total_iters`` steps, then stays. Chainable form, as torch.
@@ -279,6 +284,7 @@ class LinearLR(TorchScheduler, Recursive):
         return base * (s + (e - s) * min(n, step) / n)
 
 
+@attrs.frozen
 class ExponentialLR(TorchScheduler, Recursive):
     """torch's ``ExponentialLR``: the lr times ``gamma`` every step. Chainable form.
 
@@ -303,6 +309,7 @@ class ExponentialLR(TorchScheduler, Recursive):
         return float(base * self.gamma**step)
 
 
+@attrs.frozen
 class PolynomialLR(TorchScheduler, Recursive):
     """torch's ``PolynomialLR``: ``(1 - t / total_iters) ** power`` of the lr, reaching 0
     at ``total_iters``. Chainable form, as torch.
@@ -336,6 +343,7 @@ class PolynomialLR(TorchScheduler, Recursive):
         return float(base * (1.0 - min(n, step) / n) ** self.power)
 
 
+@attrs.frozen
 class CosineAnnealingLR(TorchScheduler, Recursive):
     """torch's ``CosineAnnealingLR``: half a cosine from the lr to ``eta_min`` (absolute)
     over ``T_max`` steps, and on: torch's curve is periodic, back up to the lr at
@@ -367,6 +375,7 @@ class CosineAnnealingLR(TorchScheduler, Recursive):
         return low + (base - low) * (1 + math.cos(math.pi * step / self.T_max)) / 2
 
 
+@attrs.frozen
 class CosineAnnealingWarmRestarts(TorchScheduler, ClosedForm):
     """torch's ``CosineAnnealingWarmRestarts`` (SGDR): a cosine from the lr to ``eta_min``
     over ``T_0`` steps, restarting, each period ``T_mult`` times longer than the last.
@@ -504,6 +513,7 @@ class _Restarts:
 _SCALE_MODES = ("cycle", "iterations")
 
 
+@attrs.frozen
 class CyclicLR(TorchScheduler, ClosedForm):
     """torch's ``CyclicLR``: the lr cycles between ``base_lr`` and ``max_lr`` (absolute;
     a list gives each group its own), ``triangular``, ``triangular2`` or ``exp_range``.
@@ -621,6 +631,7 @@ class _Momentum:
         return _Momentum(self.sched, index)
 
 
+@attrs.frozen
 class OneCycleLR(TorchScheduler, ClosedForm):
     """torch's ``OneCycleLR``: from ``max_lr / div_factor`` up to ``max_lr`` (absolute; a
     list gives each group its own) over ``pct_start`` of the run, then down to
@@ -665,7 +676,7 @@ class OneCycleLR(TorchScheduler, ClosedForm):
             )
         return params
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         check_one_cycle_warmup(self.pct_start, self.total_steps, "torch")
 
     def _phase(self, step: float) -> tuple[float, int, int]:
@@ -709,7 +720,8 @@ class OneCycleLR(TorchScheduler, ClosedForm):
         return {"momentum": momentum}
 
 
-class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
+@attrs.define(eq=False)
+class ReduceLROnPlateau(TorchScheduler, Plateau):
     """torch's ``ReduceLROnPlateau``: after ``patience`` steps without improvement each
     group's lr becomes ``max(lr * factor, min_lr)`` (absolute; a list gives each group its
     own), skipped when the change is at most ``eps``, then ``cooldown`` steps pass.
@@ -754,8 +766,8 @@ class ReduceLROnPlateau(TorchScheduler, Plateau, frozen=False, eq=False):
 
     from_transformers = None
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def __attrs_post_init__(self) -> None:
+        super().__attrs_post_init__()
         if isinstance(self.min_lr, tuple):
             self.min_lrs = list(self.min_lr)
 
@@ -883,6 +895,7 @@ class _Reduced:
         return current
 
 
+@attrs.frozen
 class LambdaLR(TorchScheduler, ClosedForm):
     """torch's ``LambdaLR``: the lr times ``lr_lambda(step)`` (a list: one function per
     group). In-process only: a function cannot be written as data.
@@ -909,6 +922,7 @@ class LambdaLR(TorchScheduler, ClosedForm):
         refuse_spec(self.name, "lr_lambda")
 
 
+@attrs.frozen
 class MultiplicativeLR(TorchScheduler, Recursive):
     """torch's ``MultiplicativeLR``: each step the lr times ``lr_lambda(step)`` (a list: one
     function per group). In-process only: a function cannot be written as data.
@@ -978,6 +992,7 @@ def _torch_subs(inst: Any, attribute: Field, value: Any, chained: bool = False) 
             )
 
 
+@attrs.frozen
 class _Composite(TorchScheduler, schedkit.BaseSchedule):
     """torch's schedulers of schedulers: one curve per sub-scheduler and group."""
 
@@ -1040,6 +1055,7 @@ class _Replayed:
         return self.value
 
 
+@attrs.frozen
 class SequentialLR(_Composite):
     """torch's ``SequentialLR``: ``schedulers[i]`` from ``milestones[i - 1]`` on, each
     counting its own steps from there.
@@ -1061,7 +1077,7 @@ class SequentialLR(_Composite):
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)
     milestones: tuple[int, ...] = step_list()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         _torch_subs(self, fields(type(self)).schedulers, self.schedulers, chained=True)
         if len(self.milestones) != len(self.schedulers) - 1:
             raise SpecError(
@@ -1114,6 +1130,7 @@ class _InSequence(_Replayed):
         return float(self.curves[i](step - start))
 
 
+@attrs.frozen
 class ChainedScheduler(_Composite):
     """torch's ``ChainedScheduler``: every scheduler steps, in order, each from the lr the
     one before it wrote (so ``ConstantLR`` then ``ExponentialLR`` multiply).
@@ -1129,7 +1146,7 @@ class ChainedScheduler(_Composite):
 
     name = "torch.ChainedScheduler"
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         _torch_subs(self, fields(type(self)).schedulers, self.schedulers)
 
     def per_group(

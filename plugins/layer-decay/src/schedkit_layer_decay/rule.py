@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -63,6 +64,7 @@ def _check_patterns(inst: Any, attribute: Field, value: Any) -> None:
             )
 
 
+@attrs.frozen
 class LayerDecay(schedkit.BaseRule):
     """Layer-wise lr decay (BEiT, MAE fine-tuning): deeper layers keep more of the lr.
 
@@ -99,7 +101,7 @@ class LayerDecay(schedkit.BaseRule):
     num_layers: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
     missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.layout == "patterns" and not self.patterns:
             raise SpecError("layout 'patterns' needs patterns, got none", "patterns")
 

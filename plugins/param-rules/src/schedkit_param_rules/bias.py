@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import attrs
 import torch
 
 import schedkit
@@ -11,6 +12,7 @@ from schedkit import ParamInfo, RuleEffect
 from schedkit.plugin import number, optional
 
 
+@attrs.frozen
 class Bias(schedkit.BaseRule):
     """Bias parameters (named ``bias``): their lr times ``lr_factor`` and, when given, their
     weight decay set to ``weight_decay``: detectron2's ``SOLVER.BIAS_LR_FACTOR`` and

@@ -6,6 +6,7 @@ import operator
 from collections.abc import Sequence
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -52,6 +53,7 @@ def _model_list(model: torch.nn.Module) -> tuple[str, ...]:
     return tuple(str(n) for n in fn())
 
 
+@attrs.frozen
 class NoWeightDecay(schedkit.BaseRule):
     """Weight decay ``value`` (default 0) for the parameters decay should not shrink.
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -60,6 +61,7 @@ def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
                     raise SpecError(f"expected a finite number >= 0, got {show(v)}", where)
 
 
+@attrs.frozen
 class Overrides(schedkit.BaseRule):
     """Per-name settings: ``lr`` and ``weight_decay`` (explicit values), ``lr_mult`` and
     ``decay_mult`` (multipliers of the current values) and ``tags``.
@@ -81,7 +83,7 @@ class Overrides(schedkit.BaseRule):
     mode: str = schedkit.choice("glob", *[m for m in MODES if m != "glob"])
     missing_ok: bool = schedkit.field(default=False, validator=instance_of(bool))
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         for key, _ in self.keys:
             try:
                 matcher(self.mode, key)

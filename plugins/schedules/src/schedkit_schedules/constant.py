@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import torch
 
 import schedkit
@@ -9,6 +10,7 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class Constant(schedkit.BaseSchedule):
     """A constant factor: ``f(t) = value`` (default 1, the base value itself).
 

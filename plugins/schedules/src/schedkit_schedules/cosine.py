@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -13,6 +14,7 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class Cosine(schedkit.BaseSchedule):
     """Cosine annealing from 1 down to ``end`` over ``total`` steps, then held.
 
@@ -42,7 +44,7 @@ class Cosine(schedkit.BaseSchedule):
     _amp: float = schedkit.field(init=False, eq=False, repr=False)
     _plain: bool = schedkit.field(init=False, eq=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         # constants of the per-step formula, computed in the same order as written out
         object.__setattr__(self, "_w", math.pi * self.cycles * 2.0)
         object.__setattr__(self, "_amp", 1.0 - self.end)

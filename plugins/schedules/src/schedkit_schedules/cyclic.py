@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import attrs
 import torch
 
 import schedkit
 from schedkit.plugin import bad_step, in_, optional, optional_pair, steps, to_pair
 
 
+@attrs.frozen
 class Cyclic(schedkit.BaseSchedule):
     """Cyclical learning rates (Smith, 2017), torch's ``CyclicLR`` in factors.
 
@@ -44,7 +46,7 @@ class Cyclic(schedkit.BaseSchedule):
     _ratio: float = schedkit.field(init=False, eq=False, repr=False)
     _by_cycle: bool = schedkit.field(init=False, eq=False, repr=False)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         down = self.step_size_down if self.step_size_down is not None else self.step_size_up
         total = float(self.step_size_up + down)
         object.__setattr__(self, "_total", total)

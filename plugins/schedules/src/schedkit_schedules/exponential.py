@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import torch
 
 import schedkit
 from schedkit.plugin import bad_step, instance_of
 
 
+@attrs.frozen
 class Exponential(schedkit.BaseSchedule):
     """Exponential decay: ``f(t) = rate ** (t / period)``, or ``rate ** floor(t / period)``
     with ``staircase`` (Keras' ExponentialDecay; torch's ExponentialLR is ``period=1``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import torch
 
 import schedkit
@@ -11,6 +12,7 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class InverseSqrt(schedkit.BaseSchedule):
     """Inverse square root decay: ``f(t) = 1 / sqrt((t + timescale) / timescale)``.
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 
+import attrs
 import torch
 
 import schedkit
 from schedkit.plugin import bad_step, instance_of
 
 
+@attrs.frozen
 class InverseTime(schedkit.BaseSchedule):
     """Inverse time decay: ``f(t) = 1 / (1 + rate * p) ** exponent`` with ``p = t / period``
     (``floor(t / period)`` with ``staircase``).

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, NoReturn
 
+import attrs
+
 import schedkit
 from schedkit import SpecError
 from schedkit.plugin import Field
@@ -15,6 +17,7 @@ def _callable(inst: object, attribute: Field, value: object) -> None:
         raise SpecError(f"expected a function of the step, got {value!r}", attribute.name)
 
 
+@attrs.frozen
 class Lambda(schedkit.BaseSchedule):
     """Any function ``fn(step) -> factor``, for experiments in a notebook or script.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -12,6 +13,7 @@ from schedkit.plugin import bad_step
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class Linear(schedkit.BaseSchedule):
     """Linear interpolation from ``start`` to ``end`` over ``total`` steps, then ``end``.
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import bisect
 import math
 
+import attrs
 import torch
 
 import schedkit
 from schedkit.plugin import bad_step
 
 
+@attrs.frozen
 class MultiStep(schedkit.BaseSchedule):
     """Multiply by ``gamma`` at each milestone: ``f(t) = gamma ** (milestones passed)``.
 
@@ -26,7 +28,7 @@ class MultiStep(schedkit.BaseSchedule):
     milestones: tuple[int, ...] = schedkit.durations()
     gamma: float = schedkit.factor(0.1, ge=0.0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if not self.milestones:
             raise schedkit.SpecError("expected at least one milestone, got none", "milestones")
         try:

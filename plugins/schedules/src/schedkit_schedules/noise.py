@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import torch
 
 import schedkit
@@ -9,6 +10,7 @@ from schedkit import SpecError
 from schedkit.plugin import bad_step, evolve, steps
 
 
+@attrs.frozen
 class Noise(schedkit.BaseSchedule):
     """Multiplicative noise on another schedule, reproducible and resumable (timm's
     ``noise_*`` options): ``f(t) = g(t) * (1 + n(t))`` for ``start <= t < stop``.
@@ -31,7 +33,7 @@ class Noise(schedkit.BaseSchedule):
     start: int = schedkit.duration(default=0)
     stop: int = schedkit.duration(default=0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.stop and self.stop <= self.start:
             raise SpecError(f"expected stop > start ({self.start}), got {self.stop}", "stop")
         if self.kind == "normal" and self.std > 1000 * self.pct:

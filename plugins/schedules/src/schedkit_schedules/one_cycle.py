@@ -6,6 +6,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -17,6 +18,7 @@ def _momentum_pair(value: Any) -> Any:
     return None if value is False else to_pair(value)
 
 
+@attrs.frozen
 class OneCycle(schedkit.BaseSchedule):
     """The 1cycle policy (Smith & Topin, 2018), torch's ``OneCycleLR`` in factors.
 
@@ -48,7 +50,7 @@ class OneCycle(schedkit.BaseSchedule):
         init=False, eq=False, repr=False
     )
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         initial = 1.0 / self.div_factor
         low = initial / self.final_div_factor
         up = float(self.pct_start * self.total) - 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from typing import Any
 
+import attrs
 import torch
 
 import schedkit
@@ -24,6 +25,7 @@ def _to_floats(value: Any) -> Any:
     return tuple(to_float(x) for x in value) if isinstance(value, (list, tuple)) else value
 
 
+@attrs.frozen
 class Piecewise(schedkit.BaseSchedule):
     """Piecewise constant: ``values[i]`` from ``milestones[i-1]`` on (``values[0]`` before
     the first milestone); ``len(values) == len(milestones) + 1``.
@@ -40,7 +42,7 @@ class Piecewise(schedkit.BaseSchedule):
     )
     milestones: tuple[int, ...] = schedkit.durations()
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if len(self.values_) != len(self.milestones) + 1:
             raise SpecError(
                 f"expected {len(self.milestones) + 1} values for "

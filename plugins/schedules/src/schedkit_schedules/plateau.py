@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -14,7 +15,8 @@ from schedkit.plugin import StateReader, as_steps, fields, improves, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
-class Plateau(schedkit.Record, frozen=False, eq=False):
+@attrs.define(eq=False)
+class Plateau:
     """Reduce on plateau: multiply the factor by ``factor`` when a metric stops improving.
 
     Fed through ``scheduler.step(metric)``. A metric improves when it beats the best seen by
@@ -45,7 +47,7 @@ class Plateau(schedkit.Record, frozen=False, eq=False):
     bad_steps: int = schedkit.field(init=False, default=0)
     cooldown_left: int = schedkit.field(init=False, default=0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
 
     # -- the schedule -----------------------------------------------------------------

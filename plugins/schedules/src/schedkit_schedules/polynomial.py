@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -13,6 +14,7 @@ from schedkit.plugin import bad_step, instance_of
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class Polynomial(schedkit.BaseSchedule):
     """Polynomial decay from 1 to ``end`` over ``total`` steps (Keras' PolynomialDecay).
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -13,6 +14,7 @@ from schedkit import SpecError
 from schedkit.plugin import bad_step
 
 
+@attrs.frozen
 class RangeTest(schedkit.BaseSchedule):
     """The learning-rate range test (Smith, 2017): raise the factor from ``start`` to ``end``
     over ``total`` steps and watch the loss.
@@ -34,7 +36,7 @@ class RangeTest(schedkit.BaseSchedule):
     mode: str = schedkit.choice("exponential", "linear")
     step_size: int = schedkit.duration(default=1, positive=True, position=False)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.end <= self.start:
             raise SpecError(f"expected end > start ({self.start}), got {self.end}", "end")
         if not math.isfinite(self.end / self.start):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import attrs
 import torch
 
 import schedkit
 from schedkit.plugin import bad_step
 
 
+@attrs.frozen
 class Step(schedkit.BaseSchedule):
     """Multiply by ``gamma`` every ``step_size`` steps: ``f(t) = gamma ** (t // step_size)``.
 

@@ -6,6 +6,7 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -13,6 +14,7 @@ from schedkit import SpecError
 from schedkit.plugin import bad_step
 
 
+@attrs.frozen
 class Tanh(schedkit.BaseSchedule):
     """Hyperbolic-tangent decay (Hsueh et al., 2019; timm's ``tanh`` scheduler).
 
@@ -30,7 +32,7 @@ class Tanh(schedkit.BaseSchedule):
     ub: float = schedkit.factor(3.0)
     end: float = schedkit.factor(0.0, ge=0.0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if not self.lb < self.ub:
             raise SpecError(f"expected lb < ub, got lb={self.lb} and ub={self.ub}", "lb")
 

@@ -26,6 +26,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -94,6 +95,7 @@ def _warm(step: float, warmup: int) -> float:
     return float(step) / float(max(1, warmup))
 
 
+@attrs.frozen
 class Polynomial(schedkit.BaseSchedule):
     """transformers' ``polynomial``: linear warmup, then a polynomial decay to ``lr_end``.
 
@@ -111,7 +113,7 @@ class Polynomial(schedkit.BaseSchedule):
     #: the optimizer's default lr, which transformers reads from the optimizer (by keyword)
     lr_init: float = schedkit.field(kw_only=True, converter=to_float, validator=number(gt=0.0))
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if not self.lr_init > self.lr_end:
             raise SpecError(
                 f"lr_end ({self.lr_end}) must be smaller than initial lr ({self.lr_init})", "lr_end"
@@ -130,6 +132,7 @@ class Polynomial(schedkit.BaseSchedule):
         return float((lr_range * pct_remaining**self.power + self.lr_end) / self.lr_init)
 
 
+@attrs.frozen
 class CosineWithRestarts(schedkit.BaseSchedule):
     """transformers' ``cosine_with_restarts``: linear warmup, then ``num_cycles`` equal
     half-cosines from 1 to 0, each restarting at 1 (hard restarts); 0 from ``T`` on.
@@ -155,6 +158,7 @@ class CosineWithRestarts(schedkit.BaseSchedule):
         )
 
 
+@attrs.frozen
 class CosineWarmupWithMinLR(schedkit.BaseSchedule):
     """transformers' ``cosine_warmup_with_min_lr``: a warmup from ``1/w`` (or from
     ``warmup_lr_rate``) to 1, then a cosine one step ahead down to ``min_lr_rate``.
@@ -203,6 +207,7 @@ def _optional_duration() -> Any:
     return schedkit.field(default=None, validator=optional(steps()), metadata=metadata)
 
 
+@attrs.frozen
 class WarmupStableDecay(schedkit.BaseSchedule):
     """transformers' ``warmup_stable_decay``: warmup from ``min_lr_ratio`` to 1, a stable
     phase at 1, a decay to ``min_lr_ratio`` (linear, cosine or 1-sqrt), then held.
@@ -223,7 +228,7 @@ class WarmupStableDecay(schedkit.BaseSchedule):
     min_lr_ratio: float = schedkit.factor(0.0, ge=0.0)
     num_cycles: float = schedkit.factor(0.5, gt=0.0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.num_stable_steps is None and self.num_training_steps is None:
             raise SpecError(
                 "Either num_training_steps or num_stable_steps must be specified.",
@@ -289,7 +294,8 @@ def _flag(default: bool) -> Any:
     return schedkit.field(default=default, validator=instance_of(bool))
 
 
-class Greedy(schedkit.Record, frozen=False, eq=False):
+@attrs.define(eq=False)
+class Greedy:
     """transformers' ``greedy`` (``GreedyLR``): each group's lr divided by ``factor`` after
     more than ``patience`` improving steps (up to ``max_lr``), multiplied by it after more
     than ``patience`` steps without improvement (down to ``min_lr``); a change of at most
@@ -335,7 +341,7 @@ class Greedy(schedkit.Record, frozen=False, eq=False):
 
     accepts_warmup: ClassVar[bool] = False
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         self.best = math.inf if self.mode == "min" else -math.inf
         self.reset_left = self.reset_start
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
+import attrs
 import torch
 
 import schedkit
@@ -14,6 +15,7 @@ from schedkit.plugin import decay as decay_shape
 from schedkit_schedules._call_form import transformers_call_form
 
 
+@attrs.frozen
 class WSD(schedkit.BaseSchedule):
     """Warmup-stable-decay (the "trapezoid" of MiniCPM and of LLM pretraining runs).
 
@@ -34,7 +36,7 @@ class WSD(schedkit.BaseSchedule):
     decay_kind: str = schedkit.choice("linear", "cosine", "1-sqrt")
     end: float = schedkit.factor(0.0, ge=0.0)
 
-    def __post_init__(self) -> None:
+    def __attrs_post_init__(self) -> None:
         if self.decay > self.total:
             raise SpecError(
                 f"expected at most total ({self.total}) steps, got {self.decay}", "decay"
