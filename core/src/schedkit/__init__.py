@@ -36,17 +36,17 @@ if _typing.TYPE_CHECKING:
     from schedkit._registrar import Registrar as Registrar
     from schedkit.clipping import BaseClipper as BaseClipper
     from schedkit.clipping import SparseGradientError as SparseGradientError
+    from schedkit.components import get_clipper as get_clipper
+    from schedkit.components import get_rule as get_rule
     from schedkit.compose import Chain as Chain
     from schedkit.compose import Scale as Scale
     from schedkit.compose import Sequence as Sequence
     from schedkit.compose import Stretch as Stretch
+    from schedkit.compose import Warmup as Warmup
     from schedkit.compose import chain as chain
     from schedkit.compose import scale as scale
     from schedkit.compose import sequence as sequence
     from schedkit.compose import stretch as stretch
-    from schedkit.components import get_clipper as get_clipper
-    from schedkit.components import get_rule as get_rule
-    from schedkit.compose import Warmup as Warmup
     from schedkit.compose import warmup as warmup
     from schedkit.conversion import Conversion as Conversion
     from schedkit.conversion import ConversionError as ConversionError

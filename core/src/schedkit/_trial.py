@@ -12,8 +12,9 @@ from typing import Any
 
 import torch
 
-from schedkit import Built, Setup, SpecError, load_setup
 from schedkit._numbers import show
+from schedkit.errors import SpecError
+from schedkit.setup import Built, Setup, load_setup
 
 
 @contextlib.contextmanager

@@ -22,9 +22,10 @@ import attrs
 import numpy as np
 import torch
 
-from schedkit import Built, Setup, SpecError
 from schedkit._numbers import as_real, show
 from schedkit._trial import built_setup, cycle, loss_value, restored, set_lr
+from schedkit.errors import SpecError
+from schedkit.setup import Built, Setup
 
 MODES = ("exponential", "linear")
 LIKE = ("lightning", "torch-lr-finder")

@@ -59,6 +59,12 @@ from __future__ import annotations
 import typing as _typing
 
 from schedkit import _lazy
+from schedkit._classes import NOTHING as NOTHING
+from schedkit._classes import Field as Field
+from schedkit._classes import FrozenInstanceError as FrozenInstanceError
+from schedkit._classes import evolve as evolve
+from schedkit._classes import field as field
+from schedkit._classes import fields as fields
 
 # The imports below are the table ``_EXPORTS`` written out for type checkers (each name
 # re-exported ``as`` itself); tests/core/test_exports.py checks that they match it and
@@ -66,12 +72,6 @@ from schedkit import _lazy
 from schedkit._numbers import MAX_STEPS as MAX_STEPS
 from schedkit._numbers import as_real as as_real
 from schedkit._numbers import show as show
-from schedkit._classes import NOTHING as NOTHING
-from schedkit._classes import Field as Field
-from schedkit._classes import FrozenInstanceError as FrozenInstanceError
-from schedkit._classes import evolve as evolve
-from schedkit._classes import field as field
-from schedkit._classes import fields as fields
 from schedkit._registrar import Registrar as Registrar
 from schedkit.durations import NeedsContextError as NeedsContextError
 from schedkit.errors import SchedkitError as SchedkitError
@@ -94,12 +94,12 @@ from schedkit.protocols import Schedule as Schedule
 from schedkit.protocols import Stateful as Stateful
 from schedkit.protocols import StatefulSchedule as StatefulSchedule
 from schedkit.schedule import BaseSchedule as BaseSchedule
+from schedkit.schedule import attrs_spec as attrs_spec
 from schedkit.schedule import choice as choice
 from schedkit.schedule import duration as duration
 from schedkit.schedule import durations as durations
 from schedkit.schedule import factor as factor
 from schedkit.schedule import plain as plain
-from schedkit.schedule import attrs_spec as attrs_spec
 from schedkit.schedule import record_spec as record_spec
 from schedkit.schedule import schedule as schedule
 from schedkit.schedule import schedules as schedules

@@ -14,8 +14,8 @@ from typing import Any
 import torch
 from torch.nn import functional
 
-from schedkit import SpecError
 from schedkit.cli._output import write_stdout
+from schedkit.errors import SpecError
 from schedkit.lr_finder import LRFinderResult, find_lr
 
 

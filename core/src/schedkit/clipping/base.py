@@ -17,8 +17,8 @@ import attrs
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from schedkit._numbers import show
 from schedkit._classes import Component
+from schedkit._numbers import show
 from schedkit.clipping.target import Target, _require_dense
 from schedkit.clipping.tensors import _NARROW, _wide_norm, materialise, reduce_norm, total_norm
 from schedkit.errors import SpecError, StateError, UnknownNameError

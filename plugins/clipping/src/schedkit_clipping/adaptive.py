@@ -42,15 +42,12 @@ class Adaptive(schedkit.BaseClipper):
     factor: float = schedkit.factor(1.0, gt=0.0)
     norm_type: float = schedkit.field(default=2.0, converter=norm_type, validator=check_norm_type)
 
-    def __attrs_post_init__(self) -> None:
+    def initial_state(self) -> dict[str, Any]:
         # the whole state exists from the start, so checkpoint loaders that fill a fresh
         # object's state in place (torch.distributed.checkpoint) find every entry
-        extra = self._state.extra
-        extra["count"] = 0
         if self.mode == "ema":
-            extra["ema"] = torch.tensor(0.0, dtype=torch.float64)
-        else:
-            extra["history"] = torch.zeros(self.window, dtype=torch.float64)
+            return {"count": 0, "ema": torch.tensor(0.0, dtype=torch.float64)}
+        return {"count": 0, "history": torch.zeros(self.window, dtype=torch.float64)}
 
     def clip(self, target: Target, factor: float, process_group: Any) -> ClipResult:
         grads = target.grads
@@ -70,7 +67,7 @@ class Adaptive(schedkit.BaseClipper):
         """Learn from a norm and return the threshold. A non-finite norm (a NaN step under
         ``nonfinite = "ignore"``) is not learned from, without a host sync: it enters the
         history as NaN, which the percentile passes over, and leaves the EMA as it was."""
-        extra = self._state.extra
+        extra = self.state
         count = int(extra.get("count", 0))
         ok = torch.isfinite(norm)
         if self.mode == "ema":
