@@ -8,6 +8,12 @@ What is here:
 
 - **hooks**: :data:`hookimpl` and :class:`Registrar` (what ``schedkit_add_schedules``,
   ``schedkit_add_rules`` and ``schedkit_add_clippers`` receive);
+- **extension points** (:mod:`schedkit.hooks`, listed in docs/plugins.md):
+  :class:`ScheduleHooks` (the optional behaviours of a schedule family, bases of
+  :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
+  protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
+  :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
+  :class:`StateChecked`;
 - **base classes and protocols**: :class:`BaseSchedule`, :class:`BaseRule`,
   :class:`BaseClipper`, :class:`Schedule`, :class:`StatefulSchedule`,
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
@@ -69,15 +75,22 @@ from schedkit._record import (
 )
 from schedkit.durations import NeedsContextError
 from schedkit.errors import SchedkitError, SchedkitWarning, SpecError, StateError
+from schedkit.hooks import ScheduleHooks, Stepping
 from schedkit.hookspecs import hookimpl
 from schedkit.matching import MODES as MATCH_MODES
 from schedkit.matching import any_glob, closest_names, first_match, matcher, require_matches
 from schedkit.plateaus import finite_metric, improves
 from schedkit.protocols import (
     Clipper,
+    CurveWithState,
+    EpochFromCurrent,
+    FollowsCurrent,
+    GroupCompanion,
     GroupSchedule,
     ParamRule,
     Schedule,
+    StartsFromCurrent,
+    StateChecked,
     Stateful,
     StatefulSchedule,
 )
@@ -169,6 +182,14 @@ _LAZY = {
 
 
 __all__ = [
+    "CurveWithState",
+    "EpochFromCurrent",
+    "FollowsCurrent",
+    "GroupCompanion",
+    "ScheduleHooks",
+    "StartsFromCurrent",
+    "StateChecked",
+    "Stepping",
     "MAX_STEPS",
     "NOTHING",
     "NeedsContextError",

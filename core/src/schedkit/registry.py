@@ -104,10 +104,11 @@ TRANSFORMERS_ARGUMENTS = frozenset({"num_warmup_steps", "num_training_steps"})
 
 def _scheduler_collisions(cls: type) -> list[str]:
     """The parameters of the schedule family ``cls`` that are the scheduler's own."""
+    from schedkit.hooks import family_hooks
     from schedkit.schedule import _fields_of
 
     allowed = set(SHARED_OPTIONS)
-    if getattr(cls, "from_transformers", None) is None:
+    if family_hooks(cls).from_transformers is None:
         allowed |= TRANSFORMERS_ARGUMENTS
     return sorted(set(_fields_of(cls)) & (SCHEDULER_PARAMETERS - allowed))
 

@@ -18,6 +18,7 @@ from schedkit import validators as _validate
 from schedkit._record import NOTHING, Field, Record, evolve, field, fields, has
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
+from schedkit.hooks import ScheduleHooks
 from schedkit.protocols import Schedule
 
 if TYPE_CHECKING:
@@ -158,7 +159,7 @@ def record_spec(obj: Any) -> dict[str, Any]:
 
 
 # -- the base class -------------------------------------------------------------------
-class BaseSchedule(Record):
+class BaseSchedule(ScheduleHooks, Record):
     """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
 
     **Writing a family** (a subclass with a ``name`` and a docstring; its fields are
@@ -426,6 +427,7 @@ def get_schedule(
     _path: str = "",
     _base: float | None = None,
     _from_data: bool = False,
+    _info: Any = None,
     **params: Any,
 ) -> Schedule:
     """Build a registered schedule by name, or from a spec dict with a ``type`` key.
@@ -460,7 +462,9 @@ def get_schedule(
         _from_data = True
     else:
         name = name_or_spec
-    return _build(default_registry(), name, params, _path, base=_base, from_data=_from_data)
+    return _build(
+        default_registry(), name, params, _path, base=_base, from_data=_from_data, info=_info
+    )
 
 
 def _build(
@@ -471,9 +475,11 @@ def _build(
     *,
     base: float | None = None,
     from_data: bool = False,
+    info: Any = None,
 ) -> Schedule:
     try:
-        info = registry.get("schedule", name)
+        # ``info``: the entry of ``name`` a scheduler has looked up already
+        info = info or registry.get("schedule", name)
     except SpecError as e:
         raise e.at(_join(path, "type")) from None
     cls = info.cls

@@ -49,12 +49,14 @@ import torch
 
 from schedkit import _text, _toml_out
 from schedkit._numbers import MAX_STEPS, as_real, show
+from schedkit._scheduling.family import answers_transformers, transformers_schedule
 from schedkit.clipping import _unscale
 from schedkit.components import build as build_component
 from schedkit.durations import NeedsContextError, check_duration, to_steps
 from schedkit.errors import SchedkitError, SpecError, StateError
 from schedkit.groups import ParamGroups, build_param_groups
-from schedkit.protocols import Schedule
+from schedkit.hooks import family_hooks
+from schedkit.protocols import Finite, Schedule, StateChecked
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule, per_update, plain, resolve
 from schedkit.scheduler import Scheduler, _parse_key
@@ -446,10 +448,9 @@ class Built:
             except StateError as e:
                 raise e.at(f"schedulers.{k}") from None
         clip_state = reader.state.get("clipper")
-        check_clip = getattr(self.clipper, "check_state", None)
-        if check_clip is not None and clip_state is not None:
+        if isinstance(self.clipper, StateChecked) and clip_state is not None:
             try:
-                check_clip(clip_state)
+                self.clipper.check_state(clip_state)
             except StateError as e:
                 raise e.at("clipper") from None
         # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
@@ -664,7 +665,7 @@ def _group_values_out_of_range(groups: Any) -> list[SpecError]:
 def _check_values(sched: Scheduler) -> None:
     """The scheduled values stay finite and within float32 over the run (sampled, with the
     milestones the family knows), so no step fails on them: raises SpecError."""
-    horizon = getattr(sched.schedule, "horizon", None) or 10_000
+    horizon = (sched.schedule.horizon if isinstance(sched.schedule, Finite) else None) or 10_000
     steps = torch.linspace(0.0, float(horizon) * 1.25, 513, dtype=torch.float64)
     try:
         values = sched.schedule.values(steps)  # type: ignore[attr-defined]
@@ -890,7 +891,7 @@ class _Loader:
                 if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
                     params["total"] = total
                 _warmup_ratio(params, self.data, path)
-                base = _absolute_base(info.cls, params, self.data, path)
+                base = _setup_absolute_base(info.cls, params, self.data, path)
                 sched = get_schedule(
                     table["type"], _path=path, _base=base, _from_data=True, **params
                 )
@@ -961,13 +962,13 @@ def _run_steps(data: Mapping[str, Any], value: Any) -> int | None:
     return steps
 
 
-def _absolute_base(
+def _setup_absolute_base(
     cls: type, params: Mapping[str, Any], data: Mapping[str, Any], path: str
 ) -> float | None:
     """The base an absolute argument (``end_lr``, ``min_lr``) is a share of: ``[optimizer]``'s
     lr. Each group then gets its own base times that share, so under layer decay the end
     value is scaled per group, as timm scales ``lr_min`` by each group's ``lr_scale``."""
-    absolute = [k for k in getattr(cls, "absolute", {}) if k in params]
+    absolute = [k for k in family_hooks(cls).absolute if k in params]
     if not absolute:
         return None
     lr = _reference_lr(data)
@@ -1022,8 +1023,7 @@ def _transformers_form(
     """A table in transformers' call form (``num_warmup_steps``, ``num_training_steps``,
     ``warmup_ratio``, the scheduler-specific keys flat or in ``scheduler_specific_kwargs``)
     for one of transformers' names: the schedule ``get_scheduler`` gives for it."""
-    translate = getattr(cls, "from_transformers", None)
-    if translate is None or not any(k in params for k in TRANSFORMERS_KEYS):
+    if not answers_transformers(cls) or not any(k in params for k in TRANSFORMERS_KEYS):
         return None
     rest = dict(params)
     warmup = rest.pop("num_warmup_steps", None)
@@ -1056,7 +1056,7 @@ def _transformers_form(
     lr = _reference_lr(data)
     optimizer = SimpleNamespace(defaults=_Defaults({} if lr is None else {"lr": lr}))
     try:
-        schedule: Schedule = translate(name, optimizer, warmup, total, **kwargs)
+        schedule = transformers_schedule(cls, name, optimizer, warmup, total, kwargs)
     except SpecError as e:
         raise e.at(path) from None
     return schedule

@@ -56,6 +56,7 @@ from schedkit.plugin import (
     MAX_STEPS,
     NOTHING,
     Field,
+    ScheduleHooks,
     as_real,
     as_steps,
     fields,
@@ -103,7 +104,7 @@ def _whole_epoch(epoch: Any) -> int:
     return int(epoch)
 
 
-class TorchScheduler:
+class TorchScheduler(ScheduleHooks):
     """What the ``torch.*`` aliases share: torch's deprecated ``step(epoch)`` and the
     attributes torch's scheduler objects carry (``sched.gamma``, ``sched.T_max``...)."""
 

@@ -10,11 +10,11 @@ from typing import Any, ClassVar
 import torch
 
 import schedkit
-from schedkit.plugin import StateReader, as_steps, fields, improves, steps
+from schedkit.plugin import ScheduleHooks, StateReader, as_steps, fields, improves, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
-class Plateau(schedkit.Record, frozen=False, eq=False):
+class Plateau(ScheduleHooks, schedkit.Record, frozen=False, eq=False):
     """Reduce on plateau: multiply the factor by ``factor`` when a metric stops improving.
 
     Fed through ``scheduler.step(metric)``. A metric improves when it beats the best seen by

@@ -32,6 +32,7 @@ import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import (
     Field,
+    ScheduleHooks,
     StateReader,
     as_real,
     as_steps,
@@ -289,7 +290,7 @@ def _flag(default: bool) -> Any:
     return schedkit.field(default=default, validator=instance_of(bool))
 
 
-class Greedy(schedkit.Record, frozen=False, eq=False):
+class Greedy(ScheduleHooks, schedkit.Record, frozen=False, eq=False):
     """transformers' ``greedy`` (``GreedyLR``): each group's lr divided by ``factor`` after
     more than ``patience`` improving steps (up to ``max_lr``), multiplied by it after more
     than ``patience`` steps without improvement (down to ``min_lr``); a change of at most
