@@ -32,9 +32,10 @@ class Stepping:
     subclass overrides it) and offers the policy's :meth:`methods` as its own.
     """
 
-    def step(self, scheduler: Any, metric: Any = None, epoch: Any = None) -> None:
-        """``scheduler.step(...)``: schedkit's own step, which a policy calls to advance."""
-        type(scheduler).step(scheduler, metric, epoch)
+    def step(self, scheduler: Any, *args: Any, **kwargs: Any) -> None:
+        """``scheduler.step(*args, **kwargs)``; by default schedkit's own ``step(metric=None,
+        epoch=None)``, which a policy's own ``step`` calls to advance."""
+        type(scheduler).step(scheduler, *args, **kwargs)
 
     def methods(self, scheduler: Any) -> Mapping[str, Callable[..., Any]]:
         """The methods ``scheduler`` offers besides its own, bound to it (timm's

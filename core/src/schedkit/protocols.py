@@ -173,3 +173,17 @@ class Finite(Protocol):
 
     @property
     def horizon(self) -> int | None: ...
+
+
+#: the protocols of optional behaviours, by what offers them (docs/plugins.md lists them)
+OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
+    ("schedule", GroupSchedule),
+    ("schedule", StatefulSchedule),
+    ("schedule", Finite),
+    ("per-group curve", FollowsCurrent),
+    ("per-group curve", StartsFromCurrent),
+    ("per-group curve", EpochFromCurrent),
+    ("per-group curve", CurveWithState),
+    ("companion curve", GroupCompanion),
+    ("clipper", StateChecked),
+)

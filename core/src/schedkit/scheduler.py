@@ -14,7 +14,6 @@ of the scheduler (binding, writers, state) are in :mod:`schedkit._scheduling`.
 from __future__ import annotations
 
 import copy
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
@@ -39,7 +38,7 @@ from schedkit._scheduling.groups import (
 )
 from schedkit._scheduling.writers import Picker, epoch_of, group_writer, initial_of
 from schedkit.errors import SpecError
-from schedkit.hooks import Stepping, family_hooks, hooks_of
+from schedkit.hooks import family_hooks, hooks_of
 from schedkit.plateaus import finite_metric, metric_float
 from schedkit.protocols import GroupSchedule, Schedule, StatefulSchedule
 from schedkit.registry import ComponentInfo
@@ -91,7 +90,7 @@ class Scheduler(LRScheduler):
         return cls._allocate(resolve_family(schedule, strict=False), schedule)
 
     @classmethod
-    def _allocate(cls, info: ComponentInfo | None, schedule: Any) -> Any:
+    def _allocate(cls, info: ComponentInfo | None, schedule: Any) -> Scheduler:
         """A scheduler not yet built, of the class the family asks for, keeping its entry."""
         family = info.cls if info is not None else type(schedule)
         peer = cls is Scheduler and bool(family_hooks(family).peer_attributes)
@@ -167,14 +166,14 @@ class Scheduler(LRScheduler):
             raise TypeError(f"expected a schedule, a registered name or a spec, got {schedule!r}")
         schedule = resolve(schedule, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
         hooks = hooks_of(schedule)
-        self._own_tags(hooks.target_tags)
+        binding.own_tags(self, hooks.target_tags)
         self._stateful = isinstance(schedule, StatefulSchedule)
         if self._stateful:
             schedule = copy.deepcopy(schedule)  # its history belongs to this scheduler
             hooks = hooks_of(schedule)
         self.schedule: Schedule = schedule
         self._hooks = hooks
-        self._adopt(hooks.stepping)
+        binding.adopt_stepping(self, hooks.stepping)
         # the bound __call__, looked up once: calling the object would look it up every step
         self._value: Callable[[float], float] = schedule.__call__
         if isinstance(schedule, GroupSchedule):
@@ -193,28 +192,6 @@ class Scheduler(LRScheduler):
         if follow_optimizer:
             self._follow()
         self.__dict__["_peer_names"] = frozenset(hooks.peer_attributes)
-
-    def _own_tags(self, own: frozenset[str | None] | None) -> None:
-        """Use the tags a schedule names itself (Cerebras' ``param_group_tags``)."""
-        if own is None:
-            return
-        if self.tags is not None and self.tags != own:
-            raise SpecError(
-                f"the schedule targets tags {sorted(own, key=str)}, the scheduler "
-                f"{sorted(self.tags, key=str)}: give them once",
-                "tags",
-            )
-        self.tags = frozenset(own)
-        self.base_values = []
-        binding.bind(self)
-
-    def _adopt(self, policy: Stepping) -> None:
-        """Take the schedule's stepping policy: its methods become the scheduler's own
-        (timm's ``step_update``), and its ``step``, when it has one, the scheduler's."""
-        methods = dict(policy.methods(self))
-        if type(policy).step is not Stepping.step:
-            methods["step"] = functools.partial(policy.step, self)
-        self.__dict__.update(methods)
 
     def _follow(self) -> None:
         """Advance from the optimizer's step post-hook instead of from ``step()``.
@@ -355,24 +332,7 @@ class Scheduler(LRScheduler):
         The whole state is checked first (:meth:`check_state`); a bad one raises
         :class:`StateError` naming the key and changes nothing.
         """
-        step, bases, schedule_state = self.check_state(state_dict)
-        if self._stateful:
-            self.schedule.load_state_dict(schedule_state)  # type: ignore[attr-defined]
-        self.base_values = bases
-        self._step = step
-        self._bound = None
-        saved = binding.curve_states(self)
-        self._curves = []  # the new curves take the state's values, not the old curves'
-        binding.bind(self)
-        if saved:
-            for curve, data in zip(self._curves, state_dict["curves"], strict=True):
-                curve.load_curve_state(step, data)  # type: ignore[attr-defined]
-        if self._curves:
-            self._rewrite(None, self._step)  # from the start, not from the groups' values
-        else:
-            self._write(self._value(self._step))
-        for value, write in self._companions:
-            write(value(self._step))
+        state.load_state(self, state_dict)
 
     def check_state(self, state_dict: Any) -> tuple[int, list[float], Any]:
         """Check a state against this scheduler without applying it: (step, bases, schedule
@@ -481,8 +441,8 @@ def get_scheduler(
     if num_training_steps is not None and "num_training_steps" in own:
         params["num_training_steps"], num_training_steps = num_training_steps, None
     if (num_warmup_steps, num_training_steps, scheduler_specific_kwargs) == (None, None, None):
-        sched = Scheduler._allocate(info, name)
-        sched.__init__(  # type: ignore[misc]
+        sched: Scheduler = Scheduler._allocate(info, name)
+        sched.__init__(  # type: ignore[misc]  # made by _allocate, built once here
             optimizer,
             name,
             steps_per_epoch=steps_per_epoch,

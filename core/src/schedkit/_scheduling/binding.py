@@ -7,13 +7,14 @@ this module) and sets its binding; a refused binding changes nothing.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from schedkit.errors import SpecError
-from schedkit.hooks import hooks_of
+from schedkit.hooks import Stepping, hooks_of
 from schedkit.protocols import CurveWithState, GroupCompanion
 from schedkit.schedule import BaseSchedule
 
@@ -113,7 +114,8 @@ def companions_for(s: Any, groups: list[dict[str, Any]]) -> list[Companion]:
     as torch does.
     """
     out: list[Companion] = []
-    for name, curve in hooks_of(s.schedule).companions().items():
+    companions: dict[str, Any] = dict(hooks_of(s.schedule).companions())
+    for name, curve in companions.items():
         key = name
         if name == "momentum" and all("momentum" not in g and "betas" in g for g in groups):
             key = "betas[0]"
@@ -131,3 +133,27 @@ def companions_for(s: Any, groups: list[dict[str, Any]]) -> list[Companion]:
             continue
         out.append((curve, writer(groups, [1.0] * len(groups), field, index)))
     return out
+
+
+def own_tags(s: Any, own: frozenset[str | None] | None) -> None:
+    """Use the tags a schedule names itself (Cerebras' ``param_group_tags``)."""
+    if own is None:
+        return
+    if s.tags is not None and s.tags != own:
+        raise SpecError(
+            f"the schedule targets tags {sorted(own, key=str)}, the scheduler "
+            f"{sorted(s.tags, key=str)}: give them once",
+            "tags",
+        )
+    s.tags = frozenset(own)
+    s.base_values = []
+    bind(s)
+
+
+def adopt_stepping(s: Any, policy: Stepping) -> None:
+    """Take the schedule's stepping policy: its methods become the scheduler's own (timm's
+    ``step_update``), and its ``step``, when it has one, the scheduler's ``step``."""
+    methods = dict(policy.methods(s))
+    if type(policy).step is not Stepping.step:
+        methods["step"] = functools.partial(policy.step, s)
+    s.__dict__.update(methods)

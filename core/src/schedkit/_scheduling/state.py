@@ -15,7 +15,8 @@ from schedkit.hooks import hooks_of
 from schedkit.protocols import GroupCompanion, GroupSchedule, Schedule
 from schedkit.state_checks import StateReader, check_number
 
-from .binding import curve_states
+from .binding import bind, curve_states
+from .writers import group_writer
 
 FORMAT = "schedkit.scheduler"
 VERSION = 1
@@ -124,7 +125,8 @@ def _check_values(s: Any, schedule: Schedule, step: int, bases: list[float], cur
         else:
             factor = schedule(step)
             values += [b * factor for b in bases]
-        for companion in hooks_of(schedule).companions().values():
+        companions: list[Any] = list(hooks_of(schedule).companions().values())
+        for companion in companions:
             if isinstance(companion, GroupCompanion):
                 values += [companion.per_group(i)(float(step)) for i in range(len(s._groups))]
             else:
@@ -160,3 +162,25 @@ def _check_curves(s: Any, state: StateReader, step: int, bases: list[float]) -> 
             s._per_group(g, b, i).load_curve_state(step, data)
         except StateError as e:
             raise e.at(f"curves[{i}]") from None
+
+
+def load_state(s: Any, state_dict: Any) -> None:
+    """Apply a state to scheduler ``s`` once :func:`check_state` found it whole."""
+    step, bases, schedule_state = s.check_state(state_dict)
+    if s._stateful:
+        s.schedule.load_state_dict(schedule_state)
+    s.base_values = bases
+    s._step = step
+    s._bound = None
+    saved = curve_states(s)
+    s._curves = []  # the new curves take the state's values, not the old curves'
+    bind(s)
+    if saved:
+        for curve, data in zip(s._curves, state_dict["curves"], strict=True):
+            curve.load_curve_state(step, data)
+    if s._curves:  # from the start, not from the groups' values
+        group_writer(s._groups, s._curves, s._field, s._index, None)(s._step)
+    else:
+        s._write(s._value(s._step))
+    for value, write in s._companions:
+        write(value(s._step))

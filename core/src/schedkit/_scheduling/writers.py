@@ -143,8 +143,8 @@ def group_writer(
     def write(step: float) -> None:
         for g, c in floats:
             g[field] = c(step)
-        for g, f in chained:
-            g[field] = f(step, g[field])
+        for g, chain in chained:
+            g[field] = chain(step, g[field])
         for g, c, f in others:
             old = g[field] if index is None else g[field][index]
             v = c(step) if f is None else f(step, float(old))
