@@ -65,6 +65,15 @@ class ScheduleHooks:
     #: The translator of transformers' ``get_scheduler(name, optimizer, num_warmup_steps,
     #: num_training_steps, **kwargs)`` call form to a schedule, or None (a classmethod).
     from_transformers: ClassVar[Any] = None
+    #: Whether the ``warmup`` keys may wrap the family (the drop-in aliases keep their
+    #: original's arguments only).
+    accepts_warmup: ClassVar[bool] = True
+    #: Whether the family holds a Python callable, so that a spec or a TOML file cannot
+    #: declare it (``lambda``): built in Python only.
+    in_process_only: ClassVar[bool] = False
+    #: A function renaming or converting the family's arguments before it is built
+    #: (``params -> params``, a staticmethod: an alias's ``epochs``), or None.
+    translate: ClassVar[Any] = None
 
     def peer_get(self, name: str, scheduler: Any) -> Any:
         """The value of the other library's attribute ``name`` (:attr:`peer_attributes`)
@@ -139,4 +148,7 @@ SCHEDULE_HOOKS = (
     "absolute_base",
     "absolute",
     "from_transformers",
+    "accepts_warmup",
+    "in_process_only",
+    "translate",
 )

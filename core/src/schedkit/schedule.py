@@ -18,7 +18,7 @@ from schedkit import validators as _validate
 from schedkit._record import NOTHING, Field, Record, evolve, field, fields, has
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
-from schedkit.hooks import ScheduleHooks
+from schedkit.hooks import ScheduleHooks, family_hooks
 from schedkit.protocols import Schedule
 
 if TYPE_CHECKING:
@@ -483,13 +483,14 @@ def _build(
     except SpecError as e:
         raise e.at(_join(path, "type")) from None
     cls = info.cls
-    if from_data and getattr(cls, "in_process_only", False):
+    hooks = family_hooks(cls)
+    if from_data and hooks.in_process_only:
         raise SpecError(
             f"{info.name!r} holds a Python callable and cannot be declared in a spec or a "
             "TOML file; build it in Python",
             _join(path, "type"),
         )
-    translate = getattr(cls, "translate", None)
+    translate = hooks.translate
     if translate is not None:
         # a family may rename or convert its arguments first (an alias's ``epochs``)
         try:
@@ -498,7 +499,7 @@ def _build(
             raise e.at(path) if path else e from None
     params = _absolute_to_factors(info.name, cls, dict(params), base, path)
     warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
-    if warm and not getattr(cls, "accepts_warmup", True):
+    if warm and not hooks.accepts_warmup:
         key = sorted(warm)[0]
         raise SpecError(
             f"{info.name!r} reproduces another library's values and takes its own arguments "
@@ -607,7 +608,7 @@ def _absolute_to_factors(
     A family lists them as ``absolute = {"end_lr": "end"}``; the factor is the value divided
     by the base value of the scheduled groups, which only a scheduler knows.
     """
-    absolute: Mapping[str, str] = getattr(cls, "absolute", {})
+    absolute: Mapping[str, str] = family_hooks(cls).absolute
     for arg, factor_name in absolute.items():
         if arg not in params:
             continue
