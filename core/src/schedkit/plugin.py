@@ -13,7 +13,7 @@ What is here:
   :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
   protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
-  :class:`StateChecked`;
+  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`;
 - **base classes and protocols**: :class:`BaseSchedule`, :class:`BaseRule`,
   :class:`BaseClipper`, :class:`Schedule`, :class:`StatefulSchedule`,
   :class:`GroupSchedule`, :class:`ParamRule`, :class:`Clipper`, :class:`Stateful`;
@@ -81,6 +81,7 @@ from schedkit.matching import MODES as MATCH_MODES
 from schedkit.matching import any_glob, closest_names, first_match, matcher, require_matches
 from schedkit.plateaus import finite_metric, improves
 from schedkit.protocols import (
+    BindsAll,
     Clipper,
     CurveWithState,
     EpochFromCurrent,
@@ -88,6 +89,7 @@ from schedkit.protocols import (
     GroupCompanion,
     GroupSchedule,
     ParamRule,
+    PlacementNotes,
     Schedule,
     StartsFromCurrent,
     StateChecked,
@@ -182,6 +184,8 @@ _LAZY = {
 
 
 __all__ = [
+    "BindsAll",
+    "PlacementNotes",
     "CurveWithState",
     "EpochFromCurrent",
     "FollowsCurrent",

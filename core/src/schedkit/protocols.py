@@ -175,6 +175,23 @@ class Finite(Protocol):
     def horizon(self) -> int | None: ...
 
 
+@runtime_checkable
+class BindsAll(Protocol):
+    """A rule deciding for a whole sequence of parameters at once: ``bind_all(model)``
+    returns a function from a list of :class:`ParamInfo` to their decisions, in order
+    (preferred to ``bind``: one loop inside the rule)."""
+
+    def bind_all(self, model: torch.nn.Module) -> Callable[..., Any]: ...
+
+
+@runtime_checkable
+class PlacementNotes(Protocol):
+    """A rule explaining its placement: ``placement_notes(model)`` returns lines that
+    ``schedkit explain`` prints for the built groups (layer decay's layer table)."""
+
+    def placement_notes(self, model: torch.nn.Module) -> list[str]: ...
+
+
 #: the protocols of optional behaviours, by what offers them (docs/plugins.md lists them)
 OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("schedule", GroupSchedule),
@@ -186,4 +203,6 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("per-group curve", CurveWithState),
     ("companion curve", GroupCompanion),
     ("clipper", StateChecked),
+    ("rule", BindsAll),
+    ("rule", PlacementNotes),
 )
