@@ -84,6 +84,9 @@ class Scheduler(LRScheduler):
     place.
     """
 
+    #: the registry's entry of the family, from its look-up in ``__new__`` to the constructor
+    _family_info: ComponentInfo | None
+
     def __new__(cls, optimizer: Any = None, schedule: Any = None, /, **options: Any) -> Any:
         # the family is looked up here, once: it says whether the scheduler carries another
         # library's attributes (:class:`PeerScheduler`); the constructor takes it from here
@@ -95,7 +98,7 @@ class Scheduler(LRScheduler):
         family = info.cls if info is not None else type(schedule)
         peer = cls is Scheduler and bool(family_hooks(family).peer_attributes)
         self = super().__new__(PeerScheduler if peer else cls)
-        self.__dict__["_family_info"] = info
+        self._family_info = info
         return self
 
     def __init__(
@@ -133,7 +136,9 @@ class Scheduler(LRScheduler):
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not a torch.optim.Optimizer")
         self.optimizer = optimizer
-        info = self.__dict__.pop("_family_info", None) or resolve_family(schedule)
+        # plain attribute writes only, no ``__dict__``: CPython then keeps the attributes
+        # inline, which the per-step reads are faster for
+        info, self._family_info = self._family_info or resolve_family(schedule), None
         family = info.cls if info is not None else type(schedule)
         self.key = key = scheduled_key(family, optimizer, key)
         self._field, self._index = parse_key(key)
@@ -191,7 +196,8 @@ class Scheduler(LRScheduler):
         self.follow_optimizer = follow_optimizer
         if follow_optimizer:
             self._follow()
-        self.__dict__["_peer_names"] = frozenset(hooks.peer_attributes)
+        if isinstance(self, PeerScheduler):
+            object.__setattr__(self, "_peer_names", frozenset(hooks.peer_attributes))
 
     def _follow(self) -> None:
         """Advance from the optimizer's step post-hook instead of from ``step()``.

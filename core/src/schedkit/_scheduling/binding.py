@@ -156,4 +156,5 @@ def adopt_stepping(s: Any, policy: Stepping) -> None:
     methods = dict(policy.methods(s))
     if type(policy).step is not Stepping.step:
         methods["step"] = functools.partial(policy.step, s)
-    s.__dict__.update(methods)
+    for name, method in methods.items():  # past a PeerScheduler's __setattr__
+        object.__setattr__(s, name, method)
