@@ -319,5 +319,5 @@ def test_plugins_page_lists_every_extension_point(gen):
         assert f"| schedule | `{name}" in page
     for _, proto in protocols.OPTIONAL_BEHAVIOURS:
         assert f"`{proto.__name__}` (protocol)" in page
-    for where, hook, contract in gen.extension_points():
+    for _where, hook, contract in gen.extension_points():
         assert contract, f"{hook} has no contract"
