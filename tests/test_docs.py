@@ -309,9 +309,7 @@ def test_plugins_page_lists_every_extension_point(gen):
     family may declare on ``ScheduleHooks`` is in it, with its contract."""
     from schedkit import hooks, protocols
 
-    declared = {
-        n for n in vars(hooks.ScheduleHooks) if not n.startswith("_") and n != "spec"
-    }
+    declared = {n for n in vars(hooks.ScheduleHooks) if not n.startswith("_") and n != "spec"}
     assert declared == set(hooks.SCHEDULE_HOOKS)
     page = gen.plugins_page()
     assert gen.EXTENSION_POINTS_MARK not in page
