@@ -299,3 +299,20 @@ def test_the_migrating_pages_table_of_contents_has_no_duplicates():
     assert len(headings) > 10
     assert [h for h, n in Counter(h.replace("`", "") for h in headings).items() if n > 1] == []
     assert "timm: timm-deit-small.yaml" in [h.replace("`", "") for h in headings]
+
+
+def test_plugins_page_lists_every_extension_point(gen):
+    """docs/plugins.md's table of hooks is rendered from the code: every hook a schedule
+    family may declare on ``ScheduleHooks`` is in it, with its contract."""
+    from schedkit import hooks, protocols
+
+    declared = {n for n in vars(hooks.ScheduleHooks) if not n.startswith("_") and n != "spec"}
+    assert declared == set(hooks.SCHEDULE_HOOKS)
+    page = gen.plugins_page()
+    assert gen.EXTENSION_POINTS_MARK not in page
+    for name in hooks.SCHEDULE_HOOKS:
+        assert f"| schedule | `{name}" in page
+    for _, proto in protocols.OPTIONAL_BEHAVIOURS:
+        assert f"`{proto.__name__}` (protocol)" in page
+    for _where, hook, contract in gen.extension_points():
+        assert contract, f"{hook} has no contract"

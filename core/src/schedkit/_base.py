@@ -16,13 +16,14 @@ import attrs
 from schedkit._classes import Component
 from schedkit._fields import _meta, record_spec
 from schedkit.errors import SpecError
+from schedkit.hooks import ScheduleHooks
 
 if TYPE_CHECKING:
     import torch
 
 
 @attrs.frozen
-class BaseSchedule(Component):
+class BaseSchedule(ScheduleHooks, Component):
     """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
 
     **Writing a family** (an ``@attrs.frozen`` subclass with a ``name`` and a docstring):

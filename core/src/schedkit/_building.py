@@ -24,6 +24,7 @@ from schedkit._fields import (
 )
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
+from schedkit.hooks import family_hooks
 from schedkit.protocols import Schedule
 
 if TYPE_CHECKING:
@@ -119,6 +120,7 @@ def get_schedule(
     _path: str = "",
     _base: float | None = None,
     _from_data: bool = False,
+    _info: Any = None,
     **params: Any,
 ) -> Schedule:
     """Build a registered schedule by name, or from a spec dict with a ``type`` key.
@@ -153,7 +155,9 @@ def get_schedule(
         _from_data = True
     else:
         name = name_or_spec
-    return _build(default_registry(), name, params, _path, base=_base, from_data=_from_data)
+    return _build(
+        default_registry(), name, params, _path, base=_base, from_data=_from_data, info=_info
+    )
 
 
 def _build(
@@ -164,19 +168,22 @@ def _build(
     *,
     base: float | None = None,
     from_data: bool = False,
+    info: Any = None,
 ) -> Schedule:
     try:
-        info = registry.get("schedule", name)
+        # ``info``: the entry of ``name`` a scheduler has looked up already
+        info = info or registry.get("schedule", name)
     except SpecError as e:
         raise e.at(_join(path, "type")) from None
     cls = info.cls
-    if from_data and getattr(cls, "in_process_only", False):
+    hooks = family_hooks(cls)
+    if from_data and hooks.in_process_only:
         raise SpecError(
             f"{info.name!r} holds a Python callable and cannot be declared in a spec or a "
             "TOML file; build it in Python",
             _join(path, "type"),
         )
-    translate = getattr(cls, "translate", None)
+    translate = hooks.translate
     if translate is not None:
         # a family may rename or convert its arguments first (an alias's ``epochs``)
         try:
@@ -185,7 +192,7 @@ def _build(
             raise e.at(path) if path else e from None
     params = _absolute_to_factors(info.name, cls, dict(params), base, path)
     warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
-    if warm and not getattr(cls, "accepts_warmup", True):
+    if warm and not hooks.accepts_warmup:
         key = sorted(warm)[0]
         raise SpecError(
             f"{info.name!r} reproduces another library's values and takes its own arguments "
@@ -294,7 +301,7 @@ def _absolute_to_factors(
     A family lists them as ``absolute = {"end_lr": "end"}``; the factor is the value divided
     by the base value of the scheduled groups, which only a scheduler knows.
     """
-    absolute: Mapping[str, str] = getattr(cls, "absolute", {})
+    absolute: Mapping[str, str] = family_hooks(cls).absolute
     for arg, factor_name in absolute.items():
         if arg not in params:
             continue

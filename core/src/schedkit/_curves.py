@@ -12,6 +12,8 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from schedkit.hooks import hooks_of
+
 #: Steps sampled over a run longer than this (milestones come on top).
 POINTS = 2001
 
@@ -70,7 +72,7 @@ def _decay_start(
 def _group_functions(s: Any) -> list[Callable[[int], float]]:
     """Each scheduled group's value at a step: its own curve (aliases whose values are not
     base * factor) or base * schedule."""
-    curves = getattr(s, "_curves", None)
+    curves = s._curves
     if curves:
         return [functools.partial(_own, c) for c in curves]
     return [functools.partial(_scaled, s.schedule, b) for b in s.base_values]
@@ -124,8 +126,7 @@ def curves(built: Any, total: int, points: int = POINTS) -> dict[str, Any]:
                 }
             )
         out[key] = {"spec": spec, "steps": steps, "groups": groups, "milestones": milestones}
-        companions = getattr(s.schedule, "companions", None)
-        for name, curve in (companions() if companions is not None else {}).items():
+        for name, curve in hooks_of(s.schedule).companions().items():
             shown = name
             if name == "momentum" and all("momentum" not in g and "betas" in g for g in s._groups):
                 shown = "betas[0]"

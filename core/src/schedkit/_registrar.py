@@ -200,7 +200,9 @@ def _init_names(cls: type) -> set[str]:
 
 def _scheduler_collisions(cls: type) -> list[str]:
     """The parameters of the schedule family ``cls`` that are the scheduler's own."""
+    from schedkit.hooks import family_hooks
+
     allowed = set(SHARED_OPTIONS)
-    if getattr(cls, "from_transformers", None) is None:
+    if family_hooks(cls).from_transformers is None:
         allowed |= TRANSFORMERS_ARGUMENTS
     return sorted(_init_names(cls) & (SCHEDULER_PARAMETERS - allowed))

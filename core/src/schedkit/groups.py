@@ -27,7 +27,7 @@ import torch
 from schedkit._classes import Component
 from schedkit.components import build
 from schedkit.errors import SpecError
-from schedkit.protocols import ParamRule
+from schedkit.protocols import BindsAll, ParamRule, PlacementNotes
 from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
@@ -330,9 +330,8 @@ class ParamGroups(list[dict[str, Any]]):
 def _column(rule: Any, model: torch.nn.Module) -> Column:
     """The rule's decisions for many parameters at once: its ``bind_all``, else its
     ``bind`` in a loop."""
-    bind_all = getattr(rule, "bind_all", None)
-    if callable(bind_all):
-        column: Column = bind_all(model)
+    if isinstance(rule, BindsAll):
+        column: Column = rule.bind_all(model)
         return column
     decide = rule.bind(model)
     return lambda infos: [decide(info) for info in infos]
@@ -392,9 +391,8 @@ def build_param_groups(
                     path = p.path if p.path.startswith("rules[") else f"rules[{i}].{p.path}"
                     problems.append(type(p)(p.message, path.rstrip(".")))
                 continue
-            notes = getattr(rule, "placement_notes", None)
-            if callable(notes):
-                note_makers.append(functools.partial(notes, model))
+            if isinstance(rule, PlacementNotes):
+                note_makers.append(functools.partial(rule.placement_notes, model))
     finally:
         _WALK.reset(token)
     if problems:

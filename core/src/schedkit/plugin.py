@@ -22,6 +22,12 @@ What is here:
   :func:`duration`, :func:`durations`, :func:`factor`, :func:`choice`, :func:`schedule`,
   :func:`schedules`; and :func:`attrs_spec` (also named ``record_spec``) / :func:`plain`
   for a ``spec()`` of one's own;
+- **extension points** (:mod:`schedkit.hooks`, listed in docs/plugins.md):
+  :class:`ScheduleHooks` (the optional behaviours of a schedule family, bases of
+  :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
+  protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
+  :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
+  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
   :func:`instance_of`, :func:`optional`, :func:`in_`,
@@ -78,6 +84,8 @@ from schedkit.errors import SchedkitError as SchedkitError
 from schedkit.errors import SchedkitWarning as SchedkitWarning
 from schedkit.errors import SpecError as SpecError
 from schedkit.errors import StateError as StateError
+from schedkit.hooks import ScheduleHooks as ScheduleHooks
+from schedkit.hooks import Stepping as Stepping
 from schedkit.hookspecs import hookimpl as hookimpl
 from schedkit.matching import MATCH_MODES as MATCH_MODES
 from schedkit.matching import any_glob as any_glob
@@ -87,10 +95,18 @@ from schedkit.matching import matcher as matcher
 from schedkit.matching import require_matches as require_matches
 from schedkit.plateaus import finite_metric as finite_metric
 from schedkit.plateaus import improves as improves
+from schedkit.protocols import BindsAll as BindsAll
 from schedkit.protocols import Clipper as Clipper
+from schedkit.protocols import CurveWithState as CurveWithState
+from schedkit.protocols import EpochFromCurrent as EpochFromCurrent
+from schedkit.protocols import FollowsCurrent as FollowsCurrent
+from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
 from schedkit.protocols import ParamRule as ParamRule
+from schedkit.protocols import PlacementNotes as PlacementNotes
 from schedkit.protocols import Schedule as Schedule
+from schedkit.protocols import StartsFromCurrent as StartsFromCurrent
+from schedkit.protocols import StateChecked as StateChecked
 from schedkit.protocols import Stateful as Stateful
 from schedkit.protocols import StatefulSchedule as StatefulSchedule
 from schedkit.schedule import BaseSchedule as BaseSchedule
@@ -159,11 +175,16 @@ _EXPORTS: dict[str, str] = {
     "BaseClipper": "schedkit.clipping",
     "BaseRule": "schedkit.groups",
     "BaseSchedule": "schedkit.schedule",
+    "BindsAll": "schedkit.protocols",
     "ClipResult": "schedkit.values",
     "Clipper": "schedkit.protocols",
     "Column": "schedkit.groups",
+    "CurveWithState": "schedkit.protocols",
+    "EpochFromCurrent": "schedkit.protocols",
     "Field": "schedkit._classes",
+    "FollowsCurrent": "schedkit.protocols",
     "FrozenInstanceError": "schedkit._classes",
+    "GroupCompanion": "schedkit.protocols",
     "GroupSchedule": "schedkit.protocols",
     "MATCH_MODES": "schedkit.matching",
     "MAX_STEPS": "schedkit._numbers",
@@ -172,18 +193,23 @@ _EXPORTS: dict[str, str] = {
     "NeedsContextError": "schedkit.durations",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",
+    "PlacementNotes": "schedkit.protocols",
     "Registrar": "schedkit._registrar",
     "RuleEffect": "schedkit.values",
     "SHAPES": "schedkit.shapes",
     "SchedkitError": "schedkit.errors",
     "SchedkitWarning": "schedkit.errors",
     "Schedule": "schedkit.protocols",
+    "ScheduleHooks": "schedkit.hooks",
     "SparseGradientError": "schedkit.clipping",
     "SpecError": "schedkit.errors",
+    "StartsFromCurrent": "schedkit.protocols",
+    "StateChecked": "schedkit.protocols",
     "StateError": "schedkit.errors",
     "StateReader": "schedkit.state_checks",
     "Stateful": "schedkit.protocols",
     "StatefulSchedule": "schedkit.protocols",
+    "Stepping": "schedkit.hooks",
     "Target": "schedkit.clipping",
     "UnplacedParameter": "schedkit.groups",
     "Validator": "schedkit.validators",

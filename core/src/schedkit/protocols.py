@@ -110,3 +110,99 @@ class Clipper(Protocol):
     def __call__(self, target: ClipTarget) -> ClipResult: ...
 
     def spec(self) -> dict[str, Any]: ...
+
+
+# -- optional behaviours of the per-group curves, clippers and schedules: the scheduler and
+# -- a setup find them by these types, never by a name (docs/plugins.md lists them)
+
+
+@runtime_checkable
+class FollowsCurrent(Protocol):
+    """A per-group curve chained on the group's current value (torch's ``get_lr``):
+    ``follow(step, current)`` is the value at ``step`` from what the group holds."""
+
+    def follow(self, step: float, current: float) -> float: ...
+
+
+@runtime_checkable
+class StartsFromCurrent(Protocol):
+    """A per-group curve whose first value comes from the group's current one:
+    ``initial(step, current)`` is the value the scheduler writes when it is built."""
+
+    def initial(self, step: float, current: float) -> float: ...
+
+
+@runtime_checkable
+class EpochFromCurrent(Protocol):
+    """A per-group curve for torch's ``step(epoch)``: ``epoch(epoch, current)`` is the
+    value torch's closed form (or its ``get_lr``) gives at ``epoch``."""
+
+    def epoch(self, epoch: float, current: float) -> float: ...
+
+
+@runtime_checkable
+class CurveWithState(Protocol):
+    """A per-group curve computed from the one before (mmengine's recurrences), saved with
+    the scheduler: ``curve_state(step)`` as plain data, ``load_curve_state(step, state)``
+    checking the whole state first (:class:`~schedkit.StateError` naming its keys)."""
+
+    def curve_state(self, step: int) -> Any: ...
+
+    def load_curve_state(self, step: int, state: Any) -> None: ...
+
+
+@runtime_checkable
+class GroupCompanion(Protocol):
+    """A companion curve (:meth:`schedkit.hooks.ScheduleHooks.companions`) with one curve
+    per group: ``per_group(index)`` is the curve of the ``index``-th scheduled group."""
+
+    def per_group(self, index: int) -> Callable[[float], float]: ...
+
+
+@runtime_checkable
+class StateChecked(Protocol):
+    """A clipper (or schedule) that checks a saved state without applying it:
+    ``check_state(state)`` raises :class:`~schedkit.StateError` naming the bad key."""
+
+    def check_state(self, state: Any) -> Any: ...
+
+
+@runtime_checkable
+class Finite(Protocol):
+    """A schedule whose curve ends: ``horizon`` is its last meaningful step (or None)."""
+
+    @property
+    def horizon(self) -> int | None: ...
+
+
+@runtime_checkable
+class BindsAll(Protocol):
+    """A rule deciding for a whole sequence of parameters at once: ``bind_all(model)``
+    returns a function from a list of :class:`ParamInfo` to their decisions, in order
+    (preferred to ``bind``: one loop inside the rule)."""
+
+    def bind_all(self, model: torch.nn.Module) -> Callable[..., Any]: ...
+
+
+@runtime_checkable
+class PlacementNotes(Protocol):
+    """A rule explaining its placement: ``placement_notes(model)`` returns lines that
+    ``schedkit explain`` prints for the built groups (layer decay's layer table)."""
+
+    def placement_notes(self, model: torch.nn.Module) -> list[str]: ...
+
+
+#: the protocols of optional behaviours, by what offers them (docs/plugins.md lists them)
+OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
+    ("schedule", GroupSchedule),
+    ("schedule", StatefulSchedule),
+    ("schedule", Finite),
+    ("per-group curve", FollowsCurrent),
+    ("per-group curve", StartsFromCurrent),
+    ("per-group curve", EpochFromCurrent),
+    ("per-group curve", CurveWithState),
+    ("companion curve", GroupCompanion),
+    ("clipper", StateChecked),
+    ("rule", BindsAll),
+    ("rule", PlacementNotes),
+)

@@ -12,6 +12,7 @@ from schedkit._numbers import show
 from schedkit.clipping import _unscale
 from schedkit.errors import SpecError, StateError
 from schedkit.groups import ParamGroups
+from schedkit.protocols import StateChecked
 from schedkit.scheduler import Scheduler
 from schedkit.setup.problems import NOT_HYPERPARAMETERS
 from schedkit.state_checks import StateReader, check_number
@@ -126,10 +127,9 @@ class Built:
             except StateError as e:
                 raise e.at(f"schedulers.{k}") from None
         clip_state = reader.state.get("clipper")
-        check_clip = getattr(self.clipper, "check_state", None)
-        if check_clip is not None and clip_state is not None:
+        if isinstance(self.clipper, StateChecked) and clip_state is not None:
             try:
-                check_clip(clip_state)
+                self.clipper.check_state(clip_state)
             except StateError as e:
                 raise e.at("clipper") from None
         # everything fits: apply (the optimizer first, the schedulers bind to its new groups)

@@ -9,8 +9,10 @@ from types import SimpleNamespace
 from typing import Any
 
 from schedkit._numbers import show
+from schedkit._scheduling.family import answers_transformers, transformers_schedule
 from schedkit.durations import check_duration, to_steps
 from schedkit.errors import SpecError
+from schedkit.hooks import family_hooks
 from schedkit.protocols import Schedule
 from schedkit.setup.problems import SCALINGS, is_number
 
@@ -58,7 +60,7 @@ def absolute_base_lr(
     """The base an absolute argument (``end_lr``, ``min_lr``) is a share of: ``[optimizer]``'s
     lr. Each group then gets its own base times that share, so under layer decay the end
     value is scaled per group, as timm scales ``lr_min`` by each group's ``lr_scale``."""
-    absolute = [k for k in getattr(cls, "absolute", {}) if k in params]
+    absolute = [k for k in family_hooks(cls).absolute if k in params]
     if not absolute:
         return None
     lr = _reference_lr(data)
@@ -113,8 +115,7 @@ def transformers_form(
     """A table in transformers' call form (``num_warmup_steps``, ``num_training_steps``,
     ``warmup_ratio``, the scheduler-specific keys flat or in ``scheduler_specific_kwargs``)
     for one of transformers' names: the schedule ``get_scheduler`` gives for it."""
-    translate = getattr(cls, "from_transformers", None)
-    if translate is None or not any(k in params for k in TRANSFORMERS_KEYS):
+    if not answers_transformers(cls) or not any(k in params for k in TRANSFORMERS_KEYS):
         return None
     rest = dict(params)
     warmup = rest.pop("num_warmup_steps", None)
@@ -147,7 +148,7 @@ def transformers_form(
     lr = _reference_lr(data)
     optimizer = SimpleNamespace(defaults=_Defaults({} if lr is None else {"lr": lr}))
     try:
-        schedule: Schedule = translate(name, optimizer, warmup, total, **kwargs)
+        schedule = transformers_schedule(cls, name, optimizer, warmup, total, kwargs)
     except SpecError as e:
         raise e.at(path) from None
     return schedule

@@ -12,6 +12,7 @@ import torch
 from schedkit._numbers import show
 from schedkit.durations import NeedsContextError, to_steps
 from schedkit.errors import SpecError
+from schedkit.protocols import Finite
 from schedkit.schedule import per_update, resolve
 from schedkit.scheduler import Scheduler
 from schedkit.setup.optimizers import trial_optimizer
@@ -39,7 +40,7 @@ def group_values_out_of_range(groups: Any) -> list[SpecError]:
 def _check_values(sched: Scheduler) -> None:
     """The scheduled values stay finite and within float32 over the run (sampled, with the
     milestones the family knows), so no step fails on them: raises SpecError."""
-    horizon = getattr(sched.schedule, "horizon", None) or 10_000
+    horizon = (sched.schedule.horizon if isinstance(sched.schedule, Finite) else None) or 10_000
     steps = torch.linspace(0.0, float(horizon) * 1.25, 513, dtype=torch.float64)
     try:
         values = sched.schedule.values(steps)  # type: ignore[attr-defined]

@@ -21,7 +21,7 @@ reductions and has mmengine's floats.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import Any
 
 import attrs
 import torch
@@ -283,13 +283,22 @@ class PlateauStepping(MMEngineStepping):
     (each the epoch's ``step()`` and then mmengine's ``step(metrics)``)."""
 
     def step(
-        self, metric: Any = None, epoch: Any = None, *, metrics: Mapping[str, Any] | None = None
+        self,
+        scheduler: Any,
+        metric: Any = None,
+        epoch: Any = None,
+        *,
+        metrics: Mapping[str, Any] | None = None,
     ) -> None:
         if metrics is not None:
             if metric is not None:
                 raise TypeError("step() takes the metric or mmengine's metrics, not both")
             metric = metrics
-        schedkit.Scheduler.step(cast("schedkit.Scheduler", self), metric, epoch)
+        super().step(scheduler, metric, epoch)
+
+
+#: the policy of the metric-driven ``mmengine.*`` schedules
+PLATEAU_STEPPING = PlateauStepping()
 
 
 def _history(owner: Any) -> _History:
@@ -376,7 +385,7 @@ class ReduceOnPlateauLR(_Observing, Part):
 
     name = "mmengine.ReduceOnPlateauLR"
     per_group_lists = ("min_value",)
-    stepping = PlateauStepping
+    stepping = PLATEAU_STEPPING
     peer_attributes = (
         "begin",
         "end",
@@ -473,7 +482,7 @@ class ObservingList(_Observing, ParamSchedulerList):
     """(the docstring is ``mmengine.param_scheduler``'s, with the paragraph below)"""
 
     _history_box: list[_History | None] = _box()
-    stepping = PlateauStepping
+    stepping = PLATEAU_STEPPING
 
     def __new__(cls, *args: Any, **kwargs: Any) -> Any:
         subs = kwargs.get("schedulers", args[0] if args else None)

@@ -12,7 +12,7 @@ import functools
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar
 
 import attrs
 import torch
@@ -22,6 +22,7 @@ from schedkit import ParamInfo, RuleEffect, SpecError, StateError
 from schedkit.plugin import (
     Field,
     StateReader,
+    Stepping,
     fields,
     instance_of,
     number,
@@ -93,12 +94,16 @@ def _optional_number(**bounds: float) -> Any:
     )
 
 
-class MMEngineStepping:
+class MMEngineStepping(Stepping):
     """mmengine's scheduler methods on the scheduler of an ``mmengine.*`` alias:
     ``get_last_value()`` (the values last applied, one per scheduled group)."""
 
-    def get_last_value(self) -> list[float]:
-        return cast("schedkit.Scheduler", self).get_last_lr()
+    def methods(self, scheduler: Any) -> dict[str, Callable[..., Any]]:
+        return {"get_last_value": scheduler.get_last_lr}
+
+
+#: the policy of every ``mmengine.*`` schedule
+MMENGINE_STEPPING = MMEngineStepping()
 
 
 #: the arguments mmengine multiplies by the epoch length in ``build_iter_from_epoch``
@@ -113,7 +118,7 @@ class Part(schedkit.BaseSchedule):
     ``sched.last_step``, ``sched.begin``, ``sched.end``, ``sched.T_max``... as mmengine's
     object holds them (converted to iterations with ``convert_to_iter_based``)."""
 
-    stepping: ClassVar[type] = MMEngineStepping
+    stepping: ClassVar[Stepping] = MMENGINE_STEPPING
     #: mmengine's attributes of the scheduler object, read through the alias's scheduler
     peer_attributes: ClassVar[tuple[str, ...]] = (
         "begin",
@@ -1099,7 +1104,7 @@ class ParamSchedulerList(schedkit.BaseSchedule):
 
     name = "mmengine.param_scheduler"
     accepts_warmup: ClassVar[bool] = False
-    stepping: ClassVar[type] = MMEngineStepping
+    stepping: ClassVar[Stepping] = MMENGINE_STEPPING
     max_replay: ClassVar[int] = MAX_REPLAY
 
     schedulers: tuple[Any, ...] = schedkit.schedules(per_group=True)

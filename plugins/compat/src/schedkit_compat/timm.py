@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import bisect
 import fnmatch
+import functools
 import itertools
 import math
 import operator
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 import torch
@@ -36,6 +37,7 @@ from schedkit.plugin import (
     MAX_STEPS,
     Field,
     NeedsContextError,
+    Stepping,
     evolve,
     instance_of,
     optional,
@@ -66,7 +68,7 @@ def _check_noise_range(inst: Any, attribute: Field, value: Any) -> None:
         )
 
 
-class TimmStepping:
+class TimmStepping(Stepping):
     """timm's stepping API on the scheduler of a ``timm.*`` schedule, with timm's
     positional order and keywords: ``step(epoch, metric=None)`` after each epoch and
     ``step_update(num_updates, metric=None)`` after each update. With ``t_in_epochs`` true
@@ -82,33 +84,42 @@ class TimmStepping:
     end; ``step(epoch)`` then goes to the epoch's first update, so train.py's calls and
     per-update ``step()`` calls agree."""
 
-    def step(self, epoch: int | None = None, metric: float | None = None) -> None:
-        me = cast("schedkit.Scheduler", self)
+    def step(self, scheduler: Any, epoch: int | None = None, metric: float | None = None) -> None:
         if epoch is None:
-            schedkit.Scheduler.step(me, metric)
+            super().step(scheduler, metric)
             return
         t = _whole(epoch, "epoch")  # checked whichever call moves the schedule
-        if _counts_epochs(me.schedule):
-            per = getattr(me.schedule, "updates_per_epoch", None)
+        if _counts_epochs(scheduler.schedule):
+            per = getattr(scheduler.schedule, "updates_per_epoch", None)
             if per is not None:
                 t *= per  # the steps count updates: go to the epoch's first one
-            _goto(me, t, metric)
+            _goto(scheduler, t, metric)
 
-    def step_update(self, num_updates: int, metric: float | None = None) -> None:
-        me = cast("schedkit.Scheduler", self)
+    def methods(self, scheduler: Any) -> dict[str, Callable[..., Any]]:
+        return {
+            "step_update": functools.partial(self.step_update, scheduler),
+            "get_cycle_length": functools.partial(self.get_cycle_length, scheduler),
+        }
+
+    def step_update(self, scheduler: Any, num_updates: int, metric: float | None = None) -> None:
         t = _whole(num_updates, "num_updates")
-        if not _counts_epochs(me.schedule):
-            _goto(me, t, metric)
+        if not _counts_epochs(scheduler.schedule):
+            _goto(scheduler, t, metric)
 
-    def get_cycle_length(self, cycles: int = 0) -> int:
-        me = cast("schedkit.Scheduler", self)
-        length = getattr(me.schedule, "cycle_length", None)
+    def get_cycle_length(self, scheduler: Any, cycles: int = 0) -> int:
+        length = getattr(scheduler.schedule, "cycle_length", None)
         if length is None:
             raise TypeError(
-                f"{me.schedule.spec()['type']!r} has no cycles (timm's class has no "
+                f"{scheduler.schedule.spec()['type']!r} has no cycles (timm's class has no "
                 "get_cycle_length either)"
             )
         return int(length(cycles))
+
+
+#: the policy of every ``timm.*`` schedule
+TIMM_STEPPING = TimmStepping()
+#: schedkit's own stepping, what timm's calls come to
+_SCHEDKIT = Stepping()
 
 
 def _counts_epochs(schedule: schedkit.Schedule) -> bool:
@@ -143,9 +154,9 @@ def _goto(scheduler: schedkit.Scheduler, t: int, metric: float | None = None) ->
     (``timm.plateau``) observes ``metric`` at ``t``, the others ignore it, as timm's do."""
     scheduler.last_epoch = t - 1
     if metric is not None and scheduler.observes_metrics:
-        schedkit.Scheduler.step(scheduler, metric)
+        _SCHEDKIT.step(scheduler, metric)
     else:
-        schedkit.Scheduler.step(scheduler)
+        _SCHEDKIT.step(scheduler)
 
 
 # -- timm's parameters, declared once; each class lists its own in its timm class's
@@ -215,7 +226,7 @@ class TimmSchedule(ClosedForm):
         noise_seed: int
         updates_per_epoch: int | None
 
-    stepping: ClassVar[type] = TimmStepping
+    stepping: ClassVar[Stepping] = TIMM_STEPPING
 
     def __attrs_post_init__(self) -> None:
         if self.updates_per_epoch is not None and not self.t_in_epochs:
@@ -564,7 +575,7 @@ class Plateau(torch_.ReduceLROnPlateau):
     threshold_mode: str = schedkit.field(init=False, default="rel")
     eps: float = schedkit.field(init=False, default=1e-8)
 
-    stepping: ClassVar[type] = TimmStepping
+    stepping: ClassVar[Stepping] = TIMM_STEPPING
     #: timm's plateau counts epochs: ``step(epoch)`` moves it, ``step_update`` does not
     t_in_epochs: ClassVar[bool] = True
 

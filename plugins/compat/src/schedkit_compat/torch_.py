@@ -57,6 +57,7 @@ from schedkit.plugin import (
     MAX_STEPS,
     NOTHING,
     Field,
+    ScheduleHooks,
     anneal,
     as_real,
     as_steps,
@@ -104,7 +105,7 @@ def _whole_epoch(epoch: Any) -> int:
     return int(epoch)
 
 
-class TorchScheduler:
+class TorchScheduler(ScheduleHooks):
     """What the ``torch.*`` aliases share: torch's deprecated ``step(epoch)`` and the
     attributes torch's scheduler objects carry (``sched.gamma``, ``sched.T_max``...)."""
 

@@ -11,12 +11,12 @@ import attrs
 import torch
 
 import schedkit
-from schedkit.plugin import StateReader, as_steps, fields, improves, steps
+from schedkit.plugin import ScheduleHooks, StateReader, as_steps, fields, improves, steps
 from schedkit_schedules._call_form import transformers_call_form
 
 
 @attrs.define(eq=False)
-class Plateau:
+class Plateau(ScheduleHooks):
     """Reduce on plateau: multiply the factor by ``factor`` when a metric stops improving.
 
     Fed through ``scheduler.step(metric)``. A metric improves when it beats the best seen by

@@ -33,6 +33,7 @@ import schedkit
 from schedkit import SpecError, StateError
 from schedkit.plugin import (
     Field,
+    ScheduleHooks,
     StateReader,
     as_real,
     as_steps,
@@ -295,7 +296,7 @@ def _flag(default: bool) -> Any:
 
 
 @attrs.define(eq=False)
-class Greedy:
+class Greedy(ScheduleHooks):
     """transformers' ``greedy`` (``GreedyLR``): each group's lr divided by ``factor`` after
     more than ``patience`` improving steps (up to ``max_lr``), multiplied by it after more
     than ``patience`` steps without improvement (down to ``min_lr``); a change of at most
