@@ -83,6 +83,8 @@ def _public_docstrings() -> dict[str, str]:
     for prefix, module, names in modules:
         for name in names:
             obj = getattr(module, name)
+            if inspect.isclass(obj) and not obj.__module__.startswith("schedkit"):
+                continue  # a third party's class re-exported (attrs.Attribute): its own docs
             out[f"{prefix}.{name}"] = inspect.getdoc(obj) or ""
             if inspect.isclass(obj):
                 for member, value in vars(obj).items():

@@ -280,6 +280,7 @@ _EAGER = (
     "schedkit._registrar",
     "schedkit.durations",
     "schedkit.errors",
+    "schedkit.hooks",
     "schedkit.hookspecs",
     "schedkit.matching",
     "schedkit.plateaus",

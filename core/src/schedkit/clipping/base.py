@@ -217,7 +217,8 @@ class BaseClipper(Component, kw_only=True):
         if extra.keys() != declared.keys():
             raise StateError(
                 f"{self.name}: the saved state has the entries {sorted(extra)}, this clipper "
-                f"declares {sorted(declared)}"
+                f"declares {sorted(declared)}",
+                "extra",
             )
         for key, want in declared.items():
             got = extra[key]
@@ -225,14 +226,16 @@ class BaseClipper(Component, kw_only=True):
                 if not isinstance(got, torch.Tensor) or got.shape != want.shape:
                     raise StateError(
                         f"{self.name}: state entry {key!r} must be a tensor of shape "
-                        f"{tuple(want.shape)}, got {got!r}"
+                        f"{tuple(want.shape)}, got {got!r}",
+                        f"extra.{key}",
                     )
                 extra[key] = got.to(want.dtype)
             elif type(want) is float and type(got) is int:
                 extra[key] = float(got)
             elif type(got) is not type(want):
                 raise StateError(
-                    f"{self.name}: state entry {key!r} must be {type(want).__name__}, got {got!r}"
+                    f"{self.name}: state entry {key!r} must be {type(want).__name__}, got {got!r}",
+                    f"extra.{key}",
                 )
         return extra
 
