@@ -53,10 +53,17 @@ def _timm(
     on the model or the parameters, where the alias is a rule or clipper built by keyword)."""
 
     def read() -> tuple[Param, ...]:
-        from tests.peers import torchvision_stub
+        from tests.plugins.compat.timm_peer import timm
 
-        torchvision_stub.install()
-        fn = getattr(importlib.import_module(module), name)
+        # timm's modules as the other timm tests load them: whichever test of this worker
+        # comes first, timm's package is then either the real one or the same stand-in
+        peer = timm()
+        loaded = {
+            "timm.scheduler": peer.scheduler,
+            "timm.utils.agc": peer.agc,
+            "timm.optim._param_groups": peer.param_groups,
+        }
+        fn = getattr(loaded[module], name)
         params = from_signature(fn, ("self", "optimizer", "initialize", *skip))
         return facts(*params, keyword_only=True) if by_keyword else params
 
