@@ -634,7 +634,7 @@ def user_code(tmp_path, monkeypatch):
 
 
 def test_the_command_prints_the_sweep_the_suggestion_and_the_toml_line(user_code):
-    from schedkit.cli.find_lr import run
+    from schedkit.cli.lr_range import run
 
     text = run(
         "train.toml",
@@ -660,7 +660,7 @@ def test_the_command_prints_the_sweep_the_suggestion_and_the_toml_line(user_code
 
 
 def test_the_command_takes_a_loss_labels_mappings_and_a_loader_object(user_code):
-    from schedkit.cli.find_lr import run
+    from schedkit.cli.lr_range import run
 
     for model, data, loss in [
         ("user_code_lr:classifier", "user_code_lr:LABELLED", None),
@@ -686,7 +686,7 @@ def test_the_command_takes_a_loss_labels_mappings_and_a_loader_object(user_code)
     ],
 )
 def test_the_command_names_the_option_that_is_wrong(user_code, args, option, message):
-    from schedkit.cli.find_lr import run
+    from schedkit.cli.lr_range import run
 
     with pytest.raises(schedkit.SpecError, match=message) as e:
         run("train.toml", *args, num_training=5)
@@ -694,7 +694,7 @@ def test_the_command_names_the_option_that_is_wrong(user_code, args, option, mes
 
 
 def test_the_command_without_a_suggestion_says_what_to_do(user_code):
-    from schedkit.cli.find_lr import run
+    from schedkit.cli.lr_range import run
 
     with pytest.raises(schedkit.SpecError, match="make num_training larger"):
         run("train.toml", "user_code_lr:regressor", "user_code_lr:pairs", num_training=5)
@@ -730,7 +730,7 @@ def test_the_docs_figure_shows_both_conventions_on_the_vit_example(monkeypatch):
 def test_the_command_without_matplotlib_says_so(user_code, monkeypatch):
     import sys
 
-    from schedkit.cli.find_lr import run
+    from schedkit.cli.lr_range import run
 
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # import fails
     with pytest.raises(schedkit.SpecError, match="needs matplotlib") as e:
