@@ -117,7 +117,7 @@ def timm_setup(rounds: int) -> None:
     """A whole ViT-B setup built by schedkit and by timm's own factories, same model."""
     try:
         sys.path.insert(0, str(Path(__file__).parents[1]))
-        from tests.peers import torchvision_stub
+        from tests.support import torchvision_stub
 
         torchvision_stub.install()  # timm's package imports torchvision; its ViT uses none
         import timm.models.vision_transformer as vit

@@ -1,6 +1,6 @@
 """`schedkit new-plugin NAME`: what it writes declares its entry point, and its schedule
 registers and passes the conformance kit (the slow install-and-run test is in
-tests/integration/test_scaffold.py)."""
+tests/install/test_scaffold.py)."""
 
 from __future__ import annotations
 

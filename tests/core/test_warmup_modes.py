@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError, get_schedule
-from tests.plugins.compat.timm_peer import timm
+from tests.support.timm_peer import timm
 
 REL = 1e-13
 

@@ -103,7 +103,7 @@ TIMM_WARMUP, TIMM_WARMUP_LR, TIMM_MIN_LR = 20, 1e-6, 1e-5
 
 
 def _timm() -> Any:
-    from tests.peers import torchvision_stub
+    from tests.support import torchvision_stub
 
     torchvision_stub.install()
     import timm.models.vision_transformer as vit

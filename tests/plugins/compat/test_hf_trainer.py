@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import schedkit
-from tests.convert.models import TinyEncoder, TinyViT
+from tests.support.models import TinyEncoder, TinyViT
 
 transformers = pytest.importorskip("transformers")
 

@@ -1,5 +1,5 @@
 """``mmengine.*`` without mmengine: the values its formulas give, the list's composition,
-specs and errors (the comparison with the installed mmengine is tests/convert_peers)."""
+specs and errors (the comparison with the installed mmengine is tests/convert)."""
 
 from __future__ import annotations
 

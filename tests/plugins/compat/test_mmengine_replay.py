@@ -1,7 +1,7 @@
 """``mmengine.*`` replay: skipping the steps that change nothing gives the floats of a
 plain step-by-step replay, one call replays at most ``MAX_REPLAY`` updates, stepping is
 never refused, and a checkpoint carries each group's value so a resume replays nothing
-(the comparison with the installed mmengine is tests/convert_peers)."""
+(the comparison with the installed mmengine is tests/convert)."""
 
 from __future__ import annotations
 

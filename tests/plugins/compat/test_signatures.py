@@ -1,7 +1,7 @@
 """Every alias takes its original's parameters: the same names, the same defaults, the same
 positional order where the original takes positionals (torch, transformers, timm,
 detectron2, Cerebras, mmpretrain, the transformers Trainer; mmengine and DeepSpeed in
-``tests/convert_peers/test_signatures.py``).
+``tests/convert/test_signatures.py``).
 
 An original is read from the installed peer; Cerebras' classes (not installable) and
 detectron2's ``SOLVER`` keys (the detectron2 aliases take its config, detectron2 is not on
@@ -22,7 +22,7 @@ import torch
 
 import schedkit
 from schedkit.registry import default_registry
-from tests.alias_signatures import (
+from tests.support.alias_signatures import (
     REQUIRED,
     Param,
     divergences,
@@ -53,7 +53,7 @@ def _timm(
     on the model or the parameters, where the alias is a rule or clipper built by keyword)."""
 
     def read() -> tuple[Param, ...]:
-        from tests.plugins.compat.timm_peer import timm
+        from tests.support.timm_peer import timm
 
         # timm's modules as the other timm tests load them: whichever test of this worker
         # comes first, timm's package is then either the real one or the same stand-in

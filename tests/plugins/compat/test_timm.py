@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
-from tests.plugins.compat.timm_peer import timm
+from tests.support.timm_peer import timm
 
 LRS = (0.1, 0.03, 0.007)
 CLASSES = {
