@@ -266,3 +266,47 @@ def test_record_is_a_deprecated_alias_that_still_works() -> None:
 def test_every_first_party_component_is_declared_with_attrs() -> None:
     for info in schedkit.registered():
         assert "__attrs_attrs__" in vars(info.cls), info.name
+
+
+def test_a_mutable_family_compared_by_identity_is_its_own():
+    @attrs.define(eq=False)
+    class Mut(schedkit.BaseSchedule):
+        """A mutable family, compared by identity."""
+
+        name = "mut_identity"
+        total: int = schedkit.duration(positive=True, horizon=True)
+        best: float = attrs.field(default=0.0, init=False)
+
+        def __call__(self, step: float) -> float:
+            return 1.0
+
+    a, b = Mut(total=3), Mut(total=99)
+    assert a != b
+    assert a == a
+    assert hash(a) != hash(b)
+    a.best = 1.0
+    assert a.best == 1.0
+
+
+def test_a_decorated_subclass_of_an_undecorated_family_keeps_its_fields():
+    class Base(schedkit.BaseSchedule):
+        """An undecorated family."""
+
+        name = "undecorated_base"
+        total: int = schedkit.duration(positive=True)
+
+        def __call__(self, step: float) -> float:
+            return 1.0
+
+    @attrs.frozen
+    class Child(Base):
+        """A decorated family built on it."""
+
+        name = "decorated_child"
+        k: float = schedkit.factor(1.0, gt=0.0)
+
+    assert [f.name for f in attrs.fields(Child)] == ["total", "k"]
+    assert Child(total=5).spec() == {"type": "decorated_child", "total": 5, "k": 1.0}
+    with pytest.raises(schedkit.SpecError) as e:
+        Child(total=0)
+    assert e.value.path == "total"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
-from schedkit._classes import Component
+from schedkit._classes import Component, base_class
 from schedkit._fields import _meta, record_spec
 from schedkit.errors import SpecError
 from schedkit.hooks import ScheduleHooks
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     import torch
 
 
-@attrs.frozen
+@base_class
 class BaseSchedule(ScheduleHooks, Component):
     """Base class of schedule families: spec, horizon, warmup shifting and ``values``.
 

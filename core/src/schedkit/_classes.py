@@ -207,6 +207,11 @@ class Component:
         super().__init_subclass__(**kwargs)
         if given:
             cls.__component_options__ = {**cls.__component_options__, **given}
+        # an undecorated base is complete by now (a decorator above it has run): made an
+        # attrs class first, so an ``@attrs.frozen`` on this class collects its fields
+        for base in cls.__mro__[1:]:
+            if issubclass(base, Component) and base not in _UNDECLARED and not _is_attrs(base):
+                finalize(base)
 
     if not TYPE_CHECKING:
 
@@ -218,9 +223,16 @@ class Component:
             return object.__new__(cls)
 
 
-#: the bases themselves, never finalized (they have no fields and hold the generated
-#: methods' place for nothing)
+#: the bases themselves, never finalized: plain classes without fields, so that each
+#: component decides its own equality and mutability (``@attrs.define(eq=False)``)
 _UNDECLARED: set[type] = {Component}
+
+
+def base_class(cls: C) -> C:
+    """Mark ``cls`` as a base of components (``BaseSchedule``, ``BaseRule``): a plain class
+    holding no fields, never made an attrs class itself."""
+    _UNDECLARED.add(cls)
+    return cls
 
 
 class Record(Component):

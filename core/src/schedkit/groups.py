@@ -21,10 +21,9 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, NamedTuple
 
-import attrs
 import torch
 
-from schedkit._classes import Component
+from schedkit._classes import Component, base_class
 from schedkit.components import build
 from schedkit.errors import SpecError
 from schedkit.protocols import BindsAll, ParamRule, PlacementNotes
@@ -32,7 +31,7 @@ from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
 
-@attrs.frozen
+@base_class
 class BaseRule(Component):
     """Base class of param-group rules: a ``name``, ``spec()`` from the fields, ``bind()``.
 
