@@ -357,3 +357,26 @@ def test_an_epoch_given_to_a_plateau_without_epochs_is_a_type_error() -> None:
         sched.step(0.5, 3)
     assert sched.steps == 0
     assert sched.state_dict()["schedule_state"]["bad_steps"] == 0
+
+
+def test_a_subclass_of_scheduler_keeps_an_alias_peer_attributes_and_its_own_name():
+    import inspect
+
+    class Mine(schedkit.Scheduler):
+        pass
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    sched = Mine(opt, "torch.CosineAnnealingLR", T_max=10)
+    assert isinstance(sched, Mine)
+    assert sched.T_max == 10
+    assert type(sched).__name__ == "Mine"
+    with pytest.raises(AttributeError, match="'Mine' object has no attribute 'bogus'"):
+        _ = sched.bogus
+    plain = schedkit.Scheduler(opt, "torch.CosineAnnealingLR", T_max=10)
+    with pytest.raises(AttributeError, match="'Scheduler' object has no attribute 'bogus'"):
+        _ = plain.bogus
+    assert list(inspect.signature(schedkit.Scheduler).parameters) == [
+        "optimizer",
+        "schedule",
+        "options",
+    ]

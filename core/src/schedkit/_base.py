@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import attrs
 
-from schedkit._classes import Component, base_class
+from schedkit._classes import Component, base_class, fields
 from schedkit._fields import _meta, record_spec
 from schedkit.errors import SpecError
 from schedkit.hooks import ScheduleHooks
@@ -72,7 +72,7 @@ class BaseSchedule(ScheduleHooks, Component):
     @property
     def horizon(self) -> int | None:
         """The step from which the value no longer changes (None: it never settles)."""
-        for f in attrs.fields(type(self)):
+        for f in fields(type(self)):
             if _meta(f).get("horizon"):
                 value = getattr(self, f.name)
                 return int(value)
@@ -87,7 +87,7 @@ class BaseSchedule(ScheduleHooks, Component):
         if steps == 0:
             return self
         changes: dict[str, Any] = {}
-        for f in attrs.fields(type(self)):
+        for f in fields(type(self)):
             meta = _meta(f)
             if not (f.init and meta.get("duration") and meta.get("position")):
                 continue
@@ -105,7 +105,7 @@ class BaseSchedule(ScheduleHooks, Component):
                         f"expected more than the warmup ({steps} steps), got {value}", f.name
                     )
                 changes[f.name] = value - steps
-        return attrs.evolve(self, **changes) if changes else self
+        return attrs.evolve(self, **changes) if changes else self  # type: ignore[misc]
 
     def resolve(
         self: S, *, steps_per_epoch: int | None = None, total_steps: int | None = None

@@ -14,6 +14,7 @@ of the scheduler (binding, writers, state) are in :mod:`schedkit._scheduling`.
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 from typing import Any
@@ -36,6 +37,7 @@ from schedkit._scheduling.groups import (
     scheduled_key,
     step_number,
 )
+from schedkit._scheduling.peers import _PeerAttributes
 from schedkit._scheduling.writers import Picker, epoch_of, group_writer, initial_of
 from schedkit.errors import SpecError
 from schedkit.hooks import family_hooks, hooks_of
@@ -96,8 +98,8 @@ class Scheduler(LRScheduler):
     def _allocate(cls, info: ComponentInfo | None, schedule: Any) -> Scheduler:
         """A scheduler not yet built, of the class the family asks for, keeping its entry."""
         family = info.cls if info is not None else type(schedule)
-        peer = cls is Scheduler and bool(family_hooks(family).peer_attributes)
-        self = super().__new__(PeerScheduler if peer else cls)
+        peer = bool(family_hooks(family).peer_attributes)
+        self = super().__new__(_with_peer_attributes(cls) if peer else cls)
         self._family_info = info
         return self
 
@@ -196,7 +198,7 @@ class Scheduler(LRScheduler):
         self.follow_optimizer = follow_optimizer
         if follow_optimizer:
             self._follow()
-        if isinstance(self, PeerScheduler):
+        if isinstance(self, _PeerAttributes):
             object.__setattr__(self, "_peer_names", frozenset(hooks.peer_attributes))
 
     def _follow(self) -> None:
@@ -352,24 +354,37 @@ class Scheduler(LRScheduler):
         )
 
 
-class PeerScheduler(Scheduler):
-    """The scheduler of a schedule that reproduces another library's scheduler object: that
-    object's attributes (``sched.T_max``, ``sched.min_lrs``...: the schedule's
-    :attr:`~schedkit.hooks.ScheduleHooks.peer_attributes`) are read and written through
-    the schedule's ``peer_get`` and ``peer_set``. :class:`Scheduler` builds one for such a
-    schedule; nothing is looked up on the per-step path."""
+def _constructor_signature() -> inspect.Signature:
+    """The signature ``help(Scheduler)`` shows: the constructor's (``__new__`` only takes
+    everything along to find the family once)."""
+    params = list(inspect.signature(Scheduler.__init__).parameters.values())[1:]
+    return inspect.Signature(params)
 
-    def __getattr__(self, name: str) -> Any:
-        known = self.__dict__
-        if name in known.get("_peer_names", ()):
-            return known["schedule"].peer_get(name, self)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in self.__dict__.get("_peer_names", ()):
-            self.schedule.peer_set(name, value, self)  # type: ignore[attr-defined]
+Scheduler.__signature__ = _constructor_signature()  # type: ignore[attr-defined]
+
+
+class PeerScheduler(_PeerAttributes, Scheduler):
+    """The scheduler of a schedule that reproduces another library's scheduler object, with
+    that object's attributes. :class:`Scheduler` builds one for such a schedule (a subclass
+    of :class:`Scheduler` gets a subclass of its own, with the same attributes)."""
+
+
+_PEER_CLASSES: dict[type, type] = {Scheduler: PeerScheduler}
+
+
+def _with_peer_attributes(cls: type[Scheduler]) -> type[Scheduler]:
+    """``cls`` with another library's attributes: made once per class, when its first
+    scheduler of such a schedule is built (never by changing an object's class)."""
+    made = _PEER_CLASSES.get(cls)
+    if made is None:
+        if issubclass(cls, _PeerAttributes):
+            made = cls
         else:
-            super().__setattr__(name, value)
+            namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+            made = type(cls.__name__, (_PeerAttributes, cls), namespace)
+        _PEER_CLASSES[cls] = made
+    return made
 
 
 def get_scheduler(
