@@ -274,3 +274,20 @@ def test_torch_still_refuses_an_option_at_load():
     assert "nesterov" in found["optimizer.nesterov"].lower()
     found = problems('[optimizer]\ntype = "Adam"\nlr = 0.1\nfused = true\nforeach = true\n')
     assert list(found) == ["optimizer.fused"]
+
+
+def test_to_toml_keeps_a_mapping_inside_a_table_on_one_line():
+    from schedkit import _toml_out
+
+    text = _toml_out.dumps(
+        {
+            "optimizer": {"type": "AdamW", "lr": 1e-3},
+            "rules": [{"type": "overrides", "keys": {"head.*": {"lr_mult": 10.0}}, "x": None}],
+            "schedules": {"lr": {"type": "cosine", "total": 100}},
+        }
+    )
+    assert text == (
+        '[optimizer]\ntype = "AdamW"\nlr = 0.001\n\n'
+        '[[rules]]\ntype = "overrides"\nkeys = {"head.*" = {lr_mult = 10.0}}\n\n'
+        '[schedules.lr]\ntype = "cosine"\ntotal = 100\n'
+    )

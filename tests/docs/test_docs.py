@@ -187,8 +187,8 @@ def test_the_home_pages_first_command_works_from_a_checkout():
 
 def test_the_main_job_installs_what_schedkit_plot_needs():
     """The README's main job installs requirements.txt; ``schedkit plot -o x.png`` needs
-    the core's ``plot`` extra (matplotlib), and ``Setup.to_toml`` its ``toml`` extra
-    (tomlkit), so requirements.txt asks for both."""
+    the core's ``plot`` extra (matplotlib), so requirements.txt asks for it; ``Setup.to_toml``
+    needs tomlkit, a dependency of the core itself."""
     import re
 
     import tomllib
@@ -198,10 +198,10 @@ def test_the_main_job_installs_what_schedkit_plot_needs():
     assert "-c constraints.txt -r requirements.txt" in main_job
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     core = [line for line in lines if re.match(r"-e \./core\b", line)]
-    assert core == ["-e ./core[plot,toml]"]
+    assert core == ["-e ./core[plot]"]
     extras = tomllib.loads((ROOT / "core" / "pyproject.toml").read_text())["project"]
     assert any(d.startswith("matplotlib") for d in extras["optional-dependencies"]["plot"])
-    assert any(d.startswith("tomlkit") for d in extras["optional-dependencies"]["toml"])
+    assert any(d.startswith("tomlkit") for d in extras["dependencies"])
     assert "torch==" in (ROOT / "constraints.txt").read_text()
 
 

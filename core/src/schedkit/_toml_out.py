@@ -15,7 +15,7 @@ from typing import Any
 from schedkit._text import escape
 
 #: what to install for :meth:`schedkit.Setup.to_toml` and ``schedkit convert``
-EXTRA = "pip install 'schedkit-core[toml]'"
+EXTRA = "pip install tomlkit (a dependency of schedkit-core)"
 
 
 def printable(text: str) -> str:
@@ -36,27 +36,50 @@ def printable(text: str) -> str:
     return "".join(out)
 
 
-def _plain(v: Any) -> Any:
-    """A value as the writers take it: mappings without ``None``, lists for tuples."""
-    if isinstance(v, Mapping):
-        return {k: _plain(x) for k, x in v.items() if x is not None}
-    if isinstance(v, (list, tuple)):
-        return [_plain(x) for x in v]
-    return v
-
-
 def _tomlkit() -> Any:
     try:
         import tomlkit
     except ImportError:
-        raise ImportError(f"writing a converted setup needs tomlkit: {EXTRA}") from None
+        raise ImportError(f"writing TOML needs tomlkit: {EXTRA}") from None
     return tomlkit
 
 
 def dumps(data: Mapping[str, Any]) -> str:
-    """A setup's document (tables, arrays of tables, values on one line)."""
+    """A setup's two-level document: top-level values first, then tables of values,
+    tables of tables (``[name.sub]``) and arrays of tables, every value on one line (a
+    mapping inside a table is an inline table)."""
     tomlkit = _tomlkit()
-    return printable(tomlkit.dumps(_item(tomlkit, data, inline=False)))
+    doc = tomlkit.document()
+    for name, table in data.items():  # top-level values first: TOML puts them before tables
+        if table is not None and not isinstance(table, (Mapping, list)):
+            doc.append(name, _item(tomlkit, table))
+    for name, table in data.items():
+        if isinstance(table, list):
+            array = tomlkit.aot()
+            for item in table:
+                array.append(_table(tomlkit, item))
+            doc.append(name, array)
+        elif (
+            isinstance(table, Mapping)
+            and table
+            and all(isinstance(v, Mapping) for v in table.values())
+        ):
+            outer = tomlkit.table(is_super_table=True)
+            for sub, inner in table.items():
+                outer.append(sub, _table(tomlkit, inner))
+            doc.append(name, outer)
+        elif isinstance(table, Mapping):
+            doc.append(name, _table(tomlkit, table))
+    return printable(tomlkit.dumps(doc))
+
+
+def _table(tomlkit: Any, values: Mapping[str, Any]) -> Any:
+    """``[name]``'s body: one value a line, a mapping as an inline table."""
+    table = tomlkit.table()
+    for k, v in values.items():
+        if v is not None:
+            table.append(k, _item(tomlkit, v))
+    return table
 
 
 def value(v: Any) -> str:
@@ -80,11 +103,8 @@ def comment(text: str) -> str:
     return escape(text)
 
 
-def _item(tomlkit: Any, v: Any, inline: bool = True) -> Any:
-    """A value as tomlkit writes it: ``None`` left out, a mapping as an inline table (or,
-    with ``inline=False``, tables and arrays of tables as tomlkit lays them out)."""
-    if not inline:
-        return tomlkit.item(_plain(v))
+def _item(tomlkit: Any, v: Any) -> Any:
+    """A value as tomlkit writes it: ``None`` left out, a mapping as an inline table."""
     if isinstance(v, Mapping):
         table = tomlkit.inline_table()
         for k, x in v.items():
