@@ -59,3 +59,8 @@ __all__ = [
     "schedule",
     "schedules",
 ]
+
+# the public names read as this module's (reprs, tracebacks, pickles), as before the split
+for _public in (BaseSchedule, Unresolved, get_schedule, resolve, per_update):
+    _public.__module__ = __name__
+del _public
