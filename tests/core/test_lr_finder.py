@@ -774,7 +774,8 @@ def test_the_command_errors_name_its_options(user_code, capsys, args, message):
     err = capsys.readouterr().err
     assert code in (1, 2)
     assert message in err
-    assert "num_training" not in err and "max_lr" not in err and "Traceback" not in err
+    for python_name in ("num_training", "max_lr", "min_lr", "beta ", "Traceback"):
+        assert python_name not in err
 
 
 @pytest.mark.parametrize(
