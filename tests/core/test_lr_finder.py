@@ -145,7 +145,7 @@ def test_torch_lr_finder_smoothing_starts_at_the_first_loss():
     r = schedkit.find_lr(SETUP, Net(), mse, batches(), num_training=12, like="torch-lr-finder")
     assert r.losses[0] == r.raw_losses[0]
     for k in range(1, 12):
-        f = 1 - 0.95  # torch-lr-finder's own smooth_f=0.05
+        f = 0.05  # torch-lr-finder's own smooth_f
         assert r.losses[k] == f * r.raw_losses[k] + (1 - f) * r.losses[k - 1]
     assert r.lrs == tuple(sweep(1e-8, 1.0, 12, "exponential", "torch-lr-finder"))
     assert r.lrs[0] == 1e-8

@@ -258,6 +258,8 @@ def find_lr(
     own = DEFAULTS[like]
     if isinstance(early_stop_threshold, _Default):
         early_stop_threshold = own["early_stop_threshold"]
+    # torch-lr-finder's own smooth_f, 0.05, is not 1 - 0.95 to the last bit
+    smooth_f = 0.05 if beta is None and like == "torch-lr-finder" else None
     beta = own["beta"] if beta is None else beta
     skip_begin = int(own["skip_begin"]) if skip_begin is None else skip_begin
     skip_end = int(own["skip_end"]) if skip_end is None else skip_end
@@ -298,7 +300,7 @@ def find_lr(
                 diverged = k > 0 and thr is not None and s > thr * best
                 best = s if k == 0 or s < best else best
             else:
-                f = 1 - beta
+                f = 1 - beta if smooth_f is None else smooth_f
                 s = value if k == 0 else f * value + (1 - f) * smooth[-1]
                 best = s if k == 0 or s < best else best
                 diverged = thr is not None and s > thr * best
