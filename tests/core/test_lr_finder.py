@@ -774,7 +774,7 @@ def test_the_command_errors_name_its_options(user_code, capsys, args, message):
     err = capsys.readouterr().err
     assert code in (1, 2)
     assert message in err
-    for python_name in ("num_training", "max_lr", "min_lr", "beta ", "Traceback"):
+    for python_name in ("num_training", "max_lr", "min_lr", "batch_size", "Traceback"):
         assert python_name not in err
 
 

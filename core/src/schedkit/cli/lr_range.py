@@ -233,8 +233,7 @@ def _why_none(result: LRFinderResult) -> str:
     kept = f"the first {result.skip_begin} and last {result.skip_end} steps are left out"
     if result.stopped_early:
         return (
-            f"the loss diverged at step {len(result.lrs)} and {kept}: "
-            "run with a smaller --max-lr"
+            f"the loss diverged at step {len(result.lrs)} and {kept}: run with a smaller --max-lr"
         )
     return f"{kept}, so it needs --steps {result.least_steps} or more"
 
