@@ -145,7 +145,7 @@ def test_torch_lr_finder_smoothing_starts_at_the_first_loss():
     r = schedkit.find_lr(SETUP, Net(), mse, batches(), num_training=12, like="torch-lr-finder")
     assert r.losses[0] == r.raw_losses[0]
     for k in range(1, 12):
-        f = 1 - 0.98
+        f = 0.05  # torch-lr-finder's own smooth_f
         assert r.losses[k] == f * r.raw_losses[k] + (1 - f) * r.losses[k - 1]
     assert r.lrs == tuple(sweep(1e-8, 1.0, 12, "exponential", "torch-lr-finder"))
     assert r.lrs[0] == 1e-8
@@ -202,9 +202,11 @@ def test_too_few_steps_give_no_suggestion_and_no_toml_line():
     r = schedkit.find_lr(SETUP, Net(), mse, batches(), num_training=11)
     assert r.suggestion is None
     assert r.index is None
-    with pytest.raises(schedkit.SpecError, match="no suggestion from 11 steps") as e:
+    with pytest.raises(schedkit.SpecError, match="make num_training 13 or more") as e:
         r.toml_line()
     assert e.value.path == "suggestion"
+    assert r.least_steps == 13
+    assert schedkit.find_lr(SETUP, Net(), mse, batches(), num_training=13).suggestion
     assert schedkit.find_lr(SETUP, Net(), mse, batches(), num_training=11, skip_begin=0).suggestion
 
 
@@ -621,6 +623,38 @@ def l1(model, batch):
 
 def broken():
     raise OSError("no data here")
+
+
+def wrong_shape():
+    torch.manual_seed(0)
+    return nn.Linear(5, 1)
+
+
+def raising_loss(model, batch):
+    raise KeyError("labels")
+
+
+class BadBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise ArithmeticError("no gradient today")
+
+
+def bad_backward_loss(model, batch):
+    return BadBackward.apply(nn.functional.mse_loss(model(batch[0]), batch[1]))
+
+
+class FailingData:
+    def __len__(self):
+        return 4
+
+    def __iter__(self):
+        yield from pairs()[:2]
+        raise RuntimeError("disk gone")
 """
 
 
@@ -693,11 +727,115 @@ def test_the_command_names_the_option_that_is_wrong(user_code, args, option, mes
     assert e.value.path == option
 
 
-def test_the_command_without_a_suggestion_says_what_to_do(user_code):
+def test_the_command_without_a_suggestion_says_what_to_do(user_code, capsys):
+    from schedkit.cli import main
     from schedkit.cli.lr_range import run
 
-    with pytest.raises(schedkit.SpecError, match="make num_training larger"):
-        run("train.toml", "user_code_lr:regressor", "user_code_lr:pairs", num_training=5)
+    text = run("train.toml", "user_code_lr:regressor", "user_code_lr:pairs", num_training=5)
+    lines = text.splitlines()
+    assert lines[0].startswith("lr range test of train.toml on user_code_lr:regressor: 5 steps")
+    assert lines[1] == (
+        "  no suggestion: the first 10 and last 1 steps are left out, so it needs --steps 13 "
+        "or more"
+    )
+    assert "[optimizer]" not in text
+    args = ["find-lr", "train.toml", "--model", "user_code_lr:regressor"]
+    code = main([*args, "--data", "user_code_lr:pairs", "--steps", "5"])
+    out, err = capsys.readouterr()
+    assert (code, out, err) == (1, text, "")
+    # the --steps it names gives one
+    assert main([*args, "--data", "user_code_lr:pairs", "--steps", "13"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("lr = ")
+    # like torch-lr-finder, its own skip_end
+    main([*args, "--data", "user_code_lr:pairs", "--steps", "16", "--like", "torch-lr-finder"])
+    assert "--steps 17 or more" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--steps", "1"], "--steps: expected an int of at least 2, got 1"),
+        (
+            ["--min-lr", "1", "--max-lr", "0.1"],
+            "--max-lr: expected more than --min-lr (1.0), got 0.1",
+        ),
+        (["--beta", "1.5"], "--beta: expected a number in [0, 1), got 1.5"),
+        (["--batch-size", "0"], "--batch-size"),
+    ],
+)
+def test_the_command_errors_name_its_options(user_code, capsys, args, message):
+    from schedkit.cli import main
+
+    base = ["find-lr", "train.toml", "--model", "user_code_lr:regressor"]
+    try:
+        code = main([*base, "--data", "user_code_lr:pairs", *args])
+    except SystemExit as e:  # argparse's own checks
+        code = e.code
+    err = capsys.readouterr().err
+    assert code in (1, 2)
+    assert message in err
+    for python_name in ("num_training", "max_lr", "min_lr", "batch_size", "Traceback"):
+        assert python_name not in err
+
+
+@pytest.mark.parametrize(
+    ("model", "data", "loss", "message"),
+    [
+        (
+            "user_code_lr:wrong_shape",
+            "user_code_lr:pairs",
+            None,
+            "--model: user_code_lr:wrong_shape raised RuntimeError: ",
+        ),
+        (
+            "user_code_lr:regressor",
+            "user_code_lr:pairs",
+            "user_code_lr:raising_loss",
+            "--loss: user_code_lr:raising_loss raised KeyError: 'labels'",
+        ),
+        (
+            "user_code_lr:regressor",
+            "user_code_lr:pairs",
+            "user_code_lr:bad_backward_loss",
+            "--model: a training step of user_code_lr:regressor raised ArithmeticError: "
+            "no gradient today",
+        ),
+        (
+            "user_code_lr:regressor",
+            "user_code_lr:FailingData",
+            None,
+            "--data: iterating user_code_lr:FailingData raised RuntimeError: disk gone",
+        ),
+    ],
+)
+def test_user_code_failing_in_the_sweep_is_one_line_and_restored(
+    user_code, capsys, monkeypatch, model, data, loss, message
+):
+    import importlib
+
+    from schedkit.cli import main
+
+    # the model the command builds, kept to compare after
+    module = importlib.import_module("user_code_lr")
+    made: list[nn.Module] = []
+    factory = getattr(module, model.partition(":")[2])
+
+    def keep() -> nn.Module:
+        made.append(factory())
+        made.append(snapshot(made[-1]))
+        return made[-2]
+
+    monkeypatch.setattr(module, "keep_made", keep, raising=False)
+    args = ["find-lr", "train.toml", "--model", "user_code_lr:keep_made", "--data", data]
+    code = main([*args, *([] if loss is None else ["--loss", loss]), "--steps", "20"])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert out == ""
+    assert err.startswith("schedkit find-lr: ")
+    assert err.count("\n") == 1
+    assert message.replace(model, "user_code_lr:keep_made") in err
+    assert "Traceback" not in err
+    assert_same(made[0], made[1])
 
 
 def test_the_docs_figure_shows_both_conventions_on_the_vit_example(monkeypatch):

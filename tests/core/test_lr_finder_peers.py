@@ -186,6 +186,40 @@ def test_torch_lr_finder_records_what_we_record(capsys):
     assert stopped == [False, False, True, True]
 
 
+def test_like_torch_lr_finder_takes_its_own_defaults(capsys):
+    """No smoothing, stopping or skipping given: torch-lr-finder's range_test and plot with
+    their own defaults (smooth_f=0.05, diverge_th=5; skip_start=10, skip_end=5)."""
+    pytest.importorskip("torch_lr_finder")
+    from torch_lr_finder import LRFinder
+
+    stopped = []
+    for mode, low, high, n in RUNS:
+        model = net()
+        finder = LRFinder(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.MSELoss())
+        loader = torch.utils.data.DataLoader(data(), batch_size=8)
+        step_mode = "exp" if mode == "exponential" else "linear"
+        finder.range_test(loader, start_lr=low, end_lr=high, num_iter=n, step_mode=step_mode)
+        mine = ours(min_lr=low, max_lr=high, num_training=n, mode=mode, like="torch-lr-finder")
+        assert list(mine.lrs) == finder.history["lr"]
+        assert list(mine.losses) == finder.history["loss"]
+        assert (mine.skip_begin, mine.skip_end) == (10, 5)
+        stopped.append(mine.stopped_early)
+        if len(mine.lrs) >= 10 + 5 + 2:
+            _, lr = finder.plot(ax=_axes(), suggest_lr=True)  # its default skips
+            assert mine.suggestion == float(lr)
+        else:
+            assert mine.suggestion is None
+    capsys.readouterr()
+    assert stopped == [False, False, True, True]
+
+
+def _axes() -> object:
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    return Figure().subplots()  # given an axes, plot() draws there and shows nothing
+
+
 def test_torch_lr_finder_sweeps_the_same_lrs():
     pytest.importorskip("torch_lr_finder")
     from torch_lr_finder.lr_finder import ExponentialLR, LinearLR

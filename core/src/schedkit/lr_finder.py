@@ -30,6 +30,29 @@ from schedkit.setup import Built, Setup
 MODES = ("exponential", "linear")
 LIKE = ("lightning", "torch-lr-finder")
 
+#: each library's own smoothing, stopping and skipping: what ``None`` stands for in
+#: :func:`find_lr` (torch-lr-finder's ``smooth_f=0.05`` is ``beta=0.95``)
+DEFAULTS: dict[str, dict[str, float]] = {
+    "lightning": {"beta": 0.98, "early_stop_threshold": 4.0, "skip_begin": 10, "skip_end": 1},
+    "torch-lr-finder": {
+        "beta": 0.95,
+        "early_stop_threshold": 5.0,
+        "skip_begin": 10,
+        "skip_end": 5,
+    },
+}
+
+
+class _Default:
+    """The type of :data:`DEFAULT`."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+#: ``early_stop_threshold``'s default: the chosen library's (``None`` there never stops)
+DEFAULT = _Default()
+
 
 @attrs.frozen
 class LRFinderResult:
@@ -56,6 +79,14 @@ class LRFinderResult:
     stopped_early: bool = False
     key: str = "lr"
     per_peak: float = 1.0
+    skip_begin: int = 10
+    skip_end: int = 1
+
+    @property
+    def least_steps(self) -> int:
+        """The least ``num_training`` that leaves two steps to suggest from once
+        ``skip_begin`` and ``skip_end`` are left out (if the loss does not diverge first)."""
+        return self.skip_begin + self.skip_end + 2
 
     def toml_line(self) -> str:
         """The suggestion as a line of the setup's ``[optimizer]`` table: ``lr = 3.2e-04``
@@ -64,12 +95,22 @@ class LRFinderResult:
         :raises SpecError: when there is no suggestion.
         """
         if self.suggestion is None:
-            raise SpecError(
-                f"no suggestion from {len(self.lrs)} steps: make num_training larger, or "
-                "skip_begin / skip_end smaller",
-                "suggestion",
-            )
+            raise SpecError(f"no suggestion: {self.why_none()}", "suggestion")
         return f"{self.key} = {self.suggestion * self.per_peak:.1e}"
+
+    def why_none(self) -> str:
+        """Why there is no suggestion, and what gives one, in :func:`find_lr`'s terms."""
+        n = len(self.lrs)
+        kept = f"skip_begin={self.skip_begin} and skip_end={self.skip_end}"
+        if self.stopped_early:
+            return (
+                f"the loss diverged at step {n}, and {kept} leave fewer than 2 steps: "
+                "make max_lr smaller, or skip_begin / skip_end smaller"
+            )
+        return (
+            f"{n} steps with {kept} leave fewer than 2 steps: make num_training "
+            f"{self.least_steps} or more, or skip_begin / skip_end smaller"
+        )
 
     def plot(self, path: str | os.PathLike[str] | None = None, *, ax: Any = None) -> Any:
         """The smoothed loss against the lr, the suggestion marked: a matplotlib ``Figure``
@@ -161,10 +202,10 @@ def find_lr(
     max_lr: float = 1.0,
     num_training: int = 100,
     mode: str = "exponential",
-    early_stop_threshold: float | None = 4.0,
-    beta: float = 0.98,
-    skip_begin: int = 10,
-    skip_end: int = 1,
+    early_stop_threshold: float | _Default | None = DEFAULT,
+    beta: float | None = None,
+    skip_begin: int | None = None,
+    skip_end: int | None = None,
     like: str = "lightning",
     batch_size: int | None = None,
     steps_per_epoch: int | None = None,
@@ -174,9 +215,11 @@ def find_lr(
     training flags, the random number generators and (given a :class:`Built`) the optimizer
     and clipper are restored afterwards, bit for bit (the schedulers are never stepped).
 
-    The defaults are Lightning's ``lr_find``. torch-lr-finder's defaults are
-    ``like="torch-lr-finder", beta=0.95, early_stop_threshold=5.0, skip_end=5`` (its
-    ``smooth_f`` is ``1 - beta``).
+    ``beta``, ``early_stop_threshold``, ``skip_begin`` and ``skip_end`` not given take the
+    defaults of the library ``like`` names (:data:`DEFAULTS`): Lightning's ``lr_find``
+    ``beta=0.98, early_stop_threshold=4.0, skip_begin=10, skip_end=1``; torch-lr-finder's
+    ``beta=0.95, early_stop_threshold=5.0, skip_begin=10, skip_end=5`` (its ``smooth_f`` is
+    ``1 - beta``).
 
     :param setup: a :class:`Setup`, a setup file or dict (as :func:`load_setup` reads), or
         a :class:`Built` over ``model``.
@@ -188,10 +231,14 @@ def find_lr(
     :param num_training: the number of steps.
     :param mode: ``"exponential"`` (log-spaced lrs) or ``"linear"``.
     :param early_stop_threshold: stop when the smoothed loss exceeds this times the best
-        so far; ``None`` never stops early. A non-finite loss always stops.
-    :param beta: the smoothing: an exponential moving average keeping ``beta`` of the past.
-    :param skip_begin: steps left out at the beginning when suggesting.
-    :param skip_end: steps left out at the end when suggesting.
+        so far; ``None`` never stops early; the chosen library's without it. A non-finite
+        loss always stops.
+    :param beta: the smoothing: an exponential moving average keeping ``beta`` of the past;
+        ``None``: the chosen library's.
+    :param skip_begin: steps left out at the beginning when suggesting; ``None``: the chosen
+        library's.
+    :param skip_end: steps left out at the end when suggesting; ``None``: the chosen
+        library's.
     :param like: whose conventions: ``"lightning"`` or ``"torch-lr-finder"``.
     :param batch_size: as in :meth:`Setup.build`, for an lr scaled with the batch size.
     :param steps_per_epoch: as in :meth:`Setup.build`; defaults to ``len(batches)`` for a
@@ -206,9 +253,17 @@ def find_lr(
     >>> print(result.toml_line())  # doctest: +SKIP
     lr = 3.2e-04
     """
-    _check(min_lr, max_lr, num_training, mode, early_stop_threshold, beta, skip_begin, skip_end)
     if like not in LIKE:
         raise SpecError(f"expected one of {', '.join(LIKE)}, got {show(like)}", "like")
+    own = DEFAULTS[like]
+    if isinstance(early_stop_threshold, _Default):
+        early_stop_threshold = own["early_stop_threshold"]
+    # torch-lr-finder's own smooth_f, 0.05, is not 1 - 0.95 to the last bit
+    smooth_f = 0.05 if beta is None and like == "torch-lr-finder" else None
+    beta = own["beta"] if beta is None else beta
+    skip_begin = int(own["skip_begin"]) if skip_begin is None else skip_begin
+    skip_end = int(own["skip_end"]) if skip_end is None else skip_end
+    _check(min_lr, max_lr, num_training, mode, early_stop_threshold, beta, skip_begin, skip_end)
     if not callable(loss_fn):
         raise SpecError(f"expected loss_fn(model, batch), got {show(loss_fn)}", "loss_fn")
     stream = cycle(batches)
@@ -245,7 +300,7 @@ def find_lr(
                 diverged = k > 0 and thr is not None and s > thr * best
                 best = s if k == 0 or s < best else best
             else:
-                f = 1 - beta
+                f = 1 - beta if smooth_f is None else smooth_f
                 s = value if k == 0 else f * value + (1 - f) * smooth[-1]
                 best = s if k == 0 or s < best else best
                 diverged = thr is not None and s > thr * best
@@ -264,6 +319,8 @@ def find_lr(
         stopped,
         key,
         per_peak,
+        skip_begin,
+        skip_end,
     )
 
 

@@ -41,14 +41,23 @@ def add_find_lr(sub: Any, positive: Any) -> None:
         default="lightning",
         help="whose conventions (sweep, smoothing, suggestion) to follow",
     )
+    p.add_argument(
+        "--beta", type=float, help="the smoothing (0.98 like lightning, 0.95 torch-lr-finder)"
+    )
+    p.add_argument(
+        "--early-stop",
+        type=_positive_float,
+        metavar="THRESHOLD",
+        help="stop when the smoothed loss exceeds this times the best (4 or 5 by --like)",
+    )
     p.add_argument("--plot", metavar="PNG", help="draw the loss against the lr")
     p.set_defaults(func=cmd_find_lr)
 
 
 def cmd_find_lr(args: argparse.Namespace) -> int:
-    from schedkit.cli.lr_range import run
+    from schedkit.cli.lr_range import report, sweep
 
-    text = run(
+    result = sweep(
         args.setup,
         args.model,
         args.data,
@@ -59,7 +68,8 @@ def cmd_find_lr(args: argparse.Namespace) -> int:
         num_training=args.steps,
         mode=args.mode,
         like=args.like,
-        plot=args.plot,
+        beta=args.beta,
+        early_stop=args.early_stop,
     )
-    write_stdout(text)
-    return 0
+    write_stdout(report(result, args.setup, args.model, args.plot))
+    return 0 if result.suggestion is not None else 1
