@@ -152,3 +152,29 @@ SCHEDULE_HOOKS = (
     "in_process_only",
     "translate",
 )
+
+#: the methods and class attributes of :class:`schedkit.BaseSchedule` a family overrides
+#: (its required ``__call__`` and ``name`` aside), in the order docs/plugins.md lists them
+BASE_SCHEDULE_HOOKS = (
+    "spec",
+    "horizon",
+    "shifted",
+    "resolve",
+    "per_update",
+    "values",
+    "own_key",
+    "check_groups",
+)
+#: the methods of :class:`schedkit.BaseRule` a rule implements (one of the two binds)
+RULE_HOOKS = ("spec", "bind", "bind_all")
+#: the methods and class attributes of :class:`schedkit.BaseClipper` a strategy overrides;
+#: its other members are what the base class gives every strategy
+CLIPPER_HOOKS = (
+    "clip",
+    "computes_norm",
+    "initial_state",
+    "state_version",
+    "upgrade_state",
+    "check_extra",
+    "spec",
+)
