@@ -8,9 +8,14 @@ on every schedule, never looking a behaviour up by its name. A schedule that is 
 :class:`ScheduleHooks` (a plain :class:`schedkit.Schedule`) has the defaults
 (:func:`hooks_of`).
 
-The optional behaviours of the per-group curves and of clippers are small protocols in
-:mod:`schedkit.protocols`. docs/plugins.md lists every hook with the first line of its
-docstring, generated from this module and those protocols (``docs/gen_pages.py``).
+The methods of :class:`schedkit.BaseSchedule`, :class:`schedkit.BaseRule` and
+:class:`schedkit.BaseClipper` a component overrides are named below
+(:data:`BASE_SCHEDULE_HOOKS`, :data:`RULE_HOOKS`, :data:`CLIPPER_HOOKS`). The optional
+behaviours of any schedule (a plain one too: ``horizon``, ``resolve``, ``shifted``...), of
+the per-group curves, rules and clippers are small protocols in :mod:`schedkit.protocols`,
+checked with ``isinstance`` where a component is built, never per step. docs/plugins.md
+lists every hook with the first line of its docstring, generated from this module, those
+classes and protocols (``docs/gen_pages.py``).
 """
 
 from __future__ import annotations
