@@ -303,16 +303,44 @@ def test_the_migrating_pages_table_of_contents_has_no_duplicates():
 
 def test_plugins_page_lists_every_extension_point(gen):
     """docs/plugins.md's table of hooks is rendered from the code: every hook a schedule
-    family may declare on ``ScheduleHooks`` is in it, with its contract."""
+    family may declare on ``ScheduleHooks`` or ``BaseSchedule``, every hook of ``BaseRule``
+    and ``BaseClipper`` and every protocol of an optional behaviour is in it, with its
+    contract."""
     from schedkit import hooks, protocols
+    from schedkit.plugin import BaseClipper, BaseRule, BaseSchedule
 
-    declared = {n for n in vars(hooks.ScheduleHooks) if not n.startswith("_") and n != "spec"}
+    def public(cls: type) -> set[str]:
+        return {n for n in vars(cls) if not n.startswith("_")}
+
+    declared = public(hooks.ScheduleHooks) - {"spec"}
     assert declared == set(hooks.SCHEDULE_HOOKS)
+    # ``name`` is required, not a hook; ``accepts_warmup`` is ScheduleHooks' own
+    own = public(BaseSchedule) - {"name", "accepts_warmup"}
+    assert own == set(hooks.BASE_SCHEDULE_HOOKS)
+    assert public(BaseRule) - {"name"} == set(hooks.RULE_HOOKS)
+    # the rest of BaseClipper is what the base class gives every strategy (its fields,
+    # the state it keeps, attach, global_norm, finite), not what a strategy overrides
+    given = {"name", "nonfinite", "schedule", "state", "global_norm", "finite", "attach"}
+    given |= {"last_result", "skipped_steps", "state_dict", "load_state_dict", "check_state"}
+    assert public(BaseClipper) - given == set(hooks.CLIPPER_HOOKS)
     page = gen.plugins_page()
-    assert gen.EXTENSION_POINTS_MARK not in page
-    for name in hooks.SCHEDULE_HOOKS:
-        assert f"| schedule | `{name}" in page
-    for _, proto in protocols.OPTIONAL_BEHAVIOURS:
-        assert f"`{proto.__name__}` (protocol)" in page
+    for where, names in (
+        ("schedule", (*hooks.SCHEDULE_HOOKS, *hooks.BASE_SCHEDULE_HOOKS)),
+        ("rule", hooks.RULE_HOOKS),
+        ("clipper", hooks.CLIPPER_HOOKS),
+    ):
+        for name in names:
+            assert f"| {where} | `{name}" in page
+    for where, proto in protocols.OPTIONAL_BEHAVIOURS:
+        assert f"| {where} | `{proto.__name__}` (protocol)" in page
     for _where, hook, contract in gen.extension_points():
         assert contract, f"{hook} has no contract"
+
+
+def test_plugins_page_holds_the_rendered_table(gen):
+    """The table committed in docs/plugins.md is the one the code renders (run
+    ``python docs/gen_pages.py --hooks`` after changing a hook)."""
+    committed = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+    assert gen.EXTENSION_POINTS_MARK in committed
+    assert gen.EXTENSION_POINTS_END in committed
+    assert committed == gen.plugins_page(), "run: python docs/gen_pages.py --hooks"

@@ -25,7 +25,7 @@ from schedkit._fields import (
 from schedkit.durations import check_duration, is_resolved, needs_total, to_steps
 from schedkit.errors import SpecError
 from schedkit.hooks import family_hooks
-from schedkit.protocols import Schedule
+from schedkit.protocols import Finite, Resolvable, Schedule, SteppedPerUpdate
 
 if TYPE_CHECKING:
     from schedkit.registry import Registry
@@ -42,19 +42,17 @@ def resolve(
     :returns: the schedule in steps.
     :raises SpecError: a duration whose context was not given.
     """
-    fn = getattr(sched, "resolve", None)
-    if fn is None:
+    if not isinstance(sched, Resolvable):
         return sched
-    out: Schedule = fn(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+    out: Schedule = sched.resolve(steps_per_epoch=steps_per_epoch, total_steps=total_steps)
     return out
 
 
 def per_update(sched: Schedule, steps_per_epoch: int | None) -> Schedule:
     """``sched`` as a setup steps it, once per update (see :meth:`BaseSchedule.per_update`)."""
-    fn = getattr(sched, "per_update", None)
-    if fn is None:
+    if not isinstance(sched, SteppedPerUpdate):
         return sched
-    out: Schedule = fn(steps_per_epoch)
+    out: Schedule = sched.per_update(steps_per_epoch)
     return out
 
 
@@ -105,7 +103,7 @@ def _own_total(params: Mapping[str, Any], fields: Mapping[str, Any], spe: int | 
         h
         for v in params.values()
         for s in (v if isinstance(v, tuple) else (v,))
-        if isinstance(s, Schedule) and (h := getattr(s, "horizon", None))
+        if isinstance(s, Finite) and (h := s.horizon)
     ]
     return max(horizons) if horizons else None
 

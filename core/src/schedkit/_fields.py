@@ -22,7 +22,7 @@ import attrs
 from schedkit import validators as _validate
 from schedkit._classes import fields, has
 from schedkit.errors import SpecError
-from schedkit.protocols import Schedule
+from schedkit.protocols import GroupSchedule, Schedule
 
 _META = "schedkit"
 #: Parameters every schedule accepts; they wrap it in :class:`schedkit.Warmup`.
@@ -112,7 +112,7 @@ def _is_schedule(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 
 def _is_factor(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     _is_schedule(inst, attribute, value)
-    if getattr(value, "per_group", None) is not None:
+    if isinstance(value, GroupSchedule):
         raise SpecError(
             f"{value.spec().get('type')!r} gives each param group its own values (another "
             "library's, not factors of the group's lr); it cannot be composed, use it alone",

@@ -22,7 +22,7 @@ from schedkit._base import BaseSchedule
 from schedkit._fields import Unresolved
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
-from schedkit.protocols import Schedule
+from schedkit.protocols import Finite, Schedule, Shiftable, TensorValued
 
 WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
 #: How a warmup meets the schedule (see :class:`Warmup`); "prefix" is "shift" by another name.
@@ -35,7 +35,7 @@ def _mode(value: Any) -> Any:
 
 
 def _horizon(s: Schedule) -> int | None:
-    h = getattr(s, "horizon", None)
+    h = s.horizon if isinstance(s, Finite) else None
     return h if isinstance(h, int) else None
 
 
@@ -84,9 +84,7 @@ class Warmup(BaseSchedule):
             raise SpecError("an exponential warmup needs start > 0, got 0", "start")
         after = self.schedule
         if self.mode == "shift":
-            shifted = getattr(self.schedule, "shifted", None)
-            if shifted is not None:
-                after = shifted(self.steps)
+            after = _shift(self.schedule, self.steps)
         object.__setattr__(self, "_after", after)
         object.__setattr__(self, "_shift", self.mode == "shift")
         object.__setattr__(self, "_after_call", after.__call__)
@@ -165,16 +163,13 @@ class Warmup(BaseSchedule):
 
 
 def _values(s: Schedule, t: torch.Tensor) -> torch.Tensor:
-    fn = getattr(s, "values", None)
-    if fn is not None:
-        out: torch.Tensor = fn(t)
-        return out
+    if isinstance(s, TensorValued):
+        return s.values(t)
     return torch.tensor([s(x) for x in t.tolist()], dtype=torch.float64)
 
 
 def _shift(s: Schedule, steps: int) -> Schedule:
-    fn = getattr(s, "shifted", None)
-    return fn(steps) if fn is not None else s
+    return s.shifted(steps) if isinstance(s, Shiftable) else s
 
 
 def _pending(*values: Any) -> bool:
@@ -263,8 +258,7 @@ class Sequence(BaseSchedule):
         if steps == 0:
             return self
         first = self.schedules[0]
-        moved = getattr(first, "shifted", None)
-        parts = (moved(steps) if moved else first, *self.schedules[1:])
+        parts = (_shift(first, steps), *self.schedules[1:])
         return attrs.evolve(super().shifted(steps), schedules=parts)
 
 

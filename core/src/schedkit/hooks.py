@@ -8,9 +8,14 @@ on every schedule, never looking a behaviour up by its name. A schedule that is 
 :class:`ScheduleHooks` (a plain :class:`schedkit.Schedule`) has the defaults
 (:func:`hooks_of`).
 
-The optional behaviours of the per-group curves and of clippers are small protocols in
-:mod:`schedkit.protocols`. docs/plugins.md lists every hook with the first line of its
-docstring, generated from this module and those protocols (``docs/gen_pages.py``).
+The methods of :class:`schedkit.BaseSchedule`, :class:`schedkit.BaseRule` and
+:class:`schedkit.BaseClipper` a component overrides are named below
+(:data:`BASE_SCHEDULE_HOOKS`, :data:`RULE_HOOKS`, :data:`CLIPPER_HOOKS`). The optional
+behaviours of any schedule (a plain one too: ``horizon``, ``resolve``, ``shifted``...), of
+the per-group curves, rules and clippers are small protocols in :mod:`schedkit.protocols`,
+checked with ``isinstance`` where a component is built, never per step. docs/plugins.md
+lists every hook with the first line of its docstring, generated from this module, those
+classes and protocols (``docs/gen_pages.py``).
 """
 
 from __future__ import annotations
@@ -151,4 +156,30 @@ SCHEDULE_HOOKS = (
     "accepts_warmup",
     "in_process_only",
     "translate",
+)
+
+#: the methods and class attributes of :class:`schedkit.BaseSchedule` a family overrides
+#: (its required ``__call__`` and ``name`` aside), in the order docs/plugins.md lists them
+BASE_SCHEDULE_HOOKS = (
+    "spec",
+    "horizon",
+    "shifted",
+    "resolve",
+    "per_update",
+    "values",
+    "own_key",
+    "check_groups",
+)
+#: the methods of :class:`schedkit.BaseRule` a rule implements (one of the two binds)
+RULE_HOOKS = ("spec", "bind", "bind_all")
+#: the methods and class attributes of :class:`schedkit.BaseClipper` a strategy overrides;
+#: its other members are what the base class gives every strategy
+CLIPPER_HOOKS = (
+    "clip",
+    "computes_norm",
+    "initial_state",
+    "state_version",
+    "upgrade_state",
+    "check_extra",
+    "spec",
 )

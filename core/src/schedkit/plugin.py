@@ -27,7 +27,9 @@ What is here:
   :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
   protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
-  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`;
+  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`, and of schedules
+  :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`, :class:`Shiftable`,
+  :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
   :func:`instance_of`, :func:`optional`, :func:`in_`,
@@ -99,16 +101,23 @@ from schedkit.protocols import BindsAll as BindsAll
 from schedkit.protocols import Clipper as Clipper
 from schedkit.protocols import CurveWithState as CurveWithState
 from schedkit.protocols import EpochFromCurrent as EpochFromCurrent
+from schedkit.protocols import Finite as Finite
 from schedkit.protocols import FollowsCurrent as FollowsCurrent
 from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
 from schedkit.protocols import ParamRule as ParamRule
 from schedkit.protocols import PlacementNotes as PlacementNotes
+from schedkit.protocols import Replays as Replays
+from schedkit.protocols import Resolvable as Resolvable
 from schedkit.protocols import Schedule as Schedule
+from schedkit.protocols import Shiftable as Shiftable
 from schedkit.protocols import StartsFromCurrent as StartsFromCurrent
 from schedkit.protocols import StateChecked as StateChecked
 from schedkit.protocols import Stateful as Stateful
 from schedkit.protocols import StatefulSchedule as StatefulSchedule
+from schedkit.protocols import SteppedPerUpdate as SteppedPerUpdate
+from schedkit.protocols import TensorCurve as TensorCurve
+from schedkit.protocols import TensorValued as TensorValued
 from schedkit.schedule import BaseSchedule as BaseSchedule
 from schedkit.schedule import attrs_spec as attrs_spec
 from schedkit.schedule import choice as choice
@@ -182,6 +191,7 @@ _EXPORTS: dict[str, str] = {
     "CurveWithState": "schedkit.protocols",
     "EpochFromCurrent": "schedkit.protocols",
     "Field": "schedkit._classes",
+    "Finite": "schedkit.protocols",
     "FollowsCurrent": "schedkit.protocols",
     "FrozenInstanceError": "schedkit._classes",
     "GroupCompanion": "schedkit.protocols",
@@ -195,12 +205,15 @@ _EXPORTS: dict[str, str] = {
     "ParamRule": "schedkit.protocols",
     "PlacementNotes": "schedkit.protocols",
     "Registrar": "schedkit._registrar",
+    "Replays": "schedkit.protocols",
+    "Resolvable": "schedkit.protocols",
     "RuleEffect": "schedkit.values",
     "SHAPES": "schedkit.shapes",
     "SchedkitError": "schedkit.errors",
     "SchedkitWarning": "schedkit.errors",
     "Schedule": "schedkit.protocols",
     "ScheduleHooks": "schedkit.hooks",
+    "Shiftable": "schedkit.protocols",
     "SparseGradientError": "schedkit.clipping",
     "SpecError": "schedkit.errors",
     "StartsFromCurrent": "schedkit.protocols",
@@ -209,8 +222,11 @@ _EXPORTS: dict[str, str] = {
     "StateReader": "schedkit.state_checks",
     "Stateful": "schedkit.protocols",
     "StatefulSchedule": "schedkit.protocols",
+    "SteppedPerUpdate": "schedkit.protocols",
     "Stepping": "schedkit.hooks",
     "Target": "schedkit.clipping",
+    "TensorCurve": "schedkit.protocols",
+    "TensorValued": "schedkit.protocols",
     "UnplacedParameter": "schedkit.groups",
     "Validator": "schedkit.validators",
     "anneal": "schedkit.shapes",

@@ -176,6 +176,60 @@ class Finite(Protocol):
 
 
 @runtime_checkable
+class Resolvable(Protocol):
+    """A schedule whose durations may still be in epochs or shares of the run:
+    ``resolve(steps_per_epoch=..., total_steps=...)`` is it in steps (every
+    :class:`schedkit.BaseSchedule`, and a spec's ``Unresolved`` schedule)."""
+
+    def resolve(
+        self, *, steps_per_epoch: int | None = ..., total_steps: int | None = ...
+    ) -> Any: ...
+
+
+@runtime_checkable
+class SteppedPerUpdate(Protocol):
+    """A schedule a setup steps once per optimizer update: ``per_update(steps_per_epoch)``
+    is it in updates (a family counting epochs of its own, timm's ``t_in_epochs``)."""
+
+    def per_update(self, steps_per_epoch: int | None) -> Any: ...
+
+
+@runtime_checkable
+class Shiftable(Protocol):
+    """A schedule behind a warmup: ``shifted(steps)`` is it with its positions measured
+    from ``steps`` instead of 0 (a cosine of ``total=1000`` behind 100 warmup steps)."""
+
+    def shifted(self, steps: int) -> Any: ...
+
+
+@runtime_checkable
+class TensorValued(Protocol):
+    """A schedule computing whole curves at once: ``values(steps)`` is the factor at each
+    step as a float64 tensor, equal to calls (every :class:`schedkit.BaseSchedule`; fast
+    where the family is a :class:`TensorCurve`)."""
+
+    def values(self, steps: Any) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class TensorCurve(Protocol):
+    """A family computing its curve in one pass: ``tensor_values(t)`` is the factor at
+    each step of a float64 tensor, equal to calls (what ``BaseSchedule.values`` uses
+    instead of one call per step)."""
+
+    def tensor_values(self, t: torch.Tensor) -> torch.Tensor: ...
+
+
+@runtime_checkable
+class Replays(Protocol):
+    """A curve replayed from the last value it computed (a recurrence without a closed
+    form): ``max_replay`` is how far one call replays; it may refuse a step farther than
+    that from the one before with a :class:`~schedkit.SpecError` at ``step``."""
+
+    max_replay: int
+
+
+@runtime_checkable
 class BindsAll(Protocol):
     """A rule deciding for a whole sequence of parameters at once: ``bind_all(model)``
     returns a function from a list of :class:`ParamInfo` to their decisions, in order
@@ -197,6 +251,12 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("schedule", GroupSchedule),
     ("schedule", StatefulSchedule),
     ("schedule", Finite),
+    ("schedule", Resolvable),
+    ("schedule", SteppedPerUpdate),
+    ("schedule", Shiftable),
+    ("schedule", TensorValued),
+    ("schedule", TensorCurve),
+    ("schedule", Replays),
     ("per-group curve", FollowsCurrent),
     ("per-group curve", StartsFromCurrent),
     ("per-group curve", EpochFromCurrent),

@@ -19,7 +19,8 @@ from typing import Any
 import torch
 
 from schedkit.errors import SpecError
-from schedkit.protocols import Schedule, StatefulSchedule
+from schedkit.hooks import family_hooks
+from schedkit.protocols import Finite, Replays, Schedule, StatefulSchedule, TensorValued
 from schedkit.registry import ComponentInfo, Kind, default_registry
 from schedkit.schedule import get_schedule, resolve
 from schedkit.scheduler import Scheduler
@@ -131,11 +132,11 @@ def check_schedule(
     rebuilt = get_schedule(spec)
     assert rebuilt.spec() == spec, f"{name}: spec changes on a round trip"
 
-    horizon = getattr(sched, "horizon", None) or 1000
+    horizon = (sched.horizon if isinstance(sched, Finite) else None) or 1000
     # a curve replayed from the last value it computed (an alias of a recurrence without a
     # closed form) declares how far one call replays, ``max_replay``; it may refuse a step
     # farther than that from the one before, and is not probed past its refusal
-    replay = getattr(sched, "max_replay", None)
+    replay = sched.max_replay if isinstance(sched, Replays) else None
     steps = [*range(0, 2 * horizon + 101), *(g for g in GIANT_STEPS if g > 2 * horizon + 100)]
     for i, t in enumerate(steps):
         try:
@@ -154,12 +155,11 @@ def check_schedule(
         assert isinstance(v, float), f"{name}: value at step {t} is {type(v).__name__}, not float"
         assert math.isfinite(v), f"{name}: non-finite value at step {t}: {v} (spec {spec})"
         assert v >= 0, f"{name}: value at step {t} is negative ({v})"
-    values = getattr(sched, "values", None)
-    if values is not None:
+    if isinstance(sched, TensorValued):
         # values() computes in float64 (for plots): compared up to 10**12, where float64
         # still holds a step count exactly enough for periodic curves
         near = [t for t in steps if t <= 10**12]
-        got = values(near).tolist()
+        got = sched.values(near).tolist()
         for t, v in zip(near, got, strict=True):
             want = sched(t)
             assert math.isfinite(v), f"{name}: values() gives a non-finite value at step {t}: {v}"
@@ -237,7 +237,7 @@ def check_registered(kind: Kind, name: str) -> ComponentInfo:
             check_clipper({"type": info.name, **example})
     if kind == "schedule":
         for example in info.examples:
-            if getattr(info.cls, "in_process_only", False):
+            if family_hooks(info.cls).in_process_only:
                 check_in_process_schedule(get_schedule(info.name, **example))
             else:
                 check_schedule({"type": info.name, **example})

@@ -12,6 +12,7 @@ import attrs
 
 from schedkit.cli._output import print_json, table
 from schedkit.errors import SchedkitError, UnknownNameError
+from schedkit.hooks import family_hooks
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, plain
 
@@ -126,7 +127,7 @@ def describe(kind: str | None, name: str) -> dict[str, Any]:
                 "default": default,
             }
         )
-    if info.kind == "schedule" and getattr(info.cls, "accepts_warmup", True):
+    if info.kind == "schedule" and family_hooks(info.cls).accepts_warmup:
         params += [
             {"name": "warmup", "type": "duration", "required": False, "default": 0},
             {"name": "warmup_start", "type": "float", "required": False, "default": 0.0},

@@ -13,6 +13,7 @@ from typing import Any
 from schedkit._text import escape
 from schedkit.cli._output import print_json
 from schedkit.errors import SchedkitError
+from schedkit.protocols import Finite
 
 
 def _check_one(file: str, args: argparse.Namespace, model: Any = None) -> dict[str, Any]:
@@ -111,7 +112,10 @@ def build_setup(args: argparse.Namespace, model: Any) -> tuple[Any, Any]:
 def run_length(built: Any, fallback: int) -> int:
     if built.total_steps is not None:
         return int(built.total_steps)
-    horizons = [getattr(s.schedule, "horizon", None) for s in built.schedulers.values()]
+    horizons = [
+        s.schedule.horizon if isinstance(s.schedule, Finite) else None
+        for s in built.schedulers.values()
+    ]
     return max((h for h in horizons if h), default=fallback)
 
 

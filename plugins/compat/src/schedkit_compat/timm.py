@@ -90,7 +90,8 @@ class TimmStepping(Stepping):
             return
         t = _whole(epoch, "epoch")  # checked whichever call moves the schedule
         if _counts_epochs(scheduler.schedule):
-            per = getattr(scheduler.schedule, "updates_per_epoch", None)
+            sched = scheduler.schedule
+            per = sched.updates_per_epoch if isinstance(sched, TimmSchedule) else None
             if per is not None:
                 t *= per  # the steps count updates: go to the epoch's first one
             _goto(scheduler, t, metric)
@@ -107,13 +108,12 @@ class TimmStepping(Stepping):
             _goto(scheduler, t, metric)
 
     def get_cycle_length(self, scheduler: Any, cycles: int = 0) -> int:
-        length = getattr(scheduler.schedule, "cycle_length", None)
-        if length is None:
+        if not isinstance(scheduler.schedule, Cycles):
             raise TypeError(
                 f"{scheduler.schedule.spec()['type']!r} has no cycles (timm's class has no "
                 "get_cycle_length either)"
             )
-        return int(length(cycles))
+        return int(scheduler.schedule.cycle_length(cycles))
 
 
 #: the policy of every ``timm.*`` schedule
@@ -125,7 +125,7 @@ _SCHEDKIT = Stepping()
 def _counts_epochs(schedule: schedkit.Schedule) -> bool:
     """timm's ``t_in_epochs``: whether ``step(epoch)`` moves the schedule (else
     ``step_update``)."""
-    return bool(getattr(schedule, "t_in_epochs", True))
+    return schedule.t_in_epochs if isinstance(schedule, (TimmSchedule, Plateau)) else True
 
 
 def _whole(t: object, name: str) -> int:

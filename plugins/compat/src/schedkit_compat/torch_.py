@@ -56,8 +56,11 @@ from schedkit import SpecError, StateError
 from schedkit.plugin import (
     MAX_STEPS,
     NOTHING,
+    EpochFromCurrent,
     Field,
+    FollowsCurrent,
     ScheduleHooks,
+    StartsFromCurrent,
     anneal,
     as_real,
     as_steps,
@@ -960,11 +963,20 @@ class MultiplicativeLR(TorchScheduler, Recursive):
         refuse_spec(self.name, "lr_lambda")
 
 
-def _apply(curve: Any, method: str, step: float, current: float) -> float:
-    """``curve.<method>(step, current)`` where the curve reads the group's value (torch's
-    chainable forms), ``curve(step)`` where it overwrites it (torch's closed forms)."""
-    fn = getattr(curve, method, None)
-    return float(fn(step, current) if fn is not None else curve(step))
+def _ways(curve: Any) -> tuple[Callable[[float, float], float], ...]:
+    """How torch steps ``curve`` from the group's value: its ``initial``, ``epoch`` and
+    ``follow`` (:class:`StartsFromCurrent`, :class:`EpochFromCurrent`,
+    :class:`FollowsCurrent`) where the curve reads the group's value (torch's chainable
+    forms), ``curve(step)`` where it overwrites it (torch's closed forms); found once."""
+
+    def closed(step: float, current: float) -> float:
+        return float(curve(step))
+
+    return (
+        curve.initial if isinstance(curve, StartsFromCurrent) else closed,
+        curve.epoch if isinstance(curve, EpochFromCurrent) else closed,
+        curve.follow if isinstance(curve, FollowsCurrent) else closed,
+    )
 
 
 def _sub_schedulers(params: dict[str, Any]) -> dict[str, Any]:
@@ -1025,10 +1037,11 @@ class _Replayed:
     (a resume from the state), it replays from step 0 (at most :data:`REPLAY_LIMIT` steps,
     then the last part's own far step)."""
 
-    __slots__ = ("base", "curves", "step", "value")
+    __slots__ = ("base", "curves", "step", "value", "ways")
 
     def __init__(self, curves: list[Any], base: float) -> None:
         self.curves = curves
+        self.ways = [_ways(c) for c in curves]  # (initial, epoch, follow) of each curve
         self.base = base
         self.step = -1  # not started: the first call starts from the initial step
         self.value = base
@@ -1111,17 +1124,17 @@ class _InSequence(_Replayed):
             )
         # torch resets the lr to initial_lr, then takes the first scheduler's initial step
         self.step = 0
-        self.value = _apply(self.curves[0], "initial", 0, self.base)
+        self.value = float(self.ways[0][0](0, self.base))
         return self.value
 
     def follow(self, step: float, current: float) -> float:
         t = int(step)
         i = bisect.bisect_right(self.milestones, t)
         if i > 0 and self.milestones[i - 1] == t:
-            value = _apply(self.curves[i], "epoch", 0, current)
+            value = float(self.ways[i][1](0, current))
         else:
             start = self.milestones[i - 1] if i else 0
-            value = _apply(self.curves[i], "follow", t - start, current)
+            value = float(self.ways[i][2](t - start, current))
         self.step, self.value = t, value
         return value
 
@@ -1162,16 +1175,16 @@ class _InChain(_Replayed):
     def initial(self, step: float, current: float) -> float:
         k = int(step)
         value = self.base if k == 0 else current
-        for c in self.curves:
-            value = _apply(c, "initial", k, value)
+        for initial, _, _ in self.ways:
+            value = float(initial(k, value))
         self.step, self.value = k, value
         return value
 
     def follow(self, step: float, current: float) -> float:
         k = int(step)
         value = current
-        for c in self.curves:
-            value = _apply(c, "follow", k, value)
+        for _, _, follow in self.ways:
+            value = float(follow(k, value))
         self.step, self.value = k, value
         return value
 

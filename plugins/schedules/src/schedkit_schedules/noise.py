@@ -7,7 +7,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import bad_step, evolve, steps
+from schedkit.plugin import Shiftable, bad_step, evolve, steps
 
 
 @attrs.frozen
@@ -69,8 +69,10 @@ class Noise(schedkit.BaseSchedule):
         return None
 
     def shifted(self, steps: int) -> Noise:
-        inner = getattr(self.schedule, "shifted", None)
-        return evolve(self, schedule=inner(steps) if inner else self.schedule)
+        inner = self.schedule
+        return evolve(
+            self, schedule=inner.shifted(steps) if isinstance(inner, Shiftable) else inner
+        )
 
 
 @schedkit.hookimpl
