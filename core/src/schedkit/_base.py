@@ -128,12 +128,12 @@ class BaseSchedule(ScheduleHooks, Component):
         """
         import torch
 
+        from schedkit.protocols import TensorCurve
         from schedkit.shapes import as_steps
 
         t = as_steps(steps)
-        fast = getattr(self, "tensor_values", None) or getattr(self, "_values", None)
-        if fast is not None:
-            out: torch.Tensor = fast(t)
+        if isinstance(self, TensorCurve):  # the family's own whole-curve formula
+            out: torch.Tensor = self.tensor_values(t)
             return out
         return torch.tensor([self(s) for s in t.tolist()], dtype=torch.float64)
 

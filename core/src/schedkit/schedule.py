@@ -60,7 +60,8 @@ __all__ = [
     "schedules",
 ]
 
-# the public names read as this module's (reprs, tracebacks, pickles), as before the split
-for _public in (BaseSchedule, Unresolved, get_schedule, resolve, per_update):
+# the public functions read as this module's (reprs, tracebacks), as before the split; the
+# classes keep their own modules, where inspect finds their source
+for _public in (get_schedule, resolve, per_update):
     _public.__module__ = __name__
 del _public

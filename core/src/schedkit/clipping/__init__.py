@@ -45,8 +45,3 @@ __all__ = [
     "scale_",
     "total_norm",
 ]
-
-# the public names read as this package's (reprs, tracebacks, pickles), as before the split
-for _public in (BaseClipper, SparseGradientError, Target):
-    _public.__module__ = __name__
-del _public
