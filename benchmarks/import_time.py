@@ -15,8 +15,9 @@ most 3%), side by side with what the import of each peer's scheduler module adds
 torch: transformers' ``get_scheduler`` (``transformers.optimization``), timm's
 ``timm.scheduler`` and fvcore's ``fvcore.common.param_scheduler`` (schedkit's must be
 below each). A peer that is not installed is left out and said so; timm's package init
-needs torchvision, and where torchvision is missing ``timm.scheduler`` is loaded without
-that init (only the scheduler package's own modules: less than a user's import costs).
+(which ``import timm.scheduler`` runs, as for its users) needs torchvision, and where
+torchvision is missing an empty stand-in takes its place (less than a user's import costs:
+torchvision's own import is left out).
 
 The children may write bytecode even under ``PYTHONDONTWRITEBYTECODE``, as
 an installed package has it: without it every run would compile schedkit's sources again.
@@ -33,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 
 #: torch's own start-up, including the optimizer (whose first construction imports a good
 #: part of torch lazily: seconds on a loaded machine, none of it schedkit's)
@@ -75,16 +77,16 @@ schedkit.get_scheduler("cosine", opt, warmup=10, total=100)
     "transformers": """
 from transformers.optimization import get_scheduler
 """,
-    "timm": """
-import importlib.util, sys, types
+    "timm": f"""
+import sys
 try:
     import torchvision  # noqa: F401  (what timm's package init needs)
 except ImportError:
-    spec = importlib.util.find_spec("timm")
-    package = types.ModuleType("timm")
-    package.__path__ = list(spec.submodule_search_locations)
-    sys.modules["timm"] = package
-    print("timm's package init skipped (no torchvision)", file=sys.stderr)
+    sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})
+    from tests.support import torchvision_stub
+
+    torchvision_stub.install()
+    print("torchvision stood in for by an empty package", file=sys.stderr)
 import timm.scheduler
 """,
     "fvcore": """
