@@ -192,7 +192,8 @@ def _constructed(obj: Any) -> bool:
             return False
         if issubclass(obj, BaseException):
             return "__init__" in vars(obj)
-        return True
+        # a base to subclass (BaseSchedule, BaseRule) has no constructor of its own
+        return any("__init__" in vars(c) for c in obj.__mro__[:-1])
     return inspect.isfunction(obj)
 
 
