@@ -32,52 +32,20 @@ OPTIONS = {
 }
 
 
-def run(
-    setup: str,
-    model: str,
-    data: str,
-    *,
-    loss: str | None = None,
-    batch_size: int | None = None,
-    min_lr: float = 1e-8,
-    max_lr: float = 1.0,
-    num_training: int = 100,
-    mode: str = "exponential",
-    like: str = "lightning",
-    beta: float | None = None,
-    early_stop: float | None = None,
-    plot: str | None = None,
-) -> str:
+def run(setup: str, model: str, data: str, *, plot: str | None = None, **options: Any) -> str:
     """What ``schedkit find-lr`` prints: the sweep, the suggestion, and the TOML line (or,
     without a suggestion, why not and the ``--steps`` that gives one).
 
     :param setup: the setup file.
     :param model: ``module:factory``, a callable returning the ``torch.nn.Module``.
     :param data: ``module:loader``, an iterable of batches or a callable returning one.
-    :param loss: ``module:function``, ``function(model, batch)`` returning the loss;
-        :func:`default_loss` without one.
-    :param beta: the smoothing; ``like``'s default without it.
-    :param early_stop: the divergence threshold; ``like``'s default without it.
     :param plot: a PNG to draw the loss against the lr in.
+    :param options: the keyword options of :func:`sweep` (``loss``, ``min_lr``, ``like``...).
     :raises SpecError: an option that does not name what it should, or any error of
         :func:`schedkit.find_lr`, or of the user's code during the sweep: the key path is
         the option's name.
     """
-    result = sweep(
-        setup,
-        model,
-        data,
-        loss=loss,
-        batch_size=batch_size,
-        min_lr=min_lr,
-        max_lr=max_lr,
-        num_training=num_training,
-        mode=mode,
-        like=like,
-        beta=beta,
-        early_stop=early_stop,
-    )
-    return report(result, setup, model, plot)
+    return report(sweep(setup, model, data, **options), setup, model, plot)
 
 
 def sweep(
@@ -95,7 +63,13 @@ def sweep(
     beta: float | None = None,
     early_stop: float | None = None,
 ) -> LRFinderResult:
-    """The sweep :func:`run` reports (the same parameters, but ``plot``)."""
+    """The sweep :func:`run` reports.
+
+    :param loss: ``module:function``, ``function(model, batch)`` returning the loss;
+        :func:`default_loss` without one.
+    :param beta: the smoothing; ``like``'s default without it.
+    :param early_stop: the divergence threshold; ``like``'s default without it.
+    """
     factory = _load(model, "--model")
     net = _call(factory, model, "--model")
     if not isinstance(net, torch.nn.Module):
