@@ -1,0 +1,1 @@
+"""Checked against the installed pretraining peers (the ``pretraining`` tox env)."""
