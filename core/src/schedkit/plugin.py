@@ -37,6 +37,7 @@ What is here:
   :func:`to_strings`, :data:`Validator`;
 - **curve shapes**: :func:`decay`, :func:`ramp`, :func:`decay_t`, :func:`ramp_t`,
   :func:`lerp`, :func:`as_steps`, :func:`bad_step` (a step a curve must refuse), :data:`SHAPES`,
+  :data:`DECAY_SHAPES` (every ``decay`` kind: also ``exponential``, ``power``, ``1-square``),
   :func:`anneal` (torch's ``OneCycleLR`` phase anneal);
 - **name matching** for rules and clippers: :func:`matcher`, :func:`any_glob`,
   :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`; :func:`require_matches`
@@ -128,6 +129,7 @@ from schedkit.schedule import plain as plain
 from schedkit.schedule import record_spec as record_spec
 from schedkit.schedule import schedule as schedule
 from schedkit.schedule import schedules as schedules
+from schedkit.shapes import DECAY_SHAPES as DECAY_SHAPES
 from schedkit.shapes import SHAPES as SHAPES
 from schedkit.shapes import anneal as anneal
 from schedkit.shapes import as_steps as as_steps
@@ -189,6 +191,7 @@ _EXPORTS: dict[str, str] = {
     "Clipper": "schedkit.protocols",
     "Column": "schedkit.groups",
     "CurveWithState": "schedkit.protocols",
+    "DECAY_SHAPES": "schedkit.shapes",
     "EpochFromCurrent": "schedkit.protocols",
     "Field": "schedkit._classes",
     "Finite": "schedkit.protocols",

@@ -17,20 +17,44 @@ from schedkit.errors import SpecError
 
 X = TypeVar("X", float, torch.Tensor)
 
-#: Names of the anneal shapes a family may offer (``decay_kind``, ``anneal``...).
+#: Names of the anneal shapes a family may offer both ways (:func:`decay` and :func:`ramp`).
 KINDS = ("linear", "cosine", "1-sqrt")
 #: the same, as :mod:`schedkit.plugin` names it
 SHAPES = KINDS
+#: Names of every decay shape (:func:`decay`, ``decay_kind`` of ``wsd``...): :data:`KINDS`
+#: and the cooldowns that only fall: ``exponential``, ``power`` (exponent ``p``) and ``1-square``.
+DECAY_KINDS = (*KINDS, "exponential", "power", "1-square")
+#: the same, as :mod:`schedkit.plugin` names it
+DECAY_SHAPES = DECAY_KINDS
 
 
-def decay(kind: str, a: float) -> float:
-    """Fall from 1 at ``a=0`` to 0 at ``a=1``: ``linear`` 1-a, ``cosine`` (1+cos(pi a))/2,
-    ``1-sqrt`` 1-sqrt(a) (the cooldown of warmup-stable-decay runs)."""
+def _unknown(kind: str) -> SpecError:
+    return SpecError(f"expected a decay shape in {list(DECAY_KINDS)}, got {kind!r}", "decay_kind")
+
+
+def decay(kind: str, a: float, p: float = 1.0) -> float:
+    """Fall from 1 at ``a=0`` to 0 at ``a=1``.
+
+    ``linear`` 1-a; ``cosine`` (1+cos(pi a))/2; ``1-sqrt`` 1-sqrt(a) (the cooldown of
+    warmup-stable-decay runs); ``1-square`` 1-a**2 (stays high, then falls fast);
+    ``power`` 1-a**p (``p=1`` is linear, ``p=0.5`` the shape of 1-sqrt, ``p=2`` of
+    1-square; for (1-a)**p use the ``polynomial`` family); ``exponential``
+    2*0.5**a - 1 (Megatron-LM's exponential WSD cooldown, its floats). ``p`` is read only
+    by ``power``. An unknown ``kind`` is a :class:`SpecError` on ``decay_kind``.
+    """
     if kind == "linear":
         return 1.0 - a
     if kind == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * a))
-    return 1.0 - math.sqrt(a)
+    if kind == "1-sqrt":
+        return 1.0 - math.sqrt(a)
+    if kind == "exponential":
+        return (2.0 * math.pow(0.5, a)) - 1.0
+    if kind == "1-square":
+        return 1.0 - a * a
+    if kind == "power":
+        return 1.0 - float(a**p)
+    raise _unknown(kind)
 
 
 def ramp(kind: str, a: float) -> float:
@@ -43,13 +67,21 @@ def ramp(kind: str, a: float) -> float:
     return 1.0 - math.sqrt(1.0 - a)
 
 
-def decay_t(kind: str, a: torch.Tensor) -> torch.Tensor:
+def decay_t(kind: str, a: torch.Tensor, p: float = 1.0) -> torch.Tensor:
     """:func:`decay` over a float64 tensor."""
     if kind == "linear":
         return 1.0 - a
     if kind == "cosine":
         return 0.5 * (1.0 + torch.cos(math.pi * a))
-    return 1.0 - torch.sqrt(a)
+    if kind == "1-sqrt":
+        return 1.0 - torch.sqrt(a)
+    if kind == "exponential":
+        return (2.0 * torch.pow(0.5, a)) - 1.0
+    if kind == "1-square":
+        return 1.0 - a * a
+    if kind == "power":
+        return 1.0 - torch.pow(a, p)
+    raise _unknown(kind)
 
 
 def ramp_t(kind: str, a: torch.Tensor) -> torch.Tensor:
