@@ -124,7 +124,8 @@ def get_schedule(
     """Build a registered schedule by name, or from a spec dict with a ``type`` key.
 
     Every schedule accepts ``warmup`` (a duration), ``warmup_start`` (the starting factor,
-    default 0), ``warmup_kind`` (``linear``, ``constant``, ``exponential``, ``cosine``) and
+    default 0), ``warmup_kind`` (``linear``, ``constant``, ``exponential``, ``cosine``,
+    ``1-sqrt``, ``log``, ``quadratic``) and
     ``warmup_mode`` (``shift`` or ``prefix``: the curve runs from the end of warmup to
     ``total``, as in transformers; ``overlay``: the warmup multiplies the curve; ``replace``:
     the warmup rises to 1, then the curve on the run's clock, as in timm; ``bridge``: the

@@ -24,7 +24,7 @@ from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
 from schedkit.protocols import Finite, Schedule, Shiftable, TensorValued
 
-WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
+WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt", "log", "quadratic")
 #: How a warmup meets the schedule (see :class:`Warmup`); "prefix" is "shift" by another name.
 WARMUP_MODES = ("shift", "overlay", "replace", "bridge")
 _MODE_SPELLINGS = {"prefix": "shift"}
@@ -45,9 +45,11 @@ class Warmup(BaseSchedule):
 
     With ``a = step / steps`` during the warmup, the ramp ``r(a)`` goes from a starting
     value to a target: ``linear`` ``from*(1-a) + target*a``, ``cosine`` and ``1-sqrt`` the
-    same with ``(1 - cos(pi*a)) / 2`` or ``1 - sqrt(1-a)`` in place of ``a``, ``exponential``
-    ``from * (target/from)**a``, ``constant`` ``from``. ``mode`` says how the ramp meets the
-    schedule ``s``:
+    same with ``(1 - cos(pi*a)) / 2``, ``1 - sqrt(1-a)`` or ``a**2`` (``quadratic``) in place
+    of ``a``, ``log`` the same with ``log(step + 1) / log(steps)`` (DeepSpeed's
+    ``warmup_type="log"``: fast first, the target reached at step ``steps - 1``; at least 2
+    steps), ``exponential`` ``from * (target/from)**a``, ``constant`` ``from``. ``mode`` says
+    how the ramp meets the schedule ``s``:
 
     - ``shift`` (default; ``prefix`` is another spelling): a prefix. The ramp goes from
       ``start`` to ``s``'s first value and ``s`` runs from the end of the warmup; its
@@ -82,6 +84,11 @@ class Warmup(BaseSchedule):
     def __attrs_post_init__(self) -> None:
         if self.kind == "exponential" and self.start <= 0:
             raise SpecError("an exponential warmup needs start > 0, got 0", "start")
+        if self.kind == "log" and self.steps < 2:
+            raise SpecError(
+                f"a log warmup needs at least 2 steps (log(steps) divides), got {self.steps}",
+                "steps",
+            )
         after = self.schedule
         if self.mode == "shift":
             after = _shift(self.schedule, self.steps)
@@ -117,6 +124,10 @@ class Warmup(BaseSchedule):
             r = float(start * (self._target / start) ** a)
         elif kind == "constant":
             r = start
+        elif kind == "log":
+            r = shapes.lerp(start, self._target, 1.0 / math.log(self.steps) * math.log(step + 1))
+        elif kind == "quadratic":
+            r = shapes.lerp(start, self._target, a * a)
         else:
             r = shapes.lerp(start, self._target, shapes.ramp(kind, a))
         return r * self.schedule(step) if self.mode == "overlay" else r
@@ -129,6 +140,11 @@ class Warmup(BaseSchedule):
             r = start * (self._target / start) ** a
         elif self.kind == "constant":
             r = torch.full_like(t, start)
+        elif self.kind == "log":
+            g = 1.0 / math.log(self.steps) * torch.log(t.clamp(max=self.steps - 1) + 1)
+            r = shapes.lerp(start, self._target, g)
+        elif self.kind == "quadratic":
+            r = shapes.lerp(start, self._target, a * a)
         else:
             r = shapes.lerp(start, self._target, shapes.ramp_t(self.kind, a))
         if self.mode == "shift":
@@ -189,8 +205,8 @@ def warmup(
     :param schedule: the schedule the warmup leads into.
     :param steps: the warmup's length: steps, or a duration (``"1ep"``, ``"5%"``).
     :param start: the factor the warmup starts from (0 by default).
-    :param kind: the ramp's shape: ``linear``, ``constant``, ``exponential``, ``cosine``
-        or ``1-sqrt``.
+    :param kind: the ramp's shape: ``linear``, ``constant``, ``exponential``, ``cosine``,
+        ``1-sqrt``, ``log`` (DeepSpeed's) or ``quadratic``.
     :param mode: how the ramp meets the schedule: ``shift`` (a prefix; the schedule runs
         from the end of the warmup), ``overlay`` (the ramp multiplies it), ``replace``
         (timm's: the ramp, then the schedule on the run's clock) or ``bridge`` (fvcore's:

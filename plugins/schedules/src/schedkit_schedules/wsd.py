@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import ClassVar
 
@@ -19,16 +20,31 @@ from schedkit_schedules._call_form import transformers_call_form
 class WSD(schedkit.BaseSchedule):
     """Warmup-stable-decay (the "trapezoid" of MiniCPM and of LLM pretraining runs).
 
-    The factor stays at 1 until ``total - decay``, then falls to ``end`` over ``decay``
-    steps and holds. ``decay_kind`` is the cooldown's shape over its progress ``a`` (0 to
-    1): ``linear`` 1-a, ``cosine`` (1+cos(pi a))/2, ``1-sqrt`` 1-sqrt(a), ``1-square``
-    1-a**2, ``power`` 1-a**p with ``p = decay_power``, ``exponential`` 2*0.5**a - 1
-    (Megatron-LM's). The stable
-    length follows from ``total`` and ``decay`` (a number of steps or a share such as
-    ``"20%"``). The warmup is every schedule's ``warmup`` (``warmup_kind`` may be
-    ``1-sqrt`` too), and ``total`` includes it.
+    The stable phase lasts until ``total - decay``, then the factor falls to ``end`` over
+    ``decay`` steps and holds. ``decay_kind`` is the cooldown's shape over its progress
+    ``a`` (0 to 1): ``linear`` 1-a, ``cosine`` (1+cos(pi a))/2, ``1-sqrt`` 1-sqrt(a),
+    ``1-square`` 1-a**2, ``power`` 1-a**p with ``p = decay_power``, ``exponential``
+    2*0.5**a - 1 (Megatron-LM's). The stable length follows from ``total`` and ``decay`` (a
+    number of steps or a share such as ``"20%"``). The warmup is every schedule's ``warmup``
+    (``warmup_kind`` may be ``1-sqrt`` too), and ``total`` includes it.
+
+    ``stable_kind`` is the stable phase: ``constant`` (1, the default), ``rsqrt``
+    ``sqrt(ref / (ref + t))`` or ``power`` ``(ref / (ref + t)) ** stable_power`` (the
+    power-law of the Power scheduler and of OLMo-core's ``PowerLR``), with ``t`` the steps
+    since the stable phase began and ``ref = stable_ref`` steps (for OLMo's form, the
+    warmup's length); the cooldown then falls from the stable phase's last value:
+    ``end + (s - end) * shape(a)``.
 
     Example: ``get_schedule("wsd", total=100_000, warmup=2000, decay="20%", decay_kind="1-sqrt")``.
+
+    :param total: the steps of the whole run (with the warmup): the cooldown ends there.
+    :param decay: the cooldown's length, steps or a share of ``total`` (``"20%"``).
+    :param decay_kind: the cooldown's shape (see above).
+    :param end: the factor the cooldown ends at and holds.
+    :param decay_power: the exponent ``p`` of ``decay_kind = "power"`` (> 0).
+    :param stable_kind: the stable phase: ``constant``, ``rsqrt`` or ``power``.
+    :param stable_power: the exponent of ``stable_kind = "power"`` (> 0; 0.5 is ``rsqrt``).
+    :param stable_ref: the steps ``ref`` of a ``rsqrt`` or ``power`` stable phase (> 0 there).
     """
 
     name = "wsd"
@@ -39,30 +55,63 @@ class WSD(schedkit.BaseSchedule):
     decay_kind: str = schedkit.choice("linear", *DECAY_SHAPES[1:])
     end: float = schedkit.factor(0.0, ge=0.0)
     decay_power: float = schedkit.factor(1.0, gt=0.0)
+    stable_kind: str = schedkit.choice("constant", "rsqrt", "power")
+    stable_power: float = schedkit.factor(0.5, gt=0.0)
+    stable_ref: int = schedkit.duration(default=0, position=False)
 
     def __attrs_post_init__(self) -> None:
         if self.decay > self.total:
             raise SpecError(
                 f"expected at most total ({self.total}) steps, got {self.decay}", "decay"
             )
+        if self.stable_kind != "constant" and self.stable_ref <= 0:
+            raise SpecError(
+                f"a {self.stable_kind} stable phase needs stable_ref > 0 (the steps its "
+                "curve is measured in, e.g. the warmup's length), got 0",
+                "stable_ref",
+            )
+
+    def _stable(self, t: float) -> float:
+        kind = self.stable_kind
+        if kind == "constant":
+            return 1.0
+        ref = float(self.stable_ref)
+        if kind == "rsqrt":
+            return math.sqrt(ref / (ref + t))
+        return float((ref / (ref + t)) ** self.stable_power)
+
+    def _stable_t(self, t: torch.Tensor) -> torch.Tensor:
+        if self.stable_kind == "constant":
+            return torch.ones_like(t)
+        ref = float(self.stable_ref)
+        if self.stable_kind == "rsqrt":
+            return torch.sqrt(ref / (ref + t))
+        return (ref / (ref + t)) ** self.stable_power
 
     def __call__(self, step: float) -> float:
         if not step >= 0:
             raise bad_step(step)
         start = self.total - self.decay
         if step < start:
-            return 1.0
+            return self._stable(step)
         if step >= self.total:
             return self.end
         progress = float(step - start) / float(self.decay)
-        return self.end + (1.0 - self.end) * decay_shape(
+        top = self._stable(start)
+        return self.end + (top - self.end) * decay_shape(
             self.decay_kind, progress, self.decay_power
         )
 
     def tensor_values(self, t: torch.Tensor) -> torch.Tensor:
         start = self.total - self.decay
         progress = ((t - start) / self.decay).clamp(0.0, 1.0)
-        return self.end + (1.0 - self.end) * decay_t(self.decay_kind, progress, self.decay_power)
+        top = self._stable(start)
+        cooldown = self.end + (top - self.end) * decay_t(
+            self.decay_kind, progress, self.decay_power
+        )
+        if self.stable_kind == "constant":
+            return cooldown
+        return torch.where(t < start, self._stable_t(t.clamp(max=start)), cooldown)
 
     #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
     from_transformers = transformers_call_form
@@ -87,5 +136,14 @@ def schedkit_add_schedules(registry: schedkit.Registrar) -> None:
             {"total": 300, "decay": 100, "decay_kind": "exponential"},
             {"total": 300, "decay": 100, "decay_kind": "power", "decay_power": 3.0},
             {"total": 300, "decay": 100, "decay_kind": "1-square", "end": 0.1},
+            {"total": 1000, "decay": 200, "stable_kind": "rsqrt", "stable_ref": 50, "warmup": 50},
+            {
+                "total": 1000,
+                "decay": 100,
+                "stable_kind": "power",
+                "stable_power": 0.3,
+                "stable_ref": 100,
+                "decay_kind": "cosine",
+            },
         ],
     )
