@@ -82,7 +82,7 @@ def _resolve(
             raise e.at(_join(path, "total")) from None
     for key, value in params.items():
         meta = _meta(fields[key]) if key in fields else {}
-        if key == "warmup" or meta.get("duration"):
+        if (key == "warmup" and key not in fields) or meta.get("duration"):
             try:
                 if meta.get("many"):
                     params[key] = tuple(
@@ -190,7 +190,10 @@ def _build(
         except SpecError as e:
             raise e.at(path) if path else e from None
     params = _absolute_to_factors(info.name, cls, dict(params), base, path)
-    warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params}
+    fields = _fields_of(cls)
+    # a family with a parameter of its own named like a warmup key (OLMo-core's ``warmup``)
+    # keeps it
+    warm = {k: params.pop(k) for k in WARMUP_KEYS if k in params and k not in fields}
     if warm and not hooks.accepts_warmup:
         key = sorted(warm)[0]
         raise SpecError(
@@ -198,7 +201,6 @@ def _build(
             f"only; it has no {key!r} (compose the native families for that)",
             _join(path, key),
         )
-    fields = _fields_of(cls)
     # every problem of the table is found before any is raised: unknown or missing keys,
     # then each value (a bad warmup is not hidden by a missing total)
     found: list[SpecError] = []

@@ -55,6 +55,7 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "hf_trainer",
         "deepspeed",
         "mmengine",
+        "olmo",
     ),
 }
 
