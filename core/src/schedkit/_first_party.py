@@ -56,6 +56,7 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "deepspeed",
         "mmengine",
         "olmo",
+        "pytorch_optimizer",
     ),
 }
 
