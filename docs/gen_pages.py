@@ -135,7 +135,16 @@ def plot_figure(info: schedkit.ComponentInfo) -> Any:
 
 
 #: The gallery's order: native families first, then the drop-in aliases by origin.
-ORIGINS = ("transformers", "torch", "timm", "detectron2", "mmpretrain", "cerebras")
+ORIGINS = (
+    "transformers",
+    "torch",
+    "timm",
+    "detectron2",
+    "mmpretrain",
+    "cerebras",
+    "olmo",
+    "pytorch_optimizer",
+)
 
 
 def gallery_order(infos: list[schedkit.ComponentInfo]) -> list[schedkit.ComponentInfo]:
