@@ -256,14 +256,55 @@ def test_a_resumed_olmo_scheduler_continues_with_the_same_floats() -> None:
     assert got == want[57:]
 
 
+def test_a_setup_gives_the_run_total_as_max_steps() -> None:
+    from schedkit.setup import loads_setup
+
+    setup = loads_setup(
+        """
+[run]
+total = 120
+
+[optimizer]
+type = "SGD"
+lr = 0.01
+
+[schedules.lr]
+type = "olmo.wsd"
+warmup = 10
+decay_fraction = 0.2
+"""
+    )
+    built = setup.build(torch.nn.Linear(2, 1))
+    peer = olmo.WSD(warmup=10, decay_fraction=0.2)
+    for k in range(120):
+        # update k + 1 of OLMo-core's trainer
+        assert built.optimizer.param_groups[0]["lr"] == _olmo_single(peer, 0.01, k + 1, 120)
+        built.optimizer.zero_grad()
+        built.step()
+
+
+def _olmo_single(peer: Any, lr: float, k: int, max_steps: int) -> float:
+    group: dict[str, Any] = {"params": [], "lr": lr}
+    peer.set_lr(group, types.SimpleNamespace(global_step=k, max_steps=max_steps))
+    return float(group["lr"])
+
+
 def test_olmo_aliases_refuse_what_olmo_core_refuses() -> None:
     opt = _optimizer()
     with pytest.raises(SpecError, match="Either 'warmup_fraction' or 'warmup' must be specified"):
         schedkit.get_scheduler("olmo.wsd", opt, total_steps=100)
+    # the trainer's max_steps is the run's total: unknown here
     with pytest.raises(
-        SpecError, match="total_steps: olmo.cos_with_warmup reads the trainer's max_steps"
+        SpecError, match="total_steps: '100%' is a share of the total, but the total number"
     ):
         schedkit.get_scheduler("olmo.cos_with_warmup", opt, warmup=10)
+    # not read with a t_max of its own
+    schedkit.get_scheduler("olmo.cos_with_warmup", opt, warmup=10, t_max=50)
+    # built directly, without the registry's translation
+    from schedkit_compat.olmo import CosWithWarmup
+
+    with pytest.raises(SpecError, match="total_steps: olmo.cos_with_warmup reads the trainer's"):
+        CosWithWarmup(warmup=10)
     with pytest.raises(SpecError, match="units: expected 'steps', got 'tokens'"):
         schedkit.get_scheduler("olmo.wsd", opt, warmup=10, total_steps=100, units="tokens")
     with pytest.raises(

@@ -139,13 +139,29 @@ class OLMoScheduler(ClosedForm):
 
     #: whether ``get_lr`` reads the trainer's ``t_max`` (then ``total_steps`` is needed)
     reads_t_max: ClassVar[bool] = True
-    translate = staticmethod(_translate)
 
     units: str = schedkit.field(default="steps", validator=_units)
-    total_steps: int | None = schedkit.field(default=None, validator=optional(steps(positive=True)))
+    total_steps: int = schedkit.duration(default=0, position=False)
+
+    @classmethod
+    def translate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        """OLMo-core's deprecated spellings; a ``total_steps`` the curve needs but was not
+        given is the run's total (``"100%"``: a scheduler's ``total_steps`` or a setup's
+        ``[run] total``)."""
+        params = _translate(params)
+        if params.get("total_steps") is None:
+            params.pop("total_steps", None)
+            if cls.needs_total_for(params) and not _NESTED.get():
+                params["total_steps"] = "100%"
+        return params
+
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
+        """Whether these arguments read the trainer's ``t_max``."""
+        return cls.reads_t_max
 
     def __attrs_post_init__(self) -> None:
-        if self.total_steps is None and self.needs_total() and not _NESTED.get():
+        if not self.total_steps and self.needs_total_for(self._arguments()) and not _NESTED.get():
             raise SpecError(
                 f"{self.name} reads the trainer's max_steps (OLMo-core's t_max): give "
                 "total_steps (a scheduler's total_steps or a setup's run total fills it)",
@@ -153,14 +169,16 @@ class OLMoScheduler(ClosedForm):
             )
         self.check()
 
-    def needs_total(self) -> bool:
-        return self.reads_t_max
+    def _arguments(self) -> dict[str, Any]:
+        return {
+            f.alias or f.name: getattr(self, f.name) for f in attrs.fields(type(self)) if f.init
+        }
 
     def check(self) -> None:
         """Cross-field checks of a subclass (OLMo-core's ``__post_init__``)."""
 
     def t_max(self) -> int:
-        return self.total_steps or 0
+        return self.total_steps
 
     def get_lr(self, initial_lr: float, current: int, t_max: int) -> float:
         """OLMo-core's ``get_lr`` of this scheduler, in its arithmetic."""
@@ -169,7 +187,7 @@ class OLMoScheduler(ClosedForm):
     def current(self, step: float) -> int:
         """OLMo-core's ``current`` for schedkit's step: the update it sets the lr of."""
         current = int(step) + 1
-        if self.total_steps is not None:
+        if self.total_steps:
             current = min(current, self.total_steps)
         return current
 
@@ -178,11 +196,14 @@ class OLMoScheduler(ClosedForm):
 
     @property
     def horizon(self) -> int | None:
-        return self.total_steps
+        return self.total_steps or None
 
     def spec(self) -> dict[str, Any]:
-        """Every argument, but those left as None (OLMo-core's unset optional fields)."""
+        """Every argument, but those left as None (OLMo-core's unset optional fields) and a
+        ``total_steps`` not read."""
         out = super().spec()
+        if not self.total_steps:
+            out.pop("total_steps")
         return {k: v for k, v in out.items() if v is not None}
 
 
@@ -194,8 +215,9 @@ class _Warmup(OLMoScheduler):
     warmup_fraction: float | None = _opt_float(ge=0.0, le=1.0)
     warmup_min_lr: float = schedkit.factor(0.0, ge=0.0)
 
-    def needs_total(self) -> bool:
-        return self.warmup is None
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
+        return params.get("warmup") is None
 
     def check(self) -> None:
         _exactly_one(self.warmup, self.warmup_fraction, ("warmup", "warmup_fraction"))
@@ -260,19 +282,24 @@ class WSD(_Warmup):
     """
 
     name = "olmo.wsd"
-    translate = staticmethod(_translate_decay)
+
+    @classmethod
+    def translate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return super().translate(_translate_decay(params))
 
     decay: int | None = _opt_steps()
     decay_fraction: float | None = _opt_float(0.1, ge=0.0, le=1.0)
     decay_min_lr: float = schedkit.factor(0.0, ge=0.0)
 
-    def needs_total(self) -> bool:
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
         return True
 
     def check(self) -> None:
         super().check()
         _exactly_one(self.decay, self.decay_fraction, ("decay", "decay_fraction"))
-        if _decay_steps(self.decay, self.decay_fraction, self.t_max()) == 0:
+        known = self.decay is not None or self.total_steps
+        if known and _decay_steps(self.decay, self.decay_fraction, self.t_max()) == 0:
             raise SpecError("a decay of 0 steps: OLMo-core divides by it at the last step", "decay")
 
     def get_lr(self, initial_lr: float, current: int, t_max: int) -> float:
@@ -296,23 +323,28 @@ class PowerLR(_Warmup):
     """
 
     name = "olmo.power_lr"
-    translate = staticmethod(_translate_decay)
+
+    @classmethod
+    def translate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return super().translate(_translate_decay(params))
 
     b: float = schedkit.factor(-0.51, lt=0.0)
     decay: int | None = _opt_steps()
     decay_fraction: float | None = _opt_float(0.1, ge=0.0, le=1.0)
     decay_min_lr: float = schedkit.factor(0.0, ge=0.0)
 
-    def needs_total(self) -> bool:
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
         return True
 
     def check(self) -> None:
         super().check()
         _exactly_one(self.decay, self.decay_fraction, ("decay", "decay_fraction"), "Either")
         t_max = self.t_max()
-        if self.warmup_steps(t_max) == 0:
+        if (self.warmup is not None or t_max) and self.warmup_steps(t_max) == 0:
             raise SpecError("a warmup of 0 steps: OLMo-core's power law divides by it", "warmup")
-        if _decay_steps(self.decay, self.decay_fraction, t_max) == 0:
+        known = self.decay is not None or t_max
+        if known and _decay_steps(self.decay, self.decay_fraction, t_max) == 0:
             raise SpecError("a decay of 0 steps: OLMo-core divides by it at the last step", "decay")
 
     def get_lr(self, initial_lr: float, current: int, t_max: int) -> float:
@@ -336,15 +368,16 @@ class _WithAlpha(_Warmup):
         default=None, alias="t_max", validator=optional(steps(positive=True))
     )
 
-    def needs_total(self) -> bool:
-        return self.t_max_ is None
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
+        return params.get("t_max") is None
 
     def horizon_steps(self, t_max: int) -> int:
         return t_max if self.t_max_ is None else self.t_max_
 
     @property
     def horizon(self) -> int | None:
-        return self.total_steps if self.t_max_ is None else self.t_max_
+        return (self.total_steps or None) if self.t_max_ is None else self.t_max_
 
 
 @attrs.frozen
@@ -454,19 +487,24 @@ class CosWithWarmupAndLinearDecay(CosWithWarmup):
     """
 
     name = "olmo.cos_with_warmup_and_linear_decay"
-    translate = staticmethod(_translate_decay)
+
+    @classmethod
+    def translate(cls, params: dict[str, Any]) -> dict[str, Any]:
+        return super().translate(_translate_decay(params))
 
     decay: int | None = _opt_steps()
     decay_fraction: float | None = _opt_float(0.1, ge=0.0, le=1.0)
     decay_min_lr: float = schedkit.factor(0.0, ge=0.0)
 
-    def needs_total(self) -> bool:
+    @classmethod
+    def needs_total_for(cls, params: Mapping[str, Any]) -> bool:
         return True
 
     def check(self) -> None:
         super().check()
         _exactly_one(self.decay, self.decay_fraction, ("decay", "decay_fraction"))
-        if _decay_steps(self.decay, self.decay_fraction, self.t_max()) == 0:
+        known = self.decay is not None or self.total_steps
+        if known and _decay_steps(self.decay, self.decay_fraction, self.t_max()) == 0:
             raise SpecError("a decay of 0 steps: OLMo-core divides by it at the last step", "decay")
 
     def get_lr(self, initial_lr: float, current: int, t_max: int) -> float:
@@ -478,7 +516,7 @@ class CosWithWarmupAndLinearDecay(CosWithWarmup):
 
     @property
     def horizon(self) -> int | None:
-        return self.total_steps
+        return self.total_steps or None
 
 
 @attrs.frozen
