@@ -6,10 +6,12 @@ the same float."""
 
 from __future__ import annotations
 
+import dataclasses
 import types
 import warnings
 from typing import Any
 
+import attrs
 import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
@@ -17,6 +19,7 @@ from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError
+from schedkit_compat.olmo import CLASS_NAMES, SCHEDULES
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -320,3 +323,43 @@ def test_olmo_aliases_refuse_what_olmo_core_refuses() -> None:
         schedkit.get_scheduler("olmo.wsd", opt, warmup_fraction=1.5, total_steps=100)
     with pytest.raises(OLMoConfigurationError, match="warmup_fraction must be between 0 and 1"):
         olmo.WSD(warmup_fraction=1.5)
+
+
+@pytest.mark.parametrize("short", sorted(CLASS_NAMES))
+def test_every_alias_takes_olmo_cores_arguments_with_its_defaults(short: str) -> None:
+    """The fields of OLMo-core's dataclass (but ``lr_field`` / ``initial_lr_field``, which
+    the scheduler's ``key`` replaces), with their defaults; the alias adds ``total_steps``
+    (the trainer's ``max_steps``) and takes the deprecated spellings by translation."""
+    peer = getattr(olmo, CLASS_NAMES[short])
+    deprecated = {"warmup_steps", "decay_steps", "schedulers_max_steps"}
+    want = {
+        f.name: (None if f.default is dataclasses.MISSING else f.default)
+        for f in dataclasses.fields(peer)
+        if f.init and f.name not in {"lr_field", "initial_lr_field", *deprecated}
+    }
+    want["units"] = str(want["units"])
+    if short in ("composable", "wsds", "sequential"):
+        # list fields: a factory in OLMo-core, empty (refused) or None here
+        for name in ("stages", "period_lengths", "schedulers"):
+            if name in want:
+                want[name] = ()
+    alias = SCHEDULES[short]
+    got = {
+        (f.alias or f.name): (
+            f.default.factory() if isinstance(f.default, attrs.Factory) else f.default
+        )
+        for f in attrs.fields(alias)
+        if f.init and f.name != "total_steps"
+    }
+    assert got == want
+    assert {f.name for f in dataclasses.fields(peer)} & deprecated <= set(_translated(alias))
+
+
+def _translated(alias: type) -> set[str]:
+    """The deprecated spellings the alias's translation takes."""
+    out = set()
+    for old in ("warmup_steps", "decay_steps", "schedulers_max_steps"):
+        params = alias.translate({old: 5, "total_steps": 10})
+        if old not in params:
+            out.add(old)
+    return out
