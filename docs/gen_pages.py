@@ -178,7 +178,8 @@ def summary(doc: str) -> str:
 WARMUP_PARAMETERS = {
     "warmup": 'the warmup\'s length: steps, `"5ep"` or `"10%"` (0: none)',
     "warmup_start": "the factor the warmup starts from",
-    "warmup_kind": "the ramp's shape: `linear`, `constant`, `exponential`, `cosine` or `1-sqrt`",
+    "warmup_kind": "the ramp's shape: `linear`, `constant`, `exponential`, `cosine`, "
+    "`1-sqrt`, `log` (DeepSpeed's) or `quadratic`",
     "warmup_mode": "how the ramp meets the curve: `shift` (a prefix; `total` includes it), "
     "`overlay` (multiplies it), `replace` (timm's) or `bridge` (fvcore's)",
 }
