@@ -936,6 +936,18 @@ SCHEDULES: dict[str, type[OLMoScheduler]] = {
     )
 }
 
+_SHARED = """
+    Step ``s`` gives OLMo-core's lr of update ``s + 1`` (its trainer's ``global_step``,
+    from 1), for every param group (``initial_lr`` is the group's lr). ``total_steps``:
+    the trainer's ``max_steps`` (OLMo-core's ``t_max``; where the curve reads it, the run's
+    total by default: a scheduler's ``total_steps`` or a setup's ``[run] total``); past it
+    the last value holds. ``units``: ``"steps"`` only. The deprecated ``warmup_steps`` and
+    ``decay_steps`` are taken.
+"""
+
+for _cls in SCHEDULES.values():
+    _cls.__doc__ = (_cls.__doc__ or "").rstrip() + "\n" + _SHARED
+
 #: OLMo-core's class names, as aliases of its registered names
 CLASS_NAMES = {
     "constant": "ConstantScheduler",
