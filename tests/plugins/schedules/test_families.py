@@ -87,12 +87,7 @@ def test_tanh_is_timms_formula():
 def test_piecewise():
     s = get_schedule("piecewise", values=[1.0, 0.5, 0.1], milestones=[10, 20])
     assert [s(t) for t in (0, 9, 10, 19, 20, 1000)] == [1.0, 1.0, 0.5, 0.5, 0.1, 0.1]
-    assert s.spec() == {
-        "type": "piecewise",
-        "values": [1.0, 0.5, 0.1],
-        "milestones": [10, 20],
-        "interpolate": "constant",
-    }
+    assert s.spec() == {"type": "piecewise", "values": [1.0, 0.5, 0.1], "milestones": [10, 20]}
     with pytest.raises(SpecError, match="^values: expected 3 values for 2 milestones, got 2$"):
         get_schedule("piecewise", values=[1.0, 0.5], milestones=[10, 20])
 

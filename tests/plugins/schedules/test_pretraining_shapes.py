@@ -341,3 +341,32 @@ interpolate = "cosine"
         again.build(torch.nn.Linear(2, 1)).schedulers["lr"].schedule
         == built.schedulers["lr"].schedule
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "new"),
+    [
+        ("wsd", {"total": 100, "decay": 20}, {"stable_kind": "rsqrt", "stable_ref": 10}),
+        ("piecewise", {"values": [1.0, 0.5], "milestones": [10]}, {"interpolate": "linear"}),
+        ("cosine_restarts", {"period": 10}, {"cycle_warmup": 3}),
+    ],
+)
+def test_new_parameters_left_at_their_defaults_keep_the_spec_and_old_states(
+    name: str, params: dict[str, Any], new: dict[str, Any]
+) -> None:
+    """A spec (and so a state) written before the new parameters existed is the spec of the
+    same schedule now; a new parameter set to something else is in it."""
+    s = get_schedule(name, **params)
+    assert s.spec() == {"type": name, **{k: v for k, v in s.spec().items() if k != "type"}}
+    assert not set(new) & set(s.spec())
+    opt = _optimizer()
+    sched = schedkit.get_scheduler(name, opt, **params)
+    for _ in range(5):
+        sched.step()
+    state = sched.state_dict()
+    again = schedkit.get_scheduler(name, _optimizer(), **params)
+    again.load_state_dict(state)
+    assert again.last_epoch == 5
+    other = get_schedule(name, **params, **new)
+    assert set(new) <= set(other.spec())
+    assert get_schedule(other.spec()) == other

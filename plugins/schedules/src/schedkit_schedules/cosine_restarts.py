@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import torch
@@ -105,6 +105,15 @@ class CosineRestarts(schedkit.BaseSchedule):
             out = self.end + 0.5 * (peak - self.end) * (1.0 + torch.cos(math.pi * t_cur / t_i))
         if self.limit:
             out = torch.where(i >= self.limit, torch.full_like(out, self.end), out)
+        return out
+
+    def spec(self) -> dict[str, Any]:
+        """Every parameter, but ``cycle_warmup`` left at 0 (so the specs, and the states,
+        written before it existed stay equal)."""
+        out = super().spec()
+        for key, default in (("cycle_warmup", 0),):
+            if out.get(key) == default:
+                del out[key]
         return out
 
     @property

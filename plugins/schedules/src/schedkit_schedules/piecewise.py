@@ -103,6 +103,15 @@ class Piecewise(schedkit.BaseSchedule):
             out = v1 + (v0 - v1) / 2.0 * (torch.cos(math.pi * pct) + 1)
         return torch.where(n >= last, values[-1], out)
 
+    def spec(self) -> dict[str, Any]:
+        """Every parameter, but ``interpolate`` left at ``constant`` (so the specs, and the
+        states, written before it existed stay equal)."""
+        out = super().spec()
+        for key, default in (("interpolate", "constant"),):
+            if out.get(key) == default:
+                del out[key]
+        return out
+
     @property
     def horizon(self) -> int:
         return self.milestones[-1] if self.milestones else 0

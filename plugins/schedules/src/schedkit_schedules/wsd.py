@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import attrs
 import torch
@@ -112,6 +112,20 @@ class WSD(schedkit.BaseSchedule):
         if self.stable_kind == "constant":
             return cooldown
         return torch.where(t < start, self._stable_t(t.clamp(max=start)), cooldown)
+
+    def spec(self) -> dict[str, Any]:
+        """Every parameter, but the stable phase's and ``decay_power`` left at their defaults
+        (so the specs, and the states, written before they existed stay equal)."""
+        out = super().spec()
+        for key, default in (
+            ("decay_power", 1.0),
+            ("stable_kind", "constant"),
+            ("stable_power", 0.5),
+            ("stable_ref", 0),
+        ):
+            if out.get(key) == default:
+                del out[key]
+        return out
 
     #: transformers' call form (``get_scheduler(name, opt, num_warmup_steps=...)``)
     from_transformers = transformers_call_form
