@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import schedkit
-from schedkit import SpecError
+from schedkit import SpecError, get_schedule
 from schedkit_compat.olmo import CLASS_NAMES, SCHEDULES
 
 with warnings.catch_warnings():
@@ -363,3 +363,28 @@ def _translated(alias: type) -> set[str]:
         if old not in params:
             out.add(old)
     return out
+
+
+@pytest.mark.parametrize(("warmup", "decay", "total"), [(10, 20, 100), (1, 1, 30), (25, 75, 400)])
+def test_the_native_wsd_is_olmo_cores_wsd_and_power_lr(warmup: int, decay: int, total: int) -> None:
+    """The native curves at step ``s`` are OLMo-core's ``get_lr(1.0, s, t_max)`` (the native
+    step counts from 0 where OLMo-core's updates count from 1): ``wsd`` is its ``WSD``, and
+    ``wsd`` with a power-law stable phase (``stable_ref`` = the warmup, ``stable_power`` =
+    ``-b``) its ``PowerLR``."""
+    native = get_schedule("wsd", total=total, decay=decay, warmup=warmup)
+    peer = olmo.WSD(warmup=warmup, decay=decay, decay_fraction=None)
+    for s in range(total + 1):
+        assert native(s) == pytest.approx(peer.get_lr(1.0, s, total), rel=1e-12, abs=1e-15)
+    power = get_schedule(
+        "wsd",
+        total=total,
+        decay=decay,
+        warmup=warmup,
+        stable_kind="power",
+        stable_power=0.51,
+        stable_ref=warmup,
+    )
+    peer_power = olmo.PowerLR(warmup=warmup, decay=decay, decay_fraction=None, b=-0.51)
+    for s in range(total + 1):
+        want = peer_power.get_lr(1.0, s, total)
+        assert power(s) == pytest.approx(want, rel=1e-12, abs=1e-15)
