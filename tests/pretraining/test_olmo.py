@@ -388,3 +388,25 @@ def test_the_native_wsd_is_olmo_cores_wsd_and_power_lr(warmup: int, decay: int, 
     for s in range(total + 1):
         want = peer_power.get_lr(1.0, s, total)
         assert power(s) == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+def test_the_native_wsds_is_olmo_cores_wsds_but_at_the_periods_ends() -> None:
+    """``wsds`` (``ends`` the running sums of ``period_lengths``) at step ``s`` is OLMo-core's
+    ``WSDS.get_lr(1.0, s, ..)``, but at the end of a period that another follows: OLMo-core
+    gives that step to the period ending (its minimum), the native curve to the next one
+    (its peak), so each native period is a whole WSD of its length."""
+    lengths, warmup, decay = [40, 30, 50], 8, 6
+    peer = olmo.WSDS(
+        period_lengths=lengths, period_lr_multipliers=[1.0, 0.8, 0.5], warmup=warmup, decay=decay
+    )
+    native = get_schedule(
+        "wsds", ends=[40, 70, 120], peaks=[1.0, 0.8, 0.5], decay=decay, warmup=warmup
+    )
+    inner_ends = {40, 70}
+    for s in range(130):
+        want = peer.get_lr(1.0, s, 0)
+        if s in inner_ends:
+            assert want == 0.0
+            assert native(s) == {40: 0.8, 70: 0.5}[s]
+        else:
+            assert native(s) == pytest.approx(want, rel=1e-12, abs=1e-15), s
