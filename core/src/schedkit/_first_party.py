@@ -53,6 +53,8 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "hf_trainer",
         "deepspeed",
         "mmengine",
+        "megatron",
+        "composer",
     ),
 }
 
