@@ -449,6 +449,13 @@ class _WeightDecay:
 
     def for_group(self, group: Mapping[str, Any], index: int) -> Callable[[float], float]:
         sched = self.sched
+        start, end = group.get("start_wd", sched.start_wd), group.get("end_wd", sched.end_wd)
+        if sched.wd_incr_style == "constant" and start != end:
+            raise SpecError(
+                f"wd_incr_style = 'constant' needs end_wd = start_wd, and this group has "
+                f"start_wd = {start!r}, end_wd = {end!r} (megatron asserts it at each step)",
+                f"param_groups[{index}].end_wd",
+            )
 
         def wd(step: float) -> float:
             mult: float = group.get("wd_mult", 1.0)
