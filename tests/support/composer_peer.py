@@ -17,10 +17,15 @@ import torch
 from tests.support import torchvision_stub
 
 
-def composer() -> ModuleType:
-    """``composer.optim.scheduler``, imported once the stand-ins are in place."""
+def install() -> None:
+    """Put the stand-ins for torchvision and ``mcli`` on the import path (once)."""
     torchvision_stub.install()
     torchvision_stub.install("mcli")
+
+
+def composer() -> ModuleType:
+    """``composer.optim.scheduler``, imported once the stand-ins are in place."""
+    install()
     return importlib.import_module("composer.optim.scheduler")
 
 
