@@ -272,6 +272,7 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("per-group curve", EpochFromCurrent),
     ("per-group curve", CurveWithState),
     ("companion curve", GroupCompanion),
+    ("companion curve", GroupSettingsCompanion),
     ("clipper", StateChecked),
     ("rule", BindsAll),
     ("rule", PlacementNotes),
