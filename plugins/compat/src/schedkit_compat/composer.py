@@ -164,12 +164,13 @@ class ComposerSchedule(schedkit.BaseSchedule):
 
     # -- the State's quantities --------------------------------------------------------
 
-    def duration(self, name: str = "max_duration") -> Time:
+    def duration(self, name: str = "max_duration", needs: str = "a 'dur' time") -> Time:
         """The Trainer's ``max_duration``, scaled by ``scale_schedule_ratio`` as the Trainer
-        scales it (a whole number is epochs, as the Trainer takes it)."""
+        scales it (a whole number is epochs, as the Trainer takes it); ``needs`` says what
+        needs it when it is not given."""
         md = self.max_duration
         if md is None:
-            raise SpecError("a 'dur' time needs max_duration (the Trainer's)", name)
+            raise SpecError(f"{needs} needs max_duration (the Trainer's)", name)
         value, unit = (md, "ep") if isinstance(md, int) else parse_time(md, "max_duration")
         if self.scale_schedule_ratio != 1.0:
             value = int(value * self.scale_schedule_ratio)
@@ -500,7 +501,7 @@ class WithWarmupAndMax(WithWarmup):
 
     def check(self) -> None:
         super().check()
-        self.duration("t_warmup")  # Composer asserts the State has one
+        self.duration("t_warmup", "a warmup scheduler")  # Composer asserts it
         warm = self.time("t_warmup", 1.0)
         top = self.time("t_max")
         if warm[1] != top[1]:
@@ -554,7 +555,7 @@ class MultiStepWithWarmupScheduler(WithWarmup):
 
     def check(self) -> None:
         super().check()
-        self.duration("t_warmup")  # Composer asserts the State has one
+        self.duration("t_warmup", "a warmup scheduler")  # Composer asserts it
 
     def __call__(self, step: float) -> float:
         warm = self.warmup(step, 1.0)
