@@ -202,6 +202,10 @@ class OptimizerParamScheduler(ClosedForm):
     group's ``wd_mult`` (0 for biases and norms in megatron-core); a group's own
     ``start_wd`` / ``end_wd`` win.
 
+    Like megatron's, it writes every scheduled group's weight decay: a group that a rule
+    gave ``weight_decay = 0`` (``no_weight_decay``) gets the schedule's unless it carries
+    megatron's ``wd_mult = 0``.
+
     Stepping: ``step(increment)`` as megatron (Megatron-LM counts samples: ``increment``
     is the global batch size, and ``lr_warmup_steps``, ``lr_decay_steps``... are then
     samples), ``step()`` one step. Resume: schedkit's ``state_dict()`` /
