@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
@@ -775,6 +776,42 @@ EXAMPLES: dict[str, list[dict[str, Any]]] = {
         },
     ],
 }
+
+
+#: what each parameter is, in the words ``schedkit show`` prints after a docstring
+PARAMETERS: dict[str, str] = {
+    "step_size": "the time between two decays",
+    "milestones": "the times of the decays",
+    "gamma": "the factor of each decay (``ExponentialScheduler``: over one ``decay_period``)",
+    "decay_period": "the time over which the factor is multiplied by ``gamma``",
+    "alpha": "the factor held",
+    "alpha_i": "the factor at the start (after the warmup, with one)",
+    "alpha_f": "the factor at the end",
+    "t_max": "the end of the curve, a time",
+    "t_0": "the length of the first cosine",
+    "t_mult": "how many times longer each next cosine is (at least 1)",
+    "power": "the exponent of the polynomial",
+    "t_warmup": "the length of the linear warmup from 0, a time",
+    "scale_warmup": "whether ``scale_schedule_ratio`` scales the warmup's slope too",
+    "max_duration": "the Trainer's ``max_duration`` (a time, or a whole number of epochs)",
+    "dataloader_len": "the batches of an epoch, for times in epochs",
+    "samples_per_batch": "the samples of a batch, for times in samples",
+    "tokens_per_batch": "the tokens of a batch, for times in tokens",
+    "scale_schedule_ratio": "the Trainer's ``scale_schedule_ratio``, applied as it applies it",
+}
+
+
+def _describe(cls: type[ComposerSchedule]) -> None:
+    """Append a sentence per parameter to the docstring of ``cls``."""
+    fields = [f for f in attrs.fields(cls) if f.init]
+    names = [f.alias or f.name for f in sorted(fields, key=lambda f: f.kw_only)]
+    about = " ".join(f"``{n}``: {PARAMETERS[n]}." for n in names)
+    text = textwrap.fill(f"Parameters: {about}", 84, subsequent_indent="    ")
+    cls.__doc__ = f"{(cls.__doc__ or '').rstrip()}\n\n    {text}\n    "
+
+
+for _cls in SCHEDULES.values():
+    _describe(_cls)
 
 
 @schedkit.hookimpl

@@ -188,6 +188,21 @@ class OptimizerParamScheduler(ClosedForm):
     """megatron-core's ``OptimizerParamScheduler``: the lr and the weight decay of every
     param group, Megatron-LM's and NeMo's scheduler.
 
+    Its arguments: ``init_lr``: the lr at the start of the warmup, absolute.
+    ``max_lr``: the peak lr, absolute (a group's own ``max_lr`` wins).
+    ``min_lr``: the lr at the end of the decay, absolute (a group's own wins).
+    ``lr_warmup_steps``: the steps of the linear warmup, less than ``lr_decay_steps``.
+    ``lr_decay_steps``: the step at which the lr reaches ``min_lr``, warmup included.
+    ``lr_decay_style``: ``constant``, ``linear``, ``cosine``, ``inverse-square-root`` or ``WSD``.
+    ``start_wd``: the weight decay at step 0.
+    ``end_wd``: the weight decay from ``wd_incr_steps`` on.
+    ``wd_incr_steps``: the steps of the weight-decay increment.
+    ``wd_incr_style``: ``constant`` (``end_wd`` = ``start_wd``), ``linear`` or ``cosine``.
+    ``use_checkpoint_opt_param_scheduler``: adopt a megatron checkpoint's arguments (refused).
+    ``override_opt_param_scheduler``: keep these arguments whatever a state says.
+    ``wsd_decay_steps``: with ``WSD``, the steps of its final decay.
+    ``lr_wsd_decay_style``: with ``WSD``, ``linear``, ``cosine``, ``exponential`` or ``minus_sqrt``.
+
     The lr: linear warmup from ``init_lr`` to ``max_lr`` over ``lr_warmup_steps`` (step
     ``lr_warmup_steps`` is at ``max_lr``), then ``lr_decay_style`` down to ``min_lr`` at
     ``lr_decay_steps`` (``min_lr`` after it): ``constant`` (``max_lr``, forever),
