@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import schedkit
 from schedkit import SpecError, StateError
@@ -342,3 +344,33 @@ def test_a_small_model_trains_to_the_same_weights_both_ways() -> None:
 
     for a, b in zip(train(False), train(True), strict=True):
         assert torch.equal(a, b)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lr=st.sampled_from(LR_STYLES),
+    wd=st.sampled_from(WD_STYLES),
+    warmup=st.integers(0, 30),
+    decay=st.integers(1, 80),
+    wsd=st.integers(0, 80),
+    wd_steps=st.integers(1, 80),
+    increments=st.lists(st.integers(0, 7), min_size=1, max_size=40),
+)
+def test_random_plans_and_increments_give_megatrons_floats(
+    lr: dict[str, Any],
+    wd: dict[str, Any],
+    warmup: int,
+    decay: int,
+    wsd: int,
+    wd_steps: int,
+    increments: list[int],
+) -> None:
+    args = _args(lr, wd, lr_warmup_steps=warmup, lr_decay_steps=warmup + decay)
+    args["wd_incr_steps"] = wd_steps
+    if "wsd_decay_steps" in args:
+        args["wsd_decay_steps"] = min(wsd, warmup + decay)
+    peer, theirs, sched, mine = _both(**args)
+    for increment in increments:
+        peer.step(increment)
+        sched.step(increment)
+        assert _values(mine) == _values(theirs)
