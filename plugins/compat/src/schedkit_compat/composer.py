@@ -234,6 +234,25 @@ class ComposerSchedule(schedkit.BaseSchedule):
         assert self.tokens_per_batch is not None
         return k * self.tokens_per_batch
 
+    #: whether the curve stops changing after its last time (a decay that goes on forever,
+    #: restarts, does not)
+    ends: ClassVar[bool] = True
+
+    @property
+    def horizon(self) -> int | None:
+        """The batch from which the curve no longer changes: after its last time."""
+        if not self.ends:
+            return None
+        last = 0
+        for name in self.time_args:
+            value = getattr(self, name)
+            items = range(len(value)) if isinstance(value, tuple) else (None,)
+            for i in items:
+                t, unit = self.time(name, index=i)
+                per = {"ba": 1, "sp": self.samples_per_batch, "tok": self.tokens_per_batch}[unit]
+                last = max(last, math.ceil(t / (per or 1)))
+        return last + 1
+
     def positive(self, t: Time, name: str, why: str = "Composer divides by it") -> Time:
         if t[0] == 0:
             raise SpecError(f"converts to 0 {t[1]} ({why}): give a longer time", name)
@@ -255,6 +274,7 @@ class StepScheduler(ComposerSchedule):
     """
 
     name = "composer.StepScheduler"
+    ends = False
     time_args = ("step_size",)
 
     #: the time between two decays
@@ -354,6 +374,7 @@ class ExponentialScheduler(ComposerSchedule):
     """
 
     name = "composer.ExponentialScheduler"
+    ends = False
     time_args = ("decay_period",)
 
     #: the factor over one ``decay_period``
@@ -406,6 +427,7 @@ class CosineAnnealingWarmRestartsScheduler(ComposerSchedule):
     """
 
     name = "composer.CosineAnnealingWarmRestartsScheduler"
+    ends = False
     time_args = ("t_0",)
 
     #: the length of the first cosine
