@@ -82,6 +82,8 @@ def test_the_migrating_pages_setup_snippets_build():
         "detectron2.norm",
         "mmpretrain.layer_decay",
         "torch.CosineAnnealingLR",
+        "megatron.OptimizerParamScheduler",
+        "composer.CosineAnnealingWithWarmupScheduler",
     ):
         assert name in built
 

@@ -32,8 +32,11 @@ class _Any(types.ModuleType):
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    def __init__(self, package: str = "torchvision") -> None:
+        self.package = package
+
     def find_spec(self, name, path, target=None):
-        if name == "torchvision" or name.startswith("torchvision."):
+        if name == self.package or name.startswith(self.package + "."):
             return importlib.machinery.ModuleSpec(name, self, is_package=True)
         return None
 
@@ -47,7 +50,9 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def install() -> None:
-    """Make ``import torchvision`` (and its submodules) give stand-ins, once."""
-    if not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+def install(package: str = "torchvision") -> None:
+    """Make ``import torchvision`` (and its submodules) give stand-ins, once; another
+    ``package`` that a peer imports at its top but never uses in the tests (Composer's
+    ``mcli``, the MosaicML platform's client) likewise."""
+    if not any(isinstance(f, _Finder) and f.package == package for f in sys.meta_path):
+        sys.meta_path.insert(0, _Finder(package))

@@ -57,6 +57,8 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "mmengine",
         "olmo",
         "pytorch_optimizer",
+        "megatron",
+        "composer",
     ),
 }
 

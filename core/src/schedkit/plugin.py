@@ -27,6 +27,7 @@ What is here:
   :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
   protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
+  :class:`GroupSettingsCompanion`,
   :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`, and of schedules
   :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`, :class:`Shiftable`,
   :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
@@ -106,6 +107,7 @@ from schedkit.protocols import Finite as Finite
 from schedkit.protocols import FollowsCurrent as FollowsCurrent
 from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
+from schedkit.protocols import GroupSettingsCompanion as GroupSettingsCompanion
 from schedkit.protocols import ParamRule as ParamRule
 from schedkit.protocols import PlacementNotes as PlacementNotes
 from schedkit.protocols import Replays as Replays
@@ -199,6 +201,7 @@ _EXPORTS: dict[str, str] = {
     "FrozenInstanceError": "schedkit._classes",
     "GroupCompanion": "schedkit.protocols",
     "GroupSchedule": "schedkit.protocols",
+    "GroupSettingsCompanion": "schedkit.protocols",
     "MATCH_MODES": "schedkit.matching",
     "MAX_STEPS": "schedkit._numbers",
     "NONFINITE": "schedkit.clipping",

@@ -160,6 +160,16 @@ class GroupCompanion(Protocol):
 
 
 @runtime_checkable
+class GroupSettingsCompanion(Protocol):
+    """A companion curve (:meth:`schedkit.hooks.ScheduleHooks.companions`) whose curve for
+    a group depends on settings the group carries (Megatron's ``start_wd``, ``end_wd`` and
+    ``wd_mult`` in each param group): ``for_group(group, index)`` is the curve of the
+    ``index``-th scheduled group, given that group."""
+
+    def for_group(self, group: Mapping[str, Any], index: int) -> Callable[[float], float]: ...
+
+
+@runtime_checkable
 class StateChecked(Protocol):
     """A clipper (or schedule) that checks a saved state without applying it:
     ``check_state(state)`` raises :class:`~schedkit.StateError` naming the bad key."""
@@ -262,6 +272,7 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("per-group curve", EpochFromCurrent),
     ("per-group curve", CurveWithState),
     ("companion curve", GroupCompanion),
+    ("companion curve", GroupSettingsCompanion),
     ("clipper", StateChecked),
     ("rule", BindsAll),
     ("rule", PlacementNotes),

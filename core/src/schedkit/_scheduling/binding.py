@@ -15,7 +15,7 @@ import torch
 
 from schedkit.errors import SpecError
 from schedkit.hooks import Stepping, hooks_of
-from schedkit.protocols import CurveWithState, GroupCompanion
+from schedkit.protocols import CurveWithState, GroupCompanion, GroupSettingsCompanion
 from schedkit.schedule import BaseSchedule
 
 from .groups import as_float, no_group, parse_key, selected
@@ -109,7 +109,8 @@ def companions_for(s: Any, groups: list[dict[str, Any]]) -> list[Companion]:
     (value, writer) pairs for ``groups``, set nowhere.
 
     A schedule offers them through :meth:`~schedkit.hooks.ScheduleHooks.companions` (a
-    :class:`~schedkit.protocols.GroupCompanion` gives each group its own curve);
+    :class:`~schedkit.protocols.GroupCompanion` gives each group its own curve, a
+    :class:`~schedkit.protocols.GroupSettingsCompanion` one from the group's settings);
     ``momentum`` is written to ``betas[0]`` on optimizers that have betas instead (Adam),
     as torch does.
     """
@@ -126,6 +127,11 @@ def companions_for(s: Any, groups: list[dict[str, Any]]) -> list[Companion]:
                     f"the schedule drives {name!r} too, but a scheduled group has no {field!r}",
                     "schedule",
                 )
+        if isinstance(curve, GroupSettingsCompanion):
+            # one curve per group, from the settings each group carries (Megatron's wd)
+            curves = [curve.for_group(g, i) for i, g in enumerate(groups)]
+            out.append((float, group_writer(groups, curves, field, index, None)))
+            continue
         if isinstance(curve, GroupCompanion):
             # one curve per group (torch's per-group momentum lists), given the step
             curves = [curve.per_group(i) for i in range(len(groups))]

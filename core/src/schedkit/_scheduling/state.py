@@ -12,7 +12,7 @@ import torch
 from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import StateError
 from schedkit.hooks import hooks_of
-from schedkit.protocols import GroupCompanion, GroupSchedule, Schedule
+from schedkit.protocols import GroupCompanion, GroupSchedule, GroupSettingsCompanion, Schedule
 from schedkit.state_checks import StateReader, check_number
 
 from .binding import bind, curve_states
@@ -127,7 +127,10 @@ def _check_values(s: Any, schedule: Schedule, step: int, bases: list[float], cur
             values += [b * factor for b in bases]
         companions: list[Any] = list(hooks_of(schedule).companions().values())
         for companion in companions:
-            if isinstance(companion, GroupCompanion):
+            if isinstance(companion, GroupSettingsCompanion):
+                for i, g in enumerate(s._groups):
+                    values.append(companion.for_group(g, i)(float(step)))
+            elif isinstance(companion, GroupCompanion):
                 values += [companion.per_group(i)(float(step)) for i in range(len(s._groups))]
             else:
                 values.append(companion(step))
