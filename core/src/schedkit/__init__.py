@@ -14,6 +14,7 @@ from schedkit._classes import field as field
 from schedkit.durations import Duration as Duration
 from schedkit.durations import to_steps as to_steps
 from schedkit.errors import ConflictError as ConflictError
+from schedkit.errors import HorizonWarning as HorizonWarning
 from schedkit.errors import PluginImportError as PluginImportError
 from schedkit.errors import SchedkitError as SchedkitError
 from schedkit.errors import SchedkitWarning as SchedkitWarning
@@ -36,6 +37,8 @@ if _typing.TYPE_CHECKING:
     from schedkit._registrar import Registrar as Registrar
     from schedkit.clipping import BaseClipper as BaseClipper
     from schedkit.clipping import SparseGradientError as SparseGradientError
+    from schedkit.clock import BatchRamp as BatchRamp
+    from schedkit.clock import ClockedScheduler as ClockedScheduler
     from schedkit.components import get_clipper as get_clipper
     from schedkit.components import get_rule as get_rule
     from schedkit.compose import Chain as Chain
@@ -98,6 +101,9 @@ _EXPORTS: dict[str, str] = {
     "ConversionError": "schedkit.conversion",
     "Duration": "schedkit.durations",
     "LRFinderResult": "schedkit.lr_finder",
+    "HorizonWarning": "schedkit.errors",
+    "BatchRamp": "schedkit.clock",
+    "ClockedScheduler": "schedkit.clock",
     "ParamGroups": "schedkit.groups",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",

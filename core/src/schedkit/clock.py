@@ -132,6 +132,8 @@ class ClockedScheduler(Scheduler):
     :param lr_scaling: with a ramp, the value also follows the batch size: times
         ``batch / ramp.batch_size`` (``"linear"``) or its square root (``"sqrt"``), so a
         ``base_lr`` scaled for the full batch is scaled for the current one.
+    :param per_step: what ``step()`` adds when not told, in the clock's unit (a run whose
+        batch is constant; ``step(tokens=n)`` still says otherwise for one step).
     :param options: :class:`Scheduler`'s (``key``, ``tags``, ``steps_per_epoch``,
         ``total_steps``, ``last_epoch``) and the schedule's parameters.
 
@@ -152,6 +154,7 @@ class ClockedScheduler(Scheduler):
         seq_len: int | None = None,
         ramp: BatchRamp | None = None,
         lr_scaling: str | None = None,
+        per_step: int | None = None,
         **options: Any,
     ) -> None:
         if clock not in CLOCKS:
@@ -193,6 +196,7 @@ class ClockedScheduler(Scheduler):
         self.seq_len = seq_len
         self.ramp = ramp
         self.lr_scaling = lr_scaling
+        self.per_step = None if per_step is None else _amount(per_step, "per_step")
         #: the optimizer updates taken (the scheduler's ``step`` counts the clock)
         self.updates = 0
         super().__init__(optimizer, schedule, **options)
@@ -241,13 +245,16 @@ class ClockedScheduler(Scheduler):
             raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
         if tokens is None and samples is None:
             ramp = self.ramp
-            if ramp is None:
+            if ramp is not None:
+                n = ramp.batch(self._step // self._unit) * self._unit
+            elif self.per_step is not None:
+                n = self.per_step
+            else:
                 raise SpecError(
                     f"a {self.clock} clock advances by what each step consumed: "
-                    f"step({self.clock}=n), or give a ramp",
+                    f"step({self.clock}=n), or give a ramp or per_step",
                     self.clock,
                 )
-            n = ramp.batch(self._step // self._unit) * self._unit
         else:
             n = self._consumed(tokens, samples)
         groups = self.optimizer.param_groups
@@ -283,6 +290,11 @@ class ClockedScheduler(Scheduler):
                 "tokens",
             )
         return n // self.seq_len
+
+    def get_lr(self) -> list[float]:  # type: ignore[override]
+        """The values at the current count, one per selected group."""
+        f = self._value(self._step)
+        return [b * f for b in self.base_values]
 
     @property
     def consumed(self) -> int:

@@ -143,8 +143,8 @@ def to_steps(
     if unit in AMOUNT_UNITS:
         per = tokens_per_step if unit == "tok" else samples_per_step
         name = "tokens_per_step" if unit == "tok" else "samples_per_step"
-        if per is None:
-            raise NeedsContextError(
+        if per is None:  # not waiting for a build's arguments: a run's table gives it
+            raise SpecError(
                 f"{show(value)} is in {AMOUNT_UNITS[unit]}, but {name} was not given"
                 + (" ([run] tokens_per_step, or batch_size and seq_len)" if unit == "tok" else "")
             )
