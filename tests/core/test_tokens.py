@@ -127,7 +127,8 @@ def _load(run: str, rest: str = _OPT) -> schedkit.Setup:
 def test_the_horizon_is_derived(run, total, spe):
     setup = _load(run)
     assert (setup.total, setup.steps_per_epoch) == (total, spe)
-    assert setup.run is not None and setup.run.how
+    assert setup.run is not None
+    assert setup.run.how
     assert setup.to_dict()["run"] == schedkit.loads_setup(setup.to_toml()).to_dict()["run"]
 
 
