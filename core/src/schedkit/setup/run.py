@@ -161,6 +161,12 @@ def read_run(run: Mapping[str, Any], keys: tuple[str, ...], problems: list[SpecE
         problems.append(SpecError("a token clock needs seq_len (tokens per sample)", "run.seq_len"))
     if len(problems) > n:
         return Run(table)
+    if ramp is not None:
+        how.append(
+            f"batch ramp {ramp.start} -> {ramp.batch_size} by {ramp.increment} over "
+            f"{ramp.ramp_samples} samples, on a {clock} clock"
+            + (" (the lr follows the batch)" if follow_lr else "")
+        )
     spe = _steps_per_epoch(ints, per_device, world, accumulation, drop_last, how, problems)
     unit = {"steps": 1, "samples": 1, "tokens": seq_len or 1}[clock]
     if clock != "steps":
