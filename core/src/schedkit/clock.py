@@ -107,6 +107,19 @@ class BatchRamp:
         return {"start": self.start, "increment": self.increment, "ramp_samples": self.ramp_samples}
 
 
+def _batch_of(ramp: BatchRamp) -> Callable[[int], int]:
+    """``ramp.batch`` as a closure over its numbers (no attribute look-ups per step)."""
+    full, start, increment = ramp.batch_size, ramp.start, ramp.increment
+    limit, per = ramp.ramp_samples, ramp._per_increment
+
+    def batch(consumed: int) -> int:
+        if consumed > limit:
+            return full
+        return start + int(consumed / per) * increment
+
+    return batch
+
+
 def _amount(value: Any, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise SpecError(f"expected a whole number >= 0, got {show(value)}", name)
@@ -207,19 +220,41 @@ class ClockedScheduler(Scheduler):
                 "schedule",
             )
         self._unit = 1 if clock == "samples" or seq_len is None else seq_len
+        #: ``step(tokens=n)`` adds n as is
+        self._direct = clock == "tokens"
+        self._next = self._next_of()
         if lr_scaling is not None:
             curve = self._value
             self._value = self._following(curve)
             self._write(self._value(self._step))
+
+    def _next_of(self) -> Callable[[], int]:
+        """What ``step()`` adds when not told: the ramp's batch, or the constant one."""
+        ramp, unit, per = self.ramp, self._unit, self.per_step
+        if ramp is not None:
+            batch = _batch_of(ramp)
+            return lambda: batch(self._step // unit) * unit
+        if per is not None:
+            return lambda: per
+
+        def refuse() -> int:
+            raise SpecError(
+                f"a {self.clock} clock advances by what each step consumed: "
+                f"step({self.clock}=n), or give a ramp or per_step",
+                self.clock,
+            )
+
+        return refuse
 
     def _following(self, curve: Callable[[float], float]) -> Callable[[float], float]:
         """The schedule's value times the lr scaling of the ramp's current batch."""
         ramp = self.ramp
         assert ramp is not None
         unit, full, sqrt = self._unit, ramp.batch_size, self.lr_scaling == "sqrt"
+        batch = _batch_of(ramp)
 
         def value(consumed: float) -> float:
-            ratio = ramp.batch(int(consumed) // unit) / full
+            ratio = batch(int(consumed) // unit) / full
             return curve(consumed) * (math.sqrt(ratio) if sqrt else ratio)
 
         return value
@@ -241,21 +276,23 @@ class ClockedScheduler(Scheduler):
         Without either, the ramp's batch at the samples consumed so far; without a ramp it
         is a :class:`SpecError`. Nothing changes when the amount is refused.
         """
-        if metric is not None or epoch is not None:
-            raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
-        if tokens is None and samples is None:
-            ramp = self.ramp
-            if ramp is not None:
-                n = ramp.batch(self._step // self._unit) * self._unit
-            elif self.per_step is not None:
-                n = self.per_step
-            else:
-                raise SpecError(
-                    f"a {self.clock} clock advances by what each step consumed: "
-                    f"step({self.clock}=n), or give a ramp or per_step",
-                    self.clock,
-                )
+        # the common forms first, with the fewest checks: tokens told on a token clock,
+        # or nothing told (the ramp or the constant batch says)
+        if (
+            tokens.__class__ is int
+            and samples is None
+            and self._direct
+            and tokens >= 0
+            and metric is None
+        ):
+            n: int = tokens
+        elif tokens is None and samples is None:
+            if metric is not None or epoch is not None:
+                raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
+            n = self._next()
         else:
+            if metric is not None or epoch is not None:
+                raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
             n = self._consumed(tokens, samples)
         groups = self.optimizer.param_groups
         if groups is not self._bound or len(groups) != self._n_groups:
