@@ -457,3 +457,16 @@ def test_past_the_end_it_warns_once():
         warnings.simplefilter("error")
         built.step()
     assert issubclass(HorizonWarning, schedkit.SchedkitWarning)
+
+
+def test_a_clocked_setup_warns_past_its_tokens():
+    setup = _load("tokens_per_step = 100\nclock = 'tokens'\ntotal = '300tok'")
+    built = setup.build(torch.nn.Linear(2, 2))
+    sched = built.schedulers["lr"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            built.step()
+    assert (sched.steps, sched.consumed) == (3, 300)
+    with pytest.warns(HorizonWarning, match=r"\(300 tokens\)"):
+        built.step(tokens=1)

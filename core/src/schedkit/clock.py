@@ -334,6 +334,11 @@ class ClockedScheduler(Scheduler):
         return [b * f for b in self.base_values]
 
     @property
+    def steps(self) -> int:
+        """Optimizer updates taken so far (the clock's count is :attr:`consumed`)."""
+        return self.updates
+
+    @property
     def consumed(self) -> int:
         """The tokens (or samples) consumed so far."""
         return self._step

@@ -128,7 +128,8 @@ class Built:
     def _past_horizon(self) -> None:
         """Warn once when the first scheduler's clock has passed the run's end."""
         watched, end = self._horizon_watch  # type: ignore[misc]
-        if watched.steps > end:
+        now = watched.consumed if isinstance(watched, ClockedScheduler) else watched.steps
+        if now > end:
             self._horizon_watch = None
             unit = getattr(watched, "clock", "steps")
             warnings.warn(
