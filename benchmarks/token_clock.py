@@ -3,9 +3,10 @@
 Run: ``python benchmarks/token_clock.py``. Measures, for 1 and 64 param groups, a warmup +
 cosine schedule stepped by ``Scheduler.step()`` (the plain step, counting steps) and by
 :class:`schedkit.ClockedScheduler`: ``step(tokens=n)`` (the loop says what the step
-consumed), ``step()`` with a constant ``per_step``, ``step()`` reading a batch ramp, and a
-ramp whose batch also scales the lr; each called from a function body, as a training
-loop calls it. Prints times and the ratio to the plain step (the target: within 1.2x).
+consumed), ``step()`` with a constant ``per_step``, ``step()`` reading a batch ramp, a
+ramp whose batch also scales the lr, and the same once the ramp is over; each called from
+a function body, as a training loop calls it. Prints times and the ratio to the plain
+step (the target: within 1.2x).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import schedkit
 
 TOKENS = 4096 * 1024
 RAMP = schedkit.BatchRamp(start=256, increment=256, ramp_samples=10**9, batch_size=4096)
+#: a ramp over by the time the timing starts (the timer's warm-up steps pass it)
+SHORT = schedkit.BatchRamp(start=256, increment=256, ramp_samples=4096, batch_size=4096)
 SPEC = {"type": "cosine", "warmup": "2Btok", "total": "1Ttok"}
 
 
@@ -66,6 +69,14 @@ def following(opt: torch.optim.Optimizer) -> Callable[[], None]:
     )
 
 
+def after(opt: torch.optim.Optimizer) -> Callable[[], None]:
+    return _called(
+        schedkit.ClockedScheduler(
+            opt, SPEC, clock="tokens", seq_len=1024, ramp=SHORT, lr_scaling="sqrt"
+        )
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=2000)
@@ -78,6 +89,7 @@ def main() -> int:
         "step(), per_step": constant,
         "step(), ramp": ramped,
         "step(), ramp + lr": following,
+        "step(), after ramp": after,
     }
     rows = []
     for n in (1, 64):

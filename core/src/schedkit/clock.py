@@ -223,10 +223,26 @@ class ClockedScheduler(Scheduler):
         #: ``step(tokens=n)`` adds n as is
         self._direct = clock == "tokens"
         self._next = self._next_of()
+        #: the schedule's own value; ``_value`` follows the ramp's batch while it ramps
+        self._curve = self._value
+        self._ramp_end = -1 if ramp is None else ramp.ramp_samples
+        self._settle()
         if lr_scaling is not None:
-            curve = self._value
-            self._value = self._following(curve)
             self._write(self._value(self._step))
+
+    def _settle(self) -> None:
+        """What ``step()`` uses from the current count: on the ramp, the ramp's batch and
+        (with ``lr_scaling``) the value following it; past the ramp, or without one, the
+        constant batch (``_per``) and the schedule's own value (the scaling is 1 there)."""
+        ramp = self.ramp
+        self._on_ramp = ramp is not None and self._step // self._unit <= ramp.ramp_samples
+        if ramp is not None and self._on_ramp:
+            self._per: int | None = None
+            if self.lr_scaling is not None:
+                self._value = self._following(self._curve)
+            return
+        self._per = self.per_step if ramp is None else ramp.batch_size * self._unit
+        self._value = self._curve
 
     def _next_of(self) -> Callable[[], int]:
         """What ``step()`` adds when not told: the ramp's batch, or the constant one."""
@@ -286,10 +302,8 @@ class ClockedScheduler(Scheduler):
             and metric is None
         ):
             n: int = tokens
-        elif tokens is None and samples is None:
-            if metric is not None or epoch is not None:
-                raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
-            n = self._next()
+        elif tokens is None and samples is None and metric is None and epoch is None:
+            n = self._per if self._per is not None else self._next()
         else:
             if metric is not None or epoch is not None:
                 raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
@@ -302,6 +316,8 @@ class ClockedScheduler(Scheduler):
             raise SpecError(f"the clock would pass 2**62 {self.clock}", self.clock)
         self._step = step
         self.updates += 1
+        if self._on_ramp and step // self._unit > self._ramp_end:
+            self._settle()  # the ramp is over: the constant batch from here
         self._write(self._value(step))
         if self._companions:
             for value, write in self._companions:
@@ -383,6 +399,7 @@ class ClockedScheduler(Scheduler):
         updates = self._check_clock(state_dict)
         super().load_state_dict(state_dict)
         self.updates = updates
+        self._settle()
 
 
 def consumed_curve(ramp: BatchRamp, steps: int, *, seq_len: int = 1) -> Iterable[tuple[int, int]]:
