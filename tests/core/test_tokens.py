@@ -213,6 +213,13 @@ def test_the_global_batch_scales_the_lr():
             "batch_size = 64\nclock = 'tokens'\nbatch_ramp = {start = 16, increment = 16, ramp_samples = 9}",
             "run.seq_len: a token clock needs seq_len",
         ),
+        ("batch_ramp = 5", "run.batch_ramp: expected a table, got 5"),
+        ("clock = 3", "run.clock: expected 'steps', 'tokens' or 'samples', got 3"),
+        ("seq_len = 1e3", "run.seq_len: expected a positive whole number, got 1000.0"),
+        (
+            "tokens_per_step = 99999999999999999999",
+            "run.tokens_per_step: expected a whole number <= 2**62",
+        ),
         (
             "batch_size = 64\nbatch_ramp = {start = 16, increment = 16, ramp_samples = 9, follow_lr = true}",
             "run.batch_ramp.follow_lr: the lr follows the batch by [optimizer] lr_scaling",
@@ -470,3 +477,17 @@ def test_a_clocked_setup_warns_past_its_tokens():
     assert (sched.steps, sched.consumed) == (3, 300)
     with pytest.warns(HorizonWarning, match=r"\(300 tokens\)"):
         built.step(tokens=1)
+
+
+def test_a_clock_told_each_step_refuses_a_step_without_the_amount():
+    setup = _load("clock = 'tokens'\ntotal = '1Mtok'")
+    built = setup.build(torch.nn.Linear(2, 2))
+    before = [p.detach().clone() for p in built.optimizer.param_groups[0]["params"]]
+    for p in built.optimizer.param_groups[0]["params"]:
+        p.grad = torch.ones_like(p)
+    with pytest.raises(SpecError, match=r"^tokens: this setup's clock counts what each step"):
+        built.step()
+    after = built.optimizer.param_groups[0]["params"]
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    built.step(tokens=4096)
+    assert built.schedulers["lr"].consumed == 4096

@@ -350,6 +350,12 @@ class ClockedScheduler(Scheduler):
         return [b * f for b in self.base_values]
 
     @property
+    def told_only(self) -> bool:
+        """Whether ``step()`` must be told what each step consumed (no ramp, no
+        ``per_step``)."""
+        return self.ramp is None and self.per_step is None
+
+    @property
     def steps(self) -> int:
         """Optimizer updates taken so far (the clock's count is :attr:`consumed`)."""
         return self.updates

@@ -55,6 +55,10 @@ class Built:
         self._clip_target: Any = _model_order(optimizer, groups)
         self._clip_groups = len(optimizer.param_groups)
         self._horizon_watch = _horizon_watch(self.schedulers, total_steps)
+        #: a clock that only counts what ``step(tokens=...)`` says
+        self._told_only = any(
+            isinstance(s, ClockedScheduler) and s.told_only for s in self.schedulers.values()
+        )
 
     def step(
         self,
@@ -116,6 +120,13 @@ class Built:
         """``step``'s tokens or samples, checked before anything changes: every scheduler is
         on a clock (:class:`~schedkit.ClockedScheduler`) and takes the amount."""
         if tokens is None and samples is None:
+            if self._told_only:
+                raise SpecError(
+                    "this setup's clock counts what each step consumed: step(tokens=n) or "
+                    "step(samples=n) (or give [run] tokens_per_step, batch_size and seq_len, "
+                    "or a batch ramp)",
+                    "tokens",
+                )
             return None
         name = "tokens" if tokens is not None else "samples"
         clocked = [s for s in self.schedulers.values() if isinstance(s, ClockedScheduler)]

@@ -157,7 +157,7 @@ def read_run(run: Mapping[str, Any], keys: tuple[str, ...], problems: list[SpecE
                 "run.clock",
             )
         )
-    if clock == "tokens" and seq_len is None and (ramp is not None or tps is None):
+    if clock == "tokens" and seq_len is None and ramp is not None:
         problems.append(SpecError("a token clock needs seq_len (tokens per sample)", "run.seq_len"))
     if len(problems) > n:
         return Run(table)
