@@ -184,7 +184,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print("\nschedules (every scheduled group)")
     from schedkit._render import schedule_section
 
-    print(schedule_section(d["schedules"], d["total_steps"]))
+    unit = d["horizon"]["unit"]
+    print(schedule_section(d["schedules"], d["total_steps"], "step" if unit == "steps" else unit))
     verdict = "all match" if d["value_mismatches"] == 0 else "DIFFER from"
     print(
         f"\nsimulated {d['simulated_steps']} steps on the model: "
