@@ -646,6 +646,49 @@ def performance_png() -> bytes:
     return _png(fig)
 
 
+def batch_ramp_png() -> bytes:
+    """The tokens page's ramp: a global batch ramped 64 -> 512 over 500k samples (Megatron's
+    ``--rampup-batch-size``), and a WSD lr on a token clock, following the batch by the
+    square root or not; drawn by the steps taken, where the ramp bends the curve."""
+    import torch
+    from matplotlib.figure import Figure
+
+    ramp = schedkit.BatchRamp(start=64, increment=64, ramp_samples=500_000, batch_size=512)
+    spec = {"type": "wsd", "warmup": "200Mtok", "total": "10Btok", "decay": "20%"}
+    c, n = 0, 0
+    while c * 2048 < 10**10:  # the steps the run takes to see its 10B tokens, and a few more
+        c, n = c + ramp.batch(c), n + 1
+    n += 300
+    fig = Figure(figsize=(7, 4.2), dpi=150, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    styles = {
+        None: ("--", "the lr on the token clock"),
+        "sqrt": ("-", "following the batch (sqrt)"),
+    }
+    batches: list[int] = []
+    for scaling, (style, label) in styles.items():
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=3e-4)
+        sched = schedkit.ClockedScheduler(
+            opt, spec, clock="tokens", seq_len=2048, ramp=ramp, lr_scaling=scaling
+        )
+        lrs = []
+        for _ in range(n):
+            lrs.append(opt.param_groups[0]["lr"])
+            if scaling is None:
+                batches.append(ramp.batch(sched.consumed // 2048))
+            sched.step()
+        bottom.plot(range(n), lrs, style, lw=1.6, label=label)
+    top.plot(range(n), batches, lw=1.6, color="C2")
+    top.set_ylabel("global batch")
+    top.set_title("a batch ramp (64 -> 512 over 500k samples) and a WSD lr in tokens", fontsize=10)
+    bottom.set_xlabel("optimizer step")
+    bottom.set_ylabel("lr")
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    bottom.legend(fontsize=8)
+    return _png(fig)
+
+
 def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     """The pictures of the home page and the setup page, made at build time (never
     committed): the layer-decay fan is ``examples/vit-finetune.toml`` drawn by the same code
@@ -670,6 +713,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     pictures["img/lr-find.png"] = lr_find_png()
     pictures["img/migrating-timm.png"] = migrating_timm_png()
     pictures["img/performance.png"] = performance_png()
+    pictures["img/batch-ramp.png"] = batch_ramp_png()
     for path, data in pictures.items():
         write(path, data)
     return list(pictures)

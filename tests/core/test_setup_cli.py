@@ -131,7 +131,10 @@ def test_cli_check(tmp_path):
     assert "Traceback" not in r.stderr
     r = run("check", str(QUICKSTART))
     assert r.returncode == 0
-    assert r.stdout.strip().endswith(": ok")
+    assert r.stdout.splitlines() == [
+        f"{QUICKSTART}: ok",
+        "  horizon 1000 steps = 10ep x 100 steps per epoch",
+    ]
 
 
 def test_cli_preview_of_the_readme_example():

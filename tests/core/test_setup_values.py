@@ -94,10 +94,10 @@ def _transformers_lrs(name, n, **kw):
 
 def _setup_lrs(text, n):
     built = schedkit.loads_setup(text).build(torch.nn.Linear(1, 1, bias=False))
-    out = []
-    for _ in range(n):
-        out.append(built.optimizer.param_groups[0]["lr"])
+    out = [built.optimizer.param_groups[0]["lr"]]
+    for _ in range(n - 1):  # the value of step n - 1 without a step past it (a HorizonWarning)
         built.step()
+        out.append(built.optimizer.param_groups[0]["lr"])
     return out
 
 

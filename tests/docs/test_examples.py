@@ -55,6 +55,7 @@ TESTED = {
     "vit-finetune.toml",
     "resnet-one-cycle.toml",
     "llm-pretrain-wsd.toml",
+    "llm-pretrain-tokens.toml",
     "backbone-head.toml",
     "detectron2-r50-fpn-1x.toml",
     "detectron2-drop-in.toml",
@@ -151,6 +152,33 @@ def test_llm_pretrain_wsd():
     spec = built.clipper.spec()
     assert spec["max_norm"] == 1.0
     assert spec["nonfinite"] == "skip"
+
+
+def test_llm_pretrain_tokens():
+    """Its claims: a global batch of 512 sequences of 2048 tokens, 10B tokens, 200M of
+    warmup, a 1-sqrt cooldown over the last 20% to a tenth, a ramp from 64 sequences over
+    500k samples that the lr follows by the square root."""
+    from schedkit import ClockedScheduler
+
+    model = tiny_vit()
+    built = _built("llm-pretrain-tokens.toml", model)
+    total = 10**10
+    assert built.total_steps == total
+    sched = built.schedulers["lr"]
+    assert isinstance(sched, ClockedScheduler)
+    s = sched.schedule
+    assert s(100_000_000) == pytest.approx(0.5)
+    assert s(200_000_000) == 1.0
+    assert s(8 * 10**9) == 1.0  # stable until the last 20%
+    assert s(total) == pytest.approx(0.1)
+    ramp = sched.ramp
+    assert (ramp.start, ramp.increment, ramp.ramp_samples, ramp.batch_size) == (
+        64, 64, 500_000, 512,
+    )  # fmt: skip
+    built.step()
+    assert sched.consumed == 64 * 2048  # the first step's batch: the ramp's start
+    lr = built.optimizer.param_groups[1]["lr"]
+    assert lr == pytest.approx(3e-4 * s(64 * 2048) * math.sqrt(64 / 512))
 
 
 def test_backbone_head():

@@ -228,6 +228,15 @@ class Unresolved:
     def horizon(self) -> int | None:
         return None
 
+    def in_steps(
+        self, *, tokens_per_step: float | None = None, samples_per_step: float | None = None
+    ) -> Unresolved:
+        """This schedule with its durations in tokens (``"2e9tok"``) and samples
+        (``"500ksp"``) turned into steps, at these rates (one not given leaves its unit's
+        durations as they are); nested schedules too. The others still wait for
+        :meth:`resolve`."""
+        return _in_steps(self, tokens_per_step, samples_per_step, "")
+
     def resolve(
         self, *, steps_per_epoch: int | None = None, total_steps: int | None = None
     ) -> Schedule:
@@ -236,6 +245,31 @@ class Unresolved:
         assert resolve is not None, "schedkit._building is imported by schedkit"
         out: Schedule = resolve(self, steps_per_epoch, total_steps)
         return out
+
+
+def _in_steps(u: Unresolved, tokens: float | None, samples: float | None, path: str) -> Unresolved:
+    from schedkit.durations import amount, is_amount, to_steps
+
+    def one(value: Any, where: str) -> Any:
+        if isinstance(value, Unresolved):
+            return _in_steps(value, tokens, samples, where)
+        if is_amount(value):
+            rate = tokens if amount(value)[1] == "tok" else samples
+            if rate is None:
+                return value
+            try:
+                return to_steps(value, tokens_per_step=tokens, samples_per_step=samples)
+            except SpecError as e:
+                raise e.at(where) from None
+        return value
+
+    params = {
+        k: tuple(one(x, f"{_join(path, k)}[{i}]") for i, x in enumerate(v))
+        if isinstance(v, tuple)
+        else one(v, _join(path, k))
+        for k, v in u.params.items()
+    }
+    return Unresolved(u.name, params)
 
 
 def _join(path: str, key: str) -> str:

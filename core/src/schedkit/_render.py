@@ -15,9 +15,10 @@ def table(rows: list[list[str]], header: list[str], indent: str = "") -> str:
     )
 
 
-def schedule_section(schedules: dict[str, Any], total: int) -> str:
+def schedule_section(schedules: dict[str, Any], total: int, unit: str = "step") -> str:
     """Every scheduled key: its spec, what made each group, and each group's value at the
-    milestones (one column per group)."""
+    milestones (one column per group); ``unit`` heads the milestones' column (``tokens``
+    or ``samples`` on a clocked run)."""
     out: list[str] = []
     for key, s in schedules.items():
         spec = s["spec"]
@@ -27,7 +28,7 @@ def schedule_section(schedules: dict[str, Any], total: int) -> str:
         for g in groups:
             if g["group"] >= 0:
                 out.append(f"    group {g['group']}: {g['label']}")
-        header = ["step"] + [f"g{g['group']}" if g["group"] >= 0 else key for g in groups] + [""]
+        header = [unit] + [f"g{g['group']}" if g["group"] >= 0 else key for g in groups] + [""]
         rows = []
         for m in s["milestones"]:
             note = ""

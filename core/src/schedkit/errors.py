@@ -104,3 +104,9 @@ class StateError(SchedkitError, ValueError):
 
 class SchedkitWarning(UserWarning):
     """Base class of schedkit's warnings (the command line prints each as one line)."""
+
+
+class HorizonWarning(SchedkitWarning):
+    """A run went past the end of its schedules (:meth:`schedkit.Built.step` says it once):
+    the horizon was probably computed without gradient accumulation, the world size or
+    ``drop_last``."""

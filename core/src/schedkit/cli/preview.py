@@ -9,7 +9,7 @@ from typing import Any
 
 from schedkit._text import escape
 from schedkit.cli._output import print_json
-from schedkit.cli.setups import build_setup, load_model, progress, run_length
+from schedkit.cli.setups import build_setup, horizon_of, load_model, progress, run_length
 from schedkit.errors import SchedkitError
 
 
@@ -80,7 +80,7 @@ def preview(
         file=setup_path, steps_per_epoch=steps_per_epoch, batch_size=batch_size
     )
     model, model_name = load_model(model_spec)
-    _, built = build_setup(args, model)
+    setup, built = build_setup(args, model)
     total = run_length(built, simulate)
     n = min(simulate, total)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -96,6 +96,7 @@ def preview(
         "model": model_name,
         "trainable_params": trainable,
         "total_steps": total,
+        "horizon": horizon_of(setup),
         "optimizer": built.resolved["optimizer"],
         "groups": built.groups.rows() if built.groups is not None else [],
         "groups_table": built.groups.table() if built.groups is not None else "",
@@ -172,7 +173,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print(f"setup      {escape(d['setup'])}")
     print(f"model      {d['model']}: {d['trainable_params']:,} trainable parameters")
     print(f"optimizer  {d['optimizer']['type']}({opt})")
-    print(f"run        {d['total_steps']} steps\n")
+    print(f"run        {d['total_steps']} {d['horizon']['unit']}")
+    for line in d["horizon"]["how"]:
+        print(f"           {line}")
+    print()
     print("param groups (base values)")
     print("  " + d["groups_table"].replace("\n", "\n  "))
     for note in d.get("notes", []):
@@ -180,7 +184,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     print("\nschedules (every scheduled group)")
     from schedkit._render import schedule_section
 
-    print(schedule_section(d["schedules"], d["total_steps"]))
+    unit = d["horizon"]["unit"]
+    print(schedule_section(d["schedules"], d["total_steps"], "step" if unit == "steps" else unit))
     verdict = "all match" if d["value_mismatches"] == 0 else "DIFFER from"
     print(
         f"\nsimulated {d['simulated_steps']} steps on the model: "

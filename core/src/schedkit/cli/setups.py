@@ -37,9 +37,22 @@ def _check_one(file: str, args: argparse.Namespace, model: Any = None) -> dict[s
             print(e, file=sys.stderr)
         found = [{"path": p.path, "message": p.message} for p in e.problems]
         return {"file": file, "ok": False, "problems": found}
+    horizon = horizon_of(setup)
     if not as_json:
         print(f"{escape(file)}: ok")
-    return {"file": file, "ok": True, "setup": setup.to_dict()}
+        for line in horizon["how"]:
+            print(f"  {line}")
+    return {"file": file, "ok": True, "setup": setup.to_dict(), "horizon": horizon}
+
+
+def horizon_of(setup: Any) -> dict[str, Any]:
+    """The run's horizon, its unit and how it was derived (``check`` and ``preview``)."""
+    run = setup.run
+    return {
+        "total": setup.total,
+        "unit": "steps" if run is None else run.clock,
+        "how": [] if run is None else list(run.how),
+    }
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ restored as plain data (all of a state or none of it)."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,9 +11,10 @@ import torch
 
 from schedkit._numbers import show
 from schedkit.clipping import _unscale
-from schedkit.errors import SpecError, StateError
+from schedkit.clock import ClockedScheduler
+from schedkit.errors import HorizonWarning, SpecError, StateError
 from schedkit.groups import ParamGroups
-from schedkit.protocols import StateChecked
+from schedkit.protocols import Finite, StateChecked
 from schedkit.scheduler import Scheduler
 from schedkit.setup.problems import NOT_HYPERPARAMETERS
 from schedkit.state_checks import StateReader, check_number
@@ -52,8 +54,21 @@ class Built:
         self.groups = groups
         self._clip_target: Any = _model_order(optimizer, groups)
         self._clip_groups = len(optimizer.param_groups)
+        self._horizon_watch = _horizon_watch(self.schedulers, total_steps)
+        #: a clock that only counts what ``step(tokens=...)`` says
+        self._told_only = any(
+            isinstance(s, ClockedScheduler) and s.told_only for s in self.schedulers.values()
+        )
 
-    def step(self, metric: Any = None, *, scaler: Any = None, zero_grad: bool = True) -> None:
+    def step(
+        self,
+        metric: Any = None,
+        *,
+        scaler: Any = None,
+        zero_grad: bool = True,
+        tokens: int | None = None,
+        samples: int | None = None,
+    ) -> None:
         """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
         and clear the gradients unless told not to.
 
@@ -63,7 +78,14 @@ class Built:
             others step as always. Checked before anything changes (a finite number, or
             mmengine's metrics dict for its aliases); given to a setup without a
             metric-driven schedule it is a :class:`SpecError`.
+        :param tokens: what this step consumed, for a setup on a token or sample clock
+            (``[run] clock``); without it such a setup counts its batch ramp or its
+            constant batch.
+        :param samples: the same in samples.
+
+        Past the end of the run's horizon it warns once (:class:`~schedkit.HorizonWarning`).
         """
+        consumed = self._consumed(tokens, samples)
         if metric is not None:
             observing = [s for s in self.schedulers.values() if s.observes_metrics]
             if not observing:
@@ -85,10 +107,49 @@ class Built:
         for s in self.schedulers.values():
             if metric is not None and s.observes_metrics:
                 s.step(metric=metric)  # by name: a peer's step may take an epoch first
+            elif consumed:
+                s.step(**consumed)
             else:
                 s.step()
+        if self._horizon_watch is not None:
+            self._past_horizon()
         if zero_grad:
             self.optimizer.zero_grad(set_to_none=True)
+
+    def _consumed(self, tokens: Any, samples: Any) -> dict[str, Any] | None:
+        """``step``'s tokens or samples, checked before anything changes: every scheduler is
+        on a clock (:class:`~schedkit.ClockedScheduler`) and takes the amount."""
+        if tokens is None and samples is None:
+            if self._told_only:
+                raise SpecError(
+                    "this setup's clock counts what each step consumed: step(tokens=n) or "
+                    "step(samples=n) (or give [run] tokens_per_step, batch_size and seq_len, "
+                    "or a batch ramp)",
+                    "tokens",
+                )
+            return None
+        name = "tokens" if tokens is not None else "samples"
+        clocked = [s for s in self.schedulers.values() if isinstance(s, ClockedScheduler)]
+        if len(clocked) != len(self.schedulers) or not clocked:
+            raise SpecError("this setup counts steps; a token or sample clock is [run] clock", name)
+        for s in clocked:
+            s._consumed(tokens, samples)
+        return {"tokens": tokens} if tokens is not None else {"samples": samples}
+
+    def _past_horizon(self) -> None:
+        """Warn once when the first scheduler's clock has passed the run's end."""
+        watched, end = self._horizon_watch  # type: ignore[misc]
+        now = watched.consumed if isinstance(watched, ClockedScheduler) else watched.steps
+        if now > end:
+            self._horizon_watch = None
+            unit = getattr(watched, "clock", "steps")
+            warnings.warn(
+                f"the run went past the end of its schedules ({end} {unit}): they hold their "
+                "last values from here; was the horizon computed with the gradient "
+                "accumulation, the world size and drop_last? (schedkit check prints how)",
+                HorizonWarning,
+                stacklevel=3,
+            )
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for the optimizer, every scheduler and the clipper."""
@@ -138,6 +199,20 @@ class Built:
             s.load_state_dict(saved.state[k])
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
+
+
+def _horizon_watch(
+    schedulers: Mapping[str, Scheduler], total_steps: int | None
+) -> tuple[Scheduler, int] | None:
+    """The scheduler whose clock tells when the run passes its end, and that end: the run's
+    total, else the first scheduler's schedule's horizon (``None``: nothing to watch)."""
+    first = next(iter(schedulers.values()), None)
+    if first is None:
+        return None
+    end = total_steps
+    if end is None and isinstance(first.schedule, Finite):
+        end = first.schedule.horizon
+    return None if end is None else (first, end)
 
 
 def _check_optimizer_state(optimizer: torch.optim.Optimizer, state: Any) -> None:

@@ -6,11 +6,15 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from schedkit.errors import SpecError
+from schedkit.schedule import Unresolved
 from schedkit.setup.problems import LR_KEYS, TABLES, SetupError, unknown_key
 from schedkit.setup.reading import parse_toml, read_path
 from schedkit.setup.recipe import Setup
-from schedkit.setup.tables import TableReader
+from schedkit.setup.run import Run
+from schedkit.setup.tables import ScheduleEntry, TableReader
 from schedkit.setup.validation import dry_run, waiting
 
 
@@ -51,18 +55,48 @@ def loads_setup(text: str) -> Setup:
     return _load(parse_toml(text, "<text>"), "<text>")
 
 
+def in_run_units(
+    entries: tuple[ScheduleEntry, ...], run: Run, problems: list[SpecError]
+) -> tuple[ScheduleEntry, ...]:
+    """The schedules with their durations in tokens and samples in the run's clock unit
+    (steps at the run's ``tokens_per_step``; tokens or samples on a clock)."""
+    tokens, samples = run.rates()
+    out = []
+    for entry in entries:
+        if isinstance(entry.schedule, Unresolved):
+            try:
+                entry = attrs.evolve(
+                    entry,
+                    schedule=entry.schedule.in_steps(
+                        tokens_per_step=tokens, samples_per_step=samples
+                    ),
+                )
+            except SpecError as e:
+                problems.append(e.at(f"schedules.{entry.name}"))
+        out.append(entry)
+    return tuple(out)
+
+
 def _load(data: dict[str, Any], where: str) -> Setup:
     """The validated setup from the data of a file, text or dict."""
     loader = TableReader(data)
     for k in data:
         if k not in TABLES:
             loader.problems.append(unknown_key(k, TABLES, k))
-    total, spe, batch = loader.run()
+    run = loader.run()
+    total, spe, batch = run.total, run.steps_per_epoch, run.batch_size
     optimizer = loader.optimizer()
     rules = loader.rules()
-    entries = loader.schedules(total)
+    entries = in_run_units(loader.schedules(total), run, loader.problems)
     clip = loader.clip()
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
+    if run.follow_lr and "lr_scaling" not in lr_keys:
+        loader.problems.append(
+            SpecError(
+                "the lr follows the batch by [optimizer] lr_scaling: give base_lr with lr_scaling",
+                "run.batch_ramp.follow_lr",
+            )
+        )
     setup = Setup(
         optimizer,
         lr=lr_keys.get("lr"),
@@ -75,6 +109,7 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         total=total,
         steps_per_epoch=spe,
         batch_size=batch,
+        run=run,
     )
     if any(p.path.startswith("optimizer") for p in loader.problems):
         found = dry_run(None, None, entries, total, spe, None)  # the schedules alone

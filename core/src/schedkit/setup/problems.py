@@ -13,7 +13,21 @@ from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import SchedkitError, SpecError
 
 TABLES = ("run", "optimizer", "rules", "schedules", "clip")
-RUN_KEYS = ("total", "steps_per_epoch", "batch_size")
+RUN_KEYS = (
+    "total",
+    "steps_per_epoch",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "dataset_size",
+    "world_size",
+    "grad_accumulation",
+    "drop_last",
+    "seq_len",
+    "tokens_per_step",
+    "clock",
+    "batch_ramp",
+)
 LR_KEYS = ("lr", "base_lr", "lr_scaling", "base_batch_size")
 SCALINGS = ("linear", "sqrt")
 #: param-group entries that are not hyperparameters

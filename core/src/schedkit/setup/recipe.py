@@ -11,6 +11,7 @@ import attrs
 import torch
 
 from schedkit import _toml_out
+from schedkit.clock import ClockedScheduler
 from schedkit.components import build as build_component
 from schedkit.durations import to_steps
 from schedkit.errors import SpecError
@@ -20,6 +21,7 @@ from schedkit.scheduler import Scheduler
 from schedkit.setup.built import Built
 from schedkit.setup.optimizers import optimizer_class
 from schedkit.setup.problems import SetupError
+from schedkit.setup.run import Run
 from schedkit.setup.tables import ScheduleEntry
 from schedkit.setup.validation import dry_run, group_values_out_of_range
 
@@ -43,7 +45,11 @@ class Setup:
     :param clip: the ``[clip]`` table: the gradient clipper, or ``None`` for none.
     :param total: the run's length: steps, or epochs as ``"90ep"``.
     :param steps_per_epoch: resolves durations in epochs (also given at build time).
-    :param batch_size: the run's batch size, for ``lr_scaling`` (also given at build time).
+    :param batch_size: the run's global batch size, for ``lr_scaling`` (also given at build
+        time).
+    :param run: the ``[run]`` table read (:class:`~schedkit.setup.run.Run`): the horizon and
+        how it was derived, the clock (steps, tokens or samples), the batch ramp. ``total``
+        and ``steps_per_epoch`` are in the clock's unit.
     """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
@@ -57,6 +63,7 @@ class Setup:
     total: int | str | None = None
     steps_per_epoch: int | None = None
     batch_size: int | None = None
+    run: Run | None = None
     #: the model-free problems found for each build context (lr, steps per epoch, total
     #: steps): a setup is validated once per context, by its load or its first build
     _checked: dict[tuple[Any, ...], list[SpecError]] = attrs.field(
@@ -66,13 +73,15 @@ class Setup:
     def to_dict(self) -> dict[str, Any]:
         """The setup as plain data, the same shape as the TOML file, defaults filled in."""
         out: dict[str, Any] = {}
+        if self.run is not None and self.run.table:
+            out["run"] = dict(self.run.table)
         run = {
             "total": self.total,
             "steps_per_epoch": self.steps_per_epoch,
             "batch_size": self.batch_size,
         }
         run = {k: v for k, v in run.items() if v is not None}
-        if run:
+        if run and "run" not in out:
             out["run"] = run
         opt = {"type": self.optimizer["type"]}
         if self.lr is not None:
@@ -211,13 +220,8 @@ class Setup:
         schedulers: dict[str, Scheduler] = {}
         for entry in self.schedules:
             try:
-                schedulers[entry.name] = Scheduler(
-                    optimizer,
-                    per_update(entry.schedule, spe),
-                    key=entry.key,
-                    tags=entry.tags,
-                    steps_per_epoch=spe,
-                    total_steps=total,
+                schedulers[entry.name] = self._scheduler(
+                    optimizer, entry, per_update(entry.schedule, spe), spe, total
                 )
             except SpecError as err:
                 problems.append(err.at(f"schedules.{entry.name}"))
@@ -233,3 +237,34 @@ class Setup:
         for key, s in schedulers.items():
             resolved["schedules"][key].update(s.schedule.spec())
         return Built(optimizer, schedulers, clipper, total, resolved, groups)
+
+    def _scheduler(
+        self,
+        optimizer: torch.optim.Optimizer,
+        entry: ScheduleEntry,
+        schedule: Any,
+        spe: int | None,
+        total: int | None,
+    ) -> Scheduler:
+        """One entry's scheduler: on the run's clock (a :class:`ClockedScheduler` on a token
+        or sample clock, the lr following a batch ramp when the run says so)."""
+        run = self.run
+        options: dict[str, Any] = {
+            "key": entry.key,
+            "tags": entry.tags,
+            "steps_per_epoch": spe,
+            "total_steps": total,
+        }
+        if run is None or run.clock == "steps":
+            return Scheduler(optimizer, schedule, **options)
+        follow = run.follow_lr and entry.key == "lr"
+        return ClockedScheduler(
+            optimizer,
+            schedule,
+            clock=run.clock,
+            seq_len=run.seq_len,
+            ramp=run.ramp,
+            lr_scaling=self.lr_scaling if follow else None,
+            per_step=run.per_step(),
+            **options,
+        )

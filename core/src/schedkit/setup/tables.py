@@ -11,7 +11,6 @@ import attrs
 
 from schedkit._numbers import show
 from schedkit.components import build as build_component
-from schedkit.durations import check_duration
 from schedkit.errors import SchedkitError, SpecError
 from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
@@ -34,6 +33,7 @@ from schedkit.setup.problems import (
     positive_int,
     unknown_key,
 )
+from schedkit.setup.run import Run, read_run
 
 
 @attrs.frozen
@@ -63,21 +63,9 @@ class TableReader:
             return {}
         return value
 
-    def run(self) -> tuple[int | str | None, int | None, int | None]:
-        run = self.table("run")
-        for k in run:
-            if k not in RUN_KEYS:
-                self.problems.append(unknown_key(k, RUN_KEYS, f"run.{k}"))
-        total = run.get("total")
-        if total is not None:
-            try:
-                total = check_duration(total)
-            except SpecError as e:
-                self.problems.append(e.at("run.total"))
-                total = None
-        spe = positive_int(run.get("steps_per_epoch"), "run.steps_per_epoch", self.problems)
-        batch = positive_int(run.get("batch_size"), "run.batch_size", self.problems)
-        return total, spe, batch
+    def run(self) -> Run:
+        """The ``[run]`` table: the horizon, the clock, what a step consumes."""
+        return read_run(self.table("run"), RUN_KEYS, self.problems)
 
     def optimizer(self) -> dict[str, Any]:
         opt = self.data.get("optimizer")
