@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import ParamInfo, RuleEffect, SpecError
-from schedkit.plugin import Column, Field, first_match, instance_of, require_matches, show
+from schedkit.plugin import Column, Field, closest_names, instance_of, matcher, show
 
 SCALINGS = ("adam", "sgd")
 
@@ -66,7 +66,7 @@ def _check_shapes(inst: Any, attribute: Field, value: Any) -> None:
     if not isinstance(value, tuple) or not value:
         raise SpecError(
             "expected a table of parameter names (or globs) to the base model's shapes, "
-            f"got {show(value)}",
+            f"got {'an empty table' if value == () else show(value)}",
             attribute.name,
         )
     for key, dims in value:
@@ -151,7 +151,7 @@ class Mup(schedkit.BaseRule):
             hyperparameters were tuned at.
         :param options: ``scaling``, ``decoupled_wd``.
         """
-        return cls(base_shapes=base_shapes(base), **options)
+        return cls(base_shapes=_shapes(base_shapes(base)), **options)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -174,19 +174,27 @@ class Mup(schedkit.BaseRule):
 
     def _multipliers(self, model: torch.nn.Module) -> dict[str, tuple[str, tuple[float, ...]]]:
         table = dict(self.base_shapes)
-        require_matches(
-            [(k, f"base_shapes.{k}") for k in table],
-            schedkit.parameter_names(model),
-            "glob",
-            f"the parameters of {type(model).__name__}",
-        )
+        names = schedkit.parameter_names(model)
         problems: list[SpecError] = []
+        matchers = [(pattern, matcher("glob", pattern)) for pattern in table]
+        for pattern, match in matchers:
+            if any(map(match, names)):
+                continue
+            close = closest_names(pattern, names)
+            hint = f"; closest: {', '.join(map(repr, close))}" if close else ""
+            problems.append(
+                SpecError(
+                    f"{pattern!r} matches none of the parameters of {type(model).__name__}{hint} "
+                    "(base shapes name the parameters of the same architecture at its base width)",
+                    f"base_shapes.{pattern}",
+                )
+            )
         missing: list[str] = []
         out: dict[str, tuple[str, tuple[float, ...]]] = {}
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
-            key = first_match("glob", table, name)
+            key = next((pattern for pattern, match in matchers if match(name)), None)
             if key is None:
                 missing.append(name)
                 continue
@@ -217,13 +225,12 @@ class Mup(schedkit.BaseRule):
             shown = ", ".join(missing[:8])
             if len(missing) > 8:
                 shown += f" and {len(missing) - 8} more"
-            problems.insert(
-                0,
+            problems.append(
                 SpecError(
                     f"no base shape for {len(missing)} trainable parameter(s) of "
                     f"{type(model).__name__}: {shown} (give the base model's shape of each)",
                     "base_shapes",
-                ),
+                )
             )
         if problems:
             raise SpecError(problems[0].message, problems[0].path, problems[1:])
