@@ -227,3 +227,41 @@ def test_a_setup_trains_as_mu_adamw_with_a_schedule():
             assert torch.equal(p, q), name
     finally:
         torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("scaling", ["adam", "sgd"])
+def test_a_delta_model_and_a_base_shape_file_as_mup_reads_them(scaling, tmp_path):
+    """``set_base_shapes(model, base, delta=delta)`` and ``set_base_shapes(model, file)``:
+    the width dimensions are the ones base and delta differ in, at every width; the rule
+    from ``Mup.from_model(base, delta)`` and from the file's table (``fixed_if_equal``
+    false) gives the same groups, on a model whose ffn is the base's (multiplier 1, still
+    a width)."""
+    yaml = pytest.importorskip("yaml")
+    base, delta = TinyLM(4, 8), TinyLM(8, 16)
+    torch.manual_seed(0)
+    model = TinyLM(24, 8)
+    file = tmp_path / "base.bsh"
+    mup.set_base_shapes(model, base, delta=delta, savefile=str(file), do_assert=False)
+    lr, wd = 1e-2, 0.1
+    theirs = MU[scaling][0](model.parameters(), lr=lr, weight_decay=wd).param_groups
+    table = yaml.safe_load(file.read_text())
+    assert table["blocks.0.up.weight"] == [8, 4]
+    assert table["head.weight"] == [None, 4]
+    from_file = {
+        "type": "mup",
+        "base_shapes": table,
+        "scaling": scaling,
+        "fixed_if_equal": False,
+    }
+    from_delta = Mup.from_model(base, delta, scaling=scaling)
+    read = schedkit.get_rule(from_file)
+    assert dict(from_delta.base_shapes) == dict(read.base_shapes)  # yaml sorts the names
+    for rule in (from_file, from_delta):
+        ours = build_param_groups(model, [rule], lr=lr, weight_decay=wd)
+        assert _per_param(ours) == _per_param(theirs)
+        assert _partition(ours) == _partition(theirs)
+    # read as a base model would be (equal is fixed), the ffn matrices are vector-like
+    plain = build_param_groups(
+        model, [{**from_file, "fixed_if_equal": True}], lr=lr, weight_decay=wd
+    )
+    assert _per_param(plain) != _per_param(theirs)

@@ -186,8 +186,11 @@ def test_from_model_spec_and_conformance():
         "base_shapes": base_shapes(base),
         "scaling": "sgd",
         "decoupled_wd": False,
+        "fixed_if_equal": True,
     }
     check_rule(rule, MLP(48))
+    # the base model itself where a table is expected: its shapes
+    assert schedkit.get_rule({"type": "mup", "base_shapes": base}) == Mup.from_model(base)
     assert Mup.from_model(base).multipliers(MLP(48, hidden=8))["hid.weight"] == (0.5, 3.0)
 
 
@@ -217,6 +220,8 @@ def test_a_setup_round_trips_through_toml():
         ({"base_shapes": [4]}, "base_shapes: expected a table"),
         ({"base_shapes": {"a": [4]}, "scaling": "adamw"}, "scaling: expected one of 'adam'"),
         ({"base_shapes": {"a": [4]}, "decoupled_wd": 1}, "decoupled_wd: "),
+        ({"base_shapes": {"a": ["fixd"]}}, r"base_shapes.a\[0\]: .* or 'fixed', got 'fixd'$"),
+        ({"base_shapes": {"a": [4]}, "fixed_if_equal": "no"}, "fixed_if_equal: "),
     ],
 )
 def test_bad_specs_name_the_key(spec, message):
@@ -277,3 +282,41 @@ def test_more_than_two_width_dimensions():
     rule["base_shapes"]["weight"] = [4, 4, 3, 3]
     s = settings(model, build_param_groups(model, [rule], lr=0.1, weight_decay=0.5))
     assert s["weight"] == (0.1 / 2.0, 0.5 * 2.0, ())
+
+
+def test_fixed_dimensions_and_fixed_if_equal():
+    """``"fixed"`` (a base-shape file's null, None from Python) is never a width; with
+    ``fixed_if_equal`` false a number is a width even where the model's is equal."""
+    model = MLP(48, hidden=16)
+    shapes = {
+        "inp.weight": [16, None],
+        "hid.weight": [16, 16],
+        "hid.bias": [16],
+        "norm.*": [16],
+        "out.weight": [None, 16],
+        "out.bias": ["fixed"],
+        "inp.bias": [16],
+    }
+    rule = schedkit.get_rule({"type": "mup", "base_shapes": shapes})
+    assert rule.spec()["base_shapes"]["inp.weight"] == [16, "fixed"]
+    assert rule.multipliers(model)["hid.weight"] == (1, 3.0)
+    s = settings(model, build_param_groups(model, [rule], lr=0.1, weight_decay=0.01))
+    assert s["hid.weight"] == (0.1, 0.01, ())  # [16, 48]: one width (vector-like)
+    strict = schedkit.get_rule({"type": "mup", "base_shapes": shapes, "fixed_if_equal": False})
+    assert strict.multipliers(model)["hid.weight"] == (1.0, 3.0)
+    s = settings(model, build_param_groups(model, [strict], lr=0.1, weight_decay=0.01))
+    assert s["hid.weight"] == (0.1 / 3.0, 0.01 * 3.0, ())  # two widths, one at 1
+    assert s["out.weight"] == s["inp.weight"] == (0.1, 0.01, ())
+
+
+def test_from_model_with_a_delta():
+    base, delta = MLP(16, hidden=8), MLP(32, hidden=8)  # the hidden size is not a width
+    rule = Mup.from_model(base, delta)
+    assert not rule.fixed_if_equal
+    assert dict(rule.base_shapes)["hid.weight"] == ("fixed", 16)
+    assert dict(rule.base_shapes)["out.weight"] == ("fixed", "fixed")
+    model = MLP(64, hidden=8)
+    s = settings(model, build_param_groups(model, [rule], lr=0.1, weight_decay=0.01))
+    assert s["hid.weight"] == (0.1, 0.01, ())
+    with pytest.raises(SpecError, match="^delta: the delta model's parameters differ"):
+        Mup.from_model(base, nn.Linear(2, 2))

@@ -52,11 +52,18 @@ def _effect(lr: tuple[str, float], weight_decay: tuple[str, float] | None) -> Ru
     return RuleEffect(multipliers=mults)
 
 
+FIXED = "fixed"
+
+
 def _dims(value: Any) -> Any:
-    return tuple(value) if isinstance(value, (list, tuple)) else value
+    if isinstance(value, (list, tuple)):  # mup's base-shape files write a fixed one as null
+        return tuple(FIXED if d is None else d for d in value)
+    return value
 
 
 def _shapes(value: Any) -> Any:
+    if isinstance(value, torch.nn.Module):  # the base model itself: its shapes
+        value = base_shapes(value)
     if isinstance(value, Mapping):
         return tuple((str(k), _dims(v)) for k, v in value.items())
     return value
@@ -76,9 +83,12 @@ def _check_shapes(inst: Any, attribute: Field, value: Any) -> None:
                 f"expected a shape, a list of positive integers, got {show(dims)}", where
             )
         for i, d in enumerate(dims):
+            if d == FIXED:
+                continue
             if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
                 raise SpecError(
-                    f"expected a positive integer (a dimension of the base model), got {show(d)}",
+                    "expected a positive integer (a dimension of the base model) or "
+                    f"{FIXED!r}, got {show(d)}",
                     f"{where}[{i}]",
                 )
 
@@ -102,12 +112,16 @@ class Mup(schedkit.BaseRule):
     after ``mup.set_base_shapes(model, base)``.
 
     ``base_shapes`` gives the base model's shape of every trainable parameter: parameter
-    names (or globs on them, the first that matches decides) to lists of dimensions, such
-    as ``mup_base_shapes(base_model)`` makes them. A dimension that differs from the
-    model's is a *width* dimension, with width multiplier ``model dim / base dim``; one
-    equal to it is fixed (as ``set_base_shapes`` decides with a base model). The same
-    setup serves every width: the multipliers come from the model it is built on, and on
-    the base model itself they are all 1.
+    names (or globs on them, the first that matches decides) to lists of dimensions; from
+    Python, the base model itself (its shapes are kept, not the model). A dimension that
+    differs from the model's is a *width* dimension, with width multiplier ``model dim /
+    base dim``; one equal to it is fixed (as ``set_base_shapes`` decides with a base
+    model), and so is one written ``"fixed"``. With ``fixed_if_equal`` false, every number
+    is a width dimension, even where the model's is equal (multiplier 1), and only the
+    ``"fixed"`` ones are fixed: the reading of ``mup``'s base-shape files, whose ``null``
+    is ``"fixed"`` here (None from Python, so a file's table can be given as it is), and of
+    ``Mup.from_model(base, delta)``. The same setup serves every width: the multipliers
+    come from the model it is built on, and on the base model itself they are all 1.
 
     ``scaling`` says which kind of optimizer the groups are for:
 
@@ -120,7 +134,7 @@ class Mup(schedkit.BaseRule):
       ``weight_decay / m``; a matrix-like one ``lr / r`` and ``weight_decay * r``, ``r``
       the ratio of the multipliers of its dimensions 1 (fan-in) and 0 (fan-out).
 
-    ``decoupled_wd = true`` leaves the weight decay unscaled, for optimizers whose decay
+    With ``decoupled_wd`` true the weight decay is left unscaled, for optimizers whose decay
     does not go through the lr. Torch's ``AdamW`` multiplies its decay by the lr, so with
     the default the decay per step, ``lr * weight_decay``, stays the base model's at every
     width, as with ``MuAdamW``. More than two width dimensions on one parameter is an error,
@@ -137,21 +151,37 @@ class Mup(schedkit.BaseRule):
 
     name = "mup"
 
-    base_shapes: tuple[tuple[str, tuple[int, ...]], ...] = schedkit.field(
+    base_shapes: tuple[tuple[str, tuple[int | str, ...]], ...] = schedkit.field(
         converter=_shapes, validator=_check_shapes
     )
     scaling: str = schedkit.choice("adam", *SCALINGS[1:])
     decoupled_wd: bool = schedkit.field(default=False, validator=instance_of(bool))
+    fixed_if_equal: bool = schedkit.field(default=True, validator=instance_of(bool))
 
     @classmethod
-    def from_model(cls, base: torch.nn.Module, **options: Any) -> Mup:
-        """The rule whose base model is ``base`` (its every parameter's shape).
+    def from_model(
+        cls, base: torch.nn.Module, delta: torch.nn.Module | None = None, **options: Any
+    ) -> Mup:
+        """The rule whose base model is ``base``, as ``mup.set_base_shapes(model, base,
+        delta=delta)`` reads it.
 
         :param base: the base model: the same architecture at the width the
             hyperparameters were tuned at.
+        :param delta: a model differing from ``base`` in its width dimensions only: they
+            are then the width dimensions at every width (``fixed_if_equal`` false), the
+            others fixed. Without it, a dimension is a width where it differs from the
+            model's.
         :param options: ``scaling``, ``decoupled_wd``.
         """
-        return cls(base_shapes=_shapes(base_shapes(base)), **options)
+        shapes: dict[str, list[Any]] = base_shapes(base)
+        if delta is None:
+            return cls(base_shapes=_shapes(shapes), **options)
+        other = base_shapes(delta)
+        if other.keys() != shapes.keys() or any(len(other[k]) != len(v) for k, v in shapes.items()):
+            raise SpecError("the delta model's parameters differ from the base model's", "delta")
+        for name, dims in shapes.items():
+            shapes[name] = [FIXED if b == d else b for b, d in zip(dims, other[name], strict=True)]
+        return cls(base_shapes=_shapes(shapes), fixed_if_equal=False, **options)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -159,6 +189,7 @@ class Mup(schedkit.BaseRule):
             "base_shapes": {k: list(dims) for k, dims in self.base_shapes},
             "scaling": self.scaling,
             "decoupled_wd": self.decoupled_wd,
+            "fixed_if_equal": self.fixed_if_equal,
         }
 
     def multipliers(self, model: torch.nn.Module) -> dict[str, tuple[float, ...]]:
@@ -170,9 +201,12 @@ class Mup(schedkit.BaseRule):
             parameter, or more than two width dimensions: every problem, each at its key
             path (``base_shapes.<name>``).
         """
-        return {name: m for name, (_, m) in self._multipliers(model).items()}
+        return {name: m for name, (m, _) in self._multipliers(model).items()}
 
-    def _multipliers(self, model: torch.nn.Module) -> dict[str, tuple[str, tuple[float, ...]]]:
+    def _multipliers(
+        self, model: torch.nn.Module
+    ) -> dict[str, tuple[tuple[float, ...], tuple[int, ...]]]:
+        """Each trainable parameter's multipliers and the indices of its width dimensions."""
         table = dict(self.base_shapes)
         names = schedkit.parameter_names(model)
         problems: list[SpecError] = []
@@ -190,7 +224,7 @@ class Mup(schedkit.BaseRule):
                 )
             )
         missing: list[str] = []
-        out: dict[str, tuple[str, tuple[float, ...]]] = {}
+        out: dict[str, tuple[tuple[float, ...], tuple[int, ...]]] = {}
         for name, param in model.named_parameters():
             if not param.requires_grad:
                 continue
@@ -209,8 +243,11 @@ class Mup(schedkit.BaseRule):
                     )
                 )
                 continue
-            mults = tuple(1 if b == d else d / b for b, d in zip(base, shape, strict=True))
-            widths = sum(1 for b, d in zip(base, shape, strict=True) if b != d)
+            pairs = list(zip(base, shape, strict=True))
+            same = self.fixed_if_equal
+            width = [b != FIXED and not (same and b == d) for b, d in pairs]
+            mults = tuple(d / int(b) if w else 1 for w, (b, d) in zip(width, pairs, strict=True))
+            widths = sum(width)
             if widths > 2:
                 problems.append(
                     SpecError(
@@ -220,7 +257,7 @@ class Mup(schedkit.BaseRule):
                     )
                 )
                 continue
-            out[name] = (key, mults)
+            out[name] = (mults, tuple(i for i, w in enumerate(width) if w))
         if missing:
             shown = ", ".join(missing[:8])
             if len(missing) > 8:
@@ -236,10 +273,9 @@ class Mup(schedkit.BaseRule):
             raise SpecError(problems[0].message, problems[0].path, problems[1:])
         return out
 
-    def effect(self, mults: Sequence[float]) -> RuleEffect | None:
-        """The change for a parameter with these width multipliers per dimension (see the
-        class docstring); None when it keeps its values."""
-        width = [i for i, m in enumerate(mults) if m != 1]
+    def effect(self, mults: Sequence[float], width: Sequence[int]) -> RuleEffect | None:
+        """The change for a parameter with these width multipliers per dimension and these
+        width dimensions (see the class docstring); None when it keeps its values."""
         decay = not self.decoupled_wd
         if self.scaling == "adam":
             if len(width) != 2:
@@ -256,7 +292,7 @@ class Mup(schedkit.BaseRule):
 
     def bind_all(self, model: torch.nn.Module) -> Column:
         found = self._multipliers(model)
-        effect_of = {name: self.effect(mults) for name, (_, mults) in found.items()}
+        effect_of = {name: self.effect(mults, width) for name, (mults, width) in found.items()}
 
         def column(infos: Sequence[ParamInfo]) -> list[RuleEffect | None]:
             return [effect_of[info.name] for info in infos]
