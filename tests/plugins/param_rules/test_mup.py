@@ -214,6 +214,8 @@ def test_a_setup_round_trips_through_toml():
         ({"base_shapes": {}}, "base_shapes: expected a table .* got an empty table"),
         ({"base_shapes": {"a": [4, 0]}}, r"base_shapes.a\[1\]: expected a positive integer .* 0$"),
         ({"base_shapes": {"a": [-4]}}, r"base_shapes.a\[0\]: expected a positive .* got -4$"),
+        ({"base_shapes": {"a": [2**63]}}, r"base_shapes.a\[0\]: .* below 2\*\*63.* got 9223"),
+        ({"base_shapes": {"a": [10**400]}}, r"base_shapes.a\[0\]: .* about 10\*\*400$"),
         ({"base_shapes": {"a": [True]}}, r"base_shapes.a\[0\]: .* got True$"),
         ({"base_shapes": {"a": [4.0]}}, r"base_shapes.a\[0\]: .* got 4.0$"),
         ({"base_shapes": {"a": 4}}, "base_shapes.a: expected a shape, a list of positive"),
@@ -320,3 +322,16 @@ def test_from_model_with_a_delta():
     assert s["hid.weight"] == (0.1, 0.01, ())
     with pytest.raises(SpecError, match="^delta: the delta model's parameters differ"):
         Mup.from_model(base, nn.Linear(2, 2))
+
+
+def test_an_empty_width_dimension():
+    model = nn.Module()
+    model.weight = nn.Parameter(torch.zeros(4, 0))
+    model.bias = nn.Parameter(torch.zeros(4))
+    rule = {"type": "mup", "base_shapes": {"weight": [2, 2], "bias": [2]}}
+    with pytest.raises(SpecError) as e:
+        build_param_groups(model, [rule], lr=0.1)
+    assert str(e.value) == (
+        "rules[0].base_shapes.weight: weight has shape [4, 0]: a width dimension of size 0 "
+        "has no multiplier"
+    )

@@ -85,10 +85,10 @@ def _check_shapes(inst: Any, attribute: Field, value: Any) -> None:
         for i, d in enumerate(dims):
             if d == FIXED:
                 continue
-            if isinstance(d, bool) or not isinstance(d, int) or d <= 0:
+            if isinstance(d, bool) or not isinstance(d, int) or not 0 < d < 2**63:
                 raise SpecError(
-                    "expected a positive integer (a dimension of the base model) or "
-                    f"{FIXED!r}, got {show(d)}",
+                    "expected a positive integer (a dimension of the base model, below 2**63) "
+                    f"or {FIXED!r}, got {show(d)}",
                     f"{where}[{i}]",
                 )
 
@@ -248,6 +248,15 @@ class Mup(schedkit.BaseRule):
             width = [b != FIXED and not (same and b == d) for b, d in pairs]
             mults = tuple(d / int(b) if w else 1 for w, (b, d) in zip(width, pairs, strict=True))
             widths = sum(width)
+            if any(w and d == 0 for w, (_, d) in zip(width, pairs, strict=True)):
+                problems.append(
+                    SpecError(
+                        f"{name} has shape {list(shape)}: a width dimension of size 0 has no "
+                        "multiplier",
+                        where,
+                    )
+                )
+                continue
             if widths > 2:
                 problems.append(
                     SpecError(
