@@ -116,14 +116,14 @@ class Mup(schedkit.BaseRule):
     Python, the base model itself (its shapes are kept, not the model). A dimension that
     differs from the model's is a *width* dimension, with width multiplier ``model dim /
     base dim``; one equal to it is fixed (as ``set_base_shapes`` decides with a base
-    model), and so is one written ``"fixed"``. With ``fixed_if_equal`` false, every number
-    is a width dimension, even where the model's is equal (multiplier 1), and only the
-    ``"fixed"`` ones are fixed: the reading of ``mup``'s base-shape files, whose ``null``
-    is ``"fixed"`` here (None from Python, so a file's table can be given as it is), and of
-    ``Mup.from_model(base, delta)``. The same setup serves every width: the multipliers
-    come from the model it is built on, and on the base model itself they are all 1.
+    model), and so is one written ``"fixed"``. With ``fixed_if_equal`` false every number
+    is a width dimension, even one equal to the model's (multiplier 1). That is how ``mup``
+    reads its base-shape files, whose ``null`` is ``"fixed"`` here (None from Python, so a
+    file's table can be given as it is), and what ``Mup.from_model(base, delta)`` gives.
+    The same setup serves every width: the multipliers come from the model it is built on,
+    and on the base model itself they are all 1.
 
-    ``scaling`` says which kind of optimizer the groups are for:
+    ``scaling`` is the kind of optimizer the groups are for: ``adam`` (default) or ``sgd``.
 
     - ``adam`` (Adam, AdamW and other optimizers normalizing the gradient entrywise:
       RMSprop, Adagrad): a matrix-like parameter (two width dimensions: hidden weights) gets
