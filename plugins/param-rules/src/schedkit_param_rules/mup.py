@@ -309,12 +309,30 @@ class Mup(schedkit.BaseRule):
         return column
 
 
+#: schedkit's example ViT (``schedkit preview``'s model, 32 wide) at half its width: the
+#: base shapes of the registered examples, which the conformance suite builds on it
+_HALF_VIT = {
+    "cls_token": [1, 1, 16],
+    "pos_embed": [1, 17, 16],
+    "patch_embed.weight": [16, 3, 4, 4],
+    "blocks.*.attn.in_proj_weight": [48, 16],
+    "blocks.*.attn.in_proj_bias": [48],
+    "blocks.*.attn.out_proj.weight": [16, 16],
+    "blocks.*.mlp.0.weight": [32, 16],
+    "blocks.*.mlp.0.bias": [32],
+    "blocks.*.mlp.2.weight": [16, 32],
+    "head.weight": [10, 16],
+    "head.bias": [10],
+    "*": [16],
+}
+
+
 @schedkit.hookimpl
 def schedkit_add_rules(registry: schedkit.Registrar) -> None:
     registry.add(
         Mup,
         examples=[
-            {"base_shapes": {"*.weight": [64, 64], "*.bias": [64]}},
-            {"base_shapes": {"*": [64, 64]}, "scaling": "sgd", "decoupled_wd": True},
+            {"base_shapes": _HALF_VIT},
+            {"base_shapes": _HALF_VIT, "scaling": "sgd", "decoupled_wd": True},
         ],
     )
