@@ -503,6 +503,88 @@ def warmup_modes_png() -> bytes:
     return _png(fig)
 
 
+#: The widths and lrs of the μP figure: an MLP tuned at the first width, 4 and 16 times wider.
+MUP_WIDTHS = (32, 128, 512)
+MUP_LRS = tuple(10 ** (-3 + 0.5 * i) for i in range(7))
+
+
+def mup_runs(mu: bool, steps: int = 30) -> dict[int, list[float]]:
+    """The training loss after ``steps`` full-batch AdamW steps of an MLP on random labels,
+    per width and lr: with one lr for every layer (``mu`` false: the standard
+    parametrization), or with the ``mup`` rule's groups and μP's readout (multiplied by
+    ``base width / width``, started at zero)."""
+    import torch
+    from torch import nn
+
+    base = MUP_WIDTHS[0]
+
+    class MLP(nn.Module):
+        def __init__(self, width: int) -> None:
+            super().__init__()
+            self.inp = nn.Linear(16, width)
+            self.hid = nn.Linear(width, width)
+            self.out = nn.Linear(width, 8)
+            self.mult = base / width if mu else 1.0
+            if mu:
+                nn.init.zeros_(self.out.weight)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = torch.relu(self.hid(torch.relu(self.inp(x))))
+            out: torch.Tensor = self.out(h) * self.mult
+            return out
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(256, 16, generator=g), torch.randint(0, 8, (256,), generator=g)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is fastest
+    try:
+        out: dict[int, list[float]] = {}
+        for width in MUP_WIDTHS:
+            losses = []
+            for lr in MUP_LRS:
+                torch.manual_seed(0)
+                model = MLP(width)
+                rules = [{"type": "mup", "base_shapes": MLP(base)}] if mu else []
+                opt = torch.optim.AdamW(schedkit.build_param_groups(model, rules, lr=lr))
+                for _ in range(steps):
+                    loss = nn.functional.cross_entropy(model(x), y)
+                    opt.zero_grad()
+                    loss.backward()
+                    opt.step()
+                losses.append(nn.functional.cross_entropy(model(x), y).item())
+            out[width] = losses
+    finally:
+        torch.set_num_threads(threads)
+    return out
+
+
+def mup_transfer_png() -> bytes:
+    """The rules page's μP picture: the loss against the lr at three widths, with one lr
+    for every layer (the best lr moves as the model widens) and with the ``mup`` rule (it
+    stays, and wider is better)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(11, 4), dpi=150, layout="constrained")
+    titles = {
+        False: "one lr for every layer: the best lr moves with the width",
+        True: 'the "mup" rule (and μP\'s readout): the best lr stays',
+    }
+    for ax, mu in zip(fig.subplots(1, 2, sharey=True), (False, True), strict=True):
+        for width, losses in mup_runs(mu).items():
+            shown = [max(v, 1e-4) for v in losses]
+            (line,) = ax.plot(MUP_LRS, shown, "o-", lw=1.6, ms=3, label=f"width {width}")
+            best = min(range(len(shown)), key=shown.__getitem__)
+            ax.plot([MUP_LRS[best]], [shown[best]], "*", ms=12, color=line.get_color())
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(titles[mu], fontsize=10)
+        ax.set_xlabel("lr (AdamW; the base model's under μP)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.axes[0].set_ylabel("training loss after 30 steps")
+    return _png(fig)
+
+
 def _timm_lrs(total: int, timm_args: dict[str, Any]) -> tuple[str, list[float]]:
     """timm's ``CosineLRScheduler`` stepped per update: the real peer when it imports,
     else the ``timm.cosine`` alias (tested equal to the peer)."""
@@ -714,6 +796,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     pictures["img/migrating-timm.png"] = migrating_timm_png()
     pictures["img/performance.png"] = performance_png()
     pictures["img/batch-ramp.png"] = batch_ramp_png()
+    pictures["img/mup-transfer.png"] = mup_transfer_png()
     for path, data in pictures.items():
         write(path, data)
     return list(pictures)

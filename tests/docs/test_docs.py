@@ -346,3 +346,27 @@ def test_plugins_page_holds_the_rendered_table(gen):
     assert gen.EXTENSION_POINTS_MARK in committed
     assert gen.EXTENSION_POINTS_END in committed
     assert committed == gen.plugins_page(), "run: python docs/gen_pages.py --hooks"
+
+
+def test_the_mup_picture_shows_what_the_rules_page_says(gen, monkeypatch):
+    """With one lr for every layer the best lr moves as the MLP widens; with the mup rule
+    it stays the base model's, and the widest model is the best there."""
+    import io
+
+    from matplotlib.image import imread
+
+    runs = {mu: gen.mup_runs(mu) for mu in (False, True)}
+
+    def best(losses):
+        return min(range(len(losses)), key=losses.__getitem__)
+
+    plain = {w: best(v) for w, v in runs[False].items()}
+    mup = {w: best(v) for w, v in runs[True].items()}
+    assert len(set(plain.values())) > 1, plain
+    assert len(set(mup.values())) == 1, mup
+    at = mup[gen.MUP_WIDTHS[0]]
+    assert runs[True][gen.MUP_WIDTHS[-1]][at] < runs[True][gen.MUP_WIDTHS[0]][at]
+    monkeypatch.setattr(gen, "mup_runs", runs.__getitem__)
+    image = imread(io.BytesIO(gen.mup_transfer_png()))
+    assert image.shape[1] >= 1000
+    assert "](img/mup-transfer.png)" in (ROOT / "docs" / "rules.md").read_text()

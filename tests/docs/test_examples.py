@@ -59,6 +59,7 @@ TESTED = {
     "backbone-head.toml",
     "detectron2-r50-fpn-1x.toml",
     "detectron2-drop-in.toml",
+    "mup-width-transfer.toml",
 }
 
 
@@ -216,3 +217,45 @@ def test_detectron2_1x(name):
     assert wd["norm.weight"] == 0.0  # none on norm layers
     assert wd["blocks.0.mlp.0.weight"] == 1e-4
     assert wd["head.bias"] == 1e-4  # only the norm layers are exempt
+
+
+def _mup_vit():
+    """examples/mup_vit.py, the μP models of examples/mup-width-transfer.toml."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mup_vit", EXAMPLES / "mup_vit.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_mup_width_transfer():
+    """On the base model (the default one, or mup_vit's base: the same shapes) the groups
+    are the setup's without the mup rule; 4 times wider the hidden matrices get lr / 4 and
+    weight decay * 4 (decay per step unchanged), the rest the tuned values; it trains."""
+    plain = load_setup(EXAMPLES / "mup-width-transfer.toml").to_dict()
+    plain["rules"] = plain["rules"][:1]
+    models = _mup_vit()
+    for base in (tiny_vit(), models.base()):
+        built = _built("mup-width-transfer.toml", base)
+        without = load_setup(plain).build(base)
+        for key in ("lr", "weight_decay"):
+            assert _by_name(built, base, key) == _by_name(without, base, key)
+    model = models.wide()
+    built = _built("mup-width-transfer.toml", model)
+    lr = _by_name(built, model, "lr")
+    wd = _by_name(built, model, "weight_decay")
+    for name in ("attn.in_proj_weight", "attn.out_proj.weight", "mlp.0.weight", "mlp.2.weight"):
+        assert lr[f"blocks.2.{name}"] == 3e-3 / 4, name
+        assert wd[f"blocks.2.{name}"] == 0.05 * 4, name
+        assert lr[f"blocks.2.{name}"] * wd[f"blocks.2.{name}"] == pytest.approx(3e-3 * 0.05)
+    for name in ("patch_embed.weight", "head.weight"):  # one width dimension
+        assert (lr[name], wd[name]) == (3e-3, 0.05), name
+    for name in ("cls_token", "pos_embed", "blocks.0.norm1.weight", "blocks.3.mlp.0.bias"):
+        assert (lr[name], wd[name]) == (3e-3, 0.0), name
+    x, y = model.example_batch(seed=0)
+    before = torch.nn.functional.cross_entropy(model(x), y).item()
+    for _ in range(5):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        built.step()
+    assert torch.nn.functional.cross_entropy(model(x), y).item() < before

@@ -44,7 +44,7 @@ PLUGINS: dict[str, tuple[str, ...]] = {
         "cosine_warmup_with_min_lr",
     ),
     "schedkit-layer-decay": ("layer_decay",),
-    "schedkit-param-rules": ("no_weight_decay", "overrides", "bias"),
+    "schedkit-param-rules": ("no_weight_decay", "overrides", "bias", "mup"),
     "schedkit-clipping": ("norm", "value", "param_norm", "agc", "adaptive"),
     "schedkit-compat": (
         "torch",
