@@ -9,7 +9,9 @@ every tensor shrunk to one element (the per-tensor-overhead regime):
 - ``param_norm`` vs detectron2's per-parameter loop (``clip_grad_norm_`` on each parameter;
   target: at least 5x faster in the overhead regime, no slower at full size);
 - ``agc`` vs timm's ``adaptive_clip_grad`` (target: at least 2x faster in the overhead
-  regime). timm's function is loaded from an installed timm's ``timm/utils/agc.py`` (timm's
+  regime);
+- the ``zclip`` spike clipper vs the plain ``norm`` clip it extends, on an ordinary step
+  after its warmup (nothing is a spike; target: at most 1.2x). timm's function is loaded from an installed timm's ``timm/utils/agc.py`` (timm's
   package init needs torchvision); without timm, a transcription of it is used and said so.
 """
 
@@ -93,6 +95,9 @@ def measure(
     value = schedkit.get_clipper("value", clip_value=1e9)
     param_norm = schedkit.get_clipper("param_norm", max_norm=1e9)
     agc = schedkit.get_clipper("agc", clip_factor=1e9)
+    zclip = schedkit.get_clipper("zclip", max_grad_norm="inf")
+    for _ in range(zclip.warmup_steps + 1):  # past the warmup: the z-score test every call
+        zclip(params)
 
     def d2_loop() -> None:
         for p in params:
@@ -108,6 +113,7 @@ def measure(
             "detectron2 loop": d2_loop,
             "agc": lambda: agc(params),
             "timm agc": lambda: agc_ref(params, 1e9),
+            "zclip": lambda: zclip(params),
         },
         number,
         rounds,
@@ -117,6 +123,7 @@ def measure(
         ("value", t["value"], "clip_grad_value_", t["clip_grad_value_"]),
         ("param_norm", t["param_norm"], "detectron2 loop", t["detectron2 loop"]),
         ("agc", t["agc"], "timm agc", t["timm agc"]),
+        ("zclip", t["zclip"], "norm (schedkit)", t["norm"]),
     ]
 
 
