@@ -9,10 +9,10 @@ every tensor shrunk to one element (the per-tensor-overhead regime):
 - ``param_norm`` vs detectron2's per-parameter loop (``clip_grad_norm_`` on each parameter;
   target: at least 5x faster in the overhead regime, no slower at full size);
 - ``agc`` vs timm's ``adaptive_clip_grad`` (target: at least 2x faster in the overhead
-  regime);
+  regime). timm's function is loaded from an installed timm's ``timm/utils/agc.py`` (timm's
+  package init needs torchvision); without timm, a transcription of it is used and said so;
 - the ``zclip`` spike clipper vs the plain ``norm`` clip it extends, on an ordinary step
-  after its warmup (nothing is a spike; target: at most 1.2x). timm's function is loaded from an installed timm's ``timm/utils/agc.py`` (timm's
-  package init needs torchvision); without timm, a transcription of it is used and said so.
+  after its warmup (nothing is a spike; target: at most 1.2x).
 """
 
 from __future__ import annotations
