@@ -159,3 +159,31 @@ def test_on_skip_in_the_setup_file():
         schedkit.loads_setup(SETUP + 'on_skip = "pause"\n')
     assert "clip.on_skip" in str(e.value)
     assert "'advance', 'hold'" in str(e.value)
+
+
+@pytest.mark.parametrize("split", [2, 5, 8])
+@pytest.mark.parametrize("on_skip", ["advance", "hold"])
+def test_a_resumed_setup_skips_and_steps_exactly_as_an_uninterrupted_one(split, on_skip):
+    scales = [1, 1, 1, 1, 1e4, 1, 1, 1e5, 1, 1, 1]
+    losses = [2.0, 2.1, 1.9, 2.0, 2.0, 30.0, 2.0, 2.0, 2.1, 1.9, 2.0]
+
+    def run(b: schedkit.Built, model: torch.nn.Module, steps: range) -> list:
+        out = []
+        for i in steps:
+            backward(model, scales[i])
+            b.step(loss=losses[i])
+            out.append((b.last_clip.skipped, b.optimizer.param_groups[0]["lr"]))
+        return out
+
+    model, whole = built(f'on_skip = "{on_skip}"\n')
+    expected = run(whole, model, range(len(scales)))
+    assert [s for s, _ in expected].count(True) == 3
+    model_a, first = built(f'on_skip = "{on_skip}"\n')
+    got = run(first, model_a, range(split))
+    model_b, resumed = built(f'on_skip = "{on_skip}"\n')
+    model_b.load_state_dict(model_a.state_dict())
+    resumed.load_state_dict(first.state_dict())
+    got += run(resumed, model_b, range(split, len(scales)))
+    assert got == expected
+    assert resumed.skipped_steps == whole.skipped_steps == 3
+    assert all(torch.equal(x, y) for x, y in zip(weights(model), weights(model_b), strict=True))
