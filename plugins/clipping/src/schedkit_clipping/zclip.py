@@ -154,7 +154,7 @@ class ZClip(schedkit.BaseClipper):
         if not math.isfinite(norm):
             self.state["spikes"] += 1
             if self.on_spike == "skip":
-                self._drop(target)
+                self.drop(target)
                 return ClipResult(total_norm=total, skipped=True, spike=True)
             return ClipResult(total_norm=total, spike=True)
         if self.state["count"] < self.warmup_steps:
@@ -171,7 +171,7 @@ class ZClip(schedkit.BaseClipper):
         if bound is not None:
             self.state["spikes"] += 1
             if self.on_spike == "skip":
-                self._drop(target)
+                self.drop(target)
                 return ClipResult(total_norm=total, skipped=True, spike=True)
         limit = min(norm if bound is None else bound, cap)
         scale = limit / (norm + 1e-6) if norm > limit else 1.0
@@ -183,13 +183,6 @@ class ZClip(schedkit.BaseClipper):
             clip_coef=torch.tensor(scale, dtype=total.dtype),
             spike=bound is not None,
         )
-
-    def _drop(self, target: Target) -> None:
-        """Skip the step: drop its gradients (an optimizer step then updates nothing)."""
-        for p in target.params:
-            p.grad = None
-        target._grads = []
-        self._state.skipped += 1
 
     # -- state ------------------------------------------------------------------------------
 
