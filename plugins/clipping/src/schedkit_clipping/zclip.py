@@ -10,7 +10,14 @@ import torch
 
 import schedkit
 from schedkit import ClipResult, SpecError, StateError
-from schedkit.plugin import StateReader, Target, by_device_and_dtype, instance_of, norm_type, steps
+from schedkit.plugin import (
+    StateReader,
+    Target,
+    instance_of,
+    norm_type,
+    scale_,
+    steps,
+)
 
 #: the entries of one tracked quantity's statistics, after their prefix (``""``, ``loss_``)
 _STATS = ("count", "buffer", "mean", "var")
@@ -163,8 +170,7 @@ class ZClip(schedkit.BaseClipper):
                 return ClipResult(total_norm=total, clip_coef=torch.ones_like(total))
             # torch's clip_grad_norm_ to max_grad_norm, as during the peer's warmup
             coef = torch.clamp(cap / (total + 1e-6), max=1.0)
-            for group in by_device_and_dtype(grads):
-                torch._foreach_mul_(group, coef.to(group[0].device))
+            scale_(grads, coef)
             return ClipResult(total_norm=total, clip_coef=coef)
         bound = self.bound(norm)
         self._learn(norm, bound)
@@ -175,14 +181,12 @@ class ZClip(schedkit.BaseClipper):
                 return ClipResult(total_norm=total, skipped=True, spike=True)
         limit = min(norm if bound is None else bound, cap)
         scale = limit / (norm + 1e-6) if norm > limit else 1.0
-        if scale < 1.0:  # a Python float, as the peer multiplies
-            for group in by_device_and_dtype(grads):
-                torch._foreach_mul_(group, scale)
-        return ClipResult(
-            total_norm=total,
-            clip_coef=torch.tensor(scale, dtype=total.dtype),
-            spike=bound is not None,
-        )
+        # rounded to the gradients' dtype, as a multiplication by a Python float rounds it
+        # (the peer's), and a tensor: foreach kernels take it several times faster
+        coef = torch.tensor(scale, dtype=total.dtype)
+        if scale < 1.0:
+            scale_(grads, coef)
+        return ClipResult(total_norm=total, clip_coef=coef, spike=bound is not None)
 
     # -- state ------------------------------------------------------------------------------
 
