@@ -210,3 +210,13 @@ def test_a_resumed_run_clips_exactly_as_an_uninterrupted_one(norms, losses, spli
         got.append((resumed.loss_spike(loss), *feed(resumed, [x])[0]))
     assert got == expected
     assert resumed.state_dict() == whole.state_dict()
+
+
+def test_clipped_is_derived_from_the_coefficient_for_every_clipper():
+    norm = schedkit.get_clipper("norm", max_norm=1.0)
+    assert bool(norm(grads(3.0)).clipped)
+    assert not bool(norm(grads(0.5)).clipped)
+    assert schedkit.ClipResult().clipped is None
+    z = schedkit.get_clipper("zclip", warmup_steps=1, max_grad_norm="inf")
+    r = z(grads(1.0))
+    assert (bool(r.clipped), r.spike, r.skipped) == (False, False, False)
