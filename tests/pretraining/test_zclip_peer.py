@@ -33,10 +33,8 @@ OPTIONS = [
 
 
 def ours(options: dict) -> schedkit.BaseClipper:
-    args = dict(options)
-    if "max_grad_norm" in args and args["max_grad_norm"] is None:
-        args["max_grad_norm"] = "inf"
-    return schedkit.get_clipper("zclip", **args)
+    """The same call as ``ZClip(**options)`` (``max_grad_norm=None`` included)."""
+    return schedkit.get_clipper("zclip", **options)
 
 
 def one_parameter(value: float) -> nn.Module:

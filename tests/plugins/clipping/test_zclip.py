@@ -144,6 +144,7 @@ def test_no_bound_is_inf_in_the_spec():
     assert c.max_grad_norm == math.inf
     assert c.spec()["max_grad_norm"] == "inf"
     assert schedkit.get_clipper(c.spec()) == c
+    assert schedkit.get_clipper("zclip", max_grad_norm=None) == c  # the peer's None
 
 
 def saved(c: schedkit.BaseClipper) -> dict:

@@ -23,6 +23,11 @@ from schedkit.plugin import (
 _STATS = ("count", "buffer", "mean", "var")
 
 
+def _cap(value: Any) -> Any:
+    """``max_grad_norm``: ``None`` (the peer's "no bound") and ``"inf"`` as ``math.inf``."""
+    return math.inf if value is None else norm_type(value)
+
+
 def _check_cap(inst: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     """A norm bound > 0, or ``inf`` for none."""
     if isinstance(value, bool) or not isinstance(value, float) or not value > 0:
@@ -46,7 +51,7 @@ class ZClip(schedkit.BaseClipper):
     - ``mode = "percentile"``: a norm above ``mean + z_thresh * std`` is a spike, clipped to
       that bound.
 
-    The bound is never above ``max_grad_norm`` (``"inf"``: no fixed bound); the schedule's
+    The bound is never above ``max_grad_norm`` (``"inf"`` or None: no fixed bound); the schedule's
     factor (``schedule``) scales ``max_grad_norm``. The statistics then learn the bound in
     place of a spike's norm, or nothing (``skip_update_on_spike``). With ``on_spike =
     "skip"`` a spike is not clipped but skipped: its gradients are dropped, the result says
@@ -69,7 +74,7 @@ class ZClip(schedkit.BaseClipper):
 
     alpha: float = schedkit.factor(0.97, gt=0.0, lt=1.0)
     z_thresh: float = schedkit.factor(2.5, gt=0.0)
-    max_grad_norm: float = schedkit.field(default=1.0, converter=norm_type, validator=_check_cap)
+    max_grad_norm: float = schedkit.field(default=1.0, converter=_cap, validator=_check_cap)
     eps: float = schedkit.factor(1e-6, gt=0.0)
     warmup_steps: int = schedkit.field(default=25, validator=steps(positive=True))
     mode: str = schedkit.choice("zscore", "percentile")
