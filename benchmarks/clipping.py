@@ -10,7 +10,11 @@ every tensor shrunk to one element (the per-tensor-overhead regime):
   target: at least 5x faster in the overhead regime, no slower at full size);
 - ``agc`` vs timm's ``adaptive_clip_grad`` (target: at least 2x faster in the overhead
   regime). timm's function is loaded from an installed timm's ``timm/utils/agc.py`` (timm's
-  package init needs torchvision); without timm, a transcription of it is used and said so.
+  package init needs torchvision); without timm, a transcription of it is used and said so;
+- the ``zclip`` spike clipper vs the plain ``norm`` clip it extends (target: at most
+  1.2x), after its warmup: on an ordinary step (``zclip`` multiplies nothing, ``norm``
+  multiplies by 1) and on a step both clip (to half the norm, the gradients copied back
+  before each call of either).
 """
 
 from __future__ import annotations
@@ -93,6 +97,25 @@ def measure(
     value = schedkit.get_clipper("value", clip_value=1e9)
     param_norm = schedkit.get_clipper("param_norm", max_norm=1e9)
     agc = schedkit.get_clipper("agc", clip_factor=1e9)
+    zclip = schedkit.get_clipper("zclip", max_grad_norm="inf")
+    for _ in range(zclip.warmup_steps + 1):  # past the warmup: the z-score test every call
+        zclip(params)
+    # a step both clip (to half the norm), from the same gradients every call
+    grads = [p.grad for p in params if p.grad is not None]
+    saved = [g.clone() for g in grads]
+    half = torch.nn.utils.get_total_norm(grads).item() / 2
+    norm_half = schedkit.get_clipper("norm", max_norm=half)
+    zclip_half = schedkit.get_clipper("zclip", max_grad_norm=half)
+    for _ in range(zclip_half.warmup_steps + 1):
+        zclip_half(params)
+        torch._foreach_copy_(grads, saved)
+
+    def clipping(clip: schedkit.BaseClipper) -> Callable[[], None]:
+        def call() -> None:
+            torch._foreach_copy_(grads, saved)
+            clip(params)
+
+        return call
 
     def d2_loop() -> None:
         for p in params:
@@ -108,6 +131,9 @@ def measure(
             "detectron2 loop": d2_loop,
             "agc": lambda: agc(params),
             "timm agc": lambda: agc_ref(params, 1e9),
+            "zclip": lambda: zclip(params),
+            "zclip clipping": clipping(zclip_half),
+            "norm clipping": clipping(norm_half),
         },
         number,
         rounds,
@@ -117,6 +143,8 @@ def measure(
         ("value", t["value"], "clip_grad_value_", t["clip_grad_value_"]),
         ("param_norm", t["param_norm"], "detectron2 loop", t["detectron2 loop"]),
         ("agc", t["agc"], "timm agc", t["timm agc"]),
+        ("zclip", t["zclip"], "norm (schedkit)", t["norm"]),
+        ("zclip clip", t["zclip clipping"], "norm clip", t["norm clipping"]),
     ]
 
 

@@ -585,6 +585,45 @@ def mup_transfer_png() -> bytes:
     return _png(fig)
 
 
+def zclip_png(steps: int = 300) -> bytes:
+    """The ``zclip`` clipper on a synthetic run: noisy gradient norms drifting down, a few
+    spikes; the bound above which a norm is a spike, and what each step was clipped to."""
+    import math
+
+    import torch
+    from matplotlib.figure import Figure
+
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(steps, generator=gen, dtype=torch.float64).tolist()
+    spikes = {90: 6.0, 150: 3.0, 151: 4.0, 220: 9.0}
+    clip = schedkit.get_clipper("zclip", warmup_steps=25, max_grad_norm="inf")
+    norms, bounds, after = [], [], []
+    for t in range(steps):
+        x = (1.5 * math.exp(-t / 150) + 0.5) * (1 + 0.08 * noise[t]) * spikes.get(t, 1.0)
+        st = clip.state
+        warm = st["count"] >= clip.warmup_steps
+        std = st["var"] ** 0.5
+        bounds.append(st["mean"] + clip.z_thresh * (std + clip.eps) if warm else math.nan)
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        p.grad = torch.tensor([x], dtype=torch.float64)
+        clip([p])
+        norms.append(x)
+        after.append(p.grad.item())
+    fig = Figure(figsize=(7, 3.4), dpi=150, layout="constrained")
+    ax = fig.subplots()
+    ax.plot(norms, color="0.55", lw=1.0, label="gradient norm")
+    ax.plot(bounds, "--", color="tab:red", lw=1.2, label="spike above: mean + z_thresh * std")
+    ax.plot(after, color="tab:blue", lw=1.2, label="after zclip (adaptive_scaling)")
+    ax.axvspan(0, clip.warmup_steps, color="0.9", lw=0)
+    ax.set_yscale("log")
+    ax.set_title("zclip: spikes judged against running statistics (warmup shaded)", fontsize=10)
+    ax.set_xlabel("step")
+    ax.set_ylabel("global gradient norm")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="upper right")
+    return _png(fig)
+
+
 def _timm_lrs(total: int, timm_args: dict[str, Any]) -> tuple[str, list[float]]:
     """timm's ``CosineLRScheduler`` stepped per update: the real peer when it imports,
     else the ``timm.cosine`` alias (tested equal to the peer)."""
@@ -797,6 +836,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     pictures["img/performance.png"] = performance_png()
     pictures["img/batch-ramp.png"] = batch_ramp_png()
     pictures["img/mup-transfer.png"] = mup_transfer_png()
+    pictures["img/zclip.png"] = zclip_png()
     for path, data in pictures.items():
         write(path, data)
     return list(pictures)

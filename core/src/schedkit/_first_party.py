@@ -45,7 +45,7 @@ PLUGINS: dict[str, tuple[str, ...]] = {
     ),
     "schedkit-layer-decay": ("layer_decay",),
     "schedkit-param-rules": ("no_weight_decay", "overrides", "bias", "mup"),
-    "schedkit-clipping": ("norm", "value", "param_norm", "agc", "adaptive"),
+    "schedkit-clipping": ("norm", "value", "param_norm", "agc", "adaptive", "zclip"),
     "schedkit-compat": (
         "torch",
         "cerebras",

@@ -28,9 +28,9 @@ What is here:
   protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
   :class:`GroupSettingsCompanion`,
-  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`, and of schedules
-  :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`, :class:`Shiftable`,
-  :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
+  :class:`StateChecked`, :class:`JudgesLoss`, :class:`BindsAll`, :class:`PlacementNotes`,
+  and of schedules :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`,
+  :class:`Shiftable`, :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
   :func:`number`, :func:`steps`, :func:`one_of`, :func:`increasing_steps`,
   :func:`instance_of`, :func:`optional`, :func:`in_`,
@@ -108,6 +108,7 @@ from schedkit.protocols import FollowsCurrent as FollowsCurrent
 from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
 from schedkit.protocols import GroupSettingsCompanion as GroupSettingsCompanion
+from schedkit.protocols import JudgesLoss as JudgesLoss
 from schedkit.protocols import ParamRule as ParamRule
 from schedkit.protocols import PlacementNotes as PlacementNotes
 from schedkit.protocols import Replays as Replays
@@ -202,6 +203,7 @@ _EXPORTS: dict[str, str] = {
     "GroupCompanion": "schedkit.protocols",
     "GroupSchedule": "schedkit.protocols",
     "GroupSettingsCompanion": "schedkit.protocols",
+    "JudgesLoss": "schedkit.protocols",
     "MATCH_MODES": "schedkit.matching",
     "MAX_STEPS": "schedkit._numbers",
     "NONFINITE": "schedkit.clipping",

@@ -178,6 +178,15 @@ class StateChecked(Protocol):
 
 
 @runtime_checkable
+class JudgesLoss(Protocol):
+    """A clipper that judges the training loss too (``zclip``): ``loss_spike(loss)`` learns
+    from ``loss`` and returns whether it is a spike by the clipper's test, the same on every
+    rank; ``Built.step(loss=...)`` then skips the optimizer step."""
+
+    def loss_spike(self, loss: Any) -> bool: ...
+
+
+@runtime_checkable
 class Finite(Protocol):
     """A schedule whose curve ends: ``horizon`` is its last meaningful step (or None)."""
 
@@ -274,6 +283,7 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("companion curve", GroupCompanion),
     ("companion curve", GroupSettingsCompanion),
     ("clipper", StateChecked),
+    ("clipper", JudgesLoss),
     ("rule", BindsAll),
     ("rule", PlacementNotes),
 )

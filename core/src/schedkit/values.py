@@ -46,13 +46,27 @@ class RuleEffect:
 
 @attrs.frozen
 class ClipResult:
-    """The outcome of one clipping call.
+    """The outcome of one clipping call: plain fields a monitor reads
+    (``built.last_clip``).
 
-    ``total_norm`` is the pre-clip norm as a 0-dim tensor where the strategy computes one
-    (no host sync is forced); ``clip_coef`` the factor applied (a tensor, 1 when nothing was
-    clipped); ``skipped`` is true when a non-finite policy skipped the step.
+    - ``total_norm``: the pre-clip norm as a 0-dim tensor where the strategy computes one
+      (no host sync is forced), or None;
+    - ``clip_coef``: the factor applied (a tensor, 1 when nothing was clipped), or None;
+    - ``skipped``: the step was skipped, its gradients dropped (a non-finite norm under
+      ``nonfinite = "skip"``, a spike under ``zclip``'s ``on_spike = "skip"``, or a loss
+      spike in ``Built.step(loss=...)``): ``Built.step()`` did not step the optimizer;
+    - ``spike``: a spike clipper (``zclip``) judged this step a spike (clipped or skipped);
+    - ``clipped`` (derived): whether the gradients were scaled down, ``clip_coef < 1`` as a
+      0-dim bool tensor (no host sync), or None without a coefficient.
     """
 
     total_norm: torch.Tensor | None = None
     clip_coef: torch.Tensor | None = None
     skipped: bool = False
+    spike: bool = False
+
+    @property
+    def clipped(self) -> torch.Tensor | None:
+        """Whether the gradients were scaled down: ``clip_coef < 1`` (a 0-dim bool tensor),
+        or None when the strategy reports no coefficient (or the step was skipped)."""
+        return None if self.clip_coef is None else self.clip_coef < 1

@@ -284,11 +284,18 @@ class BaseClipper(Component, kw_only=True):
                 f"{self.name}: the gradient of {bad!r} is not finite (nan or inf); "
                 "nonfinite='skip' drops such steps, 'ignore' clips anyway"
             )
+        self.drop(target)
+        return False
+
+    def drop(self, target: Target) -> None:
+        """Skip this step: drop ``target``'s gradients (an optimizer step then updates
+        nothing) and count it in :attr:`skipped_steps`. What ``nonfinite = "skip"`` does; a
+        strategy that skips steps of its own (a spike) calls it, then returns
+        ``ClipResult(..., skipped=True)``."""
         for p in target.params:
             p.grad = None
         target._grads = []
         self._state.skipped += 1
-        return False
 
     # -- attaching ------------------------------------------------------------------------
 
@@ -324,7 +331,7 @@ class BaseClipper(Component, kw_only=True):
 
     @property
     def skipped_steps(self) -> int:
-        """How many steps ``nonfinite='skip'`` dropped."""
+        """How many steps were dropped (``nonfinite='skip'``, a strategy's :meth:`drop`)."""
         return self._state.skipped
 
     def state_dict(self) -> dict[str, Any]:

@@ -14,9 +14,9 @@ from schedkit.clipping import _unscale
 from schedkit.clock import ClockedScheduler
 from schedkit.errors import HorizonWarning, SpecError, StateError
 from schedkit.groups import ParamGroups
-from schedkit.protocols import Finite, StateChecked
+from schedkit.protocols import Finite, JudgesLoss, StateChecked
 from schedkit.scheduler import Scheduler
-from schedkit.setup.problems import NOT_HYPERPARAMETERS
+from schedkit.setup.problems import NOT_HYPERPARAMETERS, ON_SKIP
 from schedkit.state_checks import StateReader, check_number
 from schedkit.values import ClipResult
 
@@ -32,6 +32,10 @@ class Built:
     :param total_steps: the run's length in steps, when known.
     :param resolved: the setup with everything computed at build time (lr, steps, schedules).
     :param groups: the param groups as built by the rules, or ``None``.
+    :param on_skip: what the schedulers do on a skipped step (a spike, a non-finite norm):
+        ``"advance"`` (they step as always: the lr follows the step count, as OLMo-core's
+        skip-step optimizers do) or ``"hold"`` (they do not step: a skipped step does not
+        count, as Megatron-LM). The ``[clip]`` table's ``on_skip`` key.
     """
 
     def __init__(
@@ -42,7 +46,11 @@ class Built:
         total_steps: int | None,
         resolved: Mapping[str, Any],
         groups: ParamGroups | None = None,
+        *,
+        on_skip: str = "advance",
     ) -> None:
+        if on_skip not in ON_SKIP:
+            raise SpecError(f"expected one of {list(ON_SKIP)}, got {on_skip!r}", "clip.on_skip")
         self.optimizer = optimizer
         self.schedulers = dict(schedulers)
         self.clipper = clipper
@@ -59,11 +67,17 @@ class Built:
         self._told_only = any(
             isinstance(s, ClockedScheduler) and s.told_only for s in self.schedulers.values()
         )
+        #: what the schedulers do on a skipped step: ``"advance"`` or ``"hold"``
+        self.on_skip = on_skip
+        #: how many optimizer steps :meth:`step` skipped (spikes of the norm or the loss,
+        #: non-finite norms under ``nonfinite = "skip"``); saved by :meth:`state_dict`
+        self.skipped_steps = 0
 
     def step(
         self,
         metric: Any = None,
         *,
+        loss: Any = None,
         scaler: Any = None,
         zero_grad: bool = True,
         tokens: int | None = None,
@@ -72,12 +86,21 @@ class Built:
         """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
         and clear the gradients unless told not to.
 
+        A step the clipper skips (``last_clip.skipped``: a spike under ``zclip``'s
+        ``on_spike = "skip"``, a non-finite norm under ``nonfinite = "skip"``) does not step
+        the optimizer; it is counted in :attr:`skipped_steps`, and the schedulers step or
+        not as :attr:`on_skip` says.
+
         :param metric: the validation metric, given at the step that ends an epoch with a
             validation: the metric-driven schedulers (``plateau``,
             ``torch.ReduceLROnPlateau``, ``mmengine.ReduceOnPlateau*``) observe it, the
             others step as always. Checked before anything changes (a finite number, or
             mmengine's metrics dict for its aliases); given to a setup without a
             metric-driven schedule it is a :class:`SpecError`.
+        :param loss: this step's training loss (a number or a one-element tensor), judged
+            by a clipper that judges losses (:class:`~schedkit.plugin.JudgesLoss`,
+            ``zclip``): a spike skips the step before anything is clipped. Under
+            ``torch.distributed`` it is averaged over the ranks, so all decide alike.
         :param tokens: what this step consumed, for a setup on a token or sample clock
             (``[run] clock``); without it such a setup counts its batch ramp or its
             constant batch.
@@ -92,19 +115,18 @@ class Built:
                 raise SpecError("no schedule of this setup observes a metric", "metric")
             for s in observing:
                 s.checked_metric(metric)
-        if self.clipper is not None:
-            if scaler is not None:
+        skipped = self._clip(loss, scaler)
+        if skipped:
+            self.skipped_steps += 1
+            if scaler is not None:  # the scale still follows the unscaled gradients
                 _unscale(scaler, self.optimizer)
-            if len(self.optimizer.param_groups) != self._clip_groups:
-                self._clip_target = _model_order(self.optimizer, self.groups)
-                self._clip_groups = len(self.optimizer.param_groups)
-            self.last_clip = self.clipper(self._clip_target)
-        if scaler is not None:
+                scaler.update()
+        elif scaler is not None:
             scaler.step(self.optimizer)
             scaler.update()
         else:
             self.optimizer.step()
-        for s in self.schedulers.values():
+        for s in self.schedulers.values() if not skipped or self.on_skip == "advance" else ():
             if metric is not None and s.observes_metrics:
                 s.step(metric=metric)  # by name: a peer's step may take an epoch first
             elif consumed:
@@ -142,7 +164,7 @@ class Built:
         now = watched.consumed if isinstance(watched, ClockedScheduler) else watched.steps
         if now > end:
             self._horizon_watch = None
-            unit = getattr(watched, "clock", "steps")
+            unit = watched.clock if isinstance(watched, ClockedScheduler) else "steps"
             warnings.warn(
                 f"the run went past the end of its schedules ({end} {unit}): they hold their "
                 "last values from here; was the horizon computed with the gradient "
@@ -150,6 +172,34 @@ class Built:
                 HorizonWarning,
                 stacklevel=3,
             )
+
+    def _clip(self, loss: Any, scaler: Any) -> bool:
+        """Judge ``loss`` (when given) and clip: whether this step is skipped. Raises before
+        anything changes when a loss is given that no clipper judges."""
+        if loss is not None and not isinstance(self.clipper, JudgesLoss):
+            raise SpecError(
+                "no clipper of this setup judges a loss (a spike clipper such as zclip does)",
+                "loss",
+            )
+        if self.clipper is None:
+            return False
+        if loss is not None:
+            _check_loss(loss)
+        if scaler is not None:
+            _unscale(scaler, self.optimizer)
+        if (
+            isinstance(self.clipper, JudgesLoss)
+            and loss is not None
+            and self.clipper.loss_spike(loss)
+        ):
+            self.optimizer.zero_grad(set_to_none=True)  # as a clipper's skip drops them
+            self.last_clip = ClipResult(skipped=True, spike=True)
+            return True
+        if len(self.optimizer.param_groups) != self._clip_groups:
+            self._clip_target = _model_order(self.optimizer, self.groups)
+            self._clip_groups = len(self.optimizer.param_groups)
+        self.last_clip = self.clipper(self._clip_target)
+        return self.last_clip.skipped
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for the optimizer, every scheduler and the clipper."""
@@ -160,6 +210,7 @@ class Built:
             "optimizer": self.optimizer.state_dict(),
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "clipper": None if self.clipper is None else self.clipper.state_dict(),
+            "skipped_steps": self.skipped_steps,
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
@@ -172,6 +223,8 @@ class Built:
                 f"not a schedkit setup state (format {show(reader.state.get('format'))})"
             )
         reader.integer("version", ge=1, le=1)
+        # states saved before skipped steps were counted have none
+        skipped = reader.integer("skipped_steps") if "skipped_steps" in reader.state else 0
         _check_optimizer_state(self.optimizer, reader.get("optimizer"))
         saved = reader.mapping("schedulers")
         missing = sorted(set(self.schedulers) - set(saved.state))
@@ -199,6 +252,17 @@ class Built:
             s.load_state_dict(saved.state[k])
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
+        self.skipped_steps = skipped
+
+
+def _check_loss(loss: Any) -> None:
+    """A loss given to :meth:`Built.step`: a real number or a one-element tensor."""
+    if isinstance(loss, torch.Tensor):
+        if loss.numel() != 1 or loss.is_complex():
+            shape = tuple(loss.shape)
+            raise SpecError(f"expected a one-element real tensor, got shape {shape}", "loss")
+    elif isinstance(loss, bool) or not isinstance(loss, (int, float)):
+        raise SpecError(f"expected a number or a one-element tensor, got {show(loss)}", "loss")
 
 
 def _horizon_watch(

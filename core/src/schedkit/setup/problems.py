@@ -13,6 +13,8 @@ from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import SchedkitError, SpecError
 
 TABLES = ("run", "optimizer", "rules", "schedules", "clip")
+#: what the schedulers do on a step the clipper skips (``[clip] on_skip``, ``Built.on_skip``)
+ON_SKIP = ("advance", "hold")
 RUN_KEYS = (
     "total",
     "steps_per_epoch",

@@ -42,7 +42,8 @@ class Setup:
     :param base_batch_size: the batch size ``base_lr`` was tuned for.
     :param rules: the ``[[rules]]`` tables: param-group rules, applied in order.
     :param schedules: the ``[schedules.<key>]`` tables, one per scheduled hyperparameter.
-    :param clip: the ``[clip]`` table: the gradient clipper, or ``None`` for none.
+    :param clip: the ``[clip]`` table: the gradient clipper, or ``None`` for none; its
+        ``on_skip`` key (not the clipper's) says what the schedulers do on a skipped step.
     :param total: the run's length: steps, or epochs as ``"90ep"``.
     :param steps_per_epoch: resolves durations in epochs (also given at build time).
     :param batch_size: the run's global batch size, for ``lr_scaling`` (also given at build
@@ -225,9 +226,11 @@ class Setup:
                 )
             except SpecError as err:
                 problems.append(err.at(f"schedules.{entry.name}"))
-        clipper = None
+        clipper, on_skip = None, "advance"
         if self.clip is not None:
-            clipper = build_component("clipper", self.clip, {}, "clip")
+            spec = dict(self.clip)
+            on_skip = spec.pop("on_skip", on_skip)
+            clipper = build_component("clipper", spec, {}, "clip")
         if problems:
             raise SetupError(problems)
         resolved = self.to_dict()
@@ -236,7 +239,7 @@ class Setup:
             resolved.setdefault("run", {})["total_steps"] = total
         for key, s in schedulers.items():
             resolved["schedules"][key].update(s.schedule.spec())
-        return Built(optimizer, schedulers, clipper, total, resolved, groups)
+        return Built(optimizer, schedulers, clipper, total, resolved, groups, on_skip=on_skip)
 
     def _scheduler(
         self,

@@ -27,6 +27,7 @@ from schedkit.setup.problems import (
     FLOAT32_MAX,
     LR_KEYS,
     NOT_HYPERPARAMETERS,
+    ON_SKIP,
     RUN_KEYS,
     SCALINGS,
     is_number,
@@ -258,8 +259,17 @@ class TableReader:
                 SpecError("expected a table with a 'type' (e.g. type = \"norm\")", "clip")
             )
             return None
+        spec = dict(spec)
+        on_skip = spec.pop("on_skip", None)
+        if on_skip is not None and on_skip not in ON_SKIP:
+            self.problems.append(
+                SpecError(f"expected one of {list(ON_SKIP)}, got {on_skip!r}", "clip.on_skip")
+            )
+            return None
         try:
-            return dict(build_component("clipper", spec, {}, "clip").spec())
+            out = dict(build_component("clipper", spec, {}, "clip").spec())
+            # not the clipper's: what the schedulers do on a step it skips (Built.on_skip)
+            return out if on_skip is None else {**out, "on_skip": on_skip}
         except SpecError as e:
             self.problems.append(e if e.path.startswith("clip") else e.at("clip"))
         except SchedkitError as e:
