@@ -321,8 +321,8 @@ def test_plugins_page_lists_every_extension_point(gen):
     assert own == set(hooks.BASE_SCHEDULE_HOOKS)
     assert public(BaseRule) - {"name"} == set(hooks.RULE_HOOKS)
     # the rest of BaseClipper is what the base class gives every strategy (its fields,
-    # the state it keeps, attach, global_norm, finite), not what a strategy overrides
-    given = {"name", "nonfinite", "schedule", "state", "global_norm", "finite", "attach"}
+    # the state it keeps, attach, global_norm, finite, drop), not what a strategy overrides
+    given = {"name", "nonfinite", "schedule", "state", "global_norm", "finite", "attach", "drop"}
     given |= {"last_result", "skipped_steps", "state_dict", "load_state_dict", "check_state"}
     assert public(BaseClipper) - given == set(hooks.CLIPPER_HOOKS)
     page = gen.plugins_page()

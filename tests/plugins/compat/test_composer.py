@@ -150,3 +150,29 @@ dataloader_len = 10
     again = _sched("CosineAnnealingWithWarmupScheduler", t_warmup="2ba", max_duration="20ba")
     again.load_state_dict(sched.state_dict())
     assert again.get_last_lr() == sched.get_last_lr()
+
+
+#: every scheduler class of ``composer.optim.scheduler`` that has an alias, by its name
+COMPOSER_ALIASES = (
+    "composer.StepScheduler",
+    "composer.MultiStepScheduler",
+    "composer.ConstantScheduler",
+    "composer.LinearScheduler",
+    "composer.ExponentialScheduler",
+    "composer.CosineAnnealingScheduler",
+    "composer.CosineAnnealingWarmRestartsScheduler",
+    "composer.PolynomialScheduler",
+    "composer.MultiStepWithWarmupScheduler",
+    "composer.ConstantWithWarmupScheduler",
+    "composer.LinearWithWarmupScheduler",
+    "composer.CosineAnnealingWithWarmupScheduler",
+    "composer.PolynomialWithWarmupScheduler",
+)
+
+
+def test_every_composer_scheduler_class_is_registered_under_its_own_name() -> None:
+    registered = {c.name: c for c in schedkit.registered() if c.name.startswith("composer.")}
+    assert sorted(registered) == sorted(COMPOSER_ALIASES)
+    for name in COMPOSER_ALIASES:
+        assert registered[name].kind == "schedule"
+        assert registered[name].examples, name
