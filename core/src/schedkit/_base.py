@@ -16,7 +16,7 @@ import attrs
 from schedkit._classes import Component, base_class, fields
 from schedkit._fields import _meta, record_spec
 from schedkit.errors import SpecError
-from schedkit.hooks import ScheduleHooks
+from schedkit.hooks import ScheduleHooks, hooks_of
 
 if TYPE_CHECKING:
     import torch
@@ -107,6 +107,13 @@ class BaseSchedule(ScheduleHooks, Component):
                 changes[f.name] = value - steps
         return attrs.evolve(self, **changes) if changes else self  # type: ignore[misc]
 
+    def resumed(self: S, step: int, previous: Any) -> S:
+        """This schedule as a run resumed at ``step`` on a new plan takes it: each nested
+        schedule (a ``schedule`` or ``schedules`` field) resumed in turn, paired with the
+        same part of ``previous`` when that is of the same family (see
+        :meth:`schedkit.hooks.ScheduleHooks.resumed`)."""
+        return _resume_parts(self, lambda part, before: _resume(part, step, before), previous)
+
     def resolve(
         self: S, *, steps_per_epoch: int | None = None, total_steps: int | None = None
     ) -> S:
@@ -139,3 +146,33 @@ class BaseSchedule(ScheduleHooks, Component):
 
 
 S = TypeVar("S", bound=BaseSchedule)
+
+
+def _resume(part: Any, step: int, previous: Any) -> Any:
+    """``part`` resumed at ``step`` (a plain schedule as it is)."""
+    return hooks_of(part).resumed(step, previous)
+
+
+def _resume_parts(schedule: S, resume: Any, previous: Any) -> S:
+    """``schedule`` with ``resume(part, previous_part)`` applied to each nested schedule
+    (``previous_part`` is None unless ``previous`` is of the same family)."""
+    same = type(previous) is type(schedule)
+    changes: dict[str, Any] = {}
+    for f in fields(type(schedule)):
+        meta = _meta(f)
+        if not (f.init and meta.get("schedule")):
+            continue
+        value = getattr(schedule, f.name)
+        before = getattr(previous, f.name) if same else None
+        if meta.get("many"):
+            olds = before if before is not None and len(before) == len(value) else None
+            parts = tuple(
+                resume(v, None if olds is None else olds[i]) for i, v in enumerate(value)
+            )
+            if any(a is not b for a, b in zip(parts, value, strict=True)):
+                changes[f.name] = parts
+        else:
+            part = resume(value, before)
+            if part is not value:
+                changes[f.name] = part
+    return attrs.evolve(schedule, **changes) if changes else schedule  # type: ignore[misc]

@@ -18,7 +18,7 @@ import torch
 from schedkit import _fields as _f
 from schedkit import shapes
 from schedkit import validators as _validate
-from schedkit._base import BaseSchedule
+from schedkit._base import BaseSchedule, _resume, _resume_parts
 from schedkit._fields import Unresolved
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
@@ -254,6 +254,17 @@ class Sequence(BaseSchedule):
         h = _horizon(self.schedules[-1])
         return None if h is None else h + self._starts[-1]
 
+    def resumed(self, step: int, previous: Any) -> Sequence:
+        # each part on its own clock; a part that has not started yet decides nothing
+        same = type(previous) is type(self) and len(previous.schedules) == len(self.schedules)
+        parts = tuple(
+            part if step < start else _resume(part, step - start, previous.schedules[i] if same else None)
+            for i, (part, start) in enumerate(zip(self.schedules, self._starts, strict=True))
+        )
+        if all(a is b for a, b in zip(parts, self.schedules, strict=True)):
+            return self
+        return attrs.evolve(self, schedules=parts)
+
     def shifted(self, steps: int) -> Sequence:
         if steps == 0:
             return self
@@ -337,6 +348,10 @@ class Stretch(BaseSchedule):
     def horizon(self) -> int | None:
         h = _horizon(self.schedule)
         return None if h is None else math.ceil(h * self.factor)
+
+    def resumed(self, step: int, previous: Any) -> Stretch:
+        inner = math.floor(step / self.factor)  # the resumed step on the inner clock
+        return _resume_parts(self, lambda part, before: _resume(part, inner, before), previous)
 
     def shifted(self, steps: int) -> Stretch:
         if steps:

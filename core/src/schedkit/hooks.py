@@ -109,6 +109,15 @@ class ScheduleHooks:
             "metric",
         )
 
+    def resumed(self, step: int, previous: Any) -> Any:
+        """This schedule as a run resumed at ``step`` on a new plan takes it
+        (``load_state_dict(state, replan=True)``): what the plan leaves to the resume is
+        decided there (a WSD's ``decay_start = "resume"`` becomes ``step``). ``previous`` is
+        the schedule the state was written by, rebuilt from its spec (None when it cannot
+        be), so that a decision an earlier resume took stays. Returns a schedule of the
+        same family; itself by default (composites hand the call to their parts)."""
+        return self
+
     @property
     def target_tags(self) -> frozenset[str | None] | None:
         """The param-group tags the schedule selects itself (Cerebras'
@@ -128,6 +137,9 @@ class _Plain(ScheduleHooks):
     def spec(self) -> dict[str, Any]:
         spec: dict[str, Any] = self.schedule.spec()
         return spec
+
+    def resumed(self, step: int, previous: Any) -> Any:
+        return self.schedule
 
 
 def hooks_of(schedule: Any) -> ScheduleHooks:
@@ -149,6 +161,7 @@ SCHEDULE_HOOKS = (
     "companions",
     "epoch_step",
     "metric_of",
+    "resumed",
     "target_tags",
     "absolute_base",
     "absolute",
