@@ -107,13 +107,6 @@ class BaseSchedule(ScheduleHooks, Component):
                 changes[f.name] = value - steps
         return attrs.evolve(self, **changes) if changes else self  # type: ignore[misc]
 
-    def resumed(self: S, step: int, previous: Any) -> S:
-        """This schedule as a run resumed at ``step`` on a new plan takes it: each nested
-        schedule (a ``schedule`` or ``schedules`` field) resumed in turn, paired with the
-        same part of ``previous`` when that is of the same family (see
-        :meth:`schedkit.hooks.ScheduleHooks.resumed`)."""
-        return _resume_parts(self, lambda part, before: _resume(part, step, before), previous)
-
     def resolve(
         self: S, *, steps_per_epoch: int | None = None, total_steps: int | None = None
     ) -> S:
@@ -146,6 +139,15 @@ class BaseSchedule(ScheduleHooks, Component):
 
 
 S = TypeVar("S", bound=BaseSchedule)
+
+
+def resumed_parts(schedule: Any, step: int, previous: Any) -> Any:
+    """The default of :meth:`~schedkit.hooks.ScheduleHooks.resumed`: a schedule with
+    nested schedules (``schedule()`` / ``schedules()`` fields) with each resumed at the same
+    step, paired with the same part of ``previous``; any other schedule as it is."""
+    if not attrs.has(type(schedule)):
+        return schedule
+    return _resume_parts(schedule, lambda part, before: _resume(part, step, before), previous)
 
 
 def _resume(part: Any, step: int, previous: Any) -> Any:

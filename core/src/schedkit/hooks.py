@@ -110,13 +110,18 @@ class ScheduleHooks:
         )
 
     def resumed(self, step: int, previous: Any) -> Any:
-        """This schedule as a run resumed at ``step`` on a new plan takes it
-        (``load_state_dict(state, replan=True)``): what the plan leaves to the resume is
-        decided there (a WSD's ``decay_start = "resume"`` becomes ``step``). ``previous`` is
+        """This schedule as a run resumed at ``step`` on a new plan takes it (a WSD's
+        ``decay_start = "resume"`` becomes ``step``); itself by default.
+
+        The scheduler calls it in ``load_state_dict(state, replan=True)``. ``previous`` is
         the schedule the state was written by, rebuilt from its spec (None when it cannot
-        be), so that a decision an earlier resume took stays. Returns a schedule of the
-        same family; itself by default (composites hand the call to their parts)."""
-        return self
+        be), so that a decision an earlier resume took can stay. It returns a schedule of
+        the same family. By default a schedule with nested schedules (fields declared
+        with ``schedule()`` or ``schedules()``: warmup, chain, scale...) hands the call to
+        each of them, paired with the same part of ``previous``; anything else is itself."""
+        from schedkit._base import resumed_parts
+
+        return resumed_parts(self, step, previous)
 
     @property
     def target_tags(self) -> frozenset[str | None] | None:
