@@ -13,7 +13,7 @@ from schedkit.clipping import _unscale
 from schedkit.errors import SpecError, StateError
 from schedkit.groups import ParamGroups
 from schedkit.protocols import StateChecked
-from schedkit.scheduler import Scheduler
+from schedkit.scheduler import REPLAN_RTOL, Scheduler
 from schedkit.setup.problems import NOT_HYPERPARAMETERS
 from schedkit.state_checks import StateReader, check_number
 from schedkit.values import ClipResult
@@ -101,10 +101,32 @@ class Built:
             "clipper": None if self.clipper is None else self.clipper.state_dict(),
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(
+        self,
+        state: Mapping[str, Any],
+        replan: bool | None = None,
+        *,
+        rtol: float | None = None,
+        allow_jump: bool | None = None,
+    ) -> None:
         """Restore what :meth:`state_dict` saved: all of it or, when any part does not fit
         (the optimizer's, a scheduler's or the clipper's), none of it (:class:`StateError`
-        naming the key path)."""
+        naming the key path).
+
+        With ``replan`` (by default the setup's ``[resume] replan``) the run continues on
+        this setup's plan: each scheduler takes the state's step and keeps its own schedule
+        and base values (:meth:`Scheduler.load_state_dict` with ``replan=True``), and the
+        param groups keep this setup's hyperparameters (only the optimizer's
+        per-parameter state, its moments, comes from the state). A value that jumps at the
+        resumed step in any scheduler refuses the whole load, naming both values and the
+        step, unless ``allow_jump``; ``rtol`` and ``allow_jump`` default to ``[resume]``'s.
+        """
+        policy = self.resolved.get("resume") or {}
+        replan = policy.get("replan", False) if replan is None else replan
+        options = {
+            "rtol": policy.get("rtol", REPLAN_RTOL) if rtol is None else rtol,
+            "allow_jump": policy.get("allow_jump", False) if allow_jump is None else allow_jump,
+        }
         reader = StateReader(state, what="setup state")
         if reader.state.get("format") != "schedkit.built":
             raise StateError(
@@ -123,7 +145,10 @@ class Built:
             )
         for k, s in self.schedulers.items():
             try:
-                s.check_state(saved.state[k])
+                if replan:
+                    s.check_replan(saved.state[k], **options)
+                else:
+                    s.check_state(saved.state[k])
             except StateError as e:
                 raise e.at(f"schedulers.{k}") from None
         clip_state = reader.state.get("clipper")
@@ -133,9 +158,15 @@ class Built:
             except StateError as e:
                 raise e.at("clipper") from None
         # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
+        mine = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(reader.get("optimizer"))
+        if replan:  # the plan's hyperparameters are this setup's
+            for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
+                g.update(settings)
         for k, s in self.schedulers.items():
-            s.load_state_dict(saved.state[k])
+            s.load_state_dict(saved.state[k], replan, **(options if replan else {}))
+            if replan:  # what the state of this run says it runs on from now
+                self.resolved["schedules"][k].update(s.schedule.spec())
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
 

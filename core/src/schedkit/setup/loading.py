@@ -62,6 +62,7 @@ def _load(data: dict[str, Any], where: str) -> Setup:
     rules = loader.rules()
     entries = loader.schedules(total)
     clip = loader.clip()
+    resume = loader.resume()
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
     setup = Setup(
         optimizer,
@@ -75,6 +76,7 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         total=total,
         steps_per_epoch=spe,
         batch_size=batch,
+        resume=resume,
     )
     if any(p.path.startswith("optimizer") for p in loader.problems):
         found = dry_run(None, None, entries, total, spe, None)  # the schedules alone

@@ -20,7 +20,7 @@ from schedkit.scheduler import Scheduler
 from schedkit.setup.built import Built
 from schedkit.setup.optimizers import optimizer_class
 from schedkit.setup.problems import SetupError
-from schedkit.setup.tables import ScheduleEntry
+from schedkit.setup.tables import ResumePolicy, ScheduleEntry
 from schedkit.setup.validation import dry_run, group_values_out_of_range
 
 
@@ -44,6 +44,8 @@ class Setup:
     :param total: the run's length: steps, or epochs as ``"90ep"``.
     :param steps_per_epoch: resolves durations in epochs (also given at build time).
     :param batch_size: the run's batch size, for ``lr_scaling`` (also given at build time).
+    :param resume: the ``[resume]`` table: how :meth:`Built.load_state_dict` takes a state
+        of another plan (``replan``, ``rtol``, ``allow_jump``).
     """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
@@ -57,6 +59,7 @@ class Setup:
     total: int | str | None = None
     steps_per_epoch: int | None = None
     batch_size: int | None = None
+    resume: ResumePolicy = attrs.field(factory=ResumePolicy)
     #: the model-free problems found for each build context (lr, steps per epoch, total
     #: steps): a setup is validated once per context, by its load or its first build
     _checked: dict[tuple[Any, ...], list[SpecError]] = attrs.field(
@@ -98,6 +101,9 @@ class Setup:
                 out["schedules"][entry.name] = table
         if self.clip is not None:
             out["clip"] = dict(self.clip)
+        resume = self.resume.to_dict()
+        if resume:
+            out["resume"] = resume
         return plain(out)  # type: ignore[no-any-return]
 
     def to_toml(self) -> str:
