@@ -168,9 +168,7 @@ def _resume_parts(schedule: S, resume: Any, previous: Any) -> S:
         before = getattr(previous, f.name) if same else None
         if meta.get("many"):
             olds = before if before is not None and len(before) == len(value) else None
-            parts = tuple(
-                resume(v, None if olds is None else olds[i]) for i, v in enumerate(value)
-            )
+            parts = tuple(resume(v, None if olds is None else olds[i]) for i, v in enumerate(value))
             if any(a is not b for a, b in zip(parts, value, strict=True)):
                 changes[f.name] = parts
         else:

@@ -257,9 +257,10 @@ class Sequence(BaseSchedule):
     def resumed(self, step: int, previous: Any) -> Sequence:
         # each part on its own clock; a part that has not started yet decides nothing
         same = type(previous) is type(self) and len(previous.schedules) == len(self.schedules)
+        olds = previous.schedules if same else (None,) * len(self.schedules)
         parts = tuple(
-            part if step < start else _resume(part, step - start, previous.schedules[i] if same else None)
-            for i, (part, start) in enumerate(zip(self.schedules, self._starts, strict=True))
+            part if step < start else _resume(part, step - start, before)
+            for part, start, before in zip(self.schedules, self._starts, olds, strict=True)
         )
         if all(a is b for a, b in zip(parts, self.schedules, strict=True)):
             return self

@@ -277,7 +277,9 @@ class Replan:
             new = self.new[i]
             where = f"param_groups[{self.groups[i]}]" if self.groups else f"group {i}"
             if old is None:
-                out.append(f"{key} at step {self.step} ({where}): unknown in the state, {new!r} now")
+                out.append(
+                    f"{key} at step {self.step} ({where}): unknown in the state, {new!r} now"
+                )
                 continue
             out.append(
                 f"{key} at step {self.step} ({where}): {old!r} in the state, {new!r} in the new "

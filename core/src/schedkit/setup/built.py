@@ -123,7 +123,7 @@ class Built:
         """
         policy = self.resolved.get("resume") or {}
         replan = policy.get("replan", False) if replan is None else replan
-        options = {
+        options: dict[str, Any] = {
             "rtol": policy.get("rtol", REPLAN_RTOL) if rtol is None else rtol,
             "allow_jump": policy.get("allow_jump", False) if allow_jump is None else allow_jump,
         }

@@ -300,7 +300,7 @@ class TableReader:
 
     def resume(self) -> ResumePolicy:
         table = self.table("resume")
-        given = {}
+        given: dict[str, Any] = {}
         for k, v in table.items():
             if k not in RESUME_KEYS:
                 self.problems.append(unknown_key(k, RESUME_KEYS, f"resume.{k}"))
