@@ -93,15 +93,16 @@ class WSD(schedkit.BaseSchedule):
         return spec
 
     def shifted(self, steps: int) -> WSD:
-        out = super().shifted(steps)
         if not steps or not isinstance(self.decay_start, int):
-            return out
+            return super().shifted(steps)
         if self.decay_start < steps:
             raise SpecError(
                 f"expected a step after the warmup ({steps} steps), got {self.decay_start}",
                 "decay_start",
             )
-        return attrs.evolve(out, decay_start=self.decay_start - steps)
+        # the decay's start first, then the rest: each copy checked holds together
+        moved = attrs.evolve(self, decay_start=self.decay_start - steps)
+        return super(WSD, moved).shifted(steps)
 
     def resumed(self, step: int, previous: Any) -> WSD:
         """``decay_start = "resume"`` becomes ``step``, unless ``previous`` (the plan the
