@@ -163,7 +163,9 @@ def curves(entry: Mapping[str, Any]) -> dict[str, Any]:
     steps = sorted({round(end * i / POINTS) for i in range(POINTS + 1)} | {plan.step})
     old_base = (entry.get("_old_bases") or [1.0])[0]
     new_base = (entry.get("_new_bases") or [1.0])[0]
-    out: dict[str, Any] = {"steps": steps, "step": plan.step, "old": None}
+    out: dict[str, Any] = {"steps": steps, "step": plan.step, "old": None, "key": "lr"}
+    if "key" in entry:
+        out["key"] = entry["key"]
     if old is not None:
         try:
             out["old"] = [old_base * v for v in _values(old, steps)]
@@ -203,7 +205,9 @@ def figure(
         )
         if log:
             ax.set_yscale("log")
-        ax.set_ylabel(f"{key} (first group)")
+        if c.get("title"):
+            ax.set_title(c["title"], fontsize=9)
+        ax.set_ylabel(f"{c.get('key', key)} (first group)")
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower left", frameon=False)
