@@ -16,7 +16,7 @@ import attrs
 from schedkit._classes import Component, base_class, fields
 from schedkit._fields import _meta, record_spec
 from schedkit.errors import SpecError
-from schedkit.hooks import ScheduleHooks, hooks_of
+from schedkit.hooks import ScheduleHooks
 
 if TYPE_CHECKING:
     import torch
@@ -139,40 +139,3 @@ class BaseSchedule(ScheduleHooks, Component):
 
 
 S = TypeVar("S", bound=BaseSchedule)
-
-
-def resumed_parts(schedule: Any, step: int, previous: Any) -> Any:
-    """The default of :meth:`~schedkit.hooks.ScheduleHooks.resumed`: a schedule with
-    nested schedules (``schedule()`` / ``schedules()`` fields) with each resumed at the same
-    step, paired with the same part of ``previous``; any other schedule as it is."""
-    if not attrs.has(type(schedule)):
-        return schedule
-    return _resume_parts(schedule, lambda part, before: _resume(part, step, before), previous)
-
-
-def _resume(part: Any, step: int, previous: Any) -> Any:
-    """``part`` resumed at ``step`` (a plain schedule as it is)."""
-    return hooks_of(part).resumed(step, previous)
-
-
-def _resume_parts(schedule: S, resume: Any, previous: Any) -> S:
-    """``schedule`` with ``resume(part, previous_part)`` applied to each nested schedule
-    (``previous_part`` is None unless ``previous`` is of the same family)."""
-    same = type(previous) is type(schedule)
-    changes: dict[str, Any] = {}
-    for f in fields(type(schedule)):
-        meta = _meta(f)
-        if not (f.init and meta.get("schedule")):
-            continue
-        value = getattr(schedule, f.name)
-        before = getattr(previous, f.name) if same else None
-        if meta.get("many"):
-            olds = before if before is not None and len(before) == len(value) else None
-            parts = tuple(resume(v, None if olds is None else olds[i]) for i, v in enumerate(value))
-            if any(a is not b for a, b in zip(parts, value, strict=True)):
-                changes[f.name] = parts
-        else:
-            part = resume(value, before)
-            if part is not value:
-                changes[f.name] = part
-    return attrs.evolve(schedule, **changes) if changes else schedule  # type: ignore[misc]

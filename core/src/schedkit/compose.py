@@ -18,10 +18,12 @@ import torch
 from schedkit import _fields as _f
 from schedkit import shapes
 from schedkit import validators as _validate
-from schedkit._base import BaseSchedule, _resume, _resume_parts
+from schedkit._base import BaseSchedule
 from schedkit._fields import Unresolved
+from schedkit._resume import resume_parts
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
+from schedkit.hooks import resume_part
 from schedkit.protocols import Finite, Schedule, Shiftable, TensorValued
 
 WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt")
@@ -259,7 +261,7 @@ class Sequence(BaseSchedule):
         same = type(previous) is type(self) and len(previous.schedules) == len(self.schedules)
         olds = previous.schedules if same else (None,) * len(self.schedules)
         parts = tuple(
-            part if step < start else _resume(part, step - start, before)
+            part if step < start else resume_part(part, step - start, before)
             for part, start, before in zip(self.schedules, self._starts, olds, strict=True)
         )
         if all(a is b for a, b in zip(parts, self.schedules, strict=True)):
@@ -352,7 +354,10 @@ class Stretch(BaseSchedule):
 
     def resumed(self, step: int, previous: Any) -> Stretch:
         inner = math.floor(step / self.factor)  # the resumed step on the inner clock
-        return _resume_parts(self, lambda part, before: _resume(part, inner, before), previous)
+        out: Stretch = resume_parts(
+            self, lambda part, before: resume_part(part, inner, before), previous
+        )
+        return out
 
     def shifted(self, steps: int) -> Stretch:
         if steps:

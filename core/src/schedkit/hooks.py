@@ -119,9 +119,9 @@ class ScheduleHooks:
         the same family. By default a schedule with nested schedules (fields declared
         with ``schedule()`` or ``schedules()``: warmup, chain, scale...) hands the call to
         each of them, paired with the same part of ``previous``; anything else is itself."""
-        from schedkit._base import resumed_parts
+        from schedkit._resume import resumed_parts
 
-        return resumed_parts(self, step, previous)
+        return resumed_parts(self, step, previous, resume_part)
 
     @property
     def target_tags(self) -> frozenset[str | None] | None:
@@ -150,6 +150,11 @@ class _Plain(ScheduleHooks):
 def hooks_of(schedule: Any) -> ScheduleHooks:
     """The hooks of ``schedule``: itself, or the defaults for a plain schedule."""
     return schedule if isinstance(schedule, ScheduleHooks) else _Plain(schedule)
+
+
+def resume_part(part: Any, step: int, previous: Any) -> Any:
+    """``part`` of a composite resumed at ``step`` (a plain schedule as it is)."""
+    return hooks_of(part).resumed(step, previous)
 
 
 def family_hooks(cls: Any) -> type[ScheduleHooks]:
