@@ -546,3 +546,20 @@ def test_cli_replan_errors_without_a_traceback(files, capsys, argv, message):
         return
     assert code == 1
     assert message in captured.err
+
+
+@settings(max_examples=30, deadline=None)
+@given(total=st.integers(50, 1500), data=st.data())
+def test_a_cosine_replanned_within_its_warmup_keeps_the_past(total, data):
+    """The warmup does not depend on the total: a cosine given another total while still
+    warming up has the same past, and runs on as if it had never stopped on the new plan."""
+    warmup = data.draw(st.integers(1, 40))
+    other = data.draw(st.integers(warmup + 1, 3000))
+    k = data.draw(st.integers(0, warmup))
+    old = get_schedule("cosine", total=total + warmup, warmup=warmup)
+    new = get_schedule("cosine", total=other + warmup, warmup=warmup)
+    assert [old(t) for t in range(k + 1)] == [new(t) for t in range(k + 1)]
+    s = Scheduler(sgd(2), new)
+    s.load_state_dict(saved(run(old, k).state_dict()), replan=True)
+    ref = lr_curve(Scheduler(sgd(2), new), other + warmup + 5)
+    assert lr_curve(s, other + warmup + 5 - k) == ref[k:]
