@@ -92,6 +92,8 @@ def _report(data: dict[str, Any], args: argparse.Namespace) -> None:
     for name, entry in data["keys"].items():
         if "error" in entry:
             print(f"{name}: {escape(entry['error'])}")
+            if "base_values" in entry["error"] and args.model is None:
+                print("  (build on the model the state was trained with: --model module:factory)")
             continue
         step = entry["step"]
         print(f"{name} ({entry['key']}) at step {step}:")

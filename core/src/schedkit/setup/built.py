@@ -165,8 +165,9 @@ class Built:
                 g.update(settings)
         for k, s in self.schedulers.items():
             s.load_state_dict(saved.state[k], replan, **(options if replan else {}))
-            if replan:  # what the state of this run says it runs on from now
-                self.resolved["schedules"][k].update(s.schedule.spec())
+            tables = self.resolved.get("schedules")
+            if replan and isinstance(tables, dict) and isinstance(tables.get(k), dict):
+                tables[k].update(s.schedule.spec())  # the plan as decided at the resume
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
 
