@@ -503,6 +503,56 @@ def warmup_modes_png() -> bytes:
     return _png(fig)
 
 
+def replan_plans(total: int = 10_000, resume: int = 5000) -> dict[str, Any]:
+    """The resuming page's two replans of one WSD run (10k steps, a 500-step warmup, the
+    last 20% decaying), stopped at step 5000: a cooldown from the resume (2000 steps), and
+    more data (``total`` 16k). Real schedulers: the run stepped to the resume, its state
+    saved, a scheduler on each new plan checking the replan (``check_replan``)."""
+    import torch
+
+    from schedkit import _replan
+
+    def scheduler(spec: dict[str, Any]) -> schedkit.Scheduler:
+        param = torch.nn.Parameter(torch.zeros(1))
+        return schedkit.Scheduler(torch.optim.SGD([param], lr=3e-4), spec)
+
+    old = {"type": "wsd", "total": total, "warmup": 500, "decay": "20%"}
+    run = scheduler(old)
+    for _ in range(resume):
+        run.step()
+    state = run.state_dict()
+    new_plans = {
+        'cooldown now: decay_start = "resume", decay = 2000': {
+            "type": "wsd",
+            "total": total,
+            "warmup": 500,
+            "decay": 2000,
+            "decay_start": "resume",
+        },
+        "more data: total = 16000": {**old, "total": 16_000, "decay": 2000},
+    }
+    out = {}
+    for title, spec in new_plans.items():
+        new = scheduler(spec)
+        plan = new.check_replan(state)
+        entry = {
+            "_plan": plan,
+            "old_spec": state["schedule"],
+            "_old_bases": state["base_values"],
+            "_new_bases": new.base_values,
+        }
+        out[title] = {**_replan.curves(entry), "title": title}
+    return out
+
+
+def replan_png() -> bytes:
+    """The resuming page's figure: each replan's old plan, the run so far and the new plan,
+    drawn by the code of ``schedkit replan -o``."""
+    from schedkit import _replan
+
+    return _png(_replan.figure(replan_plans(), title="one WSD run, two new plans at step 5000"))
+
+
 #: The widths and lrs of the μP figure: an MLP tuned at the first width, 4 and 16 times wider.
 MUP_WIDTHS = (32, 128, 512)
 MUP_LRS = tuple(10 ** (-3 + 0.5 * i) for i in range(7))
@@ -831,6 +881,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
         ),
     }
     pictures["img/warmup-modes.png"] = warmup_modes_png()
+    pictures["img/replan.png"] = replan_png()
     pictures["img/lr-find.png"] = lr_find_png()
     pictures["img/migrating-timm.png"] = migrating_timm_png()
     pictures["img/performance.png"] = performance_png()

@@ -234,6 +234,7 @@ def test_state_is_plain_versioned_and_documents_the_schedule():
         "base_values": [0.1, 0.2],
         "schedule": get_schedule("cosine", total=100, warmup=10).spec(),
         "schedule_state": None,
+        "values": s.get_last_lr(),
     }
     buf = io.BytesIO()
     torch.save(state, buf)

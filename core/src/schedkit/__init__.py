@@ -74,6 +74,7 @@ if _typing.TYPE_CHECKING:
     from schedkit.registry import plugin_errors as plugin_errors
     from schedkit.registry import register as register
     from schedkit.registry import registered as registered
+    from schedkit.scheduler import Replan as Replan
     from schedkit.scheduler import Scheduler as Scheduler
     from schedkit.scheduler import get_scheduler as get_scheduler
     from schedkit.setup import Built as Built
@@ -132,6 +133,7 @@ _EXPORTS: dict[str, str] = {
     "registered": "schedkit.registry",
     "Registrar": "schedkit._registrar",
     "Registry": "schedkit.registry",
+    "Replan": "schedkit.scheduler",
     "resolve": "schedkit.schedule",
     "RuleEffect": "schedkit.values",
     "Scale": "schedkit.compose",

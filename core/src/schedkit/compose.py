@@ -20,8 +20,10 @@ from schedkit import shapes
 from schedkit import validators as _validate
 from schedkit._base import BaseSchedule
 from schedkit._fields import Unresolved
+from schedkit._resume import resume_parts
 from schedkit.durations import Duration, is_resolved
 from schedkit.errors import SpecError
+from schedkit.hooks import resume_part
 from schedkit.protocols import Finite, Schedule, Shiftable, TensorValued
 
 WARMUP_KINDS = ("linear", "constant", "exponential", "cosine", "1-sqrt", "log", "quadratic")
@@ -270,6 +272,18 @@ class Sequence(BaseSchedule):
         h = _horizon(self.schedules[-1])
         return None if h is None else h + self._starts[-1]
 
+    def resumed(self, step: int, previous: Any) -> Sequence:
+        # each part on its own clock; a part that has not started yet decides nothing
+        same = type(previous) is type(self) and len(previous.schedules) == len(self.schedules)
+        olds = previous.schedules if same else (None,) * len(self.schedules)
+        parts = tuple(
+            part if step < start else resume_part(part, step - start, before)
+            for part, start, before in zip(self.schedules, self._starts, olds, strict=True)
+        )
+        if all(a is b for a, b in zip(parts, self.schedules, strict=True)):
+            return self
+        return attrs.evolve(self, schedules=parts)
+
     def shifted(self, steps: int) -> Sequence:
         if steps == 0:
             return self
@@ -353,6 +367,13 @@ class Stretch(BaseSchedule):
     def horizon(self) -> int | None:
         h = _horizon(self.schedule)
         return None if h is None else math.ceil(h * self.factor)
+
+    def resumed(self, step: int, previous: Any) -> Stretch:
+        inner = math.floor(step / self.factor)  # the resumed step on the inner clock
+        out: Stretch = resume_parts(
+            self, lambda part, before: resume_part(part, inner, before), previous
+        )
+        return out
 
     def shifted(self, steps: int) -> Stretch:
         if steps:

@@ -109,6 +109,20 @@ class ScheduleHooks:
             "metric",
         )
 
+    def resumed(self, step: int, previous: Any) -> Any:
+        """This schedule as a run resumed at ``step`` on a new plan takes it (a WSD's
+        ``decay_start = "resume"`` becomes ``step``); itself by default.
+
+        The scheduler calls it in ``load_state_dict(state, replan=True)``. ``previous`` is
+        the schedule the state was written by, rebuilt from its spec (None when it cannot
+        be), so that a decision an earlier resume took can stay. It returns a schedule of
+        the same family. By default a schedule with nested schedules (fields declared
+        with ``schedule()`` or ``schedules()``: warmup, chain, scale...) hands the call to
+        each of them, paired with the same part of ``previous``; anything else is itself."""
+        from schedkit._resume import resumed_parts
+
+        return resumed_parts(self, step, previous, resume_part)
+
     @property
     def target_tags(self) -> frozenset[str | None] | None:
         """The param-group tags the schedule selects itself (Cerebras'
@@ -129,10 +143,18 @@ class _Plain(ScheduleHooks):
         spec: dict[str, Any] = self.schedule.spec()
         return spec
 
+    def resumed(self, step: int, previous: Any) -> Any:
+        return self.schedule
+
 
 def hooks_of(schedule: Any) -> ScheduleHooks:
     """The hooks of ``schedule``: itself, or the defaults for a plain schedule."""
     return schedule if isinstance(schedule, ScheduleHooks) else _Plain(schedule)
+
+
+def resume_part(part: Any, step: int, previous: Any) -> Any:
+    """``part`` of a composite resumed at ``step`` (a plain schedule as it is)."""
+    return hooks_of(part).resumed(step, previous)
 
 
 def family_hooks(cls: Any) -> type[ScheduleHooks]:
@@ -149,6 +171,7 @@ SCHEDULE_HOOKS = (
     "companions",
     "epoch_step",
     "metric_of",
+    "resumed",
     "target_tags",
     "absolute_base",
     "absolute",

@@ -48,6 +48,8 @@ from schedkit.schedule import _fields_of, get_schedule, resolve
 
 FORMAT = state.FORMAT
 VERSION = state.VERSION
+Replan = state.Replan
+REPLAN_RTOL = state.REPLAN_RTOL
 _parse_key = parse_key  # setups parse their keys as the scheduler does
 
 
@@ -334,13 +336,46 @@ class Scheduler(LRScheduler):
         and each group's curve state (``curves``) for schedules whose curves keep one."""
         return state.state_dict(self)
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict`; the schedule's spec must be the same.
+    def load_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        replan: bool = False,
+        *,
+        rtol: float = state.REPLAN_RTOL,
+        allow_jump: bool = False,
+    ) -> None:
+        """Restore a state from :meth:`state_dict`; the schedule's spec must be the same,
+        unless ``replan``.
 
-        The whole state is checked first (:meth:`check_state`); a bad one raises
-        :class:`StateError` naming the key and changes nothing.
+        With ``replan=True`` the run changes its plan on resume: the step count comes from
+        the state, the curve (and the base values) from this scheduler's schedule, resumed
+        at that step (a WSD's ``decay_start = "resume"`` starts its decay there). The value
+        at the resumed step must continue the one the state's scheduler last wrote, within
+        the relative tolerance ``rtol``, in every group; otherwise the load is refused with
+        a :class:`StateError` giving both values and the step, unless ``allow_jump``. A
+        metric-driven schedule (``plateau``) keeps its history when the state's schedule
+        is of the same family, and starts fresh otherwise.
+
+        The whole state is checked first (:meth:`check_state`, :meth:`check_replan`); a
+        bad one raises :class:`StateError` naming the key and changes nothing.
+
+        :param state_dict: what :meth:`state_dict` returned.
+        :param replan: continue on this scheduler's schedule instead of the state's.
+        :param rtol: with ``replan``, the relative change accepted at the resumed step.
+        :param allow_jump: with ``replan``, accept any change at the resumed step.
         """
-        state.load_state(self, state_dict)
+        if replan:
+            state.load_replanned(self, state_dict, rtol=rtol, allow_jump=allow_jump)
+        else:
+            state.load_state(self, state_dict)
+
+    def check_replan(
+        self, state_dict: Any, *, rtol: float = state.REPLAN_RTOL, allow_jump: bool = False
+    ) -> state.Replan:
+        """What ``load_state_dict(state_dict, replan=True, ...)`` would do, checked without
+        applying it: a :class:`Replan` (the step, the old and new values, the groups that
+        jump), or :class:`StateError` as the load would raise it."""
+        return state.check_replan(self, state_dict, rtol=rtol, allow_jump=allow_jump)
 
     def check_state(self, state_dict: Any) -> tuple[int, list[float], Any]:
         """Check a state against this scheduler without applying it: (step, bases, schedule

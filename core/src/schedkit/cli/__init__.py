@@ -1,5 +1,5 @@
 """The ``schedkit`` command: list, show, check, preview, groups, plot, convert, new-plugin,
-find-lr and completion.
+find-lr, replan and completion.
 
 User errors (a bad file, an unknown name) print a message and exit 1, never a traceback;
 ``--json`` gives machine-readable output. This module reads the command line and runs one
@@ -20,6 +20,7 @@ from schedkit._text import escape, escape_lines
 from schedkit.cli.components import add_completion, cmd_list, cmd_show, describe
 from schedkit.cli.find_lr import add_find_lr
 from schedkit.cli.preview import chart, cmd_plot, cmd_preview, preview
+from schedkit.cli.replan import add_replan
 from schedkit.cli.setups import cmd_check, cmd_groups
 from schedkit.cli.tools import add_convert, add_new_plugin
 from schedkit.errors import SchedkitError, SchedkitWarning
@@ -100,6 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_convert(sub)
     add_new_plugin(sub)
     add_find_lr(sub, _positive)
+    add_replan(sub, _positive)
     add_completion(sub, parser)
     args = parser.parse_args(argv)
     try:

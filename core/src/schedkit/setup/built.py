@@ -15,7 +15,7 @@ from schedkit.clock import ClockedScheduler
 from schedkit.errors import HorizonWarning, SpecError, StateError
 from schedkit.groups import ParamGroups
 from schedkit.protocols import Finite, JudgesLoss, StateChecked
-from schedkit.scheduler import Scheduler
+from schedkit.scheduler import REPLAN_RTOL, Scheduler
 from schedkit.setup.problems import NOT_HYPERPARAMETERS, ON_SKIP
 from schedkit.state_checks import StateReader, check_number
 from schedkit.values import ClipResult
@@ -213,10 +213,32 @@ class Built:
             "skipped_steps": self.skipped_steps,
         }
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+    def load_state_dict(
+        self,
+        state: Mapping[str, Any],
+        replan: bool | None = None,
+        *,
+        rtol: float | None = None,
+        allow_jump: bool | None = None,
+    ) -> None:
         """Restore what :meth:`state_dict` saved: all of it or, when any part does not fit
         (the optimizer's, a scheduler's or the clipper's), none of it (:class:`StateError`
-        naming the key path)."""
+        naming the key path).
+
+        With ``replan`` (by default the setup's ``[resume] replan``) the run continues on
+        this setup's plan: each scheduler takes the state's step and keeps its own schedule
+        and base values (:meth:`Scheduler.load_state_dict` with ``replan=True``), and the
+        param groups keep this setup's hyperparameters (only the optimizer's
+        per-parameter state, its moments, comes from the state). A value that jumps at the
+        resumed step in any scheduler refuses the whole load, naming both values and the
+        step, unless ``allow_jump``; ``rtol`` and ``allow_jump`` default to ``[resume]``'s.
+        """
+        policy = self.resolved.get("resume") or {}
+        replan = policy.get("replan", False) if replan is None else replan
+        options: dict[str, Any] = {
+            "rtol": policy.get("rtol", REPLAN_RTOL) if rtol is None else rtol,
+            "allow_jump": policy.get("allow_jump", False) if allow_jump is None else allow_jump,
+        }
         reader = StateReader(state, what="setup state")
         if reader.state.get("format") != "schedkit.built":
             raise StateError(
@@ -237,7 +259,10 @@ class Built:
             )
         for k, s in self.schedulers.items():
             try:
-                s.check_state(saved.state[k])
+                if replan:
+                    s.check_replan(saved.state[k], **options)
+                else:
+                    s.check_state(saved.state[k])
             except StateError as e:
                 raise e.at(f"schedulers.{k}") from None
         clip_state = reader.state.get("clipper")
@@ -247,9 +272,16 @@ class Built:
             except StateError as e:
                 raise e.at("clipper") from None
         # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
+        mine = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(reader.get("optimizer"))
+        if replan:  # the plan's hyperparameters are this setup's
+            for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
+                g.update(settings)
         for k, s in self.schedulers.items():
-            s.load_state_dict(saved.state[k])
+            s.load_state_dict(saved.state[k], replan, **(options if replan else {}))
+            tables = self.resolved.get("schedules")
+            if replan and isinstance(tables, dict) and isinstance(tables.get(k), dict):
+                tables[k].update(s.schedule.spec())  # the plan as decided at the resume
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
         self.skipped_steps = skipped

@@ -89,6 +89,7 @@ def _load(data: dict[str, Any], where: str) -> Setup:
     rules = loader.rules()
     entries = in_run_units(loader.schedules(total), run, loader.problems)
     clip = loader.clip()
+    resume = loader.resume()
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
     if run.follow_lr and "lr_scaling" not in lr_keys:
         loader.problems.append(
@@ -110,6 +111,7 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         steps_per_epoch=spe,
         batch_size=batch,
         run=run,
+        resume=resume,
     )
     if any(p.path.startswith("optimizer") for p in loader.problems):
         found = dry_run(None, None, entries, total, spe, None)  # the schedules alone

@@ -22,7 +22,7 @@ from schedkit.setup.built import Built
 from schedkit.setup.optimizers import optimizer_class
 from schedkit.setup.problems import SetupError
 from schedkit.setup.run import Run
-from schedkit.setup.tables import ScheduleEntry
+from schedkit.setup.tables import ResumePolicy, ScheduleEntry
 from schedkit.setup.validation import dry_run, group_values_out_of_range
 
 
@@ -51,6 +51,8 @@ class Setup:
     :param run: the ``[run]`` table read (:class:`~schedkit.setup.run.Run`): the horizon and
         how it was derived, the clock (steps, tokens or samples), the batch ramp. ``total``
         and ``steps_per_epoch`` are in the clock's unit.
+    :param resume: the ``[resume]`` table: how :meth:`Built.load_state_dict` takes a state
+        of another plan (``replan``, ``rtol``, ``allow_jump``).
     """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
@@ -65,6 +67,7 @@ class Setup:
     steps_per_epoch: int | None = None
     batch_size: int | None = None
     run: Run | None = None
+    resume: ResumePolicy = attrs.field(factory=ResumePolicy)
     #: the model-free problems found for each build context (lr, steps per epoch, total
     #: steps): a setup is validated once per context, by its load or its first build
     _checked: dict[tuple[Any, ...], list[SpecError]] = attrs.field(
@@ -108,6 +111,9 @@ class Setup:
                 out["schedules"][entry.name] = table
         if self.clip is not None:
             out["clip"] = dict(self.clip)
+        resume = self.resume.to_dict()
+        if resume:
+            out["resume"] = resume
         return plain(out)  # type: ignore[no-any-return]
 
     def to_toml(self) -> str:

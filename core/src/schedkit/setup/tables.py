@@ -15,7 +15,7 @@ from schedkit.errors import SchedkitError, SpecError
 from schedkit.protocols import Schedule
 from schedkit.registry import default_registry
 from schedkit.schedule import _fields_of, get_schedule
-from schedkit.scheduler import _parse_key
+from schedkit.scheduler import REPLAN_RTOL, _parse_key
 from schedkit.setup.call_forms import absolute_base_lr, transformers_form, warmup_from_ratio
 from schedkit.setup.optimizers import (
     check_option,
@@ -28,6 +28,7 @@ from schedkit.setup.problems import (
     LR_KEYS,
     NOT_HYPERPARAMETERS,
     ON_SKIP,
+    RESUME_KEYS,
     RUN_KEYS,
     SCALINGS,
     is_number,
@@ -50,6 +51,42 @@ class ScheduleEntry:
     def __attrs_post_init__(self) -> None:
         if not self.key:
             object.__setattr__(self, "key", self.name)
+
+
+def _flag(instance: Any, attribute: Any, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise SpecError(f"expected true or false, got {show(value)}", attribute.name)
+
+
+def _tolerance(instance: Any, attribute: Any, value: Any) -> None:
+    if not is_number(value) or not 0 <= value <= 1:
+        raise SpecError(
+            f"expected a relative tolerance between 0 and 1, got {show(value)}", attribute.name
+        )
+
+
+@attrs.frozen
+class ResumePolicy:
+    """The ``[resume]`` table: how :meth:`schedkit.Built.load_state_dict` takes a state.
+
+    :param replan: continue on this setup's schedules from the state's step, instead of
+        requiring the state's own (``Scheduler.load_state_dict(state, replan=True)``).
+    :param rtol: the relative change of each scheduled value accepted at the resumed step.
+    :param allow_jump: accept any change there.
+    """
+
+    replan: bool = attrs.field(default=False, validator=_flag)
+    rtol: float = attrs.field(default=REPLAN_RTOL, validator=_tolerance)
+    allow_jump: bool = attrs.field(default=False, validator=_flag)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The table as plain data, only what differs from the defaults."""
+        default = ResumePolicy()
+        return {
+            f.name: getattr(self, f.name)
+            for f in attrs.fields(ResumePolicy)
+            if getattr(self, f.name) != getattr(default, f.name)
+        }
 
 
 class TableReader:
@@ -249,6 +286,21 @@ class TableReader:
                 continue
             out.append(ScheduleEntry(key, sched, None if tags is None else tuple(tags), target))
         return tuple(out)
+
+    def resume(self) -> ResumePolicy:
+        table = self.table("resume")
+        given: dict[str, Any] = {}
+        for k, v in table.items():
+            if k not in RESUME_KEYS:
+                self.problems.append(unknown_key(k, RESUME_KEYS, f"resume.{k}"))
+                continue
+            try:
+                ResumePolicy(**{k: v})  # each key checked alone: every problem reported
+            except SpecError as e:
+                self.problems.append(e.at("resume"))
+                continue
+            given[k] = float(v) if k == "rtol" else v
+        return ResumePolicy(**given)
 
     def clip(self) -> dict[str, Any] | None:
         spec = self.data.get("clip")
