@@ -10,6 +10,7 @@ from schedkit.errors import SpecError
 from schedkit.setup.problems import LR_KEYS, TABLES, SetupError, unknown_key
 from schedkit.setup.reading import parse_toml, read_path
 from schedkit.setup.recipe import Setup
+from schedkit.setup.routing import OptimizerTable
 from schedkit.setup.tables import TableReader
 from schedkit.setup.validation import dry_run, waiting
 
@@ -58,9 +59,21 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         if k not in TABLES:
             loader.problems.append(unknown_key(k, TABLES, k))
     total, spe, batch = loader.run()
-    optimizer = loader.optimizer()
+    tables: tuple[OptimizerTable, ...] = ()
+    if "optimizers" in data:
+        if "optimizer" in data:
+            loader.problems.append(
+                SpecError(
+                    "give one [optimizer] table or [optimizers.NAME] tables, not both",
+                    "optimizers",
+                )
+            )
+        tables = loader.optimizers()
+        optimizer: dict[str, Any] = {}
+    else:
+        optimizer = loader.optimizer()
     rules = loader.rules()
-    entries = loader.schedules(total)
+    entries = loader.schedules(total, tuple(t.name for t in tables) if tables else None)
     clip = loader.clip()
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
     setup = Setup(
@@ -75,18 +88,20 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         total=total,
         steps_per_epoch=spe,
         batch_size=batch,
+        optimizers=tables,
     )
     if any(p.path.startswith("optimizer") for p in loader.problems):
-        found = dry_run(None, None, entries, total, spe, None)  # the schedules alone
+        found = dry_run(None, entries, total, spe, None)  # the schedules alone
     else:
         # the lr a build without arguments uses (base_lr scaled by [run] batch_size), so
         # that build finds this validation done; base_lr as is when the batch comes later
-        lr: float | None
-        try:
-            lr = setup.learning_rate()
-        except SpecError:
-            lr = lr_keys.get("base_lr")
-        found = setup._model_free_problems(lr, spe, None)
+        lrs: list[float | None] = []
+        for table in setup.tables():
+            try:
+                lrs.append(table.learning_rate(batch))
+            except SpecError:
+                lrs.append(table.base_lr)
+        found = setup._model_free_problems(tuple(lrs), spe, None)
     problems = loader.problems + [p for p in found if not waiting(p)]
     if problems:
         raise SetupError(problems, where)

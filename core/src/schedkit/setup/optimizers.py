@@ -115,12 +115,13 @@ def check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
 
 
 def trial_optimizer(
-    optimizer: Mapping[str, Any], lr: float, lr_key: str = "lr"
+    optimizer: Mapping[str, Any], lr: float, lr_key: str = "lr", where: str = "optimizer"
 ) -> torch.optim.Optimizer:
     """The setup's optimizer over one small parameter: torch's own checks of its options
     (betas, nesterov without momentum, fused with foreach...) run in its constructor, so
     they run now, not at build time. It is not stepped: nothing more is checked by a step.
-    ``lr_key``: the table's name of the lr (``base_lr`` when scaled), for torch's refusals."""
+    ``lr_key``: the table's name of the lr (``base_lr`` when scaled), for torch's refusals;
+    ``where``: the table's key path."""
     cls = optimizer_class(optimizer["type"])
     args = {
         k: tuple(v) if isinstance(v, list) else v
@@ -133,10 +134,10 @@ def trial_optimizer(
             warnings.simplefilter("ignore")
             opt: torch.optim.Optimizer = _trial_class(cls)([p], lr=lr, **args)  # type: ignore[call-arg, arg-type]
     except Exception as e:  # torch's checks raise ValueError, TypeError, RuntimeError...
-        where = _refused_option(str(e), [*args, lr_key])
+        option = _refused_option(str(e), [*args, lr_key])
         raise SpecError(
             f"torch.optim.{cls.__name__} refuses these options: {trim(str(e), 200)}",
-            "optimizer" if where is None else f"optimizer.{where}",
+            where if option is None else f"{where}.{option}",
         ) from None
     return opt
 
@@ -168,6 +169,7 @@ _OPTION_WORDS = {
     "etas": ("eta",),
     "lr": ("learning rate",),
     "base_lr": ("learning rate",),
+    "adjust_lr_fn": ("adjust learning rate function",),
 }
 
 

@@ -12,7 +12,7 @@ from schedkit import _text
 from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import SchedkitError, SpecError
 
-TABLES = ("run", "optimizer", "rules", "schedules", "clip")
+TABLES = ("run", "optimizer", "optimizers", "rules", "schedules", "clip")
 RUN_KEYS = ("total", "steps_per_epoch", "batch_size")
 LR_KEYS = ("lr", "base_lr", "lr_scaling", "base_batch_size")
 SCALINGS = ("linear", "sqrt")
