@@ -97,7 +97,9 @@ def check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
             return f"expected a number a float32 parameter can take, got {show(value)}"
         if value < 0 and default >= 0:
             return f"expected a number >= 0, got {show(value)}"
-        return None
+        if param.annotation in (int, "int") and not float(value).is_integer():
+            return f"expected a whole number, got {show(value)}"
+        return _limit(name, value)
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)) or len(value) != len(default):
             return f"expected a list of {len(default)} numbers, got {show(value)}"
@@ -111,6 +113,20 @@ def check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
         return None
     if is_number(value) and not math.isfinite(value):
         return f"expected a finite number, got {show(value)}"
+    return None
+
+
+#: limits torch checks only when an optimizer steps (too late for a setup), by option name
+_LIMITS = {"ns_steps": (0, 100)}
+
+
+def _limit(name: str, value: Any) -> str | None:
+    """An option's limit that torch only checks at the first step (Muon's ``ns_steps``
+    below 100): checked with the rest of the file."""
+    if name in _LIMITS:
+        lo, hi = _LIMITS[name]
+        if not lo <= value < hi:
+            return f"expected a number >= {lo} and < {hi}, got {show(value)}"
     return None
 
 

@@ -17,7 +17,6 @@ from schedkit.schedule import per_update, resolve
 from schedkit.scheduler import Scheduler
 from schedkit.setup.optimizers import (
     check_option,
-    optimizer_defaults,
     parameters,
     trial_optimizer,
 )
@@ -187,9 +186,10 @@ def group_keys_refused(
                 if name in sig:
                     problem = check_option(name, _plain(group.get(name)), sig[name])
                 elif name in _torch_options():
+                    options = [n for n in sig if n not in ("self", "params", "lr")]
                     problem = (
                         f"torch.optim.{cls.__name__} ([{where}]) has no option {name!r} "
-                        f"(its options: {', '.join(optimizer_defaults(cls))})"
+                        f"(its options: {', '.join(options)})"
                     )
                 if problem is not None:
                     seen.add((path, name))
