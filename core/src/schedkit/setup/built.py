@@ -155,33 +155,59 @@ class Built:
             mmengine's metrics dict for its aliases); given to a setup without a
             metric-driven schedule it is a :class:`SpecError`.
         """
-        units = self._units
+        self._check_metric(metric)
+        self._clip(scaler)
+        self._step_optimizers(scaler)
+        self._step_schedulers(metric)
+        if zero_grad:
+            for u in self._units:
+                u.optimizer.zero_grad(set_to_none=True)
+
+    # the parts of a step, in order (the combined optimizer and scheduler of
+    # :meth:`combined` run them apart, as a trainer calls them)
+
+    def _check_metric(self, metric: Any) -> None:
         if metric is not None:
             observing = [s for s in self.schedulers.values() if s.observes_metrics]
             if not observing:
                 raise SpecError("no schedule of this setup observes a metric", "metric")
             for s in observing:
                 s.checked_metric(metric)
+
+    def _clip(self, scaler: Any = None) -> None:
         if self.clipper is not None:
             if scaler is not None:
-                for u in units:
+                for u in self._units:
                     _unscale(scaler, u.optimizer)
             if self._group_count() != self._clip_groups:
                 self._clip_target = self._model_order()
                 self._clip_groups = self._group_count()
             self.last_clip = self.clipper(self._clip_target)
+
+    def _step_optimizers(self, scaler: Any = None) -> None:
         if scaler is not None:
-            for u in units:
+            for u in self._units:
                 scaler.step(u.optimizer)
             scaler.update()
         else:
-            for u in units:
+            for u in self._units:
                 u.optimizer.step()
-        for u in units:
+
+    def _step_schedulers(self, metric: Any = None) -> None:
+        for u in self._units:
             u.step_schedulers(metric)
-        if zero_grad:
-            for u in units:
-                u.optimizer.zero_grad(set_to_none=True)
+
+    def combined(self) -> tuple[Any, Any]:
+        """One optimizer and one scheduler standing for all of this setup's, for a trainer
+        that takes one of each (the transformers Trainer's ``optimizers=(opt, sched)``,
+        Lightning's ``configure_optimizers``): the optimizer's ``step()`` clips (the
+        setup's ``[clip]``, one global norm) and steps every optimizer, the scheduler's
+        ``step()`` steps every scheduler; their states hold every optimizer's and every
+        scheduler's. See :class:`~schedkit.setup.combined.CombinedOptimizer`."""
+        from schedkit.setup.combined import CombinedOptimizer, CombinedScheduler
+
+        optimizer = CombinedOptimizer(self)
+        return optimizer, CombinedScheduler(self, optimizer)
 
     def state_dict(self) -> dict[str, Any]:
         """Plain data for every optimizer, every scheduler and the clipper.
