@@ -20,10 +20,10 @@ import json
 import math
 import sys
 import timeit
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 
+import tomllib
 import torch
 from torch import nn
 
