@@ -139,7 +139,7 @@ class Overrides(schedkit.BaseRule):
         return {
             "type": self.name,
             "keys": {
-                k: {n: list(v) if n == "tags" else v for n, v in settings}
+                k: {n: list(v) if isinstance(v, (list, tuple)) else v for n, v in settings}
                 for k, settings in self.keys
             },
             "mode": self.mode,
