@@ -31,6 +31,7 @@ import torch
 from torch.optim.lr_scheduler import LRScheduler
 
 from schedkit.errors import StateError
+from schedkit.setup.optimizer_state import check_optimizer_state
 from schedkit.state_checks import StateReader
 
 
@@ -149,8 +150,6 @@ class CombinedOptimizer(torch.optim.Optimizer):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Load every optimizer's state, or none when any does not fit (:class:`StateError`
         with the key path)."""
-        from schedkit.setup.built import _check_optimizer_state
-
         reader = StateReader(state_dict, what="combined optimizer state")
         saved = reader.mapping("optimizers").state
         if set(saved) != set(self._names):
@@ -159,7 +158,7 @@ class CombinedOptimizer(torch.optim.Optimizer):
                 "optimizers",
             )
         for name, opt in self.optimizers.items():
-            _check_optimizer_state(opt, saved[name], f"optimizers.{name}")
+            check_optimizer_state(opt, saved[name], f"optimizers.{name}")
         for name, opt in self.optimizers.items():
             opt.load_state_dict(saved[name])
 
