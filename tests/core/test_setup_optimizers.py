@@ -400,3 +400,29 @@ def _by_hand(model: GPT, steps: int, total: int, warmup: int) -> None:
         muon.zero_grad(set_to_none=True)
         adam.zero_grad(set_to_none=True)
     assert math.isclose(muon.param_groups[0]["lr"], 0.05 * lr_factor(steps))
+
+
+def test_groups_plot_and_preview_show_every_optimizer(capsys):
+    import json
+
+    from schedkit.cli import main
+
+    assert main(["groups", str(SPEEDRUN)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("optimizer muon (Muon)\ngroup  params")
+    assert "\n\noptimizer adam (Adam)\ngroup  params" in out
+    assert main(["groups", str(SPEEDRUN), "--explain", "head.weight"]) == 0
+    assert capsys.readouterr().out.startswith("optimizer adam: head.weight: group 2\n")
+    assert main(["plot", "--json", str(SPEEDRUN)]) == 0
+    plotted = json.loads(capsys.readouterr().out)
+    assert sorted(plotted["curves"]) == ["adam.lr", "muon.lr", "muon.momentum"]
+    assert [g["label"] for g in plotted["groups"]["adam.lr"]] == [
+        "adam: defaults",
+        "adam: overrides",
+        "adam: overrides",
+    ]
+    assert main(["preview", "--json", "--simulate", "3", str(SPEEDRUN)]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert sorted(shown["optimizers"]) == ["adam", "muon"]
+    assert [r["optimizer"] for r in shown["groups"]] == ["muon", "adam", "adam", "adam"]
+    assert shown["value_mismatches"] == 0
