@@ -236,3 +236,56 @@ def test_default_constructor_paramwise_cfg_and_a_momentum_scheduler(tmp_path: Pa
 
     steps = 8 * spe
     assert run_both(steps, model, opt, peer_step, built, ours) == steps + 1
+
+
+PER_GROUP_KEYS = """
+optim_wrapper = dict(
+    optimizer=dict(type="AdamW", lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.05),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        custom_keys={
+            "head": dict(lr_mult=10.0, betas=(0.8, 0.95), eps=1e-6),
+            "backbone.layers.0": dict(decay_mult=0.5, amsgrad=True),
+        },
+    ),
+)
+param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=False, T_max=20, begin=0, end=20)]
+train_cfg = dict(type="IterBasedTrainLoop", max_iters=20)
+"""
+
+
+def test_custom_keys_setting_betas_eps_and_flags_are_kept(tmp_path: Path) -> None:
+    """mmengine writes every setting of a ``custom_keys`` entry into the group; the
+    converted setup gives each parameter the same values and trains to the same floats."""
+    path = tmp_path / "keys.py"
+    path.write_text(PER_GROUP_KEYS)
+    model = float64(ImageClassifier())
+    ours = copy.deepcopy(model)
+    cfg = Config.fromfile(str(path))
+    wrapper = build_optim_wrapper(model, copy.deepcopy(cfg.optim_wrapper))
+    sched = PARAM_SCHEDULERS.build(
+        dict(cfg.param_scheduler[0]), default_args={"optimizer": wrapper}
+    )
+    opt = wrapper.optimizer
+    built = schedkit.convert("mmengine", path).setup().build(ours)
+    keys = ("lr", "weight_decay", "betas", "eps", "amsgrad")
+
+    def settings(optimizer: torch.optim.Optimizer, net: nn.Module) -> dict[str, tuple]:
+        names = {id(p): n for n, p in net.named_parameters()}
+        return {
+            names[id(p)]: tuple(tuple(g[k]) if k == "betas" else g[k] for k in keys)
+            for g in optimizer.param_groups
+            for p in g["params"]
+        }
+
+    theirs, mine = settings(opt, model), settings(built.optimizer, ours)
+    assert mine == theirs
+    assert theirs["head.0.weight"][2:4] == ((0.8, 0.95), 1e-6)
+    assert any(v[4] for v in theirs.values())
+
+    def peer_step(k: int) -> None:
+        wrapper.step()
+        wrapper.zero_grad()
+        sched.step()
+
+    assert run_both(20, model, opt, peer_step, built, ours) == 21

@@ -60,6 +60,7 @@ TESTED = {
     "detectron2-r50-fpn-1x.toml",
     "detectron2-drop-in.toml",
     "mup-width-transfer.toml",
+    "muon-adamw-speedrun.toml",
 }
 
 
@@ -259,3 +260,31 @@ def test_mup_width_transfer():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         built.step()
     assert torch.nn.functional.cross_entropy(model(x), y).item() < before
+def test_muon_adamw_speedrun():
+    model = tiny_vit()
+    built = _built("muon-adamw-speedrun.toml", model)
+    assert built.total_steps == 1750
+    muon, adam = built.optimizers["muon"], built.optimizers["adam"]
+    assert type(muon).__name__ == "Muon"
+    assert type(adam).__name__ == "Adam"
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    hidden = {n for n, p in model.named_parameters() if n.startswith("blocks.") and p.ndim == 2}
+    assert {by_id[id(p)] for g in muon.param_groups for p in g["params"]} == hidden
+    lr = {by_id[id(p)]: g["initial_lr"] for g in adam.param_groups for p in g["params"]}
+    assert set(lr) == {n for n, _ in model.named_parameters()} - hidden
+    assert lr["pos_embed"] == lr["patch_embed.weight"] == 0.6
+    assert lr["head.weight"] == 0.008
+    assert lr["blocks.0.norm1.weight"] == lr["cls_token"] == 0.04
+    assert all(g["betas"] == (0.8, 0.95) and g["eps"] == 1e-10 for g in adam.param_groups)
+    assert muon.param_groups[0]["adjust_lr_fn"] == "original"
+    # one shape, each optimizer's own peak: stable to 60%, then linear to a tenth
+    for key, peak in (("muon.lr", 0.05), ("adam.lr", 0.04)):
+        s = built.schedulers[key]
+        assert max(s.base_values) == pytest.approx(peak if key == "muon.lr" else 0.6)
+        assert s.schedule(1050) == 1.0
+        assert s.schedule(1750) == pytest.approx(0.1)
+        assert s.schedule(1400) == pytest.approx(0.55)
+    m = built.schedulers["muon.momentum"]
+    assert m.get_last_lr() == [pytest.approx(0.85)]
+    assert m.schedule(300) * 0.95 == pytest.approx(0.95)
+    assert "adam.momentum" not in built.schedulers

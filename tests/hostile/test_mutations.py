@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import math
+import re
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -158,7 +159,11 @@ def _command_agrees(data, refused, tmp_path_factory):
 def test_check_command_agrees_with_load_setup(name, tmp_path, capsys):
     """The command and the API say the same; a few fixed mutations per example."""
     data = copy.deepcopy(EXAMPLES[name])
-    data.setdefault("optimizer", {})["weight_decay"] = -1.0
+    tables = data.get("optimizers")
+    # a setup with several optimizers: the first table's weight decay
+    where = f"optimizers.{next(iter(tables))}" if tables else "optimizer"
+    table = tables[next(iter(tables))] if tables else data.setdefault("optimizer", {})
+    table["weight_decay"] = -1.0
     path = tmp_path / "s.toml"
     path.write_text(
         schedkit.load_setup(EXAMPLES[name])
@@ -166,8 +171,8 @@ def test_check_command_agrees_with_load_setup(name, tmp_path, capsys):
         .replace("weight_decay = ", "weight_decay = -1.0\n#", 1)
     )
     assert main(["check", str(path)]) == 1
-    assert "optimizer.weight_decay: expected a number >= 0, got -1.0" in capsys.readouterr().err
-    with pytest.raises(SetupError, match=r"optimizer\.weight_decay"):
+    assert f"{where}.weight_decay: expected a number >= 0, got -1.0" in capsys.readouterr().err
+    with pytest.raises(SetupError, match=re.escape(f"{where}.weight_decay")):
         load_setup(data)
 
 

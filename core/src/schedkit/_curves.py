@@ -93,10 +93,8 @@ def curves(built: Any, total: int, points: int = POINTS) -> dict[str, Any]:
     "base", "values"}], "milestones": {name: step}}}}``; ``group`` is the index among the
     optimizer's param groups, ``label`` what made it (rules and tags).
     """
-    labels = built.groups.labels() if built.groups is not None else []
-    position = {id(g): i for i, g in enumerate(built.optimizer.param_groups)}
     out: dict[str, Any] = {}
-    for key, s in built.schedulers.items():
+    for key, s, labels, position in _scheduled(built):
         spec = s.schedule.spec()
         warm = spec.get("warmup") if isinstance(spec.get("warmup"), int) else None
         marks = _spec_marks(spec, total)
@@ -130,6 +128,8 @@ def curves(built: Any, total: int, points: int = POINTS) -> dict[str, Any]:
             shown = name
             if name == "momentum" and all("momentum" not in g and "betas" in g for g in s._groups):
                 shown = "betas[0]"
+            if built.named:  # one per optimizer: under its name, as the scheduler's key
+                shown = f"{key.split('.', 1)[0]}.{shown}"
             out[shown] = {
                 "spec": {"driven by": key},
                 "steps": steps,
@@ -144,3 +144,19 @@ def curves(built: Any, total: int, points: int = POINTS) -> dict[str, Any]:
                 "milestones": milestones,
             }
     return {"steps": total, "keys": out}
+
+
+def _scheduled(built: Any) -> list[tuple[str, Any, list[str], dict[int, int]]]:
+    """Every scheduler of a built setup under its key in ``built.schedulers`` (with several
+    optimizers ``<optimizer>.<schedule>``), with its optimizer's group labels (prefixed by
+    the optimizer's name when there are several) and each group's index there."""
+    out = []
+    for unit in built.units.values():
+        labels = unit.groups.labels() if unit.groups is not None else []
+        if built.named:
+            labels = [f"{unit.name}: {label}" for label in labels]
+        position = {id(g): i for i, g in enumerate(unit.optimizer.param_groups)}
+        for name, s in unit.schedulers.items():
+            key = f"{unit.name}.{name}" if built.named else name
+            out.append((key, s, labels, position))
+    return out

@@ -374,6 +374,42 @@ def build_param_groups(
     >>> torch.optim.AdamW(groups)  # doctest: +SKIP
     """
     base: dict[str, Any] = {"lr": lr, "weight_decay": weight_decay, **defaults}
+    decided = decide(model, rules)
+    if not decided.infos:
+        raise SpecError("the model has no trainable parameters")
+    return decided.groups(base)
+
+
+class Decided(NamedTuple):
+    """Every rule's decision for every trainable parameter of a model, made once: the
+    groups of all of them, or of a share of them (one optimizer's), come from it."""
+
+    infos: list[ParamInfo]  # the trainable parameters, in model order
+    labels: list[str]  # each rule's label, ``name (rules[i])``
+    columns: list[list[RuleEffect | None]]  # per rule, its decision per parameter
+    note_makers: list[Callable[[], list[str]]]
+
+    def groups(self, base: Mapping[str, Any], share: Sequence[int] | None = None) -> ParamGroups:
+        """The merged groups of the parameters at the indices ``share`` (all: None), each
+        starting from ``base``."""
+        infos, columns = self.infos, self.columns
+        if share is not None:
+            infos = [infos[i] for i in share]
+            columns = [[c[i] for i in share] for c in columns]
+        out = _group(base, infos, self.labels, columns)
+        out._note_makers = self.note_makers
+        return out
+
+
+def decide(
+    model: torch.nn.Module, rules: Iterable[ParamRule | str | Mapping[str, Any]] = ()
+) -> Decided:
+    """Bind every rule to ``model`` and ask it for every trainable parameter (one walk of
+    the model, one column of decisions per rule).
+
+    :raises SpecError: a rule's problems with the model, each with its key path.
+    :raises UnplacedParameter: parameters a rule must place and cannot, all named.
+    """
     walk = _walk(model)
     infos = walk.infos
     bound: list[tuple[str, Column]] = []
@@ -415,11 +451,7 @@ def build_param_groups(
         raise UnplacedParameter(
             f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
         )
-    if not infos:
-        raise SpecError("the model has no trainable parameters")
-    groups = _group(base, infos, [label for label, _ in bound], columns)
-    groups._note_makers = note_makers
-    return groups
+    return Decided(infos, [label for label, _ in bound], columns, note_makers)
 
 
 def _group(

@@ -291,3 +291,26 @@ def test_reduce_on_plateau_that_mmengine_refuses_is_listed(tmp_path: Path) -> No
         "param_scheduler[0].convert_to_iter_based",
         "param_scheduler[1].rule",
     ]
+
+
+def test_custom_keys_keep_every_optimizer_option(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.05),"
+        " paramwise_cfg=dict(custom_keys={'head': dict(lr_mult=0.5, betas=(0.8, 0.95),"
+        " eps=1e-6)}))\n",
+    )
+    conv = schedkit.convert("mmengine", path)
+    (rule,) = conv.setup().rules
+    assert rule.spec()["custom_keys"] == {
+        "head": {"betas": [0.8, 0.95], "eps": 1e-6, "lr_mult": 0.5}
+    }
+    assert conv.ignored == ()
+    model = Net()
+    groups = schedkit.build_param_groups(model, [rule], lr=1e-3, weight_decay=0.05)
+    (head,) = [g for g in groups if "eps" in g]
+    assert head["betas"] == (0.8, 0.95)
+    assert head["lr"] == 5e-4
+    assert [id(p) for p in head["params"]] == [id(p) for p in model.head.parameters()]
+    with pytest.raises(schedkit.SpecError, match="custom_keys.head.betass: expected lr_mult"):
+        schedkit.get_rule("mmengine.paramwise", custom_keys={"head": {"betass": [0.8, 0.9]}})

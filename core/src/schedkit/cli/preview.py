@@ -9,7 +9,17 @@ from typing import Any
 
 from schedkit._text import escape
 from schedkit.cli._output import print_json
-from schedkit.cli.setups import build_setup, horizon_of, load_model, progress, run_length
+from schedkit.cli.setups import (
+    build_setup,
+    group_notes,
+    group_rows,
+    groups_table,
+    horizon_of,
+    groups_table,
+    load_model,
+    progress,
+    run_length,
+)
 from schedkit.errors import SchedkitError
 
 
@@ -97,10 +107,14 @@ def preview(
         "trainable_params": trainable,
         "total_steps": total,
         "horizon": horizon_of(setup),
-        "optimizer": built.resolved["optimizer"],
-        "groups": built.groups.rows() if built.groups is not None else [],
-        "groups_table": built.groups.table() if built.groups is not None else "",
-        "notes": built.groups.notes if built.groups is not None else [],
+        **(
+            {"optimizers": built.resolved["optimizers"]}
+            if built.named
+            else {"optimizer": built.resolved["optimizer"]}
+        ),
+        "groups": group_rows(built),
+        "groups_table": groups_table(built),
+        "notes": list(dict.fromkeys(group_notes(built))),
         "schedules": _milestones(built, total),
         "simulated_steps": n,
         **simulated,
@@ -168,17 +182,20 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if args.json:
         print_json({k: v for k, v in d.items() if k != "groups_table"})
         return 0 if d["value_mismatches"] == 0 else 1
-    shown = {k: v for k, v in d["optimizer"].items() if k != "type" and v is not False}
-    opt = ", ".join(f"{k}={v}" for k, v in shown.items())
     print(f"setup      {escape(d['setup'])}")
     print(f"model      {d['model']}: {d['trainable_params']:,} trainable parameters")
-    print(f"optimizer  {d['optimizer']['type']}({opt})")
+    for name, table in d.get("optimizers", {"": d.get("optimizer")}).items():
+        shown = {k: v for k, v in table.items() if k not in ("type", "params") and v is not False}
+        opt = ", ".join(f"{k}={v}" for k, v in shown.items())
+        head = f"optimizer  {name}: " if name else "optimizer  "
+        takes = f" on {table['params']}" if "params" in table else ""
+        print(f"{head}{table['type']}({opt}){takes}")
     print(f"run        {d['total_steps']} {d['horizon']['unit']}")
     for line in d["horizon"]["how"]:
         print(f"           {line}")
     print()
     print("param groups (base values)")
-    print("  " + d["groups_table"].replace("\n", "\n  "))
+    print("\n".join(f"  {line}".rstrip() for line in d["groups_table"].splitlines()))
     for note in d.get("notes", []):
         print(f"  note: {note}")
     print("\nschedules (every scheduled group)")

@@ -132,27 +132,60 @@ def run_length(built: Any, fallback: int) -> int:
     return max((h for h in horizons if h), default=fallback)
 
 
+def param_groups(built: Any) -> list[tuple[str, Any]]:
+    """Each optimizer's name and param groups (one entry, named ``optimizer``, for a setup
+    with a single ``[optimizer]``)."""
+    return [(name, unit.groups) for name, unit in built.units.items()]
+
+
+def _explain(built: Any, name: str) -> str:
+    for opt, groups in param_groups(built):
+        try:
+            text: str = groups.explain(name)
+        except KeyError:
+            continue
+        return f"optimizer {opt}: {text}" if built.named else text
+    raise SchedkitError(f"no trainable parameter named {name!r}")
+
+
+def groups_table(built: Any) -> str:
+    """Every optimizer's groups as text tables, each under its optimizer's name and class
+    when the setup has several."""
+    if not built.named:
+        return str(built.groups.table())
+    parts = []
+    for name, groups in param_groups(built):
+        kind = type(built.optimizers[name]).__name__
+        parts.append(f"optimizer {name} ({kind})\n{groups.table()}")
+    return "\n\n".join(parts)
+
+
+def group_rows(built: Any) -> list[dict[str, Any]]:
+    """One summary per group of every optimizer (each with its ``optimizer`` when the
+    setup has several)."""
+    if not built.named:
+        return list(built.groups.rows())
+    return [{"optimizer": n, **r} for n, groups in param_groups(built) for r in groups.rows()]
+
+
+def group_notes(built: Any) -> list[str]:
+    return [note for _, groups in param_groups(built) for note in groups.notes][:]
+
+
 def cmd_groups(args: argparse.Namespace) -> int:
     model, name = load_model(args.model)
     _, built = build_setup(args, model)
-    groups = built.groups
+    notes = list(dict.fromkeys(group_notes(built)))
     if args.json:
-        rows = [{k: v for k, v in r.items()} for r in groups.rows()]
-        out: dict[str, Any] = {"model": name, "groups": rows, "notes": groups.notes}
+        out: dict[str, Any] = {"model": name, "groups": group_rows(built), "notes": notes}
         if args.explain:
-            try:
-                out["explain"] = groups.explain(args.explain)
-            except KeyError as e:
-                raise SchedkitError(str(e.args[0])) from None
+            out["explain"] = _explain(built, args.explain)
         print_json(out)
         return 0
     if args.explain:
-        try:
-            print(groups.explain(args.explain))
-        except KeyError as e:
-            raise SchedkitError(str(e.args[0])) from None
+        print(_explain(built, args.explain))
         return 0
-    print(groups.table())
-    for note in groups.notes:
+    print(groups_table(built))
+    for note in notes:
         print(f"note: {note}")
     return 0

@@ -4,7 +4,7 @@ restored as plain data (all of a state or none of it)."""
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -16,52 +16,136 @@ from schedkit.errors import HorizonWarning, SpecError, StateError
 from schedkit.groups import ParamGroups
 from schedkit.protocols import Finite, JudgesLoss, StateChecked
 from schedkit.scheduler import REPLAN_RTOL, Scheduler
-from schedkit.setup.problems import NOT_HYPERPARAMETERS, ON_SKIP
-from schedkit.state_checks import StateReader, check_number
+from schedkit.setup.optimizer_state import check_optimizer_state as _check_optimizer_state
+from schedkit.setup.problems import ON_SKIP
+from schedkit.state_checks import StateReader
 from schedkit.values import ClipResult
+
+
+class OptimizerUnit:
+    """One optimizer of a built setup with its schedulers and param groups: what
+    :class:`Built` steps, saves and loads for each optimizer.
+
+    :param name: the optimizer's name (``optimizer`` for a single ``[optimizer]``).
+    :param optimizer: the optimizer over its param groups.
+    :param schedulers: its schedulers, by the ``[schedules.*]`` table's name.
+    :param groups: its param groups as built by the rules.
+    """
+
+    __slots__ = ("groups", "name", "optimizer", "schedulers")
+
+    def __init__(
+        self,
+        name: str,
+        optimizer: torch.optim.Optimizer,
+        schedulers: Mapping[str, Scheduler],
+        groups: ParamGroups | None = None,
+    ) -> None:
+        self.name = name
+        self.optimizer = optimizer
+        self.schedulers = dict(schedulers)
+        self.groups = groups
+
+    def __repr__(self) -> str:
+        return (
+            f"OptimizerUnit({self.name!r}, {type(self.optimizer).__name__}, "
+            f"schedulers={sorted(self.schedulers)})"
+        )
+
+    def step_schedulers(
+        self, metric: Any = None, consumed: Mapping[str, Any] | None = None
+    ) -> None:
+        """Every scheduler once (the metric to those that observe one; what the step
+        consumed, ``tokens`` or ``samples``, to those on a clock)."""
+        for s in self.schedulers.values():
+            if metric is not None and s.observes_metrics:
+                s.step(metric=metric)  # by name: a peer's step may take an epoch first
+            elif consumed:
+                s.step(**consumed)
+            else:
+                s.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state and each scheduler's."""
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+        }
+
+    def load_state(
+        self, optimizer: Any, schedulers: Mapping[str, Any], replan: Mapping[str, Any] | None
+    ) -> None:
+        """Apply a checked state: the optimizer first (the schedulers bind to its groups).
+        With ``replan`` (the options of :meth:`Scheduler.load_state_dict`'s replan), the
+        groups keep their hyperparameters and the schedulers their plans."""
+        mine = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
+        self.optimizer.load_state_dict(optimizer)
+        if replan is not None:  # the plan's hyperparameters are this setup's
+            for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
+                g.update(settings)
+        for k, s in self.schedulers.items():
+            if replan is None:
+                s.load_state_dict(schedulers[k])
+            else:
+                s.load_state_dict(schedulers[k], True, **replan)
 
 
 class Built:
     """A setup made real: steps as one unit after ``backward()``, saves as plain data.
 
-    Made by :meth:`Setup.build`, not by hand.
+    Made by :meth:`Setup.build`, not by hand. It holds one :class:`OptimizerUnit` per
+    optimizer (``units``); with a single ``[optimizer]``, ``optimizer``, ``schedulers`` and
+    ``groups`` are that one optimizer's. With ``[optimizers.NAME]`` tables,
+    ``optimizers`` maps each name to its optimizer, ``schedulers`` holds every scheduler as
+    ``"<optimizer>.<schedule>"`` and ``groups`` is None (each unit has its own).
 
-    :param optimizer: the optimizer over the model's param groups.
-    :param schedulers: one :class:`Scheduler` per scheduled key (``"lr"``, ``"weight_decay"``...).
-    :param clipper: the gradient clipper, or ``None``.
+    :param units: the optimizers, each with its schedulers and groups.
+    :param clipper: the gradient clipper, or ``None``: it clips every optimizer's
+        gradients at once (one global norm).
     :param total_steps: the run's length in steps, when known.
     :param resolved: the setup with everything computed at build time (lr, steps, schedules).
-    :param groups: the param groups as built by the rules, or ``None``.
-    :param on_skip: what the schedulers do on a skipped step (a spike, a non-finite norm):
-        ``"advance"`` (they step as always: the lr follows the step count, as OLMo-core's
-        skip-step optimizers do) or ``"hold"`` (they do not step: a skipped step does not
-        count, as Megatron-LM). The ``[clip]`` table's ``on_skip`` key.
+    :param named: the setup has ``[optimizers.NAME]`` tables (its state names them).
+    :param order: every trainable parameter with its name, in the model's order (what the
+        clipper sees).
+    :param on_skip: what the schedulers do on a step the clipper skips: ``"advance"`` or
+        ``"hold"`` (``[clip] on_skip``).
     """
 
     def __init__(
         self,
-        optimizer: torch.optim.Optimizer,
-        schedulers: Mapping[str, Scheduler],
+        units: Sequence[OptimizerUnit],
         clipper: Any,
         total_steps: int | None,
         resolved: Mapping[str, Any],
-        groups: ParamGroups | None = None,
         *,
+        named: bool = False,
+        order: Sequence[tuple[str, torch.Tensor]] | None = None,
         on_skip: str = "advance",
     ) -> None:
         if on_skip not in ON_SKIP:
             raise SpecError(f"expected one of {list(ON_SKIP)}, got {on_skip!r}", "clip.on_skip")
-        self.optimizer = optimizer
-        self.schedulers = dict(schedulers)
+        #: each optimizer with its schedulers and groups, by name, in the setup's order
+        self.units = {u.name: u for u in units}
+        #: each optimizer by its name (``optimizer`` for a single ``[optimizer]`` table)
+        self.optimizers = {u.name: u.optimizer for u in units}
+        self.named = named
+        if named:
+            self.schedulers = {f"{u.name}.{k}": s for u in units for k, s in u.schedulers.items()}
+            self.groups: ParamGroups | None = None
+        else:
+            (only,) = units
+            self.schedulers = only.schedulers
+            #: the param groups as built, with ``table()`` and ``explain(name)``
+            self.groups = only.groups
         self.clipper = clipper
         self.total_steps = total_steps
         #: the setup with everything computed at build time: lr, steps, schedules
         self.resolved = dict(resolved)
         self.last_clip: ClipResult | None = None
-        #: the param groups as built, with ``table()`` and ``explain(name)``
-        self.groups = groups
-        self._clip_target: Any = _model_order(optimizer, groups)
-        self._clip_groups = len(optimizer.param_groups)
+        self._units = list(units)
+        self._order = None if order is None else list(order)
+        self._clip_target: Any = self._model_order()
+        self._clip_groups = self._group_count()
         self._horizon_watch = _horizon_watch(self.schedulers, total_steps)
         #: a clock that only counts what ``step(tokens=...)`` says
         self._told_only = any(
@@ -72,6 +156,28 @@ class Built:
         #: how many optimizer steps :meth:`step` skipped (spikes of the norm or the loss,
         #: non-finite norms under ``nonfinite = "skip"``); saved by :meth:`state_dict`
         self.skipped_steps = 0
+        #: whether the combined optimizer's last step was skipped (:meth:`combined`)
+        self._last_skipped = False
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer of a setup with one; a setup with several names them in
+        :attr:`optimizers` (this raises :class:`SpecError` there)."""
+        if len(self._units) != 1:
+            raise SpecError(
+                f"this setup has {len(self._units)} optimizers "
+                f"({', '.join(self.optimizers)}): use built.optimizers[name]",
+                "optimizers",
+            )
+        return self._units[0].optimizer
+
+    def _group_count(self) -> int:
+        return sum(len(u.optimizer.param_groups) for u in self._units)
+
+    def _model_order(self) -> Any:
+        if len(self._units) == 1:
+            return _model_order(self._units[0].optimizer, self._units[0].groups)
+        return _all_in_order(self._order or [], [u.optimizer for u in self._units])
 
     def step(
         self,
@@ -83,12 +189,13 @@ class Built:
         tokens: int | None = None,
         samples: int | None = None,
     ) -> None:
-        """Clip, step the optimizer (through ``scaler`` when given), step every scheduler,
-        and clear the gradients unless told not to.
+        """Clip (one global norm over every optimizer's parameters), step each optimizer
+        (through ``scaler`` when given), step every scheduler, and clear the gradients
+        unless told not to.
 
         A step the clipper skips (``last_clip.skipped``: a spike under ``zclip``'s
         ``on_spike = "skip"``, a non-finite norm under ``nonfinite = "skip"``) does not step
-        the optimizer; it is counted in :attr:`skipped_steps`, and the schedulers step or
+        the optimizers; it is counted in :attr:`skipped_steps`, and the schedulers step or
         not as :attr:`on_skip` says.
 
         :param metric: the validation metric, given at the step that ends an epoch with a
@@ -109,34 +216,79 @@ class Built:
         Past the end of the run's horizon it warns once (:class:`~schedkit.HorizonWarning`).
         """
         consumed = self._consumed(tokens, samples)
+        self._check_metric(metric)
+        skipped = self._clip(scaler, loss)
+        if skipped:
+            self.skipped_steps += 1
+            if scaler is not None:  # the scale still follows the unscaled gradients
+                for u in self._units:
+                    _unscale(scaler, u.optimizer)
+                scaler.update()
+        else:
+            self._step_optimizers(scaler)
+        if not skipped or self.on_skip == "advance":
+            self._step_schedulers(metric, consumed)
+        if zero_grad:
+            for u in self._units:
+                u.optimizer.zero_grad(set_to_none=True)
+
+    # the parts of a step, in order (the combined optimizer and scheduler of
+    # :meth:`combined` run them apart, as a trainer calls them)
+
+    def _check_metric(self, metric: Any) -> None:
         if metric is not None:
             observing = [s for s in self.schedulers.values() if s.observes_metrics]
             if not observing:
                 raise SpecError("no schedule of this setup observes a metric", "metric")
             for s in observing:
                 s.checked_metric(metric)
-        skipped = self._clip(loss, scaler)
-        if skipped:
-            self.skipped_steps += 1
-            if scaler is not None:  # the scale still follows the unscaled gradients
-                _unscale(scaler, self.optimizer)
-                scaler.update()
-        elif scaler is not None:
-            scaler.step(self.optimizer)
+
+    def _clip(self, scaler: Any = None, loss: Any = None) -> bool:
+        """Judge ``loss`` (when given) and clip: whether this step is skipped. Raises before
+        anything changes when a loss is given that no clipper judges."""
+        if loss is not None and not isinstance(self.clipper, JudgesLoss):
+            raise SpecError(
+                "no clipper of this setup judges a loss (a spike clipper such as zclip does)",
+                "loss",
+            )
+        if self.clipper is None:
+            return False
+        if loss is not None:
+            _check_loss(loss)
+        if scaler is not None:
+            for u in self._units:
+                _unscale(scaler, u.optimizer)
+        if (
+            isinstance(self.clipper, JudgesLoss)
+            and loss is not None
+            and self.clipper.loss_spike(loss)
+        ):
+            for u in self._units:  # as a clipper's skip drops them
+                u.optimizer.zero_grad(set_to_none=True)
+            self.last_clip = ClipResult(skipped=True, spike=True)
+            return True
+        if self._group_count() != self._clip_groups:
+            self._clip_target = self._model_order()
+            self._clip_groups = self._group_count()
+        self.last_clip = self.clipper(self._clip_target)
+        return self.last_clip.skipped
+
+    def _step_optimizers(self, scaler: Any = None) -> None:
+        if scaler is not None:
+            for u in self._units:
+                scaler.step(u.optimizer)
             scaler.update()
         else:
-            self.optimizer.step()
-        for s in self.schedulers.values() if not skipped or self.on_skip == "advance" else ():
-            if metric is not None and s.observes_metrics:
-                s.step(metric=metric)  # by name: a peer's step may take an epoch first
-            elif consumed:
-                s.step(**consumed)
-            else:
-                s.step()
+            for u in self._units:
+                u.optimizer.step()
+
+    def _step_schedulers(
+        self, metric: Any = None, consumed: Mapping[str, Any] | None = None
+    ) -> None:
+        for u in self._units:
+            u.step_schedulers(metric, consumed)
         if self._horizon_watch is not None:
             self._past_horizon()
-        if zero_grad:
-            self.optimizer.zero_grad(set_to_none=True)
 
     def _consumed(self, tokens: Any, samples: Any) -> dict[str, Any] | None:
         """``step``'s tokens or samples, checked before anything changes: every scheduler is
@@ -170,48 +322,41 @@ class Built:
                 "last values from here; was the horizon computed with the gradient "
                 "accumulation, the world size and drop_last? (schedkit check prints how)",
                 HorizonWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
-    def _clip(self, loss: Any, scaler: Any) -> bool:
-        """Judge ``loss`` (when given) and clip: whether this step is skipped. Raises before
-        anything changes when a loss is given that no clipper judges."""
-        if loss is not None and not isinstance(self.clipper, JudgesLoss):
-            raise SpecError(
-                "no clipper of this setup judges a loss (a spike clipper such as zclip does)",
-                "loss",
-            )
-        if self.clipper is None:
-            return False
-        if loss is not None:
-            _check_loss(loss)
-        if scaler is not None:
-            _unscale(scaler, self.optimizer)
-        if (
-            isinstance(self.clipper, JudgesLoss)
-            and loss is not None
-            and self.clipper.loss_spike(loss)
-        ):
-            self.optimizer.zero_grad(set_to_none=True)  # as a clipper's skip drops them
-            self.last_clip = ClipResult(skipped=True, spike=True)
-            return True
-        if len(self.optimizer.param_groups) != self._clip_groups:
-            self._clip_target = _model_order(self.optimizer, self.groups)
-            self._clip_groups = len(self.optimizer.param_groups)
-        self.last_clip = self.clipper(self._clip_target)
-        return self.last_clip.skipped
+    def combined(self) -> tuple[Any, Any]:
+        """One optimizer and one scheduler standing for all of this setup's, for a trainer
+        that takes one of each (the transformers Trainer's ``optimizers=(opt, sched)``,
+        Lightning's ``configure_optimizers``): the optimizer's ``step()`` clips (the
+        setup's ``[clip]``, one global norm) and steps every optimizer, the scheduler's
+        ``step()`` steps every scheduler; their states hold every optimizer's and every
+        scheduler's. See :class:`~schedkit.setup.combined.CombinedOptimizer`."""
+        from schedkit.setup.combined import CombinedOptimizer, CombinedScheduler
+
+        optimizer = CombinedOptimizer(self)
+        return optimizer, CombinedScheduler(self, optimizer)
 
     def state_dict(self) -> dict[str, Any]:
-        """Plain data for the optimizer, every scheduler and the clipper."""
-        return {
-            "format": "schedkit.built",
-            "version": 1,
-            "setup": self.resolved,
-            "optimizer": self.optimizer.state_dict(),
-            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-            "clipper": None if self.clipper is None else self.clipper.state_dict(),
-            "skipped_steps": self.skipped_steps,
+        """Plain data for every optimizer, every scheduler and the clipper.
+
+        A setup with one ``[optimizer]`` saves it under ``optimizer``; with
+        ``[optimizers.NAME]`` tables, each under ``optimizers.NAME``. ``schedulers`` is
+        keyed as :attr:`schedulers`."""
+        states = {u.name: u.state_dict() for u in self._units}
+        out: dict[str, Any] = {"format": "schedkit.built", "version": 1, "setup": self.resolved}
+        if self.named:
+            out["optimizers"] = {n: st["optimizer"] for n, st in states.items()}
+        else:
+            out["optimizer"] = states[self._units[0].name]["optimizer"]
+        out["schedulers"] = {
+            (f"{n}.{k}" if self.named else k): v
+            for n, st in states.items()
+            for k, v in st["schedulers"].items()
         }
+        out["clipper"] = None if self.clipper is None else self.clipper.state_dict()
+        out["skipped_steps"] = self.skipped_steps
+        return out
 
     def load_state_dict(
         self,
@@ -222,16 +367,16 @@ class Built:
         allow_jump: bool | None = None,
     ) -> None:
         """Restore what :meth:`state_dict` saved: all of it or, when any part does not fit
-        (the optimizer's, a scheduler's or the clipper's), none of it (:class:`StateError`
+        (an optimizer's, a scheduler's or the clipper's), none of it (:class:`StateError`
         naming the key path).
 
         With ``replan`` (by default the setup's ``[resume] replan``) the run continues on
         this setup's plan: each scheduler takes the state's step and keeps its own schedule
         and base values (:meth:`Scheduler.load_state_dict` with ``replan=True``), and the
-        param groups keep this setup's hyperparameters (only the optimizer's
-        per-parameter state, its moments, comes from the state). A value that jumps at the
-        resumed step in any scheduler refuses the whole load, naming both values and the
-        step, unless ``allow_jump``; ``rtol`` and ``allow_jump`` default to ``[resume]``'s.
+        param groups keep this setup's hyperparameters (only the optimizers' per-parameter
+        state, their moments, comes from the state). A value that jumps at the resumed step
+        in any scheduler refuses the whole load, naming both values and the step, unless
+        ``allow_jump``; ``rtol`` and ``allow_jump`` default to ``[resume]``'s.
         """
         policy = self.resolved.get("resume") or {}
         replan = policy.get("replan", False) if replan is None else replan
@@ -247,41 +392,54 @@ class Built:
         reader.integer("version", ge=1, le=1)
         # states saved before skipped steps were counted have none
         skipped = reader.integer("skipped_steps") if "skipped_steps" in reader.state else 0
-        _check_optimizer_state(self.optimizer, reader.get("optimizer"))
+        optimizers: dict[str, Any]
+        if self.named:
+            saved_opts = reader.mapping("optimizers")
+            if set(saved_opts.state) != set(self.units):
+                raise StateError(
+                    f"the state has optimizers {sorted(saved_opts.state)}, this setup "
+                    f"{sorted(self.units)}",
+                    "optimizers",
+                )
+            optimizers = {n: saved_opts.state[n] for n in self.units}
+        else:
+            optimizers = {self._units[0].name: reader.get("optimizer")}
         saved = reader.mapping("schedulers")
-        missing = sorted(set(self.schedulers) - set(saved.state))
-        extra = sorted(set(saved.state) - set(self.schedulers))
-        if missing or extra:
+        if set(saved.state) != set(self.schedulers):
             raise StateError(
                 f"the state has schedulers {sorted(saved.state)}, this setup "
                 f"{sorted(self.schedulers)}",
                 "schedulers",
             )
-        for k, s in self.schedulers.items():
-            try:
-                if replan:
-                    s.check_replan(saved.state[k], **options)
-                else:
-                    s.check_state(saved.state[k])
-            except StateError as e:
-                raise e.at(f"schedulers.{k}") from None
+        per_unit: dict[str, dict[str, Any]] = {}
+        for u in self._units:
+            prefix = f"{u.name}." if self.named else ""
+            per_unit[u.name] = {k: saved.state[prefix + k] for k in u.schedulers}
+            where = f"optimizers.{u.name}" if self.named else "optimizer"
+            _check_optimizer_state(u.optimizer, optimizers[u.name], where)
+            for k, s in u.schedulers.items():
+                try:
+                    if replan:
+                        s.check_replan(per_unit[u.name][k], **options)
+                    else:
+                        s.check_state(per_unit[u.name][k])
+                except StateError as e:
+                    raise e.at(f"schedulers.{prefix}{k}") from None
         clip_state = reader.state.get("clipper")
         if isinstance(self.clipper, StateChecked) and clip_state is not None:
             try:
                 self.clipper.check_state(clip_state)
             except StateError as e:
                 raise e.at("clipper") from None
-        # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
-        mine = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
-        self.optimizer.load_state_dict(reader.get("optimizer"))
-        if replan:  # the plan's hyperparameters are this setup's
-            for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
-                g.update(settings)
-        for k, s in self.schedulers.items():
-            s.load_state_dict(saved.state[k], replan, **(options if replan else {}))
-            tables = self.resolved.get("schedules")
-            if replan and isinstance(tables, dict) and isinstance(tables.get(k), dict):
-                tables[k].update(s.schedule.spec())  # the plan as decided at the resume
+        # everything fits: apply (each optimizer first, its schedulers bind to its groups)
+        for u in self._units:
+            u.load_state(optimizers[u.name], per_unit[u.name], options if replan else None)
+        tables = self.resolved.get("schedules")
+        if replan and isinstance(tables, dict):
+            for u in self._units:
+                for k, sch in u.schedulers.items():
+                    if isinstance(tables.get(k), dict):
+                        tables[k].update(sch.schedule.spec())  # the plan decided at the resume
         if self.clipper is not None and clip_state is not None:
             self.clipper.load_state_dict(clip_state)
         self.skipped_steps = skipped
@@ -311,62 +469,6 @@ def _horizon_watch(
     return None if end is None else (first, end)
 
 
-def _check_optimizer_state(optimizer: torch.optim.Optimizer, state: Any) -> None:
-    """What ``optimizer.load_state_dict`` would refuse, checked before anything is loaded."""
-    reader = StateReader(state, "optimizer", "optimizer state")
-    groups = reader.get("param_groups")
-    if not isinstance(groups, list) or not all(isinstance(g, Mapping) for g in groups):
-        raise StateError("expected a list of param groups", "optimizer.param_groups")
-    if len(groups) != len(optimizer.param_groups):
-        raise StateError(
-            f"the state has {len(groups)} param groups, the optimizer "
-            f"{len(optimizer.param_groups)}",
-            "optimizer.param_groups",
-        )
-    for i, (saved, mine) in enumerate(zip(groups, optimizer.param_groups, strict=True)):
-        params = saved.get("params")
-        if not isinstance(params, list) or len(params) != len(mine["params"]):
-            n = len(params) if isinstance(params, list) else repr(params)
-            raise StateError(
-                f"the state has {n} parameters in this group, the optimizer {len(mine['params'])}",
-                f"optimizer.param_groups[{i}].params",
-            )
-        for key, value in saved.items():
-            if key not in NOT_HYPERPARAMETERS and isinstance(key, str):
-                _check_group_value(value, mine.get(key), f"optimizer.param_groups[{i}].{key}")
-    if not isinstance(reader.get("state"), Mapping):
-        raise StateError("expected a dict of per-parameter state", "optimizer.state")
-
-
-def _numeric(value: Any) -> bool:
-    """An int, float or tensor (not a bool), whatever its size."""
-    return isinstance(value, (int, float, torch.Tensor)) and not isinstance(value, bool)
-
-
-def _check_group_value(value: Any, mine: Any, where: str) -> None:
-    """One saved hyperparameter of a param group: a number (or each number of a tuple such
-    as ``betas``) finite and within the float range, since torch's own state never holds
-    another; a tensor (a tensor ``lr``) with finite values; a number where this optimizer
-    has one. Flags and names (bools, ``None``, text) are the optimizer's to judge."""
-    if isinstance(value, (tuple, list)) and (
-        any(_numeric(v) for v in value) or isinstance(mine, (tuple, list))
-    ):
-        if isinstance(mine, (tuple, list)) and len(value) != len(mine):
-            raise StateError(f"expected {len(mine)} values, got {show(value)}", where)
-        ours = mine if isinstance(mine, (tuple, list)) else [None] * len(value)
-        for v, m in zip(value, ours, strict=True):
-            _check_group_value(v, m, where)
-        return
-    if isinstance(value, torch.Tensor):
-        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            raise StateError(f"expected finite values, got {show(value)}", where)
-        return
-    if _numeric(value):
-        check_number(value, where)
-    elif _numeric(mine):
-        raise StateError(f"expected a number, got {show(value)}", where)
-
-
 def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -> Any:
     """What ``Built.step()`` clips: the parameters with their names in the model's order
     (``named_parameters()``), as ``clip_grad_norm_(model.parameters())`` sees them, so the
@@ -383,4 +485,21 @@ def _model_order(optimizer: torch.optim.Optimizer, groups: ParamGroups | None) -
             if id(p) not in known:
                 known.add(id(p))
                 pairs.append((f"param_groups[{gi}]['params'][{pi}]", p))
+    return pairs
+
+
+def _all_in_order(
+    order: Sequence[tuple[str, torch.Tensor]], optimizers: Sequence[torch.optim.Optimizer]
+) -> list[tuple[str, torch.Tensor]]:
+    """What ``Built.step()`` clips with several optimizers: every parameter in the model's
+    order (as ``clip_grad_norm_(model.parameters())`` sums them: one global norm), then
+    those an optimizer holds beyond the built groups (``add_param_group``)."""
+    pairs = list(order)
+    known = {id(p) for _, p in pairs}
+    for oi, opt in enumerate(optimizers):
+        for gi, g in enumerate(opt.param_groups):
+            for pi, p in enumerate(g["params"]):
+                if id(p) not in known:
+                    known.add(id(p))
+                    pairs.append((f"optimizers[{oi}].param_groups[{gi}]['params'][{pi}]", p))
     return pairs

@@ -13,6 +13,7 @@ from schedkit.schedule import Unresolved
 from schedkit.setup.problems import LR_KEYS, TABLES, SetupError, unknown_key
 from schedkit.setup.reading import parse_toml, read_path
 from schedkit.setup.recipe import Setup
+from schedkit.setup.routing import OptimizerTable
 from schedkit.setup.run import Run
 from schedkit.setup.tables import ScheduleEntry, TableReader
 from schedkit.setup.validation import dry_run, waiting
@@ -85,9 +86,22 @@ def _load(data: dict[str, Any], where: str) -> Setup:
             loader.problems.append(unknown_key(k, TABLES, k))
     run = loader.run()
     total, spe, batch = run.total, run.steps_per_epoch, run.batch_size
-    optimizer = loader.optimizer()
+    tables: tuple[OptimizerTable, ...] = ()
+    if "optimizers" in data:
+        if "optimizer" in data:
+            loader.problems.append(
+                SpecError(
+                    "give one [optimizer] table or [optimizers.NAME] tables, not both",
+                    "optimizers",
+                )
+            )
+        tables = loader.optimizers()
+        optimizer: dict[str, Any] = {}
+    else:
+        optimizer = loader.optimizer()
     rules = loader.rules()
-    entries = in_run_units(loader.schedules(total), run, loader.problems)
+    names = tuple(t.name for t in tables) if tables else None
+    entries = in_run_units(loader.schedules(total, names), run, loader.problems)
     clip = loader.clip()
     resume = loader.resume()
     lr_keys = {k: optimizer.pop(k) for k in LR_KEYS if k in optimizer}
@@ -112,18 +126,20 @@ def _load(data: dict[str, Any], where: str) -> Setup:
         batch_size=batch,
         run=run,
         resume=resume,
+        optimizers=tables,
     )
     if any(p.path.startswith("optimizer") for p in loader.problems):
-        found = dry_run(None, None, entries, total, spe, None)  # the schedules alone
+        found = dry_run(None, entries, total, spe, None)  # the schedules alone
     else:
         # the lr a build without arguments uses (base_lr scaled by [run] batch_size), so
         # that build finds this validation done; base_lr as is when the batch comes later
-        lr: float | None
-        try:
-            lr = setup.learning_rate()
-        except SpecError:
-            lr = lr_keys.get("base_lr")
-        found = setup._model_free_problems(lr, spe, None)
+        lrs: list[float | None] = []
+        for table in setup.tables():
+            try:
+                lrs.append(table.learning_rate(batch))
+            except SpecError:
+                lrs.append(table.base_lr)
+        found = setup._model_free_problems(tuple(lrs), spe, None)
     problems = loader.problems + [p for p in found if not waiting(p)]
     if problems:
         raise SetupError(problems, where)

@@ -97,7 +97,9 @@ def check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
             return f"expected a number a float32 parameter can take, got {show(value)}"
         if value < 0 and default >= 0:
             return f"expected a number >= 0, got {show(value)}"
-        return None
+        if param.annotation in (int, "int") and not float(value).is_integer():
+            return f"expected a whole number, got {show(value)}"
+        return _limit(name, value)
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)) or len(value) != len(default):
             return f"expected a list of {len(default)} numbers, got {show(value)}"
@@ -114,13 +116,28 @@ def check_option(name: str, value: Any, param: inspect.Parameter) -> str | None:
     return None
 
 
+#: limits torch checks only when an optimizer steps (too late for a setup), by option name
+_LIMITS = {"ns_steps": (0, 100)}
+
+
+def _limit(name: str, value: Any) -> str | None:
+    """An option's limit that torch only checks at the first step (Muon's ``ns_steps``
+    below 100): checked with the rest of the file."""
+    if name in _LIMITS:
+        lo, hi = _LIMITS[name]
+        if not lo <= value < hi:
+            return f"expected a number >= {lo} and < {hi}, got {show(value)}"
+    return None
+
+
 def trial_optimizer(
-    optimizer: Mapping[str, Any], lr: float, lr_key: str = "lr"
+    optimizer: Mapping[str, Any], lr: float, lr_key: str = "lr", where: str = "optimizer"
 ) -> torch.optim.Optimizer:
     """The setup's optimizer over one small parameter: torch's own checks of its options
     (betas, nesterov without momentum, fused with foreach...) run in its constructor, so
     they run now, not at build time. It is not stepped: nothing more is checked by a step.
-    ``lr_key``: the table's name of the lr (``base_lr`` when scaled), for torch's refusals."""
+    ``lr_key``: the table's name of the lr (``base_lr`` when scaled), for torch's refusals;
+    ``where``: the table's key path."""
     cls = optimizer_class(optimizer["type"])
     args = {
         k: tuple(v) if isinstance(v, list) else v
@@ -133,10 +150,10 @@ def trial_optimizer(
             warnings.simplefilter("ignore")
             opt: torch.optim.Optimizer = _trial_class(cls)([p], lr=lr, **args)  # type: ignore[call-arg, arg-type]
     except Exception as e:  # torch's checks raise ValueError, TypeError, RuntimeError...
-        where = _refused_option(str(e), [*args, lr_key])
+        option = _refused_option(str(e), [*args, lr_key])
         raise SpecError(
             f"torch.optim.{cls.__name__} refuses these options: {trim(str(e), 200)}",
-            "optimizer" if where is None else f"optimizer.{where}",
+            where if option is None else f"{where}.{option}",
         ) from None
     return opt
 
@@ -168,6 +185,7 @@ _OPTION_WORDS = {
     "etas": ("eta",),
     "lr": ("learning rate",),
     "base_lr": ("learning rate",),
+    "adjust_lr_fn": ("adjust learning rate function",),
 }
 
 

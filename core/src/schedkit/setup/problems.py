@@ -12,7 +12,7 @@ from schedkit import _text
 from schedkit._numbers import MAX_STEPS, as_real, show
 from schedkit.errors import SchedkitError, SpecError
 
-TABLES = ("run", "optimizer", "rules", "schedules", "clip", "resume")
+TABLES = ("run", "optimizer", "optimizers", "rules", "schedules", "clip", "resume")
 #: the keys of ``[resume]``: how ``Built.load_state_dict`` takes a state of another plan
 RESUME_KEYS = ("replan", "rtol", "allow_jump")
 #: what the schedulers do on a step the clipper skips (``[clip] on_skip``, ``Built.on_skip``)

@@ -3,7 +3,6 @@ build over a model (param groups, optimizer, schedulers, clipper)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,15 +14,16 @@ from schedkit.clock import ClockedScheduler
 from schedkit.components import build as build_component
 from schedkit.durations import to_steps
 from schedkit.errors import SpecError
-from schedkit.groups import build_param_groups
+from schedkit.groups import decide
 from schedkit.schedule import per_update, plain
 from schedkit.scheduler import Scheduler
-from schedkit.setup.built import Built
+from schedkit.setup.built import Built, OptimizerUnit
 from schedkit.setup.optimizers import optimizer_class
-from schedkit.setup.problems import SetupError
+from schedkit.setup.problems import SetupError, trim
+from schedkit.setup.routing import OptimizerTable, route
 from schedkit.setup.run import Run
 from schedkit.setup.tables import ResumePolicy, ScheduleEntry
-from schedkit.setup.validation import dry_run, group_values_out_of_range
+from schedkit.setup.validation import dry_run, group_keys_refused, group_values_out_of_range
 
 
 @attrs.frozen
@@ -53,6 +53,9 @@ class Setup:
         and ``steps_per_epoch`` are in the clock's unit.
     :param resume: the ``[resume]`` table: how :meth:`Built.load_state_dict` takes a state
         of another plan (``replan``, ``rtol``, ``allow_jump``).
+    :param optimizers: the ``[optimizers.NAME]`` tables of a setup with several optimizers
+        (then ``optimizer`` is empty and the lr fields unused): each with its own options,
+        lr and ``params``.
     """
 
     optimizer: Mapping[str, Any] = attrs.field(converter=dict)
@@ -66,6 +69,7 @@ class Setup:
     total: int | str | None = None
     steps_per_epoch: int | None = None
     batch_size: int | None = None
+    optimizers: tuple[OptimizerTable, ...] = ()
     run: Run | None = None
     resume: ResumePolicy = attrs.field(factory=ResumePolicy)
     #: the model-free problems found for each build context (lr, steps per epoch, total
@@ -87,17 +91,10 @@ class Setup:
         run = {k: v for k, v in run.items() if v is not None}
         if run and "run" not in out:
             out["run"] = run
-        opt = {"type": self.optimizer["type"]}
-        if self.lr is not None:
-            opt["lr"] = self.lr
+        if self.optimizers:
+            out["optimizers"] = {t.name: t.to_dict() for t in self.optimizers}
         else:
-            opt.update(
-                base_lr=self.base_lr,
-                lr_scaling=self.lr_scaling,
-                base_batch_size=self.base_batch_size,
-            )
-        opt.update({k: v for k, v in self.optimizer.items() if k != "type"})
-        out["optimizer"] = opt
+            out["optimizer"] = self.tables()[0].to_dict()
         if self.rules:
             out["rules"] = [r.spec() for r in self.rules]
         if self.schedules:
@@ -108,6 +105,8 @@ class Setup:
                     table["key"] = entry.key
                 if entry.tags is not None:
                     table["tags"] = list(entry.tags)
+                if entry.optimizers is not None:
+                    table["optimizers"] = list(entry.optimizers)
                 out["schedules"][entry.name] = table
         if self.clip is not None:
             out["clip"] = dict(self.clip)
@@ -120,21 +119,39 @@ class Setup:
         """The fully resolved setup as TOML; it loads back to an equal setup."""
         return _toml_out.dumps(self.to_dict())
 
+    def tables(self) -> tuple[OptimizerTable, ...]:
+        """Every optimizer of the setup: the ``[optimizers.NAME]`` tables, or the single
+        ``[optimizer]`` as one table named ``optimizer``."""
+        if self.optimizers:
+            return self.optimizers
+        return (
+            OptimizerTable(
+                "optimizer",
+                self.optimizer,
+                lr=self.lr,
+                base_lr=self.base_lr,
+                lr_scaling=self.lr_scaling,
+                base_batch_size=self.base_batch_size,
+            ),
+        )
+
     def learning_rate(self, batch_size: int | None = None) -> float:
         """The lr to use: ``lr``, or ``base_lr`` scaled to ``batch_size`` (linear: the MAE
-        and Goyal et al. rule ``base_lr * batch / base_batch_size``; sqrt: its square root)."""
-        if self.lr is not None:
-            return self.lr
-        batch = batch_size if batch_size is not None else self.batch_size
-        if batch is None:
+        and Goyal et al. rule ``base_lr * batch / base_batch_size``; sqrt: its square root).
+        A setup with several optimizers has one per optimizer: :meth:`learning_rates`."""
+        if self.optimizers:
             raise SpecError(
-                "lr scaling needs the effective batch size: build(model, batch_size=...) or "
-                "[run] batch_size",
-                "optimizer.base_lr",
+                "a setup with several optimizers has an lr per optimizer: learning_rates()",
+                "optimizers",
             )
-        assert self.base_lr is not None
-        ratio = batch / self.base_batch_size
-        return self.base_lr * (ratio if self.lr_scaling == "linear" else math.sqrt(ratio))
+        return self.tables()[0].learning_rate(self._batch(batch_size))
+
+    def learning_rates(self, batch_size: int | None = None) -> dict[str, float]:
+        """Each optimizer's lr by its name (``optimizer`` for the single ``[optimizer]``)."""
+        return {t.name: t.learning_rate(self._batch(batch_size)) for t in self.tables()}
+
+    def _batch(self, batch_size: int | None) -> int | None:
+        return batch_size if batch_size is not None else self.batch_size
 
     def problems(
         self,
@@ -148,32 +165,34 @@ class Setup:
         the total), warmups longer than their schedules, the optimizer's own checks.
         ``schedkit check`` and :meth:`build` both ask it: one validation."""
         out: list[SpecError] = []
-        lr = None
-        try:
-            lr = self.learning_rate(batch_size)
-        except SpecError as e:
-            out.append(e)
+        lrs: list[float | None] = []
+        for table in self.tables():
+            try:
+                lrs.append(table.learning_rate(self._batch(batch_size)))
+            except SpecError as e:
+                out.append(e)
+                lrs.append(None)
         spe = steps_per_epoch if steps_per_epoch is not None else self.steps_per_epoch
-        return out + self._model_free_problems(lr, spe, total_steps)
+        return out + self._model_free_problems(tuple(lrs), spe, total_steps)
 
     def _model_free_problems(
-        self, lr: float | None, steps_per_epoch: int | None, total_steps: int | None
+        self,
+        lrs: tuple[float | None, ...],
+        steps_per_epoch: int | None,
+        total_steps: int | None,
     ) -> list[SpecError]:
         """What :func:`~schedkit.setup.validation.dry_run` finds for this lr and run
         length, worked out once: :func:`load_setup` and :meth:`build` (or ``check``) with
         the same context ask it once between them."""
-        key = (lr, steps_per_epoch, total_steps)
+        key = (lrs, steps_per_epoch, total_steps)
         found = self._checked.get(key)
         if found is None:
-            lr_key = "base_lr" if self.lr is None and self.base_lr is not None else "lr"
             found = dry_run(
-                self.optimizer,
-                lr,
+                list(zip(self.tables(), lrs, strict=True)),
                 self.schedules,
                 self.total,
                 steps_per_epoch,
                 total_steps,
-                lr_key,
             )
             self._checked[key] = found
         return list(found)
@@ -210,28 +229,53 @@ class Setup:
         total = total_steps
         if total is None and self.total is not None:
             total = to_steps(self.total, steps_per_epoch=spe)
-        lr = self.learning_rate(batch_size)
-        args = {k: v for k, v in self.optimizer.items() if k != "type"}
-        args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
-        cls = optimizer_class(self.optimizer["type"])
+        tables = self.tables()
+        lrs = self.learning_rates(batch_size)
         try:
-            groups = build_param_groups(
-                model, self.rules, lr=lr, weight_decay=args.pop("weight_decay", 0.0)
-            )
+            decided = decide(model, self.rules)
+            if not decided.infos:
+                raise SpecError("the model has no trainable parameters")
         except SpecError as e:
             raise SetupError([e if e.path.startswith("rules[") else e.at("rules")]) from None
-        out_of_range = group_values_out_of_range(groups)
-        if out_of_range:
-            raise SetupError(out_of_range)
-        optimizer = cls(groups, lr=lr, **args)  # type: ignore[call-arg]
-        schedulers: dict[str, Scheduler] = {}
-        for entry in self.schedules:
+        shares: list[list[int] | None] = [None]
+        if self.optimizers:
             try:
-                schedulers[entry.name] = self._scheduler(
-                    optimizer, entry, per_update(entry.schedule, spe), spe, total
+                shares = list(route(tables, decided.infos))
+            except SpecError as e:
+                raise SetupError([e]) from None
+        units: list[OptimizerUnit] = []
+        for table, share in zip(tables, shares, strict=True):
+            args = {k: v for k, v in table.options.items() if k != "type"}
+            args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
+            cls = optimizer_class(table.options["type"])
+            base = {"lr": lrs[table.name], "weight_decay": args.pop("weight_decay", 0.0)}
+            groups = decided.groups(base, share)
+            problems += group_values_out_of_range(groups)
+            problems += group_keys_refused(groups, cls, self.rules, table.path)
+            if problems:
+                continue
+            try:
+                optimizer = cls(groups, lr=lrs[table.name], **args)  # type: ignore[call-arg]
+            except Exception as e:  # torch's checks of the parameters it was given
+                problems.append(
+                    SpecError(
+                        f"torch.optim.{cls.__name__} refuses its parameters: {trim(str(e), 200)}",
+                        f"{table.path}.params" if table.params is not None else table.path,
+                    )
                 )
-            except SpecError as err:
-                problems.append(err.at(f"schedules.{entry.name}"))
+                continue
+            schedulers: dict[str, Scheduler] = {}
+            for entry in self.schedules:
+                if entry.optimizers is not None and table.name not in entry.optimizers:
+                    continue
+                try:
+                    schedulers[entry.name] = self._scheduler(
+                        optimizer, entry, per_update(entry.schedule, spe), spe, total
+                    )
+                except SpecError as err:
+                    at = f"schedules.{entry.name}"
+                    problems.append(err.at(at if not self.optimizers else f"{at}.{table.name}"))
+            units.append(OptimizerUnit(table.name, optimizer, schedulers, groups))
         clipper, on_skip = None, "advance"
         if self.clip is not None:
             spec = dict(self.clip)
@@ -240,12 +284,25 @@ class Setup:
         if problems:
             raise SetupError(problems)
         resolved = self.to_dict()
-        resolved["optimizer"]["lr"] = lr
+        for t in tables:
+            (resolved["optimizers"][t.name] if self.optimizers else resolved["optimizer"])["lr"] = (
+                lrs[t.name]
+            )
         if total is not None:
             resolved.setdefault("run", {})["total_steps"] = total
-        for key, s in schedulers.items():
-            resolved["schedules"][key].update(s.schedule.spec())
-        return Built(optimizer, schedulers, clipper, total, resolved, groups, on_skip=on_skip)
+        for unit in units:
+            for key, sch in unit.schedulers.items():
+                resolved["schedules"][key].update(sch.schedule.spec())
+        order = [(info.name, info.param) for info in decided.infos]
+        return Built(
+            units,
+            clipper,
+            total,
+            resolved,
+            named=bool(self.optimizers),
+            order=order,
+            on_skip=on_skip,
+        )
 
     def _scheduler(
         self,

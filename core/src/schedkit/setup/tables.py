@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -36,6 +36,7 @@ from schedkit.setup.problems import (
     unknown_key,
 )
 from schedkit.setup.run import Run, read_run
+from schedkit.setup.routing import OptimizerTable, Selector
 
 
 @attrs.frozen
@@ -47,6 +48,8 @@ class ScheduleEntry:
     tags: tuple[str, ...] | None = None
     #: the hyperparameter; the table's name unless the table says ``key = ...``
     key: str = ""
+    #: the optimizers it drives (``optimizers = [...]``), None: all of them
+    optimizers: tuple[str, ...] | None = None
 
     def __attrs_post_init__(self) -> None:
         if not self.key:
@@ -106,18 +109,71 @@ class TableReader:
         return read_run(self.table("run"), RUN_KEYS, self.problems)
 
     def optimizer(self) -> dict[str, Any]:
+        """The single ``[optimizer]`` table: ``type``, its options with the class's
+        defaults filled in, and the learning-rate keys."""
         opt = self.data.get("optimizer")
         if not isinstance(opt, Mapping) or "type" not in opt:
             self.problems.append(
                 SpecError("expected a table with a 'type' (e.g. type = \"AdamW\")", "optimizer")
             )
             return {"type": "SGD", "lr": 0.0}
+        return self._options(opt, "optimizer")
+
+    def optimizers(self) -> tuple[OptimizerTable, ...]:
+        """The ``[optimizers.NAME]`` tables, each an optimizer with its own options, lr and
+        ``params`` (at most one without: it takes the rest)."""
+        tables = self.table("optimizers")
+        if not tables:
+            self.problems.append(
+                SpecError("expected at least one [optimizers.NAME] table", "optimizers")
+            )
+        out = []
+        rest: list[str] = []
+        for name, opt in tables.items():
+            path = f"optimizers.{name}"
+            if not isinstance(opt, Mapping) or "type" not in opt:
+                self.problems.append(
+                    SpecError("expected a table with a 'type' (e.g. type = \"Muon\")", path)
+                )
+                continue
+            opt = dict(opt)
+            selector = None
+            if "params" in opt:
+                selector = Selector.read(opt.pop("params"), f"{path}.params", self.problems)
+            else:
+                rest.append(path)
+                if len(rest) == 2:
+                    self.problems.append(
+                        SpecError(
+                            f"{rest[0]} already takes the parameters no params table takes; "
+                            "give this one params",
+                            path,
+                        )
+                    )
+            options = self._options(opt, path)
+            lr_keys = {k: options.pop(k) for k in LR_KEYS if k in options}
+            out.append(
+                OptimizerTable(
+                    str(name),
+                    options,
+                    lr=lr_keys.get("lr"),
+                    base_lr=lr_keys.get("base_lr"),
+                    lr_scaling=lr_keys.get("lr_scaling"),
+                    base_batch_size=lr_keys.get("base_batch_size", 256),
+                    params=selector,
+                )
+            )
+        return tuple(out)
+
+    def _options(self, opt: Mapping[str, Any], path: str) -> dict[str, Any]:
+        """One optimizer table's ``type`` and options checked against the class (defaults
+        filled in) and its learning-rate keys, problems under ``path``."""
         out = dict(opt)
         lr_keys = {k: out.pop(k) for k in LR_KEYS if k in out}
         try:
             cls = optimizer_class(out["type"])
         except SpecError as e:
-            self.problems.append(e.at("optimizer.type"))
+            self.problems.append(e.at(f"{path}.type"))
             return {"type": out["type"], **lr_keys}
         sig = parameters(cls)
         accepted = [n for n in sig if n not in ("self", "params", "lr")]
@@ -126,13 +182,14 @@ class TableReader:
             if k == "type":
                 continue
             if k not in accepted:
-                self.problems.append(unknown_key(k, [*accepted, *LR_KEYS], f"optimizer.{k}"))
+                known = [*accepted, *LR_KEYS] + (["params"] if path != "optimizer" else [])
+                self.problems.append(unknown_key(k, known, f"{path}.{k}"))
                 del out[k]
             else:
                 problem = check_option(k, v, sig[k])
                 if problem is not None:
-                    self.problems.append(SpecError(problem, f"optimizer.{k}"))
-        self._lr(lr_keys)
+                    self.problems.append(SpecError(problem, f"{path}.{k}"))
+        self._lr(lr_keys, path)
         return {
             "type": out["type"],
             **defaults,
@@ -140,14 +197,14 @@ class TableReader:
             **lr_keys,
         }
 
-    def _lr(self, keys: Mapping[str, Any]) -> None:
+    def _lr(self, keys: Mapping[str, Any], path: str = "optimizer") -> None:
         if "lr" in keys and "base_lr" in keys:
             self.problems.append(
-                SpecError("give lr, or base_lr with lr_scaling, not both", "optimizer.base_lr")
+                SpecError("give lr, or base_lr with lr_scaling, not both", f"{path}.base_lr")
             )
         if "lr" not in keys and "base_lr" not in keys:
             self.problems.append(
-                SpecError("expected lr (or base_lr with lr_scaling)", "optimizer.lr")
+                SpecError("expected lr (or base_lr with lr_scaling)", f"{path}.lr")
             )
         for k in ("lr", "base_lr"):
             v = keys.get(k)
@@ -155,14 +212,14 @@ class TableReader:
                 not is_number(v) or v < 0 or not math.isfinite(v) or v > FLOAT32_MAX
             ):
                 self.problems.append(
-                    SpecError(f"expected a learning rate >= 0, got {show(v)}", f"optimizer.{k}")
+                    SpecError(f"expected a learning rate >= 0, got {show(v)}", f"{path}.{k}")
                 )
         if "base_lr" in keys and "lr_scaling" not in keys:
             self.problems.append(
                 SpecError(
                     "missing: base_lr is scaled by the batch size, say how "
                     f"({' or '.join(map(repr, SCALINGS))}), or give lr instead",
-                    "optimizer.lr_scaling",
+                    f"{path}.lr_scaling",
                 )
             )
         elif "base_lr" in keys and keys.get("lr_scaling") not in SCALINGS:
@@ -170,16 +227,16 @@ class TableReader:
                 SpecError(
                     f"expected one of {', '.join(map(repr, SCALINGS))}, "
                     f"got {show(keys.get('lr_scaling'))}",
-                    "optimizer.lr_scaling",
+                    f"{path}.lr_scaling",
                 )
             )
         if "lr_scaling" in keys and "base_lr" not in keys:
             self.problems.append(
                 SpecError(
-                    "lr_scaling scales base_lr; give base_lr instead of lr", "optimizer.lr_scaling"
+                    "lr_scaling scales base_lr; give base_lr instead of lr", f"{path}.lr_scaling"
                 )
             )
-        positive_int(keys.get("base_batch_size"), "optimizer.base_batch_size", self.problems)
+        positive_int(keys.get("base_batch_size"), f"{path}.base_batch_size", self.problems)
 
     def rules(self) -> tuple[Any, ...]:
         rules = self.data.get("rules", [])
@@ -199,10 +256,14 @@ class TableReader:
                 self.problems.append(SpecError(str(e), f"{path}.type"))
         return tuple(out)
 
-    def schedules(self, total: int | str | None) -> tuple[ScheduleEntry, ...]:
+    def schedules(
+        self, total: int | str | None, names: tuple[str, ...] | None = None
+    ) -> tuple[ScheduleEntry, ...]:
+        """The ``[schedules.*]`` tables; ``names``: the ``[optimizers.NAME]`` tables' names
+        a table's ``optimizers`` may choose from (None: a single ``[optimizer]``)."""
         tables = self.table("schedules")
         out = []
-        seen: dict[str, list[tuple[str, set[str] | None]]] = {}
+        seen: dict[str, list[tuple[str, set[str] | None, set[str] | None]]] = {}
         for key, table in tables.items():
             path = f"schedules.{key}"
             if not isinstance(table, Mapping) or "type" not in table:
@@ -235,11 +296,17 @@ class TableReader:
                 tags, mine = None, set()
             else:
                 mine = None if tags is None else set(tags)
+            chosen = self._chosen(table.get("optimizers"), names, f"{path}.optimizers")
+            if chosen is False:
+                continue
+            mine_opt = None if chosen is None else set(chosen)
             clash = next(
                 (
                     other
-                    for other, theirs in seen.get(target, [])
-                    if (mine is None or theirs is None or mine & theirs) and mine != set()
+                    for other, theirs, theirs_opt in seen.get(target, [])
+                    if (mine is None or theirs is None or mine & theirs)
+                    and mine != set()
+                    and (mine_opt is None or theirs_opt is None or mine_opt & theirs_opt)
                 ),
                 None,
             )
@@ -254,8 +321,11 @@ class TableReader:
                 )
                 continue
             if mine != set():
-                seen.setdefault(target, []).append((key, mine))
-            params = {k: v for k, v in table.items() if k not in ("type", "tags", "key")}
+                seen.setdefault(target, []).append((key, mine, mine_opt))
+            params = {
+                k: v for k, v in table.items() if k not in ("type", "tags", "key", "optimizers")
+            }
+            tagged = None if tags is None else tuple(tags)
             if not isinstance(table["type"], str):
                 self.problems.append(
                     SpecError(
@@ -267,9 +337,7 @@ class TableReader:
                 info = default_registry().get("schedule", table["type"])
                 called = transformers_form(table["type"], info.cls, params, self.data, path)
                 if called is not None:
-                    out.append(
-                        ScheduleEntry(key, called, None if tags is None else tuple(tags), target)
-                    )
+                    out.append(ScheduleEntry(key, called, tagged, target, chosen))
                     continue
                 if "total" in _fields_of(info.cls) and "total" not in params and total is not None:
                     params["total"] = total
@@ -284,7 +352,7 @@ class TableReader:
             except SchedkitError as e:
                 self.problems.append(SpecError(str(e), f"{path}.type"))
                 continue
-            out.append(ScheduleEntry(key, sched, None if tags is None else tuple(tags), target))
+            out.append(ScheduleEntry(key, sched, tagged, target, chosen))
         return tuple(out)
 
     def resume(self) -> ResumePolicy:
@@ -301,6 +369,34 @@ class TableReader:
                 continue
             given[k] = float(v) if k == "rtol" else v
         return ResumePolicy(**given)
+
+    def _chosen(
+        self, value: Any, names: tuple[str, ...] | None, where: str
+    ) -> tuple[str, ...] | Literal[False] | None:
+        """A schedule table's ``optimizers``: the names chosen, None for all of them, False
+        when the value is a problem (reported)."""
+        if value is None:
+            return None
+        if names is None:
+            self.problems.append(
+                SpecError("only a setup with [optimizers.NAME] tables chooses optimizers", where)
+            )
+            return False
+        chosen = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(chosen, list)
+            or not chosen
+            or not all(isinstance(n, str) for n in chosen)
+        ):
+            self.problems.append(
+                SpecError(f"expected a list of optimizer names, got {show(value)}", where)
+            )
+            return False
+        unknown = [n for n in chosen if n not in names]
+        if unknown:
+            self.problems.append(unknown_key(unknown[0], names, where))
+            return False
+        return tuple(dict.fromkeys(chosen))
 
     def clip(self) -> dict[str, Any] | None:
         spec = self.data.get("clip")

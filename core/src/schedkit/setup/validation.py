@@ -4,7 +4,7 @@ optimizer's options, each schedule resolved, bound and its values kept within fl
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -15,8 +15,13 @@ from schedkit.errors import SpecError
 from schedkit.protocols import Finite
 from schedkit.schedule import per_update, resolve
 from schedkit.scheduler import Scheduler
-from schedkit.setup.optimizers import trial_optimizer
+from schedkit.setup.optimizers import (
+    check_option,
+    parameters,
+    trial_optimizer,
+)
 from schedkit.setup.problems import FLOAT32_MAX, is_number
+from schedkit.setup.routing import OptimizerTable
 from schedkit.setup.tables import ScheduleEntry
 
 
@@ -58,17 +63,15 @@ def _check_values(sched: Scheduler) -> None:
 
 
 def dry_run(
-    optimizer: Mapping[str, Any] | None,
-    lr: float | None,
+    optimizers: Sequence[tuple[OptimizerTable, float | None]] | None,
     entries: tuple[ScheduleEntry, ...],
     total: int | str | None,
     spe: int | None,
     total_steps: int | None,
-    lr_key: str = "lr",
 ) -> list[SpecError]:
-    """Everything a build checks that needs no model: the optimizer's options (torch's own
-    checks, on a trial parameter: ``lr_key`` names the lr in its refusals), each schedule
-    resolved and bound to the optimizer's keys, its values within float32. Durations that
+    """Everything a build checks that needs no model: each optimizer's options (torch's
+    own checks, on a trial parameter, with its lr), each schedule resolved and bound to the
+    keys of every optimizer it drives, its values within float32. Durations that
     need ``steps_per_epoch`` or the total are :class:`NeedsContextError` (see
     :func:`waiting`): problems at build time and for ``check``, not when a file loads."""
     problems: list[SpecError] = []
@@ -81,27 +84,32 @@ def dry_run(
             total_steps = to_steps(total, steps_per_epoch=spe)
         except SpecError as e:
             report(e, "run.total")
-    opt = None
-    if optimizer is not None:
+    trials: dict[str, torch.optim.Optimizer | None] = {}
+    for table, lr in optimizers or ():
         try:
-            opt = trial_optimizer(optimizer, lr if lr is not None else 1e-3, lr_key)
+            trials[table.name] = trial_optimizer(
+                table.options, lr if lr is not None else 1e-3, table.lr_key, table.path
+            )
         except SpecError as e:
             problems.append(e)
+            trials[table.name] = None
     for entry in entries:
+        chosen = [trials[n] for n in entry.optimizers or trials if n in trials]
         try:
             schedule = per_update(entry.schedule, spe)
-            if opt is None:
+            if not chosen or any(opt is None for opt in chosen):
                 resolve(schedule, steps_per_epoch=spe, total_steps=total_steps)
-            else:
-                _check_values(
-                    Scheduler(
-                        opt,
-                        schedule,
-                        key=entry.key,
-                        steps_per_epoch=spe,
-                        total_steps=total_steps,
+            for opt in chosen:
+                if opt is not None:
+                    _check_values(
+                        Scheduler(
+                            opt,
+                            schedule,
+                            key=entry.key,
+                            steps_per_epoch=spe,
+                            total_steps=total_steps,
+                        )
                     )
-                )
         except SpecError as e:
             report(e, f"schedules.{entry.name}")
     return problems
@@ -111,3 +119,83 @@ def waiting(problem: SpecError) -> bool:
     """A problem only for want of the build's arguments (``steps_per_epoch``, the total):
     a file that loads may still get them at build time."""
     return isinstance(problem, NeedsContextError)
+
+
+def _torch_options() -> frozenset[str]:
+    """Every option name of a ``torch.optim`` optimizer (``betas``, ``momentum``,
+    ``ns_steps``...): a key a rule sets that one optimizer takes and another does not."""
+    global _TORCH_OPTIONS
+    if _TORCH_OPTIONS is None:
+        names: set[str] = set()
+        for value in vars(torch.optim).values():
+            if (
+                isinstance(value, type)
+                and issubclass(value, torch.optim.Optimizer)
+                and value is not torch.optim.Optimizer
+            ):
+                names.update(parameters(value))
+        _TORCH_OPTIONS = frozenset(names - {"self", "params"})
+    return _TORCH_OPTIONS
+
+
+_TORCH_OPTIONS: frozenset[str] | None = None
+
+#: keys every setup's groups hold, whatever the optimizer (the builder's base values)
+_BASE_KEYS = ("lr", "weight_decay")
+
+
+def _rule_path(rules: Sequence[Any], label: str, key: str, value: Any) -> str:
+    """The key path of what a rule set: ``rules[i].keys.<pattern>.<key>`` for a rule whose
+    spec has the key under a table of patterns (``overrides``), else ``rules[i].<key>``."""
+    index = label.rsplit("(rules[", 1)[-1].split("]", 1)[0]
+    path = f"rules[{index}]"
+    try:
+        spec = rules[int(index)].spec()
+    except (ValueError, IndexError, AttributeError):
+        return f"{path}.{key}"
+    patterns = spec.get("keys") if isinstance(spec, Mapping) else None
+    if isinstance(patterns, Mapping):
+        having = [p for p, v in patterns.items() if isinstance(v, Mapping) and key in v]
+        same = [p for p in having if patterns[p][key] == value or list(patterns[p][key]) == value]
+        for pattern in same or having:
+            return f"{path}.keys.{pattern}.{key}"
+    return f"{path}.{key}"
+
+
+def group_keys_refused(
+    groups: Any, cls: type[torch.optim.Optimizer], rules: Sequence[Any], where: str
+) -> list[SpecError]:
+    """What the rules set in a group that its optimizer does not take: a key of another
+    optimizer (``betas`` on a Muon group), or a value its option refuses (judged as the
+    ``[optimizer]`` table's options are), each with the rule's key path. Keys no torch
+    optimizer has (a rule's own bookkeeping) are the rule's business. ``where``: the
+    optimizer table, named in the messages."""
+    sig = parameters(cls)
+    out: list[SpecError] = []
+    seen: set[tuple[str, str]] = set()
+    for key, decision in groups._decided.items():
+        group = groups[groups._index_of[key]]
+        for label, effect in decision:
+            for name in (*effect.values, *effect.multipliers):
+                if name in _BASE_KEYS or name in ("params", "tags", "name"):
+                    continue
+                path = _rule_path(rules, label, name, group.get(name))
+                if (path, name) in seen:
+                    continue
+                problem = None
+                if name in sig:
+                    problem = check_option(name, _plain(group.get(name)), sig[name])
+                elif name in _torch_options():
+                    options = [n for n in sig if n not in ("self", "params", "lr")]
+                    problem = (
+                        f"torch.optim.{cls.__name__} ([{where}]) has no option {name!r} "
+                        f"(its options: {', '.join(options)})"
+                    )
+                if problem is not None:
+                    seen.add((path, name))
+                    out.append(SpecError(problem, path))
+    return out
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value

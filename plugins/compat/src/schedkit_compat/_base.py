@@ -10,6 +10,7 @@ An alias reproduces those floats through the scheduler's per-group path
 from __future__ import annotations
 
 import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
@@ -117,15 +118,49 @@ def function(*, optional: bool = False) -> Any:
 def _table(value: Any) -> Any:
     if isinstance(value, Mapping):
         return tuple(
-            (str(k), tuple(sorted(dict(v).items())) if isinstance(v, Mapping) else v)
+            (
+                str(k),
+                tuple(sorted((n, tuple(x) if isinstance(x, list) else x) for n, x in v.items()))
+                if isinstance(v, Mapping)
+                else v,
+            )
             for k, v in value.items()
         )
     return value
 
 
-def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
+@functools.cache
+def optimizer_options() -> frozenset[str]:
+    """Every option a ``torch.optim`` optimizer takes per group (``betas``, ``eps``,
+    ``momentum``...), besides ``lr`` and ``weight_decay``."""
+    names: set[str] = set()
+    for value in vars(torch.optim).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, torch.optim.Optimizer)
+            and value is not torch.optim.Optimizer
+        ):
+            names.update(inspect.signature(value.__init__).parameters)
+    return frozenset(names - {"self", "params", "lr", "weight_decay"})
+
+
+def _option_value(v: Any) -> bool:
+    """A value an optimizer option takes: a finite number, a flag, a name, or a tuple of
+    finite numbers (``betas``)."""
+    if isinstance(v, (bool, str)):
+        return True
+    if isinstance(v, tuple):
+        return bool(v) and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in v
+        )
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def settings_table(settings: tuple[str, ...], refused: str = "", options: bool = False) -> Any:
     """A table of names to settings (``{"bias": {"weight_decay": 0.0}}``), each a number
-    >= 0 among ``settings``; ``refused`` explains why another setting is not taken."""
+    >= 0 among ``settings``; ``refused`` explains why another setting is not taken;
+    ``options``: any option of a ``torch.optim`` optimizer is taken too (its value as the
+    group's, checked against the group's optimizer when a setup builds)."""
 
     def validate(inst: Any, attribute: Field, value: Any) -> None:
         if not isinstance(value, tuple):
@@ -135,6 +170,14 @@ def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
             if not isinstance(table, tuple):
                 raise SpecError(f"expected a table of settings, got {table!r}", where)
             for key, v in table:
+                if options and key in optimizer_options():
+                    if not _option_value(v):
+                        raise SpecError(
+                            f"expected a finite number, a flag, a name or a list of numbers, "
+                            f"got {v!r}",
+                            f"{where}.{key}",
+                        )
+                    continue
                 if key not in settings:
                     why = refused or f"unknown setting (expected one of: {', '.join(settings)})"
                     raise SpecError(why, f"{where}.{key}")
@@ -144,9 +187,9 @@ def settings_table(settings: tuple[str, ...], refused: str = "") -> Any:
     return schedkit.field(factory=tuple, converter=_table, validator=validate)
 
 
-def table_spec(value: tuple[tuple[str, tuple[tuple[str, float], ...]], ...]) -> dict[str, Any]:
+def table_spec(value: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...]) -> dict[str, Any]:
     """A :func:`settings_table` as plain data."""
-    return {k: dict(v) for k, v in value}
+    return {k: {n: list(x) if isinstance(x, tuple) else x for n, x in v} for k, v in value}
 
 
 def refuse_spec(name: str, what: str) -> NoReturn:

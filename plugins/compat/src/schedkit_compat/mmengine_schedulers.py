@@ -1174,7 +1174,10 @@ class Paramwise(schedkit.BaseRule):
     else. Otherwise: ``bias_lr_mult`` for biases outside norm layers; the weight decay
     times the first that applies of ``norm_decay_mult`` (parameters of norm layers),
     ``bias_decay_mult`` (biases), ``dwconv_decay_mult`` (depth-wise ``Conv2d``),
-    ``flat_decay_mult`` (other 1-D parameters). ``bypass_duplicate`` keeps a shared
+    ``flat_decay_mult`` (other 1-D parameters). Any other setting of a ``custom_keys``
+    key that is an option of a ``torch.optim`` optimizer (``betas``, ``eps``,
+    ``momentum``...) is written into the parameter's group as it is, as mmengine writes
+    it. ``bypass_duplicate`` keeps a shared
     parameter in its first group, which schedkit always does (mmengine without it
     refuses shared parameters).
 
@@ -1184,10 +1187,11 @@ class Paramwise(schedkit.BaseRule):
 
     name = "mmengine.paramwise"
 
-    custom_keys: tuple[tuple[str, tuple[tuple[str, float], ...]], ...] = settings_table(
+    custom_keys: tuple[tuple[str, tuple[tuple[str, Any], ...]], ...] = settings_table(
         ("lr_mult", "decay_mult"),
-        "schedkit reproduces lr_mult and decay_mult (other settings of custom_keys are "
-        "written into the group by mmengine as they are)",
+        "expected lr_mult, decay_mult or an option of a torch.optim optimizer (betas, "
+        "eps, momentum...)",
+        options=True,
     )
     bias_lr_mult: float | None = _mult()
     bias_decay_mult: float | None = _mult()
@@ -1217,15 +1221,23 @@ class Paramwise(schedkit.BaseRule):
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         table = {k: dict(v) for k, v in self.custom_keys}
         ordered = sorted(sorted(table), key=len, reverse=True)
+        effects = {
+            key: RuleEffect(
+                values={n: v for n, v in s.items() if n not in ("lr_mult", "decay_mult")},
+                multipliers={
+                    "lr": float(s.get("lr_mult", 1.0)),
+                    "weight_decay": float(s.get("decay_mult", 1.0)),
+                },
+            )
+            for key, s in table.items()
+        }
 
         def decide(info: ParamInfo) -> RuleEffect | None:
             full = info.name if "." in info.name else f".{info.name}"
             mults: dict[str, float] = {}
             for key in ordered:
                 if key in full:
-                    mults["lr"] = float(table[key].get("lr_mult", 1.0))
-                    mults["weight_decay"] = float(table[key].get("decay_mult", 1.0))
-                    return RuleEffect(multipliers=mults)
+                    return effects[key]
             local = info.name.rsplit(".", 1)[-1]
             norm = isinstance(info.module, NORM_TYPES)
             if local == "bias" and not norm and self.bias_lr_mult is not None:

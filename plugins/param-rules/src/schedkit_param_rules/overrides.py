@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
+import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,6 +27,33 @@ from schedkit.plugin import (
 )
 
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
+
+
+@functools.cache
+def _optimizer_options() -> frozenset[str]:
+    """Every option a ``torch.optim`` optimizer takes per group (``betas``, ``eps``,
+    ``momentum``, ``ns_steps``...): an override may set any of them. Whether the group's
+    own optimizer takes it is checked when a setup builds."""
+    names: set[str] = set()
+    for value in vars(torch.optim).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, torch.optim.Optimizer)
+            and value is not torch.optim.Optimizer
+        ):
+            names.update(inspect.signature(value.__init__).parameters)
+    return frozenset(names - {"self", "params", "lr", "weight_decay"})
+
+
+def _option_value(v: Any) -> bool:
+    """A value an optimizer option may take: a finite number, a flag, a name, or a list of
+    finite numbers (``betas``)."""
+    if isinstance(v, (bool, str)):
+        return True
+    if isinstance(v, (list, tuple)):
+        return bool(v) and all(_option_value(x) and not isinstance(x, (str, bool)) for x in v)
+    x = as_real(v)
+    return x is not None and math.isfinite(x)
 
 
 def _settings(value: Any) -> Any:
@@ -50,9 +80,22 @@ def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
             )
         for name, v in settings:
             where = f"{attribute.name}.{key}.{name}"
-            if name not in SETTINGS:
-                raise SpecError(f"unknown setting (expected one of: {', '.join(SETTINGS)})", where)
-            if name == "tags":
+            if name not in SETTINGS and name not in _optimizer_options():
+                close = difflib.get_close_matches(name, [*SETTINGS, *_optimizer_options()], n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise SpecError(
+                    f"unknown setting{hint} (expected one of: {', '.join(SETTINGS)}, or an "
+                    "option of the group's optimizer such as betas, eps, momentum)",
+                    where,
+                )
+            if name in _optimizer_options():
+                if not _option_value(v):
+                    raise SpecError(
+                        f"expected a finite number, a flag, a name or a list of numbers, "
+                        f"got {show(v)}",
+                        where,
+                    )
+            elif name == "tags":
                 if not isinstance(v, (list, tuple)) or not all(isinstance(t, str) for t in v):
                     raise SpecError(f"expected a list of tags, got {show(v)}", where)
             else:
@@ -64,7 +107,9 @@ def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
 @attrs.frozen
 class Overrides(schedkit.BaseRule):
     """Per-name settings: ``lr`` and ``weight_decay`` (explicit values), ``lr_mult`` and
-    ``decay_mult`` (multipliers of the current values) and ``tags``.
+    ``decay_mult`` (multipliers of the current values), ``tags``, and any other option of
+    the group's optimizer (``betas``, ``eps``, ``momentum``...: explicit values, checked
+    against that optimizer's class when a setup builds, with the key path).
 
     ``keys`` maps patterns to settings; ``mode`` says how a pattern matches a parameter's
     full name: ``exact``, ``glob`` (default), ``regex`` (search), or ``substring``
@@ -94,7 +139,7 @@ class Overrides(schedkit.BaseRule):
         return {
             "type": self.name,
             "keys": {
-                k: {n: list(v) if n == "tags" else v for n, v in settings}
+                k: {n: list(v) if isinstance(v, (list, tuple)) else v for n, v in settings}
                 for k, settings in self.keys
             },
             "mode": self.mode,
@@ -106,6 +151,7 @@ class Overrides(schedkit.BaseRule):
         effects: dict[str, RuleEffect] = {}
         for key, s in table.items():
             values: dict[str, Any] = {n: s[n] for n in ("lr", "weight_decay") if n in s}
+            values.update({n: v for n, v in s.items() if n in _optimizer_options()})
             mults = {"lr": s["lr_mult"]} if "lr_mult" in s else {}
             if "decay_mult" in s:
                 mults["weight_decay"] = s["decay_mult"]
@@ -136,5 +182,6 @@ def schedkit_add_rules(registry: schedkit.Registrar) -> None:
                 "keys": {"cls_token": {"decay_mult": 0.0}, "blocks": {"lr": 1e-4}},
                 "mode": "substring",
             },
+            {"keys": {"head.*": {"betas": [0.9, 0.95], "eps": 1e-6}}},
         ],
     )
