@@ -260,6 +260,8 @@ def test_mup_width_transfer():
         torch.nn.functional.cross_entropy(model(x), y).backward()
         built.step()
     assert torch.nn.functional.cross_entropy(model(x), y).item() < before
+
+
 def test_muon_adamw_speedrun():
     model = tiny_vit()
     built = _built("muon-adamw-speedrun.toml", model)

@@ -23,7 +23,7 @@ from schedkit._scheduling import binding
 from schedkit.errors import SpecError, StateError
 from schedkit.protocols import Schedule
 from schedkit.schedule import Unresolved, get_schedule
-from schedkit.scheduler import Scheduler
+from schedkit.scheduler import REPLAN_RTOL, Replan, Scheduler
 from schedkit.state_checks import StateReader
 
 #: the clocks a :class:`ClockedScheduler` counts on
@@ -400,10 +400,25 @@ class ClockedScheduler(Scheduler):
                 )
         return clock.integer("updates")
 
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Restore a state from :meth:`state_dict` (all of it or none)."""
+    def check_replan(
+        self, state_dict: Any, *, rtol: float = REPLAN_RTOL, allow_jump: bool = False
+    ) -> Replan:
+        """:meth:`Scheduler.check_replan`, and the clock's part (a replan keeps the clock)."""
+        self._check_clock(state_dict)
+        return super().check_replan(state_dict, rtol=rtol, allow_jump=allow_jump)
+
+    def load_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        replan: bool = False,
+        *,
+        rtol: float = REPLAN_RTOL,
+        allow_jump: bool = False,
+    ) -> None:
+        """Restore a state from :meth:`state_dict` (all of it or none); with ``replan``, on
+        this scheduler's plan (:meth:`Scheduler.load_state_dict`), on the same clock."""
         updates = self._check_clock(state_dict)
-        super().load_state_dict(state_dict)
+        super().load_state_dict(state_dict, replan, rtol=rtol, allow_jump=allow_jump)
         self.updates = updates
         self._settle()
 

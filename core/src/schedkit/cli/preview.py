@@ -15,7 +15,6 @@ from schedkit.cli.setups import (
     group_rows,
     groups_table,
     horizon_of,
-    groups_table,
     load_model,
     progress,
     run_length,

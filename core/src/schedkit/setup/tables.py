@@ -35,8 +35,8 @@ from schedkit.setup.problems import (
     positive_int,
     unknown_key,
 )
-from schedkit.setup.run import Run, read_run
 from schedkit.setup.routing import OptimizerTable, Selector
+from schedkit.setup.run import Run, read_run
 
 
 @attrs.frozen
