@@ -27,7 +27,8 @@ What is here:
   :class:`BaseSchedule`), :class:`Stepping` (a scheduler's stepping policy), and the
   protocols :class:`FollowsCurrent`, :class:`StartsFromCurrent`,
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
-  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`, and of schedules
+  :class:`StateChecked`, :class:`BindsAll`, :class:`PlacementNotes`,
+  :class:`NamesGroups`, and of schedules
   :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`, :class:`Shiftable`,
   :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
@@ -105,6 +106,7 @@ from schedkit.protocols import Finite as Finite
 from schedkit.protocols import FollowsCurrent as FollowsCurrent
 from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
+from schedkit.protocols import NamesGroups as NamesGroups
 from schedkit.protocols import ParamRule as ParamRule
 from schedkit.protocols import PlacementNotes as PlacementNotes
 from schedkit.protocols import Replays as Replays
@@ -200,6 +202,7 @@ _EXPORTS: dict[str, str] = {
     "MAX_STEPS": "schedkit._numbers",
     "NONFINITE": "schedkit.clipping",
     "NOTHING": "schedkit._classes",
+    "NamesGroups": "schedkit.protocols",
     "NeedsContextError": "schedkit.durations",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",

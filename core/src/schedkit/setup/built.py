@@ -132,8 +132,14 @@ class Built:
                 self.clipper.check_state(clip_state)
             except StateError as e:
                 raise e.at("clipper") from None
-        # everything fits: apply (the optimizer first, the schedulers bind to its new groups)
+        # everything fits: apply (the optimizer first, the schedulers bind to its new groups);
+        # the groups keep this build's names (a state saved before groups had names, or
+        # under other names, holds the same groups in the same order: checked above)
+        names = [g.get("name") for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(reader.get("optimizer"))
+        for g, name in zip(self.optimizer.param_groups, names, strict=True):
+            if name is not None:
+                g["name"] = name
         for k, s in self.schedulers.items():
             s.load_state_dict(saved.state[k])
         if self.clipper is not None and clip_state is not None:
