@@ -57,6 +57,8 @@ def test_no_rules_is_one_default_group_and_other_rules_name_themselves():
     tagged = {"type": "no_weight_decay", "tag": "nwd"}
     groups = build_param_groups(m, [tagged], lr=1.0, weight_decay=0.1)
     assert groups.names == ["decay", "nwd"]
+    # without weight decay both settle alike: one group, both names
+    assert build_param_groups(m, ["no_weight_decay"], lr=1.0).names == ["decay+no_decay"]
 
 
 @attrs.frozen

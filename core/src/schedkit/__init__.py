@@ -61,6 +61,7 @@ if _typing.TYPE_CHECKING:
     from schedkit.hookspecs import hookimpl as hookimpl
     from schedkit.lr_finder import LRFinderResult as LRFinderResult
     from schedkit.lr_finder import find_lr as find_lr
+    from schedkit.monitor import Monitor as Monitor
     from schedkit.protocols import Clipper as Clipper
     from schedkit.protocols import ParamRule as ParamRule
     from schedkit.protocols import Schedule as Schedule
@@ -98,6 +99,7 @@ _EXPORTS: dict[str, str] = {
     "ConversionError": "schedkit.conversion",
     "Duration": "schedkit.durations",
     "LRFinderResult": "schedkit.lr_finder",
+    "Monitor": "schedkit.monitor",
     "ParamGroups": "schedkit.groups",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",

@@ -311,6 +311,10 @@ class ParamGroups(list[dict[str, Any]]):
             out.append(f"{name}: {text}")
         return out
 
+    def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """Every grouped parameter with its full name, in model order."""
+        return [(i.name, i.param) for i in self._infos]
+
     def rows(self) -> list[dict[str, Any]]:
         """One summary per group: name, count, numel, lr, weight decay, tags, first names."""
         names: dict[int, list[str]] = {}
