@@ -16,7 +16,8 @@ Lightning's ``grad_norm`` names them: ``grad_2.0_norm_total`` (the clipper's pre
 global norm) and ``grad_2.0_norm/<parameter>``; ``clip/clipped`` and ``clip/skipped`` (1.0
 or 0.0).
 
-The adapters: :meth:`Monitor.lightning` (a Lightning callback calling ``log_dict``),
+The adapters: :meth:`Monitor.lightning` (a Lightning callback giving the values to the
+Trainer's loggers),
 :meth:`Monitor.transformers` (a ``TrainerCallback`` adding the values in ``on_log``),
 :meth:`Monitor.write` (TensorBoard's ``SummaryWriter`` or anything with ``add_scalar``) and
 :meth:`Monitor.log` (``logging`` or ``print``). Lightning and transformers are imported
@@ -144,18 +145,21 @@ class Monitor:
     @staticmethod
     def _plan_for(
         built: Any, opt: torch.optim.Optimizer, prefix: str
-    ) -> list[tuple[str, dict[str, Any], str, int | None]]:
-        """(key, group, field, index) for every value to read from ``opt``."""
+    ) -> tuple[torch.optim.Optimizer, list[tuple[str, int, str, int | None]]]:
+        """(key, group index, field, index) for every value to read from ``opt``: by the
+        group's place, since ``load_state_dict`` (a resume, Accelerate's ``prepare``)
+        replaces the group dicts."""
         plan = []
         keys = _scheduled_keys(built, opt)
-        for group, name in zip(opt.param_groups, group_keys(prefix, opt.param_groups), strict=True):
+        named = group_keys(prefix, opt.param_groups)
+        for i, (group, name) in enumerate(zip(opt.param_groups, named, strict=True)):
             for key in keys:
                 field, index = parse_key(key)
                 if field not in group:
                     continue
                 suffix = "" if key == "lr" else f"-{_SUFFIX.get(key, key)}"
-                plan.append((name + suffix, group, field, index))
-        return plan
+                plan.append((name + suffix, i, field, index))
+        return opt, plan
 
     def _named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         groups = self.built.groups
@@ -197,8 +201,10 @@ class Monitor:
         """The values now, unconverted (tensors stay on their device): the hyperparameters
         the next update will use and, with ``clip``, the last clipping call's outcome."""
         out: dict[str, Any] = {}
-        for plan in self._plan:
-            for key, group, field, index in plan:
+        for opt, plan in self._plan:
+            groups = opt.param_groups
+            for key, i, field, index in plan:
+                group = groups[i]
                 value = group[field] if index is None else group[field][index]
                 out[key] = value.detach().clone() if isinstance(value, torch.Tensor) else value
         result = self.built.last_clip if clip else None
@@ -262,7 +268,7 @@ class Monitor:
         return True
 
     def lightning(self) -> Any:
-        """A Lightning callback that calls ``pl_module.log_dict(values)`` after every
+        """A Lightning callback that gives the values to the Trainer's loggers after every
         recorded update (imports ``lightning``)."""
         from schedkit._integrations.lightning import callback
 

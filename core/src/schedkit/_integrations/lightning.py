@@ -8,8 +8,14 @@ import lightning.pytorch as pl
 
 
 class MonitorCallback(pl.Callback):
-    """Calls ``pl_module.log_dict(monitor.values())`` after every update the monitor
-    recorded, once per update (also under gradient accumulation), logged at that step."""
+    """Gives ``monitor.values()`` to every logger of the Trainer after each update the
+    monitor recorded, once per update (also under gradient accumulation).
+
+    Through the loggers' ``log_metrics``, as Lightning's own ``LearningRateMonitor`` does,
+    not ``log_dict``: a value logged with ``log_dict`` on some steps is logged again, stale,
+    on every step after, and as float32. On Lightning's step axis: the ``k``-th update's
+    values at step ``k - 1``, where that update's loss and ``LearningRateMonitor``'s lr are.
+    """
 
     def __init__(self, monitor: Any) -> None:
         self.monitor = monitor
@@ -29,7 +35,9 @@ class MonitorCallback(pl.Callback):
     ) -> None:
         if self.monitor.due() and self._logged != self.monitor.step:
             self._logged = self.monitor.step
-            pl_module.log_dict(self.monitor.values(), on_step=True, on_epoch=False)
+            values = self.monitor.values()
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=self.monitor.step - 1)
 
 
 def callback(monitor: Any) -> MonitorCallback:
