@@ -4,7 +4,6 @@ transformers Trainer, Accelerate; the monitor written to TensorBoard's SummaryWr
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pytest
 import torch
@@ -208,7 +207,7 @@ def test_accelerate_loop_with_built_step_and_the_monitor(tmp_path):
     built = schedkit.loads_setup(SETUP).build(model)
     loader = torch.utils.data.DataLoader(data(), batch_size=4)
     find_and_check(built, model, loader)
-    model, opt, loader = accelerator.prepare(model, built.optimizer, loader)
+    model, _, loader = accelerator.prepare(model, built.optimizer, loader)
     monitor = schedkit.Monitor(built, every=4)
     seen = []
     for k, batch in enumerate(loader, start=1):
