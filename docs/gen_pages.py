@@ -470,9 +470,9 @@ def lr_find_png(steps: int = 100) -> bytes:
     return _png(fig)
 
 
-def monitor_png(steps: int = 200, every: int = 2) -> bytes:
+def monitor_png(steps: int = 100, every: int = 1) -> bytes:
     """What ``schedkit.Monitor`` records while the example ViT trains on
-    ``examples/vit-finetune.toml`` (shortened to ``steps`` updates: 2 per epoch) on random
+    ``examples/vit-finetune.toml`` (shortened to ``steps`` updates: 1 per epoch) on random
     labels: the lr of every named group, and the clipper's pre-clip norm with the clipped
     updates marked."""
     from matplotlib.figure import Figure
@@ -492,7 +492,7 @@ def monitor_png(steps: int = 200, every: int = 2) -> bytes:
             logged.setdefault(tag, []).append((step, value))
 
     writer = Writer()
-    data = [model.example_batch(batch=32, seed=i) for i in range(4)]
+    data = [model.example_batch(batch=16, seed=i) for i in range(4)]
     for k in range(steps):
         x, y = data[k % len(data)]
         functional.cross_entropy(model(x), y).backward()
@@ -500,12 +500,17 @@ def monitor_png(steps: int = 200, every: int = 2) -> bytes:
         monitor.write(writer)
     fig = Figure(figsize=(11, 4.2), dpi=150, layout="constrained")
     left, right = fig.subplots(1, 2)
+    layers = list(dict.fromkeys(t.split("/")[1] for t in logged if t.startswith("lr-")))
     for tag, points in logged.items():
         if tag.startswith("lr-"):
-            left.plot(*zip(*points, strict=True), lw=1.4, label=tag)
+            color = f"C{layers.index(tag.split('/')[1])}"
+            style = "--" if tag.endswith("/no_decay") else "-"
+            zorder = 3 if style == "--" else 2  # the dashes over the decay group's line
+            left.plot(*zip(*points, strict=True), lw=1.4, ls=style, color=color, label=tag)
+            left.lines[-1].set_zorder(zorder)
     left.set_yscale("log")
     left.set_xlabel("update")
-    left.set_title("lr-AdamW/<group name>: every named group", fontsize=10)
+    left.set_title("lr-AdamW/<group name>: every named group (no_decay dashed)", fontsize=10)
     left.legend(fontsize=6, ncol=2, loc="lower center")
     left.grid(alpha=0.3)
     norm = logged["grad_2.0_norm_total"]
