@@ -252,3 +252,39 @@ def test_summary_writer_gets_every_value_at_its_step(tmp_path):
         assert [e.value for e in events] == [
             pytest.approx(written[s][tag], rel=1e-6) for s in (5, 10, 15)
         ]
+
+
+def test_transformers_report_to_tensorboard_logs_the_monitor_when_it_goes_first(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from transformers import Trainer, TrainingArguments
+
+    model = Regressor()
+    built = schedkit.loads_setup(SETUP).build(model)
+    monitor = schedkit.Monitor(built)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        max_steps=4,
+        per_device_train_batch_size=4,
+        report_to=["tensorboard"],
+        use_cpu=True,
+        logging_strategy="steps",
+        logging_steps=2,
+        save_strategy="no",
+        seed=0,
+    )
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=Pairs(),
+        optimizers=(built.optimizer, built.schedulers["lr"]),
+    )
+    trainer.callback_handler.callbacks.insert(0, monitor.transformers())
+    trainer.train()
+    runs = [p.parent for p in tmp_path.rglob("events.out.tfevents.*")]
+    acc = EventAccumulator(str(runs[0]))
+    acc.Reload()
+    for name in NAMES:
+        events = acc.Scalars(f"train/lr-SGD/{name}")
+        assert [e.step for e in events] == [2, 4]
+        expected = [used("lr-SGD", s)[f"lr-SGD/{name}"] for s in (2, 4)]
+        assert [e.value for e in events] == [pytest.approx(v, rel=1e-6) for v in expected]
