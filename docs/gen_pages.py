@@ -501,17 +501,15 @@ def monitor_png(steps: int = 100, every: int = 1) -> bytes:
     fig = Figure(figsize=(11, 4.2), dpi=150, layout="constrained")
     left, right = fig.subplots(1, 2)
     layers = list(dict.fromkeys(t.split("/")[1] for t in logged if t.startswith("lr-")))
-    for tag, points in logged.items():
-        if tag.startswith("lr-"):
-            color = f"C{layers.index(tag.split('/')[1])}"
-            style = "--" if tag.endswith("/no_decay") else "-"
-            zorder = 3 if style == "--" else 2  # the dashes over the decay group's line
-            left.plot(*zip(*points, strict=True), lw=1.4, ls=style, color=color, label=tag)
-            left.lines[-1].set_zorder(zorder)
+    for layer in layers:  # a layer's decay and no_decay groups share its lr: one line
+        points = logged[f"lr-AdamW/{layer}/decay"]
+        assert points == logged[f"lr-AdamW/{layer}/no_decay"]
+        label = f"lr-AdamW/{layer}/decay and .../no_decay"
+        left.plot(*zip(*points, strict=True), lw=1.4, label=label)
     left.set_yscale("log")
     left.set_xlabel("update")
-    left.set_title("lr-AdamW/<group name>: every named group (no_decay dashed)", fontsize=10)
-    left.legend(fontsize=6, ncol=2, loc="lower center")
+    left.set_title("lr-AdamW/<group name>: the twelve named groups", fontsize=10)
+    left.legend(fontsize=6, loc="lower center")
     left.grid(alpha=0.3)
     norm = logged["grad_2.0_norm_total"]
     clipped = dict(logged["clip/clipped"])
