@@ -480,6 +480,61 @@ def lr_find_png(steps: int = 100) -> bytes:
     return _png(fig)
 
 
+def monitor_png(steps: int = 100, every: int = 1) -> bytes:
+    """What ``schedkit.Monitor`` records while the example ViT trains on
+    ``examples/vit-finetune.toml`` (shortened to ``steps`` updates: 1 per epoch) on random
+    labels: the lr of every named group, and the clipper's pre-clip norm with the clipped
+    updates marked."""
+    from matplotlib.figure import Figure
+    from torch.nn import functional
+
+    from schedkit._example import tiny_vit
+
+    model = tiny_vit()
+    built = schedkit.load_setup(ROOT / "examples" / "vit-finetune.toml").build(
+        model, steps_per_epoch=steps // 100
+    )
+    monitor = schedkit.Monitor(built, every=every)
+    logged: dict[str, list[tuple[int, float]]] = {}
+
+    class Writer:  # what a SummaryWriter is given
+        def add_scalar(self, tag: str, value: float, step: int) -> None:
+            logged.setdefault(tag, []).append((step, value))
+
+    writer = Writer()
+    data = [model.example_batch(batch=16, seed=i) for i in range(4)]
+    for k in range(steps):
+        x, y = data[k % len(data)]
+        functional.cross_entropy(model(x), y).backward()
+        built.step()
+        monitor.write(writer)
+    fig = Figure(figsize=(11, 4.2), dpi=150, layout="constrained")
+    left, right = fig.subplots(1, 2)
+    layers = list(dict.fromkeys(t.split("/")[1] for t in logged if t.startswith("lr-")))
+    for layer in layers:  # a layer's decay and no_decay groups share its lr: one line
+        points = logged[f"lr-AdamW/{layer}/decay"]
+        assert points == logged[f"lr-AdamW/{layer}/no_decay"]
+        label = f"lr-AdamW/{layer}/decay and .../no_decay"
+        left.plot(*zip(*points, strict=True), lw=1.4, label=label)
+    left.set_yscale("log")
+    left.set_xlabel("update")
+    left.set_title("lr-AdamW/<group name>: the twelve named groups", fontsize=10)
+    left.legend(fontsize=6, loc="lower center")
+    left.grid(alpha=0.3)
+    norm = logged["grad_2.0_norm_total"]
+    clipped = dict(logged["clip/clipped"])
+    right.plot(*zip(*norm, strict=True), lw=1.4, label="grad_2.0_norm_total (before clipping)")
+    hits = [(s, v) for s, v in norm if clipped.get(s)]
+    if hits:
+        right.scatter(*zip(*hits, strict=True), s=10, color="C3", label="clip/clipped = 1")
+    right.axhline(5.0, color="0.4", lw=1, ls="--", label="max_norm = 5")
+    right.set_xlabel("update")
+    right.set_title("the clipper", fontsize=10)
+    right.legend(fontsize=7)
+    right.grid(alpha=0.3)
+    return _png(fig)
+
+
 def warmup_modes_png() -> bytes:
     """The four ``warmup_mode`` values on the composition page's main curve (a cosine to
     0.05 over 100 steps, a 30-step warmup from 0.1), the curves its table samples."""
@@ -883,6 +938,7 @@ def site_pictures(write: Callable[[str, str | bytes], None]) -> list[str]:
     pictures["img/warmup-modes.png"] = warmup_modes_png()
     pictures["img/replan.png"] = replan_png()
     pictures["img/lr-find.png"] = lr_find_png()
+    pictures["img/monitor.png"] = monitor_png()
     pictures["img/migrating-timm.png"] = migrating_timm_png()
     pictures["img/performance.png"] = performance_png()
     pictures["img/batch-ramp.png"] = batch_ramp_png()

@@ -106,6 +106,7 @@ def test_groups_table_and_tags_reach_schedulers():
     table = g.table()
     assert table.splitlines()[0].split() == [
         "group",
+        "name",
         "params",
         "numel",
         "lr",

@@ -160,6 +160,7 @@ def test_cli_groups_and_explain():
     assert r.returncode == 0, r.stderr
     assert r.stdout.splitlines()[0].split() == [
         "group",
+        "name",
         "params",
         "numel",
         "lr",
@@ -172,6 +173,9 @@ def test_cli_groups_and_explain():
     r = run("groups", str(VIT), "--json")
     data = json.loads(r.stdout)
     assert len(data["groups"]) == 12  # 6 depths x (decay, no decay)
+    names = [g["name"] for g in data["groups"]]
+    assert names[:4] == ["embed/no_decay", "embed/decay", "blocks.0/no_decay", "blocks.0/decay"]
+    assert names[-2:] == ["head/no_decay", "head/decay"]
     r = run("groups", str(VIT), "--explain", "nope")
     assert r.returncode == 1
     assert "no trainable parameter named 'nope'" in r.stderr

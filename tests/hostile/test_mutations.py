@@ -362,3 +362,18 @@ def test_every_clipper_loads_a_hostile_number_exactly_or_changes_nothing(data):
     loaded = target.state_dict()
     for k in ("step", "skipped", "spec"):
         assert loaded[k] == state[k], k
+
+
+@pytest.mark.parametrize("name", ["timm.plateau", "torch.ReduceLROnPlateau"])
+@pytest.mark.parametrize("reductions", [10**400, 2**62 + 1])
+def test_a_huge_count_of_reductions_loads_at_once(name, reductions):
+    """A plateau state claiming more reductions than any run makes: the value is worked out
+    in as many reductions as change it (a floor or eps stops them), not one per count."""
+    params = dict(next(p for n, p in STATEFUL if n == name))
+    state = copy.deepcopy(_make_scheduler(name, params).state_dict())
+    state["schedule_state"]["reductions"] = reductions
+    target = _make_scheduler(name, params)
+    target.load_state_dict(state)
+    for g, base in zip(target.optimizer.param_groups, state["base_values"], strict=True):
+        assert math.isfinite(g["lr"])
+        assert 0 <= g["lr"] < base * 1e-6

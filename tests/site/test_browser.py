@@ -39,6 +39,7 @@ PAGES = [
     "plugins/",
     "rules/",
     "performance/",
+    "while-it-trains/",
     "api/",
     "reference/",
     "reference/gallery/",
@@ -246,6 +247,22 @@ def test_home_page_has_its_pictures_and_a_screenshot(browser, base_url):
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 10_000
     print(f"screenshot of the home page: {shot}")
+
+
+def test_while_it_trains_shows_the_monitor_and_the_lr_finder(browser, base_url):
+    """The page of named groups, the monitor and the lr finder: its two figures load."""
+    errors = _load(browser, base_url + "while-it-trains/")
+    assert errors == [], errors
+    loaded = browser.execute_script(
+        "return Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0)"
+        ".map(i => i.getAttribute('src'))"
+    )
+    assert {"../img/monitor.png", "../img/lr-find.png"} <= set(loaded), loaded
+    text = browser.find_element("css selector", "article").text
+    assert "lr-AdamW/blocks.3/decay" in text
+    shot = os.environ.get("SCHEDKIT_SCREENSHOT")
+    if shot:  # beside the home page's
+        browser.save_screenshot(str(Path(shot).with_name("while-it-trains.png")))
 
 
 def test_a_missing_page_gets_the_404_page_with_its_styles_and_links(browser, base_url):

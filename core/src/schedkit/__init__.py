@@ -64,6 +64,7 @@ if _typing.TYPE_CHECKING:
     from schedkit.hookspecs import hookimpl as hookimpl
     from schedkit.lr_finder import LRFinderResult as LRFinderResult
     from schedkit.lr_finder import find_lr as find_lr
+    from schedkit.monitor import Monitor as Monitor
     from schedkit.protocols import Clipper as Clipper
     from schedkit.protocols import ParamRule as ParamRule
     from schedkit.protocols import Schedule as Schedule
@@ -122,6 +123,7 @@ _EXPORTS: dict[str, str] = {
     "load_setup": "schedkit.setup",
     "loads_setup": "schedkit.setup",
     "LRFinderResult": "schedkit.lr_finder",
+    "Monitor": "schedkit.monitor",
     "parameter_names": "schedkit.groups",
     "parameter_owners": "schedkit.groups",
     "ParamGroups": "schedkit.groups",

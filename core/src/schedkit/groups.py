@@ -26,7 +26,7 @@ import torch
 from schedkit._classes import Component, base_class
 from schedkit.components import build
 from schedkit.errors import SpecError
-from schedkit.protocols import BindsAll, ParamRule, PlacementNotes
+from schedkit.protocols import BindsAll, NamesGroups, ParamRule, PlacementNotes
 from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
@@ -69,6 +69,24 @@ class BaseRule(Component):
         rule implements it: one loop in the rule is cheaper than a call per parameter)."""
         decide = self.bind(model)
         return lambda infos: [decide(info) for info in infos]
+
+    def group_name(
+        self, model: torch.nn.Module, effect: RuleEffect | None, params: Sequence[ParamInfo]
+    ) -> str | None:
+        """This rule's part of the names of the groups holding ``params``: the parameters it
+        decided ``effect`` for (``None``: those it left alone), in model order; ``None`` adds
+        nothing. By default the effect's tags (``+``-joined), else the rule's ``name``; the
+        parameters left alone add nothing."""
+        return default_group_name(self, effect)
+
+
+def default_group_name(rule: Any, effect: RuleEffect | None) -> str | None:
+    """The name part of a rule without a ``group_name``: its effect's tags, else its name."""
+    if effect is None:
+        return None
+    if effect.tags:
+        return "+".join(sorted(effect.tags))
+    return getattr(rule, "name", "") or type(rule).__name__
 
 
 Column = Callable[[Sequence[ParamInfo]], "list[RuleEffect | None]"]
@@ -258,7 +276,8 @@ class ParamGroups(list[dict[str, Any]]):
                 steps[key] = [f"{label} set {value!r}"]
             for key, mult in effect.multipliers.items():
                 steps[key].append(f"{label} x{mult:g}")
-        lines = [f"{name}: group {self.group_of(name)}"]
+        index = self.group_of(name)
+        lines = [f"{name}: group {index} ({self.names[index]})"]
         for key, how in steps.items():
             # the base value: a scheduler keeps it as initial_<key> and changes <key>
             value = group.get(f"initial_{key}", group[key])
@@ -266,6 +285,11 @@ class ParamGroups(list[dict[str, Any]]):
         lines.append(f"  tags = {list(group.get('tags', []))}")
         lines.extend(f"  note: {n}" for n in self.notes)
         return "\n".join(lines)
+
+    @property
+    def names(self) -> list[str]:
+        """Each group's name (``blocks.3/decay``), as its ``"name"`` entry holds it."""
+        return [str(g.get("name", f"pg{i + 1}")) for i, g in enumerate(self)]
 
     def labels(self) -> list[str]:
         """What made each group, short: the rules that changed its settings and its tags."""
@@ -279,21 +303,27 @@ class ParamGroups(list[dict[str, Any]]):
                 if text not in parts:
                     parts.append(text)
         out = []
-        for i, g in enumerate(self):
+        for i, (g, name) in enumerate(zip(self, self.names, strict=True)):
             parts = made.get(i, [])
             text = ", ".join(parts[:3]) + (" ..." if len(parts) > 3 else "") or "defaults"
             tags = ",".join(g.get("tags", []))
-            out.append(f"{text} [{tags}]" if tags else text)
+            text = f"{text} [{tags}]" if tags else text
+            out.append(f"{name}: {text}")
         return out
 
+    def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """Every grouped parameter with its full name, in model order."""
+        return [(i.name, i.param) for i in self._infos]
+
     def rows(self) -> list[dict[str, Any]]:
-        """One summary per group: count, numel, lr, weight decay, tags, first names."""
+        """One summary per group: name, count, numel, lr, weight decay, tags, first names."""
         names: dict[int, list[str]] = {}
         for n, i in self._where.items():
             names.setdefault(i, []).append(n)
         return [
             {
                 "group": i,
+                "name": name,
                 "params": len(g["params"]),
                 "numel": sum(p.numel() for p in g["params"]),
                 "lr": g.get("initial_lr", g.get("lr")),
@@ -301,15 +331,16 @@ class ParamGroups(list[dict[str, Any]]):
                 "tags": list(g.get("tags", [])),
                 "names": names.get(i, []),
             }
-            for i, g in enumerate(self)
+            for i, (g, name) in enumerate(zip(self, self.names, strict=True))
         ]
 
     def table(self) -> str:
         """The groups as a text table for logs and the command line."""
-        header = ["group", "params", "numel", "lr", "weight_decay", "tags", "e.g."]
+        header = ["group", "name", "params", "numel", "lr", "weight_decay", "tags", "e.g."]
         rows = [
             [
                 str(r["group"]),
+                r["name"],
                 str(r["params"]),
                 f"{r['numel']:,}",
                 f"{r['lr']:.6g}",
@@ -388,16 +419,27 @@ class Decided(NamedTuple):
     labels: list[str]  # each rule's label, ``name (rules[i])``
     columns: list[list[RuleEffect | None]]  # per rule, its decision per parameter
     note_makers: list[Callable[[], list[str]]]
+    model: torch.nn.Module
+    rules: list[Any]  # the rules bound, one per column
+    walk: Any  # the model's walk, which the rules' group names may read again
 
     def groups(self, base: Mapping[str, Any], share: Sequence[int] | None = None) -> ParamGroups:
         """The merged groups of the parameters at the indices ``share`` (all: None), each
-        starting from ``base``."""
+        starting from ``base`` and named by the rules that made it (``name``, unique among
+        these groups)."""
         infos, columns = self.infos, self.columns
         if share is not None:
             infos = [infos[i] for i in share]
             columns = [[c[i] for i in share] for c in columns]
         out = _group(base, infos, self.labels, columns)
         out._note_makers = self.note_makers
+        token = _WALK.set((id(self.model), self.walk))
+        try:
+            names = _names(self.model, self.rules, columns, out, self.labels)
+        finally:
+            _WALK.reset(token)
+        for group, name in zip(out, names, strict=True):
+            group["name"] = name
         return out
 
 
@@ -413,6 +455,7 @@ def decide(
     walk = _walk(model)
     infos = walk.infos
     bound: list[tuple[str, Column]] = []
+    rule_objects: list[Any] = []
     note_makers: list[Callable[[], list[str]]] = []
     problems: list[SpecError] = []
     token = _WALK.set((id(model), walk))
@@ -421,6 +464,7 @@ def decide(
             label, rule = _rule(r, i)
             try:
                 bound.append((label, _column(rule, model)))
+                rule_objects.append(rule)
             except SpecError as e:  # every rule's problems with the model, not the first's
                 for p in e.all():
                     path = p.path if p.path.startswith("rules[") else f"rules[{i}].{p.path}"
@@ -451,7 +495,74 @@ def decide(
         raise UnplacedParameter(
             f"{len(unplaced)} parameter(s) could not be placed:\n  " + "\n  ".join(unplaced)
         )
-    return Decided(infos, [label for label, _ in bound], columns, note_makers)
+    return Decided(
+        infos, [label for label, _ in bound], columns, note_makers, model, rule_objects, walk
+    )
+
+
+def _part_namer(rule: Any) -> Callable[[torch.nn.Module, Any, list[ParamInfo]], str | None]:
+    """How ``rule`` names its part of a group: its ``group_name``, else the default."""
+    own = rule.group_name if isinstance(rule, NamesGroups) else None
+
+    def part(model: torch.nn.Module, effect: Any, params: list[ParamInfo]) -> str | None:
+        name = default_group_name(rule, effect) if own is None else own(model, effect, params)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"group_name returned {name!r}, expected a str or None")
+        return name or None
+
+    return part
+
+
+def _names(
+    model: torch.nn.Module,
+    rules: Sequence[Any],
+    columns: list[list[RuleEffect | None]],
+    groups: ParamGroups,
+    labels: Sequence[str],
+) -> list[str]:
+    """A name per group, from the rules that made it: each rule's part (its
+    ``group_name`` for the parameters it decided alike) joined by ``/`` in rule order,
+    several parts of one rule in a merged group by ``+``; ``default`` when no rule gave
+    one. Names are made unique in group order: a second ``x`` is ``x#2``."""
+    infos = groups._infos
+    index_of = groups._index_of
+    parts: list[list[str]] = [[] for _ in groups]
+    for j, (rule, column) in enumerate(zip(rules, columns, strict=True)):
+        # the parameters of each distinct effect, in model order (sorted at C speed)
+        effect_of = dict(zip(map(id, column), column, strict=True))
+        params: dict[int, list[ParamInfo]] = {k: [] for k in effect_of}
+        append_for = {k: v.append for k, v in params.items()}
+        collections.deque(
+            map(operator.call, map(append_for.__getitem__, map(id, column)), infos), maxlen=0
+        )
+        namer = _part_namer(rule)
+        try:
+            part_of = {k: namer(model, effect_of[k], ps) for k, ps in params.items()}
+        except (TypeError, ValueError) as e:
+            where = labels[j].rsplit(" (", 1)[-1].rstrip(")")
+            raise SpecError(f"cannot name its groups: {e}", where) from None
+        of_group: dict[int, dict[str, None]] = {}
+        for key, index in index_of.items():
+            part = part_of[key[j]]
+            if part is not None:
+                of_group.setdefault(index, {})[part] = None
+        for index, found in of_group.items():
+            parts[index].append("+".join(found))
+    names = ["/".join(p) or "default" for p in parts]
+    seen: collections.Counter[str] = collections.Counter()
+    taken = set(names)
+    out = []
+    for name in names:
+        seen[name] += 1
+        unique = name
+        if seen[name] > 1:
+            k = seen[name]
+            while f"{name}#{k}" in taken:
+                k += 1
+            unique = f"{name}#{k}"
+            taken.add(unique)
+        out.append(unique)
+    return out
 
 
 def _group(

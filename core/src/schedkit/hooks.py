@@ -193,8 +193,9 @@ BASE_SCHEDULE_HOOKS = (
     "own_key",
     "check_groups",
 )
-#: the methods of :class:`schedkit.BaseRule` a rule implements (one of the two binds)
-RULE_HOOKS = ("spec", "bind", "bind_all")
+#: the methods of :class:`schedkit.BaseRule` a rule implements (one of the two binds, and
+#: the names its groups get)
+RULE_HOOKS = ("spec", "bind", "bind_all", "group_name")
 #: the methods and class attributes of :class:`schedkit.BaseClipper` a strategy overrides;
 #: its other members are what the base class gives every strategy
 CLIPPER_HOOKS = (

@@ -29,6 +29,7 @@ What is here:
   :class:`EpochFromCurrent`, :class:`CurveWithState`, :class:`GroupCompanion`,
   :class:`GroupSettingsCompanion`,
   :class:`StateChecked`, :class:`JudgesLoss`, :class:`BindsAll`, :class:`PlacementNotes`,
+  :class:`NamesGroups`,
   and of schedules :class:`Finite`, :class:`Resolvable`, :class:`SteppedPerUpdate`,
   :class:`Shiftable`, :class:`TensorValued`, :class:`TensorCurve`, :class:`Replays`;
 - **validators and converters** (raising :class:`SpecError` with the field as key path):
@@ -109,6 +110,7 @@ from schedkit.protocols import GroupCompanion as GroupCompanion
 from schedkit.protocols import GroupSchedule as GroupSchedule
 from schedkit.protocols import GroupSettingsCompanion as GroupSettingsCompanion
 from schedkit.protocols import JudgesLoss as JudgesLoss
+from schedkit.protocols import NamesGroups as NamesGroups
 from schedkit.protocols import ParamRule as ParamRule
 from schedkit.protocols import PlacementNotes as PlacementNotes
 from schedkit.protocols import Replays as Replays
@@ -208,6 +210,7 @@ _EXPORTS: dict[str, str] = {
     "MAX_STEPS": "schedkit._numbers",
     "NONFINITE": "schedkit.clipping",
     "NOTHING": "schedkit._classes",
+    "NamesGroups": "schedkit.protocols",
     "NeedsContextError": "schedkit.durations",
     "ParamInfo": "schedkit.values",
     "ParamRule": "schedkit.protocols",

@@ -265,6 +265,14 @@ class PlacementNotes(Protocol):
     def placement_notes(self, model: torch.nn.Module) -> list[str]: ...
 
 
+@runtime_checkable
+class NamesGroups(Protocol):
+    """A rule naming its groups: ``group_name(model, effect, params)`` returns its part of
+    the names of the groups holding ``params`` (``blocks.3``, ``no_decay``), or ``None``."""
+
+    def group_name(self, model: torch.nn.Module, effect: Any, params: Any) -> str | None: ...
+
+
 #: the protocols of optional behaviours, by what offers them (docs/plugins.md lists them)
 OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("schedule", GroupSchedule),
@@ -286,4 +294,5 @@ OPTIONAL_BEHAVIOURS: tuple[tuple[str, type], ...] = (
     ("clipper", JudgesLoss),
     ("rule", BindsAll),
     ("rule", PlacementNotes),
+    ("rule", NamesGroups),
 )

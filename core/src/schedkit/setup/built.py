@@ -77,12 +77,17 @@ class OptimizerUnit:
     ) -> None:
         """Apply a checked state: the optimizer first (the schedulers bind to its groups).
         With ``replan`` (the options of :meth:`Scheduler.load_state_dict`'s replan), the
-        groups keep their hyperparameters and the schedulers their plans."""
+        groups keep their hyperparameters and the schedulers their plans; either way the
+        groups keep their names."""
         mine = [{k: v for k, v in g.items() if k != "params"} for g in self.optimizer.param_groups]
         self.optimizer.load_state_dict(optimizer)
-        if replan is not None:  # the plan's hyperparameters are this setup's
-            for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
+        for g, settings in zip(self.optimizer.param_groups, mine, strict=True):
+            if replan is not None:  # the plan's hyperparameters are this setup's
                 g.update(settings)
+            elif "name" in settings:
+                # the groups keep this build's names (a state saved before groups had
+                # names, or under other names, holds the same groups in the same order)
+                g["name"] = settings["name"]
         for k, s in self.schedulers.items():
             if replan is None:
                 s.load_state_dict(schedulers[k])

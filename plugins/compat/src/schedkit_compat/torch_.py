@@ -823,6 +823,10 @@ class ReduceLROnPlateau(TorchScheduler, Plateau):
             new = max(value * self.factor, floor)
             if value - new > self.eps:
                 value = new
+            else:
+                # every later reduction makes the same test on the same value: none changes
+                # it (and a state's count of reductions, however large, ends here)
+                break
         return value
 
     def __call__(self, step: float) -> float:

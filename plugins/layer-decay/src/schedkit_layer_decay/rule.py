@@ -188,6 +188,35 @@ class LayerDecay(schedkit.BaseRule):
             return None
         return layouts.BlockDepths(layout, owners, text)
 
+    def group_name(
+        self, model: torch.nn.Module, effect: RuleEffect | None, params: Sequence[ParamInfo]
+    ) -> str | None:
+        """The layer: the module the parameters of one depth share (``blocks.3``,
+        ``encoder.layer.3``); else ``embed`` for depth 0, ``head`` for the top, ``layerN``
+        (``layersN-M`` for depths clamped to one ``min_scale``)."""
+        if effect is None or not params:
+            return None
+        shared = _shared_prefix([p.module_name for p in params])
+        if shared:
+            return shared
+        lazy = self._lazy(model)
+        if lazy is not None:
+            num = lazy.num_layers
+            ends = lazy.column([params[0], params[-1]])
+            depths = [min(ends), max(ends)]
+        else:
+            found, num, _ = self.depths(model)
+            seen = [found[p.name] for p in params if p.name in found]
+            depths = [min(seen, default=0), max(seen, default=0)]
+        lo, hi = depths
+        if lo != hi:
+            return f"layers{lo}-{hi}"
+        if lo == 0:
+            return "embed"
+        if lo == num - 1:
+            return "head"
+        return f"layer{lo}"
+
     def _scale(self, num: int, depth: int) -> RuleEffect:
         """The effect for a depth among ``num`` layers (one object per scale, shared)."""
         return _scaled(max(self.rate ** (num - depth - 1), self.min_scale))
@@ -216,6 +245,21 @@ class LayerDecay(schedkit.BaseRule):
             return out
 
         return column
+
+
+def _shared_prefix(modules: Sequence[str]) -> str:
+    """The dotted module path every name in ``modules`` starts with (``""``: none)."""
+    first = modules[0].split(".") if modules[0] else []
+    n = len(first)
+    for m in modules[1:]:
+        parts = m.split(".") if m else []
+        k = 0
+        while k < min(n, len(parts)) and parts[k] == first[k]:
+            k += 1
+        n = k
+        if n == 0:
+            break
+    return ".".join(first[:n])
 
 
 def _few(names: Sequence[str], n: int = 8) -> str:

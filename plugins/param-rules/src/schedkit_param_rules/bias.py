@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 import torch
@@ -35,6 +35,12 @@ class Bias(schedkit.BaseRule):
             return effect if info.name.rsplit(".", 1)[-1] == "bias" else None
 
         return decide
+
+    def group_name(
+        self, model: torch.nn.Module, effect: RuleEffect | None, params: Sequence[ParamInfo]
+    ) -> str | None:
+        """``bias`` for the biases it changed; nothing for the rest."""
+        return None if effect is None else "bias"
 
 
 @schedkit.hookimpl

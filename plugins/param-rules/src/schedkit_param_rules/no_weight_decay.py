@@ -132,6 +132,14 @@ class NoWeightDecay(schedkit.BaseRule):
 
         return column
 
+    def group_name(
+        self, model: torch.nn.Module, effect: RuleEffect | None, params: Sequence[ParamInfo]
+    ) -> str | None:
+        """``no_decay`` (or the ``tag``) for the parameters it chose, ``decay`` for the rest."""
+        if effect is None:
+            return "decay"
+        return self.tag or "no_decay"
+
 
 _NDIM = operator.attrgetter("param.ndim")
 _AT_MOST_1 = (1).__ge__

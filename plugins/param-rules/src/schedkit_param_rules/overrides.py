@@ -6,7 +6,7 @@ import difflib
 import functools
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -170,6 +170,18 @@ class Overrides(schedkit.BaseRule):
             return None if key is None else effects[key]
 
         return decide
+
+    def group_name(
+        self, model: torch.nn.Module, effect: RuleEffect | None, params: Sequence[ParamInfo]
+    ) -> str | None:
+        """The tags the matching key gives, else the key itself (``head.*``); nothing for
+        the parameters no key matched."""
+        if effect is None or not params:
+            return None
+        if effect.tags:
+            return "+".join(sorted(effect.tags))
+        table = {k: dict(settings) for k, settings in self.keys}
+        return first_match(self.mode, table, params[0].name)
 
 
 @schedkit.hookimpl
