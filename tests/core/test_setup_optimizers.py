@@ -409,17 +409,18 @@ def test_groups_plot_and_preview_show_every_optimizer(capsys):
 
     assert main(["groups", str(SPEEDRUN)]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("optimizer muon (Muon)\ngroup  params")
-    assert "\n\noptimizer adam (Adam)\ngroup  params" in out
+    assert out.startswith("optimizer muon (Muon)\ngroup  name     params")
+    assert "\n\noptimizer adam (Adam)\ngroup  name     params" in out
+    assert "\n2      head.*   2       330    0.008  0 " in out
     assert main(["groups", str(SPEEDRUN), "--explain", "head.weight"]) == 0
     assert capsys.readouterr().out.startswith("optimizer adam: head.weight: group 2\n")
     assert main(["plot", "--json", str(SPEEDRUN)]) == 0
     plotted = json.loads(capsys.readouterr().out)
     assert sorted(plotted["curves"]) == ["adam.lr", "muon.lr", "muon.momentum"]
     assert [g["label"] for g in plotted["groups"]["adam.lr"]] == [
-        "adam: defaults",
-        "adam: overrides",
-        "adam: overrides",
+        "adam: default: defaults",
+        "adam: *embed*: overrides",
+        "adam: head.*: overrides",
     ]
     assert main(["preview", "--json", "--simulate", "3", str(SPEEDRUN)]) == 0
     shown = json.loads(capsys.readouterr().out)
