@@ -413,7 +413,7 @@ def test_groups_plot_and_preview_show_every_optimizer(capsys):
     assert "\n\noptimizer adam (Adam)\ngroup  name     params" in out
     assert "\n2      head.*   2       330    0.008  0 " in out
     assert main(["groups", str(SPEEDRUN), "--explain", "head.weight"]) == 0
-    assert capsys.readouterr().out.startswith("optimizer adam: head.weight: group 2\n")
+    assert capsys.readouterr().out.startswith("optimizer adam: head.weight: group 2 (head.*)\n")
     assert main(["plot", "--json", str(SPEEDRUN)]) == 0
     plotted = json.loads(capsys.readouterr().out)
     assert sorted(plotted["curves"]) == ["adam.lr", "muon.lr", "muon.momentum"]
