@@ -33,6 +33,7 @@ from schedkit.schedule import schedule as schedule
 from schedkit.schedule import schedules as schedules
 
 if _typing.TYPE_CHECKING:
+    from schedkit._by_name import get_scheduler as get_scheduler
     from schedkit._registrar import ComponentInfo as ComponentInfo
     from schedkit._registrar import Registrar as Registrar
     from schedkit.clipping import BaseClipper as BaseClipper
@@ -77,7 +78,6 @@ if _typing.TYPE_CHECKING:
     from schedkit.registry import registered as registered
     from schedkit.scheduler import Replan as Replan
     from schedkit.scheduler import Scheduler as Scheduler
-    from schedkit.scheduler import get_scheduler as get_scheduler
     from schedkit.setup import Built as Built
     from schedkit.setup import Setup as Setup
     from schedkit.setup import SetupError as SetupError
@@ -117,7 +117,7 @@ _EXPORTS: dict[str, str] = {
     "get_clipper": "schedkit.components",
     "get_rule": "schedkit.components",
     "get_schedule": "schedkit.schedule",
-    "get_scheduler": "schedkit.scheduler",
+    "get_scheduler": "schedkit._by_name",
     "hookimpl": "schedkit.hookspecs",
     "HorizonWarning": "schedkit.errors",
     "load_setup": "schedkit.setup",

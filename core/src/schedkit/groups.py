@@ -24,9 +24,12 @@ from typing import Any, ClassVar, NamedTuple
 import torch
 
 from schedkit._classes import Component, base_class
+from schedkit._group_names import default_group_name, group_names
+from schedkit._param_groups import Decision
+from schedkit._param_groups import ParamGroups as ParamGroups
 from schedkit.components import build
 from schedkit.errors import SpecError
-from schedkit.protocols import BindsAll, NamesGroups, ParamRule, PlacementNotes
+from schedkit.protocols import BindsAll, ParamRule, PlacementNotes
 from schedkit.schedule import record_spec
 from schedkit.values import ParamInfo, RuleEffect
 
@@ -78,15 +81,6 @@ class BaseRule(Component):
         nothing. By default the effect's tags (``+``-joined), else the rule's ``name``; the
         parameters left alone add nothing."""
         return default_group_name(self, effect)
-
-
-def default_group_name(rule: Any, effect: RuleEffect | None) -> str | None:
-    """The name part of a rule without a ``group_name``: its effect's tags, else its name."""
-    if effect is None:
-        return None
-    if effect.tags:
-        return "+".join(sorted(effect.tags))
-    return getattr(rule, "name", "") or type(rule).__name__
 
 
 Column = Callable[[Sequence[ParamInfo]], "list[RuleEffect | None]"]
@@ -203,7 +197,6 @@ def _rule(rule: Any, index: int) -> tuple[str, Any]:
     return f"{label} (rules[{index}])", rule
 
 
-Decision = Sequence[tuple[str, RuleEffect]]
 _PARAM = operator.attrgetter("param")  # at C speed
 
 
@@ -217,144 +210,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return frozenset(_frozen(v) for v in value)
     return value
-
-
-class ParamGroups(list[dict[str, Any]]):
-    """The groups, ready for any ``torch.optim`` optimizer, that can explain themselves."""
-
-    def __init__(
-        self,
-        groups: list[dict[str, Any]],
-        base: Mapping[str, Any],
-        decided: Mapping[tuple[int, ...], Decision],
-        infos: Sequence[ParamInfo],
-        keys: Sequence[tuple[int, ...]],
-        index_of: Mapping[tuple[int, ...], int],
-    ) -> None:
-        super().__init__(groups)
-        self._base = dict(base)
-        self._decided = decided
-        # each parameter's decision, in model order; the by-name tables are made when asked
-        self._infos = infos
-        self._keys = keys
-        self._index_of = index_of
-        self._by_name: dict[str, tuple[int, ...]] | None = None
-        self._note_makers: list[Callable[[], list[str]]] = []
-
-    @property
-    def notes(self) -> list[str]:
-        """What the rules say about how they placed the parameters (the layout layer decay's
-        ``auto`` chose, the parameters that fell to its rest rule): worked out when asked,
-        from rules with a ``placement_notes(model)`` method."""
-        return [n for make in self._note_makers for n in make()]
-
-    @property
-    def _decision_of(self) -> dict[str, tuple[int, ...]]:
-        if self._by_name is None:
-            names = [i.name for i in self._infos]
-            self._by_name = dict(zip(names, self._keys, strict=True))
-        return self._by_name
-
-    @property
-    def _where(self) -> dict[str, int]:
-        index_of = self._index_of
-        return {n: index_of[k] for n, k in self._decision_of.items()}
-
-    def group_of(self, name: str) -> int:
-        """The index of the group holding the parameter ``name``."""
-        key = self._decision_of.get(name)
-        if key is None:
-            raise KeyError(f"no trainable parameter named {name!r}")
-        return self._index_of[key]
-
-    def explain(self, name: str) -> str:
-        """Which rule set each value of a parameter, in order."""
-        group = self[self.group_of(name)]
-        steps: dict[str, list[str]] = {k: [f"default {v!r}"] for k, v in self._base.items()}
-        for label, effect in self._decided[self._decision_of[name]]:
-            for key, value in effect.values.items():
-                steps[key] = [f"{label} set {value!r}"]
-            for key, mult in effect.multipliers.items():
-                steps[key].append(f"{label} x{mult:g}")
-        index = self.group_of(name)
-        lines = [f"{name}: group {index} ({self.names[index]})"]
-        for key, how in steps.items():
-            # the base value: a scheduler keeps it as initial_<key> and changes <key>
-            value = group.get(f"initial_{key}", group[key])
-            lines.append(f"  {key} = {value!r}: " + ", then ".join(how))
-        lines.append(f"  tags = {list(group.get('tags', []))}")
-        lines.extend(f"  note: {n}" for n in self.notes)
-        return "\n".join(lines)
-
-    @property
-    def names(self) -> list[str]:
-        """Each group's name (``blocks.3/decay``), as its ``"name"`` entry holds it."""
-        return [str(g.get("name", f"pg{i + 1}")) for i, g in enumerate(self)]
-
-    def labels(self) -> list[str]:
-        """What made each group, short: the rules that changed its settings and its tags."""
-        made: dict[int, list[str]] = {}
-        for key, i in self._index_of.items():
-            parts = made.setdefault(i, [])
-            for label, effect in self._decided[key]:
-                rule = label.split(" (", 1)[0]
-                mults = "".join(f" x{m:.3g}" for m in effect.multipliers.values())
-                text = rule + mults
-                if text not in parts:
-                    parts.append(text)
-        out = []
-        for i, (g, name) in enumerate(zip(self, self.names, strict=True)):
-            parts = made.get(i, [])
-            text = ", ".join(parts[:3]) + (" ..." if len(parts) > 3 else "") or "defaults"
-            tags = ",".join(g.get("tags", []))
-            text = f"{text} [{tags}]" if tags else text
-            out.append(f"{name}: {text}")
-        return out
-
-    def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
-        """Every grouped parameter with its full name, in model order."""
-        return [(i.name, i.param) for i in self._infos]
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One summary per group: name, count, numel, lr, weight decay, tags, first names."""
-        names: dict[int, list[str]] = {}
-        for n, i in self._where.items():
-            names.setdefault(i, []).append(n)
-        return [
-            {
-                "group": i,
-                "name": name,
-                "params": len(g["params"]),
-                "numel": sum(p.numel() for p in g["params"]),
-                "lr": g.get("initial_lr", g.get("lr")),
-                "weight_decay": g.get("initial_weight_decay", g.get("weight_decay")),
-                "tags": list(g.get("tags", [])),
-                "names": names.get(i, []),
-            }
-            for i, (g, name) in enumerate(zip(self, self.names, strict=True))
-        ]
-
-    def table(self) -> str:
-        """The groups as a text table for logs and the command line."""
-        header = ["group", "name", "params", "numel", "lr", "weight_decay", "tags", "e.g."]
-        rows = [
-            [
-                str(r["group"]),
-                r["name"],
-                str(r["params"]),
-                f"{r['numel']:,}",
-                f"{r['lr']:.6g}",
-                f"{r['weight_decay']:.6g}",
-                ",".join(r["tags"]) or "-",
-                r["names"][0],
-            ]
-            for r in self.rows()
-        ]
-        widths = [max(len(x[i]) for x in [header, *rows]) for i in range(len(header))]
-        return "\n".join(
-            "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
-            for row in [header, *rows]
-        )
 
 
 def _column(rule: Any, model: torch.nn.Module) -> Column:
@@ -435,7 +290,9 @@ class Decided(NamedTuple):
         out._note_makers = self.note_makers
         token = _WALK.set((id(self.model), self.walk))
         try:
-            names = _names(self.model, self.rules, columns, out, self.labels)
+            names = group_names(
+                self.model, self.rules, columns, infos, out._index_of, len(out), self.labels
+            )
         finally:
             _WALK.reset(token)
         for group, name in zip(out, names, strict=True):
@@ -498,71 +355,6 @@ def decide(
     return Decided(
         infos, [label for label, _ in bound], columns, note_makers, model, rule_objects, walk
     )
-
-
-def _part_namer(rule: Any) -> Callable[[torch.nn.Module, Any, list[ParamInfo]], str | None]:
-    """How ``rule`` names its part of a group: its ``group_name``, else the default."""
-    own = rule.group_name if isinstance(rule, NamesGroups) else None
-
-    def part(model: torch.nn.Module, effect: Any, params: list[ParamInfo]) -> str | None:
-        name = default_group_name(rule, effect) if own is None else own(model, effect, params)
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"group_name returned {name!r}, expected a str or None")
-        return name or None
-
-    return part
-
-
-def _names(
-    model: torch.nn.Module,
-    rules: Sequence[Any],
-    columns: list[list[RuleEffect | None]],
-    groups: ParamGroups,
-    labels: Sequence[str],
-) -> list[str]:
-    """A name per group, from the rules that made it: each rule's part (its
-    ``group_name`` for the parameters it decided alike) joined by ``/`` in rule order,
-    several parts of one rule in a merged group by ``+``; ``default`` when no rule gave
-    one. Names are made unique in group order: a second ``x`` is ``x#2``."""
-    infos = groups._infos
-    index_of = groups._index_of
-    parts: list[list[str]] = [[] for _ in groups]
-    for j, (rule, column) in enumerate(zip(rules, columns, strict=True)):
-        # the parameters of each distinct effect, in model order (sorted at C speed)
-        effect_of = dict(zip(map(id, column), column, strict=True))
-        params: dict[int, list[ParamInfo]] = {k: [] for k in effect_of}
-        append_for = {k: v.append for k, v in params.items()}
-        collections.deque(
-            map(operator.call, map(append_for.__getitem__, map(id, column)), infos), maxlen=0
-        )
-        namer = _part_namer(rule)
-        try:
-            part_of = {k: namer(model, effect_of[k], ps) for k, ps in params.items()}
-        except (TypeError, ValueError) as e:
-            where = labels[j].rsplit(" (", 1)[-1].rstrip(")")
-            raise SpecError(f"cannot name its groups: {e}", where) from None
-        of_group: dict[int, dict[str, None]] = {}
-        for key, index in index_of.items():
-            part = part_of[key[j]]
-            if part is not None:
-                of_group.setdefault(index, {})[part] = None
-        for index, found in of_group.items():
-            parts[index].append("+".join(found))
-    names = ["/".join(p) or "default" for p in parts]
-    seen: collections.Counter[str] = collections.Counter()
-    taken = set(names)
-    out = []
-    for name in names:
-        seen[name] += 1
-        unique = name
-        if seen[name] > 1:
-            k = seen[name]
-            while f"{name}#{k}" in taken:
-                k += 1
-            unique = f"{name}#{k}"
-            taken.add(unique)
-        out.append(unique)
-    return out
 
 
 def _group(

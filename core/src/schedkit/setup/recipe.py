@@ -17,12 +17,13 @@ from schedkit.errors import SpecError
 from schedkit.groups import decide
 from schedkit.schedule import per_update, plain
 from schedkit.scheduler import Scheduler
-from schedkit.setup.built import Built, OptimizerUnit
+from schedkit.setup.built import Built
 from schedkit.setup.optimizers import optimizer_class
 from schedkit.setup.problems import SetupError, trim
 from schedkit.setup.routing import OptimizerTable, route
 from schedkit.setup.run import Run
 from schedkit.setup.tables import ResumePolicy, ScheduleEntry
+from schedkit.setup.unit import OptimizerUnit
 from schedkit.setup.validation import dry_run, group_keys_refused, group_values_out_of_range
 
 
