@@ -36,6 +36,7 @@ if _typing.TYPE_CHECKING:
     from schedkit._by_name import get_scheduler as get_scheduler
     from schedkit._registrar import ComponentInfo as ComponentInfo
     from schedkit._registrar import Registrar as Registrar
+    from schedkit._scheduling.state import Replan as Replan
     from schedkit.clipping import BaseClipper as BaseClipper
     from schedkit.clipping import SparseGradientError as SparseGradientError
     from schedkit.clock import BatchRamp as BatchRamp
@@ -76,7 +77,6 @@ if _typing.TYPE_CHECKING:
     from schedkit.registry import plugin_errors as plugin_errors
     from schedkit.registry import register as register
     from schedkit.registry import registered as registered
-    from schedkit.scheduler import Replan as Replan
     from schedkit.scheduler import Scheduler as Scheduler
     from schedkit.setup import Built as Built
     from schedkit.setup import Setup as Setup
@@ -135,7 +135,7 @@ _EXPORTS: dict[str, str] = {
     "registered": "schedkit.registry",
     "Registrar": "schedkit._registrar",
     "Registry": "schedkit.registry",
-    "Replan": "schedkit.scheduler",
+    "Replan": "schedkit._scheduling.state",
     "resolve": "schedkit.schedule",
     "RuleEffect": "schedkit.values",
     "Scale": "schedkit.compose",
