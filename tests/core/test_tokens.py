@@ -290,6 +290,15 @@ def test_a_refused_amount_changes_nothing(kw, message):
     assert (sched.consumed, sched.updates) == (10, 1)
 
 
+@pytest.mark.parametrize("kw", [{"epoch": 3, "tokens": 10}, {"metric": 0.5}, {"epoch": 3}])
+def test_an_epoch_or_a_metric_is_refused_even_beside_tokens(kw):
+    sched = ClockedScheduler(_opt(), "cosine", clock="tokens", total="1ktok")
+    sched.step(tokens=10)
+    with pytest.raises(TypeError, match="takes tokens= or samples="):
+        sched.step(**kw)
+    assert (sched.consumed, sched.updates) == (10, 1)
+
+
 def test_construction_errors():
     with pytest.raises(SpecError, match=r"^clock: expected one of 'tokens', 'samples'"):
         ClockedScheduler(_opt(), "cosine", clock="steps", total=10)

@@ -292,21 +292,18 @@ class ClockedScheduler(Scheduler):
         Without either, the ramp's batch at the samples consumed so far; without a ramp it
         is a :class:`SpecError`. Nothing changes when the amount is refused.
         """
-        # the common forms first, with the fewest checks: tokens told on a token clock,
-        # or nothing told (the ramp or the constant batch says)
-        if (
-            tokens.__class__ is int
-            and samples is None
-            and self._direct
-            and tokens >= 0
-            and metric is None
-        ):
-            n: int = tokens
-        elif tokens is None and samples is None and metric is None and epoch is None:
-            n = self._per if self._per is not None else self._next()
+        # the common forms first, with the fewest checks: nothing told (the ramp or the
+        # constant batch says), or tokens told on a token clock
+        if metric is None and epoch is None and samples is None:
+            if tokens is None:
+                n: int = self._per if self._per is not None else self._next()
+            elif tokens.__class__ is int and self._direct and tokens >= 0:
+                n = tokens
+            else:
+                n = self._consumed(tokens, None)
+        elif metric is not None or epoch is not None:
+            raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
         else:
-            if metric is not None or epoch is not None:
-                raise TypeError("a clocked scheduler's step() takes tokens= or samples=")
             n = self._consumed(tokens, samples)
         groups = self.optimizer.param_groups
         if groups is not self._bound or len(groups) != self._n_groups:
