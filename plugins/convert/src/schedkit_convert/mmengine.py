@@ -179,10 +179,9 @@ def _wrapper(
         if note not in draft.notes:
             draft.notes.append(note)
     acc = wrapper.get("accumulative_counts", 1)
-    if isinstance(acc, int) and acc > 1:
-        label = "" if where == "optim_wrapper" else f"{where}."
+    if isinstance(acc, int) and acc > 1 and where == "optim_wrapper":
         draft.notes.append(
-            f"{label}accumulative_counts = {acc}: call built.step() once every {acc} "
+            f"accumulative_counts = {acc}: call built.step() once every {acc} "
             "iterations (mmengine steps the optimizer there)"
         )
     opt = wrapper.get("optimizer")
@@ -307,6 +306,24 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
             ):
                 draft.ignored.append(f"{where}.{k}")
     _multi_paramwise(paramwise, draft)
+    counts = {n: wrapper[n].get("accumulative_counts", 1) for n in opts}
+    if len(set(counts.values())) > 1:
+        for n, c in counts.items():
+            draft.refuse(
+                f"optim_wrapper.{n}.accumulative_counts",
+                f"{c}, where the other optimizers' differ: built.step() steps every optimizer "
+                "at once",
+            )
+    elif counts and isinstance(acc := next(iter(counts.values())), int) and acc > 1:
+        draft.notes.append(
+            f"accumulative_counts = {acc}: call built.step() once every {acc} "
+            "iterations (mmengine steps the optimizers there)"
+        )
+    if opts:
+        draft.notes.append(
+            "several optimizers: built.step() steps every optimizer and every scheduler at "
+            "once (mmengine's runner steps every scheduler each iteration)"
+        )
     return opts
 
 
@@ -475,10 +492,15 @@ def _schedulers(
                 if not chosen:
                     continue
                 table: dict[str, Sourced] = {"type": Sourced("mmengine.param_scheduler", where)}
+                title = key if name is None else f"{name}_{key}"
+                if betas and len(chosen) < len(targets):
+                    title += "_betas"
                 if betas:
                     table["key"] = Sourced(
                         "betas[0]", f"{where} (momentum of the Adam family: betas[0])"
                     )
+                elif title != key:
+                    table["key"] = Sourced(key, where)
                 if name is not None or len(chosen) < len(targets):
                     table["optimizers"] = Sourced(chosen, where)
                 if spe is not None:
@@ -486,9 +508,6 @@ def _schedulers(
                         spe, "--steps-per-epoch (mmengine's epoch_length)"
                     )
                 table["schedulers"] = Sourced(parts, where)
-                title = key if name is None else f"{name}_{key}"
-                if betas and len(chosen) < len(targets):
-                    title += "_betas"
                 draft.schedules[title] = table
 
 
