@@ -194,6 +194,11 @@ param_scheduler = dict(generator=[dict(type="LinearLR", by_epoch=False)], other=
             "not an OptimWrapper",
         ),
         ('"g": 0.1', "optim_wrapper.g", "one optimizer wrapper (a dict) per submodule"),
+        (
+            "'g.h': dict(optimizer=dict(type='SGD', lr=0.1), paramwise_cfg=dict(bias_lr_mult=2))",
+            "optim_wrapper.g.h.paramwise_cfg",
+            "below the model's top level",
+        ),
     ],
 )
 def test_one_refusal_each(tmp_path: Path, sub: str, path: str, why: str) -> None:
@@ -204,6 +209,27 @@ def test_one_refusal_each(tmp_path: Path, sub: str, path: str, why: str) -> None
     with pytest.raises(schedkit.ConversionError) as info:
         schedkit.convert("mmengine", write(tmp_path, text))
     assert [(p.path, why in p.message) for p in info.value.problems] == [(path, True)]
+
+
+def test_a_dotted_key_takes_the_module_at_that_path(tmp_path: Path) -> None:
+    text = (
+        "optim_wrapper = {'constructor': 'MultiOptimWrapperConstructor',"
+        " 'generator.0': dict(optimizer=dict(type='SGD', lr=0.1)),"
+        " 'generator.2': dict(optimizer=dict(type='SGD', lr=0.2)),"
+        " 'discriminator': dict(optimizer=dict(type='SGD', lr=0.3))}\n"
+    )
+    setup = schedkit.convert("mmengine", write(tmp_path, text)).setup()
+    model = Gan()
+    model.generator[1].requires_grad_(False)
+    built = setup.build(model)
+    got = {
+        k: {id(p) for g in o.param_groups for p in g["params"]} for k, o in built.optimizers.items()
+    }
+    assert got == {
+        "generator.0": {id(p) for p in model.generator[0].parameters()},
+        "generator.2": {id(p) for p in model.generator[2].parameters()},
+        "discriminator": {id(p) for p in model.discriminator.parameters()},
+    }
 
 
 def test_extra_scheduler_names_are_ignored_and_equal_counts_a_note(tmp_path: Path) -> None:

@@ -292,6 +292,13 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
         draft.optimizers[name] = table
         opts[name] = opt
         pw = sub.get("paramwise_cfg")
+        if pw and "." in name:
+            draft.refuse(
+                f"{where}.paramwise_cfg",
+                "MultiOptimWrapperConstructor takes no paramwise_cfg for a module below the "
+                "model's top level (it refuses it)",
+            )
+            continue
         if "weight_decay" not in opt:
             pw = _without_decay(pw, draft, f"{where}.paramwise_cfg")
         paramwise[name] = pw or None
