@@ -194,6 +194,8 @@ param_scheduler = dict(generator=[dict(type="LinearLR", by_epoch=False)], other=
             "not an OptimWrapper",
         ),
         ('"g": 0.1', "optim_wrapper.g", "one optimizer wrapper (a dict) per submodule"),
+        ("'clip_grad': dict(max_norm=1.0)", "optim_wrapper.clip_grad", "in each optimizer wrapper"),
+        ("'optimizer': dict(type='SGD', lr=0.1)", "optim_wrapper.optimizer", "modules form"),
         (
             "'g.h': dict(optimizer=dict(type='SGD', lr=0.1), paramwise_cfg=dict(bias_lr_mult=2))",
             "optim_wrapper.g.h.paramwise_cfg",

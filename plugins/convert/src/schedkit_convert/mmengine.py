@@ -64,6 +64,8 @@ PARAMWISE = (
 MULTI = "MultiOptimWrapperConstructor"
 #: a submodule's name or dotted path (anything else is a pattern mmagic matches as a regex)
 SUBMODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+#: the keys of one optimizer wrapper: beside MultiOptimWrapperConstructor's wrappers, refused
+BESIDE = ("type", "optimizer", "modules", "paramwise_cfg", "clip_grad", "accumulative_counts")
 #: optim_wrapper types that step the optimizer as OptimWrapper does
 WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
 #: the keys that set the optimizer or the schedule (mmcv 1.x names too: refused by name)
@@ -245,21 +247,21 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
         where = f"optim_wrapper.{name}"
         if name == "constructor":
             continue
-        if name in ("optimizer", "modules", "paramwise_cfg") or not isinstance(sub, dict):
+        if name in BESIDE or not isinstance(sub, dict):
             why = (
                 "MultiOptimWrapperConstructor takes one optimizer wrapper (a dict) per "
                 "submodule here"
             )
-            if name == "modules":
+            if name in ("modules", "optimizer"):
                 why = (
-                    "one optimizer over some modules only: schedkit's [optimizer] takes every "
-                    "trainable parameter (freeze the others, or give each module its own "
-                    "optimizer)"
+                    "one optimizer over some modules only (MultiOptimWrapperConstructor's "
+                    "modules form): schedkit's [optimizer] takes every trainable parameter "
+                    "(freeze the others, or give each module its own optimizer wrapper)"
                 )
-            elif name == "paramwise_cfg":
+            elif name in BESIDE:
                 why = (
-                    "MultiOptimWrapperConstructor takes paramwise_cfg in each optimizer "
-                    "wrapper, not beside them"
+                    f"MultiOptimWrapperConstructor takes {name} in each optimizer wrapper, "
+                    "not beside them"
                 )
             draft.refuse(where, why)
             continue
