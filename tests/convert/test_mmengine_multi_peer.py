@@ -74,11 +74,13 @@ optim_wrapper = dict(
         type="OptimWrapper",
         optimizer=dict(type="AdamW", lr=2e-3, betas=(0.5, 0.999), weight_decay=0.05),
         paramwise_cfg=dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5),
+        CLIP
     ),
     discriminator=dict(
         type="OptimWrapper",
         optimizer=dict(type="SGD", lr=1e-2, momentum=0.9, weight_decay=0.05, nesterov=True),
         paramwise_cfg=dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5),
+        CLIP
     ),
 )
 train_cfg = dict(by_epoch=False, max_iters=16)
@@ -138,14 +140,25 @@ def float64(model: nn.Module) -> nn.Module:
     return model
 
 
-@pytest.mark.parametrize("schedules", [PER_OPTIMIZER, SHARED], ids=["per-optimizer", "shared"])
-def test_several_optimizers_train_as_mmengine_trains(tmp_path: Path, schedules: str) -> None:
+@pytest.mark.parametrize(
+    ("schedules", "clip"),
+    [
+        (PER_OPTIMIZER, ""),
+        (SHARED, ""),
+        (PER_OPTIMIZER, "clip_grad=dict(type='value', clip_value=0.5),"),
+    ],
+    ids=["per-optimizer", "shared", "clip-by-value"],
+)
+def test_several_optimizers_train_as_mmengine_trains(
+    tmp_path: Path, schedules: str, clip: str
+) -> None:
     path = tmp_path / "gan.py"
-    path.write_text(WRAPPERS + schedules)
+    path.write_text(WRAPPERS.replace("CLIP", clip) + schedules)
     model = float64(Gan())
     ours = copy.deepcopy(model)
     wrappers, scheds = mmengine_parts(path, model)
     built = schedkit.convert("mmengine", path).setup().build(ours)
+    assert (built.clipper is not None) == bool(clip)
     assert list(built.optimizers) == list(wrappers.keys()) == ["generator", "discriminator"]
 
     peer_names = {id(p): n for n, p in model.named_parameters()}

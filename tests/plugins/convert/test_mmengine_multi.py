@@ -149,10 +149,10 @@ param_scheduler = dict(generator=[dict(type="LinearLR", by_epoch=False)], other=
         schedkit.convert("mmengine", write(tmp_path, text))
     problems = {p.path: p.message for p in info.value.problems}
     assert list(problems) == [
-        "optim_wrapper.generator.clip_grad",
         "optim_wrapper.modules",
         "optim_wrapper.generator.paramwise_cfg",
         "optim_wrapper.discriminator.paramwise_cfg",
+        "optim_wrapper.generator.clip_grad",
         "optim_wrapper.generator.accumulative_counts",
         "optim_wrapper.discriminator.accumulative_counts",
         "param_scheduler.discriminator",
@@ -232,6 +232,20 @@ def test_a_dotted_key_takes_the_module_at_that_path(tmp_path: Path) -> None:
         "generator.2": {id(p) for p in model.generator[2].parameters()},
         "discriminator": {id(p) for p in model.discriminator.parameters()},
     }
+
+
+def test_the_same_clipping_by_value_everywhere_is_kept(tmp_path: Path) -> None:
+    clip = "clip_grad=dict(type='value', clip_value=0.5)"
+    text = (
+        "optim_wrapper = dict(constructor='MultiOptimWrapperConstructor',"
+        f" a=dict(optimizer=dict(type='SGD', lr=0.1), {clip}),"
+        f" b=dict(optimizer=dict(type='SGD', lr=0.2), {clip}))\n"
+    )
+    conv = schedkit.convert("mmengine", write(tmp_path, text))
+    assert "clip_value = 0.5  # optim_wrapper.a.clip_grad.clip_value" in conv.toml
+    with pytest.raises(schedkit.ConversionError) as info:
+        schedkit.convert("mmengine", write(tmp_path, text.replace(clip, "", 1)))
+    assert [p.path for p in info.value.problems] == ["optim_wrapper.b.clip_grad"]
 
 
 def test_extra_scheduler_names_are_ignored_and_equal_counts_a_note(tmp_path: Path) -> None:

@@ -278,12 +278,6 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
                 "modules other than the submodule named by the key: write the setup's params "
                 "by hand",
             )
-        if "clip_grad" in sub:
-            draft.refuse(
-                f"{where}.clip_grad",
-                "each of mmengine's optimizer wrappers clips its own submodule's gradients; a "
-                "setup clips once over every parameter ([clip])",
-            )
         table: dict[str, Sourced] = {}
         opt = _wrapper(sub, where, draft, table)
         if opt is None:
@@ -315,6 +309,7 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
             ):
                 draft.ignored.append(f"{where}.{k}")
     _multi_paramwise(paramwise, draft)
+    _multi_clip(wrapper, list(opts), draft)
     counts = {n: wrapper[n].get("accumulative_counts", 1) for n in opts}
     if len(set(counts.values())) > 1:
         for n, c in counts.items():
@@ -334,6 +329,27 @@ def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
             "once (mmengine's runner steps every scheduler each iteration)"
         )
     return opts
+
+
+def _multi_clip(wrapper: dict[str, Any], names: list[str], draft: Draft) -> None:
+    """The optimizers' ``clip_grad``: each wrapper clips its own submodule's gradients, which
+    one ``[clip]`` over every parameter does only for clipping by value, the same for all."""
+    clips = {n: wrapper[n].get("clip_grad") for n in names}
+    given = {n: c for n, c in clips.items() if c is not None}
+    if not given:
+        return
+    first, clip = next(iter(given.items()))
+    same = len(given) == len(clips) and all(c == clip for c in given.values())
+    if same and isinstance(clip, dict) and clip.get("type") == "value":
+        _clip(wrapper[first], f"optim_wrapper.{first}", draft)
+        return
+    for n in given:
+        draft.refuse(
+            f"optim_wrapper.{n}.clip_grad",
+            "each of mmengine's optimizer wrappers clips its own submodule's gradients; a "
+            "setup clips once over every parameter ([clip]), the same only for clipping by "
+            "value, the same for every optimizer",
+        )
 
 
 def _multi_paramwise(paramwise: dict[str, Any], draft: Draft) -> None:
