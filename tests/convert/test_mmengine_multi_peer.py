@@ -73,18 +73,27 @@ optim_wrapper = dict(
     generator=dict(
         type="OptimWrapper",
         optimizer=dict(type="AdamW", lr=2e-3, betas=(0.5, 0.999), weight_decay=0.05),
-        paramwise_cfg=dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5),
+        paramwise_cfg=GENERATOR_PARAMWISE,
         CLIP
     ),
     discriminator=dict(
         type="OptimWrapper",
         optimizer=dict(type="SGD", lr=1e-2, momentum=0.9, weight_decay=0.05, nesterov=True),
-        paramwise_cfg=dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5),
+        paramwise_cfg=DISCRIMINATOR_PARAMWISE,
         CLIP
     ),
 )
 train_cfg = dict(by_epoch=False, max_iters=16)
 """
+TYPES = "dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5)"
+#: custom_keys matched inside each submodule, the longest key first: "0" is generator.0.weight
+#: (not discriminator.0.*; generator.0.bias takes "bias"), "2.bias" is longer than "bias",
+#: "ator" matches no name inside the discriminator (only its own name, outside it)
+KEYS_G = (
+    "dict(custom_keys={'0': dict(lr_mult=0.1, betas=(0.8, 0.9)), '2.bias': dict(decay_mult=0.0),"
+    " 'bias': dict(lr_mult=3.0, eps=1e-6)})"
+)
+KEYS_D = "dict(custom_keys={'3': dict(lr_mult=0.5, momentum=0.8), 'ator': dict(lr_mult=9.0)})"
 PER_OPTIMIZER = """
 param_scheduler = dict(
     generator=[
@@ -141,19 +150,21 @@ def float64(model: nn.Module) -> nn.Module:
 
 
 @pytest.mark.parametrize(
-    ("schedules", "clip"),
+    ("schedules", "clip", "gen", "disc"),
     [
-        (PER_OPTIMIZER, ""),
-        (SHARED, ""),
-        (PER_OPTIMIZER, "clip_grad=dict(type='value', clip_value=0.5),"),
+        (PER_OPTIMIZER, "", TYPES, TYPES),
+        (SHARED, "", TYPES, TYPES),
+        (PER_OPTIMIZER, "clip_grad=dict(type='value', clip_value=0.5),", TYPES, TYPES),
+        (SHARED, "", KEYS_G, KEYS_D),
     ],
-    ids=["per-optimizer", "shared", "clip-by-value"],
+    ids=["per-optimizer", "shared", "clip-by-value", "custom-keys"],
 )
 def test_several_optimizers_train_as_mmengine_trains(
-    tmp_path: Path, schedules: str, clip: str
+    tmp_path: Path, schedules: str, clip: str, gen: str, disc: str
 ) -> None:
     path = tmp_path / "gan.py"
-    path.write_text(WRAPPERS.replace("CLIP", clip) + schedules)
+    text = WRAPPERS.replace("CLIP", clip).replace("GENERATOR_PARAMWISE", gen)
+    path.write_text(text.replace("DISCRIMINATOR_PARAMWISE", disc) + schedules)
     model = float64(Gan())
     ours = copy.deepcopy(model)
     wrappers, scheds = mmengine_parts(path, model)
@@ -173,8 +184,14 @@ def test_several_optimizers_train_as_mmengine_trains(
     assert {k: sorted(v) for k, v in theirs.items()} == {
         k: sorted(n for n, _ in model.named_parameters() if n.startswith(k + ".")) for k in theirs
     }
-    assert theirs["generator"]["generator.0.bias"]["weight_decay"] == 0.025
-    assert theirs["discriminator"]["discriminator.1.weight"]["weight_decay"] == 0.0
+    if gen == TYPES:
+        assert theirs["generator"]["generator.0.bias"]["weight_decay"] == 0.025
+        assert theirs["discriminator"]["discriminator.1.weight"]["weight_decay"] == 0.0
+    else:
+        assert theirs["generator"]["generator.0.weight"]["beta1"] == 0.8
+        assert theirs["generator"]["generator.2.bias"]["weight_decay"] == 0.0
+        assert theirs["discriminator"]["discriminator.3.weight"]["momentum"] == 0.8
+        assert theirs["discriminator"]["discriminator.0.weight"]["lr"] == pytest.approx(1e-2 / 4)
     assert mine == theirs
 
     steps = 16

@@ -174,9 +174,9 @@ param_scheduler = dict(generator=[dict(type="LinearLR", by_epoch=False)], other=
         ('"m.*": dict(optimizer=dict(type="SGD", lr=0.1))', "optim_wrapper.m.*", "a regex"),
         (
             "\"g\": dict(optimizer=dict(type='SGD', lr=0.1),"
-            " paramwise_cfg=dict(custom_keys={'0': dict(lr_mult=0.1)}))",
-            "optim_wrapper.g.paramwise_cfg.custom_keys",
-            "match names inside the submodule g",
+            " paramwise_cfg=dict(custom_keys={'0': dict(lr_mult=0.1)}, bias_lr_mult=2.0))",
+            "optim_wrapper.g.paramwise_cfg",
+            "custom_keys beside bias_lr_mult",
         ),
         (
             "'g': dict(optimizer=dict(type='SGD', lr=0.1), modules=['x'])",
@@ -246,6 +246,52 @@ def test_the_same_clipping_by_value_everywhere_is_kept(tmp_path: Path) -> None:
     with pytest.raises(schedkit.ConversionError) as info:
         schedkit.convert("mmengine", write(tmp_path, text.replace(clip, "", 1)))
     assert [p.path for p in info.value.problems] == ["optim_wrapper.b.clip_grad"]
+
+
+class Scaled(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(4))
+        self.body = nn.Linear(4, 4)
+
+
+class Two(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = Scaled()
+        self.b = Scaled()
+
+
+def test_custom_keys_match_inside_each_submodule(tmp_path: Path) -> None:
+    """mmengine builds each optimizer over its submodule: a key is looked for in the name
+    inside it (``".scale"`` for the submodule's own parameter), the longest key first."""
+    text = (
+        "optim_wrapper = dict(constructor='MultiOptimWrapperConstructor',"
+        " a=dict(optimizer=dict(type='SGD', lr=1.0, weight_decay=1.0),"
+        "   paramwise_cfg=dict(custom_keys={'.scale': dict(lr_mult=2.0),"
+        "     'a': dict(lr_mult=3.0), 'body.b': dict(decay_mult=0.5)})),"
+        " b=dict(optimizer=dict(type='Adam', lr=1.0),"
+        "   paramwise_cfg=dict(custom_keys={'.': dict(betas=(0.5, 0.6))})))\n"
+    )
+    conv = schedkit.convert("mmengine", write(tmp_path, text))
+    assert 'mode = "regex"' in conv.toml
+    model = Two()
+    built = conv.setup().build(model)
+    names = {id(p): n for n, p in model.named_parameters()}
+    got = {
+        names[id(p)]: (g["lr"], g["weight_decay"], tuple(g.get("betas", ())))
+        for o in built.optimizers.values()
+        for g in o.param_groups
+        for p in g["params"]
+    }
+    assert got == {
+        "a.scale": (2.0, 1.0, ()),  # ".scale" (not "a": the submodule's own name)
+        "a.body.weight": (1.0, 1.0, ()),  # "a" is in no name inside a
+        "a.body.bias": (1.0, 0.5, ()),  # "body.b"
+        "b.scale": (1.0, 0.0, (0.5, 0.6)),  # "." is in ".scale" and "body.weight"
+        "b.body.weight": (1.0, 0.0, (0.5, 0.6)),
+        "b.body.bias": (1.0, 0.0, (0.5, 0.6)),
+    }
 
 
 def test_extra_scheduler_names_are_ignored_and_equal_counts_a_note(tmp_path: Path) -> None:

@@ -27,7 +27,9 @@ submodule of that name; each becomes an ``[optimizers.NAME]`` table whose ``para
 take that submodule (``name = "NAME.*"``). A ``param_scheduler`` list drives every
 optimizer; a dict of lists keyed by the same names drives each its own, as
 ``Runner.build_param_scheduler`` builds them (tables ``NAME_lr``... with
-``optimizers = ["NAME"]``).
+``optimizers = ["NAME"]``). Each optimizer's ``custom_keys`` become patterns of one
+``overrides`` rule anchored on its submodule; its other ``paramwise_cfg`` settings one
+``mmengine.paramwise`` rule when every optimizer has the same ones.
 """
 
 from __future__ import annotations
@@ -353,18 +355,32 @@ def _multi_clip(wrapper: dict[str, Any], names: list[str], draft: Draft) -> None
 
 
 def _multi_paramwise(paramwise: dict[str, Any], draft: Draft) -> None:
-    """The optimizers' ``paramwise_cfg``: one ``mmengine.paramwise`` rule when every
-    optimizer has the same settings and none matches names (``custom_keys`` matches names
-    inside each submodule, which a rule over the whole model does not)."""
+    """The optimizers' ``paramwise_cfg``: optimizers whose ``paramwise_cfg`` holds only
+    ``custom_keys`` get one ``overrides`` rule (regex patterns anchored on each submodule,
+    matching inside it as mmengine does); the other settings, one ``mmengine.paramwise``
+    rule when every optimizer has the same ones."""
     given = {n: pw for n, pw in paramwise.items() if pw}
-    for name, pw in given.items():
-        if isinstance(pw, dict) and pw.get("custom_keys"):
+    keyed = {
+        n: pw
+        for n, pw in given.items()
+        if isinstance(pw, dict) and pw.get("custom_keys") is not None
+    }
+    for name, pw in keyed.items():
+        rest = sorted(k for k in pw if k not in ("custom_keys", "bypass_duplicate"))
+        if rest or not isinstance(pw["custom_keys"], dict):
             draft.refuse(
-                f"optim_wrapper.{name}.paramwise_cfg.custom_keys",
-                f"custom_keys match names inside the submodule {name}; a setup's rules see "
-                "the whole model's names (write them as an overrides rule by hand)",
+                f"optim_wrapper.{name}.paramwise_cfg",
+                "custom_keys beside "
+                + (", ".join(rest) or "nothing")
+                + f": mmengine matches the keys inside the submodule {name} and then applies "
+                "none of the other settings, which the setup's rules do not reproduce "
+                "(give custom_keys alone, or write the rules by hand)",
             )
             return
+    if keyed:
+        _custom_keys(keyed, draft)
+        # the other settings then reach no rule: one would apply to these optimizers too
+        given = {n: pw for n, pw in given.items() if n not in keyed}
     if not given:
         return
     first = next(iter(given.values()))
@@ -378,6 +394,33 @@ def _multi_paramwise(paramwise: dict[str, Any], draft: Draft) -> None:
         return
     names = list(given)
     _paramwise_rule(first, f"optim_wrapper.{names[0]}.paramwise_cfg", draft, also=names[1:])
+
+
+def _custom_keys(keyed: dict[str, dict[str, Any]], draft: Draft) -> None:
+    """Each optimizer's ``custom_keys`` as patterns of one ``overrides`` rule (regex mode:
+    the first pattern that matches decides). mmengine's ``DefaultOptimWrapperConstructor``
+    over the submodule ``S`` looks for a key in the name inside ``S`` (``".name"`` for a
+    parameter of ``S`` itself), the longest key first (ties alphabetical)."""
+    keys: dict[str, Any] = {}
+    for name, pw in keyed.items():
+        table = pw["custom_keys"]
+        root = re.escape(name)
+        for key in sorted(sorted(table), key=len, reverse=True):
+            k = re.escape(key)
+            # a nested parameter: the key within the name after "S."; one of S itself:
+            # within ".name"
+            keys[rf"^{root}\.(?=[^.]*\.).*{k}|^{root}(?=\.[^.]*$).*{k}"] = table[key]
+    draft.rules.append(
+        {
+            "type": Sourced(
+                "overrides",
+                ", ".join(f"optim_wrapper.{n}.paramwise_cfg.custom_keys" for n in keyed),
+            ),
+            "mode": Sourced("regex", "custom_keys (matched inside each optimizer's submodule)"),
+            "missing_ok": Sourced(True, "custom_keys (mmengine skips a key matching nothing)"),
+            "keys": Sourced(keys, "custom_keys, the longest key first, as mmengine orders them"),
+        }
+    )
 
 
 def _without_decay(pw: Any, draft: Draft, where: str = "optim_wrapper.paramwise_cfg") -> Any:
