@@ -87,3 +87,18 @@ def float64(model: nn.Module, seed: int = 0) -> nn.Module:
         with torch.no_grad():
             p.copy_(torch.randn_like(p))
     return model.double()
+
+
+class Gan(nn.Module):
+    """A generator and a discriminator: the two top-level submodules mmagic's
+    ``MultiOptimWrapperConstructor`` gives each its own optimizer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.generator = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 4))
+        self.discriminator = nn.Sequential(nn.Linear(4, 8), nn.LayerNorm(8), nn.Linear(8, 1))
+
+
+def gan() -> Gan:
+    """The model ``schedkit preview --model tests.support.models:gan`` builds."""
+    return Gan()

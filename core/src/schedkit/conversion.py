@@ -133,13 +133,17 @@ class Facts:
 class Draft:
     """A converted setup being filled: the setup's tables with sourced values.
 
-    ``problems`` collects the source keys that change training but cannot be expressed
-    (all are reported together); ``ignored`` the keys that do not affect the optimizer,
-    schedules or clipping.
+    ``optimizer`` is the single ``[optimizer]`` table; ``optimizers`` the
+    ``[optimizers.NAME]`` tables of a source naming several optimizers (each with its
+    ``params``), in the source's order: a draft fills one or the other. ``problems``
+    collects the source keys that change training but cannot be expressed (all are
+    reported together); ``ignored`` the keys that do not affect the optimizer, schedules
+    or clipping.
     """
 
     run: dict[str, Sourced] = attrs.Factory(dict)
     optimizer: dict[str, Sourced] = attrs.Factory(dict)
+    optimizers: dict[str, dict[str, Sourced]] = attrs.Factory(dict)
     rules: list[dict[str, Sourced]] = attrs.Factory(list)
     schedules: dict[str, dict[str, Sourced]] = attrs.Factory(dict)
     clip: dict[str, Sourced] | None = None
@@ -471,6 +475,8 @@ def dumps(draft: Draft) -> str:
         table: dict[str, Sourced] = getattr(draft, name)
         if table:
             doc.add(name, _table(doc, table))
+    if draft.optimizers:
+        doc.add_tables("optimizers", {k: _table(doc, t) for k, t in draft.optimizers.items()})
     if draft.rules:
         doc.add_array("rules", [_table(doc, rule) for rule in draft.rules])
     if draft.schedules:

@@ -34,8 +34,10 @@ def test_example_checks_and_previews(
     entry: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = str(DIR / entry["setup"])
-    assert main(["check", path]) == 0
-    assert main(["preview", path, "--simulate", "3"]) == 0
+    # a setup routing parameters by name previews on a model with those names
+    model = ["--model", entry["model"]] if "model" in entry else []
+    assert main(["check", path, *model]) == 0
+    assert main(["preview", path, "--simulate", "3", *model]) == 0
     assert "Traceback" not in capsys.readouterr().err
 
 

@@ -19,11 +19,23 @@ as mmengine's runner steps it (``mmengine.param_scheduler``), each scheduler's m
 ``end`` taken from ``train_cfg`` (``max_epochs`` or ``max_iters``) as the runner does.
 ``ReduceOnPlateauLR`` / ``ReduceOnPlateauMomentum`` are kept in the list (they observe
 the validation metric: a note in the setup says how to feed it).
+
+Several optimizers (``constructor='MultiOptimWrapperConstructor'``, mmagic's, which
+mmengine's runner builds by name): each other key of ``optim_wrapper`` is one optimizer
+wrapper, built by ``DefaultOptimWrapperConstructor`` over the model's top-level
+submodule of that name; each becomes an ``[optimizers.NAME]`` table whose ``params``
+take that submodule (``name = "NAME.*"``). A ``param_scheduler`` list drives every
+optimizer; a dict of lists keyed by the same names drives each its own, as
+``Runner.build_param_scheduler`` builds them (tables ``NAME_lr``... with
+``optimizers = ["NAME"]``). Each optimizer's ``custom_keys`` become patterns of one
+``overrides`` rule anchored on its submodule; its other ``paramwise_cfg`` settings one
+``mmengine.paramwise`` rule when every optimizer has the same ones.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +62,12 @@ PARAMWISE = (
     "flat_decay_mult",
     "bypass_duplicate",
 )
+#: the constructor of several optimizers, one per top-level submodule (mmagic's)
+MULTI = "MultiOptimWrapperConstructor"
+#: a submodule's name or dotted path (anything else is a pattern mmagic matches as a regex)
+SUBMODULE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_]+)*")
+#: the keys of one optimizer wrapper: beside MultiOptimWrapperConstructor's wrappers, refused
+BESIDE = ("type", "optimizer", "modules", "paramwise_cfg", "clip_grad", "accumulative_counts")
 #: optim_wrapper types that step the optimizer as OptimWrapper does
 WRAPPERS = ("OptimWrapper", "AmpOptimWrapper")
 #: the keys that set the optimizer or the schedule (mmcv 1.x names too: refused by name)
@@ -118,7 +136,9 @@ def read_config(
 # -- converting -------------------------------------------------------------------------
 
 
-def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
+def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
+    """The optimizers' configs by name (``optimizer`` for the single one), their tables
+    filled into the draft."""
     wrapper = cfg.get("optim_wrapper")
     if not isinstance(wrapper, dict):
         if "optimizer" in cfg:
@@ -128,71 +148,13 @@ def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
             )
         else:
             draft.refuse("optim_wrapper", "no optim_wrapper (a dict) in the config")
-        return None
-    kind = wrapper.get("type", "OptimWrapper")
-    if kind not in WRAPPERS:
-        draft.refuse("optim_wrapper.type", f"{kind!r} is not an OptimWrapper schedkit reproduces")
-    if kind == "AmpOptimWrapper":
-        draft.notes.append(
-            "AmpOptimWrapper: mixed precision and loss scaling are left to the training loop"
-        )
-    opt = wrapper.get("optimizer")
-    if not isinstance(opt, dict):
-        draft.refuse("optim_wrapper.optimizer", "expected a dict with a type")
-        return None
-    name = opt.get("type")
-    if not isinstance(name, str) or not isinstance(getattr(torch.optim, name, None), type):
-        draft.refuse("optim_wrapper.optimizer.type", f"{name!r} is not a torch.optim class")
-        return None
-    draft.optimizer["type"] = Sourced(name, "optim_wrapper.optimizer.type")
-    for k, v in opt.items():
-        if k == "type":
-            continue
-        draft.optimizer[k] = Sourced(
-            list(v) if isinstance(v, tuple) else v, f"optim_wrapper.optimizer.{k}"
-        )
-    clip = wrapper.get("clip_grad")
-    if isinstance(clip, dict):
-        clip = dict(clip)
-        ctype = clip.pop("type", "norm")
-        if not all(_is_number(clip.get(k, 0)) for k in ("max_norm", "clip_value")):
-            draft.refuse(
-                "optim_wrapper.clip_grad", f"expected numbers, got {wrapper['clip_grad']!r}"
-            )
-            clip = {}
-        elif ctype == "norm" and "max_norm" in clip:
-            draft.clip = {"type": Sourced("norm", "optim_wrapper.clip_grad")}
-            draft.clip["max_norm"] = Sourced(
-                float(clip.pop("max_norm")), "optim_wrapper.clip_grad.max_norm"
-            )
-            if "norm_type" in clip:
-                nt = clip.pop("norm_type")
-                draft.clip["norm_type"] = Sourced(
-                    float(nt) if _is_number(nt) else nt, "optim_wrapper.clip_grad.norm_type"
-                )
-            clip.pop("error_if_nonfinite", None)
-        elif ctype == "value" and "clip_value" in clip:
-            draft.clip = {
-                "type": Sourced("value", "optim_wrapper.clip_grad.type"),
-                "clip_value": Sourced(
-                    float(clip.pop("clip_value")), "optim_wrapper.clip_grad.clip_value"
-                ),
-            }
-        else:
-            draft.refuse(
-                "optim_wrapper.clip_grad", f"cannot read clip_grad {wrapper['clip_grad']!r}"
-            )
-            clip = {}
-        for k in clip:
-            draft.refuse(f"optim_wrapper.clip_grad.{k}", "torch's clipping takes no such argument")
-    elif clip is not None:
-        draft.refuse("optim_wrapper.clip_grad", f"expected a dict, got {clip!r}")
-    acc = wrapper.get("accumulative_counts", 1)
-    if isinstance(acc, int) and acc > 1:
-        draft.notes.append(
-            f"accumulative_counts = {acc}: call built.step() once every {acc} iterations "
-            "(mmengine steps the optimizer there)"
-        )
+        return {}
+    if wrapper.get("constructor") == MULTI:
+        return _multi(wrapper, draft)
+    opt = _wrapper(wrapper, "optim_wrapper", draft, draft.optimizer)
+    if opt is None:
+        return {}
+    _clip(wrapper, "optim_wrapper", draft)
     _constructor(wrapper, draft)
     known = {
         "type",
@@ -205,10 +167,263 @@ def _optimizer(cfg: dict[str, Any], draft: Draft) -> dict[str, Any] | None:
     for k in wrapper:
         if k not in known:
             draft.ignored.append(f"optim_wrapper.{k}")
+    return {"optimizer": opt}
+
+
+def _wrapper(
+    wrapper: dict[str, Any], where: str, draft: Draft, table: dict[str, Sourced]
+) -> dict[str, Any] | None:
+    """One OptimWrapper at ``where``: its type, accumulation, and its optimizer's class and
+    options into ``table``; the optimizer's config, or None when it has none."""
+    kind = wrapper.get("type", "OptimWrapper")
+    if kind not in WRAPPERS:
+        draft.refuse(f"{where}.type", f"{kind!r} is not an OptimWrapper schedkit reproduces")
+    if kind == "AmpOptimWrapper":
+        note = "AmpOptimWrapper: mixed precision and loss scaling are left to the training loop"
+        if note not in draft.notes:
+            draft.notes.append(note)
+    acc = wrapper.get("accumulative_counts", 1)
+    if isinstance(acc, int) and acc > 1 and where == "optim_wrapper":
+        draft.notes.append(
+            f"accumulative_counts = {acc}: call built.step() once every {acc} "
+            "iterations (mmengine steps the optimizer there)"
+        )
+    opt = wrapper.get("optimizer")
+    if not isinstance(opt, dict):
+        draft.refuse(f"{where}.optimizer", "expected a dict with a type")
+        return None
+    name = opt.get("type")
+    if not isinstance(name, str) or not isinstance(getattr(torch.optim, name, None), type):
+        draft.refuse(f"{where}.optimizer.type", f"{name!r} is not a torch.optim class")
+        return None
+    table["type"] = Sourced(name, f"{where}.optimizer.type")
+    for k, v in opt.items():
+        if k == "type":
+            continue
+        table[k] = Sourced(list(v) if isinstance(v, tuple) else v, f"{where}.optimizer.{k}")
     return opt
 
 
-def _without_decay(pw: Any, draft: Draft) -> Any:
+def _clip(wrapper: dict[str, Any], where: str, draft: Draft) -> None:
+    """``clip_grad`` of the wrapper at ``where`` as the ``[clip]`` table."""
+    clip = wrapper.get("clip_grad")
+    if isinstance(clip, dict):
+        clip = dict(clip)
+        ctype = clip.pop("type", "norm")
+        if not all(_is_number(clip.get(k, 0)) for k in ("max_norm", "clip_value")):
+            draft.refuse(f"{where}.clip_grad", f"expected numbers, got {wrapper['clip_grad']!r}")
+            clip = {}
+        elif ctype == "norm" and "max_norm" in clip:
+            draft.clip = {"type": Sourced("norm", f"{where}.clip_grad")}
+            draft.clip["max_norm"] = Sourced(
+                float(clip.pop("max_norm")), f"{where}.clip_grad.max_norm"
+            )
+            if "norm_type" in clip:
+                nt = clip.pop("norm_type")
+                draft.clip["norm_type"] = Sourced(
+                    float(nt) if _is_number(nt) else nt, f"{where}.clip_grad.norm_type"
+                )
+            clip.pop("error_if_nonfinite", None)
+        elif ctype == "value" and "clip_value" in clip:
+            draft.clip = {
+                "type": Sourced("value", f"{where}.clip_grad.type"),
+                "clip_value": Sourced(
+                    float(clip.pop("clip_value")), f"{where}.clip_grad.clip_value"
+                ),
+            }
+        else:
+            draft.refuse(f"{where}.clip_grad", f"cannot read clip_grad {wrapper['clip_grad']!r}")
+            clip = {}
+        for k in clip:
+            draft.refuse(f"{where}.clip_grad.{k}", "torch's clipping takes no such argument")
+    elif clip is not None:
+        draft.refuse(f"{where}.clip_grad", f"expected a dict, got {clip!r}")
+
+
+def _multi(wrapper: dict[str, Any], draft: Draft) -> dict[str, dict[str, Any]]:
+    """mmagic's ``MultiOptimWrapperConstructor``: one optimizer per top-level submodule,
+    each built by ``DefaultOptimWrapperConstructor`` over that submodule."""
+    opts: dict[str, dict[str, Any]] = {}
+    paramwise: dict[str, Any] = {}
+    for name, sub in wrapper.items():
+        where = f"optim_wrapper.{name}"
+        if name == "constructor":
+            continue
+        if name in BESIDE or not isinstance(sub, dict):
+            why = (
+                "MultiOptimWrapperConstructor takes one optimizer wrapper (a dict) per "
+                "submodule here"
+            )
+            if name in ("modules", "optimizer"):
+                why = (
+                    "one optimizer over some modules only (MultiOptimWrapperConstructor's "
+                    "modules form): schedkit's [optimizer] takes every trainable parameter "
+                    "(freeze the others, or give each module its own optimizer wrapper)"
+                )
+            elif name in BESIDE:
+                why = (
+                    f"MultiOptimWrapperConstructor takes {name} in each optimizer wrapper, "
+                    "not beside them"
+                )
+            draft.refuse(where, why)
+            continue
+        if not SUBMODULE.fullmatch(name):
+            draft.refuse(
+                where,
+                "a pattern matched against the model's module names (a regex): "
+                "name a submodule (or write the setup's params by hand)",
+            )
+            continue
+        if "modules" in sub:
+            draft.refuse(
+                f"{where}.modules",
+                "modules other than the submodule named by the key: write the setup's params "
+                "by hand",
+            )
+        table: dict[str, Sourced] = {}
+        opt = _wrapper(sub, where, draft, table)
+        if opt is None:
+            continue
+        table["params"] = Sourced(
+            {"name": f"{name}.*"}, f"{where} (the parameters of the submodule {name})"
+        )
+        draft.optimizers[name] = table
+        opts[name] = opt
+        pw = sub.get("paramwise_cfg")
+        if pw and "." in name:
+            draft.refuse(
+                f"{where}.paramwise_cfg",
+                "MultiOptimWrapperConstructor takes no paramwise_cfg for a module below the "
+                "model's top level (it refuses it)",
+            )
+            continue
+        if "weight_decay" not in opt:
+            pw = _without_decay(pw, draft, f"{where}.paramwise_cfg")
+        paramwise[name] = pw or None
+        for k in sub:
+            if k not in (
+                "type",
+                "optimizer",
+                "clip_grad",
+                "accumulative_counts",
+                "paramwise_cfg",
+                "modules",
+            ):
+                draft.ignored.append(f"{where}.{k}")
+    _multi_paramwise(paramwise, draft)
+    _multi_clip(wrapper, list(opts), draft)
+    counts = {n: wrapper[n].get("accumulative_counts", 1) for n in opts}
+    if len(set(counts.values())) > 1:
+        for n, c in counts.items():
+            draft.refuse(
+                f"optim_wrapper.{n}.accumulative_counts",
+                f"{c}, where the other optimizers' differ: built.step() steps every optimizer "
+                "at once",
+            )
+    elif counts and isinstance(acc := next(iter(counts.values())), int) and acc > 1:
+        draft.notes.append(
+            f"accumulative_counts = {acc}: call built.step() once every {acc} "
+            "iterations (mmengine steps the optimizers there)"
+        )
+    if opts:
+        draft.notes.append(
+            "several optimizers: built.step() steps every optimizer and every scheduler at "
+            "once (mmengine's runner steps every scheduler each iteration)"
+        )
+    return opts
+
+
+def _multi_clip(wrapper: dict[str, Any], names: list[str], draft: Draft) -> None:
+    """The optimizers' ``clip_grad``: each wrapper clips its own submodule's gradients, which
+    one ``[clip]`` over every parameter does only for clipping by value, the same for all."""
+    clips = {n: wrapper[n].get("clip_grad") for n in names}
+    given = {n: c for n, c in clips.items() if c is not None}
+    if not given:
+        return
+    first, clip = next(iter(given.items()))
+    same = len(given) == len(clips) and all(c == clip for c in given.values())
+    if same and isinstance(clip, dict) and clip.get("type") == "value":
+        _clip(wrapper[first], f"optim_wrapper.{first}", draft)
+        return
+    for n in given:
+        draft.refuse(
+            f"optim_wrapper.{n}.clip_grad",
+            "each of mmengine's optimizer wrappers clips its own submodule's gradients; a "
+            "setup clips once over every parameter ([clip]), the same only for clipping by "
+            "value, the same for every optimizer",
+        )
+
+
+def _multi_paramwise(paramwise: dict[str, Any], draft: Draft) -> None:
+    """The optimizers' ``paramwise_cfg``: optimizers whose ``paramwise_cfg`` holds only
+    ``custom_keys`` get one ``overrides`` rule (regex patterns anchored on each submodule,
+    matching inside it as mmengine does); the other settings, one ``mmengine.paramwise``
+    rule when every optimizer has the same ones."""
+    given = {n: pw for n, pw in paramwise.items() if pw}
+    keyed = {
+        n: pw
+        for n, pw in given.items()
+        if isinstance(pw, dict) and pw.get("custom_keys") is not None
+    }
+    for name, pw in keyed.items():
+        rest = sorted(k for k in pw if k not in ("custom_keys", "bypass_duplicate"))
+        if rest or not isinstance(pw["custom_keys"], dict):
+            draft.refuse(
+                f"optim_wrapper.{name}.paramwise_cfg",
+                "custom_keys beside "
+                + (", ".join(rest) or "nothing")
+                + f": mmengine matches the keys inside the submodule {name} and then applies "
+                "none of the other settings, which the setup's rules do not reproduce "
+                "(give custom_keys alone, or write the rules by hand)",
+            )
+            return
+    if keyed:
+        _custom_keys(keyed, draft)
+        # the other settings then reach no rule: one would apply to these optimizers too
+        given = {n: pw for n, pw in given.items() if n not in keyed}
+    if not given:
+        return
+    first = next(iter(given.values()))
+    if len(given) != len(paramwise) or any(pw != first for pw in given.values()):
+        for name in given:
+            draft.refuse(
+                f"optim_wrapper.{name}.paramwise_cfg",
+                "a setup's rules apply to every optimizer's parameters: the optimizers' "
+                "paramwise_cfg differ",
+            )
+        return
+    names = list(given)
+    _paramwise_rule(first, f"optim_wrapper.{names[0]}.paramwise_cfg", draft, also=names[1:])
+
+
+def _custom_keys(keyed: dict[str, dict[str, Any]], draft: Draft) -> None:
+    """Each optimizer's ``custom_keys`` as patterns of one ``overrides`` rule (regex mode:
+    the first pattern that matches decides). mmengine's ``DefaultOptimWrapperConstructor``
+    over the submodule ``S`` looks for a key in the name inside ``S`` (``".name"`` for a
+    parameter of ``S`` itself), the longest key first (ties alphabetical)."""
+    keys: dict[str, Any] = {}
+    for name, pw in keyed.items():
+        table = pw["custom_keys"]
+        root = re.escape(name)
+        for key in sorted(sorted(table), key=len, reverse=True):
+            k = re.escape(key)
+            # a nested parameter: the key within the name after "S."; one of S itself:
+            # within ".name"
+            keys[rf"^{root}\.(?=[^.]*\.).*{k}|^{root}(?=\.[^.]*$).*{k}"] = table[key]
+    draft.rules.append(
+        {
+            "type": Sourced(
+                "overrides",
+                ", ".join(f"optim_wrapper.{n}.paramwise_cfg.custom_keys" for n in keyed),
+            ),
+            "mode": Sourced("regex", "custom_keys (matched inside each optimizer's submodule)"),
+            "missing_ok": Sourced(True, "custom_keys (mmengine skips a key matching nothing)"),
+            "keys": Sourced(keys, "custom_keys, the longest key first, as mmengine orders them"),
+        }
+    )
+
+
+def _without_decay(pw: Any, draft: Draft, where: str = "optim_wrapper.paramwise_cfg") -> Any:
     """mmengine applies no decay multiplier when the optimizer config sets no
     weight_decay (``base_wd`` is None): those settings are ignored."""
     if not isinstance(pw, dict):
@@ -216,15 +431,14 @@ def _without_decay(pw: Any, draft: Draft) -> Any:
     out = {}
     for k, v in pw.items():
         if k.endswith("decay_mult"):
-            draft.ignored.append(f"optim_wrapper.paramwise_cfg.{k} (no weight_decay set)")
+            draft.ignored.append(f"{where}.{k} (no weight_decay set)")
             continue
         if k == "custom_keys" and isinstance(v, dict):
             keys = {}
             for name, table in v.items():
                 if isinstance(table, dict) and "decay_mult" in table:
                     draft.ignored.append(
-                        f"optim_wrapper.paramwise_cfg.custom_keys.{name}.decay_mult "
-                        "(no weight_decay set)"
+                        f"{where}.custom_keys.{name}.decay_mult (no weight_decay set)"
                     )
                     table = {a: b for a, b in table.items() if a != "decay_mult"}
                 keys[name] = table
@@ -265,48 +479,121 @@ def _constructor(wrapper: dict[str, Any], draft: Draft) -> None:
     if ctor not in DEFAULT_CONSTRUCTORS:
         draft.refuse("optim_wrapper.constructor", f"{ctor!r}: schedkit does not know its grouping")
         return
-    if not pw:
-        return
+    if pw:
+        _paramwise_rule(pw, "optim_wrapper.paramwise_cfg", draft)
+
+
+def _paramwise_rule(pw: Any, where: str, draft: Draft, also: list[str] | None = None) -> None:
+    """DefaultOptimWrapperConstructor's ``paramwise_cfg`` at ``where`` as an
+    ``mmengine.paramwise`` rule; ``also``: the other optimizers with the same settings
+    (named in the rule's source comment)."""
     if not isinstance(pw, dict):
-        draft.refuse("optim_wrapper.paramwise_cfg", f"expected a dict, got {pw!r}")
+        draft.refuse(where, f"expected a dict, got {pw!r}")
         return
     pw = dict(pw)
-    rule = {"type": Sourced("mmengine.paramwise", "optim_wrapper.paramwise_cfg")}
+    source = where + "".join(f" (and optim_wrapper.{n}'s)" for n in also or ())
+    rule = {"type": Sourced("mmengine.paramwise", source)}
     for k in PARAMWISE:
         if k in pw:
-            rule[k] = Sourced(pw.pop(k), f"optim_wrapper.paramwise_cfg.{k}")
+            rule[k] = Sourced(pw.pop(k), f"{where}.{k}")
     if "custom_keys" in pw:
-        rule["custom_keys"] = Sourced(
-            pw.pop("custom_keys"), "optim_wrapper.paramwise_cfg.custom_keys"
-        )
+        rule["custom_keys"] = Sourced(pw.pop("custom_keys"), f"{where}.custom_keys")
     for k in pw:
         why = (
             "deformable convolutions are mmcv's (not reproduced)"
             if k == "dcn_offset_lr_mult"
             else "DefaultOptimWrapperConstructor reads no such setting"
         )
-        draft.refuse(f"optim_wrapper.paramwise_cfg.{k}", why)
+        draft.refuse(f"{where}.{k}", why)
     draft.rules.append(rule)
 
 
 def _schedulers(
-    cfg: dict[str, Any], draft: Draft, facts: Facts, opt: dict[str, Any] | None
+    cfg: dict[str, Any], draft: Draft, facts: Facts, opts: dict[str, dict[str, Any]]
 ) -> None:
+    """``param_scheduler`` as ``mmengine.param_scheduler`` tables. With several optimizers
+    a list drives every one; a dict of lists keyed by their names (``Runner
+    .build_param_scheduler``) drives each its own: tables ``NAME_lr``... with
+    ``optimizers = ["NAME"]``."""
     raw = cfg.get("param_scheduler")
     if raw is None:
         return
+    train = cfg.get("train_cfg") if isinstance(cfg.get("train_cfg"), dict) else {}
+    assert isinstance(train, dict)
+    lists: dict[str | None, tuple[Any, str]] = {None: (raw, "param_scheduler")}
+    if draft.optimizers and isinstance(raw, dict) and "type" not in raw:
+        lists = {}
+        for opt_name in opts:
+            if opt_name in raw:
+                lists[opt_name] = (raw[opt_name], f"param_scheduler.{opt_name}")
+            else:
+                draft.refuse(
+                    f"param_scheduler.{opt_name}",
+                    f"no schedulers for the optimizer {opt_name}: mmengine's runner needs a list "
+                    "for each optimizer in a dict keyed by their names",
+                )
+        draft.ignored += [f"param_scheduler.{k} (no such optimizer)" for k in raw if k not in opts]
+    parsed: dict[str | None, tuple[list[dict[str, Any]], list[dict[str, Any]], str]] = {}
+    need_spe = False
+    for chosen_by, (items, where) in lists.items():
+        got = _scheduler_list(items, where, train, draft)
+        if got is not None:
+            lrs, moms, epochs = got
+            parsed[chosen_by] = (lrs, moms, where)
+            need_spe = need_spe or epochs
+    spe = None
+    if need_spe:
+        spe = facts.need(
+            "steps_per_epoch", "epoch-based schedulers step once an epoch (mmengine's runner)"
+        )
+    for name, (lrs, moms, where) in parsed.items():
+        targets = list(opts) if name is None else [name]
+        for key, parts in (("lr", lrs), ("momentum", moms)):
+            if not parts:
+                continue
+            # the momentum schedulers move betas[0] of the Adam family
+            families = {
+                f: [n for n in targets if (key == "momentum" and _has_betas(opts[n])) == f]
+                for f in (False, True)
+            }
+            for betas, chosen in families.items():
+                if not chosen:
+                    continue
+                table: dict[str, Sourced] = {"type": Sourced("mmengine.param_scheduler", where)}
+                title = key if name is None else f"{name}_{key}"
+                if betas and len(chosen) < len(targets):
+                    title += "_betas"
+                if betas:
+                    table["key"] = Sourced(
+                        "betas[0]", f"{where} (momentum of the Adam family: betas[0])"
+                    )
+                elif title != key:
+                    table["key"] = Sourced(key, where)
+                if name is not None or len(chosen) < len(targets):
+                    table["optimizers"] = Sourced(chosen, where)
+                if spe is not None:
+                    table["steps_per_epoch"] = Sourced(
+                        spe, "--steps-per-epoch (mmengine's epoch_length)"
+                    )
+                table["schedulers"] = Sourced(parts, where)
+                draft.schedules[title] = table
+
+
+def _scheduler_list(
+    raw: Any, at: str, train: dict[str, Any], draft: Draft
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool] | None:
+    """The list of schedulers at ``at``: the lr schedulers, the momentum ones, and whether
+    one counts in epochs; None when it is not a list."""
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
-        draft.refuse("param_scheduler", f"expected a list of schedulers, got {raw!r}")
-        return
-    train = cfg.get("train_cfg") if isinstance(cfg.get("train_cfg"), dict) else {}
-    assert isinstance(train, dict)
+        draft.refuse(at, f"expected a list of schedulers, got {raw!r}")
+        return None
     lrs: list[dict[str, Any]] = []
     moms: list[dict[str, Any]] = []
     need_spe = False
     for i, item in enumerate(raw):
-        where = f"param_scheduler[{i}]"
+        where = f"{at}[{i}]"
         if not isinstance(item, dict) or not isinstance(item.get("type"), str):
             draft.refuse(where, "expected a dict with a type")
             continue
@@ -337,23 +624,7 @@ def _schedulers(
         if kind.startswith("ReduceOnPlateau") and not _plateau(spec, where, draft):
             continue
         target.append(spec)
-    spe = None
-    if need_spe:
-        spe = facts.need(
-            "steps_per_epoch", "epoch-based schedulers step once an epoch (mmengine's runner)"
-        )
-    for key, parts in (("lr", lrs), ("momentum", moms)):
-        if not parts:
-            continue
-        table: dict[str, Sourced] = {"type": Sourced("mmengine.param_scheduler", "param_scheduler")}
-        if key == "momentum" and opt is not None and _has_betas(opt):
-            table["key"] = Sourced(
-                "betas[0]", "param_scheduler (momentum of the Adam family: betas[0])"
-            )
-        if spe is not None:
-            table["steps_per_epoch"] = Sourced(spe, "--steps-per-epoch (mmengine's epoch_length)")
-        table["schedulers"] = Sourced(parts, "param_scheduler")
-        draft.schedules[key] = table
+    return lrs, moms, need_spe
 
 
 def _reproduced(kind: str) -> bool:
@@ -440,8 +711,8 @@ def convert(path: Path, facts: Facts) -> Draft:
     if draft.problems:
         return draft
     expect_any(cfg, SETS)
-    opt = _optimizer(cfg, draft)
-    _schedulers(cfg, draft, facts, opt)
+    opts = _optimizer(cfg, draft)
+    _schedulers(cfg, draft, facts, opts)
     _train(cfg, draft, facts)
     scale = cfg.get("auto_scale_lr")
     if isinstance(scale, dict) and scale.get("enable"):
