@@ -6,10 +6,9 @@ submodule with ``MultiOptimWrapperConstructor`` (an ``OptimWrapperDict``), the
 steps each iteration as ``ParamSchedulerHook`` steps them.
 
 ``MultiOptimWrapperConstructor`` is mmagic's (mmengine's runner builds it by name; mmagic
-needs mmcv's compiled ops and does not install here): it is rebuilt below from its
-source (mmagic 1.x, ``mmagic/engine/optimizers/multi_optimizer_constructor.py``, the
-case of a key naming a top-level submodule) on mmengine's
-``DefaultOptimWrapperConstructor``, and registered under its name."""
+needs mmcv's compiled ops and does not install here): a stand-in with its documented
+behaviour for a key naming a top-level submodule (mmagic 1.x), written on mmengine's
+``DefaultOptimWrapperConstructor``, is registered under its name."""
 
 from __future__ import annotations
 
