@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from schedkit._numbers import show
+from schedkit._numbers import as_real, show
 from schedkit.clipping import _unscale
 from schedkit.clock import ClockedScheduler
 from schedkit.errors import HorizonWarning, SpecError, StateError
@@ -456,7 +456,7 @@ def _check_loss(loss: Any) -> None:
         if loss.numel() != 1 or loss.is_complex():
             shape = tuple(loss.shape)
             raise SpecError(f"expected a one-element real tensor, got shape {shape}", "loss")
-    elif isinstance(loss, bool) or not isinstance(loss, (int, float)):
+    elif as_real(loss) is None:  # not a number, or an int no float holds
         raise SpecError(f"expected a number or a one-element tensor, got {show(loss)}", "loss")
 
 
