@@ -497,3 +497,44 @@ def test_a_huge_clipper_state_version_is_named_not_printed():
     with pytest.raises(StateError, match=r"state version an integer of about 10\*\*5000"):
         clip.load_state_dict(state)
     assert clip.state_dict() == before
+
+
+ONE_SETUP = (
+    '[run]\ntotal = 100\n[optimizer]\ntype = "SGD"\nlr = 0.1\n[schedules.lr]\ntype = "cosine"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"replan": "yes"}, "replan"),
+        ({"replan": 1}, "replan"),
+        ({"replan": True, "allow_jump": "no"}, "allow_jump"),
+        ({"replan": True, "allow_jump": 0}, "allow_jump"),
+        (pytest.param({"replan": True, "rtol": 10**400}, "rtol", id="rtol-10**400")),
+    ],
+)
+def test_replan_options_are_checked_before_anything_changes(kwargs, path):
+    """A string for a flag was truthy: ``allow_jump="no"`` accepted any jump."""
+    sched = get_scheduler("cosine", sgd(), total=100)
+    sched.step()
+    state = sched.state_dict()
+    other = get_scheduler("wsd", sgd(), total=100, decay="20%")
+    before = _snapshot(other)
+    with pytest.raises(SpecError) as e:
+        other.load_state_dict(copy.deepcopy(state), **kwargs)
+    assert e.value.path == path
+    assert _snapshot(other) == before
+    if "replan" not in kwargs or kwargs["replan"] is True:
+        with pytest.raises(SpecError):
+            other.check_replan(state, **{k: v for k, v in kwargs.items() if k != "replan"})
+    built = loads_setup(ONE_SETUP.replace('"cosine"', '"wsd"\ndecay = "20%"')).build(
+        torch.nn.Linear(2, 2)
+    )
+    saved = loads_setup(ONE_SETUP).build(torch.nn.Linear(2, 2))
+    saved.step()
+    snapshot = copy.deepcopy(built.state_dict())
+    with pytest.raises(SpecError) as e:
+        built.load_state_dict(saved.state_dict(), **kwargs)
+    assert e.value.path == path
+    assert repr(built.state_dict()) == repr(snapshot)

@@ -364,6 +364,7 @@ class Scheduler(LRScheduler):
         :param rtol: with ``replan``, the relative change accepted at the resumed step.
         :param allow_jump: with ``replan``, accept any change at the resumed step.
         """
+        state.check_flag(replan, "replan")
         if replan:
             state.load_replanned(self, state_dict, rtol=rtol, allow_jump=allow_jump)
         else:

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from schedkit._numbers import as_real, show
+from schedkit._scheduling.state import check_flag
 from schedkit.clipping import _unscale
 from schedkit.clock import ClockedScheduler
 from schedkit.errors import HorizonWarning, SpecError, StateError
@@ -385,6 +386,7 @@ class Built:
         """
         policy = self.resolved.get("resume") or {}
         replan = policy.get("replan", False) if replan is None else replan
+        check_flag(replan, "replan")
         options: dict[str, Any] = {
             "rtol": policy.get("rtol", REPLAN_RTOL) if rtol is None else rtol,
             "allow_jump": policy.get("allow_jump", False) if allow_jump is None else allow_jump,
