@@ -23,7 +23,12 @@ from schedkit.setup.problems import SetupError, trim
 from schedkit.setup.routing import OptimizerTable, route
 from schedkit.setup.run import Run
 from schedkit.setup.tables import ResumePolicy, ScheduleEntry
-from schedkit.setup.validation import dry_run, group_keys_refused, group_values_out_of_range
+from schedkit.setup.validation import (
+    dry_run,
+    group_keys_refused,
+    group_values_out_of_range,
+    rule_options_refused,
+)
 
 
 @attrs.frozen
@@ -193,7 +198,7 @@ class Setup:
                 self.total,
                 steps_per_epoch,
                 total_steps,
-            )
+            ) + rule_options_refused(self.tables(), self.rules)
             self._checked[key] = found
         return list(found)
 
