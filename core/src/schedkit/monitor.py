@@ -172,7 +172,9 @@ class Monitor:
 
     def _named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         groups = self.built.groups
-        named = groups.named_parameters() if groups is not None else []
+        named: list[tuple[str, torch.Tensor]] = (
+            list(groups.named_parameters()) if groups is not None else []
+        )
         known = {id(p) for _, p in named}
         for opt, _ in self._optimizers():
             for gi, g in enumerate(opt.param_groups):
