@@ -404,3 +404,16 @@ def test_a_rule_option_one_of_several_optimizers_takes_passes_check(tmp_path):
     text = TWO_OPTIMIZERS + RULE.format("momentum = 0.5")
     loads_setup(text)
     assert _check(tmp_path, text) == 0
+
+
+def test_a_rule_value_out_of_range_names_its_optimizer_once_each():
+    """Two optimizers gave two identical lines ("param group 1 lr = 1e+308"), naming
+    neither."""
+    text = TWO_OPTIMIZERS + RULE.format("lr = 1e308").replace('"head.*"', '"*"')
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+    with pytest.raises(SetupError) as e:
+        loads_setup(text).build(model)
+    messages = [p.message for p in e.value.problems if p.path == "rules"]
+    assert len(messages) == len(set(messages)) == 2
+    assert any("[optimizers.a]" in m for m in messages)
+    assert any("[optimizers.b]" in m for m in messages)

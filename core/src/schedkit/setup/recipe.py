@@ -255,7 +255,7 @@ class Setup:
             cls = optimizer_class(table.options["type"])
             base = {"lr": lrs[table.name], "weight_decay": args.pop("weight_decay", 0.0)}
             groups = decided.groups(base, share)
-            problems += group_values_out_of_range(groups)
+            problems += group_values_out_of_range(groups, table.path)
             problems += group_keys_refused(groups, cls, self.rules, table.path)
             if problems:
                 continue

@@ -26,17 +26,18 @@ from schedkit.setup.routing import OptimizerTable
 from schedkit.setup.tables import ScheduleEntry
 
 
-def group_values_out_of_range(groups: Any) -> list[SpecError]:
+def group_values_out_of_range(groups: Any, where: str = "optimizer") -> list[SpecError]:
     """Hyperparameters the rules computed that no float32 update takes (a rule's factor of
-    1e300): found at build time, before the first step fails on them."""
+    1e300): found at build time, before the first step fails on them. ``where``: the
+    optimizer table, named in the messages."""
     out = []
     for i, g in enumerate(groups):
         for k, v in g.items():
             if is_number(v) and not (math.isfinite(v) and abs(v) <= FLOAT32_MAX):
                 out.append(
                     SpecError(
-                        f"the rules give param group {i} {k} = {show(v)}: more than float32 "
-                        "parameters take",
+                        f"the rules give param group {i} of [{where}] {k} = {show(v)}: more "
+                        "than float32 parameters take",
                         "rules",
                     )
                 )
