@@ -538,3 +538,42 @@ def test_replan_options_are_checked_before_anything_changes(kwargs, path):
         built.load_state_dict(saved.state_dict(), **kwargs)
     assert e.value.path == path
     assert repr(built.state_dict()) == repr(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "path"),
+    [
+        ("step", torch.tensor(math.nan), "optimizer.state.0.step"),
+        ("exp_avg", torch.full((2, 2), math.inf), "optimizer.state.0.exp_avg"),
+        ("exp_avg_sq", torch.full((2, 2), math.nan), "optimizer.state.0.exp_avg_sq"),
+        ("step", math.nan, "optimizer.state.0.step"),
+    ],
+)
+def test_a_non_finite_moment_or_step_is_refused_before_anything_changes(entry, value, path):
+    """It loaded, and the next update made every weight NaN without a word."""
+    text = ONE_SETUP.replace('"SGD"', '"AdamW"')
+    model = torch.nn.Linear(2, 2)
+    built = loads_setup(text).build(model)
+    model(torch.ones(1, 2)).sum().backward()
+    built.step()
+    state = copy.deepcopy(built.state_dict())
+    state["optimizer"]["state"][0][entry] = value
+    before = copy.deepcopy(built.state_dict())
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == path
+    assert repr(built.state_dict()) == repr(before)
+
+
+def test_per_parameter_state_of_no_saved_parameter_is_refused():
+    model = torch.nn.Linear(2, 2)
+    built = loads_setup(ONE_SETUP).build(model)
+    state = copy.deepcopy(built.state_dict())
+    state["optimizer"]["state"] = {7: {"momentum_buffer": torch.zeros(2)}}
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == "optimizer.state"
+    state["optimizer"]["state"] = {0: 5}
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == "optimizer.state.0"
