@@ -577,3 +577,19 @@ def test_per_parameter_state_of_no_saved_parameter_is_refused():
     with pytest.raises(StateError) as e:
         built.load_state_dict(state)
     assert e.value.path == "optimizer.state.0"
+
+
+@pytest.mark.parametrize(("saved_clip", "loaded_clip"), [(True, False), (False, True)])
+def test_a_clipper_state_on_one_side_only_is_refused_unless_replanned(saved_clip, loaded_clip):
+    """A zclip state's statistics were dropped (or a zclip setup kept fresh ones) without a
+    word, while a clipper of another spec was refused. A replan may add or drop it."""
+    clip = '[clip]\ntype = "zclip"\n'
+    saved = loads_setup(ONE_SETUP + (clip if saved_clip else "")).build(torch.nn.Linear(2, 2))
+    saved.step()
+    built = loads_setup(ONE_SETUP + (clip if loaded_clip else "")).build(torch.nn.Linear(2, 2))
+    before = repr(built.state_dict())
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(saved.state_dict())
+    assert e.value.path == "clipper"
+    assert repr(built.state_dict()) == before
+    built.load_state_dict(saved.state_dict(), replan=True)

@@ -433,6 +433,17 @@ class Built:
                 except StateError as e:
                     raise e.at(f"schedulers.{prefix}{k}") from None
         clip_state = reader.state.get("clipper")
+        if not replan and (clip_state is None) != (self.clipper is None):
+            raise StateError(
+                "the state has "
+                + (
+                    "no clipper, this setup one"
+                    if clip_state is None
+                    else "a clipper, this setup none"
+                )
+                + " (a replan may add or drop it)",
+                "clipper",
+            )
         if isinstance(self.clipper, StateChecked) and clip_state is not None:
             try:
                 self.clipper.check_state(clip_state)
