@@ -208,3 +208,23 @@ def test_import_schedkit_imports_no_trainer_and_no_tensorboard():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "thing", [None, "built", torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)]
+)
+def test_a_monitor_of_something_else_is_a_spec_error(thing):
+    """``Monitor(optimizer)`` was a raw AttributeError."""
+    with pytest.raises(schedkit.SpecError) as e:
+        schedkit.Monitor(thing)
+    assert e.value.path == "built"
+
+
+def test_a_monitor_flag_must_be_a_bool():
+    """``grad_norms="no"`` turned the gradient norms on."""
+    built = schedkit.loads_setup(
+        '[optimizer]\ntype = "SGD"\nlr = 0.1\n[schedules.lr]\ntype = "cosine"\ntotal = 10\n'
+    ).build(torch.nn.Linear(2, 2))
+    with pytest.raises(schedkit.SpecError) as e:
+        schedkit.Monitor(built, grad_norms="no")
+    assert e.value.path == "grad_norms"

@@ -101,7 +101,7 @@ def test_a_loss_without_a_judge_is_refused_and_changes_nothing():
     assert b.schedulers["lr"].last_epoch == 0
 
 
-@pytest.mark.parametrize("bad", ["high", torch.ones(2), True])
+@pytest.mark.parametrize("bad", ["high", torch.ones(2), True, pytest.param(10**400, id="10**400")])
 def test_a_bad_loss_changes_nothing(bad):
     model, b = built()
     backward(model)

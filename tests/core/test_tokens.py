@@ -500,3 +500,35 @@ def test_a_clock_told_each_step_refuses_a_step_without_the_amount():
     assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
     built.step(tokens=4096)
     assert built.schedulers["lr"].consumed == 4096
+
+
+def test_tokens_and_samples_together_are_a_spec_error_and_change_nothing():
+    """It was a raw TypeError."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = ClockedScheduler(opt, "cosine", clock="tokens", total="1000tok", seq_len=2)
+    with pytest.raises(SpecError) as e:
+        sched.step(tokens=4, samples=2)
+    assert e.value.path == "samples"
+    assert sched.consumed == 0
+
+
+def test_a_clocked_state_into_a_step_scheduler_is_refused():
+    """Its consumed tokens were taken as steps without a word."""
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    clocked = ClockedScheduler(opt, "cosine", clock="tokens", total="1000tok")
+    clocked.step(tokens=100)
+    state = clocked.state_dict()
+    plain = schedkit.get_scheduler(
+        "cosine", torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1), total=1000
+    )
+    for load in (
+        lambda: plain.load_state_dict(state),
+        lambda: plain.load_state_dict(state, replan=True, allow_jump=True),
+        lambda: plain.check_state(state),
+        lambda: plain.check_replan(state),
+    ):
+        with pytest.raises(StateError) as e:
+            load()
+        assert e.value.path == "clock"
+        assert "tokens" in str(e.value)
+    assert plain.last_epoch == 0

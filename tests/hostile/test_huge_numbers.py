@@ -367,3 +367,24 @@ def test_a_huge_int_is_shown_by_its_size():
     assert as_real("1") is None
     assert math.isnan(as_real(math.nan))
     assert as_real(2**62) == float(2**62)
+
+
+@pytest.mark.parametrize(
+    ("table", "path"),
+    [
+        (f"[run]\ntotal = {HUGE}\n", "run.total"),
+        ("[run]\ntotal = 1e300\n", "run.total"),
+        ('[run]\ntotal = "1e300"\n', "run.total"),
+    ],
+)
+def test_a_run_length_past_the_step_limit_is_named_at_its_key(table, path):
+    """It was reported at the schedule that divided it (``schedules.lr.decay``)."""
+    text = (
+        table
+        + '[optimizer]\ntype = "SGD"\nlr = 0.1\n'
+        + '[schedules.lr]\ntype = "wsd"\ndecay = "20%"\ntotal = 100\n'
+    )
+    with pytest.raises(SetupError) as e:
+        loads_setup(text)
+    found = {p.path: p.message for p in e.value.problems}
+    assert path in found, found

@@ -100,10 +100,11 @@ def _finite_step(built, model):
         x, y = model.example_batch(seed=0)
         torch.nn.functional.cross_entropy(model(x), y).backward()
         built.step()
-    for g in built.optimizer.param_groups:
-        for k, v in g.items():
-            if isinstance(v, float):
-                assert math.isfinite(v), (k, v)
+    for optimizer in built.optimizers.values():  # a setup may have several
+        for g in optimizer.param_groups:
+            for k, v in g.items():
+                if isinstance(v, float):
+                    assert math.isfinite(v), (k, v)
 
 
 @settings(

@@ -371,3 +371,49 @@ def test_tags_that_are_not_a_list_are_no_clash_with_other_tables():
     assert found == {
         f"schedules.s{i}.tags": f"expected a list of strings, got 't{i}'" for i in range(3)
     }
+
+
+RULE = '[[rules]]\ntype = "overrides"\nkeys = {{"head.*" = {{ {} }}}}\n'
+TWO_OPTIMIZERS = (
+    '[optimizers.a]\ntype = "AdamW"\nlr = 1e-3\nparams = {ndim = 2}\n'
+    '[optimizers.b]\ntype = "SGD"\nlr = 0.1\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("optimizers", "setting", "message"),
+    [
+        (OPT, "betas = [0.9, 2.0]", "expected numbers in [0, 1)"),
+        (OPT, 'eps = "x"', "expected a finite number, got 'x'"),
+        (OPT, "momentum = 0.9", "torch.optim.AdamW ([optimizer]) has no option 'momentum'"),
+        (TWO_OPTIMIZERS, "betas = [0.9, 2.0]", "expected numbers in [0, 1)"),
+        (TWO_OPTIMIZERS, "ns_steps = 5", "no optimizer of this setup has the option 'ns_steps'"),
+    ],
+)
+def test_a_rule_option_no_optimizer_takes_fails_check_not_only_build(
+    optimizers, setting, message, tmp_path
+):
+    """``schedkit check`` passed these (only a build on a model found them)."""
+    text = optimizers + RULE.format(setting)
+    path = f"rules[0].keys.head.*.{setting.split()[0]}"
+    assert problems(text)[path].startswith(message)
+    assert _check(tmp_path, text) == 1
+
+
+def test_a_rule_option_one_of_several_optimizers_takes_passes_check(tmp_path):
+    text = TWO_OPTIMIZERS + RULE.format("momentum = 0.5")
+    loads_setup(text)
+    assert _check(tmp_path, text) == 0
+
+
+def test_a_rule_value_out_of_range_names_its_optimizer_once_each():
+    """Two optimizers gave two identical lines ("param group 1 lr = 1e+308"), naming
+    neither."""
+    text = TWO_OPTIMIZERS + RULE.format("lr = 1e308").replace('"head.*"', '"*"')
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.LayerNorm(2))
+    with pytest.raises(SetupError) as e:
+        loads_setup(text).build(model)
+    messages = [p.message for p in e.value.problems if p.path == "rules"]
+    assert len(messages) == len(set(messages)) == 2
+    assert any("[optimizers.a]" in m for m in messages)
+    assert any("[optimizers.b]" in m for m in messages)

@@ -497,3 +497,99 @@ def test_a_huge_clipper_state_version_is_named_not_printed():
     with pytest.raises(StateError, match=r"state version an integer of about 10\*\*5000"):
         clip.load_state_dict(state)
     assert clip.state_dict() == before
+
+
+ONE_SETUP = (
+    '[run]\ntotal = 100\n[optimizer]\ntype = "SGD"\nlr = 0.1\n[schedules.lr]\ntype = "cosine"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "path"),
+    [
+        ({"replan": "yes"}, "replan"),
+        ({"replan": 1}, "replan"),
+        ({"replan": True, "allow_jump": "no"}, "allow_jump"),
+        ({"replan": True, "allow_jump": 0}, "allow_jump"),
+        (pytest.param({"replan": True, "rtol": 10**400}, "rtol", id="rtol-10**400")),
+    ],
+)
+def test_replan_options_are_checked_before_anything_changes(kwargs, path):
+    """A string for a flag was truthy: ``allow_jump="no"`` accepted any jump."""
+    sched = get_scheduler("cosine", sgd(), total=100)
+    sched.step()
+    state = sched.state_dict()
+    other = get_scheduler("wsd", sgd(), total=100, decay="20%")
+    before = _snapshot(other)
+    with pytest.raises(SpecError) as e:
+        other.load_state_dict(copy.deepcopy(state), **kwargs)
+    assert e.value.path == path
+    assert _snapshot(other) == before
+    if "replan" not in kwargs or kwargs["replan"] is True:
+        with pytest.raises(SpecError):
+            other.check_replan(state, **{k: v for k, v in kwargs.items() if k != "replan"})
+    built = loads_setup(ONE_SETUP.replace('"cosine"', '"wsd"\ndecay = "20%"')).build(
+        torch.nn.Linear(2, 2)
+    )
+    saved = loads_setup(ONE_SETUP).build(torch.nn.Linear(2, 2))
+    saved.step()
+    snapshot = copy.deepcopy(built.state_dict())
+    with pytest.raises(SpecError) as e:
+        built.load_state_dict(saved.state_dict(), **kwargs)
+    assert e.value.path == path
+    assert repr(built.state_dict()) == repr(snapshot)
+
+
+@pytest.mark.parametrize(
+    ("entry", "value", "path"),
+    [
+        ("step", torch.tensor(math.nan), "optimizer.state.0.step"),
+        ("exp_avg", torch.full((2, 2), math.inf), "optimizer.state.0.exp_avg"),
+        ("exp_avg_sq", torch.full((2, 2), math.nan), "optimizer.state.0.exp_avg_sq"),
+        ("step", math.nan, "optimizer.state.0.step"),
+    ],
+)
+def test_a_non_finite_moment_or_step_is_refused_before_anything_changes(entry, value, path):
+    """It loaded, and the next update made every weight NaN without a word."""
+    text = ONE_SETUP.replace('"SGD"', '"AdamW"')
+    model = torch.nn.Linear(2, 2)
+    built = loads_setup(text).build(model)
+    model(torch.ones(1, 2)).sum().backward()
+    built.step()
+    state = copy.deepcopy(built.state_dict())
+    state["optimizer"]["state"][0][entry] = value
+    before = copy.deepcopy(built.state_dict())
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == path
+    assert repr(built.state_dict()) == repr(before)
+
+
+def test_per_parameter_state_of_no_saved_parameter_is_refused():
+    model = torch.nn.Linear(2, 2)
+    built = loads_setup(ONE_SETUP).build(model)
+    state = copy.deepcopy(built.state_dict())
+    state["optimizer"]["state"] = {7: {"momentum_buffer": torch.zeros(2)}}
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == "optimizer.state"
+    state["optimizer"]["state"] = {0: 5}
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(state)
+    assert e.value.path == "optimizer.state.0"
+
+
+@pytest.mark.parametrize(("saved_clip", "loaded_clip"), [(True, False), (False, True)])
+def test_a_clipper_state_on_one_side_only_is_refused_unless_replanned(saved_clip, loaded_clip):
+    """A zclip state's statistics were dropped (or a zclip setup kept fresh ones) without a
+    word, while a clipper of another spec was refused. A replan may add or drop it."""
+    clip = '[clip]\ntype = "zclip"\n'
+    saved = loads_setup(ONE_SETUP + (clip if saved_clip else "")).build(torch.nn.Linear(2, 2))
+    saved.step()
+    built = loads_setup(ONE_SETUP + (clip if loaded_clip else "")).build(torch.nn.Linear(2, 2))
+    before = repr(built.state_dict())
+    with pytest.raises(StateError) as e:
+        built.load_state_dict(saved.state_dict())
+    assert e.value.path == "clipper"
+    assert repr(built.state_dict()) == before
+    built.load_state_dict(saved.state_dict(), replan=True)

@@ -323,7 +323,7 @@ class ClockedScheduler(Scheduler):
     def _consumed(self, tokens: Any, samples: Any) -> int:
         """What one step consumed, in the clock's unit (checked, nothing changed)."""
         if tokens is not None and samples is not None:
-            raise TypeError("give tokens= or samples=, not both")
+            raise SpecError("give tokens= or samples=, not both", "samples")
         if self.clock == "tokens":
             if tokens is not None:
                 return _amount(tokens, "tokens")

@@ -79,8 +79,10 @@ def amount(value: str) -> tuple[float, str]:
 def check_duration(value: Any) -> Duration:
     """Validate ``value`` as a duration without resolving it; return it (normalised)."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        if isinstance(value, float) and value.is_integer() and value >= 0:
+        if isinstance(value, float) and value.is_integer() and 0 <= value <= MAX_STEPS:
             return int(value)
+        if isinstance(value, float) and value.is_integer() and value > MAX_STEPS:
+            raise SpecError(f"expected a whole number of steps <= 2**62, got {show(value)}")
         raise SpecError(
             f"{show(value)} is not a duration; expected a whole number of steps, 'Nep', 'N%', "
             "'Ntok' or 'Nsp'"
@@ -88,6 +90,8 @@ def check_duration(value: Any) -> Duration:
     if isinstance(value, int):
         if value < 0:
             raise SpecError(f"{show(value)} must be >= 0 steps")
+        if value > MAX_STEPS:
+            raise SpecError(f"expected a whole number of steps <= 2**62, got {show(value)}")
         return value
     number, unit = _split(value)
     if unit == "":

@@ -116,8 +116,16 @@ class Monitor:
     def __init__(
         self, built: Any, *, every: int = 1, grad_norms: bool = False, start: int | None = None
     ) -> None:
+        from schedkit.setup.built import Built  # the setup imports the monitor lazily too
+
+        if not isinstance(built, Built):
+            raise SpecError(
+                f"expected a built setup (Setup.build()), got {type(built).__name__}", "built"
+            )
         if isinstance(every, bool) or not isinstance(every, int) or every < 1:
             raise SpecError(f"expected a whole number >= 1, got {every!r}", "every")
+        if not isinstance(grad_norms, bool):
+            raise SpecError(f"expected True or False, got {grad_norms!r}", "grad_norms")
         if start is not None and (isinstance(start, bool) or not isinstance(start, int)):
             raise SpecError(f"expected a whole number, got {start!r}", "start")
         self.built = built
@@ -164,7 +172,9 @@ class Monitor:
 
     def _named_parameters(self) -> list[tuple[str, torch.Tensor]]:
         groups = self.built.groups
-        named = groups.named_parameters() if groups is not None else []
+        named: list[tuple[str, torch.Tensor]] = (
+            list(groups.named_parameters()) if groups is not None else []
+        )
         known = {id(p) for _, p in named}
         for opt, _ in self._optimizers():
             for gi, g in enumerate(opt.param_groups):

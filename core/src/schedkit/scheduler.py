@@ -22,6 +22,7 @@ import torch
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
+from schedkit._numbers import show
 from schedkit._scheduling import binding, state
 from schedkit._scheduling.family import (
     absolute_base_of_groups,
@@ -37,7 +38,7 @@ from schedkit._scheduling.groups import (
 )
 from schedkit._scheduling.peers import _PeerAttributes
 from schedkit._scheduling.writers import Picker, epoch_of, group_writer, initial_of
-from schedkit.errors import SpecError
+from schedkit.errors import SpecError, StateError
 from schedkit.hooks import family_hooks, hooks_of
 from schedkit.plateaus import finite_metric, metric_float
 from schedkit.protocols import GroupSchedule, Schedule, StatefulSchedule
@@ -362,6 +363,8 @@ class Scheduler(LRScheduler):
         :param rtol: with ``replan``, the relative change accepted at the resumed step.
         :param allow_jump: with ``replan``, accept any change at the resumed step.
         """
+        state.check_flag(replan, "replan")
+        self._check_clock(state_dict)
         if replan:
             state.load_replanned(self, state_dict, rtol=rtol, allow_jump=allow_jump)
         else:
@@ -373,12 +376,27 @@ class Scheduler(LRScheduler):
         """What ``load_state_dict(state_dict, replan=True, ...)`` would do, checked without
         applying it: a :class:`Replan` (the step, the old and new values, the groups that
         jump), or :class:`StateError` as the load would raise it."""
+        self._check_clock(state_dict)
         return state.check_replan(self, state_dict, rtol=rtol, allow_jump=allow_jump)
 
     def check_state(self, state_dict: Any) -> tuple[int, list[float], Any]:
         """Check a state against this scheduler without applying it: (step, bases, schedule
         state), or :class:`StateError` naming the first bad key."""
+        self._check_clock(state_dict)
         return state.check_state(self, state_dict)
+
+    def _check_clock(self, state_dict: Any) -> int | None:
+        """A scheduler counting steps refuses the state of a token or sample clock (its
+        step is the amount consumed, not a number of steps): StateError at ``clock``."""
+        clock = state_dict.get("clock") if isinstance(state_dict, Mapping) else None
+        if clock is not None:
+            unit = clock.get("unit") if isinstance(clock, Mapping) else clock
+            raise StateError(
+                f"the state counts {show(unit)} (a ClockedScheduler's); this scheduler counts "
+                "steps: build it as a ClockedScheduler on that clock",
+                "clock",
+            )
+        return None
 
     def __repr__(self) -> str:
         return (

@@ -221,3 +221,64 @@ def test_clipped_is_derived_from_the_coefficient_for_every_clipper():
     z = schedkit.get_clipper("zclip", warmup_steps=1, max_grad_norm="inf")
     r = z(grads(1.0))
     assert (bool(r.clipped), r.spike, r.skipped) == (False, False, False)
+
+
+def test_a_state_with_negative_losses_loads():
+    """Losses may be negative (a log-likelihood of a density, a reward): the state saved
+    during the loss warmup loads back."""
+    c = schedkit.get_clipper("zclip", warmup_steps=3)
+    assert [c.loss_spike(x) for x in (-1.5, -2.5)] == [False, False]
+    fresh = schedkit.get_clipper("zclip", warmup_steps=3)
+    fresh.load_state_dict(saved(c))
+    assert fresh.state == c.state
+    for x in (-1.0, -3.0):
+        c.loss_spike(x)
+    fresh = schedkit.get_clipper("zclip", warmup_steps=3)
+    fresh.load_state_dict(saved(c))
+    assert fresh.state["loss_mean"] == c.state["loss_mean"] < 0
+
+
+@pytest.mark.parametrize("huge", [1e300, -1e300, 1e39])
+def test_a_loss_beyond_float32_is_a_spike_never_learned(huge):
+    """Its square overflowed the statistics (a raw OverflowError during the warmup)."""
+    c = schedkit.get_clipper("zclip", warmup_steps=3)
+    assert [c.loss_spike(x) for x in (1.0, huge, huge, 2.0)] == [False, True, True, False]
+    assert c.state["loss_count"] == 2
+    assert c.state["spikes"] == 2
+    fresh = schedkit.get_clipper("zclip", warmup_steps=3)
+    fresh.load_state_dict(saved(c))  # still a state that loads
+
+
+def test_a_norm_beyond_float32_is_a_spike_clipped_to_the_bound_and_never_learned():
+    c = schedkit.get_clipper("zclip", warmup_steps=2, max_grad_norm=1.0)
+    [(norm, g, skipped, spike)] = feed(c, [1e200])
+    assert (norm, skipped, spike) == (1e200, False, True)
+    assert g == pytest.approx(1.0)
+    assert c.state["count"] == 0
+    feed(c, [1e200, 1.0, 1.0])
+    assert (c.state["count"], c.state["mean"]) == (2, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "path"),
+    [
+        pytest.param("mean", 10**400, "extra.mean", id="mean-10**400"),
+        pytest.param("loss_var", 10**400, "extra.loss_var", id="loss_var-10**400"),
+        ("mean", -1.0, "extra.mean"),  # a mean of norms is never negative
+        ("loss_buffer", [math.nan], "extra.loss_buffer"),
+    ],
+)
+def test_hostile_statistics_are_a_state_error(key, value, path):
+    c = schedkit.get_clipper("zclip", warmup_steps=2)
+    feed(c, [1.0, 2.0, 3.0])
+    for x in (1.0, 2.0, 3.0):
+        c.loss_spike(x)
+    state = saved(c)
+    if key == "loss_buffer":
+        state["extra"]["loss_count"] = 1
+    state["extra"][key] = value
+    fresh = schedkit.get_clipper("zclip", warmup_steps=2)
+    with pytest.raises(StateError) as e:
+        fresh.load_state_dict(state)
+    assert e.value.path == path
+    assert fresh.state == fresh.initial_state()

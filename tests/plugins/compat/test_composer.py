@@ -176,3 +176,11 @@ def test_every_composer_scheduler_class_is_registered_under_its_own_name() -> No
     for name in COMPOSER_ALIASES:
         assert registered[name].kind == "schedule"
         assert registered[name].examples, name
+
+
+@pytest.mark.parametrize("ratio", [1e308, 1e30])
+def test_a_ratio_past_the_step_limit_is_refused_naming_the_argument(ratio: float) -> None:
+    """``int(value * ratio)`` of an infinite product was a raw OverflowError."""
+    with pytest.raises(SpecError, match="2\\*\\*62") as e:
+        _sched("LinearScheduler", max_duration="3ba", scale_schedule_ratio=ratio)
+    assert e.value.path.endswith("scale_schedule_ratio")

@@ -163,3 +163,11 @@ def test_unknown_styles_name_the_argument() -> None:
                              "lr_wsd_decay_style": "square"}
         )  # fmt: skip
     assert e.value.path.endswith("lr_wsd_decay_style")
+
+
+@pytest.mark.parametrize("key", ["init_lr", "max_lr", "min_lr", "start_wd", "end_wd"])
+def test_an_int_no_float_holds_is_refused_naming_the_argument(key: str) -> None:
+    """float(10**400) in the converter was a raw OverflowError."""
+    with pytest.raises(SpecError) as e:
+        schedkit.get_scheduler(NAME, _opt(), **{**ARGS, key: 10**400})
+    assert e.value.path.endswith(key)

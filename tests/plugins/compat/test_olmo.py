@@ -134,3 +134,12 @@ def test_olmo_argument_errors() -> None:
             schedulers_max=[],
             total_steps=10,
         )
+
+
+@pytest.mark.parametrize("stages", [True, "x", 5, {"duration": 10}])
+def test_olmo_composable_stages_not_a_list_is_refused(stages: object) -> None:
+    """Anything but a list reached the curve (a raw TypeError or AttributeError at the
+    first step)."""
+    with pytest.raises(SpecError) as e:
+        schedkit.get_schedule("olmo.composable", stages=stages)
+    assert e.value.path == "stages"

@@ -212,3 +212,12 @@ def test_a_cooldown_decided_at_the_resume_is_never_having_stopped(plan, data):
     ref = lr_curve(Scheduler(sgd(2), decided), plan["total"] + 5)
     assert [old(t) for t in range(k + 1)] == [decided(t) for t in range(k + 1)]
     assert lr_curve(s, plan["total"] + 5 - k) == ref[k:]
+
+
+def test_a_huge_decay_start_is_named_not_printed():
+    """The message printed all 401 digits."""
+    with pytest.raises(SpecError) as e:
+        get_schedule("wsd", total=100, decay=20, decay_start=10**400)
+    assert e.value.path == "decay_start"
+    assert "an integer of about 10**400" in str(e.value)
+    assert len(str(e.value)) < 200

@@ -292,6 +292,13 @@ class Replan:
         return out
 
 
+def check_flag(value: Any, name: str) -> None:
+    """``value`` is True or False (a string such as ``"no"`` would be truthy): SpecError
+    at ``name``."""
+    if not isinstance(value, bool):
+        raise SpecError(f"expected True or False, got {show(value)}", name)
+
+
 def _relative(old: float, new: float) -> float:
     scale = max(abs(old), abs(new))
     return abs(new - old) / scale if scale else 0.0
@@ -303,8 +310,11 @@ def check_replan(
     """Check loading a state into scheduler ``s`` with its own schedule as the new plan:
     the :class:`Replan`, or :class:`StateError` (a bad state, or a jump at the resumed step
     beyond ``rtol`` unless ``allow_jump``). Nothing is changed."""
-    if isinstance(rtol, bool) or not isinstance(rtol, (int, float)) or not rtol >= 0:
+    real = as_real(rtol)
+    if real is None or not math.isfinite(real) or not real >= 0:
         raise SpecError(f"expected a relative tolerance >= 0, got {show(rtol)}", "rtol")
+    rtol = real
+    check_flag(allow_jump, "allow_jump")
     state = StateReader(state_dict, what="scheduler state")
     _check_header(s, state)
     saved_bases = _check_bases(s, state)

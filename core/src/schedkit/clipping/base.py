@@ -18,7 +18,7 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from schedkit._classes import Component
-from schedkit._numbers import show
+from schedkit._numbers import as_real, show
 from schedkit.clipping.target import Target, _require_dense
 from schedkit.clipping.tensors import _NARROW, _wide_norm, materialise, reduce_norm, total_norm
 from schedkit.errors import SpecError, StateError, UnknownNameError
@@ -231,6 +231,12 @@ class BaseClipper(Component, kw_only=True):
                     )
                 extra[key] = got.to(want.dtype)
             elif type(want) is float and type(got) is int:
+                if as_real(got) is None:
+                    raise StateError(
+                        f"{self.name}: state entry {key!r} must be a float, got {show(got)} "
+                        "(too large for a float)",
+                        f"extra.{key}",
+                    )
                 extra[key] = float(got)
             elif type(got) is not type(want):
                 raise StateError(

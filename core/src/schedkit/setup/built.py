@@ -9,7 +9,8 @@ from typing import Any
 
 import torch
 
-from schedkit._numbers import show
+from schedkit._numbers import as_real, show
+from schedkit._scheduling.state import check_flag
 from schedkit.clipping import _unscale
 from schedkit.clock import ClockedScheduler
 from schedkit.errors import HorizonWarning, SpecError, StateError
@@ -313,6 +314,7 @@ class Built:
         """
         policy = self.resolved.get("resume") or {}
         replan = policy.get("replan", False) if replan is None else replan
+        check_flag(replan, "replan")
         options: dict[str, Any] = {
             "rtol": policy.get("rtol", REPLAN_RTOL) if rtol is None else rtol,
             "allow_jump": policy.get("allow_jump", False) if allow_jump is None else allow_jump,
@@ -359,6 +361,17 @@ class Built:
                 except StateError as e:
                     raise e.at(f"schedulers.{prefix}{k}") from None
         clip_state = reader.state.get("clipper")
+        if not replan and (clip_state is None) != (self.clipper is None):
+            raise StateError(
+                "the state has "
+                + (
+                    "no clipper, this setup one"
+                    if clip_state is None
+                    else "a clipper, this setup none"
+                )
+                + " (a replan may add or drop it)",
+                "clipper",
+            )
         if isinstance(self.clipper, StateChecked) and clip_state is not None:
             try:
                 self.clipper.check_state(clip_state)
@@ -384,7 +397,7 @@ def _check_loss(loss: Any) -> None:
         if loss.numel() != 1 or loss.is_complex():
             shape = tuple(loss.shape)
             raise SpecError(f"expected a one-element real tensor, got shape {shape}", "loss")
-    elif isinstance(loss, bool) or not isinstance(loss, (int, float)):
+    elif as_real(loss) is None:  # not a number, or an int no float holds
         raise SpecError(f"expected a number or a one-element tensor, got {show(loss)}", "loss")
 
 

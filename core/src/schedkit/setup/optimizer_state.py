@@ -3,6 +3,7 @@ shared by :class:`~schedkit.setup.built.Built` and the combined optimizer."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -40,8 +41,30 @@ def check_optimizer_state(
         for key, value in saved.items():
             if key not in NOT_HYPERPARAMETERS and isinstance(key, str):
                 _check_group_value(value, mine.get(key), f"{where}.param_groups[{i}].{key}")
-    if not isinstance(reader.get("state"), Mapping):
+    per_param = reader.get("state")
+    if not isinstance(per_param, Mapping):
         raise StateError("expected a dict of per-parameter state", f"{where}.state")
+    saved_ids = {i for g in groups for i in g["params"] if isinstance(i, int)}
+    for key, entry in per_param.items():
+        if key not in saved_ids:
+            raise StateError(
+                f"state of parameter {show(key)}, which no saved param group holds",
+                f"{where}.state",
+            )
+        if not isinstance(entry, Mapping):
+            raise StateError(f"expected a dict, got {show(entry)}", f"{where}.state.{key}")
+        for name, value in entry.items():
+            _check_finite(value, f"{where}.state.{key}.{name}")
+
+
+def _check_finite(value: Any, where: str) -> None:
+    """A per-parameter entry (a moment, the step): NaN or an infinity there would make the
+    next update NaN without a word."""
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise StateError("expected finite values, got NaN or an infinity", where)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise StateError(f"expected a finite number, got {value}", where)
 
 
 def _numeric(value: Any) -> bool:

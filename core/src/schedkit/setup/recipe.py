@@ -24,7 +24,12 @@ from schedkit.setup.routing import OptimizerTable, route
 from schedkit.setup.run import Run
 from schedkit.setup.tables import ResumePolicy, ScheduleEntry
 from schedkit.setup.unit import OptimizerUnit
-from schedkit.setup.validation import dry_run, group_keys_refused, group_values_out_of_range
+from schedkit.setup.validation import (
+    dry_run,
+    group_keys_refused,
+    group_values_out_of_range,
+    rule_options_refused,
+)
 
 
 @attrs.frozen
@@ -194,7 +199,7 @@ class Setup:
                 self.total,
                 steps_per_epoch,
                 total_steps,
-            )
+            ) + rule_options_refused(self.tables(), self.rules)
             self._checked[key] = found
         return list(found)
 
@@ -251,7 +256,7 @@ class Setup:
             cls = optimizer_class(table.options["type"])
             base = {"lr": lrs[table.name], "weight_decay": args.pop("weight_decay", 0.0)}
             groups = decided.groups(base, share)
-            problems += group_values_out_of_range(groups)
+            problems += group_values_out_of_range(groups, table.path)
             problems += group_keys_refused(groups, cls, self.rules, table.path)
             if problems:
                 continue

@@ -17,6 +17,7 @@ from schedkit.schedule import per_update, resolve
 from schedkit.scheduler import Scheduler
 from schedkit.setup.optimizers import (
     check_option,
+    optimizer_class,
     parameters,
     trial_optimizer,
 )
@@ -25,17 +26,18 @@ from schedkit.setup.routing import OptimizerTable
 from schedkit.setup.tables import ScheduleEntry
 
 
-def group_values_out_of_range(groups: Any) -> list[SpecError]:
+def group_values_out_of_range(groups: Any, where: str = "optimizer") -> list[SpecError]:
     """Hyperparameters the rules computed that no float32 update takes (a rule's factor of
-    1e300): found at build time, before the first step fails on them."""
+    1e300): found at build time, before the first step fails on them. ``where``: the
+    optimizer table, named in the messages."""
     out = []
     for i, g in enumerate(groups):
         for k, v in g.items():
             if is_number(v) and not (math.isfinite(v) and abs(v) <= FLOAT32_MAX):
                 out.append(
                     SpecError(
-                        f"the rules give param group {i} {k} = {show(v)}: more than float32 "
-                        "parameters take",
+                        f"the rules give param group {i} of [{where}] {k} = {show(v)}: more "
+                        "than float32 parameters take",
                         "rules",
                     )
                 )
@@ -199,3 +201,55 @@ def group_keys_refused(
 
 def _plain(value: Any) -> Any:
     return list(value) if isinstance(value, tuple) else value
+
+
+def rule_options_refused(tables: Sequence[OptimizerTable], rules: Sequence[Any]) -> list[SpecError]:
+    """What a rule's table of patterns (``overrides``' ``keys``) sets that no optimizer of
+    the setup takes, found without the model (``schedkit check``): an option none of their
+    classes has, or a value every class having it refuses. Which optimizer a pattern's
+    parameters go to needs the model (:func:`group_keys_refused` judges that at build)."""
+    classes: list[tuple[type[torch.optim.Optimizer], str]] = []
+    for table in tables:
+        try:
+            classes.append((optimizer_class(table.options["type"]), table.path))
+        except (SpecError, KeyError, TypeError):
+            return []  # the table's own problem, reported with it
+    out: list[SpecError] = []
+    for i, rule in enumerate(rules):
+        try:
+            spec = rule.spec()
+        except Exception:  # a plugin's rule without a plain spec: its business
+            continue
+        patterns = spec.get("keys") if isinstance(spec, Mapping) else None
+        if not isinstance(patterns, Mapping):
+            continue
+        for pattern, settings in patterns.items():
+            if not isinstance(settings, Mapping):
+                continue
+            for name, value in settings.items():
+                if name in _BASE_KEYS or name in ("params", "tags", "name"):
+                    continue
+                if name not in _torch_options():
+                    continue  # a rule's own bookkeeping
+                having = [(cls, where) for cls, where in classes if name in parameters(cls)]
+                if not having:
+                    if len(classes) == 1:
+                        cls, where = classes[0]
+                        options = [n for n in parameters(cls) if n not in ("self", "params", "lr")]
+                        problem = (
+                            f"torch.optim.{cls.__name__} ([{where}]) has no option {name!r} "
+                            f"(its options: {', '.join(options)})"
+                        )
+                    else:
+                        problem = f"no optimizer of this setup has the option {name!r}"
+                else:
+                    refusals = [
+                        check_option(name, _plain(value), parameters(cls)[name])
+                        for cls, _ in having
+                    ]
+                    first = refusals[0]
+                    if first is None or any(r is None for r in refusals):
+                        continue
+                    problem = first
+                out.append(SpecError(problem, f"rules[{i}].keys.{pattern}.{name}"))
+    return out

@@ -13,6 +13,7 @@ from schedkit import ClipResult, SpecError, StateError
 from schedkit.plugin import (
     StateReader,
     Target,
+    as_real,
     instance_of,
     norm_type,
     scale_,
@@ -21,6 +22,15 @@ from schedkit.plugin import (
 
 #: the entries of one tracked quantity's statistics, after their prefix (``""``, ``loss_``)
 _STATS = ("count", "buffer", "mean", "var")
+
+#: the largest value the statistics learn: float32's largest (its square stays a float)
+_LARGEST = float(torch.finfo(torch.float32).max)
+
+
+def _learnable(value: float) -> bool:
+    """A value the statistics may learn: finite and within float32's range (a larger one
+    would overflow the variance)."""
+    return math.isfinite(value) and abs(value) <= _LARGEST
 
 
 def _cap(value: Any) -> Any:
@@ -143,7 +153,7 @@ class ZClip(schedkit.BaseClipper):
         losses), learning from it as from a norm. A non-finite loss is a spike and is not
         learned. Under ``torch.distributed`` the loss is averaged over all ranks first."""
         value = _global_mean(loss)
-        if not math.isfinite(value):
+        if not _learnable(value):
             self.state["spikes"] += 1
             return True
         bound = self.bound(value, "loss_")
@@ -163,11 +173,15 @@ class ZClip(schedkit.BaseClipper):
             return ClipResult(total_norm=total, skipped=True, spike=True)
         norm = float(total)  # the one host sync: the statistics are host floats
         cap = self.max_grad_norm * factor
-        if not math.isfinite(norm):
+        if not _learnable(norm):
             self.state["spikes"] += 1
             if self.on_spike == "skip":
                 self.drop(target)
                 return ClipResult(total_norm=total, skipped=True, spike=True)
+            if math.isfinite(norm) and math.isfinite(cap):  # beyond float32: to the bound
+                coef = torch.tensor(cap / (norm + 1e-6), dtype=total.dtype)
+                scale_(grads, coef)
+                return ClipResult(total_norm=total, clip_coef=coef, spike=True)
             return ClipResult(total_norm=total, spike=True)
         if self.state["count"] < self.warmup_steps:
             self._learn(norm, None)
@@ -201,19 +215,24 @@ class ZClip(schedkit.BaseClipper):
             count = extra.integer(f"{prefix}count")
             buffer = extra.get(f"{prefix}buffer")
             want = count if count < self.warmup_steps else 0
+            # norms are >= 0; losses any value the statistics learn (negative ones too)
+            low = -_LARGEST if prefix else 0.0
             if len(buffer) != want or not all(
-                type(x) is float and math.isfinite(x) and x >= 0 for x in buffer
+                type(x) is float and low <= x <= _LARGEST for x in buffer
             ):
                 raise StateError(
-                    f"expected {want} finite values >= 0 (warmup_steps={self.warmup_steps}, "
-                    f"{prefix}count={count}), got {buffer!r}",
+                    f"expected {want} values in [{low:g}, {_LARGEST:g}] (warmup_steps="
+                    f"{self.warmup_steps}, {prefix}count={count}), got {buffer!r}",
                     f"extra.{prefix}buffer",
                 )
-            for key, low in (("mean", -math.inf), ("var", 0.0)):
-                value = extra.get(f"{prefix}{key}")
-                if not (math.isfinite(value) and value >= low):
+            for key in ("mean", "var"):
+                value = as_real(extra.get(f"{prefix}{key}"))
+                floor = 0.0 if key == "var" or not prefix else -math.inf
+                if value is None or not (math.isfinite(value) and value >= floor):
+                    shown = extra.get(f"{prefix}{key}")
                     raise StateError(
-                        f"expected a finite number{' >= 0' if low == 0 else ''}, got {value!r}",
+                        f"expected a finite number{' >= 0' if floor == 0 else ''}, got "
+                        f"{schedkit.plugin.show(shown)}",
                         f"extra.{prefix}{key}",
                     )
             out.update({f"{prefix}{k}": extra.get(f"{prefix}{k}") for k in _STATS})

@@ -35,7 +35,16 @@ import attrs
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import Field, instance_of, number, optional, steps, to_float
+from schedkit.plugin import (
+    MAX_STEPS,
+    Field,
+    instance_of,
+    number,
+    optional,
+    show,
+    steps,
+    to_float,
+)
 
 #: a time: its value (an int, a float for ``"dur"``) and its unit
 Time = tuple[float, str]
@@ -44,6 +53,14 @@ _TIME = re.compile(r"^(.+)(iter|ep|ba|sp|tok|dur|sec)$", flags=re.IGNORECASE)
 _TIMEDELTA = re.compile(r"^(\d+h)?(\d+m)?(\d+s)?$")
 #: the units a time may take here
 UNITS = ("ep", "ba", "sp", "tok", "dur")
+
+
+def _whole(value: float, name: str) -> int:
+    """A converted time as Composer's ``int(...)`` takes it, within schedkit's step limit
+    (an infinite or huge product was a raw OverflowError)."""
+    if not value <= MAX_STEPS:
+        raise SpecError(f"the time comes to {show(value)}: more than 2**62", name)
+    return int(value)
 
 
 def parse_time(value: Any, name: str) -> Time:
@@ -174,7 +191,7 @@ class ComposerSchedule(schedkit.BaseSchedule):
             raise SpecError(f"{needs} needs max_duration (the Trainer's)", name)
         value, unit = (md, "ep") if isinstance(md, int) else parse_time(md, "max_duration")
         if self.scale_schedule_ratio != 1.0:
-            value = int(value * self.scale_schedule_ratio)
+            value = _whole(value * self.scale_schedule_ratio, "scale_schedule_ratio")
             if value == 0:
                 raise SpecError(
                     "scale_schedule_ratio reduces max_duration to 0 (Composer refuses it)",
@@ -193,11 +210,11 @@ class ComposerSchedule(schedkit.BaseSchedule):
         if unit == "dur":
             md_value, md_unit = self.duration(name)
             if md_unit == "ep":
-                return int(value * self.batches_per_epoch(name) * md_value), "ba"
-            return int(value * md_value), md_unit
+                return _whole(value * self.batches_per_epoch(name) * md_value, name), "ba"
+            return _whole(value * md_value, name), md_unit
         if unit == "ep":
             value, unit = value * self.batches_per_epoch(name), "ba"
-        return int(value * ssr), unit
+        return _whole(value * ssr, name), unit
 
     def unit_of(self, t: Time, name: str) -> Time:
         """``t``, checked that the clock counts its unit (samples and tokens need their

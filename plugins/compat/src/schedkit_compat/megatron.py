@@ -36,7 +36,7 @@ import attrs
 
 import schedkit
 from schedkit import SpecError, StateError
-from schedkit.plugin import Stepping, instance_of, one_of, optional, steps
+from schedkit.plugin import Stepping, as_real, instance_of, one_of, optional, show, steps
 from schedkit_compat._base import ClosedForm, count
 
 #: megatron's lr decay styles
@@ -63,15 +63,16 @@ def _style(choices: tuple[str, ...]) -> Any:
 
 
 def _number(inst: Any, attribute: Any, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise SpecError(f"expected a finite number, got {value!r}", attribute.name)
+    real = as_real(value)
+    if real is None or not math.isfinite(real):
+        raise SpecError(f"expected a finite number, got {show(value)}", attribute.name)
 
 
 def _as_float(value: Any) -> Any:
-    """megatron's ``float(max_lr)``, for numbers (anything else is left to the check)."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    return value
+    """megatron's ``float(max_lr)``, for numbers (anything else, an int no float holds
+    included, is left to the check)."""
+    real = as_real(value)
+    return value if real is None else real
 
 
 def _lr(*, as_float: bool = False) -> Any:

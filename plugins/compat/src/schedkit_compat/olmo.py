@@ -743,7 +743,7 @@ def _record(cls: type[Any], value: Any, where: str) -> Any:
 def _stages(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return tuple(_record(Stage, v, f"stages[{i}]") for i, v in enumerate(value))
-    return value
+    raise SpecError(f"expected a list of stages, got {show(value)}", "stages")
 
 
 def _override(value: Any) -> Any:

@@ -11,7 +11,7 @@ import torch
 
 import schedkit
 from schedkit import SpecError
-from schedkit.plugin import DECAY_SHAPES, MAX_STEPS, bad_step, decay_t
+from schedkit.plugin import DECAY_SHAPES, MAX_STEPS, bad_step, decay_t, show
 from schedkit.plugin import decay as decay_shape
 from schedkit_schedules._call_form import transformers_call_form
 
@@ -21,7 +21,7 @@ def _decay_start(instance: Any, attribute: Any, value: Any) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_STEPS:
         raise SpecError(
-            f'expected a step >= 0 or "resume" (the step the run resumes at), got {value!r}',
+            f'expected a step >= 0 or "resume" (the step the run resumes at), got {show(value)}',
             attribute.name,
         )
 
