@@ -79,6 +79,10 @@ class ScheduleHooks:
     #: A function renaming or converting the family's arguments before it is built
     #: (``params -> params``, a staticmethod: an alias's ``epochs``), or None.
     translate: ClassVar[Any] = None
+    #: The param-group entries the family reads from each group besides the optimizer's
+    #: options (Megatron's per-group ``max_lr``, ``min_lr``, ``wd_mult``): a rule such as
+    #: ``overrides`` may set them, where any other unknown key is refused as a misspelling.
+    group_keys: ClassVar[tuple[str, ...]] = ()
 
     def peer_get(self, name: str, scheduler: Any) -> Any:
         """The value of the other library's attribute ``name`` (:attr:`peer_attributes`)
@@ -179,7 +183,9 @@ SCHEDULE_HOOKS = (
     "accepts_warmup",
     "in_process_only",
     "translate",
+    "group_keys",
 )
+
 
 #: the methods and class attributes of :class:`schedkit.BaseSchedule` a family overrides
 #: (its required ``__call__`` and ``name`` aside), in the order docs/plugins.md lists them

@@ -45,7 +45,8 @@ What is here:
   :func:`first_match`, :data:`MATCH_MODES`, :func:`name_matcher`; :func:`require_matches`
   (a pattern matching no parameter is an error naming the closest, :func:`closest_names`);
 - **models**: :func:`parameter_names`, :func:`parameter_owners`,
-  :func:`trainable_parameters`, :class:`UnplacedParameter`;
+  :func:`trainable_parameters`, :class:`UnplacedParameter`; :func:`group_keys_read` (the
+  param-group entries the registered schedules read, which a rule may set);
 - **clipping building blocks** (foreach, per device and dtype, FSDP2 and pipeline aware):
   :func:`by_device_and_dtype`, :func:`norms`, :func:`total_norm`, :func:`scale_`,
   :func:`materialise`, :func:`reduce_norm`, :func:`norm_type`, :func:`check_norm_type`,
@@ -161,6 +162,7 @@ from schedkit.validators import to_pair as to_pair
 from schedkit.validators import to_strings as to_strings
 
 if _typing.TYPE_CHECKING:
+    from schedkit._scheduling.family import group_keys_read as group_keys_read
     from schedkit.clipping import NONFINITE as NONFINITE
     from schedkit.clipping import BaseClipper as BaseClipper
     from schedkit.clipping import SparseGradientError as SparseGradientError
@@ -262,6 +264,7 @@ _EXPORTS: dict[str, str] = {
     "fields": "schedkit._classes",
     "finite_metric": "schedkit.plateaus",
     "first_match": "schedkit.matching",
+    "group_keys_read": "schedkit._scheduling.family",
     "hookimpl": "schedkit.hookspecs",
     "improves": "schedkit.plateaus",
     "in_": "schedkit.validators",

@@ -108,3 +108,13 @@ def transformers_schedule(
 def answers_transformers(family: Any) -> bool:
     """Whether a family answers transformers' call form (declares ``from_transformers``)."""
     return family_hooks(family).from_transformers is not None
+
+
+def group_keys_read() -> frozenset[str]:
+    """Every param-group entry a registered schedule family reads from its groups
+    (:attr:`~schedkit.hooks.ScheduleHooks.group_keys`): what a rule may set beside the
+    optimizers' options. Loads every plugin (once)."""
+    keys: set[str] = set()
+    for info in default_registry().components("schedule"):
+        keys.update(family_hooks(info.cls).group_keys)
+    return frozenset(keys)

@@ -239,6 +239,8 @@ class OptimizerParamScheduler(ClosedForm):
 
     name = "megatron.OptimizerParamScheduler"
     stepping: ClassVar[Stepping] = MEGATRON_STEPPING
+    #: what megatron reads from each param group: an ``overrides`` rule may set them
+    group_keys: ClassVar[tuple[str, ...]] = ("max_lr", "min_lr", "start_wd", "end_wd", "wd_mult")
     peer_attributes: ClassVar[tuple[str, ...]] = (
         "num_steps",
         "init_lr",

@@ -19,6 +19,7 @@ from schedkit.plugin import (
     Field,
     as_real,
     first_match,
+    group_keys_read,
     instance_of,
     matcher,
     parameter_names,
@@ -80,15 +81,18 @@ def _check_keys(inst: Any, attribute: Field, value: Any) -> None:
             )
         for name, v in settings:
             where = f"{attribute.name}.{key}.{name}"
-            if name not in SETTINGS and name not in _optimizer_options():
-                close = difflib.get_close_matches(name, [*SETTINGS, *_optimizer_options()], n=1)
+            read = group_keys_read()
+            if name not in SETTINGS and name not in _optimizer_options() and name not in read:
+                known = [*SETTINGS, *_optimizer_options(), *sorted(read)]
+                close = difflib.get_close_matches(name, known, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise SpecError(
-                    f"unknown setting{hint} (expected one of: {', '.join(SETTINGS)}, or an "
-                    "option of the group's optimizer such as betas, eps, momentum)",
+                    f"unknown setting{hint} (expected one of: {', '.join(SETTINGS)}, an "
+                    "option of the group's optimizer such as betas, eps, momentum, or an "
+                    "entry a schedule reads from its groups such as Megatron's max_lr)",
                     where,
                 )
-            if name in _optimizer_options():
+            if name in _optimizer_options() or name in read:
                 if not _option_value(v):
                     raise SpecError(
                         f"expected a finite number, a flag, a name or a list of numbers, "
@@ -149,9 +153,10 @@ class Overrides(schedkit.BaseRule):
     def bind(self, model: torch.nn.Module) -> Callable[[ParamInfo], RuleEffect | None]:
         table = {k: dict(settings) for k, settings in self.keys}
         effects: dict[str, RuleEffect] = {}
+        group_keys = _optimizer_options() | group_keys_read()
         for key, s in table.items():
             values: dict[str, Any] = {n: s[n] for n in ("lr", "weight_decay") if n in s}
-            values.update({n: v for n, v in s.items() if n in _optimizer_options()})
+            values.update({n: v for n, v in s.items() if n in group_keys})
             mults = {"lr": s["lr_mult"]} if "lr_mult" in s else {}
             if "decay_mult" in s:
                 mults["weight_decay"] = s["decay_mult"]
