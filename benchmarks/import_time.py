@@ -17,7 +17,9 @@ torch: transformers' ``get_scheduler`` (``transformers.optimization``), timm's
 below each). A peer that is not installed is left out and said so; timm's package init
 (which ``import timm.scheduler`` runs, as for its users) needs torchvision, and where
 torchvision is missing an empty stand-in takes its place (less than a user's import costs:
-torchvision's own import is left out).
+torchvision's own import is left out). Beside them, not compared: ``import attrs`` and one
+attrs class defined and built, the floor under any start-up of schedkit, whose components
+are attrs classes.
 
 The children may write bytecode even under ``PYTHONDONTWRITEBYTECODE``, as
 an installed package has it: without it every run would compile schedkit's sources again.
@@ -92,9 +94,22 @@ import timm.scheduler
     "fvcore": """
 import fvcore.common.param_scheduler
 """,
+    # not a peer: the floor under any schedkit start-up, since every component is an attrs
+    # class (one attrs class defined and built, nothing of schedkit's)
+    "attrs": """
+import attrs
+
+@attrs.frozen
+class Component:
+    total: int = 1
+
+Component()
+""",
 }
 #: the modules whose presence decides whether a peer is measured
 PEER_MODULES = {"transformers": "transformers", "timm": "timm", "fvcore": "fvcore"}
+#: measured beside the peers, not compared with schedkit: the class library it is built on
+FLOORS = {"attrs": "attrs"}
 #: the most schedkit may add, as a share of torch's instructions
 SHARE_BAR = 0.03
 
@@ -184,7 +199,7 @@ def count() -> dict[str, float]:
     from concurrent.futures import ThreadPoolExecutor
 
     names = ["schedkit"]
-    for name, module in PEER_MODULES.items():
+    for name, module in {**PEER_MODULES, **FLOORS}.items():
         if importlib.util.find_spec(module) is None:
             print(f"{name} is not installed: left out", file=sys.stderr)
         else:
@@ -194,7 +209,13 @@ def count() -> dict[str, float]:
         torch_alone, *added = pool.map(instructions, codes)
     out = {"import torch, an optimizer (M instructions)": torch_alone / 1e6}
     for name, n in zip(names, added, strict=True):
-        what = "import schedkit + get_scheduler" if name == "schedkit" else f"{name}'s scheduler"
+        what = (
+            "import schedkit + get_scheduler"
+            if name == "schedkit"
+            else f"{name} alone (one class)"
+            if name in FLOORS
+            else f"{name}'s scheduler"
+        )
         out[f"{what} after torch (M instructions)"] = (n - torch_alone) / 1e6
         out[f"{what}, share of torch's (ratio)"] = (n - torch_alone) / torch_alone
     mine = added[0] - torch_alone
@@ -202,7 +223,11 @@ def count() -> dict[str, float]:
         mine <= SHARE_BAR * torch_alone
     )
     out["schedkit below every peer measured (1 = yes, ratio)"] = float(
-        all(mine < n - torch_alone for n in added[1:])
+        all(
+            mine < n - torch_alone
+            for name, n in zip(names, added, strict=True)
+            if name in PEER_MODULES
+        )
     )
     return out
 
