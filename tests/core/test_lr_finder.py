@@ -1,7 +1,8 @@
 """``schedkit.find_lr``: the lr range test on a setup. It sweeps every group by the same
 factor, stops on divergence, suggests within the steps it keeps, and leaves the model, a
 built setup's optimizer and clipper, and the random number generators exactly as they were.
-(Agreement with Lightning and torch-lr-finder: test_lr_finder_peers.py.)"""
+(Agreement with Lightning and torch-lr-finder: tests/trainers/test_lr_finder_peers.py, in
+the trainers env, which has both.)"""
 
 from __future__ import annotations
 
