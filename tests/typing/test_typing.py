@@ -7,12 +7,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
+from mypy import api
 
 import schedkit
 import schedkit_schedules
-
-api = pytest.importorskip("mypy.api")
 
 SNIPPET = """
 from schedkit_schedules.cosine import Cosine
