@@ -46,7 +46,8 @@ What is here:
   (a pattern matching no parameter is an error naming the closest, :func:`closest_names`);
 - **models**: :func:`parameter_names`, :func:`parameter_owners`,
   :func:`trainable_parameters`, :class:`UnplacedParameter`; :func:`group_keys_read` (the
-  param-group entries the registered schedules read, which a rule may set);
+  param-group entries the registered schedules read, which a rule may set),
+  :func:`optimizer_options` (every per-group option of a ``torch.optim`` optimizer);
 - **clipping building blocks** (foreach, per device and dtype, FSDP2 and pipeline aware):
   :func:`by_device_and_dtype`, :func:`norms`, :func:`total_norm`, :func:`scale_`,
   :func:`materialise`, :func:`reduce_norm`, :func:`norm_type`, :func:`check_norm_type`,
@@ -183,6 +184,7 @@ if _typing.TYPE_CHECKING:
     from schedkit.groups import parameter_names as parameter_names
     from schedkit.groups import parameter_owners as parameter_owners
     from schedkit.groups import trainable_parameters as trainable_parameters
+    from schedkit.setup.optimizers import optimizer_options as optimizer_options
     from schedkit.values import ClipResult as ClipResult
     from schedkit.values import ParamInfo as ParamInfo
     from schedkit.values import RuleEffect as RuleEffect
@@ -278,6 +280,7 @@ _EXPORTS: dict[str, str] = {
     "norms": "schedkit.clipping",
     "number": "schedkit.validators",
     "one_of": "schedkit.validators",
+    "optimizer_options": "schedkit.setup.optimizers",
     "optional": "schedkit.validators",
     "optional_pair": "schedkit.validators",
     "parameter_names": "schedkit.groups",

@@ -4,6 +4,7 @@ option judged from its signature, and torch's own checks run on a trial paramete
 from __future__ import annotations
 
 import difflib
+import functools
 import inspect
 import math
 import re
@@ -204,3 +205,19 @@ def _refused_option(message: str, names: list[str]) -> str | None:
     _, _, name, m = min(found, key=lambda f: f[:2])
     index = re.match(r"[\w ]*? at index (\d+)", message[m.end() :])
     return f"{name}[{index.group(1)}]" if index else name
+
+
+@functools.cache
+def optimizer_options() -> frozenset[str]:
+    """Every per-group option a ``torch.optim`` optimizer takes (``betas``, ``eps``,
+    ``momentum``, ``ns_steps``..., ``lr`` and ``weight_decay`` too): what a rule may set in
+    a group; whether the group's own optimizer takes it is checked when a setup builds."""
+    names: set[str] = set()
+    for value in vars(torch.optim).values():
+        if (
+            isinstance(value, type)
+            and issubclass(value, torch.optim.Optimizer)
+            and value is not torch.optim.Optimizer
+        ):
+            names.update(parameters(value))
+    return frozenset(names - {"self", "params"})

@@ -18,6 +18,7 @@ from schedkit.scheduler import Scheduler
 from schedkit.setup.optimizers import (
     check_option,
     optimizer_class,
+    optimizer_options,
     parameters,
     trial_optimizer,
 )
@@ -123,25 +124,6 @@ def waiting(problem: SpecError) -> bool:
     return isinstance(problem, NeedsContextError)
 
 
-def _torch_options() -> frozenset[str]:
-    """Every option name of a ``torch.optim`` optimizer (``betas``, ``momentum``,
-    ``ns_steps``...): a key a rule sets that one optimizer takes and another does not."""
-    global _TORCH_OPTIONS
-    if _TORCH_OPTIONS is None:
-        names: set[str] = set()
-        for value in vars(torch.optim).values():
-            if (
-                isinstance(value, type)
-                and issubclass(value, torch.optim.Optimizer)
-                and value is not torch.optim.Optimizer
-            ):
-                names.update(parameters(value))
-        _TORCH_OPTIONS = frozenset(names - {"self", "params"})
-    return _TORCH_OPTIONS
-
-
-_TORCH_OPTIONS: frozenset[str] | None = None
-
 #: keys every setup's groups hold, whatever the optimizer (the builder's base values)
 _BASE_KEYS = ("lr", "weight_decay")
 
@@ -187,7 +169,7 @@ def group_keys_refused(
                 problem = None
                 if name in sig:
                     problem = check_option(name, _plain(group.get(name)), sig[name])
-                elif name in _torch_options():
+                elif name in optimizer_options():
                     options = [n for n in sig if n not in ("self", "params", "lr")]
                     problem = (
                         f"torch.optim.{cls.__name__} ([{where}]) has no option {name!r} "
@@ -229,7 +211,7 @@ def rule_options_refused(tables: Sequence[OptimizerTable], rules: Sequence[Any])
             for name, value in settings.items():
                 if name in _BASE_KEYS or name in ("params", "tags", "name"):
                     continue
-                if name not in _torch_options():
+                if name not in optimizer_options():
                     continue  # a rule's own bookkeeping
                 having = [(cls, where) for cls, where in classes if name in parameters(cls)]
                 if not having:

@@ -10,7 +10,6 @@ An alias reproduces those floats through the scheduler's per-group path
 from __future__ import annotations
 
 import functools
-import inspect
 import math
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, NoReturn
@@ -21,6 +20,7 @@ import torch
 import schedkit
 from schedkit import SpecError
 from schedkit.plugin import NOTHING, Field, increasing_steps, number, steps, to_float
+from schedkit.plugin import optimizer_options as all_optimizer_options
 
 INF = math.inf
 
@@ -129,19 +129,10 @@ def _table(value: Any) -> Any:
     return value
 
 
-@functools.cache
 def optimizer_options() -> frozenset[str]:
     """Every option a ``torch.optim`` optimizer takes per group (``betas``, ``eps``,
     ``momentum``...), besides ``lr`` and ``weight_decay``."""
-    names: set[str] = set()
-    for value in vars(torch.optim).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, torch.optim.Optimizer)
-            and value is not torch.optim.Optimizer
-        ):
-            names.update(inspect.signature(value.__init__).parameters)
-    return frozenset(names - {"self", "params", "lr", "weight_decay"})
+    return all_optimizer_options() - {"lr", "weight_decay"}
 
 
 def _option_value(v: Any) -> bool:

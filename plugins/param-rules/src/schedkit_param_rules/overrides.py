@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import functools
-import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -22,6 +20,7 @@ from schedkit.plugin import (
     group_keys_read,
     instance_of,
     matcher,
+    optimizer_options,
     parameter_names,
     require_matches,
     show,
@@ -30,20 +29,11 @@ from schedkit.plugin import (
 SETTINGS = ("lr", "lr_mult", "weight_decay", "decay_mult", "tags")
 
 
-@functools.cache
 def _optimizer_options() -> frozenset[str]:
     """Every option a ``torch.optim`` optimizer takes per group (``betas``, ``eps``,
-    ``momentum``, ``ns_steps``...): an override may set any of them. Whether the group's
-    own optimizer takes it is checked when a setup builds."""
-    names: set[str] = set()
-    for value in vars(torch.optim).values():
-        if (
-            isinstance(value, type)
-            and issubclass(value, torch.optim.Optimizer)
-            and value is not torch.optim.Optimizer
-        ):
-            names.update(inspect.signature(value.__init__).parameters)
-    return frozenset(names - {"self", "params", "lr", "weight_decay"})
+    ``momentum``, ``ns_steps``...) but ``lr`` and ``weight_decay`` (settings of their own
+    here): an override may set any of them."""
+    return optimizer_options() - {"lr", "weight_decay"}
 
 
 def _option_value(v: Any) -> bool:
